@@ -1,0 +1,34 @@
+# Every install and build step of the project lives here (CI calls these through .ci/run).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv proto lint-proto test demo bench clean
+
+$(BIN)/reservation: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/reservation
+
+# Regenerate reservation/v1 from protos/ (generated code is committed and never edited).
+proto: venv
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=. --grpc_python_out=. \
+	    --pyi_out=. protos/reservation/v1/*.proto
+
+lint-proto: venv
+	cd protos && ../$(BIN)/buf lint
+
+test: venv
+	$(BIN)/pytest -q
+
+demo: venv
+	$(BIN)/reservation demo
+
+bench: venv
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache

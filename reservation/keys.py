@@ -1,0 +1,82 @@
+"""The Redis key scheme: every key of a SKU carries its virtual shard's hash tag.
+
+    rsv:{N}:stock:<sku>          hash  "<wh>|a|h|c|r|l" counters (no TTL: stock counters)
+    rsv:{N}:whs:<sku>            zset  the SKU's warehouses in priority order
+    rsv:{N}:sale:<sku>           hash  the SKU's current flash sale (replaced by the next)
+    rsv:{N}:buyers:<sale>:<sku>  hash  buyer -> units held+confirmed (TTL: sale end + retention)
+    rsv:{N}:hold:<ch>:<oid>      hash  an order's part in shard N (TTL: hold/queue + retention)
+    rsv:{N}:expiry               zset  held orders by expires_at (entries leave when handled)
+    rsv:{N}:queue:<sku>          zset  retry queue, FIFO by arrival sequence (bounded)
+    rsv:{N}:qdeadline            zset  queued orders by deadline
+    rsv:{N}:dead                 zset  dead-lettered orders (trimmed after retention)
+    rsv:{N}:wb                   stream write-back events of shard N (trimmed after ack)
+    rsv:{H}:order:<ch>:<oid>     string an order's identity, H = shard of "<ch>:<oid>"
+    rsv:{H}:saledef:<sale>       hash  a flash sale's definition, H = shard of the sale id
+
+N = crc32(sku) % shards, so one Lua script reaches a SKU's counters, holds, queue and its
+shard's write-back stream atomically, on one Redis and on Redis Cluster alike.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+ROOT = "rsv"
+
+
+def shard_of(value: str, shards: int) -> int:
+    return zlib.crc32(value.encode()) % shards
+
+
+def prefix(shard: int) -> str:
+    """Key prefix of a shard, hash tag included; the Lua scripts build keys from it."""
+    return f"{ROOT}:{{{shard}}}:"
+
+
+def order_ref(channel: str, order_id: str) -> str:
+    # Channels cannot contain ':' (validation), so the ref is unambiguous.
+    return f"{channel}:{order_id}"
+
+
+def hold(shard: int, ref: str) -> str:
+    return f"{prefix(shard)}hold:{ref}"
+
+
+def expiry(shard: int) -> str:
+    return f"{prefix(shard)}expiry"
+
+
+def queue_deadline(shard: int) -> str:
+    return f"{prefix(shard)}qdeadline"
+
+
+def dead(shard: int) -> str:
+    return f"{prefix(shard)}dead"
+
+
+def write_back(shard: int) -> str:
+    return f"{prefix(shard)}wb"
+
+
+def stock(shard: int, sku: str) -> str:
+    return f"{prefix(shard)}stock:{sku}"
+
+
+def warehouses(shard: int, sku: str) -> str:
+    return f"{prefix(shard)}whs:{sku}"
+
+
+def queue(shard: int, sku: str) -> str:
+    return f"{prefix(shard)}queue:{sku}"
+
+
+def sale(shard: int, sku: str) -> str:
+    return f"{prefix(shard)}sale:{sku}"
+
+
+def order_home(ref: str, shards: int) -> str:
+    return f"{prefix(shard_of(ref, shards))}order:{ref}"
+
+
+def sale_definition(sale_id: str, shards: int) -> str:
+    return f"{prefix(shard_of(sale_id, shards))}saledef:{sale_id}"

@@ -1,0 +1,242 @@
+-- _lib.lua: helpers prepended to every script by reservation/scripts.py.
+-- Not a script by itself. Every key a helper builds shares the caller's hash tag
+-- (ARGV[1] is always the shard's key prefix "rsv:{N}:"), so on Redis Cluster all of
+-- them live in the slot of KEYS[1].
+
+-- Every script shares the head of its ARGV:
+-- ARGV[1] key prefix of the shard "rsv:{N}:", ARGV[2] default hold TTL ms,
+-- ARGV[3] retention ms of finished records. Script-specific arguments follow.
+local PFX = ARGV[1]
+local CFG = {default_ttl = tonumber(ARGV[2]), retention = tonumber(ARGV[3])}
+
+-- Redis time in milliseconds: one clock for every replica of the service.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function split(s, sep)
+  local out = {}
+  if s == nil or s == false or s == '' then return out end
+  for piece in string.gmatch(s, '([^' .. sep .. ']+)') do out[#out + 1] = piece end
+  return out
+end
+
+local function stock_key(sku) return PFX .. 'stock:' .. sku end
+local function whs_key(sku) return PFX .. 'whs:' .. sku end
+local function sale_key(sku) return PFX .. 'sale:' .. sku end
+local function buyers_key(sale_id, sku) return PFX .. 'buyers:' .. sale_id .. ':' .. sku end
+local function hold_key(order_ref) return PFX .. 'hold:' .. order_ref end
+local function expiry_key() return PFX .. 'expiry' end
+local function queue_key(sku) return PFX .. 'queue:' .. sku end
+local function queue_deadline_key() return PFX .. 'qdeadline' end
+local function dead_key() return PFX .. 'dead' end
+local function wb_key() return PFX .. 'wb' end
+
+-- Stock counters: one hash per SKU, fields "<warehouse>|<counter>".
+-- a = available, h = held, c = confirmed, r = returned, l = loaded.
+local function counter(sku, wh, c)
+  return tonumber(redis.call('HGET', stock_key(sku), wh .. '|' .. c) or '0')
+end
+
+local function bump(sku, wh, c, delta)
+  if delta ~= 0 then redis.call('HINCRBY', stock_key(sku), wh .. '|' .. c, delta) end
+end
+
+-- Warehouses of a SKU in stable priority order (score, then id).
+local function warehouses(sku)
+  return redis.call('ZRANGE', whs_key(sku), 0, -1)
+end
+
+-- Total units of the SKU held anywhere: units that may still come back.
+local function total_held(sku)
+  local n = 0
+  for _, wh in ipairs(warehouses(sku)) do n = n + counter(sku, wh, 'h') end
+  return n
+end
+
+-- Append one change to the shard's write-back stream (the transactional outbox).
+local function emit(etype, h, sku, wh, qty, now)
+  redis.call('XADD', wb_key(), '*', 't', etype, 'ch', h.ch or '', 'oid', h.oid or '',
+    'rid', h.rid or '', 'sku', sku, 'wh', wh or '', 'q', tostring(qty), 'ts', tostring(now))
+end
+
+-- Sale status of a SKU at time now: nil when no sale governs it, else the sale hash
+-- as a table plus .open (window open and not stopped).
+local function sale_of(sku, now)
+  local flat = redis.call('HGETALL', sale_key(sku))
+  if #flat == 0 then return nil end
+  local s = {}
+  for i = 1, #flat, 2 do s[flat[i]] = flat[i + 1] end
+  s.open = s.stopped ~= '1' and now >= tonumber(s.starts) and now < tonumber(s.ends)
+  return s
+end
+
+-- A hold record (one order's part in this shard) as a Lua table.
+local function load_hold(ref)
+  local flat = redis.call('HGETALL', hold_key(ref))
+  if #flat == 0 then return nil end
+  local h = {}
+  for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+  return h
+end
+
+local function save_hold(ref, h, ttl_ms)
+  local k = hold_key(ref)
+  redis.call('HSET', k, 'rid', h.rid, 'ch', h.ch, 'oid', h.oid, 'buyer', h.buyer,
+    'st', h.st, 'spec', h.spec, 'al', h.al or '', 'exp', h.exp or '0', 'rsn', h.rsn or '',
+    'fsku', h.fsku or '', 'sales', h.sales or '', 'ttl', h.ttl or '0',
+    'qat', h.qat or '0', 'qdl', h.qdl or '0', 'cands', h.cands or '')
+  redis.call('PEXPIRE', k, ttl_ms)
+end
+
+-- The reply every order script gives: code, then the hold's view.
+local function reply(code, h, qpos)
+  if h == nil then return {code} end
+  return {code, h.st, h.rsn or '', h.fsku or '', h.exp or '0', h.al or '', h.rid,
+    h.buyer, tostring(qpos or 0), h.spec}
+end
+
+-- Parsed allocations: list of {sku, wh, qty}.
+local function allocations(h)
+  local out = {}
+  for _, a in ipairs(split(h.al, ';')) do
+    local f = split(a, '|')
+    out[#out + 1] = {f[1], f[2], tonumber(f[3])}
+  end
+  return out
+end
+
+-- Sale id per SKU recorded at hold time, for giving a buyer's allowance back.
+local function hold_sales(h)
+  local out = {}
+  for _, p in ipairs(split(h.sales, ';')) do
+    local f = split(p, '|')
+    out[f[1]] = f[2]
+  end
+  return out
+end
+
+-- Units of a hold come back (release, expiry): held -> available, or -> returned when
+-- the SKU's sale was stopped (a stopped sale sells nothing more).
+local function give_back(h, sku, wh, qty, etype, now)
+  bump(sku, wh, 'h', -qty)
+  bump(sku, wh, 'a', qty)
+  emit(etype, h, sku, wh, qty, now)
+  local s = sale_of(sku, now)
+  if s ~= nil and s.stopped == '1' then
+    bump(sku, wh, 'a', -qty)
+    bump(sku, wh, 'r', qty)
+    emit('RETURNED', h, sku, wh, qty, now)
+  end
+end
+
+-- Return every unit of a RESERVED hold and give the buyer's allowance back.
+local function return_hold(h, etype, now)
+  local sales = hold_sales(h)
+  for _, a in ipairs(allocations(h)) do
+    give_back(h, a[1], a[2], a[3], etype, now)
+    local sale_id = sales[a[1]]
+    if sale_id ~= nil and h.buyer ~= '' then
+      redis.call('HINCRBY', buyers_key(sale_id, a[1]), h.buyer, -a[3])
+    end
+  end
+end
+
+-- Parse order lines from ARGV starting at index i: n x (sku, qty, candidates).
+-- candidates: "" (the SKU's warehouses in priority order) or "w1,w2,...".
+local function parse_lines(i, n)
+  local lines = {}
+  for k = 0, n - 1 do
+    lines[#lines + 1] = {sku = ARGV[i + 3 * k], qty = tonumber(ARGV[i + 3 * k + 1]),
+      cands = ARGV[i + 3 * k + 2]}
+  end
+  return lines
+end
+
+-- Decide, without writing, whether the lines can all be held now.
+-- Returns {ok=true, allocs={{sku,wh,qty}...}, sales={sku=sale_id}, ttl=min sale ttl}
+-- or {ok=false, reason=..., sku=...}. Checks run in the order the API documents:
+-- sale window, known SKU/warehouse, buyer limit, then stock.
+local function try_allocate(lines, buyer, now)
+  local per_sku, sales, sale_ttl = {}, {}, nil
+  for _, l in ipairs(lines) do
+    per_sku[l.sku] = (per_sku[l.sku] or 0) + l.qty
+    local s = sale_of(l.sku, now)
+    if s ~= nil then
+      if not s.open then return {ok = false, reason = 'NOT_ON_SALE', sku = l.sku} end
+      sales[l.sku] = s
+      local t = tonumber(s.ttl)
+      if t > 0 and (sale_ttl == nil or t < sale_ttl) then sale_ttl = t end
+    end
+    if redis.call('EXISTS', stock_key(l.sku)) == 0 then
+      return {ok = false, reason = 'UNKNOWN_SKU', sku = l.sku}
+    end
+    if l.cands ~= '' then
+      for _, wh in ipairs(split(l.cands, ',')) do
+        if redis.call('ZSCORE', whs_key(l.sku), wh) == false then
+          return {ok = false, reason = 'UNKNOWN_SKU', sku = l.sku}
+        end
+      end
+    end
+  end
+  for sku, s in pairs(sales) do
+    local limit = tonumber(s.limit)
+    if limit > 0 and buyer ~= '' then
+      local had = tonumber(redis.call('HGET', buyers_key(s.sale_id, sku), buyer) or '0')
+      if had + per_sku[sku] > limit then
+        return {ok = false, reason = 'BUYER_LIMIT_EXCEEDED', sku = sku}
+      end
+    end
+  end
+  local taken, allocs = {}, {}
+  for _, l in ipairs(lines) do
+    local cands = l.cands ~= '' and split(l.cands, ',') or warehouses(l.sku)
+    local need = l.qty
+    for _, wh in ipairs(cands) do
+      if need == 0 then break end
+      local key = l.sku .. '|' .. wh
+      local free = counter(l.sku, wh, 'a') - (taken[key] or 0)
+      if free > 0 then
+        local q = math.min(free, need)
+        taken[key] = (taken[key] or 0) + q
+        allocs[#allocs + 1] = {l.sku, wh, q}
+        need = need - q
+      end
+    end
+    if need > 0 then
+      local why = total_held(l.sku) > 0 and 'INSUFFICIENT_STOCK' or 'SOLD_OUT'
+      return {ok = false, reason = why, sku = l.sku}
+    end
+  end
+  local sale_ids, ends = {}, {}
+  for sku, s in pairs(sales) do sale_ids[sku], ends[sku] = s.sale_id, tonumber(s.ends) end
+  return {ok = true, allocs = allocs, sales = sale_ids, ends = ends, ttl = sale_ttl}
+end
+
+-- Write a decided allocation: counters, buyer allowance, HELD events, expiry entry.
+local function apply_hold(ref, h, decision, ttl_ms, retention_ms, now)
+  local al, sl = {}, {}
+  for _, a in ipairs(decision.allocs) do
+    bump(a[1], a[2], 'a', -a[3])
+    bump(a[1], a[2], 'h', a[3])
+    al[#al + 1] = a[1] .. '|' .. a[2] .. '|' .. a[3]
+  end
+  for sku, sale_id in pairs(decision.sales) do
+    sl[#sl + 1] = sku .. '|' .. sale_id
+  end
+  h.st, h.al, h.sales, h.rsn, h.fsku = 'RESERVED', table.concat(al, ';'), table.concat(sl, ';'), '', ''
+  h.exp = tostring(now + ttl_ms)
+  for _, a in ipairs(decision.allocs) do emit('HELD', h, a[1], a[2], a[3], now) end
+  for _, l in ipairs(split(h.spec, ';')) do
+    local f = split(l, '|')
+    local sale_id = decision.sales[f[1]]
+    if sale_id ~= nil and h.buyer ~= '' then
+      redis.call('HINCRBY', buyers_key(sale_id, f[1]), h.buyer, tonumber(f[2]))
+      -- The allowance outlives the sale by the retention period, then goes.
+      redis.call('PEXPIREAT', buyers_key(sale_id, f[1]), decision.ends[f[1]] + retention_ms)
+    end
+  end
+  redis.call('ZADD', expiry_key(), tonumber(h.exp), ref)
+  save_hold(ref, h, ttl_ms + retention_ms)
+end

@@ -1,0 +1,35 @@
+-- confirm.lua: make a RESERVED hold permanent (the order was paid).
+--
+-- KEYS[1]  hold record   KEYS[2] expiry index   KEYS[3] write-back stream
+-- ARGV[1..3] prefix, default hold TTL ms, retention ms (see _lib.lua)
+-- ARGV[4]  order ref
+-- ARGV[5]  grace ms past expires_at still accepted (0 for a single-part order; the
+--          later parts of a multi-shard order get the expiry sweeper's grace, so a
+--          confirm that started in time finishes on every shard)
+-- Returns  reply(): code OK (now CONFIRMED, or already was) | NOT_FOUND |
+--          PRECONDITION (not RESERVED, or past its expiry; nothing changed).
+
+local ref = ARGV[4]
+local h = load_hold(ref)
+if h == nil then return {'NOT_FOUND'} end
+if h.st == 'CONFIRMED' then return reply('OK', h, 0) end
+local now = now_ms()
+if h.st ~= 'RESERVED' then return reply('PRECONDITION', h, queue_position(h)) end
+if now > tonumber(h.exp) + tonumber(ARGV[5]) then
+  h.st = 'EXPIRED'  -- as the caller must see it; the sweeper writes the change
+  return reply('PRECONDITION', h, 0)
+end
+
+local skus = {}
+for _, a in ipairs(allocations(h)) do
+  bump(a[1], a[2], 'h', -a[3])
+  bump(a[1], a[2], 'c', a[3])
+  emit('CONFIRMED', h, a[1], a[2], a[3], now)
+  skus[#skus + 1] = a[1]
+end
+h.st = 'CONFIRMED'
+redis.call('ZREM', KEYS[2], ref)
+save_hold(ref, h, CFG.retention)
+-- Fewer units are held now: queued orders that can no longer be served are told so.
+serve_queues(skus, CFG, now)
+return reply('OK', h, 0)

@@ -1,0 +1,124 @@
+"""Domain dataclasses. Plain Python: nothing here knows protobuf or Redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class State(str, Enum):
+    RESERVED = "RESERVED"
+    CONFIRMED = "CONFIRMED"
+    RELEASED = "RELEASED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+    QUEUED = "QUEUED"
+    DEAD_LETTERED = "DEAD_LETTERED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = {State.CONFIRMED, State.RELEASED, State.EXPIRED, State.REJECTED}
+
+
+class RejectReason(str, Enum):
+    NONE = ""
+    SOLD_OUT = "SOLD_OUT"
+    NOT_ON_SALE = "NOT_ON_SALE"
+    BUYER_LIMIT_EXCEEDED = "BUYER_LIMIT_EXCEEDED"
+    UNKNOWN_SKU = "UNKNOWN_SKU"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    QUEUE_FULL = "QUEUE_FULL"
+    OPERATOR_REJECTED = "OPERATOR_REJECTED"
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    quantity: int
+    warehouse_id: str = ""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    sku: str
+    warehouse_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ReserveCommand:
+    channel: str
+    order_id: str
+    buyer_id: str
+    lines: tuple[OrderLine, ...]
+    hold_ttl_ms: int = 0
+    allow_queue: bool = False
+
+
+@dataclass(frozen=True)
+class Reservation:
+    reservation_id: str
+    channel: str
+    order_id: str
+    buyer_id: str
+    state: State
+    lines: tuple[OrderLine, ...]
+    allocations: tuple[Allocation, ...] = ()
+    reject_reason: RejectReason = RejectReason.NONE
+    failed_sku: str = ""
+    expires_at_ms: int = 0
+    queue_position: int = 0
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    warehouse_id: str
+    available: int = 0
+    held: int = 0
+    confirmed: int = 0
+    returned: int = 0
+    loaded: int = 0
+
+
+@dataclass(frozen=True)
+class Stock:
+    sku: str
+    levels: tuple[StockLevel, ...]
+    queue_depth: int = 0
+
+
+@dataclass(frozen=True)
+class StockItem:
+    sku: str
+    warehouse_id: str
+    quantity: int
+
+
+class SaleState(str, Enum):
+    SCHEDULED = "SCHEDULED"
+    ACTIVE = "ACTIVE"
+    ENDED = "ENDED"
+    STOPPED = "STOPPED"
+
+
+@dataclass(frozen=True)
+class FlashSale:
+    sale_id: str
+    items: tuple[StockItem, ...]
+    starts_at_ms: int
+    ends_at_ms: int
+    per_buyer_limit: int = 0
+    hold_ttl_ms: int = 0
+    queue_deadline_ms: int = 0
+    stopped: bool = False
+    levels: dict[tuple[str, str], StockLevel] = field(default_factory=dict)
+
+    def state(self, now_ms: int) -> SaleState:
+        if self.stopped:
+            return SaleState.STOPPED
+        if now_ms < self.starts_at_ms:
+            return SaleState.SCHEDULED
+        return SaleState.ACTIVE if now_ms < self.ends_at_ms else SaleState.ENDED

@@ -1,0 +1,36 @@
+"""The Lua scripts: read once from package data, the shared library prepended.
+
+Each script is one file in reservation/lua/ with a KEYS/ARGV/return header. The files
+starting with '_' are libraries: _lib.lua and _queue.lua are prepended to every script,
+so each script stays one atomic unit while the helpers exist once.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+LIBRARIES = ("_lib.lua", "_queue.lua")
+NAMES = (
+    "reserve",
+    "confirm",
+    "release",
+    "get",
+    "sweep",
+    "load_stock",
+    "start_sale",
+    "stop_sale",
+    "dead_letter",
+)
+
+
+def _read(filename: str) -> str:
+    return resources.files("reservation.lua").joinpath(filename).read_text(encoding="utf-8")
+
+
+@cache
+def source(name: str) -> str:
+    """Full source of a script: libraries first, then the script's own file."""
+    parts = [_read(lib) for lib in LIBRARIES]
+    parts.append(_read(f"{name}.lua"))
+    return "\n".join(parts)

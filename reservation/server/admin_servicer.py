@@ -1,0 +1,38 @@
+"""AdminService: stock loading and flash sales for operators."""
+
+from __future__ import annotations
+
+import grpc
+
+from reservation.sales import Sales, now_ms
+from reservation.server import convert
+from reservation.v1 import admin_service_pb2 as pb
+from reservation.v1 import admin_service_pb2_grpc as pb_grpc
+
+
+class AdminServicer(pb_grpc.AdminServiceServicer):
+    def __init__(self, sales: Sales) -> None:
+        self.sales = sales
+
+    async def LoadStock(self, request: pb.LoadStockRequest,
+                        context: grpc.aio.ServicerContext) -> pb.LoadStockResponse:
+        stocks = await self.sales.load_stock(convert.stock_items(request.items),
+                                             convert.load_mode(request.mode))
+        return pb.LoadStockResponse(stocks=[
+            pb.SkuStock(sku=s.sku, levels=[convert.level(lv) for lv in s.levels])
+            for s in stocks])
+
+    async def StartFlashSale(self, request: pb.StartFlashSaleRequest,
+                             context: grpc.aio.ServicerContext) -> pb.StartFlashSaleResponse:
+        sale = await self.sales.start(convert.flash_sale_request(request, now_ms()))
+        return pb.StartFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
+
+    async def StopFlashSale(self, request: pb.StopFlashSaleRequest,
+                            context: grpc.aio.ServicerContext) -> pb.StopFlashSaleResponse:
+        sale = await self.sales.stop(request.sale_id)
+        return pb.StopFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
+
+    async def GetFlashSale(self, request: pb.GetFlashSaleRequest,
+                           context: grpc.aio.ServicerContext) -> pb.GetFlashSaleResponse:
+        sale = await self.sales.get(request.sale_id)
+        return pb.GetFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))

@@ -1,0 +1,160 @@
+"""Wiring: Redis client, domain objects, gRPC server, health, reflection, background work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from reservation.background import Sweeper
+from reservation.errors import Unavailable
+from reservation.redis_process import RedisProcess
+from reservation.reservations import Reservations
+from reservation.sales import Sales
+from reservation.server.admin_servicer import AdminServicer
+from reservation.server.errors import ErrorInterceptor
+from reservation.server.reservation_servicer import ReservationServicer
+from reservation.settings import Settings
+from reservation.store import Store, connect
+from reservation.v1 import admin_service_pb2, reservation_service_pb2
+from reservation.v1 import admin_service_pb2_grpc, reservation_service_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    reservation_service_pb2.DESCRIPTOR.services_by_name["ReservationService"].full_name,
+    admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+)
+HEALTH_PERIOD_S = 2.0
+
+
+@dataclass
+class App:
+    """A running service: what tests, the demo and `reservation serve` hold on to."""
+
+    settings: Settings
+    store: Store
+    reservations: Reservations
+    sales: Sales
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    sweeper: Sweeper
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def target(self) -> str:
+        return f"{self.settings.host}:{self.port}"
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (health_pb2.HealthCheckResponse.SERVING if serving
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, status)
+
+    async def _watch_health(self) -> None:
+        """Health follows Redis: a script round trip every few seconds."""
+        while True:
+            try:
+                await self.store.health()
+                await self.set_serving(True)
+            except Unavailable as exc:
+                log.warning("redis unhealthy: %s", exc)
+                await self.set_serving(False)
+            await asyncio.sleep(HEALTH_PERIOD_S)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Health goes NOT_SERVING first, so balancers drain us, then calls finish."""
+        await self.set_serving(False)
+        for task in self._tasks:
+            task.cancel()
+        await self.sweeper.stop()
+        await self.server.stop(self.settings.grace_period_s if grace is None else grace)
+        await self.store.close()
+
+
+def build_server(settings: Settings, reservations: Reservations, sales: Sales,
+                 health_servicer: health.aio.HealthServicer) -> grpc.aio.Server:
+    server = grpc.aio.server(
+        interceptors=[ErrorInterceptor(settings.auth_token)],
+        options=[
+            # Several processes may share the port (reservation serve --workers N).
+            ("grpc.so_reuseport", 1),
+            ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.http2.max_pings_without_data", 0),
+        ],
+    )
+    reservation_service_pb2_grpc.add_ReservationServiceServicer_to_server(
+        ReservationServicer(reservations, sales), server)
+    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(sales), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME), server)
+    return server
+
+
+async def start_app(settings: Settings, redis_url: str | None = None,
+                    background: bool = True) -> App:
+    """Connect, check Redis with a script, bind, start serving and background work."""
+    url = redis_url or settings.redis_url
+    if not url:
+        raise ValueError("start_app needs a Redis URL (see redis_for)")
+    store = Store(connect(settings, url), settings)
+    await store.health()
+    reservations = Reservations(store, settings)
+    sales = Sales(store, settings)
+    health_servicer = health.aio.HealthServicer()
+    server = build_server(settings, reservations, sales, health_servicer)
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    if port == 0:
+        raise RuntimeError(f"cannot listen on {settings.host}:{settings.port}")
+    await server.start()
+    app = App(settings, store, reservations, sales, server, port, health_servicer,
+              Sweeper(store))
+    await app.set_serving(True)
+    if background:
+        app.sweeper.start()
+        app._tasks.append(asyncio.create_task(app._watch_health(), name="health"))
+    return app
+
+
+@contextlib.asynccontextmanager
+async def redis_for(settings: Settings) -> AsyncIterator[str]:
+    """The configured Redis URL, or a private redis-server started (and stopped) here."""
+    if settings.redis_url:
+        yield settings.redis_url
+        return
+    data_dir = Path(settings.data_dir) / "redis"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = RedisProcess(data_dir=data_dir, appendonly=True, appendfsync="everysec")
+    await asyncio.to_thread(proc.start)
+    log.info("started private redis-server on %s (data in %s)", proc.url, data_dir)
+    try:
+        yield proc.url
+    finally:
+        await asyncio.to_thread(proc.stop)
+        log.info("stopped private redis-server")
+
+
+async def serve(settings: Settings) -> None:
+    """`reservation serve`: run until SIGTERM or SIGINT, then shut down gracefully."""
+    async with redis_for(settings) as url:
+        app = await start_app(settings, url)
+        log.info("serving on %s (redis %s)", app.target, url)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await stopping.wait()
+        log.info("shutting down: NOT_SERVING, %.1f s grace", settings.grace_period_s)
+        await app.stop()

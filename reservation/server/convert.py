@@ -1,0 +1,126 @@
+"""Protobuf <-> domain conversion, at the edge and nowhere else."""
+
+from __future__ import annotations
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from reservation.errors import InvalidArgument
+from reservation.models import (
+    FlashSale,
+    OrderLine,
+    RejectReason,
+    Reservation,
+    ReserveCommand,
+    State,
+    Stock,
+    StockItem,
+    StockLevel,
+)
+from reservation.v1 import admin_service_pb2 as admin_pb
+from reservation.v1 import reservation_service_pb2 as rs_pb
+from reservation.v1 import types_pb2 as pb
+
+
+def duration_ms(field: str, d: Duration) -> int:
+    if d.seconds < 0 or d.nanos < 0:
+        raise InvalidArgument(field, "must not be negative")
+    return d.seconds * 1000 + d.nanos // 1_000_000
+
+
+def timestamp_ms(ts: Timestamp) -> int:
+    return ts.seconds * 1000 + ts.nanos // 1_000_000
+
+
+def to_timestamp(ms: int) -> Timestamp:
+    return Timestamp(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
+
+
+def to_duration(ms: int) -> Duration:
+    return Duration(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
+
+
+def reserve_command(req: rs_pb.ReserveRequest) -> ReserveCommand:
+    return ReserveCommand(
+        channel=req.channel,
+        order_id=req.order_id,
+        buyer_id=req.buyer_id,
+        lines=tuple(OrderLine(ln.sku, ln.quantity, ln.warehouse_id) for ln in req.lines),
+        hold_ttl_ms=duration_ms("hold_ttl", req.hold_ttl),
+        allow_queue=req.allow_queue,
+    )
+
+
+_STATES = {s: pb.ReservationState.Value(f"RESERVATION_STATE_{s.value}") for s in State}
+_REASONS = {r: (pb.RejectReason.Value(f"REJECT_REASON_{r.value}") if r.value else 0)
+            for r in RejectReason}
+
+
+def reservation(r: Reservation) -> pb.Reservation:
+    msg = pb.Reservation(
+        reservation_id=r.reservation_id,
+        channel=r.channel,
+        order_id=r.order_id,
+        buyer_id=r.buyer_id,
+        state=_STATES[r.state],
+        reject_reason=_REASONS[r.reject_reason],
+        allocations=[pb.Allocation(sku=a.sku, warehouse_id=a.warehouse_id, quantity=a.quantity)
+                     for a in r.allocations],
+        failed_sku=r.failed_sku,
+        queue_position=r.queue_position,
+        lines=[pb.OrderLine(sku=ln.sku, quantity=ln.quantity, warehouse_id=ln.warehouse_id)
+               for ln in r.lines],
+    )
+    if r.expires_at_ms:
+        msg.expires_at.CopyFrom(to_timestamp(r.expires_at_ms))
+    return msg
+
+
+def level(lv: StockLevel) -> pb.StockLevel:
+    return pb.StockLevel(warehouse_id=lv.warehouse_id, available=lv.available, held=lv.held,
+                         confirmed=lv.confirmed, returned=lv.returned, loaded=lv.loaded)
+
+
+def stock(s: Stock) -> rs_pb.GetStockResponse:
+    return rs_pb.GetStockResponse(sku=s.sku, levels=[level(lv) for lv in s.levels],
+                                  queue_depth=s.queue_depth)
+
+
+def stock_items(items: object) -> tuple[StockItem, ...]:
+    return tuple(StockItem(it.sku, it.warehouse_id, it.quantity) for it in items)  # type: ignore[attr-defined]
+
+
+def load_mode(mode: int) -> str:
+    if mode == admin_pb.LOAD_MODE_UNSPECIFIED:
+        raise InvalidArgument("mode", "must be LOAD_MODE_SET or LOAD_MODE_ADD")
+    return admin_pb.LoadMode.Name(mode).removeprefix("LOAD_MODE_")
+
+
+def flash_sale_request(req: admin_pb.StartFlashSaleRequest, now_ms: int) -> FlashSale:
+    if not req.HasField("ends_at"):
+        raise InvalidArgument("ends_at", "must be set")
+    return FlashSale(
+        sale_id=req.sale_id,
+        items=stock_items(req.items),
+        starts_at_ms=timestamp_ms(req.starts_at) if req.HasField("starts_at") else now_ms,
+        ends_at_ms=timestamp_ms(req.ends_at),
+        per_buyer_limit=req.per_buyer_limit,
+        hold_ttl_ms=duration_ms("hold_ttl", req.hold_ttl),
+        queue_deadline_ms=duration_ms("queue_deadline", req.queue_deadline),
+    )
+
+
+def flash_sale(sale: FlashSale, now_ms: int) -> admin_pb.FlashSale:
+    return admin_pb.FlashSale(
+        sale_id=sale.sale_id,
+        state=admin_pb.FlashSaleState.Value(f"FLASH_SALE_STATE_{sale.state(now_ms).value}"),
+        starts_at=to_timestamp(sale.starts_at_ms),
+        ends_at=to_timestamp(sale.ends_at_ms),
+        per_buyer_limit=sale.per_buyer_limit,
+        hold_ttl=to_duration(sale.hold_ttl_ms),
+        queue_deadline=to_duration(sale.queue_deadline_ms),
+        items=[admin_pb.FlashSaleItem(
+            sku=it.sku, warehouse_id=it.warehouse_id, quantity=it.quantity,
+            level=level(sale.levels.get((it.sku, it.warehouse_id), StockLevel(it.warehouse_id))))
+            for it in sale.items],
+    )

@@ -1,0 +1,41 @@
+"""ReservationService: parse, call the domain, build the response. Nothing more."""
+
+from __future__ import annotations
+
+import grpc
+
+from reservation.reservations import Reservations
+from reservation.sales import Sales
+from reservation.server import convert
+from reservation.v1 import reservation_service_pb2 as pb
+from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
+
+
+class ReservationServicer(pb_grpc.ReservationServiceServicer):
+    def __init__(self, reservations: Reservations, sales: Sales) -> None:
+        self.reservations = reservations
+        self.sales = sales
+
+    async def Reserve(self, request: pb.ReserveRequest,
+                      context: grpc.aio.ServicerContext) -> pb.ReserveResponse:
+        result = await self.reservations.reserve(convert.reserve_command(request))
+        return pb.ReserveResponse(reservation=convert.reservation(result))
+
+    async def Confirm(self, request: pb.ConfirmRequest,
+                      context: grpc.aio.ServicerContext) -> pb.ConfirmResponse:
+        result = await self.reservations.confirm(request.channel, request.order_id)
+        return pb.ConfirmResponse(reservation=convert.reservation(result))
+
+    async def Release(self, request: pb.ReleaseRequest,
+                      context: grpc.aio.ServicerContext) -> pb.ReleaseResponse:
+        result = await self.reservations.release(request.channel, request.order_id)
+        return pb.ReleaseResponse(reservation=convert.reservation(result))
+
+    async def GetReservation(self, request: pb.GetReservationRequest,
+                             context: grpc.aio.ServicerContext) -> pb.GetReservationResponse:
+        result = await self.reservations.get(request.channel, request.order_id)
+        return pb.GetReservationResponse(reservation=convert.reservation(result))
+
+    async def GetStock(self, request: pb.GetStockRequest,
+                       context: grpc.aio.ServicerContext) -> pb.GetStockResponse:
+        return convert.stock(await self.sales.stock(request.sku))

@@ -1,0 +1,89 @@
+"""One frozen settings object, built from environment variables in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+
+def _default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "reservation")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service. README lists each with its environment variable."""
+
+    redis_url: str | None = None
+    """Redis to use; unset: start a private redis-server in data_dir."""
+    redis_cluster: bool = False
+    """Talk Redis Cluster protocol to redis_url."""
+    redis_timeout_ms: int = 2000
+    """Socket timeout towards Redis: a hung Redis becomes UNAVAILABLE, not a hung call."""
+    data_dir: str = _default_data_dir()
+    """Where the embedded redis-server keeps its AOF."""
+    host: str = "127.0.0.1"
+    """Address the gRPC server listens on."""
+    port: int = 50051
+    shards: int = 64
+    """Virtual shards; fixed for the life of the data (keys carry the shard)."""
+    default_hold_ttl_ms: int = 15 * 60 * 1000
+    """Hold TTL when neither request nor sale gives one."""
+    max_hold_ttl_ms: int = 24 * 60 * 60 * 1000
+    retention_ms: int = 24 * 60 * 60 * 1000
+    """How long finished orders stay readable (and idempotent)."""
+    expiry_grace_ms: int = 250
+    """Expired holds are swept this long after expires_at (see confirm.lua)."""
+    sweep_interval_ms: int = 200
+    """Expiry sweeper and queue-deadline period."""
+    queue_retry_interval_ms: int = 3000
+    """Retry loop period: serves every non-empty queue."""
+    queue_deadline_ms: int = 5 * 60 * 1000
+    """A queued order waiting longer is dead-lettered (a sale may set its own)."""
+    queue_bound: int = 10_000
+    """Most orders waiting per SKU."""
+    max_lines: int = 100
+    max_quantity: int = 1_000_000
+    max_batch: int = 1000
+    """Most orders in one ReserveBatch request."""
+    max_id_length: int = 128
+    grace_period_s: float = 5.0
+    """Time in-flight calls get after SIGTERM."""
+    auth_token: str | None = None
+    """When set, every call must carry 'authorization: Bearer <token>'."""
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Read RESERVATION_<FIELD> for every field; overrides win."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f"RESERVATION_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(raw, f.type, f.name)
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.redis_url
+
+
+def _parse(raw: str, annotation: object, name: str) -> object:
+    kind = str(annotation)
+    try:
+        if kind == "bool":
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes")
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"RESERVATION_{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw

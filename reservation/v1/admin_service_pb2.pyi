@@ -1,0 +1,238 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from reservation.v1 import types_pb2 as _types_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class LoadMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LOAD_MODE_UNSPECIFIED: _ClassVar[LoadMode]
+    LOAD_MODE_SET: _ClassVar[LoadMode]
+    LOAD_MODE_ADD: _ClassVar[LoadMode]
+
+class FlashSaleState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FLASH_SALE_STATE_UNSPECIFIED: _ClassVar[FlashSaleState]
+    FLASH_SALE_STATE_SCHEDULED: _ClassVar[FlashSaleState]
+    FLASH_SALE_STATE_ACTIVE: _ClassVar[FlashSaleState]
+    FLASH_SALE_STATE_ENDED: _ClassVar[FlashSaleState]
+    FLASH_SALE_STATE_STOPPED: _ClassVar[FlashSaleState]
+
+class DifferenceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DIFFERENCE_KIND_UNSPECIFIED: _ClassVar[DifferenceKind]
+    DIFFERENCE_KIND_NOT_YET_WRITTEN_BACK: _ClassVar[DifferenceKind]
+    DIFFERENCE_KIND_UNKNOWN_TO_SERVICE: _ClassVar[DifferenceKind]
+    DIFFERENCE_KIND_QUANTITY_MISMATCH: _ClassVar[DifferenceKind]
+LOAD_MODE_UNSPECIFIED: LoadMode
+LOAD_MODE_SET: LoadMode
+LOAD_MODE_ADD: LoadMode
+FLASH_SALE_STATE_UNSPECIFIED: FlashSaleState
+FLASH_SALE_STATE_SCHEDULED: FlashSaleState
+FLASH_SALE_STATE_ACTIVE: FlashSaleState
+FLASH_SALE_STATE_ENDED: FlashSaleState
+FLASH_SALE_STATE_STOPPED: FlashSaleState
+DIFFERENCE_KIND_UNSPECIFIED: DifferenceKind
+DIFFERENCE_KIND_NOT_YET_WRITTEN_BACK: DifferenceKind
+DIFFERENCE_KIND_UNKNOWN_TO_SERVICE: DifferenceKind
+DIFFERENCE_KIND_QUANTITY_MISMATCH: DifferenceKind
+
+class LoadStockRequest(_message.Message):
+    __slots__ = ("items", "mode")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[_types_pb2.StockItem]
+    mode: LoadMode
+    def __init__(self, items: _Optional[_Iterable[_Union[_types_pb2.StockItem, _Mapping]]] = ..., mode: _Optional[_Union[LoadMode, str]] = ...) -> None: ...
+
+class LoadStockResponse(_message.Message):
+    __slots__ = ("stocks",)
+    STOCKS_FIELD_NUMBER: _ClassVar[int]
+    stocks: _containers.RepeatedCompositeFieldContainer[SkuStock]
+    def __init__(self, stocks: _Optional[_Iterable[_Union[SkuStock, _Mapping]]] = ...) -> None: ...
+
+class SkuStock(_message.Message):
+    __slots__ = ("sku", "levels")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    LEVELS_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    levels: _containers.RepeatedCompositeFieldContainer[_types_pb2.StockLevel]
+    def __init__(self, sku: _Optional[str] = ..., levels: _Optional[_Iterable[_Union[_types_pb2.StockLevel, _Mapping]]] = ...) -> None: ...
+
+class StartFlashSaleRequest(_message.Message):
+    __slots__ = ("sale_id", "items", "starts_at", "ends_at", "per_buyer_limit", "hold_ttl", "queue_deadline")
+    SALE_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    STARTS_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDS_AT_FIELD_NUMBER: _ClassVar[int]
+    PER_BUYER_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    HOLD_TTL_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    sale_id: str
+    items: _containers.RepeatedCompositeFieldContainer[_types_pb2.StockItem]
+    starts_at: _timestamp_pb2.Timestamp
+    ends_at: _timestamp_pb2.Timestamp
+    per_buyer_limit: int
+    hold_ttl: _duration_pb2.Duration
+    queue_deadline: _duration_pb2.Duration
+    def __init__(self, sale_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[_types_pb2.StockItem, _Mapping]]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., per_buyer_limit: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., queue_deadline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class StartFlashSaleResponse(_message.Message):
+    __slots__ = ("sale",)
+    SALE_FIELD_NUMBER: _ClassVar[int]
+    sale: FlashSale
+    def __init__(self, sale: _Optional[_Union[FlashSale, _Mapping]] = ...) -> None: ...
+
+class StopFlashSaleRequest(_message.Message):
+    __slots__ = ("sale_id",)
+    SALE_ID_FIELD_NUMBER: _ClassVar[int]
+    sale_id: str
+    def __init__(self, sale_id: _Optional[str] = ...) -> None: ...
+
+class StopFlashSaleResponse(_message.Message):
+    __slots__ = ("sale",)
+    SALE_FIELD_NUMBER: _ClassVar[int]
+    sale: FlashSale
+    def __init__(self, sale: _Optional[_Union[FlashSale, _Mapping]] = ...) -> None: ...
+
+class GetFlashSaleRequest(_message.Message):
+    __slots__ = ("sale_id",)
+    SALE_ID_FIELD_NUMBER: _ClassVar[int]
+    sale_id: str
+    def __init__(self, sale_id: _Optional[str] = ...) -> None: ...
+
+class GetFlashSaleResponse(_message.Message):
+    __slots__ = ("sale",)
+    SALE_FIELD_NUMBER: _ClassVar[int]
+    sale: FlashSale
+    def __init__(self, sale: _Optional[_Union[FlashSale, _Mapping]] = ...) -> None: ...
+
+class FlashSale(_message.Message):
+    __slots__ = ("sale_id", "state", "starts_at", "ends_at", "per_buyer_limit", "hold_ttl", "queue_deadline", "items")
+    SALE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STARTS_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDS_AT_FIELD_NUMBER: _ClassVar[int]
+    PER_BUYER_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    HOLD_TTL_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    sale_id: str
+    state: FlashSaleState
+    starts_at: _timestamp_pb2.Timestamp
+    ends_at: _timestamp_pb2.Timestamp
+    per_buyer_limit: int
+    hold_ttl: _duration_pb2.Duration
+    queue_deadline: _duration_pb2.Duration
+    items: _containers.RepeatedCompositeFieldContainer[FlashSaleItem]
+    def __init__(self, sale_id: _Optional[str] = ..., state: _Optional[_Union[FlashSaleState, str]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., per_buyer_limit: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., queue_deadline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., items: _Optional[_Iterable[_Union[FlashSaleItem, _Mapping]]] = ...) -> None: ...
+
+class FlashSaleItem(_message.Message):
+    __slots__ = ("sku", "warehouse_id", "quantity", "level")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    warehouse_id: str
+    quantity: int
+    level: _types_pb2.StockLevel
+    def __init__(self, sku: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., quantity: _Optional[int] = ..., level: _Optional[_Union[_types_pb2.StockLevel, _Mapping]] = ...) -> None: ...
+
+class ListDeadLettersRequest(_message.Message):
+    __slots__ = ("sku", "page_size")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    page_size: int
+    def __init__(self, sku: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class ListDeadLettersResponse(_message.Message):
+    __slots__ = ("reservations",)
+    RESERVATIONS_FIELD_NUMBER: _ClassVar[int]
+    reservations: _containers.RepeatedCompositeFieldContainer[_types_pb2.Reservation]
+    def __init__(self, reservations: _Optional[_Iterable[_Union[_types_pb2.Reservation, _Mapping]]] = ...) -> None: ...
+
+class RequeueDeadLetterRequest(_message.Message):
+    __slots__ = ("channel", "order_id")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    order_id: str
+    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
+
+class RequeueDeadLetterResponse(_message.Message):
+    __slots__ = ("reservation",)
+    RESERVATION_FIELD_NUMBER: _ClassVar[int]
+    reservation: _types_pb2.Reservation
+    def __init__(self, reservation: _Optional[_Union[_types_pb2.Reservation, _Mapping]] = ...) -> None: ...
+
+class RejectDeadLetterRequest(_message.Message):
+    __slots__ = ("channel", "order_id")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    order_id: str
+    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
+
+class RejectDeadLetterResponse(_message.Message):
+    __slots__ = ("reservation",)
+    RESERVATION_FIELD_NUMBER: _ClassVar[int]
+    reservation: _types_pb2.Reservation
+    def __init__(self, reservation: _Optional[_Union[_types_pb2.Reservation, _Mapping]] = ...) -> None: ...
+
+class ReconcileRequest(_message.Message):
+    __slots__ = ("ledger",)
+    LEDGER_FIELD_NUMBER: _ClassVar[int]
+    ledger: _containers.RepeatedCompositeFieldContainer[LedgerTotal]
+    def __init__(self, ledger: _Optional[_Iterable[_Union[LedgerTotal, _Mapping]]] = ...) -> None: ...
+
+class LedgerTotal(_message.Message):
+    __slots__ = ("sku", "warehouse_id", "loaded", "held", "confirmed", "returned")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
+    LOADED_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    RETURNED_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    warehouse_id: str
+    loaded: int
+    held: int
+    confirmed: int
+    returned: int
+    def __init__(self, sku: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., loaded: _Optional[int] = ..., held: _Optional[int] = ..., confirmed: _Optional[int] = ..., returned: _Optional[int] = ...) -> None: ...
+
+class ReconcileDifference(_message.Message):
+    __slots__ = ("sku", "warehouse_id", "kind", "counter", "service_value", "ledger_value", "pending_events")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_VALUE_FIELD_NUMBER: _ClassVar[int]
+    LEDGER_VALUE_FIELD_NUMBER: _ClassVar[int]
+    PENDING_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    warehouse_id: str
+    kind: DifferenceKind
+    counter: str
+    service_value: int
+    ledger_value: int
+    pending_events: int
+    def __init__(self, sku: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., kind: _Optional[_Union[DifferenceKind, str]] = ..., counter: _Optional[str] = ..., service_value: _Optional[int] = ..., ledger_value: _Optional[int] = ..., pending_events: _Optional[int] = ...) -> None: ...
+
+class ReconcileResponse(_message.Message):
+    __slots__ = ("differences", "checked_at")
+    DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
+    differences: _containers.RepeatedCompositeFieldContainer[ReconcileDifference]
+    checked_at: _timestamp_pb2.Timestamp
+    def __init__(self, differences: _Optional[_Iterable[_Union[ReconcileDifference, _Mapping]]] = ..., checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
