@@ -10,9 +10,10 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-LIBRARIES = ("_lib.lua", "_queue.lua")
+LIBRARIES = ("_lib.lua", "_queue.lua", "_reserve.lua")
 NAMES = (
     "reserve",
+    "reserve_many",
     "confirm",
     "release",
     "get",

@@ -17,7 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import BusyLoadingError, ClusterDownError, TryAgainError
 
-from reservation import keys, scripts
+from reservation import coalesce, keys, scripts
 from reservation.errors import Unavailable
 from reservation.models import StockLevel
 from reservation.settings import Settings
@@ -74,6 +74,24 @@ def connect(settings: Settings, url: str) -> aioredis.Redis | RedisCluster:
     return aioredis.Redis.from_url(url, socket_keepalive=True, **opts)
 
 
+def _fold_reserves(
+        calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
+    """reserve calls of one shard -> one reserve_many call (see reserve_many.lua)."""
+    first_keys, first_args = calls[0]
+    args: list[Any] = [*first_args[:3], len(calls)]
+    for _, a in calls:
+        args += a[3:]
+    return [first_keys[1], first_keys[2]], args
+
+
+RESERVE_MANY = coalesce.Merge(
+    bulk="reserve_many",
+    group=lambda keys_, args: keys_[1],  # the shard's expiry key: one group per shard
+    fold=_fold_reserves,
+)
+"""Concurrent reserve calls of one shard become one reserve_many call."""
+
+
 class Store:
     """Redis access for the domain modules: one method per script or read."""
 
@@ -82,6 +100,9 @@ class Store:
         self.settings = settings
         self._scripts = {name: client.register_script(scripts.source(name))
                          for name in scripts.NAMES}
+        # Every script call and order claim goes out in this turn's pipeline (coalesce.py).
+        self._coalescer = coalesce.Coalescer(client, self._scripts,
+                                             {"reserve": RESERVE_MANY})
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -90,7 +111,7 @@ class Store:
     # -- the seam ---------------------------------------------------------------------
     async def eval(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
         with redis_errors():
-            return await self._scripts[name](keys=keys_, args=args)
+            return await self._coalescer.script(name, keys_, args)
 
     def _head(self, shard: int) -> list[Any]:
         """The ARGV head every script shares (see _lib.lua)."""
@@ -102,8 +123,9 @@ class Store:
         """Record an order's identity unless one exists; returns the existing one."""
         ttl = 2 * self.settings.retention_ms
         with redis_errors():
-            return await self.client.set(keys.order_home(ref, self.settings.shards), identity,
-                                         nx=True, get=True, px=ttl)
+            return await self._coalescer.command(
+                "set", keys.order_home(ref, self.settings.shards), identity,
+                nx=True, get=True, px=ttl)
 
     async def order_identity(self, ref: str) -> str | None:
         with redis_errors():

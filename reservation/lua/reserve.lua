@@ -17,38 +17,6 @@
 -- Returns  {code, state, reason, failed_sku, expires_at_ms, allocations, reservation_id,
 --           buyer_id, queue_position, spec}; code OK | CONFLICT (same order, other spec).
 
-local ref = ARGV[4]
-local existing = load_hold(ref)
-if existing ~= nil then
-  if existing.spec ~= ARGV[9] then return {'CONFLICT'} end
-  return reply('OK', existing, queue_position(existing))
-end
-
-local now = now_ms()
-local lines = parse_lines(15, tonumber(ARGV[14]))
-local cands = {}
-for _, l in ipairs(lines) do cands[#cands + 1] = l.cands end
-local h = {rid = ARGV[5], ch = ARGV[6], oid = ARGV[7], buyer = ARGV[8], spec = ARGV[9],
-  cands = table.concat(cands, ';')}
-local requested_ttl = tonumber(ARGV[10])
-
-local decision = try_allocate(lines, h.buyer, now)
-if decision.ok then
-  local ttl = requested_ttl
-  if decision.ttl ~= nil and (ttl == 0 or decision.ttl < ttl) then ttl = decision.ttl end
-  if ttl == 0 then ttl = CFG.default_ttl end
-  h.ttl = tostring(ttl)
-  apply_hold(ref, h, decision, ttl, CFG.retention, now)
-  return reply('OK', h, 0)
-end
-
-if decision.reason == 'INSUFFICIENT_STOCK' and ARGV[11] == '1' then
-  local pos = enqueue(ref, h, lines, requested_ttl, tonumber(ARGV[12]), tonumber(ARGV[13]),
-    CFG.retention, now)
-  if pos ~= nil then return reply('OK', h, pos) end
-  decision.reason = 'QUEUE_FULL'
-end
-
-h.st, h.rsn, h.fsku = 'REJECTED', decision.reason, decision.sku
-save_hold(ref, h, CFG.retention)
-return reply('OK', h, 0)
+-- The logic lives in _reserve.lua so reserve_many.lua runs the very same steps.
+local r = reserve_at(4)
+return r

@@ -1,0 +1,225 @@
+"""Coalescing: the Redis commands callers issue in one event-loop turn go out as one pipeline.
+
+Python's per-command cost (packing, a connection checkout, an awaited round trip), not
+Redis, limits the service; so every script call and order claim is queued here, and the
+first one of a loop turn schedules a flush for the end of that turn (`call_soon`). The
+flush sends everything queued as one non-transactional pipeline and hands each caller
+its own result or its own error. Callers just await; nothing else changes for them.
+
+Better still, calls of a *mergeable* script that target the same shard are folded into
+one call of a bulk script (reserve -> reserve_many): Redis and redis-py then pay their
+per-command cost once per batch. A `Merge` says how to fold and unfold; each caller
+still gets the reply for its own order.
+
+While `max_inflight` pipelines are in flight, new calls wait for one to come back: under
+load the batches grow instead of the pipelines multiplying (Nagle-style), and an idle
+service still sends each call at once.
+
+On Redis Cluster the pipeline is redis-py's cluster pipeline, which splits it by node.
+NOSCRIPT (a restarted or failed-over Redis) is answered by loading the script and
+sending those calls once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+DEFAULT_MAX_INFLIGHT = 4
+"""Pipelines in flight before new calls wait: enough to keep Redis busy, few enough to
+let batches grow under load."""
+DEFAULT_MAX_MERGE = 128
+"""Most orders folded into one bulk script call: bounds how long one call blocks Redis."""
+
+
+@dataclass(frozen=True)
+class Merge:
+    """How calls of one script fold into one call of a bulk script.
+
+    `group(keys, args)` names the calls that may share one bulk call (e.g. the shard);
+    `fold(calls)` builds the bulk call's (keys, args) from [(keys, args), ...]; the bulk
+    script returns one reply per folded call, in order.
+    """
+
+    bulk: str
+    group: Callable[[Sequence[Any], Sequence[Any]], Any]
+    fold: Callable[[list[tuple[Sequence[Any], Sequence[Any]]]], tuple[list[Any], list[Any]]]
+
+
+class _Call:
+    """One caller's command: what to stage on the pipeline and where its answer goes."""
+
+    __slots__ = ("future", "script", "keys", "args", "method", "options")
+
+    def __init__(self, future: asyncio.Future[Any], script: str | None, keys: Sequence[Any],
+                 args: Sequence[Any], method: str = "", options: dict[str, Any] | None = None):
+        self.future = future
+        self.script = script
+        self.keys = keys
+        self.args = args
+        self.method = method
+        self.options = options
+
+
+class _Bulk:
+    """A folded call: one bulk script call whose reply list is split over its parts."""
+
+    __slots__ = ("script", "keys", "args", "parts")
+
+    def __init__(self, script: str, keys: list[Any], args: list[Any], parts: list[_Call]):
+        self.script = script
+        self.keys = keys
+        self.args = args
+        self.parts = parts
+
+
+class Coalescer:
+    def __init__(self, client: Any, scripts: dict[str, AsyncScript],
+                 merges: dict[str, Merge] | None = None,
+                 max_inflight: int = DEFAULT_MAX_INFLIGHT,
+                 max_merge: int = DEFAULT_MAX_MERGE) -> None:
+        self.client = client
+        self.scripts = scripts
+        self.merges = merges or {}
+        self.max_inflight = max_inflight
+        self.max_merge = max_merge
+        self._pending: list[_Call] = []
+        self._scheduled = False
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.stats = {"pipelines": 0, "calls": 0, "commands": 0}
+        """Counters for benchmarks and tests: how much was coalesced."""
+
+    # -- what callers use ---------------------------------------------------------------
+    def script(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> asyncio.Future[Any]:
+        """EVALSHA of a registered script, sent with this turn's other calls."""
+        return self._queue(_Call(self._future(), name, keys, args))
+
+    def command(self, method: str, *args: Any, **options: Any) -> asyncio.Future[Any]:
+        """A plain client command by redis-py method name (e.g. "set"), coalesced too."""
+        return self._queue(_Call(self._future(), None, (), args, method, options))
+
+    # -- turn-end flush -----------------------------------------------------------------
+    @staticmethod
+    def _future() -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().create_future()
+
+    def _queue(self, call: _Call) -> asyncio.Future[Any]:
+        self._pending.append(call)
+        if not self._scheduled and self._inflight < self.max_inflight:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return call.future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if not self._pending or self._inflight >= self.max_inflight:
+            return
+        batch, self._pending = self._pending, []
+        self._inflight += 1
+        task = asyncio.get_running_loop().create_task(self._send(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._inflight -= 1
+        # Calls that queued up while we were at the limit go out now.
+        if self._pending and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    async def _send(self, batch: list[_Call]) -> None:
+        items = self._fold(batch)
+        try:
+            replies = await self._execute(items)
+            retry = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+            if retry:
+                await self._load({items[i].script for i in retry})  # type: ignore[misc]
+                again = await self._execute([items[i] for i in retry])
+                for i, r in zip(retry, again):
+                    replies[i] = r
+        except BaseException as exc:  # noqa: BLE001 - every caller must hear of it
+            for call in batch:
+                if not call.future.done():
+                    call.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for item, reply in zip(items, replies):
+            _deliver(item, reply)
+
+    def _fold(self, batch: list[_Call]) -> list[_Call | _Bulk]:
+        """Replace groups of mergeable calls by bulk calls; everything else as it is."""
+        if not self.merges:
+            return list(batch)
+        items: list[_Call | _Bulk] = []
+        groups: dict[tuple[str, Any], list[_Call]] = {}
+        for call in batch:
+            merge = self.merges.get(call.script) if call.script else None
+            if merge is None:
+                items.append(call)
+            else:
+                groups.setdefault((call.script, merge.group(call.keys, call.args)),
+                                  []).append(call)
+        for (name, _), calls in groups.items():
+            merge = self.merges[name]
+            for start in range(0, len(calls), self.max_merge):
+                chunk = calls[start:start + self.max_merge]
+                if len(chunk) == 1:
+                    items.append(chunk[0])  # one call: the plain script is the same thing
+                else:
+                    keys_, args = merge.fold([(c.keys, c.args) for c in chunk])
+                    items.append(_Bulk(merge.bulk, keys_, args, chunk))
+        return items
+
+    async def _execute(self, items: Sequence[_Call | _Bulk]) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for item in items:
+            if item.script is not None:
+                keys_ = item.keys
+                pipe.evalsha(self.scripts[item.script].sha, len(keys_), *keys_, *item.args)
+            else:
+                getattr(pipe, item.method)(*item.args, **(item.options or {}))
+        self.stats["pipelines"] += 1
+        self.stats["commands"] += len(items)
+        self.stats["calls"] += sum(len(i.parts) if isinstance(i, _Bulk) else 1 for i in items)
+        return list(await pipe.execute(raise_on_error=False))
+
+    async def _load(self, names: set[str]) -> None:
+        for name in names:
+            await self.client.script_load(self.scripts[name].script)
+
+    async def drain(self) -> None:
+        """Wait for every pipeline in flight (shutdown, tests)."""
+        while self._tasks or self._pending:
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            else:
+                await asyncio.sleep(0)
+
+
+def _deliver(item: _Call | _Bulk, reply: Any) -> None:
+    if isinstance(item, _Bulk):
+        if isinstance(reply, Exception):
+            for part in item.parts:
+                _resolve(part.future, reply)
+        else:
+            for part, one in zip(item.parts, reply):
+                _resolve(part.future, one)
+        return
+    _resolve(item.future, reply)
+
+
+def _resolve(future: asyncio.Future[Any], reply: Any) -> None:
+    if future.done():  # the caller was cancelled; the command ran all the same
+        return
+    if isinstance(reply, Exception):
+        future.set_exception(reply)
+    else:
+        future.set_result(reply)
