@@ -22,6 +22,8 @@ class Settings:
     """Talk Redis Cluster protocol to redis_url."""
     redis_timeout_ms: int = 2000
     """Socket timeout towards Redis: a hung Redis becomes UNAVAILABLE, not a hung call."""
+    redis_max_connections: int = 64
+    """Connections per Redis node; callers beyond it wait (up to redis_timeout_ms)."""
     data_dir: str = _default_data_dir()
     """Where the embedded redis-server keeps its AOF."""
     host: str = "127.0.0.1"
