@@ -183,7 +183,10 @@ class Coalescer:
         for item in items:
             if item.script is not None:
                 keys_ = item.keys
-                pipe.evalsha(self.scripts[item.script].sha, len(keys_), *keys_, *item.args)
+                # execute_command, not pipe.evalsha: the cluster pipeline blocks the
+                # latter, yet routes a raw EVALSHA by its keys just fine.
+                pipe.execute_command("EVALSHA", self.scripts[item.script].sha, len(keys_),
+                                     *keys_, *item.args)
             else:
                 getattr(pipe, item.method)(*item.args, **(item.options or {}))
         self.stats["pipelines"] += 1

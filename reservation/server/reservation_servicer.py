@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 
 from reservation.reservations import Reservations
 from reservation.sales import Sales
-from reservation.server import convert
+from reservation.server import convert, reserve_many
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
 
@@ -20,6 +22,16 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
                       context: grpc.aio.ServicerContext) -> pb.ReserveResponse:
         result = await self.reservations.reserve(convert.reserve_command(request))
         return pb.ReserveResponse(reservation=convert.reservation(result))
+
+    async def ReserveBatch(self, request: pb.ReserveBatchRequest,
+                           context: grpc.aio.ServicerContext) -> pb.ReserveBatchResponse:
+        return await reserve_many.reserve_batch(self.reservations, request)
+
+    async def ReserveStream(self, request_iterator: AsyncIterator[pb.ReserveStreamRequest],
+                            context: grpc.aio.ServicerContext
+                            ) -> AsyncIterator[pb.ReserveStreamResponse]:
+        async for response in reserve_many.reserve_stream(self.reservations, request_iterator):
+            yield response
 
     async def Confirm(self, request: pb.ConfirmRequest,
                       context: grpc.aio.ServicerContext) -> pb.ConfirmResponse:
