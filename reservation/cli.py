@@ -40,6 +40,10 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(**overrides)
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.workers > 1:
+        from reservation.workers import serve_workers
+
+        return run(lambda: serve_workers(settings, args.workers))
     return run(lambda: serve(settings))
 
 
@@ -63,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "RESERVATION_REDIS_URL is set)")
     p.add_argument("--host", help="listen address (RESERVATION_HOST)")
     p.add_argument("--port", type=int, help="listen port (RESERVATION_PORT)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes sharing the port (SO_REUSEPORT); one per core")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("check", help="health check; exit code 0 = healthy")
