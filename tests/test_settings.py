@@ -1,0 +1,123 @@
+"""Settings.from_env: every field from RESERVATION_<FIELD>, typed, garbage refused by name."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from reservation.settings import Settings
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def env_name(field: str) -> str:
+    return f"RESERVATION_{field.upper()}"
+
+
+def sample(kind: str) -> tuple[str, Any]:
+    """A valid raw value for a field of `kind` and what it must parse to."""
+    return {
+        "int": ("4242", 4242),
+        "float": ("2.5", 2.5),
+        "bool": ("true", True),
+    }.get(kind, ("some-text", "some-text"))
+
+
+def test_empty_environment_gives_the_defaults() -> None:
+    assert Settings.from_env({}) == Settings()
+
+
+@pytest.mark.parametrize("name", sorted(FIELDS))
+def test_every_field_is_read_from_its_own_variable(name: str) -> None:
+    raw, parsed = sample(str(FIELDS[name].type))
+    settings = Settings.from_env({env_name(name): raw})
+    assert getattr(settings, name) == parsed
+    # ...and only that field changes.
+    others = {n: getattr(settings, n) for n in FIELDS if n != name}
+    assert others == {n: getattr(Settings(), n) for n in FIELDS if n != name}
+
+
+def test_every_field_has_a_type_from_env_can_parse() -> None:
+    # A new field of another type (list, Path...) would silently arrive as a str.
+    kinds = {str(f.type) for f in FIELDS.values()}
+    assert kinds <= {"int", "float", "bool", "str", "str | None"}
+
+
+def test_int_fields_parse_to_int() -> None:
+    settings = Settings.from_env({"RESERVATION_PORT": "6000", "RESERVATION_SHARDS": "16"})
+    assert (settings.port, settings.shards) == (6000, 16)
+    assert isinstance(settings.port, int)
+
+
+def test_float_field_parses_to_float() -> None:
+    settings = Settings.from_env({"RESERVATION_GRACE_PERIOD_S": "0.25"})
+    assert settings.grace_period_s == 0.25
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("1", True), ("true", True), ("TRUE", True), ("yes", True), ("Yes", True),
+    ("0", False), ("false", False), ("False", False), ("no", False), ("NO", False),
+])
+def test_bool_field_accepts_the_usual_spellings(raw: str, expected: bool) -> None:
+    assert Settings.from_env({"RESERVATION_REDIS_CLUSTER": raw}).redis_cluster is expected
+
+
+def test_optional_string_fields_keep_the_value_verbatim() -> None:
+    url = "redis://user:p%40ss@127.0.0.1:7000/2?x=1"
+    settings = Settings.from_env({"RESERVATION_REDIS_URL": url,
+                                  "RESERVATION_AUTH_TOKEN": " spaced token "})
+    assert settings.redis_url == url
+    assert settings.auth_token == " spaced token "
+
+
+def test_empty_value_counts_as_unset() -> None:
+    settings = Settings.from_env({"RESERVATION_PORT": "", "RESERVATION_REDIS_URL": ""})
+    assert settings.port == Settings().port
+    assert settings.redis_url is None
+    assert settings.embedded_redis
+
+
+def test_variables_without_the_prefix_are_ignored() -> None:
+    assert Settings.from_env({"PORT": "1", "REDIS_URL": "redis://127.0.0.1:1"}) == Settings()
+
+
+@pytest.mark.parametrize("name, raw", [
+    ("port", "fifty"),
+    ("port", "50051.5"),
+    ("redis_timeout_ms", "2s"),
+    ("grace_period_s", "soon"),
+    ("redis_cluster", "maybe"),
+    ("redis_cluster", "on"),
+])
+def test_garbage_is_rejected_with_a_message_naming_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(ValueError) as info:
+        Settings.from_env({env_name(name): raw})
+    message = str(info.value)
+    assert env_name(name) in message
+    assert repr(raw) in message
+
+
+def test_overrides_win_over_the_environment() -> None:
+    env = {"RESERVATION_PORT": "6000", "RESERVATION_HOST": "0.0.0.0"}
+    settings = Settings.from_env(env, port=0, redis_url="redis://127.0.0.1:7001/0")
+    assert settings.port == 0
+    assert settings.host == "0.0.0.0"  # not overridden: from env
+    assert settings.redis_url == "redis://127.0.0.1:7001/0"
+
+
+def test_override_replaces_the_value_parsed_from_the_same_fields_variable() -> None:
+    settings = Settings.from_env({"RESERVATION_SHARDS": "8"}, shards=4)
+    assert settings.shards == 4
+
+
+def test_without_an_env_argument_the_process_environment_is_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESERVATION_MAX_LINES", "7")
+    assert Settings.from_env().max_lines == 7
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Settings().port = 1  # type: ignore[misc]
