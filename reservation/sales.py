@@ -53,13 +53,17 @@ class Sales:
         return Stock(sku, tuple(levels), depth)
 
     async def start(self, sale: FlashSale) -> FlashSale:
+        """Start (or, for the same request again, confirm) a sale. starts_at_ms 0 means
+        now; the definition keeps the request as sent, so a retry compares equal."""
         self._validate(sale)
         await self._refuse_overlap(sale)
         spec = _encode(sale)
         ttl = max(sale.ends_at_ms - now_ms(), 0) + self.settings.retention_ms
-        existing = await self.store.save_sale_definition(sale.sale_id, spec, ttl)
+        existing, opened_ms = await self.store.save_sale_definition(
+            sale.sale_id, spec, now_ms(), ttl)
         if existing is not None and existing != spec:
             raise AlreadyExists(f"flash sale {sale.sale_id} exists with a different definition")
+        sale = FlashSale(**{**sale.__dict__, "starts_at_ms": sale.starts_at_ms or opened_ms})
         for shard, group in self._by_shard(sale.items).items():
             answer = await self.store.start_sale(
                 shard, sale.sale_id, sale.starts_at_ms, sale.ends_at_ms, sale.per_buyer_limit,
@@ -71,7 +75,7 @@ class Sales:
     def _validate(self, sale: FlashSale) -> None:
         validation.code("sale_id", sale.sale_id)
         validation.stock_items("items", sale.items, self.settings, allow_zero=False)
-        if sale.ends_at_ms <= sale.starts_at_ms:
+        if sale.starts_at_ms and sale.ends_at_ms <= sale.starts_at_ms:
             raise InvalidArgument("ends_at", "must be after starts_at")
         if sale.ends_at_ms <= now_ms():
             raise InvalidArgument("ends_at", "is in the past")
@@ -106,6 +110,8 @@ class Sales:
         if "spec" not in stored:
             raise InvalidArgument("sale_id", f"no flash sale {sale_id}")
         sale = _decode(stored["spec"], stopped=stored.get("stopped") == "1")
+        if not sale.starts_at_ms:
+            sale = FlashSale(**{**sale.__dict__, "starts_at_ms": int(stored["opened"])})
         levels = {}
         for sku in dict.fromkeys(it.sku for it in sale.items):
             for level in (await self.store.stock(sku))[0]:

@@ -22,6 +22,9 @@ def test_settings(redis_url: str, **overrides: Any) -> Settings:
     return Settings(**base)
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     """Override in a test module to change the server's settings."""

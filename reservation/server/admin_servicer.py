@@ -24,7 +24,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
     async def StartFlashSale(self, request: pb.StartFlashSaleRequest,
                              context: grpc.aio.ServicerContext) -> pb.StartFlashSaleResponse:
-        sale = await self.sales.start(convert.flash_sale_request(request, now_ms()))
+        sale = await self.sales.start(convert.flash_sale_request(request))
         return pb.StartFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
 
     async def StopFlashSale(self, request: pb.StopFlashSaleRequest,

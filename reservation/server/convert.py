@@ -96,13 +96,14 @@ def load_mode(mode: int) -> str:
     return admin_pb.LoadMode.Name(mode).removeprefix("LOAD_MODE_")
 
 
-def flash_sale_request(req: admin_pb.StartFlashSaleRequest, now_ms: int) -> FlashSale:
+def flash_sale_request(req: admin_pb.StartFlashSaleRequest) -> FlashSale:
     if not req.HasField("ends_at"):
         raise InvalidArgument("ends_at", "must be set")
     return FlashSale(
         sale_id=req.sale_id,
         items=stock_items(req.items),
-        starts_at_ms=timestamp_ms(req.starts_at) if req.HasField("starts_at") else now_ms,
+        # 0 = "when started": a retried Start without starts_at stays the same request.
+        starts_at_ms=timestamp_ms(req.starts_at) if req.HasField("starts_at") else 0,
         ends_at_ms=timestamp_ms(req.ends_at),
         per_buyer_limit=req.per_buyer_limit,
         hold_ttl_ms=duration_ms("hold_ttl", req.hold_ttl),

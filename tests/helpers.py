@@ -1,0 +1,119 @@
+"""Small builders for tests: requests, stock reads and the invariant check."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from reservation.v1 import admin_service_pb2 as apb
+from reservation.v1 import reservation_service_pb2 as rpb
+from reservation.v1 import types_pb2 as pb
+
+RESERVED = pb.RESERVATION_STATE_RESERVED
+CONFIRMED = pb.RESERVATION_STATE_CONFIRMED
+RELEASED = pb.RESERVATION_STATE_RELEASED
+EXPIRED = pb.RESERVATION_STATE_EXPIRED
+REJECTED = pb.RESERVATION_STATE_REJECTED
+QUEUED = pb.RESERVATION_STATE_QUEUED
+DEAD_LETTERED = pb.RESERVATION_STATE_DEAD_LETTERED
+
+
+def ms(value: int) -> Duration:
+    d = Duration()
+    d.FromMilliseconds(value)
+    return d
+
+
+def at(ms_from_now: int) -> Timestamp:
+    ts = Timestamp()
+    ts.GetCurrentTime()
+    ts.FromMilliseconds(ts.ToMilliseconds() + ms_from_now)
+    return ts
+
+
+def line(sku: str, quantity: int = 1, warehouse_id: str = "") -> pb.OrderLine:
+    return pb.OrderLine(sku=sku, quantity=quantity, warehouse_id=warehouse_id)
+
+
+def order(order_id: str, *lines: pb.OrderLine, channel: str = "jd", buyer: str = "buyer-1",
+          hold_ttl_ms: int = 0, allow_queue: bool = False) -> rpb.ReserveRequest:
+    req = rpb.ReserveRequest(channel=channel, order_id=order_id, buyer_id=buyer,
+                             lines=list(lines), allow_queue=allow_queue)
+    if hold_ttl_ms:
+        req.hold_ttl.CopyFrom(ms(hold_ttl_ms))
+    return req
+
+
+async def load(stubs, *items: tuple[str, str, int], mode: int = apb.LOAD_MODE_ADD) -> None:
+    await stubs.admin.LoadStock(apb.LoadStockRequest(
+        items=[pb.StockItem(sku=s, warehouse_id=w, quantity=q) for s, w, q in items], mode=mode))
+
+
+async def reserve(stubs, req: rpb.ReserveRequest) -> pb.Reservation:
+    return (await stubs.rs.Reserve(req, timeout=10)).reservation
+
+
+async def get(stubs, order_id: str, channel: str = "jd") -> pb.Reservation:
+    return (await stubs.rs.GetReservation(
+        rpb.GetReservationRequest(channel=channel, order_id=order_id), timeout=10)).reservation
+
+
+async def confirm(stubs, order_id: str, channel: str = "jd") -> pb.Reservation:
+    return (await stubs.rs.Confirm(
+        rpb.ConfirmRequest(channel=channel, order_id=order_id), timeout=10)).reservation
+
+
+async def release(stubs, order_id: str, channel: str = "jd") -> pb.Reservation:
+    return (await stubs.rs.Release(
+        rpb.ReleaseRequest(channel=channel, order_id=order_id), timeout=10)).reservation
+
+
+async def levels(stubs, sku: str) -> dict[str, pb.StockLevel]:
+    reply = await stubs.rs.GetStock(rpb.GetStockRequest(sku=sku), timeout=10)
+    return {lv.warehouse_id: lv for lv in reply.levels}
+
+
+def assert_invariant(by_wh: dict[str, pb.StockLevel]) -> None:
+    for wh, lv in by_wh.items():
+        assert lv.loaded == lv.available + lv.held + lv.confirmed + lv.returned, (wh, lv)
+        assert min(lv.available, lv.held, lv.confirmed, lv.returned) >= 0, (wh, lv)
+
+
+async def wait_for_state(stubs, order_id: str, state: int, channel: str = "jd",
+                         attempts: int = 200) -> pb.Reservation:
+    """Poll (bounded) until the order reaches `state`; fails with the last state seen."""
+    for _ in range(attempts):
+        r = await get(stubs, order_id, channel)
+        if r.state == state:
+            return r
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{channel}:{order_id} stayed {pb.ReservationState.Name(r.state)}")
+
+
+def bad_request_fields(exc: grpc.aio.AioRpcError) -> list[str]:
+    """Field names from the google.rpc.BadRequest details of an INVALID_ARGUMENT."""
+    status = rpc_status.from_call(exc)
+    fields: list[str] = []
+    for detail in status.details if status else []:
+        br = error_details_pb2.BadRequest()
+        if detail.Unpack(br):
+            fields += [v.field for v in br.field_violations]
+    return fields
+
+
+def units(reservation: pb.Reservation) -> int:
+    return sum(a.quantity for a in reservation.allocations)
+
+
+def allocations(reservation: pb.Reservation) -> list[tuple[str, str, int]]:
+    return [(a.sku, a.warehouse_id, a.quantity) for a in reservation.allocations]
+
+
+def skus_in(lines: Iterable[pb.OrderLine]) -> set[str]:
+    return {ln.sku for ln in lines}
