@@ -70,8 +70,13 @@ def connect(settings: Settings, url: str) -> aioredis.Redis | RedisCluster:
     opts: dict[str, Any] = {"decode_responses": True, "socket_timeout": timeout,
                             "socket_connect_timeout": timeout}
     if settings.redis_cluster:
-        return RedisCluster.from_url(url, **opts)
-    return aioredis.Redis.from_url(url, socket_keepalive=True, **opts)
+        return RedisCluster.from_url(url, max_connections=settings.redis_max_connections, **opts)
+    # A bounded pool: a burst of calls waits for a connection instead of opening
+    # thousands of sockets (and failing with "Too many connections").
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=settings.redis_max_connections, timeout=timeout,
+        socket_keepalive=True, **opts)
+    return aioredis.Redis(connection_pool=pool)
 
 
 def _fold_reserves(
@@ -213,16 +218,19 @@ class Store:
                     pipe.hgetall(keys.sale(keys.shard_of(sku, self.settings.shards), sku))
                 return list(await pipe.execute())
 
-    async def save_sale_definition(self, sale_id: str, spec: str, ttl_ms: int) -> str | None:
-        """Store a sale's definition unless one exists; returns the existing spec."""
+    async def save_sale_definition(self, sale_id: str, spec: str, now_ms: int,
+                                   ttl_ms: int) -> tuple[str | None, int]:
+        """Store a sale's definition unless one exists. Returns the spec that was there
+        before (None if this call created it) and when the sale was first started."""
         key = keys.sale_definition(sale_id, self.settings.shards)
         with redis_errors():
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.hsetnx(key, "spec", spec)
-                pipe.hget(key, "spec")
+                pipe.hsetnx(key, "opened", now_ms)
+                pipe.hmget(key, "spec", "opened")
                 pipe.pexpire(key, ttl_ms, nx=True)
-                created, stored, _ = await pipe.execute()
-        return None if created else stored
+                created, _, (stored, opened), _ = await pipe.execute()
+        return (None if created else stored), int(opened)
 
     async def sale_definition(self, sale_id: str) -> dict[str, str]:
         with redis_errors():
