@@ -22,6 +22,12 @@ NAMES = (
     "start_sale",
     "stop_sale",
     "dead_letter",
+    # WMS write-back (reservation/writeback/).
+    "wb_pull",
+    "wb_ack",
+    "wb_stats",
+    "wb_replay",
+    "wb_snapshot",
 )
 
 

@@ -46,6 +46,10 @@ class Settings:
     """A queued order waiting longer is dead-lettered (a sale may set its own)."""
     queue_bound: int = 10_000
     """Most orders waiting per SKU."""
+    watch_poll_interval_ms: int = 100
+    """How often a WatchReservation stream re-reads its order."""
+    watch_max_ms: int = 15 * 60 * 1000
+    """A watch ends after this long (the caller watches again)."""
     max_lines: int = 100
     max_quantity: int = 1_000_000
     max_batch: int = 1000
@@ -56,6 +60,22 @@ class Settings:
     auth_token: str | None = None
     """When set, every call must carry 'authorization: Bearer <token>'."""
     log_level: str = "INFO"
+    write_back_groups: str = "wms"
+    """Comma-separated consumer groups a WMS may pull as. Fixed list, created at start:
+    a group that nobody acknowledges holds back stream trimming for every group."""
+    write_back_visibility_timeout_ms: int = 30_000
+    """Events of a batch not acknowledged this long are delivered again."""
+    write_back_max_deliveries: int = 5
+    """After this many deliveries an unacknowledged event goes to the dead letter."""
+    write_back_max_batch: int = 1000
+    """Most events in one PullBatch (max_events must be 1..this)."""
+    write_back_max_wait_ms: int = 30_000
+    """Longest long-poll a PullBatch may ask for."""
+    write_back_dead_letter_max: int = 100_000
+    """Dead letters kept per shard and group; the oldest beyond this are trimmed."""
+    write_back_batch_key: str = ""
+    """Secret that signs batch ids (same on every replica); empty: a fixed key, which
+    still refuses mangled ids but not forged ones."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:

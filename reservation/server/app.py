@@ -15,23 +15,29 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from reservation.background import Sweeper
+from reservation.dead_letters import DeadLetters
 from reservation.errors import Unavailable
+from reservation.reconcile import Reconciler
 from reservation.redis_process import RedisProcess
 from reservation.reservations import Reservations
 from reservation.sales import Sales
 from reservation.server.admin_servicer import AdminServicer
 from reservation.server.errors import ErrorInterceptor
 from reservation.server.reservation_servicer import ReservationServicer
+from reservation.server.write_back_servicer import WriteBackServicer
 from reservation.settings import Settings
 from reservation.store import Store, connect
 from reservation.v1 import admin_service_pb2, reservation_service_pb2
+from reservation.v1 import write_back_service_pb2, write_back_service_pb2_grpc
 from reservation.v1 import admin_service_pb2_grpc, reservation_service_pb2_grpc
+from reservation.writeback import WriteBack
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAMES = (
     reservation_service_pb2.DESCRIPTOR.services_by_name["ReservationService"].full_name,
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    write_back_service_pb2.DESCRIPTOR.services_by_name["WriteBackService"].full_name,
 )
 HEALTH_PERIOD_S = 2.0
 
@@ -95,7 +101,11 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
     )
     reservation_service_pb2_grpc.add_ReservationServiceServicer_to_server(
         ReservationServicer(reservations, sales), server)
-    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(sales), server)
+    write_back = WriteBack.over(reservations.store)
+    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
+        AdminServicer(sales, Reconciler(write_back), DeadLetters(reservations)), server)
+    write_back_service_pb2_grpc.add_WriteBackServiceServicer_to_server(
+        WriteBackServicer(write_back), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
@@ -111,6 +121,8 @@ async def start_app(settings: Settings, redis_url: str | None = None,
         raise ValueError("start_app needs a Redis URL (see redis_for)")
     store = Store(connect(settings, url), settings)
     await store.health()
+    # Write-back groups exist before the first ack can trim the streams.
+    await WriteBack.over(store).start()
     reservations = Reservations(store, settings)
     sales = Sales(store, settings)
     health_servicer = health.aio.HealthServicer()

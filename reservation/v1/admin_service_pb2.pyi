@@ -190,26 +190,30 @@ class RejectDeadLetterResponse(_message.Message):
     def __init__(self, reservation: _Optional[_Union[_types_pb2.Reservation, _Mapping]] = ...) -> None: ...
 
 class ReconcileRequest(_message.Message):
-    __slots__ = ("ledger",)
+    __slots__ = ("ledger", "group")
     LEDGER_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     ledger: _containers.RepeatedCompositeFieldContainer[LedgerTotal]
-    def __init__(self, ledger: _Optional[_Iterable[_Union[LedgerTotal, _Mapping]]] = ...) -> None: ...
+    group: str
+    def __init__(self, ledger: _Optional[_Iterable[_Union[LedgerTotal, _Mapping]]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class LedgerTotal(_message.Message):
-    __slots__ = ("sku", "warehouse_id", "loaded", "held", "confirmed", "returned")
+    __slots__ = ("sku", "warehouse_id", "loaded", "held", "confirmed", "returned", "available")
     SKU_FIELD_NUMBER: _ClassVar[int]
     WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
     LOADED_FIELD_NUMBER: _ClassVar[int]
     HELD_FIELD_NUMBER: _ClassVar[int]
     CONFIRMED_FIELD_NUMBER: _ClassVar[int]
     RETURNED_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     sku: str
     warehouse_id: str
     loaded: int
     held: int
     confirmed: int
     returned: int
-    def __init__(self, sku: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., loaded: _Optional[int] = ..., held: _Optional[int] = ..., confirmed: _Optional[int] = ..., returned: _Optional[int] = ...) -> None: ...
+    available: int
+    def __init__(self, sku: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., loaded: _Optional[int] = ..., held: _Optional[int] = ..., confirmed: _Optional[int] = ..., returned: _Optional[int] = ..., available: _Optional[int] = ...) -> None: ...
 
 class ReconcileDifference(_message.Message):
     __slots__ = ("sku", "warehouse_id", "kind", "counter", "service_value", "ledger_value", "pending_events")

@@ -95,18 +95,22 @@ class GetWriteBackStatsRequest(_message.Message):
     def __init__(self, group: _Optional[str] = ...) -> None: ...
 
 class GetWriteBackStatsResponse(_message.Message):
-    __slots__ = ("pending", "oldest_unacknowledged_age", "delivered_total", "acknowledged_total", "dead_lettered")
+    __slots__ = ("pending", "oldest_unacknowledged_age", "delivered_total", "acknowledged_total", "dead_lettered", "undelivered", "dead_lettered_total")
     PENDING_FIELD_NUMBER: _ClassVar[int]
     OLDEST_UNACKNOWLEDGED_AGE_FIELD_NUMBER: _ClassVar[int]
     DELIVERED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     ACKNOWLEDGED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     DEAD_LETTERED_FIELD_NUMBER: _ClassVar[int]
+    UNDELIVERED_FIELD_NUMBER: _ClassVar[int]
+    DEAD_LETTERED_TOTAL_FIELD_NUMBER: _ClassVar[int]
     pending: int
     oldest_unacknowledged_age: _duration_pb2.Duration
     delivered_total: int
     acknowledged_total: int
     dead_lettered: int
-    def __init__(self, pending: _Optional[int] = ..., oldest_unacknowledged_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., delivered_total: _Optional[int] = ..., acknowledged_total: _Optional[int] = ..., dead_lettered: _Optional[int] = ...) -> None: ...
+    undelivered: int
+    dead_lettered_total: int
+    def __init__(self, pending: _Optional[int] = ..., oldest_unacknowledged_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., delivered_total: _Optional[int] = ..., acknowledged_total: _Optional[int] = ..., dead_lettered: _Optional[int] = ..., undelivered: _Optional[int] = ..., dead_lettered_total: _Optional[int] = ...) -> None: ...
 
 class ListWriteBackDeadLettersRequest(_message.Message):
     __slots__ = ("group", "page_size")

@@ -1,0 +1,61 @@
+-- wb_ack.lua: acknowledge entries of one shard for a group, then trim the stream up to
+-- the oldest entry any group still needs (pending, or not yet delivered). With no ids
+-- it only trims. Consumers of the group with nothing pending that stayed idle longer
+-- than ARGV[5] are dropped (puller processes come and go; their names would pile up).
+--
+-- KEYS[1]  the shard's write-back stream   KEYS[2] the group's stats hash
+-- ARGV[1..3] prefix, default hold TTL ms, retention ms (see _lib.lua)
+-- ARGV[4]  group   ARGV[5] idle ms after which an empty consumer is dropped
+-- ARGV[6..] stream entry ids to acknowledge
+-- Returns  {acknowledged (newly; 0 for ids acknowledged before), entries trimmed}
+
+local stream, stats, group = KEYS[1], KEYS[2], ARGV[4]
+if redis.call('EXISTS', stream) == 0 then return {0, 0} end
+
+local acked = 0
+for i = 6, #ARGV, 500 do
+  -- pcall: a group lost with its Redis (flushed, restored) has nothing to acknowledge.
+  local n = redis.pcall('XACK', stream, group, unpack(ARGV, i, math.min(i + 499, #ARGV)))
+  if type(n) == 'number' then acked = acked + n end
+end
+if acked > 0 then
+  redis.call('HINCRBY', stats, 'acked', acked)
+  redis.call('PEXPIRE', stats, CFG.retention)
+end
+
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq), ms
+end
+
+local function before(a, b)
+  local ams, aseq = parse(a)
+  local bms, bseq = parse(b)
+  return ams < bms or (ams == bms and aseq < bseq)
+end
+
+local keep = nil
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+  local info = {}
+  for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
+  local need
+  if tonumber(info['pending']) > 0 then
+    need = redis.call('XPENDING', stream, info['name'], '-', '+', 1)[1][1]
+  else
+    local _, seq, ms = parse(info['last-delivered-id'])
+    need = ms .. '-' .. string.format('%d', seq + 1)
+  end
+  if keep == nil or before(need, keep) then keep = need end
+  if info['name'] == group then
+    for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', stream, group)) do
+      local ci = {}
+      for i = 1, #c, 2 do ci[c[i]] = c[i + 1] end
+      if tonumber(ci['pending']) == 0 and tonumber(ci['idle']) > tonumber(ARGV[5]) then
+        redis.call('XGROUP', 'DELCONSUMER', stream, group, ci['name'])
+      end
+    end
+  end
+end
+local trimmed = 0
+if keep ~= nil then trimmed = redis.call('XTRIM', stream, 'MINID', keep) end
+return {acked, trimmed}
