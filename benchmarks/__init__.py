@@ -1,0 +1,1 @@
+"""Benchmarks: the service against its ceilings and baselines. `python -m benchmarks.run`."""

@@ -1,0 +1,50 @@
+"""results.json -> a Markdown table and a PNG (throughput and p99 against concurrency)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+COLUMNS = ("scenario", "system", "mode", "concurrency", "orders_per_s", "reserved", "rejected",
+           "errors", "p50_ms", "p95_ms", "p99_ms", "check")
+
+
+def markdown(rows: list[dict[str, Any]], header: str) -> str:
+    out = [header, "", "| " + " | ".join(COLUMNS) + " |",
+           "|" + "---|" * len(COLUMNS)]
+    for r in rows:
+        out.append("| " + " | ".join(str(r.get(c, "")) for c in COLUMNS) + " |")
+    return "\n".join(out) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        if r["scenario"] == "flash" and r["mode"] in ("unary", "batch", "stream") \
+                and not r.get("rate"):
+            lines[f"{r['system']} {r['mode']}"].append(r)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    for name, pts in sorted(lines.items()):
+        pts.sort(key=lambda p: p["concurrency"])
+        xs = [p["concurrency"] for p in pts]
+        ax1.plot(xs, [p["orders_per_s"] for p in pts], marker="o", label=name)
+        ax2.plot(xs, [p["p99_ms"] for p in pts], marker="o", label=name)
+    for ax, label in ((ax1, "orders/s"), (ax2, "p99 latency per call (ms)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("orders in flight (calls x batch size, streams x window)")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    ax2.set_yscale("log")
+    if lines:
+        ax1.legend(fontsize=8)
+    ax1.set_title("flash sale: throughput")
+    ax2.set_title("flash sale: p99")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

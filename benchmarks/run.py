@@ -1,0 +1,447 @@
+"""Run the whole benchmark suite: `python -m benchmarks.run [--scale S] [--seconds T]`.
+
+Everything runs on this machine against 127.0.0.1 only: a private redis-server (AOF
+everysec, as `reservation serve` runs it), each system under test in its own process,
+this process as the load generator. After every run the harness checks oversold = 0 and
+loaded = available + held + confirmed + returned per SKU and warehouse (via GetStock),
+and that the counters agree with what the clients were told; any failure fails the
+suite (exit code 1). Writes benchmarks/results/{results.json,results.md,results.png}.
+
+--scale 1 (default) is the full workload of the issue (100k units, 50k buyers, 10k
+SKUs) and takes about 5 minutes on 2 cores; --quick is the smoke run the tests use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import redis.asyncio as aioredis
+import uvloop
+
+from reservation.redis_process import RedisProcess, free_port
+from reservation.sales import Sales, now_ms
+from reservation.settings import Settings
+from reservation.store import Store, connect
+from reservation.v1 import reservation_service_pb2 as pb
+
+from benchmarks import loadgen, pg_servicer, redis_bench, report
+from benchmarks.scenarios import HOT, Broad, Check, Flash
+
+RESULTS = Path(__file__).parent / "results"
+PG_DSN = os.environ.get("BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+
+
+class Server:
+    """One system under test in its own process(es) on one port."""
+
+    def __init__(self, system: str, redis_url: str, workers: int = 1, limit: int = 0,
+                 profile: str = "") -> None:
+        self.port = free_port()
+        cmd = [sys.executable, "-m", "benchmarks.server_proc", system, "--port", str(self.port),
+               "--redis", redis_url, "--pg", PG_DSN, "--limit", str(limit)]
+        if profile:
+            cmd += ["--profile", profile]
+        self.procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                       text=True) for _ in range(workers)]
+        for p in self.procs:
+            line = p.stdout.readline() if p.stdout else ""
+            if not line.startswith("READY"):
+                self.stop()
+                raise RuntimeError(f"{system} server did not start: {line!r}")
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+class Suite:
+    def __init__(self, args: argparse.Namespace, redis_proc: RedisProcess) -> None:
+        self.args = args
+        self.redis = redis_proc
+        self.flash = Flash(args.scale)
+        self.broad = Broad(args.scale)
+        self.rows: list[dict[str, Any]] = []
+        self.failures: list[str] = []
+        self.tag = 0
+
+    def log(self, msg: str) -> None:
+        print(msg, flush=True)
+
+    def record(self, scenario: str, res: loadgen.Result, check: Check | None) -> dict[str, Any]:
+        row = {"scenario": scenario, **res.row()}
+        if check is None:
+            row["check"] = "n/a (no state)"
+        elif check.ok:
+            row["check"] = "ok, oversold 0"
+        else:
+            row["check"] = f"FAILED: oversold {check.oversold}; {(check.broken or [])[:3]}"
+            self.failures.append(f"{scenario} {res.system} {res.mode}: {row['check']}")
+        row["oversold"] = None if check is None else check.oversold
+        self.rows.append(row)
+        self.log(f"  {scenario:6} {res.system:8} {res.mode:7} c={res.concurrency:<5} "
+                 f"{res.orders_per_s:>9.0f} orders/s  p50 {res.p50_ms:7.2f}  p99 "
+                 f"{res.p99_ms:8.2f} ms  reserved {res.reserved:6}  {row['check']}")
+        return row
+
+    def next_tag(self) -> str:
+        self.tag += 1
+        return f"r{self.tag}"
+
+    # -- state ----------------------------------------------------------------------------
+    async def fresh_redis(self, items_sale: bool = True, broad: bool = False) -> None:
+        """FLUSHALL, then the flash sale (or the broad stock) loaded through the domain."""
+        async with aioredis.Redis.from_url(self.redis.url) as r:
+            await r.flushall()
+        settings = Settings(redis_url=self.redis.url)
+        store = Store(connect(settings, self.redis.url), settings)
+        sales = Sales(store, settings)
+        try:
+            if broad:
+                items = self.broad.items()
+                for i in range(0, len(items), settings.max_batch):
+                    await sales.load_stock(items[i:i + settings.max_batch], "SET")
+            elif items_sale:
+                await sales.start(self.flash.sale(f"sale-{self.tag}", now_ms()))
+        finally:
+            await store.close()
+
+    async def check(self, target: loadgen.Target, skus: list[str], tally: loadgen.Tally,
+                    confirmed: int = 0, released: int = 0) -> Check:
+        """GetStock for every SKU; counters must match the clients' ledger exactly."""
+        check = Check()
+        get = target.unary(0, "GetStock", pb.GetStockResponse)
+        sem = asyncio.Semaphore(64)
+
+        async def one(sku: str) -> None:
+            async with sem:
+                resp = await get(pb.GetStockRequest(sku=sku).SerializeToString())
+            check.add(sku, resp.levels)
+
+        await asyncio.gather(*(one(s) for s in skus))
+        check.expect("held units", check.held, tally.units_reserved - confirmed - released)
+        check.expect("confirmed units", check.confirmed, confirmed)
+        return check
+
+    # -- flash sale -------------------------------------------------------------------------
+    async def flash_point(self, system: str, srv: Server, mode: str, conc: int,
+                          window: int = 0, batch: int = 0) -> dict[str, Any]:
+        tag = self.next_tag()
+        if system == "pg":
+            await pg_servicer.setup(PG_DSN, [(i.sku, i.warehouse_id, i.quantity)
+                                             for i in self.flash.items()])
+        elif system != "noop":
+            await self.fresh_redis()
+        reqs = self.flash.requests(tag, self.args.orders)
+        target = loadgen.Target(srv.address, channels=min(4, conc))
+        secs = self.args.seconds
+        try:
+            if mode == "unary":
+                tally, took = await loadgen.closed_unary(
+                    target, loadgen.serialise_unary(reqs), conc, secs)
+                inflight = conc
+            elif mode == "batch":
+                tally, took = await loadgen.closed_batch(
+                    target, loadgen.serialise_batches(reqs, batch), conc, secs)
+                inflight = conc * batch
+            else:
+                tally, took = await loadgen.closed_stream(
+                    target, loadgen.serialise_stream(reqs), conc, window, secs)
+                inflight = conc * window
+            check = None if system == "noop" else await self.check(target, [HOT], tally)
+        finally:
+            await target.close()
+        note = f"{conc} calls x {batch}" if mode == "batch" else (
+            f"{conc} streams x {window}" if mode == "stream" else "")
+        res = loadgen.result(system, mode, inflight, took, tally, note=note)
+        return self.record("flash", res, check)
+
+    async def open_point(self, srv: Server, rate: float) -> dict[str, Any]:
+        tag = self.next_tag()
+        await self.fresh_redis()
+        reqs = self.flash.requests(tag, self.args.orders)
+        target = loadgen.Target(srv.address)
+        try:
+            tally, took = await loadgen.open_unary(target, loadgen.serialise_unary(reqs), rate,
+                                                   self.args.seconds)
+            check = await self.check(target, [HOT], tally)
+        finally:
+            await target.close()
+        res = loadgen.result("service", "unary", 0, took, tally, rate=round(rate),
+                             note=f"open loop at {rate:.0f}/s")
+        return self.record("flash", res, check)
+
+    # -- broad --------------------------------------------------------------------------------
+    async def broad_point(self, srv: Server, mode: str, conc: int, window: int) -> None:
+        tag = self.next_tag()
+        await self.fresh_redis(broad=True)
+        reqs = self.broad.requests(tag, self.args.orders)
+        target = loadgen.Target(srv.address, channels=4)
+        try:
+            if mode == "unary":
+                tally, took = await loadgen.closed_unary(
+                    target, loadgen.serialise_unary(reqs), conc, self.args.seconds)
+            else:
+                tally, took = await loadgen.closed_stream(
+                    target, loadgen.serialise_stream(reqs), conc, window, self.args.seconds)
+            res = loadgen.result("service", mode, conc * max(window, 1), took, tally,
+                                 note="reserve phase")
+            # Confirm half the holds and release a quarter, concurrently.
+            held = tally.held_refs
+            to_confirm, to_release = held[0::2], held[1::4]
+            t0 = time.perf_counter()
+            done = await self.settle(target, to_confirm, to_release)
+            settle_s = time.perf_counter() - t0
+            check = await self.check(target, self.broad.skus, tally,
+                                     confirmed=sum(u for *_, u in to_confirm),
+                                     released=sum(u for *_, u in to_release))
+        finally:
+            await target.close()
+        self.record("broad", res, check)
+        ops = loadgen.Result("service", "confirm+release", 64, round(settle_s, 3), done, done,
+                             0, 0, 0, round(done / settle_s, 1), round(done / settle_s, 1),
+                             0, 0, 0, note="after the reserve phase")
+        self.record("broad", ops, check)
+
+    async def settle(self, target: loadgen.Target, confirm: list[tuple[str, str, int]],
+                     release: list[tuple[str, str, int]]) -> int:
+        calls = {"Confirm": target.unary(1, "Confirm", pb.ConfirmResponse),
+                 "Release": target.unary(2, "Release", pb.ReleaseResponse)}
+        work = [("Confirm", c) for c in confirm] + [("Release", r) for r in release]
+        sem = asyncio.Semaphore(64)
+
+        async def one(method: str, ref: tuple[str, str, int]) -> None:
+            msg = (pb.ConfirmRequest if method == "Confirm" else pb.ReleaseRequest)(
+                channel=ref[0], order_id=ref[1])
+            async with sem:
+                await calls[method](msg.SerializeToString())
+
+        await asyncio.gather(*(one(m, r) for m, r in work))
+        return len(work)
+
+    # -- the ceiling ----------------------------------------------------------------------------
+    async def redis_ceiling(self) -> None:
+        async with aioredis.Redis.from_url(self.redis.url) as r:
+            await r.flushall()
+        settings = Settings(redis_url=self.redis.url)
+        store = Store(connect(settings, self.redis.url), settings)
+        try:
+            sales = Sales(store, settings)
+            from reservation.models import StockItem
+
+            await sales.load_stock([StockItem(HOT, "wh-east", settings.max_quantity)], "SET")
+            await store.health()  # loads the scripts (redis-benchmark calls EVALSHA)
+            await store.eval("reserve", *_noop_reserve_args(store))
+        finally:
+            await store.close()
+        n = self.args.bench_requests
+        for label, clients, pipe in (("one at a time", 50, 1), ("pipelined x32", 50, 32)):
+            rps = await asyncio.to_thread(redis_bench.run, self.redis.port, n, clients, pipe)
+            row = {"scenario": "flash", "system": "redis-benchmark", "mode": label,
+                   "concurrency": clients * pipe, "orders_per_s": rps, "check": "n/a",
+                   "note": f"EVALSHA reserve, -c {clients} -P {pipe} -n {n}"}
+            self.rows.append(row)
+            self.log(f"  redis-benchmark {label}: {rps:.0f} reserve calls/s")
+
+    # -- the whole suite --------------------------------------------------------------------------
+    async def run(self) -> None:
+        a = self.args
+        self.log("ceiling: redis-benchmark")
+        await self.redis_ceiling()
+        peaks: dict[str, float] = {}
+        for system in ("noop", "service", "naive", "pg"):
+            self.log(f"flash sale, unary: {system}")
+            srv = Server(system, self.redis.url, limit=self.flash.per_buyer_limit)
+            try:
+                for c in a.levels:
+                    row = await self.flash_point(system, srv, "unary", c)
+                    peaks[system] = max(peaks.get(system, 0), row["orders_per_s"])
+                if system == "service":
+                    await self.open_point(srv, peaks["service"] / 2)
+                if system in ("service", "noop"):
+                    self.log(f"flash sale, batch and stream: {system}")
+                    for c in a.batch_calls:
+                        await self.flash_point(system, srv, "batch", c, batch=a.batch_size)
+                    for c in a.streams:
+                        await self.flash_point(system, srv, "stream", c, window=a.window)
+            finally:
+                srv.stop()
+        if a.workers > 1:
+            self.log(f"flash sale: service with --workers {a.workers}")
+            srv = Server("service", self.redis.url, workers=a.workers)
+            try:
+                await self.flash_point("service", srv, "unary", max(a.levels))
+                await self.flash_point("service", srv, "stream", a.workers * 2, window=a.window)
+            finally:
+                srv.stop()
+            for row in self.rows[-2:]:
+                row["system"] = f"service x{a.workers}"
+        self.log("broad: service")
+        srv = Server("service", self.redis.url)
+        try:
+            await self.broad_point(srv, "unary", max(a.levels), 0)
+            await self.broad_point(srv, "stream", 2, a.window)
+        finally:
+            srv.stop()
+        if a.profile:
+            await self.profile()
+
+    async def profile(self) -> None:
+        """The service under pyinstrument (figures not used: the profiler slows it)."""
+        for mode in ("unary", "stream"):
+            out = RESULTS / f"profile-{mode}.txt"
+            self.log(f"profile: service {mode} -> {out}")
+            srv = Server("service", self.redis.url, profile=str(out))
+            try:
+                if mode == "unary":
+                    await self.flash_point("service", srv, "unary", max(self.args.levels))
+                else:
+                    await self.flash_point("service", srv, "stream", 2, window=self.args.window)
+            finally:
+                srv.stop()
+            self.rows[-1]["system"] = "service (profiled)"
+
+
+def _noop_reserve_args(store: Store) -> tuple[list[str], list[Any]]:
+    """A harmless reserve call (unknown SKU): makes sure the script is loaded."""
+    from reservation import keys
+
+    shard = keys.shard_of("none", store.settings.shards)
+    ref = "bench:warmup"
+    args = [*store._head(shard), ref, "rid", "bench", "warmup", "b", "none|1|", 0, 0, 1, 1, 1,
+            "none", 1, ""]
+    return [keys.hold(shard, ref), keys.expiry(shard), keys.write_back(shard)], args
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's targets, as ratios measured in this run."""
+    def best(system: str, mode: str, scenario: str = "flash") -> dict[str, Any]:
+        pts = [r for r in rows if r["system"] == system and r["mode"] == mode
+               and r["scenario"] == scenario and not r.get("rate")]
+        return max(pts, key=lambda r: r["orders_per_s"], default={"orders_per_s": 0})
+
+    by_c = {(r["system"], r["concurrency"]): r for r in rows
+            if r["scenario"] == "flash" and r["mode"] == "unary" and not r.get("rate")}
+    ratios = {c: round(r["orders_per_s"] / by_c[("noop", c)]["orders_per_s"], 3)
+              for (s, c), r in by_c.items() if s == "service" and ("noop", c) in by_c}
+    ceiling = next((r["orders_per_s"] for r in rows if r["mode"] == "pipelined x32"), 0)
+    open_loop = next((r for r in rows if r.get("rate")), {})
+    service_best = max(best("service", m)["orders_per_s"] for m in ("unary", "batch", "stream"))
+    batch_stream = max(best("service", "batch")["orders_per_s"],
+                       best("service", "stream")["orders_per_s"])
+    pg = best("pg", "unary")["orders_per_s"]
+    oversold = [r.get("oversold") for r in rows if r.get("oversold") is not None]
+    out = {
+        "unary_vs_noop_by_concurrency": ratios,
+        "unary_vs_noop_at_peak": round(best("service", "unary")["orders_per_s"]
+                                       / max(best("noop", "unary")["orders_per_s"], 1), 3),
+        "unary_p99_ms_at_half_peak": open_loop.get("p99_ms"),
+        "half_peak_rate": open_loop.get("rate"),
+        "batch_stream_vs_pipelined_ceiling": round(batch_stream / max(ceiling, 1), 3),
+        "flash_vs_postgres": round(service_best / max(pg, 1), 1),
+        "oversold_total": sum(oversold),
+        "checks_failed": sum(1 for r in rows if str(r.get("check", "")).startswith("FAILED")),
+    }
+    out["targets"] = {
+        "unary >= 80% of no-op": max(ratios.values(), default=0) >= 0.8,
+        "unary p99 < 15 ms at half peak": (out["unary_p99_ms_at_half_peak"] or 1e9) < 15,
+        "batch/stream >= 50% of pipelined ceiling": out["batch_stream_vs_pipelined_ceiling"] >= 0.5,
+        "flash >= 10x PostgreSQL": out["flash_vs_postgres"] >= 10,
+        "oversold = 0, invariant holds": out["oversold_total"] == 0 and out["checks_failed"] == 0,
+    }
+    return out
+
+
+def machine() -> str:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text()
+                .splitlines() if ln.startswith("model name")), platform.processor())
+    redis_v = subprocess.run(["redis-server", "--version"], capture_output=True,
+                             text=True).stdout.split()[2]
+    return (f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, Python "
+            f"{platform.python_version()}, Redis {redis_v.removeprefix('v=')}")
+
+
+def write(out: Path, args: argparse.Namespace, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(),
+            "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+    summ = summary(rows)
+    (out / "results.json").write_text(json.dumps(
+        {"meta": meta, "summary": summ, "rows": rows}, indent=1))
+    header = (f"Run {meta['date']} on {meta['machine']}: `{meta['command']}`\n\n"
+              f"Targets: " + "; ".join(f"{k}: {'met' if v else 'MISSED'}"
+                                       for k, v in summ["targets"].items()))
+    (out / "results.md").write_text(report.markdown(rows, header) + "\n```\n"
+                                    + json.dumps(summ, indent=1) + "\n```\n")
+    report.plot(rows, out / "results.png")
+    return summ
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scale", type=float, default=1.0, help="workload size (1 = the issue's)")
+    p.add_argument("--seconds", type=float, default=4.0, help="length of each measured run")
+    p.add_argument("--orders", type=int, default=0, help="orders prepared per run")
+    p.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32, 128],
+                   help="unary calls in flight")
+    p.add_argument("--batch-size", type=int, default=200)
+    p.add_argument("--batch-calls", type=int, nargs="+", default=[1, 2, 4, 8])
+    p.add_argument("--streams", type=int, nargs="+", default=[1, 2, 4])
+    p.add_argument("--window", type=int, default=256, help="orders in flight per stream")
+    p.add_argument("--workers", type=int, default=2, help="also run the service with N "
+                                                          "processes (1: skip)")
+    p.add_argument("--bench-requests", type=int, default=300_000)
+    p.add_argument("--no-profile", dest="profile", action="store_false")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--quick", action="store_true", help="tiny smoke run (tests)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.scale, args.seconds, args.levels = 0.002, 0.3, [1, 4]
+        args.batch_calls, args.streams, args.batch_size, args.window = [1], [1], 20, 16
+        args.workers, args.bench_requests, args.profile = 1, 2000, False
+    if not args.orders:
+        args.orders = max(300, int(200_000 * args.scale))
+    return args
+
+
+async def main(args: argparse.Namespace) -> int:
+    global RESULTS
+    RESULTS = args.out
+    with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp:
+        with RedisProcess(data_dir=Path(tmp), appendonly=True, appendfsync="everysec") as rp:
+            suite = Suite(args, rp)
+            try:
+                await suite.run()
+            finally:
+                summ = write(args.out, args, suite.rows)
+    print(json.dumps(summ, indent=1))
+    for f in suite.failures:
+        print("CHECK FAILED:", f, file=sys.stderr)
+    return 1 if suite.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(uvloop.run(main(parse(sys.argv[1:]))))

@@ -1,0 +1,103 @@
+"""One system under test in its own process: `python -m benchmarks.server_proc SYSTEM ...`.
+
+Runs on uvloop until SIGTERM; prints "READY <port>" once it listens. --profile writes a
+pyinstrument report of the serving time (text, and HTML beside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import grpc
+import uvloop
+from grpc_health.v1 import health
+
+from reservation.background import Sweeper
+from reservation.reservations import Reservations
+from reservation.sales import Sales
+from reservation.server.app import build_server, start_app
+from reservation.settings import Settings
+from reservation.store import connect
+from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
+
+from benchmarks.baselines import NaiveStore, NoopServicer
+from benchmarks.pg_servicer import PgServicer
+
+SYSTEMS = ("service", "naive", "noop", "pg")
+
+
+def bench_settings(redis_url: str, port: int) -> Settings:
+    # Long holds and a long retention: nothing expires during a run, so the client's
+    # ledger can be checked against the counters exactly.
+    return Settings(redis_url=redis_url, port=port, log_level="WARNING",
+                    default_hold_ttl_ms=3_600_000)
+
+
+async def start(args: argparse.Namespace) -> tuple[grpc.aio.Server, int, list[object]]:
+    """The server of the chosen system; also what must be stopped with it."""
+    if args.system == "service":
+        app = await start_app(bench_settings(args.redis, args.port))
+        return app.server, app.port, [app]
+    if args.system == "naive":
+        settings = bench_settings(args.redis, args.port)
+        store = NaiveStore(connect(settings, args.redis), settings)
+        reservations, sales = Reservations(store, settings), Sales(store, settings)
+        server = build_server(settings, reservations, sales, health.aio.HealthServicer())
+        sweeper = Sweeper(store)
+        sweeper.start()
+        port = server.add_insecure_port(f"127.0.0.1:{args.port}")
+        await server.start()
+        return server, port, [sweeper]
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+    if args.system == "noop":
+        pb_grpc.add_ReservationServiceServicer_to_server(NoopServicer(), server)
+    else:
+        servicer = PgServicer(args.pg, args.limit)
+        await servicer.open()
+        pb_grpc.add_ReservationServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port(f"127.0.0.1:{args.port}")
+    await server.start()
+    return server, port, []
+
+
+async def main(args: argparse.Namespace) -> None:
+    server, port, extras = await start(args)
+    profiler = None
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        profiler.start()
+    print(f"READY {port}", flush=True)
+    stopping = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
+    await stopping.wait()
+    if profiler is not None:
+        profiler.stop()
+        out = Path(args.profile)
+        out.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+        out.with_suffix(".html").write_text(profiler.output_html())
+    for extra in extras:
+        await extra.stop(0) if hasattr(extra, "server") else await extra.stop()  # type: ignore[attr-defined]
+    await server.stop(0)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("system", choices=SYSTEMS)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--redis", default="")
+    p.add_argument("--pg", default="")
+    p.add_argument("--limit", type=int, default=0, help="per-buyer limit (pg)")
+    p.add_argument("--profile", default="")
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    uvloop.run(main(parse(sys.argv[1:])))
