@@ -127,3 +127,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         p.add_argument("sale_id")
         p.set_defaults(func=lambda a, rpc=rpc, req=req: _call(a, lambda s: getattr(
             s.admin, rpc)(req(sale_id=a.sale_id), metadata=s.md)))
+
+    dead = sub.add_parser("dead-letters", help="orders that waited in the queue too long")
+    dead_sub = dead.add_subparsers(dest="dead_command", required=True)
+    p = dead_sub.add_parser("list", parents=[common], help="list dead-lettered orders")
+    p.add_argument("--sku", default="", help="only orders of this SKU")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=lambda a: _call(a, lambda s: s.admin.ListDeadLetters(
+        admin_pb.ListDeadLettersRequest(sku=a.sku, page_size=a.limit), metadata=s.md)))
+    for name, rpc, req in (
+            ("requeue", "RequeueDeadLetter", admin_pb.RequeueDeadLetterRequest),
+            ("reject", "RejectDeadLetter", admin_pb.RejectDeadLetterRequest)):
+        p = dead_sub.add_parser(name, parents=[common],
+                                help=f"{name} one dead-lettered order")
+        p.add_argument("channel")
+        p.add_argument("order_id")
+        p.set_defaults(func=lambda a, rpc=rpc, req=req: _call(a, lambda s: getattr(
+            s.admin, rpc)(req(channel=a.channel, order_id=a.order_id), metadata=s.md)))

@@ -64,7 +64,7 @@ class Reservations:
             for part, reply in replies:
                 if reply.state == State.RESERVED:
                     await self.store.release(part.shard, ref)
-        return self._combine(cmd.channel, cmd.order_id, identity, [r for _, r in replies])
+        return self.combine(cmd.channel, cmd.order_id, identity, [r for _, r in replies])
 
     async def _claim(self, ref: str, cmd: ReserveCommand) -> Identity:
         mine = Identity(orders.new_reservation_id(), cmd.buyer_id, orders.spec(cmd.lines))
@@ -89,7 +89,7 @@ class Reservations:
         return reply
 
     async def confirm(self, channel: str, order_id: str) -> Reservation:
-        ref, identity, parts = await self._lookup(channel, order_id)
+        ref, identity, parts = await self.lookup(channel, order_id)
         if len(parts) > 1:
             # Check every part first, so a refusal leaves all parts as they were.
             current = await self._read(ref, identity, parts)
@@ -106,10 +106,10 @@ class Reservations:
             if reply.code == "PRECONDITION":
                 raise _not_confirmable(ref, State(reply.state))
             replies.append(reply)
-        return self._combine(channel, order_id, identity, replies)
+        return self.combine(channel, order_id, identity, replies)
 
     async def release(self, channel: str, order_id: str) -> Reservation:
-        ref, identity, parts = await self._lookup(channel, order_id)
+        ref, identity, parts = await self.lookup(channel, order_id)
         replies = []
         for part in parts:
             reply = await self.store.release(part.shard, ref)
@@ -120,10 +120,10 @@ class Reservations:
                 replies.append(reply)
         if not replies:
             raise NotFound(f"order {ref} holds nothing")
-        return self._combine(channel, order_id, identity, replies)
+        return self.combine(channel, order_id, identity, replies)
 
     async def get(self, channel: str, order_id: str) -> Reservation:
-        ref, identity, parts = await self._lookup(channel, order_id)
+        ref, identity, parts = await self.lookup(channel, order_id)
         return await self._read(ref, identity, parts)
 
     async def _read(self, ref: str, identity: Identity, parts: Sequence[Part]) -> Reservation:
@@ -131,9 +131,10 @@ class Reservations:
         if not replies:
             raise NotFound(f"order {ref} holds nothing")
         channel, order_id = ref.split(":", 1)
-        return self._combine(channel, order_id, identity, replies)
+        return self.combine(channel, order_id, identity, replies)
 
-    async def _lookup(self, channel: str, order_id: str) -> tuple[str, Identity, list[Part]]:
+    async def lookup(self, channel: str, order_id: str) -> tuple[str, Identity, list[Part]]:
+        """An order's ref, identity and parts; NotFound when it was never reserved."""
         validation.order_key(channel, order_id, self.settings)
         ref = keys.order_ref(channel, order_id)
         raw = await self.store.order_identity(ref)
@@ -142,7 +143,7 @@ class Reservations:
         identity = Identity.decode(raw)
         return ref, identity, orders.split_by_shard(identity.lines, self.settings.shards)
 
-    def _combine(self, channel: str, order_id: str, identity: Identity,
+    def combine(self, channel: str, order_id: str, identity: Identity,
                  replies: Sequence[PartReply]) -> Reservation:
         """One order's view from its parts' replies."""
         states = {State(r.state) for r in replies}

@@ -46,6 +46,10 @@ class Settings:
     """A queued order waiting longer is dead-lettered (a sale may set its own)."""
     queue_bound: int = 10_000
     """Most orders waiting per SKU."""
+    watch_poll_interval_ms: int = 100
+    """How often a WatchReservation stream re-reads its order."""
+    watch_max_ms: int = 15 * 60 * 1000
+    """A watch ends after this long (the caller watches again)."""
     max_lines: int = 100
     max_quantity: int = 1_000_000
     max_batch: int = 1000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from reservation.dead_letters import DeadLetters
 from reservation.errors import FailedPrecondition
 from reservation.reconcile import Reconciler
 from reservation.sales import Sales, now_ms
@@ -13,9 +14,32 @@ from reservation.v1 import admin_service_pb2_grpc as pb_grpc
 
 
 class AdminServicer(pb_grpc.AdminServiceServicer):
-    def __init__(self, sales: Sales, reconciler: Reconciler | None = None) -> None:
+    def __init__(self, sales: Sales, reconciler: Reconciler | None = None,
+                 dead_letters: DeadLetters | None = None) -> None:
         self.sales = sales
         self.reconciler = reconciler
+        self.dead_letters = dead_letters
+
+    async def ListDeadLetters(self, request: pb.ListDeadLettersRequest,
+                              context: grpc.aio.ServicerContext) -> pb.ListDeadLettersResponse:
+        found = await self._dead().list(request.sku, request.page_size)
+        return pb.ListDeadLettersResponse(reservations=[convert.reservation(r) for r in found])
+
+    async def RequeueDeadLetter(self, request: pb.RequeueDeadLetterRequest,
+                                context: grpc.aio.ServicerContext
+                                ) -> pb.RequeueDeadLetterResponse:
+        result = await self._dead().requeue(request.channel, request.order_id)
+        return pb.RequeueDeadLetterResponse(reservation=convert.reservation(result))
+
+    async def RejectDeadLetter(self, request: pb.RejectDeadLetterRequest,
+                               context: grpc.aio.ServicerContext) -> pb.RejectDeadLetterResponse:
+        result = await self._dead().reject(request.channel, request.order_id)
+        return pb.RejectDeadLetterResponse(reservation=convert.reservation(result))
+
+    def _dead(self) -> DeadLetters:
+        if self.dead_letters is None:
+            raise FailedPrecondition("dead letters are not wired into this server")
+        return self.dead_letters
 
     async def LoadStock(self, request: pb.LoadStockRequest,
                         context: grpc.aio.ServicerContext) -> pb.LoadStockResponse:

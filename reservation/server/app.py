@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from reservation.background import Sweeper
+from reservation.dead_letters import DeadLetters
 from reservation.errors import Unavailable
 from reservation.reconcile import Reconciler
 from reservation.redis_process import RedisProcess
@@ -102,7 +103,7 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
         ReservationServicer(reservations, sales), server)
     write_back = WriteBack.over(reservations.store)
     admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
-        AdminServicer(sales, Reconciler(write_back)), server)
+        AdminServicer(sales, Reconciler(write_back), DeadLetters(reservations)), server)
     write_back_service_pb2_grpc.add_WriteBackServiceServicer_to_server(
         WriteBackServicer(write_back), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -8,6 +8,7 @@ import grpc
 
 from reservation.reservations import Reservations
 from reservation.sales import Sales
+from reservation.watch import watch
 from reservation.server import convert, reserve_many
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
@@ -47,6 +48,14 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
                              context: grpc.aio.ServicerContext) -> pb.GetReservationResponse:
         result = await self.reservations.get(request.channel, request.order_id)
         return pb.GetReservationResponse(reservation=convert.reservation(result))
+
+    async def WatchReservation(self, request: pb.WatchReservationRequest,
+                               context: grpc.aio.ServicerContext
+                               ) -> AsyncIterator[pb.WatchReservationResponse]:
+        s = self.reservations.settings
+        async for view in watch(self.reservations, request.channel, request.order_id,
+                                s.watch_poll_interval_ms, s.watch_max_ms):
+            yield pb.WatchReservationResponse(reservation=convert.reservation(view))
 
     async def GetStock(self, request: pb.GetStockRequest,
                        context: grpc.aio.ServicerContext) -> pb.GetStockResponse:
