@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     from reservation import cli_admin
 
     cli_admin.add_commands(sub)
+    from reservation import cli_writeback
+
+    cli_writeback.add_commands(sub)
     return parser
 
 

@@ -18,8 +18,8 @@ from reservation.store import Store, redis_errors
 from reservation.writeback import keys
 from reservation.writeback.models import WriteBackEvent, event_from_fields, pairs
 
-# Cluster mode cannot block on streams of many slots in one call: poll this often instead.
-CLUSTER_POLL_S = 0.1
+# Without a blocking read (cluster mode, or all blocking slots taken) poll this often.
+POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class WriteBackStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.settings = store.settings
+        # A blocking read holds a connection of the shared, bounded pool for its whole
+        # wait: at most an eighth of the pool, so long-polls never starve Reserve calls.
+        self._blocking_slots = max(1, self.settings.redis_max_connections // 8)
 
     def _head(self, shard: int) -> list[Any]:
         """The ARGV head every script shares (see _lib.lua)."""
@@ -82,13 +85,19 @@ class WriteBackStore:
         return int(raw[0])
 
     async def wait_for_new(self, boundaries: Mapping[int, str], timeout_s: float) -> None:
-        """Return when an entry arrives after a boundary, or after timeout_s."""
-        if self.settings.redis_cluster or not boundaries:
-            await asyncio.sleep(min(timeout_s, CLUSTER_POLL_S))
+        """Return when an entry arrives after a boundary, or after timeout_s (sooner when
+        no blocking read is possible: Redis Cluster cannot block on many slots at once)."""
+        if self.settings.redis_cluster or not boundaries or self._blocking_slots == 0:
+            await asyncio.sleep(min(timeout_s, POLL_S))
             return
         streams = {keys.write_back(shard): boundary for shard, boundary in boundaries.items()}
-        with redis_errors():
-            await self.store.client.xread(streams, count=1, block=max(1, int(timeout_s * 1000)))
+        self._blocking_slots -= 1
+        try:
+            with redis_errors():
+                await self.store.client.xread(streams, count=1,
+                                              block=max(1, int(timeout_s * 1000)))
+        finally:
+            self._blocking_slots += 1
 
     async def stats(self, shard: int, group: str) -> list[Any]:
         return list(await self.store.eval(

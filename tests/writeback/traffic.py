@@ -1,0 +1,90 @@
+"""Real traffic through the gRPC API, and the two views the write-back tests compare:
+the service's counters (GetStock) and a ledger's totals."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import grpc
+
+from clients.wms_ledger import Ledger
+from reservation.v1 import admin_service_pb2 as apb
+from reservation.v1 import write_back_service_pb2 as wpb
+from tests.helpers import confirm, line, load, order, release
+
+SKUS = ("wb-apple", "wb-pear", "wb-plum", "wb-fig", "wb-kiwi")
+WAREHOUSES = ("sh", "bj")
+Totals = dict[tuple[str, str], tuple[int, int, int, int, int]]
+
+
+class Traffic:
+    """Loads, reserves (short holds, so some expire), confirms, releases, sets stock lower."""
+
+    def __init__(self, stubs, seed: int = 7) -> None:
+        self.stubs = stubs
+        self.rng = random.Random(seed)
+        self.orders: list[str] = []
+        self.count = 0
+
+    async def load(self) -> None:
+        await load(self.stubs, *[(s, w, 40) for s in SKUS for w in WAREHOUSES])
+
+    async def op(self) -> None:
+        self.count += 1
+        roll = self.rng.random()
+        try:
+            if roll < 0.55 or not self.orders:
+                oid = f"o{self.count}"
+                sku = self.rng.choice(SKUS)
+                await self.stubs.rs.Reserve(order(
+                    oid, line(sku, self.rng.randint(1, 3)), buyer=f"b{self.count}",
+                    hold_ttl_ms=self.rng.randint(150, 900)), timeout=10)
+                self.orders.append(oid)
+            elif roll < 0.75:
+                await confirm(self.stubs, self.rng.choice(self.orders))
+            elif roll < 0.9:
+                await release(self.stubs, self.rng.choice(self.orders))
+            else:
+                # SET may set available lower than it is: a negative STOCK_LOADED.
+                mode = self.rng.choice([apb.LOAD_MODE_ADD, apb.LOAD_MODE_SET])
+                low = 1 if mode == apb.LOAD_MODE_ADD else 0
+                await load(self.stubs, (self.rng.choice(SKUS), self.rng.choice(WAREHOUSES),
+                                        self.rng.randint(low, 10)), mode=mode)
+        except grpc.aio.AioRpcError as exc:
+            # Confirming an expired hold is refused: a business outcome, not a test failure.
+            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+
+    async def burst(self, n: int) -> None:
+        await asyncio.gather(*(self.op() for _ in range(n)))
+
+
+async def counters(stubs, skus=SKUS) -> Totals:
+    from tests.helpers import levels
+
+    out: Totals = {}
+    for sku in skus:
+        for wh, lv in (await levels(stubs, sku)).items():
+            out[(sku, wh)] = (lv.loaded, lv.available, lv.held, lv.confirmed, lv.returned)
+    return out
+
+
+async def settled(stubs, skus=SKUS, attempts: int = 400) -> Totals:
+    """Counters once every hold has expired or been handled (nothing held any more)."""
+    for _ in range(attempts):
+        now = await counters(stubs, skus)
+        if all(v[2] == 0 for v in now.values()):
+            return now
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"holds never settled: {now}")
+
+
+def ledger_totals(ledger: Ledger) -> Totals:
+    return {(t.sku, t.warehouse_id): (t.loaded, t.available, t.held, t.confirmed, t.returned)
+            for t in ledger.totals()}
+
+
+async def caught_up(wb, group: str = "") -> bool:
+    stats = await wb.GetWriteBackStats(wpb.GetWriteBackStatsRequest(group=group))
+    return stats.pending == 0 and stats.undelivered == 0
