@@ -38,6 +38,7 @@ SALE = [("PHONE-X", "WH-SHANGHAI", 300), ("PHONE-X", "WH-BEIJING", 200),
         ("CHARGER", "WH-SHANGHAI", 150)]
 PER_BUYER_LIMIT = 2
 IN_FLIGHT = 200
+RESERVED = pb.RESERVATION_STATE_RESERVED
 STATE = pb.ReservationState.Name
 REASON = pb.RejectReason.Name
 
@@ -86,7 +87,8 @@ async def fire(stub: rs_grpc.ReservationServiceStub, orders: list[rs_pb.ReserveR
                         channel=req.channel, order_id=req.order_id), timeout=10)
             if key in results and not _same_order(results[key], reply.reservation):
                 raise AssertionError(f"re-send of {key} answered differently")
-            results[key] = reply.reservation
+            if key not in results or reply.reservation.state != RESERVED:
+                results[key] = reply.reservation  # keep the most advanced answer
             progress.advance(task)
 
         await asyncio.gather(*(one(r) for r in sends))
@@ -94,12 +96,13 @@ async def fire(stub: rs_grpc.ReservationServiceStub, orders: list[rs_pb.ReserveR
 
 
 def _same_order(a: pb.Reservation, b: pb.Reservation) -> bool:
-    """A re-send answers the same order: same id and units; a hold may have expired
-    between the two sends, nothing else may differ."""
-    progressed = {(a.state, b.state), (b.state, a.state)} & {
-        (pb.RESERVATION_STATE_RESERVED, pb.RESERVATION_STATE_EXPIRED)}
+    """A re-send answers the same order: same id and units. The hold may have moved on
+    between the two answers (paid by the first copy, or expired), nothing else."""
+    moved_on = {a.state, b.state} <= {pb.RESERVATION_STATE_RESERVED,
+                                      pb.RESERVATION_STATE_CONFIRMED,
+                                      pb.RESERVATION_STATE_EXPIRED}
     return (a.reservation_id == b.reservation_id and list(a.allocations) == list(b.allocations)
-            and (a.state == b.state or bool(progressed)))
+            and (a.state == b.state or moved_on))
 
 
 async def main(orders: int = 3000, hold_ttl_s: float = 3.0) -> int:
