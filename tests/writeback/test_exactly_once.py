@@ -22,7 +22,7 @@ from reservation.server.app import App, start_app
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc
 from tests.conftest import Stubs, test_settings
-from tests.writeback.traffic import Traffic, caught_up, ledger_totals, settled
+from tests.writeback.traffic import Traffic, caught_up, counters, ledger_totals, settled
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -70,7 +70,7 @@ async def crash_and_restart_rounds(redis_url: str, ledger: Ledger, rounds: int) 
                         await asyncio.to_thread(puller.ack, batch.batch_id)
             await settled(traffic.stubs)
             await drain(app.target, ledger)
-            assert ledger_totals(ledger) == await service_totals(traffic.stubs)
+            assert ledger_totals(ledger) == await counters(traffic.stubs)
             stats = await write_back_service_pb2_grpc.WriteBackServiceStub(
                 channel).GetWriteBackStats(wpb.GetWriteBackStatsRequest())
             # Deliveries beyond the ledger's events were redeliveries it skipped.
@@ -78,12 +78,6 @@ async def crash_and_restart_rounds(redis_url: str, ledger: Ledger, rounds: int) 
     finally:
         await app.stop(grace=0)
     return crashes
-
-
-async def service_totals(stubs) -> dict:
-    from tests.writeback.traffic import counters
-
-    return await counters(stubs)
 
 
 async def test_ledger_equals_counters_after_crashes_between_apply_and_ack_and_a_restart(
@@ -161,7 +155,7 @@ async def test_puller_process_killed_between_apply_and_ack_loses_and_doubles_not
     ledger = Ledger(ledger_url)
     stats = await wb.GetWriteBackStats(wpb.GetWriteBackStatsRequest())
     assert all(line.startswith("applied ") for line in kills)
-    assert ledger_totals(ledger) == await service_totals(stubs)
+    assert ledger_totals(ledger) == await counters(stubs)
     assert stats.delivered_total > ledger.event_count()
     ledger.close()
 

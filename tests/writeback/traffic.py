@@ -11,7 +11,7 @@ import grpc
 from clients.wms_ledger import Ledger
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.helpers import confirm, line, load, order, release
+from tests.helpers import confirm, levels, line, load, order, release
 
 SKUS = ("wb-apple", "wb-pear", "wb-plum", "wb-fig", "wb-kiwi")
 WAREHOUSES = ("sh", "bj")
@@ -61,8 +61,6 @@ class Traffic:
 
 
 async def counters(stubs, skus=SKUS) -> Totals:
-    from tests.helpers import levels
-
     out: Totals = {}
     for sku in skus:
         for wh, lv in (await levels(stubs, sku)).items():
