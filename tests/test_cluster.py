@@ -301,3 +301,16 @@ async def test_counters_match_orders_after_concurrent_confirms_and_releases_on_c
             expected = sum(a.quantity for r in final if r.state == state
                            for a in r.allocations if a.sku == sku)
             assert (sku, kind, counted) == (sku, kind, expected)
+
+
+async def test_scripts_reload_after_every_node_flushes_its_script_cache(
+        redis_cluster: LocalRedisCluster, cstubs: Stubs, skus: list[str]) -> None:
+    # What a failover or restart looks like to the client: NOSCRIPT on whichever node.
+    await load(cstubs, *(item(s, "WH-1", 10) for s in skus))
+    assert (await reserve(cstubs, "o1", (skus[0], 1))).state == RESERVED
+    for node in redis_cluster.nodes:
+        with redis.Redis(host="127.0.0.1", port=node.port) as r:
+            r.script_flush()
+    r2 = await reserve(cstubs, "o2", (skus[0], 1), (skus[1], 1), (skus[2], 1))
+    assert r2.state == RESERVED
+    await assert_invariant(cstubs, skus)
