@@ -28,8 +28,10 @@ from clients.wms_ledger import Ledger
 from reservation.v1 import write_back_service_pb2 as pb
 from reservation.v1 import write_back_service_pb2_grpc as pb_grpc
 
-# The service is down or restarting: wait and try again, nothing is lost meanwhile.
-RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# The service is down or restarting (a server shutting down cancels calls in flight):
+# wait and try again, nothing is lost meanwhile.
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+             grpc.StatusCode.CANCELLED)
 
 
 def default_consumer() -> str:
