@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class State(str, Enum):
+class State(StrEnum):
     RESERVED = "RESERVED"
     CONFIRMED = "CONFIRMED"
     RELEASED = "RELEASED"
@@ -23,7 +23,7 @@ class State(str, Enum):
 _TERMINAL = {State.CONFIRMED, State.RELEASED, State.EXPIRED, State.REJECTED}
 
 
-class RejectReason(str, Enum):
+class RejectReason(StrEnum):
     NONE = ""
     SOLD_OUT = "SOLD_OUT"
     NOT_ON_SALE = "NOT_ON_SALE"
@@ -97,7 +97,7 @@ class StockItem:
     quantity: int
 
 
-class SaleState(str, Enum):
+class SaleState(StrEnum):
     SCHEDULED = "SCHEDULED"
     ACTIVE = "ACTIVE"
     ENDED = "ENDED"

@@ -127,11 +127,22 @@ class Reservations:
         return await self._read(ref, identity, parts)
 
     async def _read(self, ref: str, identity: Identity, parts: Sequence[Part]) -> Reservation:
-        replies = [r for p in parts if (r := await self.store.get(p.shard, ref)).code == "OK"]
-        if not replies:
+        found = [(p, r) for p in parts if (r := await self.store.get(p.shard, ref)).code == "OK"]
+        if not found:
             raise NotFound(f"order {ref} holds nothing")
         channel, order_id = ref.split(":", 1)
-        return self.combine(channel, order_id, identity, replies)
+        view = self.combine(channel, order_id, identity, [r for _, r in found])
+        if view.state in (State.EXPIRED, State.RELEASED):
+            await self._release_leftovers(ref, found)
+        return view
+
+    async def _release_leftovers(self, ref: str, found: Sequence[tuple[Part, PartReply]]) -> None:
+        """Shards expire a multi-shard order's parts one sweep apart. Once one part has
+        expired (or was released) the order can never be confirmed whole, so the parts
+        still held give their units back now rather than at their own expiry."""
+        for part, reply in found:
+            if reply.state == State.RESERVED:
+                await self.store.release(part.shard, ref)
 
     async def lookup(self, channel: str, order_id: str) -> tuple[str, Identity, list[Part]]:
         """An order's ref, identity and parts; NotFound when it was never reserved."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -81,6 +82,7 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
         """Read RESERVATION_<FIELD> for every field; overrides win."""
         env = dict(os.environ if env is None else env)
+        _refuse_unknown(env)
         values: dict[str, object] = {}
         for f in fields(cls):
             raw = env.get(f"RESERVATION_{f.name.upper()}")
@@ -90,9 +92,51 @@ class Settings:
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
+    def __post_init__(self) -> None:
+        """Refuse values that cannot work, naming the variable, before anything starts."""
+        for name, low, high in _BOUNDS:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(f"RESERVATION_{name.upper()}={value} is outside {low}..{high}")
+
     @property
     def embedded_redis(self) -> bool:
         return not self.redis_url
+
+
+_DAY_MS = 24 * 3600 * 1000
+_BOUNDS: tuple[tuple[str, float, float], ...] = (
+    ("port", 0, 65535),
+    # Keys carry the shard number; 16384 is Redis Cluster's slot count.
+    ("shards", 1, 16384),
+    ("redis_timeout_ms", 1, 600_000),
+    ("redis_max_connections", 1, 100_000),
+    ("default_hold_ttl_ms", 100, 30 * _DAY_MS),
+    ("max_hold_ttl_ms", 100, 30 * _DAY_MS),
+    ("retention_ms", 1000, 365 * _DAY_MS),
+    ("expiry_grace_ms", 0, 60_000),
+    ("sweep_interval_ms", 1, 60_000),
+    ("queue_retry_interval_ms", 1, 3_600_000),
+    ("queue_deadline_ms", 1, 30 * _DAY_MS),
+    ("queue_bound", 1, 10_000_000),
+    ("watch_poll_interval_ms", 1, 60_000),
+    ("watch_max_ms", 1, _DAY_MS),
+    ("max_lines", 1, 10_000),
+    ("max_quantity", 1, 2**53),
+    ("max_batch", 1, 100_000),
+    ("max_id_length", 8, 1024),
+    ("grace_period_s", 0, 3600),
+)
+
+
+def _refuse_unknown(env: dict[str, str]) -> None:
+    """A mistyped variable (RESERVATION_REDIS_CLSUTER) must not be silently ignored."""
+    known = {f"RESERVATION_{f.name.upper()}" for f in fields(Settings)}
+    for name in env:
+        if name.startswith("RESERVATION_") and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(f"unknown setting {name}{hint}")
 
 
 def _parse(raw: str, annotation: object, name: str) -> object:

@@ -6,6 +6,7 @@ Everything goes through `Store.eval` (scripts) or `Store.client` reads wrapped i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import BusyLoadingError, ClusterDownError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.exceptions import BusyLoadingError, ClusterDownError, TryAgainError
 
 from reservation import coalesce, keys, scripts
 from reservation.errors import Unavailable
@@ -242,8 +243,10 @@ class Store:
                                    "stopped", "1")
 
     async def health(self) -> None:
-        """A script round trip, not only PING: proves scripts load and run."""
-        await self.get(0, "-health-:-check-")
+        """A script round trip on every shard, not only PING: proves scripts load and run
+        on every node that owns a shard (one coalesced pipeline per node)."""
+        await asyncio.gather(*(self.get(shard, "-health-:-check-")
+                               for shard in range(self.settings.shards)))
 
 
 def _level(wh: str, counters: dict[str, str]) -> StockLevel:

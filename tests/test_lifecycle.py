@@ -142,3 +142,17 @@ async def test_get_reservation_shows_the_current_state(stubs):
     assert (seen.state, seen.reservation_id, seen.buyer_id) == (RESERVED, r.reservation_id, "b-7")
     assert [(ln.sku, ln.quantity) for ln in seen.lines] == [("A", 2)]
     assert seen.allocations == r.allocations
+
+
+async def test_a_multi_shard_order_with_one_part_expired_releases_its_other_parts(stubs):
+    from tests.test_reserve import skus_in_different_shards
+
+    a, b = skus_in_different_shards(2)
+    await load(stubs, (a, "W1", 5), (b, "W1", 5))
+    await reserve(stubs, order("o1", line(a), line(b), hold_ttl_ms=200))
+    r = await wait_for_state(stubs, "o1", EXPIRED)
+    assert r.state == EXPIRED
+    # Whatever the sweeper had reached, reading the order settled every part.
+    for sku in (a, b):
+        lv = (await levels(stubs, sku))["W1"]
+        assert (lv.available, lv.held) == (5, 0)

@@ -32,6 +32,8 @@ def test_empty_environment_gives_the_defaults() -> None:
 @pytest.mark.parametrize("name", sorted(FIELDS))
 def test_every_field_is_read_from_its_own_variable(name: str) -> None:
     raw, parsed = sample(str(FIELDS[name].type))
+    if name == "max_id_length":  # 4242 is past its bound
+        raw, parsed = "512", 512
     settings = Settings.from_env({env_name(name): raw})
     assert getattr(settings, name) == parsed
     # ...and only that field changes.
@@ -121,3 +123,17 @@ def test_without_an_env_argument_the_process_environment_is_read(
 def test_settings_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         Settings().port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("RESERVATION_SHARDS", "0"), ("RESERVATION_PORT", "-5"), ("RESERVATION_PORT", "70000"),
+    ("RESERVATION_QUEUE_BOUND", "0"), ("RESERVATION_RETENTION_MS", "5"),
+])
+def test_a_value_that_cannot_work_is_refused_naming_the_variable(variable, value) -> None:
+    with pytest.raises(ValueError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_a_mistyped_variable_is_refused_with_a_suggestion() -> None:
+    with pytest.raises(ValueError, match="did you mean RESERVATION_REDIS_CLUSTER"):
+        Settings.from_env({"RESERVATION_REDIS_CLSUTER": "true"})

@@ -20,7 +20,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from reservation.redis_process import RedisProcess
-from reservation.server.app import App, start_app
+from reservation.server.app import LIVENESS, App, start_app
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import types_pb2 as types_pb
@@ -200,3 +200,25 @@ async def test_health_turns_not_serving_when_redis_hangs(
     assert await health_status(own_stubs) == SERVING
     with frozen(own_redis):
         assert await wait_for_health(own_stubs, NOT_SERVING) == NOT_SERVING
+
+
+async def test_liveness_stays_serving_while_redis_is_down(tmp_path):
+    """Readiness follows Redis; the 'liveness' name only says the process is alive."""
+    redis = start_redis(tmp_path)
+    app = await start_app(test_settings(redis.url))
+    try:
+        redis.stop()
+        async with grpc.aio.insecure_channel(app.target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            for _ in range(100):
+                ready = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+                if ready.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                    break
+                await asyncio.sleep(0.1)
+            assert ready.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            alive = await stub.Check(health_pb2.HealthCheckRequest(service=LIVENESS), timeout=5)
+            assert alive.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await app.stop(grace=0)
+        if redis.is_running:
+            redis.stop()

@@ -27,9 +27,14 @@ from reservation.server.reservation_servicer import ReservationServicer
 from reservation.server.write_back_servicer import WriteBackServicer
 from reservation.settings import Settings
 from reservation.store import Store, connect
-from reservation.v1 import admin_service_pb2, reservation_service_pb2
-from reservation.v1 import write_back_service_pb2, write_back_service_pb2_grpc
-from reservation.v1 import admin_service_pb2_grpc, reservation_service_pb2_grpc
+from reservation.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
+    reservation_service_pb2,
+    reservation_service_pb2_grpc,
+    write_back_service_pb2,
+    write_back_service_pb2_grpc,
+)
 from reservation.writeback import WriteBack
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,9 @@ SERVICE_NAMES = (
     write_back_service_pb2.DESCRIPTOR.services_by_name["WriteBackService"].full_name,
 )
 HEALTH_PERIOD_S = 2.0
+# Health name for liveness probes: SERVING while the process runs, whatever Redis does,
+# so a Redis outage takes replicas out of rotation (readiness) without restarting them.
+LIVENESS = "liveness"
 
 
 @dataclass
@@ -80,6 +88,7 @@ class App:
     async def stop(self, grace: float | None = None) -> None:
         """Health goes NOT_SERVING first, so balancers drain us, then calls finish."""
         await self.set_serving(False)
+        await self.health.set(LIVENESS, health_pb2.HealthCheckResponse.NOT_SERVING)
         for task in self._tasks:
             task.cancel()
         await self.sweeper.stop()
@@ -134,6 +143,7 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     app = App(settings, store, reservations, sales, server, port, health_servicer,
               Sweeper(store))
     await app.set_serving(True)
+    await health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     if background:
         app.sweeper.start()
         app._tasks.append(asyncio.create_task(app._watch_health(), name="health"))

@@ -8,10 +8,10 @@ import grpc
 
 from reservation.reservations import Reservations
 from reservation.sales import Sales
-from reservation.watch import watch
 from reservation.server import convert, reserve_many
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
+from reservation.watch import watch
 
 
 class ReservationServicer(pb_grpc.ReservationServiceServicer):
