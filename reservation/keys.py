@@ -4,7 +4,8 @@
     rsv:{N}:whs:<sku>            zset  the SKU's warehouses in priority order
     rsv:{N}:sale:<sku>           hash  the SKU's current flash sale (replaced by the next)
     rsv:{N}:buyers:<sale>:<sku>  hash  buyer -> units held+confirmed (TTL: sale end + retention)
-    rsv:{N}:hold:<ch>:<oid>      hash  an order's part in shard N (TTL: hold/queue + retention)
+    rsv:{N}:hold:<ch>:<oid>      string an order's part in shard N, tab-separated fields
+                                       (TTL: hold/queue + retention; see _lib.lua)
     rsv:{N}:expiry               zset  held orders by expires_at (entries leave when handled)
     rsv:{N}:queue:<sku>          zset  retry queue, FIFO by arrival sequence (bounded)
     rsv:{N}:qdeadline            zset  queued orders by deadline

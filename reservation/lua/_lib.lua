@@ -9,10 +9,16 @@
 local PFX = ARGV[1]
 local CFG = {default_ttl = tonumber(ARGV[2]), retention = tonumber(ARGV[3])}
 
--- Redis time in milliseconds: one clock for every replica of the service.
+-- Redis time in milliseconds: one clock for every replica of the service. Read once per
+-- script run: the script is atomic, and a bulk script (reserve_many) would otherwise pay
+-- a TIME call per order.
+local NOW = nil
 local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if NOW == nil then
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return NOW
 end
 
 local function split(s, sep)
@@ -72,22 +78,30 @@ local function sale_of(sku, now)
   return s
 end
 
--- A hold record (one order's part in this shard) as a Lua table.
+-- A hold record (one order's part in this shard): one string of tab-separated fields in
+-- this order. One GET/SET instead of a 16-field hash saves most of a reserve's Redis time.
+-- No field can hold a tab: ids are validated (printable, or a narrower alphabet).
+local HOLD_FIELDS = {'rid', 'ch', 'oid', 'buyer', 'st', 'spec', 'al', 'exp', 'rsn', 'fsku',
+  'sales', 'ttl', 'qat', 'qdl', 'cands'}
+local HOLD_DEFAULTS = {exp = '0', ttl = '0', qat = '0', qdl = '0'}
+
 local function load_hold(ref)
-  local flat = redis.call('HGETALL', hold_key(ref))
-  if #flat == 0 then return nil end
-  local h = {}
-  for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+  local packed = redis.call('GET', hold_key(ref))
+  if not packed then return nil end
+  local h, k = {}, 0
+  for value in string.gmatch(packed .. '\t', '([^\t]*)\t') do
+    k = k + 1
+    h[HOLD_FIELDS[k]] = value
+  end
   return h
 end
 
 local function save_hold(ref, h, ttl_ms)
-  local k = hold_key(ref)
-  redis.call('HSET', k, 'rid', h.rid, 'ch', h.ch, 'oid', h.oid, 'buyer', h.buyer,
-    'st', h.st, 'spec', h.spec, 'al', h.al or '', 'exp', h.exp or '0', 'rsn', h.rsn or '',
-    'fsku', h.fsku or '', 'sales', h.sales or '', 'ttl', h.ttl or '0',
-    'qat', h.qat or '0', 'qdl', h.qdl or '0', 'cands', h.cands or '')
-  redis.call('PEXPIRE', k, ttl_ms)
+  local values = {}
+  for i, name in ipairs(HOLD_FIELDS) do
+    values[i] = h[name] or HOLD_DEFAULTS[name] or ''
+  end
+  redis.call('SET', hold_key(ref), table.concat(values, '\t'), 'PX', ttl_ms)
 end
 
 -- The reply every order script gives: code, then the hold's view.
