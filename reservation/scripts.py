@@ -11,7 +11,12 @@ from functools import cache
 from importlib import resources
 
 LIBRARIES = ("_lib.lua", "_queue.lua", "_reserve.lua")
+# Scripts that need none of the libraries: sent as they are, without the library
+# prelude every other script pays for on each call.
+STANDALONE = frozenset({"claim", "claim_many"})
 NAMES = (
+    "claim",
+    "claim_many",
     "reserve",
     "reserve_many",
     "confirm",
@@ -38,6 +43,8 @@ def _read(filename: str) -> str:
 @cache
 def source(name: str) -> str:
     """Full source of a script: libraries first, then the script's own file."""
+    if name in STANDALONE:
+        return _read(f"{name}.lua")
     parts = [_read(lib) for lib in LIBRARIES]
     parts.append(_read(f"{name}.lua"))
     return "\n".join(parts)

@@ -82,11 +82,11 @@ def connect(settings: Settings, url: str) -> aioredis.Redis | RedisCluster:
 
 def _fold_reserves(
         calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
-    """reserve calls of one shard -> one reserve_many call (see reserve_many.lua)."""
+    """reserve calls of one shard -> one reserve_many call (see reserve_many.lua): each
+    order's fields travel as one tab-joined argument (no field can hold a tab)."""
     first_keys, first_args = calls[0]
     args: list[Any] = [*first_args[:3], len(calls)]
-    for _, a in calls:
-        args += a[3:]
+    args += ["\t".join(map(str, a[3:])) for _, a in calls]
     return [first_keys[1], first_keys[2]], args
 
 
@@ -96,6 +96,25 @@ RESERVE_MANY = coalesce.Merge(
     fold=_fold_reserves,
 )
 """Concurrent reserve calls of one shard become one reserve_many call."""
+
+
+def _fold_claims(
+        calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
+    """claim calls whose home keys share a shard -> one claim_many call."""
+    first_key = calls[0][0][0]
+    prefix = first_key[:first_key.index("}:") + 2]
+    args: list[Any] = [prefix, calls[0][1][1], len(calls)]
+    for _, (identity, _ttl, ref) in calls:
+        args += [ref, identity]
+    return [first_key], args
+
+
+CLAIM_MANY = coalesce.Merge(
+    bulk="claim_many",
+    group=lambda keys_, args: keys_[0][:keys_[0].index("}:")],  # the home shard's tag
+    fold=_fold_claims,
+)
+"""Concurrent claims of one home shard become one claim_many call."""
 
 
 class Store:
@@ -108,7 +127,8 @@ class Store:
                          for name in scripts.NAMES}
         # Every script call and order claim goes out in this turn's pipeline (coalesce.py).
         self._coalescer = coalesce.Coalescer(client, self._scripts,
-                                             {"reserve": RESERVE_MANY})
+                                             {"reserve": RESERVE_MANY,
+                                              "claim": CLAIM_MANY})
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -128,10 +148,9 @@ class Store:
     async def claim_order(self, ref: str, identity: str) -> str | None:
         """Record an order's identity unless one exists; returns the existing one."""
         ttl = 2 * self.settings.retention_ms
-        with redis_errors():
-            return await self._coalescer.command(
-                "set", keys.order_home(ref, self.settings.shards), identity,
-                nx=True, get=True, px=ttl)
+        existing = await self.eval("claim", [keys.order_home(ref, self.settings.shards)],
+                                   [identity, ttl, ref])
+        return existing or None
 
     async def order_identity(self, ref: str) -> str | None:
         with redis_errors():

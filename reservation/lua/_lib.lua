@@ -28,6 +28,13 @@ local function split(s, sep)
   return out
 end
 
+-- Split a tab-separated string, keeping empty fields.
+local function unpack_fields(packed)
+  local out = {}
+  for value in string.gmatch(packed .. '\t', '([^\t]*)\t') do out[#out + 1] = value end
+  return out
+end
+
 local function stock_key(sku) return PFX .. 'stock:' .. sku end
 local function whs_key(sku) return PFX .. 'whs:' .. sku end
 local function sale_key(sku) return PFX .. 'sale:' .. sku end
@@ -88,11 +95,8 @@ local HOLD_DEFAULTS = {exp = '0', ttl = '0', qat = '0', qdl = '0'}
 local function load_hold(ref)
   local packed = redis.call('GET', hold_key(ref))
   if not packed then return nil end
-  local h, k = {}, 0
-  for value in string.gmatch(packed .. '\t', '([^\t]*)\t') do
-    k = k + 1
-    h[HOLD_FIELDS[k]] = value
-  end
+  local h = {}
+  for k, value in ipairs(unpack_fields(packed)) do h[HOLD_FIELDS[k]] = value end
   return h
 end
 
@@ -157,16 +161,18 @@ local function return_hold(h, etype, now)
   end
 end
 
--- Parse order lines from ARGV starting at index i: n x (sku, qty, candidates).
--- candidates: "" (the SKU's warehouses in priority order) or "w1,w2,...".
-local function parse_lines(i, n)
+-- Parse order lines from array a (ARGV, or an unpacked order) starting at index i:
+-- n x (sku, qty, candidates). candidates: "" (the SKU's warehouses in priority order)
+-- or "w1,w2,...".
+local function parse_lines(a, i, n)
   local lines = {}
   for k = 0, n - 1 do
-    lines[#lines + 1] = {sku = ARGV[i + 3 * k], qty = tonumber(ARGV[i + 3 * k + 1]),
-      cands = ARGV[i + 3 * k + 2]}
+    lines[#lines + 1] = {sku = a[i + 3 * k], qty = tonumber(a[i + 3 * k + 1]),
+      cands = a[i + 3 * k + 2]}
   end
   return lines
 end
+
 
 -- Decide, without writing, whether the lines can all be held now.
 -- Returns {ok=true, allocs={{sku,wh,qty}...}, sales={sku=sale_id}, ttl=min sale ttl}

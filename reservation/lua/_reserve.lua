@@ -2,34 +2,35 @@
 -- reserve.lua (one order) and reserve_many.lua (many orders of one shard in one call)
 -- both run this one function, so an order means the same whichever way it arrives.
 
--- Reserve the order whose fields start at ARGV[i], all its lines or none; queue it when
--- asked and units may come back. Idempotent: a record of the order already here answers
--- the same again and holds nothing more.
--- ARGV[i]   order ref "<channel>:<order_id>"
--- ARGV[i+1] reservation id   ARGV[i+2] channel   ARGV[i+3] order id   ARGV[i+4] buyer id
--- ARGV[i+5] spec: canonical lines of this part "sku|qty|warehouse;..."
--- ARGV[i+6] requested hold TTL ms (0: the sale's, else the default)
--- ARGV[i+7] allow_queue (0/1)   ARGV[i+8] queue bound per SKU
--- ARGV[i+9] default queue deadline ms
--- ARGV[i+10] number of lines n, then n x (sku, quantity, candidate warehouses "w1,w2"|"")
+-- Reserve the order whose fields start at a[i] (a is ARGV, or one order unpacked by
+-- reserve_many), all its lines or none; queue it when asked and units may come back.
+-- Idempotent: a record of the order already here answers the same again and holds
+-- nothing more.
+-- a[i]   order ref "<channel>:<order_id>"
+-- a[i+1] reservation id   a[i+2] channel   a[i+3] order id   a[i+4] buyer id
+-- a[i+5] spec: canonical lines of this part "sku|qty|warehouse;..."
+-- a[i+6] requested hold TTL ms (0: the sale's, else the default)
+-- a[i+7] allow_queue (0/1)   a[i+8] queue bound per SKU
+-- a[i+9] default queue deadline ms
+-- a[i+10] number of lines n, then n x (sku, quantity, candidate warehouses "w1,w2"|"")
 -- Returns reply() with code OK | CONFLICT (same order, other spec), and the index of
--- the first ARGV past this order's fields.
-local function reserve_at(i)
-  local ref, n = ARGV[i], tonumber(ARGV[i + 10])
+-- the first field past this order's.
+local function reserve_at(a, i)
+  local ref, n = a[i], tonumber(a[i + 10])
   local after = i + 11 + 3 * n
   local existing = load_hold(ref)
   if existing ~= nil then
-    if existing.spec ~= ARGV[i + 5] then return {'CONFLICT'}, after end
+    if existing.spec ~= a[i + 5] then return {'CONFLICT'}, after end
     return reply('OK', existing, queue_position(existing)), after
   end
 
   local now = now_ms()
-  local lines = parse_lines(i + 11, n)
+  local lines = parse_lines(a, i + 11, n)
   local cands = {}
   for _, l in ipairs(lines) do cands[#cands + 1] = l.cands end
-  local h = {rid = ARGV[i + 1], ch = ARGV[i + 2], oid = ARGV[i + 3], buyer = ARGV[i + 4],
-    spec = ARGV[i + 5], cands = table.concat(cands, ';')}
-  local requested_ttl = tonumber(ARGV[i + 6])
+  local h = {rid = a[i + 1], ch = a[i + 2], oid = a[i + 3], buyer = a[i + 4],
+    spec = a[i + 5], cands = table.concat(cands, ';')}
+  local requested_ttl = tonumber(a[i + 6])
 
   local decision = try_allocate(lines, h.buyer, now)
   if decision.ok then
@@ -41,9 +42,9 @@ local function reserve_at(i)
     return reply('OK', h, 0), after
   end
 
-  if decision.reason == 'INSUFFICIENT_STOCK' and ARGV[i + 7] == '1' then
-    local pos = enqueue(ref, h, lines, requested_ttl, tonumber(ARGV[i + 8]),
-      tonumber(ARGV[i + 9]), CFG.retention, now)
+  if decision.reason == 'INSUFFICIENT_STOCK' and a[i + 7] == '1' then
+    local pos = enqueue(ref, h, lines, requested_ttl, tonumber(a[i + 8]),
+      tonumber(a[i + 9]), CFG.retention, now)
     if pos ~= nil then return reply('OK', h, pos), after end
     decision.reason = 'QUEUE_FULL'
   end

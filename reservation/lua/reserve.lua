@@ -18,5 +18,5 @@
 --           buyer_id, queue_position, spec}; code OK | CONFLICT (same order, other spec).
 
 -- The logic lives in _reserve.lua so reserve_many.lua runs the very same steps.
-local r = reserve_at(4)
+local r = reserve_at(ARGV, 4)
 return r
