@@ -30,16 +30,25 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
                 and not r.get("rate"):
             lines[f"{r['system']} {r['mode']}"].append(r)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
+    # One colour per system and one line style per mode, so no two lines look alike
+    # (the default cycle has 10 colours and repeats).
+    systems = sorted({name.rsplit(" ", 1)[0] for name in lines})
+    colours = {sys_: plt.get_cmap("tab10")(i % 10) for i, sys_ in enumerate(systems)}
+    styles = {"unary": ("-", "o"), "batch": ("--", "s"), "stream": (":", "^")}
     for name, pts in sorted(lines.items()):
+        system, mode = name.rsplit(" ", 1)
+        style, marker = styles[mode]
         pts.sort(key=lambda p: p["concurrency"])
         xs = [p["concurrency"] for p in pts]
-        ax1.plot(xs, [p["orders_per_s"] for p in pts], marker="o", label=name)
-        ax2.plot(xs, [p["p99_ms"] for p in pts], marker="o", label=name)
+        kw = dict(color=colours[system], linestyle=style, marker=marker, label=name)
+        ax1.plot(xs, [p["orders_per_s"] for p in pts], **kw)
+        ax2.plot(xs, [p["p99_ms"] for p in pts], **kw)
     for ax, label in ((ax1, "orders/s"), (ax2, "p99 latency per call (ms)")):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("orders in flight (calls x batch size, streams x window)")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
+    ax1.set_yscale("log")  # the no-op batch line would squash every other line
     ax2.set_yscale("log")
     if lines:
         ax1.legend(fontsize=8)
