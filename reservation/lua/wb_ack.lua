@@ -23,29 +23,16 @@ if acked > 0 then
   redis.call('PEXPIRE', stats, CFG.retention)
 end
 
-local function parse(id)
-  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-  return tonumber(ms), tonumber(seq), ms
-end
-
-local function before(a, b)
-  local ams, aseq = parse(a)
-  local bms, bseq = parse(b)
-  return ams < bms or (ams == bms and aseq < bseq)
-end
-
 local keep = nil
-for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
-  local info = {}
-  for i = 1, #g, 2 do info[g[i]] = g[i + 1] end
+for _, info in ipairs(stream_groups(stream)) do
   local need
   if tonumber(info['pending']) > 0 then
     need = redis.call('XPENDING', stream, info['name'], '-', '+', 1)[1][1]
   else
-    local _, seq, ms = parse(info['last-delivered-id'])
+    local _, seq, ms = parse_id(info['last-delivered-id'])
     need = ms .. '-' .. string.format('%d', seq + 1)
   end
-  if keep == nil or before(need, keep) then keep = need end
+  if keep == nil or id_before(need, keep) then keep = need end
   if info['name'] == group then
     for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', stream, group)) do
       local ci = {}

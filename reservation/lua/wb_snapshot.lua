@@ -13,21 +13,7 @@ local stream, group = KEYS[1], ARGV[4]
 local stocks = {}
 for k = 1, tonumber(ARGV[5]) do stocks[k] = redis.call('HGETALL', stock_key(ARGV[5 + k])) end
 
-local info = nil
-if redis.call('EXISTS', stream) == 1 then
-  for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
-    local t = {}
-    for i = 1, #g, 2 do t[g[i]] = g[i + 1] end
-    if t['name'] == group then info = t end
-  end
-end
-
-local function after(a, b)
-  local ams, aseq = string.match(a, '^(%d+)-(%d+)$')
-  local bms, bseq = string.match(b, '^(%d+)-(%d+)$')
-  ams, bms = tonumber(ams), tonumber(bms)
-  return ams > bms or (ams == bms and tonumber(aseq) > tonumber(bseq))
-end
+local info = group_info(stream, group)
 
 local unacked = {}
 if info == nil then
@@ -42,7 +28,7 @@ else
     end
   end
   for _, e in ipairs(redis.call('XRANGE', stream, start or ('(' .. last), '+')) do
-    if pel[e[1]] or after(e[1], last) then unacked[#unacked + 1] = e end
+    if pel[e[1]] or id_before(last, e[1]) then unacked[#unacked + 1] = e end
   end
 end
 return {stocks, unacked, redis.call('XRANGE', KEYS[2], '-', '+')}

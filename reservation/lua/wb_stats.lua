@@ -13,14 +13,7 @@ local totals = redis.call('HMGET', KEYS[3], 'delivered', 'acked', 'dead')
 for i = 1, 3 do totals[i] = tonumber(totals[i] or '0') end
 local kept = redis.call('XLEN', KEYS[2])
 
-local info = nil
-if redis.call('EXISTS', stream) == 1 then
-  for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
-    local t = {}
-    for i = 1, #g, 2 do t[g[i]] = g[i + 1] end
-    if t['name'] == group then info = t end
-  end
-end
+local info = group_info(stream, group)
 
 local pending, undelivered, oldest = 0, 0, ''
 if info == nil then
