@@ -23,7 +23,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from reservation import keys, validation
 from reservation.errors import InvalidArgument
@@ -49,7 +49,7 @@ class LedgerTotal:
         return int(getattr(self, counter))
 
 
-class DifferenceKind(str, Enum):
+class DifferenceKind(StrEnum):
     NOT_YET_WRITTEN_BACK = "NOT_YET_WRITTEN_BACK"
     UNKNOWN_TO_SERVICE = "UNKNOWN_TO_SERVICE"
     QUANTITY_MISMATCH = "QUANTITY_MISMATCH"

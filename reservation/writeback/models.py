@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     STOCK_LOADED = "STOCK_LOADED"
     HELD = "HELD"
     CONFIRMED = "CONFIRMED"
