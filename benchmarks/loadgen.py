@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -123,10 +123,13 @@ def serialise_stream(reqs: Sequence[pb.ReserveRequest]) -> list[bytes]:
     return [pb.ReserveStreamRequest(request=r).SerializeToString() for r in reqs]
 
 
-async def closed_unary(target: Target, payloads: list[bytes], concurrency: int,
-                       seconds: float) -> tuple[Tally, float]:
+async def _closed(target: Target, payloads: list[bytes], concurrency: int, seconds: float,
+                  method: str, response: Any, count: Callable[[Tally, Any], None]
+                  ) -> tuple[Tally, float]:
+    """Closed loop: `concurrency` callers each send the next payload as soon as their
+    previous call returned, until the payloads or the time run out."""
     tally, it = Tally(), iter(payloads)
-    calls = [target.unary(i, "Reserve", pb.ReserveResponse) for i in range(concurrency)]
+    calls = [target.unary(i, method, response) for i in range(concurrency)]
     deadline = time.perf_counter() + seconds
 
     async def caller(call: Any) -> None:
@@ -141,41 +144,31 @@ async def closed_unary(target: Target, payloads: list[bytes], concurrency: int,
                 continue
             tally.latencies.append(time.perf_counter() - t0)
             tally.calls += 1
-            tally.count(resp.reservation)
+            count(tally, resp)
 
     start = time.perf_counter()
     await asyncio.gather(*(caller(c) for c in calls))
     return tally, time.perf_counter() - start
+
+
+def _count_batch(tally: Tally, resp: pb.ReserveBatchResponse) -> None:
+    for r in resp.results:
+        if r.error_code:
+            tally.errors += 1
+        else:
+            tally.count(r.reservation)
+
+
+async def closed_unary(target: Target, payloads: list[bytes], concurrency: int,
+                       seconds: float) -> tuple[Tally, float]:
+    return await _closed(target, payloads, concurrency, seconds, "Reserve",
+                         pb.ReserveResponse, lambda t, resp: t.count(resp.reservation))
 
 
 async def closed_batch(target: Target, payloads: list[bytes], concurrency: int,
                        seconds: float) -> tuple[Tally, float]:
-    tally, it = Tally(), iter(payloads)
-    calls = [target.unary(i, "ReserveBatch", pb.ReserveBatchResponse)
-             for i in range(concurrency)]
-    deadline = time.perf_counter() + seconds
-
-    async def caller(call: Any) -> None:
-        for payload in it:
-            t0 = time.perf_counter()
-            if t0 > deadline:
-                return
-            try:
-                resp = await call(payload)
-            except grpc.aio.AioRpcError:
-                tally.errors += 1
-                continue
-            tally.latencies.append(time.perf_counter() - t0)
-            tally.calls += 1
-            for r in resp.results:
-                if r.error_code:
-                    tally.errors += 1
-                else:
-                    tally.count(r.reservation)
-
-    start = time.perf_counter()
-    await asyncio.gather(*(caller(c) for c in calls))
-    return tally, time.perf_counter() - start
+    return await _closed(target, payloads, concurrency, seconds, "ReserveBatch",
+                         pb.ReserveBatchResponse, _count_batch)
 
 
 async def closed_stream(target: Target, payloads: list[bytes], streams: int, window: int,
