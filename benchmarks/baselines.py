@@ -14,8 +14,8 @@ from typing import Any
 
 import grpc
 
-from reservation import keys
-from reservation.store import Store, redis_errors
+from reservation.storage import keys
+from reservation.storage.store import Store, redis_errors
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
 from reservation.v1 import types_pb2 as types_pb

@@ -12,7 +12,9 @@ import io
 import shutil
 import subprocess
 
-from reservation import keys, scripts
+from reservation.storage import keys
+
+from reservation.storage import scripts
 from reservation.settings import Settings
 
 from benchmarks.scenarios import HOT

@@ -30,10 +30,10 @@ import grpc
 import redis.asyncio as aioredis
 import uvloop
 
-from reservation.redis_process import RedisProcess, free_port
-from reservation.sales import Sales, now_ms
+from reservation.storage.redis_process import RedisProcess, free_port
+from reservation.stock.sales import Sales, now_ms
 from reservation.settings import Settings
-from reservation.store import Store, connect
+from reservation.storage.store import Store, connect
 from reservation.v1 import reservation_service_pb2 as pb
 
 from benchmarks import loadgen, pg_servicer, redis_bench, report
@@ -249,7 +249,7 @@ class Suite:
         store = Store(connect(settings, self.redis.url), settings)
         try:
             sales = Sales(store, settings)
-            from reservation.models import StockItem
+            from reservation.domain.models import StockItem
 
             await sales.load_stock([StockItem(HOT, "wh-east", settings.max_quantity)], "SET")
             await store.health()  # loads the scripts (redis-benchmark calls EVALSHA)
@@ -326,7 +326,7 @@ class Suite:
 
 def _noop_reserve_args(store: Store) -> tuple[list[str], list[Any]]:
     """A harmless reserve call (unknown SKU): makes sure the script is loaded."""
-    from reservation import keys
+    from reservation.storage import keys
 
     shard = keys.shard_of("none", store.settings.shards)
     ref = "bench:warmup"

@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reservation.models import FlashSale, StockItem
+from reservation.domain.models import FlashSale, StockItem
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import types_pb2 as types_pb
 

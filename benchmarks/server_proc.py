@@ -17,12 +17,12 @@ import grpc
 import uvloop
 from grpc_health.v1 import health
 
-from reservation.background import Sweeper
-from reservation.reservations import Reservations
-from reservation.sales import Sales
+from reservation.queueing.sweeper import Sweeper
+from reservation.reserving.reservations import Reservations
+from reservation.stock.sales import Sales
 from reservation.server.app import build_server, start_app
 from reservation.settings import Settings
-from reservation.store import connect
+from reservation.storage.store import connect
 from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
 
 from benchmarks.baselines import NaiveStore, NoopServicer

@@ -30,7 +30,7 @@ import pytest
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from reservation.redis_process import (
+from reservation.storage.redis_process import (
     LOOPBACK,
     RedisProcess,
     find_redis_cli,

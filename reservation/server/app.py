@@ -14,19 +14,19 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from reservation.background import Sweeper
-from reservation.dead_letters import DeadLetters
+from reservation.queueing.sweeper import Sweeper
+from reservation.queueing.dead_letters import DeadLetters
 from reservation.errors import Unavailable
-from reservation.reconcile import Reconciler
-from reservation.redis_process import RedisProcess
-from reservation.reservations import Reservations
-from reservation.sales import Sales
-from reservation.server.admin_servicer import AdminServicer
-from reservation.server.errors import ErrorInterceptor
-from reservation.server.reservation_servicer import ReservationServicer
-from reservation.server.write_back_servicer import WriteBackServicer
+from reservation.writeback.reconcile import Reconciler
+from reservation.storage.redis_process import RedisProcess
+from reservation.reserving.reservations import Reservations
+from reservation.stock.sales import Sales
+from reservation.server.servicers.admin import AdminServicer
+from reservation.server.interceptors.errors import ErrorInterceptor
+from reservation.server.servicers.reservation import ReservationServicer
+from reservation.server.servicers.write_back import WriteBackServicer
 from reservation.settings import Settings
-from reservation.store import Store, connect
+from reservation.storage.store import Store, connect
 from reservation.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,

@@ -6,7 +6,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from reservation.errors import InvalidArgument
-from reservation.models import (
+from reservation.domain.models import (
     FlashSale,
     OrderLine,
     RejectReason,

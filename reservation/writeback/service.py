@@ -15,13 +15,13 @@ import re
 import time
 from collections.abc import Sequence
 
-from reservation import validation
+from reservation.domain import validation
 from reservation.errors import InvalidArgument
 from reservation.settings import Settings
-from reservation.store import Store
+from reservation.storage.store import Store
 from reservation.writeback import batch_ids
 from reservation.writeback.models import Batch, Stats, WriteBackEvent, event_from_fields
-from reservation.writeback.store import WriteBackStore
+from reservation.storage.writeback import WriteBackStore
 
 _EVENT_ID = re.compile(r"(\d+)-(\d+-\d+)")
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from reservation import keys
+from reservation.storage import keys
 from reservation.server.app import App, start_app
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import write_back_service_pb2 as wpb
@@ -19,7 +19,7 @@ from reservation.v1 import write_back_service_pb2_grpc
 from tests.conftest import Stubs, test_settings
 from tests.helpers import confirm, line, load, order, reserve
 from tests.redis_fixtures import LocalRedisCluster
-from tests.test_cluster import skus_on_distinct_nodes
+from tests.storage.test_cluster import skus_on_distinct_nodes
 
 
 @pytest.fixture

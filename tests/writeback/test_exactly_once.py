@@ -15,9 +15,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from clients.wms_ledger import Ledger
-from clients.wms_puller import Puller
-from reservation.redis_process import free_port
+from reservation.clients.wms.ledger import Ledger
+from reservation.clients.wms.puller import Puller
+from reservation.storage.redis_process import free_port
 from reservation.server.app import App, start_app
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc
@@ -120,7 +120,7 @@ async def test_postgresql_ledger_equals_counters_after_crashes_and_a_restart(
 
 def puller_process(target: str, ledger_url: str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "clients.wms_puller", "--target", target, "--ledger", ledger_url,
+        [sys.executable, "-m", "reservation.clients.wms.puller", "--target", target, "--ledger", ledger_url,
          "--max-events", "20", "--wait", "0.5", *extra],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL, text=True)

@@ -6,7 +6,7 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from reservation import keys
+from reservation.storage import keys
 from reservation.v1 import write_back_service_pb2 as wpb
 from tests.helpers import confirm, line, load, ms, order, release, reserve
 

@@ -7,9 +7,9 @@ import asyncio
 import grpc
 import pytest
 
-from clients import wms_reconcile
-from clients.wms_ledger import Ledger
-from clients.wms_puller import Puller
+from reservation.clients.wms import reconcile as wms_reconcile
+from reservation.clients.wms.ledger import Ledger
+from reservation.clients.wms.puller import Puller
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import write_back_service_pb2 as wpb
 from tests.helpers import load, ms

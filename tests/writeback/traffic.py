@@ -8,7 +8,7 @@ import random
 
 import grpc
 
-from clients.wms_ledger import Ledger
+from reservation.clients.wms.ledger import Ledger
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import write_back_service_pb2 as wpb
 from tests.helpers import confirm, levels, line, load, order, release

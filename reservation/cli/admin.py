@@ -1,0 +1,146 @@
+"""Operator commands of the `reservation` CLI: thin calls to the AdminService.
+
+They print the response as JSON (protobuf's JSON mapping), so scripts can parse it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from reservation.v1 import admin_service_pb2 as admin_pb
+from reservation.v1 import admin_service_pb2_grpc as admin_grpc
+from reservation.v1 import reservation_service_pb2 as rs_pb
+from reservation.v1 import reservation_service_pb2_grpc as rs_grpc
+from reservation.v1 import types_pb2 as pb
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
+
+
+def parse_item(text: str) -> pb.StockItem:
+    """SKU:WAREHOUSE:QUANTITY (the SKU may itself contain ':')."""
+    try:
+        sku, wh, qty = text.rsplit(":", 2)
+        return pb.StockItem(sku=sku, warehouse_id=wh, quantity=int(qty))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not SKU:WAREHOUSE:QUANTITY") from None
+
+
+def parse_duration(text: str) -> Duration:
+    """"90s", "5m", "1.5h", "250ms" or plain seconds."""
+    m = _DURATION.fullmatch(text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30s, 5m, 250ms")
+    scale = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+    d = Duration()
+    d.FromMilliseconds(int(float(m.group(1)) * scale * 1000))
+    return d
+
+
+def parse_time(text: str) -> Timestamp:
+    """"now", "+10m" (from now), or an RFC 3339 time."""
+    ts = Timestamp()
+    if text == "now":
+        ts.GetCurrentTime()
+    elif text.startswith("+"):
+        ts.FromMilliseconds(int(time.time() * 1000) + parse_duration(text[1:]).ToMilliseconds())
+    else:
+        try:
+            ts.FromJsonString(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: use now, +10m or RFC 3339") from None
+    return ts
+
+
+def _call(args: argparse.Namespace, fn: Callable[[Any], Awaitable[Any]]) -> int:
+    from reservation.cli.main import run
+
+    async def go() -> int:
+        metadata = (("authorization", f"Bearer {args.token}"),) if args.token else None
+        async with grpc.aio.insecure_channel(args.target) as channel:
+            try:
+                reply = await fn(_Stubs(channel, metadata))
+            except grpc.aio.AioRpcError as exc:
+                print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+                return 1
+        print(json_format.MessageToJson(reply, indent=2))
+        return 0
+
+    return run(go)
+
+
+class _Stubs:
+    def __init__(self, channel: grpc.aio.Channel, metadata: Any) -> None:
+        self.admin = admin_grpc.AdminServiceStub(channel)
+        self.rs = rs_grpc.ReservationServiceStub(channel)
+        self.md = metadata
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--target", default=DEFAULT_TARGET, help="server address")
+    common.add_argument("--token", help="bearer token (RESERVATION_AUTH_TOKEN on the server)")
+
+    stock = sub.add_parser("stock", help="load and inspect stock").add_subparsers(
+        dest="stock_command", required=True)
+    p = stock.add_parser("load", parents=[common], help="load or top up stock")
+    p.add_argument("items", nargs="+", type=parse_item, metavar="SKU:WAREHOUSE:QTY")
+    p.add_argument("--set", action="store_true",
+                   help="make available exactly QTY (default: add QTY)")
+    p.set_defaults(func=lambda a: _call(a, lambda s: s.admin.LoadStock(
+        admin_pb.LoadStockRequest(items=a.items, mode=admin_pb.LOAD_MODE_SET if a.set
+                                  else admin_pb.LOAD_MODE_ADD), metadata=s.md)))
+    p = stock.add_parser("get", parents=[common], help="counters of a SKU per warehouse")
+    p.add_argument("sku")
+    p.set_defaults(func=lambda a: _call(a, lambda s: s.rs.GetStock(
+        rs_pb.GetStockRequest(sku=a.sku), metadata=s.md)))
+
+    sale = sub.add_parser("sale", help="run flash sales").add_subparsers(
+        dest="sale_command", required=True)
+    p = sale.add_parser("start", parents=[common], help="preload a flash sale")
+    p.add_argument("sale_id")
+    p.add_argument("items", nargs="+", type=parse_item, metavar="SKU:WAREHOUSE:QTY")
+    p.add_argument("--starts", type=parse_time, default=parse_time("now"),
+                   help="now | +10m | RFC 3339 (default now)")
+    p.add_argument("--ends", type=parse_time, required=True, help="+1h | RFC 3339")
+    p.add_argument("--per-buyer-limit", type=int, default=0)
+    p.add_argument("--hold-ttl", type=parse_duration, default=Duration())
+    p.add_argument("--queue-deadline", type=parse_duration, default=Duration())
+    p.set_defaults(func=lambda a: _call(a, lambda s: s.admin.StartFlashSale(
+        admin_pb.StartFlashSaleRequest(
+            sale_id=a.sale_id, items=a.items, starts_at=a.starts, ends_at=a.ends,
+            per_buyer_limit=a.per_buyer_limit, hold_ttl=a.hold_ttl,
+            queue_deadline=a.queue_deadline), metadata=s.md)))
+    for name, rpc, req in (("stop", "StopFlashSale", admin_pb.StopFlashSaleRequest),
+                           ("get", "GetFlashSale", admin_pb.GetFlashSaleRequest)):
+        p = sale.add_parser(name, parents=[common], help=f"{name} a flash sale")
+        p.add_argument("sale_id")
+        p.set_defaults(func=lambda a, rpc=rpc, req=req: _call(a, lambda s: getattr(
+            s.admin, rpc)(req(sale_id=a.sale_id), metadata=s.md)))
+
+    dead = sub.add_parser("dead-letters", help="orders that waited in the queue too long")
+    dead_sub = dead.add_subparsers(dest="dead_command", required=True)
+    p = dead_sub.add_parser("list", parents=[common], help="list dead-lettered orders")
+    p.add_argument("--sku", default="", help="only orders of this SKU")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=lambda a: _call(a, lambda s: s.admin.ListDeadLetters(
+        admin_pb.ListDeadLettersRequest(sku=a.sku, page_size=a.limit), metadata=s.md)))
+    for name, rpc, req in (
+            ("requeue", "RequeueDeadLetter", admin_pb.RequeueDeadLetterRequest),
+            ("reject", "RejectDeadLetter", admin_pb.RejectDeadLetterRequest)):
+        p = dead_sub.add_parser(name, parents=[common],
+                                help=f"{name} one dead-lettered order")
+        p.add_argument("channel")
+        p.add_argument("order_id")
+        p.set_defaults(func=lambda a, rpc=rpc, req=req: _call(a, lambda s: getattr(
+            s.admin, rpc)(req(channel=a.channel, order_id=a.order_id), metadata=s.md)))

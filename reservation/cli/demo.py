@@ -1,0 +1,219 @@
+"""`reservation demo`: a flash sale from preload to summary, on real Redis and real gRPC.
+
+Starts a private redis-server and the service, preloads a sale, fires thousands of
+concurrent reservations from several simulated channels (with duplicate re-sends),
+confirms some holds, lets the rest expire, and prints per SKU what happened, with
+oversold = 0 checked against the live counters. Exit code 1 if any check fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from reservation.storage.redis_process import RedisProcess
+from reservation.server.app import start_app
+from reservation.settings import Settings
+from reservation.v1 import admin_service_pb2 as admin_pb
+from reservation.v1 import admin_service_pb2_grpc as admin_grpc
+from reservation.v1 import reservation_service_pb2 as rs_pb
+from reservation.v1 import reservation_service_pb2_grpc as rs_grpc
+from reservation.v1 import types_pb2 as pb
+
+CHANNELS = ("taobao", "jd", "pinduoduo", "douyin", "wechat", "pos")
+SALE = [("PHONE-X", "WH-SHANGHAI", 300), ("PHONE-X", "WH-BEIJING", 200),
+        ("EARBUDS", "WH-SHANGHAI", 400), ("CHARGER", "WH-GUANGZHOU", 150),
+        ("CHARGER", "WH-SHANGHAI", 150)]
+PER_BUYER_LIMIT = 2
+IN_FLIGHT = 200
+RESERVED = pb.RESERVATION_STATE_RESERVED
+STATE = pb.ReservationState.Name
+REASON = pb.RejectReason.Name
+
+
+@dataclass
+class Tally:
+    orders: int = 0
+    reserved_units: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    confirmed_units: int = 0
+    expired_units: int = 0
+
+
+def make_orders(n: int, rng: random.Random) -> list[rs_pb.ReserveRequest]:
+    skus = sorted({sku for sku, _, _ in SALE})
+    orders = []
+    for i in range(n):
+        lines = [pb.OrderLine(sku=rng.choice(skus), quantity=rng.choice((1, 1, 1, 2)))]
+        if rng.random() < 0.15:  # a bundle: phone + earbuds
+            lines = [pb.OrderLine(sku="PHONE-X", quantity=1), pb.OrderLine(sku="EARBUDS", quantity=1)]
+        orders.append(rs_pb.ReserveRequest(
+            channel=rng.choice(CHANNELS), order_id=f"{i:06d}",
+            buyer_id=f"buyer-{rng.randrange(n // 2)}", lines=lines))
+    return orders
+
+
+async def fire(stub: rs_grpc.ReservationServiceStub, orders: list[rs_pb.ReserveRequest],
+               rng: random.Random, console: Console) -> dict[tuple[str, str], pb.Reservation]:
+    """Reserve every order with IN_FLIGHT concurrent calls; ~5% are sent twice.
+    About 60% of buyers pay right after their hold: those orders are confirmed."""
+    results: dict[tuple[str, str], pb.Reservation] = {}
+    sends = orders + [o for o in orders if rng.random() < 0.05]
+    rng.shuffle(sends)
+    gate = asyncio.Semaphore(IN_FLIGHT)
+    columns = (TextColumn("reserving"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("reserve", total=len(sends))
+
+        async def one(req: rs_pb.ReserveRequest) -> None:
+            async with gate:
+                reply = await stub.Reserve(req, timeout=10)
+                key = (req.channel, req.order_id)
+                pays = key not in results and rng.random() < 0.6
+                if pays and reply.reservation.state == pb.RESERVATION_STATE_RESERVED:
+                    reply = await stub.Confirm(rs_pb.ConfirmRequest(
+                        channel=req.channel, order_id=req.order_id), timeout=10)
+            if key in results and not _same_order(results[key], reply.reservation):
+                raise AssertionError(f"re-send of {key} answered differently")
+            if key not in results or reply.reservation.state != RESERVED:
+                results[key] = reply.reservation  # keep the most advanced answer
+            progress.advance(task)
+
+        await asyncio.gather(*(one(r) for r in sends))
+    return results
+
+
+def _same_order(a: pb.Reservation, b: pb.Reservation) -> bool:
+    """A re-send answers the same order: same id and units. The hold may have moved on
+    between the two answers (paid by the first copy, or expired), nothing else."""
+    moved_on = {a.state, b.state} <= {pb.RESERVATION_STATE_RESERVED,
+                                      pb.RESERVATION_STATE_CONFIRMED,
+                                      pb.RESERVATION_STATE_EXPIRED}
+    return (a.reservation_id == b.reservation_id and list(a.allocations) == list(b.allocations)
+            and (a.state == b.state or moved_on))
+
+
+async def main(orders: int = 3000, hold_ttl_s: float = 3.0) -> int:
+    console = Console(width=150)
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory(prefix="reservation-demo-") as tmp:
+        redis = RedisProcess(data_dir=Path(tmp), appendonly=True, appendfsync="everysec")
+        await asyncio.to_thread(redis.start)
+        try:
+            settings = Settings(redis_url=redis.url, port=0)
+            app = await start_app(settings)
+            try:
+                console.print(f"service on [bold]{app.target}[/], private redis on {redis.url}")
+                return await _run(app.target, orders, hold_ttl_s, rng, console)
+            finally:
+                await app.stop(grace=1)
+        finally:
+            await asyncio.to_thread(redis.stop)
+
+
+async def _run(target: str, n: int, hold_ttl_s: float, rng: random.Random,
+               console: Console) -> int:
+    async with grpc.aio.insecure_channel(target) as channel:
+        admin, rs = admin_grpc.AdminServiceStub(channel), rs_grpc.ReservationServiceStub(channel)
+        await _start_sale(admin, hold_ttl_s)
+        orders = make_orders(n, rng)
+        t0 = time.perf_counter()
+        results = await fire(rs, orders, rng, console)
+        elapsed = time.perf_counter() - t0
+        console.print(f"{len(orders)} orders from {len(CHANNELS)} channels in {elapsed:.2f} s "
+                      f"({len(orders) / elapsed:,.0f} orders/s)")
+        held = sum(r.state == pb.RESERVATION_STATE_RESERVED for r in results.values())
+        paid = sum(r.state == pb.RESERVATION_STATE_CONFIRMED for r in results.values())
+        console.print(f"{paid} orders paid (confirmed); letting {held} unpaid holds expire "
+                      f"({hold_ttl_s:g} s TTL)...")
+        final = await _await_expiry(rs, results, hold_ttl_s)
+        stocks = {sku: await rs.GetStock(rs_pb.GetStockRequest(sku=sku))
+                  for sku in sorted({s for s, _, _ in SALE})}
+    return _report(console, final, stocks)
+
+
+async def _start_sale(admin: admin_grpc.AdminServiceStub, hold_ttl_s: float) -> None:
+    starts, ends, ttl = Timestamp(), Timestamp(), Duration()
+    starts.GetCurrentTime()
+    ends.FromSeconds(starts.seconds + 3600)
+    ttl.FromMilliseconds(int(hold_ttl_s * 1000))
+    await admin.StartFlashSale(admin_pb.StartFlashSaleRequest(
+        sale_id="demo-flash-sale", starts_at=starts, ends_at=ends, hold_ttl=ttl,
+        per_buyer_limit=PER_BUYER_LIMIT,
+        items=[pb.StockItem(sku=s, warehouse_id=w, quantity=q) for s, w, q in SALE]))
+
+
+async def _await_expiry(rs: rs_grpc.ReservationServiceStub,
+                        results: dict[tuple[str, str], pb.Reservation],
+                        hold_ttl_s: float) -> list[pb.Reservation]:
+    """Wait until no order is RESERVED any more (the sweeper expires the unpaid ones)."""
+    await asyncio.sleep(hold_ttl_s)
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def get(channel: str, order_id: str) -> pb.Reservation:
+        async with gate:
+            reply = await rs.GetReservation(rs_pb.GetReservationRequest(
+                channel=channel, order_id=order_id), timeout=10)
+        return reply.reservation
+
+    for _ in range(100):
+        views = await asyncio.gather(*(get(ch, oid) for ch, oid in results))
+        if not any(v.state == pb.RESERVATION_STATE_RESERVED for v in views):
+            return views
+        await asyncio.sleep(0.2)
+    raise RuntimeError("holds did not expire in time")
+
+
+def _report(console: Console, final: list[pb.Reservation],
+            stocks: dict[str, rs_pb.GetStockResponse]) -> int:
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    for r in final:
+        for sku in {ln.sku for ln in r.lines}:
+            tallies[sku].orders += 1
+        if r.state == pb.RESERVATION_STATE_REJECTED:
+            tallies[r.failed_sku].rejected[REASON(r.reject_reason).removeprefix("REJECT_REASON_")] += 1
+        for a in r.allocations:
+            tallies[a.sku].reserved_units += a.quantity
+            if r.state == pb.RESERVATION_STATE_CONFIRMED:
+                tallies[a.sku].confirmed_units += a.quantity
+            elif r.state == pb.RESERVATION_STATE_EXPIRED:
+                tallies[a.sku].expired_units += a.quantity
+    reasons = ("INSUFFICIENT_STOCK", "SOLD_OUT", "BUYER_LIMIT_EXCEEDED", "NOT_ON_SALE")
+    table = Table(title="Flash sale summary: units, except orders and rejections (orders)")
+    for col in ("SKU", "loaded", "orders", "reserved", "confirmed", "expired",
+                "rej. insufficient", "rej. sold out", "rej. buyer limit", "rej. not on sale",
+                "available", "oversold", "invariant"):
+        table.add_column(col, justify="left" if col == "SKU" else "right")
+    ok = True
+    for sku, stock in stocks.items():
+        t = tallies[sku]
+        loaded = sum(lv.loaded for lv in stock.levels)
+        confirmed = sum(lv.confirmed for lv in stock.levels)
+        invariant = all(lv.loaded == lv.available + lv.held + lv.confirmed + lv.returned
+                        and min(lv.available, lv.held, lv.confirmed, lv.returned) >= 0
+                        for lv in stock.levels)
+        # Sold beyond what was loaded, or orders claiming units the counters never held.
+        oversold = max(0, confirmed - loaded) + max(0, t.confirmed_units - confirmed)
+        ok = ok and invariant and oversold == 0 and t.confirmed_units == confirmed
+        table.add_row(sku, str(loaded), str(t.orders), str(t.reserved_units), str(confirmed),
+                      str(t.expired_units), *(str(t.rejected[r]) for r in reasons),
+                      str(sum(lv.available for lv in stock.levels)), str(oversold),
+                      "holds" if invariant else "BROKEN")
+    console.print(table)
+    states = Counter(STATE(r.state).removeprefix("RESERVATION_STATE_") for r in final)
+    console.print("orders by final state: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    console.print("[bold green]oversold = 0, counters consistent[/]" if ok
+                  else "[bold red]CHECK FAILED[/]")
+    return 0 if ok else 1

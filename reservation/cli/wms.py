@@ -1,0 +1,93 @@
+"""WMS write-back commands of the `reservation` CLI.
+
+    reservation wms pull          the reference puller (reservation/clients/wms/puller.py)
+    reservation wms stats         GetWriteBackStats as JSON
+    reservation wms dead-letters  list the write-back dead letters (--replay: send again)
+    reservation reconcile         ledger totals against the service's counters
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+from reservation.v1 import write_back_service_pb2 as pb
+from reservation.v1 import write_back_service_pb2_grpc as pb_grpc
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", default=DEFAULT_TARGET, help="gRPC server")
+    p.add_argument("--group", default="", help="consumer group (default: the service's)")
+    p.add_argument("--token", default=os.environ.get("RESERVATION_AUTH_TOKEN"))
+
+
+def _call(args: argparse.Namespace, method: str, request: Any) -> int:
+    metadata = (("authorization", f"Bearer {args.token}"),) if args.token else ()
+    with grpc.insecure_channel(args.target) as channel:
+        try:
+            response = getattr(pb_grpc.WriteBackServiceStub(channel), method)(
+                request, timeout=30, metadata=metadata)
+        except grpc.RpcError as exc:
+            print(f"error: {exc.code().name}: {exc.details()}")
+            return 1
+    print(json_format.MessageToJson(response, always_print_fields_with_no_presence=True))
+    return 0
+
+
+def _pull(args: argparse.Namespace) -> int:
+    from reservation.clients.wms import puller as wms_puller
+
+    return wms_puller.run(args)
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from reservation.clients.wms import reconcile as wms_reconcile
+
+    return wms_reconcile.run(args)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    return _call(args, "GetWriteBackStats", pb.GetWriteBackStatsRequest(group=args.group))
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    if args.replay is not None:
+        return _call(args, "ReplayWriteBackDeadLetters", pb.ReplayWriteBackDeadLettersRequest(
+            group=args.group, event_ids=args.replay))
+    return _call(args, "ListWriteBackDeadLetters", pb.ListWriteBackDeadLettersRequest(
+        group=args.group, page_size=args.page_size))
+
+
+def add_commands(sub: Any) -> None:
+    """Register `wms ...` and `reconcile` on the top-level subparsers."""
+    from reservation.clients.wms import puller as wms_puller
+    from reservation.clients.wms import reconcile as wms_reconcile
+
+    wms = sub.add_parser("wms", help="WMS write-back: pull, stats, dead letters")
+    wsub = wms.add_subparsers(dest="wms_command", required=True)
+
+    p = wsub.add_parser("pull", help="pull batches into a ledger (SQLite or PostgreSQL)")
+    wms_puller.add_arguments(p)
+    p.set_defaults(func=_pull)
+
+    p = wsub.add_parser("stats", help="pending, undelivered, totals, dead letters")
+    _common(p)
+    p.set_defaults(func=_stats)
+
+    p = wsub.add_parser("dead-letters", help="list write-back dead letters, or replay them")
+    _common(p)
+    p.add_argument("--page-size", type=int, default=100)
+    p.add_argument("--replay", nargs="*", metavar="EVENT_ID",
+                   help="replay these event ids (none given: all)")
+    p.set_defaults(func=_dead_letters)
+
+    p = sub.add_parser("reconcile", help="compare a WMS ledger with the service's counters; "
+                                         "exit 1 on a real difference")
+    wms_reconcile.add_arguments(p)
+    p.set_defaults(func=_reconcile)

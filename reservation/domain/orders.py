@@ -1,0 +1,78 @@
+"""How an order is written down: its identity record and its lines' canonical spec.
+
+The identity ("<reservation id>\\t<buyer>\\t<spec>") lives at the order's home key and is
+the idempotency check: the same (channel, order_id) must come with the same buyer and
+lines. The spec of an order's lines in one shard is what that shard's hold record keeps.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from reservation.storage import keys
+from reservation.domain.models import Allocation, OrderLine
+
+
+def spec(lines: Iterable[OrderLine]) -> str:
+    return ";".join(f"{ln.sku}|{ln.quantity}|{ln.warehouse_id}" for ln in lines)
+
+
+def parse_spec(text: str) -> tuple[OrderLine, ...]:
+    out = []
+    for item in text.split(";") if text else []:
+        sku, qty, wh = item.split("|")
+        out.append(OrderLine(sku, int(qty), wh))
+    return tuple(out)
+
+
+def parse_allocations(text: str) -> list[Allocation]:
+    out = []
+    for item in text.split(";") if text else []:
+        sku, wh, qty = item.split("|")
+        out.append(Allocation(sku, wh, int(qty)))
+    return out
+
+
+def new_reservation_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Identity:
+    reservation_id: str
+    buyer_id: str
+    spec: str
+
+    def encode(self) -> str:
+        return f"{self.reservation_id}\t{self.buyer_id}\t{self.spec}"
+
+    @classmethod
+    def decode(cls, text: str) -> Identity:
+        rid, buyer, spec_ = text.split("\t", 2)
+        return cls(rid, buyer, spec_)
+
+    @property
+    def lines(self) -> tuple[OrderLine, ...]:
+        return parse_spec(self.spec)
+
+
+@dataclass(frozen=True)
+class Part:
+    """The lines of an order that live in one shard, in request order."""
+
+    shard: int
+    lines: tuple[OrderLine, ...]
+
+    @property
+    def spec(self) -> str:
+        return spec(self.lines)
+
+
+def split_by_shard(lines: Sequence[OrderLine], shards: int) -> list[Part]:
+    """Parts in shard order, so every caller touches shards in the same sequence."""
+    by_shard: dict[int, list[OrderLine]] = {}
+    for line in lines:
+        by_shard.setdefault(keys.shard_of(line.sku, shards), []).append(line)
+    return [Part(shard, tuple(ls)) for shard, ls in sorted(by_shard.items())]

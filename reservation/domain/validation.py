@@ -1,0 +1,96 @@
+"""Checks on what callers send, before anything touches Redis.
+
+Each failure names the field (as a path like ``lines[2].quantity``) so the gRPC edge
+can attach google.rpc.BadRequest details.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from reservation.errors import InvalidArgument
+from reservation.domain.models import OrderLine, ReserveCommand, StockItem
+from reservation.settings import Settings
+
+# Ids that become part of Redis keys and of the scripts' encodings ('|' ';' ',' separate
+# fields there), so they keep to a plain alphabet.
+_CODE = re.compile(r"[A-Za-z0-9_.:/#@+-]+")
+_CHANNEL = re.compile(r"[A-Za-z0-9_.-]+")
+CODE_MAX = 64
+
+
+def code(field: str, value: str, required: bool = True, pattern: re.Pattern[str] = _CODE) -> None:
+    if not value:
+        if required:
+            raise InvalidArgument(field, "must not be empty")
+        return
+    if len(value) > CODE_MAX:
+        raise InvalidArgument(field, f"is longer than {CODE_MAX} characters")
+    if not pattern.fullmatch(value):
+        raise InvalidArgument(field, f"has characters outside {pattern.pattern}")
+
+
+def text_id(field: str, value: str, settings: Settings) -> None:
+    """Free-form ids (order, buyer): non-empty, bounded, printable."""
+    if not value:
+        raise InvalidArgument(field, "must not be empty")
+    if len(value.encode()) > settings.max_id_length:
+        raise InvalidArgument(field, f"is longer than {settings.max_id_length} bytes")
+    if not value.isprintable():
+        raise InvalidArgument(field, "must be printable (no control characters)")
+
+
+def order_key(channel: str, order_id: str, settings: Settings) -> None:
+    code("channel", channel, pattern=_CHANNEL)
+    text_id("order_id", order_id, settings)
+
+
+def quantity(field: str, value: int, settings: Settings, allow_zero: bool = False) -> None:
+    low = 0 if allow_zero else 1
+    if value < low:
+        raise InvalidArgument(field, f"must be at least {low}, got {value}")
+    if value > settings.max_quantity:
+        raise InvalidArgument(field, f"must be at most {settings.max_quantity}, got {value}")
+
+
+def lines(field: str, values: Sequence[OrderLine], settings: Settings) -> None:
+    if not values:
+        raise InvalidArgument(field, "must hold at least one line")
+    if len(values) > settings.max_lines:
+        raise InvalidArgument(field, f"holds {len(values)} lines, at most {settings.max_lines}")
+    for i, line in enumerate(values):
+        code(f"{field}[{i}].sku", line.sku)
+        quantity(f"{field}[{i}].quantity", line.quantity, settings)
+        code(f"{field}[{i}].warehouse_id", line.warehouse_id, required=False)
+
+
+def hold_ttl(field: str, ttl_ms: int, settings: Settings) -> None:
+    if ttl_ms == 0:
+        return
+    if ttl_ms < 100 or ttl_ms > settings.max_hold_ttl_ms:
+        raise InvalidArgument(
+            field, f"must be between 0.1 s and {settings.max_hold_ttl_ms / 1000:g} s")
+
+
+def reserve(cmd: ReserveCommand, settings: Settings) -> None:
+    order_key(cmd.channel, cmd.order_id, settings)
+    text_id("buyer_id", cmd.buyer_id, settings)
+    lines("lines", cmd.lines, settings)
+    hold_ttl("hold_ttl", cmd.hold_ttl_ms, settings)
+
+
+def stock_items(field: str, items: Sequence[StockItem], settings: Settings,
+                allow_zero: bool) -> None:
+    if not items:
+        raise InvalidArgument(field, "must hold at least one item")
+    if len(items) > settings.max_batch:
+        raise InvalidArgument(field, f"holds {len(items)} items, at most {settings.max_batch}")
+    seen: set[tuple[str, str]] = set()
+    for i, item in enumerate(items):
+        code(f"{field}[{i}].sku", item.sku)
+        code(f"{field}[{i}].warehouse_id", item.warehouse_id)
+        quantity(f"{field}[{i}].quantity", item.quantity, settings, allow_zero=allow_zero)
+        if (item.sku, item.warehouse_id) in seen:
+            raise InvalidArgument(f"{field}[{i}]", "repeats an earlier sku and warehouse_id")
+        seen.add((item.sku, item.warehouse_id))

@@ -1,0 +1,63 @@
+"""ReservationService: parse, call the domain, build the response. Nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from reservation.reserving.reservations import Reservations
+from reservation.stock.sales import Sales
+from reservation.server import convert
+from reservation.server.servicers import reserve_many
+from reservation.v1 import reservation_service_pb2 as pb
+from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
+from reservation.reserving.watch import watch
+
+
+class ReservationServicer(pb_grpc.ReservationServiceServicer):
+    def __init__(self, reservations: Reservations, sales: Sales) -> None:
+        self.reservations = reservations
+        self.sales = sales
+
+    async def Reserve(self, request: pb.ReserveRequest,
+                      context: grpc.aio.ServicerContext) -> pb.ReserveResponse:
+        result = await self.reservations.reserve(convert.reserve_command(request))
+        return pb.ReserveResponse(reservation=convert.reservation(result))
+
+    async def ReserveBatch(self, request: pb.ReserveBatchRequest,
+                           context: grpc.aio.ServicerContext) -> pb.ReserveBatchResponse:
+        return await reserve_many.reserve_batch(self.reservations, request)
+
+    async def ReserveStream(self, request_iterator: AsyncIterator[pb.ReserveStreamRequest],
+                            context: grpc.aio.ServicerContext
+                            ) -> AsyncIterator[pb.ReserveStreamResponse]:
+        async for response in reserve_many.reserve_stream(self.reservations, request_iterator):
+            yield response
+
+    async def Confirm(self, request: pb.ConfirmRequest,
+                      context: grpc.aio.ServicerContext) -> pb.ConfirmResponse:
+        result = await self.reservations.confirm(request.channel, request.order_id)
+        return pb.ConfirmResponse(reservation=convert.reservation(result))
+
+    async def Release(self, request: pb.ReleaseRequest,
+                      context: grpc.aio.ServicerContext) -> pb.ReleaseResponse:
+        result = await self.reservations.release(request.channel, request.order_id)
+        return pb.ReleaseResponse(reservation=convert.reservation(result))
+
+    async def GetReservation(self, request: pb.GetReservationRequest,
+                             context: grpc.aio.ServicerContext) -> pb.GetReservationResponse:
+        result = await self.reservations.get(request.channel, request.order_id)
+        return pb.GetReservationResponse(reservation=convert.reservation(result))
+
+    async def WatchReservation(self, request: pb.WatchReservationRequest,
+                               context: grpc.aio.ServicerContext
+                               ) -> AsyncIterator[pb.WatchReservationResponse]:
+        s = self.reservations.settings
+        async for view in watch(self.reservations, request.channel, request.order_id,
+                                s.watch_poll_interval_ms, s.watch_max_ms):
+            yield pb.WatchReservationResponse(reservation=convert.reservation(view))
+
+    async def GetStock(self, request: pb.GetStockRequest,
+                       context: grpc.aio.ServicerContext) -> pb.GetStockResponse:
+        return convert.stock(await self.sales.stock(request.sku))

@@ -1,0 +1,89 @@
+"""ReserveBatch and ReserveStream at the gRPC edge: protobuf in and out, per-order errors.
+
+The servicer delegates here so it stays a list of thin methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from reservation.reserving import batch
+from reservation.errors import ReservationError
+from reservation.domain.models import ReserveCommand
+from reservation.reserving.reservations import Reservations
+from reservation.server import convert
+from reservation.v1 import reservation_service_pb2 as pb
+
+
+def _command(req: pb.ReserveRequest) -> ReserveCommand | ReservationError:
+    try:
+        return convert.reserve_command(req)
+    except ReservationError as exc:
+        return exc
+
+
+def _code(exc: ReservationError) -> int:
+    return int(exc.code.value[0])
+
+
+def batch_result(outcome: batch.Outcome) -> pb.ReserveBatchResult:
+    if isinstance(outcome, ReservationError):
+        return pb.ReserveBatchResult(error_code=_code(outcome), error_message=outcome.message)
+    return pb.ReserveBatchResult(reservation=convert.reservation(outcome))
+
+
+async def reserve_batch(reservations: Reservations,
+                        request: pb.ReserveBatchRequest) -> pb.ReserveBatchResponse:
+    batch.check_size("requests", len(request.requests), reservations.settings)
+    outcomes = await batch.reserve_all(reservations, [_command(r) for r in request.requests])
+    return pb.ReserveBatchResponse(results=[batch_result(o) for o in outcomes])
+
+
+def stream_response(req: pb.ReserveRequest, outcome: batch.Outcome) -> pb.ReserveStreamResponse:
+    if isinstance(outcome, ReservationError):
+        return pb.ReserveStreamResponse(channel=req.channel, order_id=req.order_id,
+                                        error_code=_code(outcome),
+                                        error_message=outcome.message)
+    return pb.ReserveStreamResponse(channel=req.channel, order_id=req.order_id,
+                                    reservation=convert.reservation(outcome))
+
+
+async def reserve_stream(
+    reservations: Reservations, requests: AsyncIterator[pb.ReserveStreamRequest],
+) -> AsyncIterator[pb.ReserveStreamResponse]:
+    """Each request is processed as it arrives; responses go out as they are ready (so
+    not necessarily in request order: they echo channel and order_id). At most
+    max_batch orders of one stream are in flight; beyond that reading waits (backpressure)."""
+    done: asyncio.Queue[pb.ReserveStreamResponse | None] = asyncio.Queue()
+    window = asyncio.Semaphore(reservations.settings.max_batch)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def one(req: pb.ReserveRequest) -> None:
+        try:
+            outcome = await batch.reserve_one(reservations, _command(req))
+            done.put_nowait(stream_response(req, outcome))
+        finally:
+            window.release()
+
+    async def read() -> None:
+        try:
+            async for message in requests:
+                await window.acquire()
+                task = asyncio.create_task(one(message.request))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if tasks:
+                await asyncio.gather(*tasks)
+        finally:
+            done.put_nowait(None)  # end of responses (or of reading, on error)
+
+    reader = asyncio.create_task(read())
+    try:
+        while (response := await done.get()) is not None:
+            yield response
+        await reader  # re-raises a failed read (e.g. the client went away)
+    finally:
+        reader.cancel()
+        for task in list(tasks):
+            task.cancel()

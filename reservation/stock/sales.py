@@ -1,0 +1,137 @@
+"""Operator work: loading stock and running flash sales.
+
+A sale's definition is stored once under its id (so Start is idempotent and Stop/Get
+know its items); its SKUs carry the sale's window and limits in their own shard, where
+the reserve script reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+
+from reservation.storage import keys
+
+from reservation.domain import validation
+from reservation.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from reservation.domain.models import FlashSale, Stock, StockItem
+from reservation.settings import Settings
+from reservation.storage.store import Store
+
+MODES = ("SET", "ADD")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Sales:
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    def _by_shard(self, items: Sequence[StockItem]) -> dict[int, list[tuple[str, str, int]]]:
+        out: dict[int, list[tuple[str, str, int]]] = {}
+        for it in items:
+            shard = keys.shard_of(it.sku, self.settings.shards)
+            out.setdefault(shard, []).append((it.sku, it.warehouse_id, it.quantity))
+        return dict(sorted(out.items()))
+
+    async def load_stock(self, items: Sequence[StockItem], mode: str) -> list[Stock]:
+        if mode not in MODES:
+            raise InvalidArgument("mode", "must be SET or ADD")
+        validation.stock_items("items", items, self.settings, allow_zero=mode == "SET")
+        for shard, group in self._by_shard(items).items():
+            await self.store.load_stock(shard, mode, group)
+        skus = list(dict.fromkeys(it.sku for it in items))
+        return [await self.stock(sku) for sku in skus]
+
+    async def stock(self, sku: str) -> Stock:
+        validation.code("sku", sku)
+        levels, depth = await self.store.stock(sku)
+        if not levels:
+            raise NotFound(f"no stock was ever loaded for sku {sku}")
+        return Stock(sku, tuple(levels), depth)
+
+    async def start(self, sale: FlashSale) -> FlashSale:
+        """Start (or, for the same request again, confirm) a sale. starts_at_ms 0 means
+        now; the definition keeps the request as sent, so a retry compares equal."""
+        self._validate(sale)
+        await self._refuse_overlap(sale)
+        spec = _encode(sale)
+        ttl = max(sale.ends_at_ms - now_ms(), 0) + self.settings.retention_ms
+        existing, opened_ms = await self.store.save_sale_definition(
+            sale.sale_id, spec, now_ms(), ttl)
+        if existing is not None and existing != spec:
+            raise AlreadyExists(f"flash sale {sale.sale_id} exists with a different definition")
+        sale = FlashSale(**{**sale.__dict__, "starts_at_ms": sale.starts_at_ms or opened_ms})
+        for shard, group in self._by_shard(sale.items).items():
+            answer = await self.store.start_sale(
+                shard, sale.sale_id, sale.starts_at_ms, sale.ends_at_ms, sale.per_buyer_limit,
+                sale.hold_ttl_ms, sale.queue_deadline_ms, group)
+            if answer[0] == "CONFLICT":
+                raise FailedPrecondition(f"sku {answer[1]} is in flash sale {answer[2]}")
+        return await self.get(sale.sale_id)
+
+    def _validate(self, sale: FlashSale) -> None:
+        validation.code("sale_id", sale.sale_id)
+        validation.stock_items("items", sale.items, self.settings, allow_zero=False)
+        if sale.starts_at_ms and sale.ends_at_ms <= sale.starts_at_ms:
+            raise InvalidArgument("ends_at", "must be after starts_at")
+        if sale.ends_at_ms <= now_ms():
+            raise InvalidArgument("ends_at", "is in the past")
+        if sale.per_buyer_limit < 0:
+            raise InvalidArgument("per_buyer_limit", "must not be negative")
+        validation.hold_ttl("hold_ttl", sale.hold_ttl_ms, self.settings)
+        if sale.queue_deadline_ms < 0:
+            raise InvalidArgument("queue_deadline", "must not be negative")
+
+    async def _refuse_overlap(self, sale: FlashSale) -> None:
+        """Refuse before the first write when any SKU is in another open sale."""
+        skus = list(dict.fromkeys(it.sku for it in sale.items))
+        current = await self.store.sales_of(skus)
+        for sku, other in zip(skus, current):
+            if other and other.get("sale_id") != sale.sale_id and other.get("stopped") != "1" \
+                    and now_ms() < int(other["ends"]):
+                raise FailedPrecondition(f"sku {sku} is in flash sale {other['sale_id']}")
+
+    async def stop(self, sale_id: str) -> FlashSale:
+        sale = await self.get(sale_id)
+        await self.store.mark_sale_stopped(sale_id)
+        skus_by_shard: dict[int, list[str]] = {}
+        for sku in dict.fromkeys(it.sku for it in sale.items):
+            skus_by_shard.setdefault(keys.shard_of(sku, self.settings.shards), []).append(sku)
+        for shard, skus in sorted(skus_by_shard.items()):
+            await self.store.stop_sale(shard, sale_id, skus)
+        return await self.get(sale_id)
+
+    async def get(self, sale_id: str) -> FlashSale:
+        validation.code("sale_id", sale_id)
+        stored = await self.store.sale_definition(sale_id)
+        if "spec" not in stored:
+            raise InvalidArgument("sale_id", f"no flash sale {sale_id}")
+        sale = _decode(stored["spec"], stopped=stored.get("stopped") == "1")
+        if not sale.starts_at_ms:
+            sale = FlashSale(**{**sale.__dict__, "starts_at_ms": int(stored["opened"])})
+        levels = {}
+        for sku in dict.fromkeys(it.sku for it in sale.items):
+            for level in (await self.store.stock(sku))[0]:
+                levels[(sku, level.warehouse_id)] = level
+        return FlashSale(**{**sale.__dict__, "levels": levels})
+
+
+def _encode(sale: FlashSale) -> str:
+    return json.dumps({
+        "items": [[it.sku, it.warehouse_id, it.quantity] for it in sale.items],
+        "starts": sale.starts_at_ms, "ends": sale.ends_at_ms, "limit": sale.per_buyer_limit,
+        "ttl": sale.hold_ttl_ms, "qdl": sale.queue_deadline_ms, "id": sale.sale_id,
+    }, separators=(",", ":"))
+
+
+def _decode(text: str, stopped: bool) -> FlashSale:
+    d = json.loads(text)
+    return FlashSale(
+        sale_id=d["id"], items=tuple(StockItem(*it) for it in d["items"]),
+        starts_at_ms=d["starts"], ends_at_ms=d["ends"], per_buyer_limit=d["limit"],
+        hold_ttl_ms=d["ttl"], queue_deadline_ms=d["qdl"], stopped=stopped)

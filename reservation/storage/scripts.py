@@ -1,0 +1,54 @@
+"""The Lua scripts: read once from package data, the shared library prepended.
+
+Each script is one file in reservation/storage/lua/ with a KEYS/ARGV/return header. The files
+starting with '_' are libraries: LIBRARIES are prepended to every script (EXTRA_LIBRARIES
+to a few more), so each script stays one atomic unit while the helpers exist once.
+STANDALONE scripts get no prelude at all.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+LIBRARIES = ("_lib.lua", "_queue.lua", "_reserve.lua")
+# Libraries only some scripts need, prepended after LIBRARIES.
+EXTRA_LIBRARIES = {name: ("_wb.lua",) for name in
+                   ("wb_pull", "wb_ack", "wb_stats", "wb_replay", "wb_snapshot")}
+# Scripts that need none of the libraries: sent as they are, without the library
+# prelude every other script pays for on each call.
+STANDALONE = frozenset({"claim", "claim_many"})
+NAMES = (
+    "claim",
+    "claim_many",
+    "reserve",
+    "reserve_many",
+    "confirm",
+    "release",
+    "get",
+    "sweep",
+    "load_stock",
+    "start_sale",
+    "stop_sale",
+    "dead_letter",
+    # WMS write-back (reservation/writeback/).
+    "wb_pull",
+    "wb_ack",
+    "wb_stats",
+    "wb_replay",
+    "wb_snapshot",
+)
+
+
+def _read(filename: str) -> str:
+    return resources.files("reservation.storage.lua").joinpath(filename).read_text(encoding="utf-8")
+
+
+@cache
+def source(name: str) -> str:
+    """Full source of a script: libraries first, then the script's own file."""
+    if name in STANDALONE:
+        return _read(f"{name}.lua")
+    parts = [_read(lib) for lib in (*LIBRARIES, *EXTRA_LIBRARIES.get(name, ()))]
+    parts.append(_read(f"{name}.lua"))
+    return "\n".join(parts)

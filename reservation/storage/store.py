@@ -1,0 +1,280 @@
+"""The only code that talks to Redis: the scripts, a few plain reads, error translation.
+
+Everything goes through `Store.eval` (scripts) or `Store.client` reads wrapped in
+`redis_errors()`, so a Redis that cannot be reached becomes `Unavailable` in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import BusyLoadingError, ClusterDownError, TryAgainError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from reservation.storage import keys
+
+from reservation.storage import scripts
+
+from reservation.storage import coalesce
+from reservation.errors import Unavailable
+from reservation.domain.models import StockLevel
+from reservation.settings import Settings
+
+_UNREACHABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    BusyLoadingError,
+    ClusterDownError,
+    TryAgainError,
+    OSError,
+)
+
+
+@contextlib.contextmanager
+def redis_errors() -> Iterator[None]:
+    """Translate 'Redis is not there right now' into the service's Unavailable."""
+    try:
+        yield
+    except _UNREACHABLE as exc:
+        raise Unavailable(f"redis unavailable: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class PartReply:
+    """What every order script answers: the state of one order's part in one shard."""
+
+    code: str
+    state: str = ""
+    reason: str = ""
+    failed_sku: str = ""
+    expires_at_ms: int = 0
+    allocations: str = ""
+    reservation_id: str = ""
+    buyer_id: str = ""
+    queue_position: int = 0
+    spec: str = ""
+
+    @classmethod
+    def parse(cls, raw: Sequence[Any]) -> PartReply:
+        if len(raw) == 1:
+            return cls(code=raw[0])
+        return cls(raw[0], raw[1], raw[2], raw[3], int(raw[4]), raw[5], raw[6], raw[7],
+                   int(raw[8]), raw[9])
+
+
+def connect(settings: Settings, url: str) -> aioredis.Redis | RedisCluster:
+    """A client for `url`; cluster protocol when settings say so."""
+    timeout = settings.redis_timeout_ms / 1000
+    opts: dict[str, Any] = {"decode_responses": True, "socket_timeout": timeout,
+                            "socket_connect_timeout": timeout}
+    if settings.redis_cluster:
+        return RedisCluster.from_url(url, max_connections=settings.redis_max_connections, **opts)
+    # A bounded pool: a burst of calls waits for a connection instead of opening
+    # thousands of sockets (and failing with "Too many connections").
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=settings.redis_max_connections, timeout=timeout,
+        socket_keepalive=True, **opts)
+    return aioredis.Redis(connection_pool=pool)
+
+
+def _fold_reserves(
+        calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
+    """reserve calls of one shard -> one reserve_many call (see reserve_many.lua): each
+    order's fields travel as one tab-joined argument (no field can hold a tab)."""
+    first_keys, first_args = calls[0]
+    args: list[Any] = [*first_args[:3], len(calls)]
+    args += ["\t".join(map(str, a[3:])) for _, a in calls]
+    return [first_keys[1], first_keys[2]], args
+
+
+RESERVE_MANY = coalesce.Merge(
+    bulk="reserve_many",
+    group=lambda keys_, args: keys_[1],  # the shard's expiry key: one group per shard
+    fold=_fold_reserves,
+)
+"""Concurrent reserve calls of one shard become one reserve_many call."""
+
+
+def _fold_claims(
+        calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
+    """claim calls whose home keys share a shard -> one claim_many call."""
+    first_key = calls[0][0][0]
+    prefix = first_key[:first_key.index("}:") + 2]
+    args: list[Any] = [prefix, calls[0][1][1], len(calls)]
+    for _, (identity, _ttl, ref) in calls:
+        args += [ref, identity]
+    return [first_key], args
+
+
+CLAIM_MANY = coalesce.Merge(
+    bulk="claim_many",
+    group=lambda keys_, args: keys_[0][:keys_[0].index("}:")],  # the home shard's tag
+    fold=_fold_claims,
+)
+"""Concurrent claims of one home shard become one claim_many call."""
+
+
+class Store:
+    """Redis access for the domain modules: one method per script or read."""
+
+    def __init__(self, client: aioredis.Redis | RedisCluster, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self._scripts = {name: client.register_script(scripts.source(name))
+                         for name in scripts.NAMES}
+        # Every script call and order claim goes out in this turn's pipeline (coalesce.py).
+        self._coalescer = coalesce.Coalescer(client, self._scripts,
+                                             {"reserve": RESERVE_MANY,
+                                              "claim": CLAIM_MANY})
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.client.aclose()
+
+    # -- the seam ---------------------------------------------------------------------
+    async def eval(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
+        with redis_errors():
+            return await self._coalescer.script(name, keys_, args)
+
+    def _head(self, shard: int) -> list[Any]:
+        """The ARGV head every script shares (see _lib.lua)."""
+        s = self.settings
+        return [keys.prefix(shard), s.default_hold_ttl_ms, s.retention_ms]
+
+    # -- orders -----------------------------------------------------------------------
+    async def claim_order(self, ref: str, identity: str) -> str | None:
+        """Record an order's identity unless one exists; returns the existing one."""
+        ttl = 2 * self.settings.retention_ms
+        existing = await self.eval("claim", [keys.order_home(ref, self.settings.shards)],
+                                   [identity, ttl, ref])
+        return existing or None
+
+    async def order_identity(self, ref: str) -> str | None:
+        with redis_errors():
+            return await self.client.get(keys.order_home(ref, self.settings.shards))
+
+    def _order_keys(self, shard: int, ref: str) -> list[str]:
+        return [keys.hold(shard, ref), keys.expiry(shard), keys.write_back(shard)]
+
+    async def reserve(self, shard: int, ref: str, rid: str, channel: str, order_id: str,
+                      buyer: str, spec: str, lines: Sequence[tuple[str, int, str]],
+                      hold_ttl_ms: int, allow_queue: bool) -> PartReply:
+        s = self.settings
+        args = [*self._head(shard), ref, rid, channel, order_id, buyer, spec, hold_ttl_ms,
+                1 if allow_queue else 0, s.queue_bound, s.queue_deadline_ms, len(lines)]
+        for sku, qty, cands in lines:
+            args += [sku, qty, cands]
+        return PartReply.parse(await self.eval("reserve", self._order_keys(shard, ref), args))
+
+    async def confirm(self, shard: int, ref: str, grace_ms: int) -> PartReply:
+        args = [*self._head(shard), ref, grace_ms]
+        return PartReply.parse(await self.eval("confirm", self._order_keys(shard, ref), args))
+
+    async def release(self, shard: int, ref: str) -> PartReply:
+        args = [*self._head(shard), ref]
+        return PartReply.parse(await self.eval("release", self._order_keys(shard, ref), args))
+
+    async def get(self, shard: int, ref: str) -> PartReply:
+        args = [*self._head(shard), ref]
+        return PartReply.parse(await self.eval("get", [keys.hold(shard, ref)], args))
+
+    async def dead_letter(self, shard: int, ref: str, action: str) -> PartReply:
+        s = self.settings
+        args = [*self._head(shard), ref, action, s.queue_bound, s.queue_deadline_ms]
+        keys_ = [keys.hold(shard, ref), keys.write_back(shard)]
+        return PartReply.parse(await self.eval("dead_letter", keys_, args))
+
+    async def dead_letter_refs(self, shard: int, limit: int) -> list[str]:
+        with redis_errors():
+            return await self.client.zrange(keys.dead(shard), 0, limit - 1)
+
+    # -- background -------------------------------------------------------------------
+    async def sweep(self, shard: int, serve_queues: bool, limit: int = 500) -> list[int]:
+        s = self.settings
+        args = [*self._head(shard), s.expiry_grace_ms, limit, 1 if serve_queues else 0]
+        keys_ = [keys.expiry(shard), keys.write_back(shard), keys.queue_deadline(shard)]
+        return [int(x) for x in await self.eval("sweep", keys_, args)]
+
+    # -- stock and sales --------------------------------------------------------------
+    async def load_stock(self, shard: int, mode: str,
+                         items: Sequence[tuple[str, str, int]]) -> None:
+        args = [*self._head(shard), mode, len(items)]
+        for item in items:
+            args += list(item)
+        await self.eval("load_stock", [keys.write_back(shard)], args)
+
+    async def start_sale(self, shard: int, sale_id: str, starts_ms: int, ends_ms: int,
+                         limit: int, ttl_ms: int, deadline_ms: int,
+                         items: Sequence[tuple[str, str, int]]) -> list[str]:
+        args = [*self._head(shard), sale_id, starts_ms, ends_ms, limit, ttl_ms, deadline_ms,
+                len(items)]
+        for item in items:
+            args += list(item)
+        return list(await self.eval("start_sale", [keys.write_back(shard)], args))
+
+    async def stop_sale(self, shard: int, sale_id: str, skus: Sequence[str]) -> int:
+        args = [*self._head(shard), sale_id, len(skus), *skus]
+        return int((await self.eval("stop_sale", [keys.write_back(shard)], args))[0])
+
+    async def stock(self, sku: str) -> tuple[list[StockLevel], int]:
+        """Counters per warehouse (priority order) and queue depth of one SKU."""
+        shard = keys.shard_of(sku, self.settings.shards)
+        with redis_errors():
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.zrange(keys.warehouses(shard, sku), 0, -1)
+                pipe.hgetall(keys.stock(shard, sku))
+                pipe.zcard(keys.queue(shard, sku))
+                whs, counters, depth = await pipe.execute()
+        return [_level(wh, counters) for wh in whs], int(depth)
+
+    async def sales_of(self, skus: Sequence[str]) -> list[dict[str, str]]:
+        """The flash-sale fields each SKU carries now ({} for none)."""
+        with redis_errors():
+            async with self.client.pipeline(transaction=False) as pipe:
+                for sku in skus:
+                    pipe.hgetall(keys.sale(keys.shard_of(sku, self.settings.shards), sku))
+                return list(await pipe.execute())
+
+    async def save_sale_definition(self, sale_id: str, spec: str, now_ms: int,
+                                   ttl_ms: int) -> tuple[str | None, int]:
+        """Store a sale's definition unless one exists. Returns the spec that was there
+        before (None if this call created it) and when the sale was first started."""
+        key = keys.sale_definition(sale_id, self.settings.shards)
+        with redis_errors():
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.hsetnx(key, "spec", spec)
+                pipe.hsetnx(key, "opened", now_ms)
+                pipe.hmget(key, "spec", "opened")
+                pipe.pexpire(key, ttl_ms, nx=True)
+                created, _, (stored, opened), _ = await pipe.execute()
+        return (None if created else stored), int(opened)
+
+    async def sale_definition(self, sale_id: str) -> dict[str, str]:
+        with redis_errors():
+            return await self.client.hgetall(keys.sale_definition(sale_id, self.settings.shards))
+
+    async def mark_sale_stopped(self, sale_id: str) -> None:
+        with redis_errors():
+            await self.client.hset(keys.sale_definition(sale_id, self.settings.shards),
+                                   "stopped", "1")
+
+    async def health(self) -> None:
+        """A script round trip on every shard, not only PING: proves scripts load and run
+        on every node that owns a shard (one coalesced pipeline per node)."""
+        await asyncio.gather(*(self.get(shard, "-health-:-check-")
+                               for shard in range(self.settings.shards)))
+
+
+def _level(wh: str, counters: dict[str, str]) -> StockLevel:
+    def c(name: str) -> int:
+        return int(counters.get(f"{wh}|{name}", 0))
+
+    return StockLevel(wh, available=c("a"), held=c("h"), confirmed=c("c"), returned=c("r"),
+                      loaded=c("l"))

@@ -1,0 +1,136 @@
+"""Redis access of the write-back API: the wb_*.lua scripts, the long-poll wait, scans.
+
+Scripts run through the core `Store.eval`, which registers them (NOSCRIPT reloads) and
+translates an unreachable Redis into `Unavailable`; plain reads use `redis_errors()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from reservation.storage import keys as core_keys
+from reservation.storage.store import Store, redis_errors
+from reservation.storage import writeback_keys as keys
+from reservation.writeback.models import WriteBackEvent, event_from_fields, pairs
+
+# Without a blocking read (cluster mode, or all blocking slots taken) poll this often.
+POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class ShardPull:
+    events: list[WriteBackEvent]
+    acked_here: int
+    """Entries the script acknowledged itself (dead-lettered, other groups' replays)."""
+    boundary: str
+    """Entries after this id are undelivered: where a long-poll waits from."""
+
+
+@dataclass(frozen=True)
+class ShardSnapshot:
+    stocks: list[dict[str, str]]
+    unacked: list[tuple[str, dict[str, str]]]
+    dead: list[tuple[str, dict[str, str]]]
+
+
+class WriteBackStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.settings = store.settings
+        # A blocking read holds a connection of the shared, bounded pool for its whole
+        # wait: at most an eighth of the pool, so long-polls never starve Reserve calls.
+        self._blocking_slots = max(1, self.settings.redis_max_connections // 8)
+
+    def _head(self, shard: int) -> list[Any]:
+        """The ARGV head every script shares (see _lib.lua)."""
+        s = self.settings
+        return [core_keys.prefix(shard), s.default_hold_ttl_ms, s.retention_ms]
+
+    async def ensure_groups(self, groups: Sequence[str]) -> None:
+        """Create the groups on every shard stream from id 0, unless they exist.
+
+        Done at start so that trimming (which keeps what existing groups still need)
+        never removes entries a configured group has not seen yet."""
+        with redis_errors():
+            for group in groups:
+                for shard in range(self.settings.shards):
+                    try:
+                        await self.store.client.xgroup_create(
+                            keys.write_back(shard), group, id="0", mkstream=True)
+                    except ResponseError as exc:
+                        if "BUSYGROUP" not in str(exc):
+                            raise
+
+    async def pull(self, shard: int, group: str, consumer: str, count: int) -> ShardPull:
+        s = self.settings
+        raw = await self.store.eval(
+            "wb_pull",
+            [keys.write_back(shard), keys.dead_letter(shard, group), keys.stats(shard, group)],
+            [*self._head(shard), group, consumer, count, s.write_back_visibility_timeout_ms,
+             s.write_back_max_deliveries, s.write_back_dead_letter_max, shard])
+        events = [event_from_fields(shard, entry_id, pairs(flat), int(n))
+                  for entry_id, n, flat in raw[2]]
+        return ShardPull(events, int(raw[0]), raw[1])
+
+    async def ack(self, shard: int, group: str, entry_ids: Sequence[str]) -> int:
+        """Acknowledge (none: only trim); returns how many were newly acknowledged."""
+        raw = await self.store.eval(
+            "wb_ack", [keys.write_back(shard), keys.stats(shard, group)],
+            [*self._head(shard), group, self.settings.retention_ms, *entry_ids])
+        return int(raw[0])
+
+    async def wait_for_new(self, boundaries: Mapping[int, str], timeout_s: float) -> None:
+        """Return when an entry arrives after a boundary, or after timeout_s (sooner when
+        no blocking read is possible: Redis Cluster cannot block on many slots at once)."""
+        if self.settings.redis_cluster or not boundaries or self._blocking_slots == 0:
+            await asyncio.sleep(min(timeout_s, POLL_S))
+            return
+        streams = {keys.write_back(shard): boundary for shard, boundary in boundaries.items()}
+        self._blocking_slots -= 1
+        try:
+            with redis_errors():
+                await self.store.client.xread(streams, count=1,
+                                              block=max(1, int(timeout_s * 1000)))
+        finally:
+            self._blocking_slots += 1
+
+    async def stats(self, shard: int, group: str) -> list[Any]:
+        return list(await self.store.eval(
+            "wb_stats",
+            [keys.write_back(shard), keys.dead_letter(shard, group), keys.stats(shard, group)],
+            [*self._head(shard), group]))
+
+    async def dead_letters(self, shard: int, group: str,
+                           count: int) -> list[tuple[str, dict[str, str]]]:
+        with redis_errors():
+            entries = await self.store.client.xrange(keys.dead_letter(shard, group),
+                                                     count=count)
+        return [(entry_id, dict(fields)) for entry_id, fields in entries]
+
+    async def replay(self, shard: int, group: str, event_ids: Sequence[str]) -> int:
+        raw = await self.store.eval(
+            "wb_replay",
+            [keys.write_back(shard), keys.dead_letter(shard, group), keys.stats(shard, group)],
+            [*self._head(shard), group, *event_ids])
+        return int(raw[0])
+
+    async def snapshot(self, shard: int, group: str, skus: Sequence[str]) -> ShardSnapshot:
+        raw = await self.store.eval(
+            "wb_snapshot", [keys.write_back(shard), keys.dead_letter(shard, group)],
+            [*self._head(shard), group, len(skus), *skus])
+        return ShardSnapshot([pairs(flat) for flat in raw[0]],
+                             [(entry_id, pairs(flat)) for entry_id, flat in raw[1]],
+                             [(entry_id, pairs(flat)) for entry_id, flat in raw[2]])
+
+    async def stock_skus(self) -> AsyncIterator[str]:
+        """Every SKU that has stock counters (SCAN: every node in cluster mode)."""
+        marker = ":stock:"
+        with redis_errors():
+            async for key in self.store.client.scan_iter(
+                    match=f"{core_keys.ROOT}:{{*}}{marker}*", count=1000):
+                yield key.split(marker, 1)[1]

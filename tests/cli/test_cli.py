@@ -1,0 +1,329 @@
+"""The `reservation` command as a user runs it: a real process, its exit code and output.
+
+`serve` without RESERVATION_REDIS_URL must start (and on SIGTERM stop) a private
+redis-server; `check` is a health check whose exit code is the answer; the operator
+commands print JSON and exit 1 with the server's INVALID_ARGUMENT message on bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from reservation.storage.redis_process import RedisProcess, free_port
+from tests.redis_fixtures import start_redis
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_BOUND_S = 30.0  # a server that is not SERVING by then failed to start
+STOP_BOUND_S = 30.0
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a CLI process: no RESERVATION_* from outside, the repo importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESERVATION_")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env.update(extra)
+    return env
+
+
+def cli(*args: str, env: dict[str, str] | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "reservation.cli", *args],
+                          env=env or cli_env(), capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def children(pid: int) -> list[int]:
+    """Child processes of `pid` (from /proc: no psutil needed)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # The command name is in parentheses and may hold spaces; ppid follows it.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def is_alive(pid: int) -> bool:
+    """Running and not a zombie."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_for(condition: object, bound_s: float) -> bool:
+    deadline = time.monotonic() + bound_s
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@dataclass
+class Served:
+    """A `reservation serve` process and what a test needs to reach it."""
+
+    proc: subprocess.Popen[str]
+    target: str
+    data_dir: Path
+    log: Path
+
+    def redis_children(self) -> list[int]:
+        return [p for p in children(self.proc.pid) if "redis-server" in command_line(p)]
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_serve(tmp: Path, **env: str) -> Served:
+    port = free_port()
+    data_dir = tmp / "data"
+    log = tmp / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reservation.cli", "serve"],
+            env=cli_env(RESERVATION_DATA_DIR=str(data_dir), RESERVATION_PORT=str(port),
+                        RESERVATION_GRACE_PERIOD_S="1", **env),
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+    served = Served(proc, f"127.0.0.1:{port}", data_dir, log)
+    if not wait_for(lambda: proc.poll() is not None
+                    or cli("check", "--target", served.target, "--timeout", "1").returncode == 0,
+                    START_BOUND_S) or proc.poll() is not None:
+        stop_serve(served)
+        raise AssertionError(f"reservation serve did not become healthy:\n{served.output()}")
+    return served
+
+
+def stop_serve(served: Served) -> None:
+    """Clean up whatever a test left running: the server, then any redis it orphaned."""
+    redis_pids = served.redis_children() if served.proc.poll() is None else []
+    if served.proc.poll() is None:
+        served.proc.send_signal(signal.SIGTERM)
+        try:
+            served.proc.wait(STOP_BOUND_S)
+        except subprocess.TimeoutExpired:
+            served.proc.kill()
+            served.proc.wait()
+    for pid in redis_pids:  # only the redis-server this server started
+        if is_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+# ---------------------------------------------------------------- serve (embedded Redis)
+
+
+@pytest.fixture
+def served_embedded(tmp_path: Path) -> Iterator[Served]:
+    served = start_serve(tmp_path)
+    yield served
+    stop_serve(served)
+
+
+def test_serve_without_a_url_runs_its_own_redis_server(served_embedded: Served) -> None:
+    assert len(served_embedded.redis_children()) == 1
+
+
+def test_serve_without_a_url_keeps_an_aof_in_the_data_dir(served_embedded: Served) -> None:
+    redis_dir = served_embedded.data_dir / "redis"
+    aof = list(redis_dir.glob("appendonly*"))  # Redis 7: appendonlydir/, older: .aof
+    assert aof, sorted(p.name for p in redis_dir.iterdir())
+
+
+def test_serve_reports_serving_to_check(served_embedded: Served) -> None:
+    result = cli("check", "--target", served_embedded.target)
+    assert result.returncode == 0, result.stderr
+    assert "SERVING" in result.stdout
+
+
+def test_sigterm_makes_serve_exit_0(served_embedded: Served) -> None:
+    served_embedded.proc.send_signal(signal.SIGTERM)
+    assert served_embedded.proc.wait(STOP_BOUND_S) == 0, served_embedded.output()
+
+
+def test_sigterm_stops_the_redis_server_that_serve_started(served_embedded: Served) -> None:
+    [redis_pid] = served_embedded.redis_children()
+    served_embedded.proc.send_signal(signal.SIGTERM)
+    served_embedded.proc.wait(STOP_BOUND_S)
+    assert wait_for(lambda: not is_alive(redis_pid), STOP_BOUND_S)
+
+
+def test_data_survives_a_serve_restart_on_the_same_data_dir(tmp_path: Path) -> None:
+    # The embedded Redis keeps an AOF, so stock loaded before a restart is still there.
+    first = start_serve(tmp_path)
+    try:
+        assert cli("stock", "load", "KEEP:WH-1:7", "--target", first.target).returncode == 0
+    finally:
+        stop_serve(first)
+    second = start_serve(tmp_path)
+    try:
+        result = cli("stock", "get", "KEEP", "--target", second.target)
+    finally:
+        stop_serve(second)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["levels"][0]["available"] == "7"
+
+
+# ---------------------------------------------------------------- check
+
+
+def test_check_exits_1_when_nothing_listens() -> None:
+    result = cli("check", "--target", f"127.0.0.1:{free_port()}", "--timeout", "1")
+    assert result.returncode == 1
+    assert "unhealthy" in result.stderr
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    proc = start_redis(tmp_path / "redis", appendonly=False)
+    yield proc
+    proc.stop()
+
+
+def test_check_redis_exits_0_when_redis_runs_scripts(own_redis: RedisProcess) -> None:
+    result = cli("check", "--redis", env=cli_env(RESERVATION_REDIS_URL=own_redis.url))
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_redis_exits_1_when_redis_is_down() -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    result = cli("check", "--redis", "--timeout", "1", env=cli_env(RESERVATION_REDIS_URL=url))
+    assert result.returncode == 1
+    assert "unhealthy" in result.stderr
+
+
+def test_check_redis_without_a_url_is_refused() -> None:
+    result = cli("check", "--redis")
+    assert result.returncode != 0
+    assert "RESERVATION_REDIS_URL" in result.stderr
+
+
+# ---------------------------------------------------------------- operator commands
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One `reservation serve` on an external Redis (RESERVATION_REDIS_URL) for the
+    operator-command tests; each test uses its own SKUs and sale ids."""
+    tmp = tmp_path_factory.mktemp("cli-server")
+    redis_proc = start_redis(tmp / "redis", appendonly=False)
+    try:
+        served = start_serve(tmp, RESERVATION_REDIS_URL=redis_proc.url)
+        try:
+            yield served
+        finally:
+            stop_serve(served)
+    finally:
+        redis_proc.stop()
+
+
+def test_serve_with_a_url_starts_no_redis_of_its_own(server: Served) -> None:
+    assert server.redis_children() == []
+
+
+def operator(server: Served, *args: str) -> subprocess.CompletedProcess[str]:
+    return cli(*args, "--target", server.target)
+
+
+def ok_json(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_stock_load_prints_the_new_levels_as_json(server: Served) -> None:
+    out = ok_json(operator(server, "stock", "load", "OP-1:WH-SH:100", "OP-1:WH-BJ:50"))
+    [stock] = out["stocks"]  # type: ignore[misc]
+    assert stock["sku"] == "OP-1"
+    assert {lv["warehouseId"]: lv["available"] for lv in stock["levels"]} == \
+        {"WH-SH": "100", "WH-BJ": "50"}
+
+
+def test_stock_load_adds_unless_set_is_given(server: Served) -> None:
+    ok_json(operator(server, "stock", "load", "OP-2:WH-1:10"))
+    ok_json(operator(server, "stock", "load", "OP-2:WH-1:5"))
+    out = ok_json(operator(server, "stock", "load", "--set", "OP-2:WH-1:3"))
+    assert out["stocks"][0]["levels"][0]["available"] == "3"  # type: ignore[index]
+    out = ok_json(operator(server, "stock", "get", "OP-2"))
+    assert out["levels"][0]["loaded"] == "3"  # type: ignore[index]
+
+
+def test_stock_load_of_quantity_zero_exits_1_naming_the_field(server: Served) -> None:
+    result = operator(server, "stock", "load", "OP-3:WH-1:0")
+    assert result.returncode == 1
+    assert "INVALID_ARGUMENT" in result.stderr
+    assert "items[0].quantity" in result.stderr
+
+
+def test_stock_load_of_a_malformed_item_is_a_usage_error(server: Served) -> None:
+    result = operator(server, "stock", "load", "no-colons-here")
+    assert result.returncode == 2  # argparse: never reaches the server
+    assert "SKU:WAREHOUSE:QUANTITY" in result.stderr
+
+
+def test_sale_start_prints_the_sale_as_json(server: Served) -> None:
+    out = ok_json(operator(server, "sale", "start", "op-sale-1", "OP-S1:WH-1:30",
+                           "--ends", "+1h", "--per-buyer-limit", "2", "--hold-ttl", "15m"))
+    sale = out["sale"]
+    assert sale["saleId"] == "op-sale-1"  # type: ignore[index]
+    assert sale["state"] == "FLASH_SALE_STATE_ACTIVE"  # type: ignore[index]
+    assert sale["perBuyerLimit"] == "2"  # type: ignore[index]
+    assert sale["items"][0]["level"]["available"] == "30"  # type: ignore[index]
+
+
+def test_sale_get_prints_the_sale_as_json(server: Served) -> None:
+    ok_json(operator(server, "sale", "start", "op-sale-2", "OP-S2:WH-1:10", "--ends", "+1h"))
+    out = ok_json(operator(server, "sale", "get", "op-sale-2"))
+    assert out["sale"]["items"][0]["sku"] == "OP-S2"  # type: ignore[index]
+
+
+def test_sale_stop_prints_the_unsold_units_as_returned(server: Served) -> None:
+    ok_json(operator(server, "sale", "start", "op-sale-3", "OP-S3:WH-1:10", "--ends", "+1h"))
+    out = ok_json(operator(server, "sale", "stop", "op-sale-3"))
+    sale = out["sale"]
+    assert sale["state"] == "FLASH_SALE_STATE_STOPPED"  # type: ignore[index]
+    assert sale["items"][0]["level"]["returned"] == "10"  # type: ignore[index]
+
+
+def test_sale_start_ending_before_it_starts_exits_1_naming_the_field(server: Served) -> None:
+    result = operator(server, "sale", "start", "op-sale-4", "OP-S4:WH-1:10",
+                      "--starts", "+2h", "--ends", "+1h")
+    assert result.returncode == 1
+    assert "INVALID_ARGUMENT" in result.stderr
+    assert "ends_at" in result.stderr
+
+
+def test_sale_get_of_an_unknown_sale_exits_1_naming_the_field(server: Served) -> None:
+    result = operator(server, "sale", "get", "no-such-sale")
+    assert result.returncode == 1
+    assert "INVALID_ARGUMENT" in result.stderr
+    assert "sale_id" in result.stderr
+
+
+def test_operator_command_exits_1_when_no_server_listens() -> None:
+    result = cli("stock", "get", "X", "--target", f"127.0.0.1:{free_port()}")
+    assert result.returncode == 1
+    assert "UNAVAILABLE" in result.stderr
