@@ -12,12 +12,9 @@ import io
 import shutil
 import subprocess
 
-from reservation.storage import keys
-
-from reservation.storage import scripts
-from reservation.settings import Settings
-
 from benchmarks.scenarios import HOT
+from reservation.settings import Settings
+from reservation.storage import keys, scripts
 
 
 def reserve_command(settings: Settings, sha: str) -> list[str]:

@@ -26,18 +26,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import grpc
 import redis.asyncio as aioredis
 import uvloop
 
-from reservation.storage.redis_process import RedisProcess, free_port
-from reservation.stock.sales import Sales, now_ms
-from reservation.settings import Settings
-from reservation.storage.store import Store, connect
-from reservation.v1 import reservation_service_pb2 as pb
-
 from benchmarks import loadgen, pg_servicer, redis_bench, report
 from benchmarks.scenarios import HOT, Broad, Check, Flash
+from reservation.settings import Settings
+from reservation.stock.sales import Sales, now_ms
+from reservation.storage.redis_process import RedisProcess, free_port
+from reservation.storage.store import Store, connect
+from reservation.v1 import reservation_service_pb2 as pb
 
 RESULTS = Path(__file__).parent / "results"
 PG_DSN = os.environ.get("BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")

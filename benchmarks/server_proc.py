@@ -17,16 +17,15 @@ import grpc
 import uvloop
 from grpc_health.v1 import health
 
-from reservation.queueing.sweeper import Sweeper
-from reservation.reserving.reservations import Reservations
-from reservation.stock.sales import Sales
-from reservation.server.app import build_server, start_app
-from reservation.settings import Settings
-from reservation.storage.store import connect
-from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
-
 from benchmarks.baselines import NaiveStore, NoopServicer
 from benchmarks.pg_servicer import PgServicer
+from reservation.queueing.sweeper import Sweeper
+from reservation.reserving.reservations import Reservations
+from reservation.server.app import build_server, start_app
+from reservation.settings import Settings
+from reservation.stock.sales import Sales
+from reservation.storage.store import connect
+from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
 
 SYSTEMS = ("service", "naive", "noop", "pg")
 

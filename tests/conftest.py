@@ -11,7 +11,7 @@ import pytest
 from reservation.server.app import App, start_app
 from reservation.settings import Settings
 from reservation.v1 import admin_service_pb2_grpc, reservation_service_pb2_grpc
-from tests.redis_fixtures import *  # noqa: F401,F403
+from tests.redis_fixtures import *
 
 
 def test_settings(redis_url: str, **overrides: Any) -> Settings:

@@ -24,7 +24,7 @@ import pytest
 
 yaml = pytest.importorskip("yaml", reason="pyyaml is in the dev extra: pip install -e '.[dev]'")
 
-from reservation.settings import Settings  # noqa: E402
+from reservation.settings import Settings
 
 K8S = Path(__file__).resolve().parent.parent / "k8s"
 YAML_FILES = sorted(p for p in K8S.rglob("*") if p.suffix in (".yaml", ".yml"))
@@ -178,9 +178,9 @@ def test_pdb_hpa_and_service_target_the_deployment() -> None:
 
 def test_the_image_runs_as_the_deployments_non_root_user() -> None:
     dockerfile = (K8S / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
-    assert re.search(r'^ENTRYPOINT \["reservation", "serve"\]', dockerfile, re.M)
-    [user] = re.findall(r"^USER (\d+)", dockerfile, re.M)
+    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.MULTILINE)
+    assert re.search(r'^ENTRYPOINT \["reservation", "serve"\]', dockerfile, re.MULTILINE)
+    [user] = re.findall(r"^USER (\d+)", dockerfile, re.MULTILINE)
     security = base_deployment()["spec"]["template"]["spec"]["securityContext"]
     assert security["runAsNonRoot"] is True
     assert security["runAsUser"] == int(user) != 0

@@ -9,7 +9,6 @@ import argparse
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -17,13 +16,14 @@ from google.protobuf import json_format
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from reservation.cli.loop import run
+from reservation.clients import _grpc
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import admin_service_pb2_grpc as admin_grpc
 from reservation.v1 import reservation_service_pb2 as rs_pb
 from reservation.v1 import reservation_service_pb2_grpc as rs_grpc
 from reservation.v1 import types_pb2 as pb
 
-DEFAULT_TARGET = "127.0.0.1:50051"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
 
 
@@ -62,14 +62,16 @@ def parse_time(text: str) -> Timestamp:
     return ts
 
 
-def _call(args: argparse.Namespace, fn: Callable[[Any], Awaitable[Any]]) -> int:
-    from reservation.cli.main import run
+def _call(args: argparse.Namespace, service: str, method: str, request: Any) -> int:
+    """One RPC of the AdminService ("admin") or the ReservationService ("rs"); the
+    reply printed as JSON, an error on stderr with exit code 1."""
 
     async def go() -> int:
-        metadata = (("authorization", f"Bearer {args.token}"),) if args.token else None
-        async with grpc.aio.insecure_channel(args.target) as channel:
+        async with _grpc.aio_channel(args.target) as channel:
+            stub = (admin_grpc.AdminServiceStub(channel) if service == "admin"
+                    else rs_grpc.ReservationServiceStub(channel))
             try:
-                reply = await fn(_Stubs(channel, metadata))
+                reply = await getattr(stub, method)(request, metadata=_grpc.bearer(args.token))
             except grpc.aio.AioRpcError as exc:
                 print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
                 return 1
@@ -79,17 +81,48 @@ def _call(args: argparse.Namespace, fn: Callable[[Any], Awaitable[Any]]) -> int:
     return run(go)
 
 
-class _Stubs:
-    def __init__(self, channel: grpc.aio.Channel, metadata: Any) -> None:
-        self.admin = admin_grpc.AdminServiceStub(channel)
-        self.rs = rs_grpc.ReservationServiceStub(channel)
-        self.md = metadata
+def _stock_load(a: argparse.Namespace) -> int:
+    mode = admin_pb.LOAD_MODE_SET if a.set else admin_pb.LOAD_MODE_ADD
+    return _call(a, "admin", "LoadStock", admin_pb.LoadStockRequest(items=a.items, mode=mode))
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _stock_get(a: argparse.Namespace) -> int:
+    return _call(a, "rs", "GetStock", rs_pb.GetStockRequest(sku=a.sku))
+
+
+def _sale_start(a: argparse.Namespace) -> int:
+    return _call(a, "admin", "StartFlashSale", admin_pb.StartFlashSaleRequest(
+        sale_id=a.sale_id, items=a.items, starts_at=a.starts, ends_at=a.ends,
+        per_buyer_limit=a.per_buyer_limit, hold_ttl=a.hold_ttl,
+        queue_deadline=a.queue_deadline))
+
+
+def _sale_stop(a: argparse.Namespace) -> int:
+    return _call(a, "admin", "StopFlashSale", admin_pb.StopFlashSaleRequest(sale_id=a.sale_id))
+
+
+def _sale_get(a: argparse.Namespace) -> int:
+    return _call(a, "admin", "GetFlashSale", admin_pb.GetFlashSaleRequest(sale_id=a.sale_id))
+
+
+def _dead_list(a: argparse.Namespace) -> int:
+    return _call(a, "admin", "ListDeadLetters",
+                 admin_pb.ListDeadLettersRequest(sku=a.sku, page_size=a.limit))
+
+
+def _dead_requeue(a: argparse.Namespace) -> int:
+    return _call(a, "admin", "RequeueDeadLetter", admin_pb.RequeueDeadLetterRequest(
+        channel=a.channel, order_id=a.order_id))
+
+
+def _dead_reject(a: argparse.Namespace) -> int:
+    return _call(a, "admin", "RejectDeadLetter", admin_pb.RejectDeadLetterRequest(
+        channel=a.channel, order_id=a.order_id))
+
+
+def add_commands(sub: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--target", default=DEFAULT_TARGET, help="server address")
-    common.add_argument("--token", help="bearer token (RESERVATION_AUTH_TOKEN on the server)")
+    _grpc.add_connection_arguments(common)
 
     stock = sub.add_parser("stock", help="load and inspect stock").add_subparsers(
         dest="stock_command", required=True)
@@ -97,13 +130,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("items", nargs="+", type=parse_item, metavar="SKU:WAREHOUSE:QTY")
     p.add_argument("--set", action="store_true",
                    help="make available exactly QTY (default: add QTY)")
-    p.set_defaults(func=lambda a: _call(a, lambda s: s.admin.LoadStock(
-        admin_pb.LoadStockRequest(items=a.items, mode=admin_pb.LOAD_MODE_SET if a.set
-                                  else admin_pb.LOAD_MODE_ADD), metadata=s.md)))
+    p.set_defaults(func=_stock_load)
     p = stock.add_parser("get", parents=[common], help="counters of a SKU per warehouse")
     p.add_argument("sku")
-    p.set_defaults(func=lambda a: _call(a, lambda s: s.rs.GetStock(
-        rs_pb.GetStockRequest(sku=a.sku), metadata=s.md)))
+    p.set_defaults(func=_stock_get)
 
     sale = sub.add_parser("sale", help="run flash sales").add_subparsers(
         dest="sale_command", required=True)
@@ -116,31 +146,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--per-buyer-limit", type=int, default=0)
     p.add_argument("--hold-ttl", type=parse_duration, default=Duration())
     p.add_argument("--queue-deadline", type=parse_duration, default=Duration())
-    p.set_defaults(func=lambda a: _call(a, lambda s: s.admin.StartFlashSale(
-        admin_pb.StartFlashSaleRequest(
-            sale_id=a.sale_id, items=a.items, starts_at=a.starts, ends_at=a.ends,
-            per_buyer_limit=a.per_buyer_limit, hold_ttl=a.hold_ttl,
-            queue_deadline=a.queue_deadline), metadata=s.md)))
-    for name, rpc, req in (("stop", "StopFlashSale", admin_pb.StopFlashSaleRequest),
-                           ("get", "GetFlashSale", admin_pb.GetFlashSaleRequest)):
+    p.set_defaults(func=_sale_start)
+    for name, func in (("stop", _sale_stop), ("get", _sale_get)):
         p = sale.add_parser(name, parents=[common], help=f"{name} a flash sale")
         p.add_argument("sale_id")
-        p.set_defaults(func=lambda a, rpc=rpc, req=req: _call(a, lambda s: getattr(
-            s.admin, rpc)(req(sale_id=a.sale_id), metadata=s.md)))
+        p.set_defaults(func=func)
 
     dead = sub.add_parser("dead-letters", help="orders that waited in the queue too long")
     dead_sub = dead.add_subparsers(dest="dead_command", required=True)
     p = dead_sub.add_parser("list", parents=[common], help="list dead-lettered orders")
     p.add_argument("--sku", default="", help="only orders of this SKU")
     p.add_argument("--limit", type=int, default=100)
-    p.set_defaults(func=lambda a: _call(a, lambda s: s.admin.ListDeadLetters(
-        admin_pb.ListDeadLettersRequest(sku=a.sku, page_size=a.limit), metadata=s.md)))
-    for name, rpc, req in (
-            ("requeue", "RequeueDeadLetter", admin_pb.RequeueDeadLetterRequest),
-            ("reject", "RejectDeadLetter", admin_pb.RejectDeadLetterRequest)):
-        p = dead_sub.add_parser(name, parents=[common],
-                                help=f"{name} one dead-lettered order")
+    p.set_defaults(func=_dead_list)
+    for name, func in (("requeue", _dead_requeue), ("reject", _dead_reject)):
+        p = dead_sub.add_parser(name, parents=[common], help=f"{name} one dead-lettered order")
         p.add_argument("channel")
         p.add_argument("order_id")
-        p.set_defaults(func=lambda a, rpc=rpc, req=req: _call(a, lambda s: getattr(
-            s.admin, rpc)(req(channel=a.channel, order_id=a.order_id), metadata=s.md)))
+        p.set_defaults(func=func)

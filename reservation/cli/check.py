@@ -7,6 +7,7 @@ import sys
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from reservation.clients import _grpc
 from reservation.errors import ReservationError
 from reservation.settings import Settings
 from reservation.storage.store import Store, connect
@@ -16,7 +17,7 @@ async def check(target: str, redis_direct: bool, timeout: float) -> int:
     if redis_direct:
         return await _check_redis(timeout)
     try:
-        async with grpc.aio.insecure_channel(target) as channel:
+        async with _grpc.aio_channel(target) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
     except grpc.aio.AioRpcError as exc:

@@ -16,16 +16,16 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reservation.storage.redis_process import RedisProcess
+from reservation.clients import _grpc
 from reservation.server.app import start_app
 from reservation.settings import Settings
+from reservation.storage.redis_process import RedisProcess
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import admin_service_pb2_grpc as admin_grpc
 from reservation.v1 import reservation_service_pb2 as rs_pb
@@ -125,7 +125,7 @@ async def main(orders: int = 3000, hold_ttl_s: float = 3.0) -> int:
 
 async def _run(target: str, n: int, hold_ttl_s: float, rng: random.Random,
                console: Console) -> int:
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with _grpc.aio_channel(target) as channel:
         admin, rs = admin_grpc.AdminServiceStub(channel), rs_grpc.ReservationServiceStub(channel)
         await _start_sale(admin, hold_ttl_s)
         orders = make_orders(n, rng)

@@ -9,32 +9,29 @@
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 from typing import Any
 
 import grpc
 from google.protobuf import json_format
 
+from reservation.clients import _grpc
 from reservation.v1 import write_back_service_pb2 as pb
 from reservation.v1 import write_back_service_pb2_grpc as pb_grpc
 
-DEFAULT_TARGET = "127.0.0.1:50051"
-
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", default=DEFAULT_TARGET, help="gRPC server")
+    _grpc.add_connection_arguments(p)
     p.add_argument("--group", default="", help="consumer group (default: the service's)")
-    p.add_argument("--token", default=os.environ.get("RESERVATION_AUTH_TOKEN"))
 
 
 def _call(args: argparse.Namespace, method: str, request: Any) -> int:
-    metadata = (("authorization", f"Bearer {args.token}"),) if args.token else ()
-    with grpc.insecure_channel(args.target) as channel:
+    with _grpc.channel(args.target) as channel:
         try:
             response = getattr(pb_grpc.WriteBackServiceStub(channel), method)(
-                request, timeout=30, metadata=metadata)
+                request, timeout=30, metadata=_grpc.bearer(args.token))
         except grpc.RpcError as exc:
-            print(f"error: {exc.code().name}: {exc.details()}")
+            print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1
     print(json_format.MessageToJson(response, always_print_fields_with_no_presence=True))
     return 0

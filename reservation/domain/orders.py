@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from reservation.storage import keys
 from reservation.domain.models import Allocation, OrderLine
+from reservation.storage import keys
 
 
 def spec(lines: Iterable[OrderLine]) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from reservation.errors import InvalidArgument
 from reservation.domain.models import OrderLine, ReserveCommand, StockItem
+from reservation.errors import InvalidArgument
 from reservation.settings import Settings
 
 # Ids that become part of Redis keys and of the scripts' encodings ('|' ';' ',' separate

@@ -6,12 +6,11 @@ one hold record in one shard, listed from that shard's dead-letter index.
 
 from __future__ import annotations
 
-from reservation.storage import keys
-
 from reservation.domain import validation
-from reservation.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from reservation.domain.models import Reservation
+from reservation.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from reservation.reserving.reservations import Reservations
+from reservation.storage import keys
 from reservation.storage.store import PartReply
 
 MAX_PAGE = 1000

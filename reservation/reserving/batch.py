@@ -13,8 +13,8 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from reservation.errors import InvalidArgument, ReservationError
 from reservation.domain.models import Reservation, ReserveCommand
+from reservation.errors import InvalidArgument, ReservationError
 from reservation.reserving.reservations import Reservations
 from reservation.settings import Settings
 

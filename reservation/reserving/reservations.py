@@ -12,12 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reservation.storage import keys
-
-from reservation.domain import orders
-
-from reservation.domain import validation
-from reservation.errors import AlreadyExists, FailedPrecondition, NotFound
+from reservation.domain import orders, validation
 from reservation.domain.models import (
     OrderLine,
     RejectReason,
@@ -26,7 +21,9 @@ from reservation.domain.models import (
     State,
 )
 from reservation.domain.orders import Identity, Part
+from reservation.errors import AlreadyExists, FailedPrecondition, NotFound
 from reservation.settings import Settings
+from reservation.storage import keys
 from reservation.storage.store import PartReply, Store
 
 # When parts disagree (a multi-shard order caught mid-way), the first state here wins.

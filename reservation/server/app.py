@@ -14,18 +14,17 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from reservation.queueing.sweeper import Sweeper
-from reservation.queueing.dead_letters import DeadLetters
 from reservation.errors import Unavailable
-from reservation.writeback.reconcile import Reconciler
-from reservation.storage.redis_process import RedisProcess
+from reservation.queueing.dead_letters import DeadLetters
+from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.reservations import Reservations
-from reservation.stock.sales import Sales
-from reservation.server.servicers.admin import AdminServicer
 from reservation.server.interceptors.errors import ErrorInterceptor
+from reservation.server.servicers.admin import AdminServicer
 from reservation.server.servicers.reservation import ReservationServicer
 from reservation.server.servicers.write_back import WriteBackServicer
 from reservation.settings import Settings
+from reservation.stock.sales import Sales
+from reservation.storage.redis_process import RedisProcess
 from reservation.storage.store import Store, connect
 from reservation.v1 import (
     admin_service_pb2,
@@ -36,6 +35,7 @@ from reservation.v1 import (
     write_back_service_pb2_grpc,
 )
 from reservation.writeback import WriteBack
+from reservation.writeback.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 

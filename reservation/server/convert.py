@@ -5,7 +5,6 @@ from __future__ import annotations
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from reservation.errors import InvalidArgument
 from reservation.domain.models import (
     FlashSale,
     OrderLine,
@@ -17,6 +16,7 @@ from reservation.domain.models import (
     StockItem,
     StockLevel,
 )
+from reservation.errors import InvalidArgument
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import reservation_service_pb2 as rs_pb
 from reservation.v1 import types_pb2 as pb

@@ -11,12 +11,11 @@ import json
 import time
 from collections.abc import Sequence
 
-from reservation.storage import keys
-
 from reservation.domain import validation
-from reservation.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from reservation.domain.models import FlashSale, Stock, StockItem
+from reservation.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from reservation.settings import Settings
+from reservation.storage import keys
 from reservation.storage.store import Store
 
 MODES = ("SET", "ADD")

@@ -54,7 +54,7 @@ class Merge:
 class _Call:
     """One caller's command: what to stage on the pipeline and where its answer goes."""
 
-    __slots__ = ("future", "script", "keys", "args", "method", "options")
+    __slots__ = ("args", "future", "keys", "method", "options", "script")
 
     def __init__(self, future: asyncio.Future[Any], script: str | None, keys: Sequence[Any],
                  args: Sequence[Any], method: str = "", options: dict[str, Any] | None = None):
@@ -69,7 +69,7 @@ class _Call:
 class _Bulk:
     """A folded call: one bulk script call whose reply list is split over its parts."""
 
-    __slots__ = ("script", "keys", "args", "parts")
+    __slots__ = ("args", "keys", "parts", "script")
 
     def __init__(self, script: str, keys: list[Any], args: list[Any], parts: list[_Call]):
         self.script = script
@@ -144,7 +144,7 @@ class Coalescer:
                 again = await self._execute([items[i] for i in retry])
                 for i, r in zip(retry, again):
                     replies[i] = r
-        except BaseException as exc:  # noqa: BLE001 - every caller must hear of it
+        except BaseException as exc:
             for call in batch:
                 if not call.future.done():
                     call.future.set_exception(exc)

@@ -18,14 +18,10 @@ from redis.exceptions import BusyLoadingError, ClusterDownError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from reservation.storage import keys
-
-from reservation.storage import scripts
-
-from reservation.storage import coalesce
-from reservation.errors import Unavailable
 from reservation.domain.models import StockLevel
+from reservation.errors import Unavailable
 from reservation.settings import Settings
+from reservation.storage import coalesce, keys, scripts
 
 _UNREACHABLE = (
     RedisConnectionError,

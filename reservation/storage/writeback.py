@@ -14,8 +14,8 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from reservation.storage import keys as core_keys
-from reservation.storage.store import Store, redis_errors
 from reservation.storage import writeback_keys as keys
+from reservation.storage.store import Store, redis_errors
 from reservation.writeback.models import WriteBackEvent, event_from_fields, pairs
 
 # Without a blocking read (cluster mode, or all blocking slots taken) poll this often.

@@ -25,10 +25,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from reservation.storage import keys
-
 from reservation.domain import validation
 from reservation.errors import InvalidArgument
+from reservation.storage import keys
 from reservation.writeback import WriteBack
 from reservation.writeback.models import COUNTERS, EventType, event_from_fields
 

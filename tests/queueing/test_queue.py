@@ -9,8 +9,8 @@ import random
 import grpc
 import pytest
 
-from reservation.storage import keys
 from reservation.server.app import start_app
+from reservation.storage import keys
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb

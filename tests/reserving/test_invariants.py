@@ -12,8 +12,8 @@ from collections import defaultdict
 import grpc
 import redis.asyncio as aioredis
 
-from reservation.storage import keys
 from reservation.settings import Settings
+from reservation.storage import keys
 from tests.helpers import (
     CONFIRMED,
     REJECTED,

@@ -8,8 +8,8 @@ import grpc
 import pytest
 import redis.asyncio as aioredis
 
-from reservation.storage import keys
 from reservation.server.app import start_app
+from reservation.storage import keys
 from tests.conftest import Stubs, test_settings
 from tests.helpers import (
     CONFIRMED,

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import grpc
-import pytest
 
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import reservation_service_pb2 as pb

@@ -8,7 +8,6 @@ import grpc
 import pytest
 
 from reservation.v1 import reservation_service_pb2 as pb
-from reservation.v1 import types_pb2 as types_pb
 from tests.server.test_reserve_batch import RESERVED, load, order
 
 

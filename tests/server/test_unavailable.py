@@ -19,8 +19,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from reservation.storage.redis_process import RedisProcess
 from reservation.server.app import LIVENESS, App, start_app
+from reservation.storage.redis_process import RedisProcess
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import types_pb2 as types_pb

@@ -18,9 +18,9 @@ import redis
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from reservation.storage import keys
 from reservation.server.app import App, start_app
 from reservation.settings import Settings
+from reservation.storage import keys
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import types_pb2 as types_pb

@@ -11,12 +11,12 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from reservation.storage.coalesce import Coalescer
-from reservation.errors import AlreadyExists, Unavailable
 from reservation.domain.models import OrderLine, ReserveCommand, State, StockItem
+from reservation.errors import AlreadyExists, Unavailable
 from reservation.reserving.reservations import Reservations
-from reservation.stock.sales import Sales
 from reservation.settings import Settings
+from reservation.stock.sales import Sales
+from reservation.storage.coalesce import Coalescer
 from reservation.storage.store import Store, connect
 
 

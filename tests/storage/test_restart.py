@@ -21,15 +21,14 @@ import itertools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import grpc
 import pytest
 
-from reservation.storage import keys
-from reservation.storage.redis_process import RedisProcess
 from reservation.server.app import start_app
 from reservation.settings import Settings
+from reservation.storage import keys
+from reservation.storage.redis_process import RedisProcess
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import types_pb2 as types_pb

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from reservation.storage import keys
 from reservation.server.app import App, start_app
+from reservation.storage import keys
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc

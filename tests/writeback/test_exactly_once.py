@@ -17,8 +17,8 @@ import pytest
 
 from reservation.clients.wms.ledger import Ledger
 from reservation.clients.wms.puller import Puller
-from reservation.storage.redis_process import free_port
 from reservation.server.app import App, start_app
+from reservation.storage.redis_process import free_port
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc
 from tests.conftest import Stubs, test_settings

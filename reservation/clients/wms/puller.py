@@ -24,6 +24,8 @@ from collections.abc import Sequence
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
+from reservation.clients import _grpc
+from reservation.clients._grpc import add_connection_arguments, bearer
 from reservation.clients.wms.ledger import Ledger
 from reservation.v1 import write_back_service_pb2 as pb
 from reservation.v1 import write_back_service_pb2_grpc as pb_grpc
@@ -49,7 +51,7 @@ class Puller:
         self.group = group
         self.max_events = max_events
         self.wait_s = wait_s
-        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.metadata = bearer(token)
         self.ack_delay_s = ack_delay_s
         self.log = log
 
@@ -109,15 +111,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", default="127.0.0.1:50051", help="service address")
+    add_connection_arguments(p)
     p.add_argument("--ledger", default="sqlite:///wms-ledger.db",
                    help="sqlite:///path.db or postgresql://user@host/db")
     p.add_argument("--consumer", default=None, help="consumer name (default host-pid)")
     p.add_argument("--group", default="", help="consumer group (default: the service's)")
     p.add_argument("--max-events", type=int, default=500)
     p.add_argument("--wait", type=float, default=5.0, help="long-poll seconds")
-    p.add_argument("--token", default=os.environ.get("RESERVATION_AUTH_TOKEN"),
-                   help="bearer token (default $RESERVATION_AUTH_TOKEN)")
     p.add_argument("--until-idle", action="store_true", help="exit when a pull is empty")
     p.add_argument("--ack-delay", type=float, default=0.0,
                    help="seconds between apply and ack (crash drills)")
@@ -127,7 +127,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     ledger = Ledger(args.ledger)
     try:
-        with grpc.insecure_channel(args.target) as channel:
+        with _grpc.channel(args.target) as channel:
             Puller(channel, ledger, args.consumer, args.group, args.max_events, args.wait,
                    args.token, args.ack_delay, log=not args.quiet).run(args.until_idle)
     except KeyboardInterrupt:

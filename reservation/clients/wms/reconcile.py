@@ -9,12 +9,13 @@ are none), 1 when there is a real one (unknown to the service, or a quantity mis
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
 import grpc
 
+from reservation.clients import _grpc
+from reservation.clients._grpc import add_connection_arguments, bearer
 from reservation.clients.wms.ledger import Ledger
 from reservation.v1 import admin_service_pb2 as pb
 from reservation.v1 import admin_service_pb2_grpc as pb_grpc
@@ -25,9 +26,8 @@ def reconcile(channel: grpc.Channel, ledger: Ledger, group: str = "",
     rows = [pb.LedgerTotal(sku=t.sku, warehouse_id=t.warehouse_id, loaded=t.loaded,
                            available=t.available, held=t.held, confirmed=t.confirmed,
                            returned=t.returned) for t in ledger.totals()]
-    metadata = (("authorization", f"Bearer {token}"),) if token else ()
     return pb_grpc.AdminServiceStub(channel).Reconcile(
-        pb.ReconcileRequest(ledger=rows, group=group), timeout=120, metadata=metadata)
+        pb.ReconcileRequest(ledger=rows, group=group), timeout=120, metadata=bearer(token))
 
 
 def real_differences(response: pb.ReconcileResponse) -> list[pb.ReconcileDifference]:
@@ -48,17 +48,16 @@ def report(response: pb.ReconcileResponse) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", default="127.0.0.1:50051", help="service address")
+    add_connection_arguments(p)
     p.add_argument("--ledger", default="sqlite:///wms-ledger.db",
                    help="sqlite:///path.db or postgresql://user@host/db")
     p.add_argument("--group", default="", help="consumer group feeding the ledger")
-    p.add_argument("--token", default=os.environ.get("RESERVATION_AUTH_TOKEN"))
 
 
 def run(args: argparse.Namespace) -> int:
     ledger = Ledger(args.ledger)
     try:
-        with grpc.insecure_channel(args.target) as channel:
+        with _grpc.channel(args.target) as channel:
             response = reconcile(channel, ledger, args.group, args.token)
     except grpc.RpcError as exc:
         print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import grpc
 
-from reservation.queueing.dead_letters import DeadLetters
 from reservation.errors import FailedPrecondition
-from reservation.writeback.reconcile import Reconciler
-from reservation.stock.sales import Sales, now_ms
+from reservation.queueing.dead_letters import DeadLetters
 from reservation.server import convert
 from reservation.server.servicers import write_back as write_back_servicer
+from reservation.stock.sales import Sales, now_ms
 from reservation.v1 import admin_service_pb2 as pb
 from reservation.v1 import admin_service_pb2_grpc as pb_grpc
+from reservation.writeback.reconcile import Reconciler
 
 
 class AdminServicer(pb_grpc.AdminServiceServicer):

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 import grpc
 
 from reservation.reserving.reservations import Reservations
-from reservation.stock.sales import Sales
+from reservation.reserving.watch import watch
 from reservation.server import convert
 from reservation.server.servicers import reserve_many
+from reservation.stock.sales import Sales
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
-from reservation.reserving.watch import watch
 
 
 class ReservationServicer(pb_grpc.ReservationServiceServicer):

@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from reservation.reserving import batch
-from reservation.errors import ReservationError
 from reservation.domain.models import ReserveCommand
+from reservation.errors import ReservationError
+from reservation.reserving import batch
 from reservation.reserving.reservations import Reservations
 from reservation.server import convert
 from reservation.v1 import reservation_service_pb2 as pb

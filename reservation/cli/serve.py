@@ -1,0 +1,64 @@
+"""`reservation serve`, `reservation check` and `reservation demo`: the commands that run
+the service (or probe it) rather than call it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from reservation.cli.loop import run
+from reservation.clients._grpc import DEFAULT_TARGET
+from reservation.settings import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from reservation.server.app import serve
+
+    overrides: dict[str, Any] = {}
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.host is not None:
+        overrides["host"] = args.host
+    settings = Settings.from_env(**overrides)
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.workers > 1:
+        from reservation.cli.workers import serve_workers
+
+        return run(lambda: serve_workers(settings, args.workers))
+    return run(lambda: serve(settings))
+
+
+def _check(args: argparse.Namespace) -> int:
+    from reservation.cli.check import check
+
+    return run(lambda: check(args.target, args.redis, args.timeout))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from reservation.cli.demo import main as demo_main
+
+    return run(lambda: demo_main(orders=args.orders, hold_ttl_s=args.hold_ttl))
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the gRPC service (embedded Redis when no "
+                                     "RESERVATION_REDIS_URL is set)")
+    p.add_argument("--host", help="listen address (RESERVATION_HOST)")
+    p.add_argument("--port", type=int, help="listen port (RESERVATION_PORT)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes sharing the port (SO_REUSEPORT); one per core")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("check", help="health check; exit code 0 = healthy")
+    p.add_argument("--target", default=DEFAULT_TARGET, help="gRPC server to ask")
+    p.add_argument("--redis", action="store_true",
+                   help="check RESERVATION_REDIS_URL directly by running a script")
+    p.add_argument("--timeout", type=float, default=3.0)
+    p.set_defaults(func=_check)
+
+    p = sub.add_parser("demo", help="flash-sale demo on a private Redis and server")
+    p.add_argument("--orders", type=int, default=3000)
+    p.add_argument("--hold-ttl", type=float, default=3.0, help="seconds")
+    p.set_defaults(func=_demo)
