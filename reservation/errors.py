@@ -1,12 +1,14 @@
-"""The service's errors: one tree, mapped to gRPC status codes in one interceptor.
+"""The service's errors: one tree. They carry no transport types: the gRPC edge maps
+them to status codes in one place (reservation/server/interceptors/errors.py).
 
-    ReservationError
+    ReservationError          (anything else: INTERNAL, logged with its traceback)
     ├── InvalidArgument       INVALID_ARGUMENT (names the field; BadRequest details)
     ├── NotFound              NOT_FOUND
     ├── AlreadyExists         ALREADY_EXISTS (same idempotency key, different request)
     ├── FailedPrecondition    FAILED_PRECONDITION (e.g. confirming an expired hold)
     ├── ResourceExhausted     RESOURCE_EXHAUSTED
     ├── Unauthenticated       UNAUTHENTICATED
+    ├── PermissionDenied      PERMISSION_DENIED
     └── Unavailable           UNAVAILABLE (Redis cannot be reached)
 
 Business outcomes (sold out, queued, buyer limit) are not errors: they are response fields.
@@ -14,19 +16,15 @@ Business outcomes (sold out, queued, buyer limit) are not errors: they are respo
 
 from __future__ import annotations
 
-import grpc
-
 
 class ReservationError(Exception):
-    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
-
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
 class InvalidArgument(ReservationError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    """The caller sent something unusable; `field` names it (a path like lines[2].sku)."""
 
     def __init__(self, field: str, description: str) -> None:
         super().__init__(f"{field}: {description}")
@@ -35,24 +33,28 @@ class InvalidArgument(ReservationError):
 
 
 class NotFound(ReservationError):
-    code = grpc.StatusCode.NOT_FOUND
+    """The named order, SKU or sale does not exist (or no longer does)."""
 
 
 class AlreadyExists(ReservationError):
-    code = grpc.StatusCode.ALREADY_EXISTS
+    """The idempotency key names another request (other lines or buyer)."""
 
 
 class FailedPrecondition(ReservationError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    """Valid, but not in this state (confirming an expired hold, ...)."""
 
 
 class ResourceExhausted(ReservationError):
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    """A bound was reached (a full queue, too many calls); try later."""
 
 
 class Unauthenticated(ReservationError):
-    code = grpc.StatusCode.UNAUTHENTICATED
+    """No credentials, or wrong ones."""
+
+
+class PermissionDenied(ReservationError):
+    """Known caller, not allowed to do this."""
 
 
 class Unavailable(ReservationError):
-    code = grpc.StatusCode.UNAVAILABLE
+    """Redis cannot be reached right now; the same call may succeed later."""

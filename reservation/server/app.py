@@ -18,6 +18,7 @@ from reservation.errors import Unavailable
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.reservations import Reservations
+from reservation.server.interceptors.auth import AuthInterceptor
 from reservation.server.interceptors.errors import ErrorInterceptor
 from reservation.server.servicers.admin import AdminServicer
 from reservation.server.servicers.reservation import ReservationServicer
@@ -96,10 +97,18 @@ class App:
         await self.store.close()
 
 
+def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
+    chain: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor()]
+    if settings.auth_token:
+        chain.append(AuthInterceptor(settings.auth_token))
+    return chain
+
+
 def build_server(settings: Settings, reservations: Reservations, sales: Sales,
                  health_servicer: health.aio.HealthServicer) -> grpc.aio.Server:
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor(settings.auth_token)],
+        # The first is outermost: errors the auth check raises are mapped too.
+        interceptors=interceptors(settings),
         options=[
             # Several processes may share the port (reservation serve --workers N).
             ("grpc.so_reuseport", 1),

@@ -13,6 +13,7 @@ from reservation.errors import ReservationError
 from reservation.reserving import batch
 from reservation.reserving.reservations import Reservations
 from reservation.server import convert
+from reservation.server.interceptors.errors import status_code
 from reservation.v1 import reservation_service_pb2 as pb
 
 
@@ -24,7 +25,7 @@ def _command(req: pb.ReserveRequest) -> ReserveCommand | ReservationError:
 
 
 def _code(exc: ReservationError) -> int:
-    return int(exc.code.value[0])
+    return int(status_code(exc).value[0])
 
 
 def batch_result(outcome: batch.Outcome) -> pb.ReserveBatchResult:

@@ -1,0 +1,171 @@
+"""The interceptors wrap every handler kind: auth and error mapping for unary-unary,
+unary-stream, stream-unary and stream-stream alike, on a real gRPC server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from reservation.errors import InvalidArgument
+from reservation.server.app import App, interceptors
+from reservation.settings import Settings
+from reservation.v1 import (
+    admin_service_pb2,
+    reservation_service_pb2,
+    write_back_service_pb2,
+)
+
+TOKEN = "s3cret-token"
+KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
+SERVICE = "test.Kinds"
+
+
+def _behaviour(payload: bytes) -> bytes:
+    """What every test handler does with a request: b"bad" is the caller's fault,
+    b"bug" is ours, anything else is echoed."""
+    if payload == b"bad":
+        raise InvalidArgument("payload", "is bad")
+    if payload == b"bug":
+        raise RuntimeError("a bug with secrets inside")
+    return payload
+
+
+async def _unary_unary(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    return _behaviour(request)
+
+
+async def _unary_stream(request: bytes, context: grpc.aio.ServicerContext
+                        ) -> AsyncIterator[bytes]:
+    yield b"first"  # the error comes after a response was already streamed
+    yield _behaviour(request)
+
+
+async def _stream_unary(requests: AsyncIterator[bytes],
+                        context: grpc.aio.ServicerContext) -> bytes:
+    return _behaviour(b"".join([r async for r in requests]))
+
+
+async def _stream_stream(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+                         ) -> AsyncIterator[bytes]:
+    async for r in requests:
+        yield _behaviour(r)
+
+
+@pytest.fixture
+async def kinds_server() -> AsyncIterator[str]:
+    """A real server with one method per handler kind, behind the service's interceptors."""
+    settings = Settings(redis_url="redis://127.0.0.1:1/0", port=0, auth_token=TOKEN)
+    server = grpc.aio.server(interceptors=interceptors(settings))
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {
+        "unary_unary": grpc.unary_unary_rpc_method_handler(_unary_unary),
+        "unary_stream": grpc.unary_stream_rpc_method_handler(_unary_stream),
+        "stream_unary": grpc.stream_unary_rpc_method_handler(_stream_unary),
+        "stream_stream": grpc.stream_stream_rpc_method_handler(_stream_stream),
+    })])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield f"127.0.0.1:{port}"
+    await server.stop(0)
+
+
+async def _call(target: str, kind: str, payload: bytes,
+                metadata: tuple[tuple[str, str], ...]) -> list[bytes]:
+    async with grpc.aio.insecure_channel(target) as channel:
+        method = getattr(channel, kind)(f"/{SERVICE}/{kind}")
+        request: bytes | Iterator[bytes] = payload
+        if kind.startswith("stream"):
+            request = iter([payload])
+        reply = method(request, metadata=metadata, timeout=5)
+        if kind.endswith("_stream"):
+            return [item async for item in reply]
+        return [await reply]
+
+
+GOOD = (("authorization", f"Bearer {TOKEN}"),)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_every_handler_kind_answers_with_the_right_token(kinds_server: str,
+                                                               kind: str) -> None:
+    replies = await _call(kinds_server, kind, b"hello", GOOD)
+    assert replies[-1] == b"hello"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("metadata", [
+    (), (("authorization", "Bearer wrong"),), (("authorization", f"bearer {TOKEN}"),),
+    (("authorization", TOKEN),), (("authorization", f"Bearer {TOKEN}x"),),
+], ids=["missing", "wrong", "lower-case-scheme", "no-scheme", "longer"])
+async def test_every_handler_kind_refuses_a_bad_token(kinds_server: str, kind: str,
+                                                      metadata: tuple[tuple[str, str], ...]
+                                                      ) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _call(kinds_server, kind, b"hello", metadata)
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_every_handler_kind_maps_invalid_argument_with_the_field(kinds_server: str,
+                                                                       kind: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _call(kinds_server, kind, b"bad", GOOD)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    status = rpc_status.from_call(err.value)
+    assert isinstance(status, status_pb2.Status)
+    request = error_details_pb2.BadRequest()
+    status.details[0].Unpack(request)
+    assert request.field_violations[0].field == "payload"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_every_handler_kind_hides_a_bug_behind_internal(kinds_server: str,
+                                                              kind: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _call(kinds_server, kind, b"bug", GOOD)
+    assert err.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret" not in (err.value.details() or "")
+
+
+def _service_methods() -> list[tuple[str, str, bool, bool]]:
+    out = []
+    for module in (reservation_service_pb2, admin_service_pb2, write_back_service_pb2):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for m in service.methods:
+                out.append((service.full_name, m.name, m.client_streaming, m.server_streaming))
+    return out
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, str]:
+    return {"auth_token": TOKEN}
+
+
+@pytest.mark.parametrize("service,method,client_streaming,server_streaming",
+                         _service_methods(), ids=lambda v: v if isinstance(v, str) else "")
+async def test_every_rpc_of_the_service_needs_the_token(
+        app: App, service: str, method: str, client_streaming: bool,
+        server_streaming: bool) -> None:
+    kind = (("stream" if client_streaming else "unary") + "_"
+            + ("stream" if server_streaming else "unary"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        async with grpc.aio.insecure_channel(app.target) as channel:
+            call = getattr(channel, kind)(f"/{service}/{method}")
+            request: bytes | Iterator[bytes] = iter([b""]) if client_streaming else b""
+            reply = call(request, timeout=5)
+            if server_streaming:
+                [item async for item in reply]
+            else:
+                await reply
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_health_stays_open_without_a_token(app: App) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    async with grpc.aio.insecure_channel(app.target) as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
