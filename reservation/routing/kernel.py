@@ -1,0 +1,156 @@
+"""The scoring kernel: every (order group x candidate warehouse) pair gets a score.
+
+Lower is better. For a pair the terms are
+
+    distance   haversine km from the destination, per 1000 km
+    load       today's routed orders / daily capacity (0 with no capacity set);
+               at or past `threshold` x capacity the pair is not allowed (hard stop)
+    shipments  0 when the warehouse can ship the group whole, else 1 + the share it
+               cannot ship (so a split costs at least one extra parcel)
+    cost       cost per order / 10
+    priority   -priority / 10 (a higher priority lowers the score)
+
+score = sum(weight x term); pairs the rules exclude, or that can ship nothing
+(coverage 0), score +inf and best is -1 when a row has no allowed pair.
+
+Three implementations of the same arithmetic: `score_numba` (the one the service runs,
+compiled with numba at start-up, cached on disk; NUMBA_CACHE_DIR moves the cache for
+read-only images), `score_numpy` (the reference the tests compare with) and
+`score_python` (plain loops, the benchmark's baseline).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+EARTH_KM = 6371.0
+TERMS = ("distance", "load", "shipments", "cost", "priority")
+F64 = npt.NDArray[np.float64]
+
+
+def terms_numpy(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F64,
+                capacity: F64, cost: F64, priority: F64, coverage: F64) -> F64:
+    """The five terms of every pair, shape (n, m, 5): the reference arithmetic, and what
+    a decision shows for each candidate."""
+    p1 = np.radians(dest_lat)[:, None]
+    p2 = np.radians(wh_lat)[None, :]
+    dl = np.radians(wh_lon)[None, :] - np.radians(dest_lon)[:, None]
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    km = 2 * EARTH_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    n = dest_lat.shape[0]
+    ratio = np.where(capacity > 0, load / np.where(capacity > 0, capacity, 1.0), 0.0)
+    out = np.empty((n, wh_lat.shape[0], 5))
+    out[..., 0] = km / 1000.0
+    out[..., 1] = ratio[None, :]
+    out[..., 2] = np.where(coverage >= 1.0, 0.0, 2.0 - coverage)
+    out[..., 3] = (cost / 10.0)[None, :]
+    out[..., 4] = (-priority / 10.0)[None, :]
+    return out
+
+
+def score_numpy(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F64,
+                capacity: F64, cost: F64, priority: F64, coverage: F64,
+                allowed: npt.NDArray[np.bool_], weights: F64, threshold: float
+                ) -> tuple[F64, npt.NDArray[np.int64]]:
+    t = terms_numpy(dest_lat, dest_lon, wh_lat, wh_lon, load, capacity, cost, priority,
+                    coverage)
+    scores = t @ weights
+    full = (capacity > 0) & (load >= threshold * capacity)
+    scores[~allowed | (coverage <= 0) | full[None, :]] = np.inf
+    best = np.argmin(scores, axis=1).astype(np.int64)
+    best[~np.isfinite(scores[np.arange(scores.shape[0]), best])] = -1
+    return scores, best
+
+
+@numba.njit(cache=True, nogil=True)
+def score_numba(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F64,
+                capacity: F64, cost: F64, priority: F64, coverage: F64,
+                allowed: npt.NDArray[np.bool_], weights: F64, threshold: float
+                ) -> tuple[F64, npt.NDArray[np.int64]]:  # pragma: no cover - compiled
+    n, m = dest_lat.shape[0], wh_lat.shape[0]
+    scores = np.empty((n, m))
+    best = np.full(n, -1, dtype=np.int64)
+    # Per-warehouse parts once, not per pair.
+    p2 = np.empty(m)
+    cos2 = np.empty(m)
+    lon2 = np.empty(m)
+    fixed = np.empty(m)
+    full = np.empty(m, dtype=np.bool_)
+    for j in range(m):
+        p2[j] = math.radians(wh_lat[j])
+        cos2[j] = math.cos(p2[j])
+        lon2[j] = math.radians(wh_lon[j])
+        ratio = load[j] / capacity[j] if capacity[j] > 0 else 0.0
+        fixed[j] = (weights[1] * ratio + weights[3] * (cost[j] / 10.0)
+                    + weights[4] * (-priority[j] / 10.0))
+        full[j] = capacity[j] > 0 and load[j] >= threshold * capacity[j]
+    for i in range(n):
+        p1 = math.radians(dest_lat[i])
+        cos1 = math.cos(p1)
+        lon1 = math.radians(dest_lon[i])
+        low = np.inf
+        for j in range(m):
+            cov = coverage[i, j]
+            if not allowed[i, j] or cov <= 0 or full[j]:
+                scores[i, j] = np.inf
+                continue
+            s1 = math.sin((p2[j] - p1) / 2)
+            s2 = math.sin((lon2[j] - lon1) / 2)
+            a = min(s1 * s1 + cos1 * cos2[j] * s2 * s2, 1.0)
+            km = 2 * EARTH_KM * math.asin(math.sqrt(a))
+            ship = 0.0 if cov >= 1.0 else 2.0 - cov
+            s = weights[0] * (km / 1000.0) + fixed[j] + weights[2] * ship
+            scores[i, j] = s
+            if s < low:
+                low = s
+                best[i] = j
+    return scores, best
+
+
+def score_python(dest_lat: list[float], dest_lon: list[float], wh_lat: list[float],
+                 wh_lon: list[float], load: list[float], capacity: list[float],
+                 cost: list[float], priority: list[float], coverage: list[list[float]],
+                 allowed: list[list[bool]], weights: list[float], threshold: float
+                 ) -> tuple[list[list[float]], list[int]]:
+    """Plain loops over lists: the same arithmetic without NumPy or numba."""
+    scores: list[list[float]] = []
+    best: list[int] = []
+    for i in range(len(dest_lat)):
+        p1, lon1 = math.radians(dest_lat[i]), math.radians(dest_lon[i])
+        row, low, pick = [], math.inf, -1
+        for j in range(len(wh_lat)):
+            cov = coverage[i][j]
+            full = capacity[j] > 0 and load[j] >= threshold * capacity[j]
+            if not allowed[i][j] or cov <= 0 or full:
+                row.append(math.inf)
+                continue
+            p2 = math.radians(wh_lat[j])
+            a = (math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2)
+                 * math.sin((math.radians(wh_lon[j]) - lon1) / 2) ** 2)
+            km = 2 * EARTH_KM * math.asin(math.sqrt(min(a, 1.0)))
+            ratio = load[j] / capacity[j] if capacity[j] > 0 else 0.0
+            ship = 0.0 if cov >= 1.0 else 2.0 - cov
+            s = (weights[0] * km / 1000.0 + weights[1] * ratio + weights[2] * ship
+                 + weights[3] * cost[j] / 10.0 + weights[4] * -priority[j] / 10.0)
+            row.append(s)
+            if s < low:
+                low, pick = s, j
+        scores.append(row)
+        best.append(pick)
+    return scores, best
+
+
+def warm_up() -> None:
+    """Compile (or load from the on-disk cache) the numba kernel for the dtypes the
+    service passes, so no request pays for compilation."""
+    one = np.zeros(1)
+    score_numba(one, one, one, one, one, one, one, one, np.ones((1, 1)),
+                np.ones((1, 1), dtype=np.bool_), np.ones(5), 1.0)
+
+
+def compiled() -> bool:
+    return bool(score_numba.signatures)

@@ -1,0 +1,84 @@
+"""Routing decisions from rules, stock and loads (no I/O; the gRPC tests cover the rest)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reservation.routing import router, rules
+from reservation.routing.geography import geography
+from reservation.routing.matching import Destination, RouteLine, RouteOrder
+from reservation.routing.warehouses import Warehouse, validate
+
+
+def wh(wid: str, name: str, city: str, **kw) -> Warehouse:
+    return validate(Warehouse(wid, name, city=city, **kw), geography())
+
+
+WHS = [wh("WH-EAST-A", "华东前置仓A", "苏州"), wh("WH-EAST", "华东仓", "南京"),
+       wh("WH-COLD", "上海冷仓", "上海", capabilities=("COLD_CHAIN",)),
+       wh("WH-HZ", "杭州仓", "杭州", daily_capacity=500, safety_stock=10),
+       wh("WH-BJ", "北京仓", "北京")]
+
+
+def route(document: dict, city: str, stock: Mapping[str, Mapping[str, int]],
+          *lines: RouteLine, loads: Mapping[str, int] | None = None,
+          **order) -> router.Decision:
+    rs = rules.parse(document, WHS)
+    o = RouteOrder(tuple(lines), Destination(city=city), **order)
+    return router.route_many([o], [geography().resolve(city=city)], rs, WHS, stock,
+                             loads or {})[0]
+
+
+def test_nearest_warehouse_with_stock_wins_without_rules() -> None:
+    d = route({"rules": []}, "杭州", {"X": {"WH-HZ": 50, "WH-BJ": 50}}, RouteLine("X", 2))
+    assert d.lines[0].allocations == (("WH-HZ", 2),)
+    assert d.lines[0].candidates == ("WH-HZ", "WH-BJ")
+
+
+def test_overflow_past_daily_capacity_goes_to_nearest_under_threshold() -> None:
+    stock = {"X": {"WH-HZ": 50, "WH-EAST-A": 50, "WH-BJ": 50}}
+    d = route({"rules": []}, "杭州", stock, RouteLine("X", 1), loads={"WH-HZ": 500})
+    assert d.lines[0].allocations == (("WH-EAST-A", 1),)
+    hz = next(c for c in d.groups[0] if c.warehouse_id == "WH-HZ")
+    assert "daily threshold" in hz.note
+
+
+def test_below_safety_stock_overflows_to_next_best() -> None:
+    d = route({"rules": []}, "杭州", {"X": {"WH-HZ": 10, "WH-EAST-A": 50}}, RouteLine("X", 1))
+    assert d.lines[0].allocations == (("WH-EAST-A", 1),)
+    hz = next(c for c in d.groups[0] if c.warehouse_id == "WH-HZ")
+    assert "safety stock" in hz.note
+
+
+def test_prefer_with_min_stock() -> None:
+    doc = {"rules": [{"when": {"sku_prefix": "BP-"},
+                      "then": {"prefer": ["华东仓"], "min_stock": 5}}]}
+    stock = {"BP-1": {"WH-EAST": 6, "WH-HZ": 100}}
+    assert route(doc, "杭州", stock, RouteLine("BP-1", 1)).lines[0].allocations == (
+        ("WH-EAST", 1),)
+    stock = {"BP-1": {"WH-EAST": 5, "WH-HZ": 100}}
+    assert route(doc, "杭州", stock, RouteLine("BP-1", 1)).lines[0].allocations == (
+        ("WH-HZ", 1),)
+
+
+def test_split_by_brand_routes_each_brand_on_its_own() -> None:
+    doc = {"rules": [{"then": {"split": "by_brand"}}]}
+    stock = {"A": {"WH-HZ": 50}, "B": {"WH-BJ": 50}}
+    d = route(doc, "杭州", stock, RouteLine("A", 1, brand="a"), RouteLine("B", 1, brand="b"))
+    assert len(d.groups) == 2
+    assert d.warehouses() == ["WH-BJ", "WH-HZ"]
+
+
+def test_review_and_rush_come_from_order_conditions() -> None:
+    doc = {"rules": [{"when": {"amount_above": 500, "payment": ["CREDIT_CARD"]},
+                      "then": {"review": "big card order", "rush": True}}]}
+    stock = {"X": {"WH-HZ": 50}}
+    d = route(doc, "杭州", stock, RouteLine("X", 1), amount=501, payment="CREDIT_CARD")
+    assert (d.review, d.review_reason, d.rush) == (True, "big card order", True)
+    d = route(doc, "杭州", stock, RouteLine("X", 1), amount=500, payment="CREDIT_CARD")
+    assert not d.review
+
+
+def test_short_line_says_so() -> None:
+    d = route({"rules": []}, "杭州", {"X": {"WH-BJ": 1}}, RouteLine("X", 3))
+    assert d.lines[0].short == 2 and not d.routed
