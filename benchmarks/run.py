@@ -31,8 +31,10 @@ import uvloop
 
 from benchmarks import loadgen, pg_servicer, redis_bench, report
 from benchmarks.scenarios import HOT, Broad, Check, Flash
+from reservation.clock import now_ms
 from reservation.settings import Settings
-from reservation.stock.sales import Sales, now_ms
+from reservation.stock.levels import Inventory
+from reservation.stock.sales import Sales
 from reservation.storage.redis_process import RedisProcess, free_port
 from reservation.storage.store import Store, connect
 from reservation.v1 import reservation_service_pb2 as pb
@@ -115,12 +117,12 @@ class Suite:
             await r.flushall()
         settings = Settings(redis_url=self.redis.url)
         store = Store(connect(settings, self.redis.url), settings)
-        sales = Sales(store, settings)
+        sales, inventory = Sales(store, settings), Inventory(store, settings)
         try:
             if broad:
                 items = self.broad.items()
                 for i in range(0, len(items), settings.max_batch):
-                    await sales.load_stock(items[i:i + settings.max_batch], "SET")
+                    await inventory.load(items[i:i + settings.max_batch], "SET")
             elif items_sale:
                 await sales.start(self.flash.sale(f"sale-{self.tag}", now_ms()))
         finally:
@@ -246,10 +248,10 @@ class Suite:
         settings = Settings(redis_url=self.redis.url)
         store = Store(connect(settings, self.redis.url), settings)
         try:
-            sales = Sales(store, settings)
             from reservation.domain.models import StockItem
 
-            await sales.load_stock([StockItem(HOT, "wh-east", settings.max_quantity)], "SET")
+            await Inventory(store, settings).load(
+                [StockItem(HOT, "wh-east", settings.max_quantity)], "SET")
             await store.health()  # loads the scripts (redis-benchmark calls EVALSHA)
             await store.eval("reserve", *_noop_reserve_args(store))
         finally:
@@ -328,7 +330,7 @@ def _noop_reserve_args(store: Store) -> tuple[list[str], list[Any]]:
 
     shard = keys.shard_of("none", store.settings.shards)
     ref = "bench:warmup"
-    args = [*store._head(shard), ref, "rid", "bench", "warmup", "b", "none|1|", 0, 0, 1, 1, 1,
+    args = [*store.head(shard), ref, "rid", "bench", "warmup", "b", "none|1|", 0, 0, 1, 1, 1,
             "none", 1, ""]
     return [keys.hold(shard, ref), keys.expiry(shard), keys.write_back(shard)], args
 

@@ -23,6 +23,7 @@ from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.reservations import Reservations
 from reservation.server.app import build_server, start_app
 from reservation.settings import Settings
+from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
 from reservation.storage.store import connect
 from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
@@ -46,7 +47,9 @@ async def start(args: argparse.Namespace) -> tuple[grpc.aio.Server, int, list[ob
         settings = bench_settings(args.redis, args.port)
         store = NaiveStore(connect(settings, args.redis), settings)
         reservations, sales = Reservations(store, settings), Sales(store, settings)
-        server = build_server(settings, reservations, sales, health.aio.HealthServicer())
+        inventory = Inventory(store, settings)
+        server = build_server(settings, reservations, sales, inventory,
+                              health.aio.HealthServicer())
         sweeper = Sweeper(store)
         sweeper.start()
         port = server.add_insecure_port(f"127.0.0.1:{args.port}")

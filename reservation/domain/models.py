@@ -5,22 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from reservation.domain.states import State
 
-class State(StrEnum):
-    RESERVED = "RESERVED"
-    CONFIRMED = "CONFIRMED"
-    RELEASED = "RELEASED"
-    EXPIRED = "EXPIRED"
-    REJECTED = "REJECTED"
-    QUEUED = "QUEUED"
-    DEAD_LETTERED = "DEAD_LETTERED"
-
-    @property
-    def terminal(self) -> bool:
-        return self in _TERMINAL
-
-
-_TERMINAL = {State.CONFIRMED, State.RELEASED, State.EXPIRED, State.REJECTED}
+__all__ = ["State"]  # re-exported: the table itself lives in states.py
 
 
 class RejectReason(StrEnum):

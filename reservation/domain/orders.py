@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from reservation.domain.models import Allocation, OrderLine
-from reservation.storage import keys
+from reservation.domain.shards import by_shard
 
 
 def spec(lines: Iterable[OrderLine]) -> str:
@@ -72,7 +72,4 @@ class Part:
 
 def split_by_shard(lines: Sequence[OrderLine], shards: int) -> list[Part]:
     """Parts in shard order, so every caller touches shards in the same sequence."""
-    by_shard: dict[int, list[OrderLine]] = {}
-    for line in lines:
-        by_shard.setdefault(keys.shard_of(line.sku, shards), []).append(line)
-    return [Part(shard, tuple(ls)) for shard, ls in sorted(by_shard.items())]
+    return [Part(shard, tuple(ls)) for shard, ls in by_shard(lines, lambda ln: ln.sku, shards)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from reservation.domain import validation
 from reservation.domain.models import Reservation
+from reservation.domain.states import ReplyCode
 from reservation.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from reservation.reserving.reservations import Reservations
 from reservation.storage import keys
@@ -53,8 +54,8 @@ class DeadLetters:
     async def _decide(self, channel: str, order_id: str, action: str) -> Reservation:
         ref, identity, parts = await self.reservations.lookup(channel, order_id)
         reply: PartReply = await self.store.dead_letter(parts[0].shard, ref, action)
-        if reply.code == "PRECONDITION":
+        if reply.code == ReplyCode.PRECONDITION:
             raise FailedPrecondition(f"order {ref} is {reply.state}, not DEAD_LETTERED")
-        if reply.code == "QUEUE_FULL":
+        if reply.code == ReplyCode.QUEUE_FULL:
             raise ResourceExhausted(f"the queue of order {ref} is full; try again later")
         return self.reservations.combine(channel, order_id, identity, [reply])

@@ -21,15 +21,11 @@ from reservation.domain.models import (
     State,
 )
 from reservation.domain.orders import Identity, Part
+from reservation.domain.states import PRECEDENCE, PROCEEDING, ReplyCode
 from reservation.errors import AlreadyExists, FailedPrecondition, NotFound
 from reservation.settings import Settings
 from reservation.storage import keys
 from reservation.storage.store import PartReply, Store
-
-# When parts disagree (a multi-shard order caught mid-way), the first state here wins.
-_PRECEDENCE = [State.REJECTED, State.EXPIRED, State.RELEASED, State.DEAD_LETTERED,
-               State.QUEUED, State.RESERVED, State.CONFIRMED]
-_HOLDING = {State.RESERVED, State.CONFIRMED, State.QUEUED}
 
 
 class Reservations:
@@ -55,12 +51,12 @@ class Reservations:
         for part in parts:
             if refused:  # a copy of this request may have got further: read, don't hold
                 reply = await self.store.get(part.shard, ref)
-                if reply.code == "NOT_FOUND":
+                if reply.code == ReplyCode.NOT_FOUND:
                     continue
             else:
                 reply = await self._reserve_part(part, ref, identity, cmd, allow_queue)
             replies.append((part, reply))
-            refused = refused or State(reply.state) not in _HOLDING
+            refused = refused or State(reply.state) not in PROCEEDING
         if refused:
             for part, reply in replies:
                 if reply.state == State.RESERVED:
@@ -85,7 +81,7 @@ class Reservations:
         reply = await self.store.reserve(
             part.shard, ref, identity.reservation_id, cmd.channel, cmd.order_id,
             cmd.buyer_id, part.spec, lines, cmd.hold_ttl_ms, allow_queue)
-        if reply.code == "CONFLICT":
+        if reply.code == ReplyCode.CONFLICT:
             raise AlreadyExists(f"order {ref} is held with different lines")
         return reply
 
@@ -102,9 +98,9 @@ class Reservations:
             # finishes on every shard (see confirm.lua).
             grace = 0 if i == 0 else self.settings.expiry_grace_ms
             reply = await self.store.confirm(part.shard, ref, grace)
-            if reply.code == "NOT_FOUND":
+            if reply.code == ReplyCode.NOT_FOUND:
                 raise NotFound(f"order {ref} holds nothing")
-            if reply.code == "PRECONDITION":
+            if reply.code == ReplyCode.PRECONDITION:
                 raise _not_confirmable(ref, State(reply.state))
             replies.append(reply)
         return self.combine(channel, order_id, identity, replies)
@@ -114,10 +110,10 @@ class Reservations:
         replies = []
         for part in parts:
             reply = await self.store.release(part.shard, ref)
-            if reply.code == "PRECONDITION":
+            if reply.code == ReplyCode.PRECONDITION:
                 raise FailedPrecondition(
                     f"order {ref} is CONFIRMED; sold units are not released")
-            if reply.code == "OK":
+            if reply.code == ReplyCode.OK:
                 replies.append(reply)
         if not replies:
             raise NotFound(f"order {ref} holds nothing")
@@ -128,7 +124,7 @@ class Reservations:
         return await self._read(ref, identity, parts)
 
     async def _read(self, ref: str, identity: Identity, parts: Sequence[Part]) -> Reservation:
-        found = [(p, r) for p in parts if (r := await self.store.get(p.shard, ref)).code == "OK"]
+        found = [(p, r) for p in parts if (r := await self.store.get(p.shard, ref)).code == ReplyCode.OK]
         if not found:
             raise NotFound(f"order {ref} holds nothing")
         channel, order_id = ref.split(":", 1)
@@ -159,7 +155,7 @@ class Reservations:
                  replies: Sequence[PartReply]) -> Reservation:
         """One order's view from its parts' replies."""
         states = {State(r.state) for r in replies}
-        state = next(s for s in _PRECEDENCE if s in states)
+        state = next(s for s in PRECEDENCE if s in states)
         rejected = next((r for r in replies if r.state == State.REJECTED), None)
         held = [r for r in replies if r.state == State.RESERVED]
         allocations = [] if state == State.REJECTED else [

@@ -11,13 +11,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from reservation.domain.models import Reservation, State
+from reservation.domain.models import Reservation
 from reservation.reserving.reservations import Reservations
-
-# A dead-lettered order waits for a person, which can take long: the stream ends there
-# too, and the caller watches again if it wants to see the operator's decision.
-SETTLED = {State.CONFIRMED, State.RELEASED, State.EXPIRED, State.REJECTED,
-           State.DEAD_LETTERED}
 
 
 async def watch(reservations: Reservations, channel: str, order_id: str,
@@ -27,7 +22,7 @@ async def watch(reservations: Reservations, channel: str, order_id: str,
     last = await reservations.get(channel, order_id)
     yield last
     deadline = time.monotonic() + max_ms / 1000
-    while last.state not in SETTLED and time.monotonic() < deadline:
+    while not last.state.settled and time.monotonic() < deadline:
         await asyncio.sleep(poll_ms / 1000)
         current = await reservations.get(channel, order_id)
         if current != last:

@@ -24,6 +24,7 @@ from reservation.server.servicers.admin import AdminServicer
 from reservation.server.servicers.reservation import ReservationServicer
 from reservation.server.servicers.write_back import WriteBackServicer
 from reservation.settings import Settings
+from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
 from reservation.storage.redis_process import RedisProcess
 from reservation.storage.store import Store, connect
@@ -59,6 +60,7 @@ class App:
     store: Store
     reservations: Reservations
     sales: Sales
+    inventory: Inventory
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
@@ -105,6 +107,7 @@ def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
 
 
 def build_server(settings: Settings, reservations: Reservations, sales: Sales,
+                 inventory: Inventory,
                  health_servicer: health.aio.HealthServicer) -> grpc.aio.Server:
     server = grpc.aio.server(
         # The first is outermost: errors the auth check raises are mapped too.
@@ -118,10 +121,10 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
         ],
     )
     reservation_service_pb2_grpc.add_ReservationServiceServicer_to_server(
-        ReservationServicer(reservations, sales), server)
+        ReservationServicer(reservations, inventory), server)
     write_back = WriteBack.over(reservations.store)
     admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
-        AdminServicer(sales, Reconciler(write_back), DeadLetters(reservations)), server)
+        AdminServicer(sales, inventory, Reconciler(write_back), DeadLetters(reservations)), server)
     write_back_service_pb2_grpc.add_WriteBackServiceServicer_to_server(
         WriteBackServicer(write_back), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -143,13 +146,14 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     await WriteBack.over(store).start()
     reservations = Reservations(store, settings)
     sales = Sales(store, settings)
+    inventory = Inventory(store, settings)
     health_servicer = health.aio.HealthServicer()
-    server = build_server(settings, reservations, sales, health_servicer)
+    server = build_server(settings, reservations, sales, inventory, health_servicer)
     port = server.add_insecure_port(f"{settings.host}:{settings.port}")
     if port == 0:
         raise RuntimeError(f"cannot listen on {settings.host}:{settings.port}")
     await server.start()
-    app = App(settings, store, reservations, sales, server, port, health_servicer,
+    app = App(settings, store, reservations, sales, inventory, server, port, health_servicer,
               Sweeper(store))
     await app.set_serving(True)
     await health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)

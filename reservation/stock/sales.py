@@ -1,4 +1,4 @@
-"""Operator work: loading stock and running flash sales.
+"""Flash sales: preload a quota with a window and limits, stop it, read it back.
 
 A sale's definition is stored once under its id (so Start is idempotent and Stop/Get
 know its items); its SKUs carry the sale's window and limits in their own shard, where
@@ -8,50 +8,21 @@ the reserve script reads them.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Sequence
 
+from reservation.clock import now_ms
 from reservation.domain import validation
-from reservation.domain.models import FlashSale, Stock, StockItem
-from reservation.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from reservation.domain.models import FlashSale, StockItem
+from reservation.domain.shards import by_shard
+from reservation.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from reservation.settings import Settings
-from reservation.storage import keys
+from reservation.stock.levels import items_by_shard
 from reservation.storage.store import Store
-
-MODES = ("SET", "ADD")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Sales:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
-
-    def _by_shard(self, items: Sequence[StockItem]) -> dict[int, list[tuple[str, str, int]]]:
-        out: dict[int, list[tuple[str, str, int]]] = {}
-        for it in items:
-            shard = keys.shard_of(it.sku, self.settings.shards)
-            out.setdefault(shard, []).append((it.sku, it.warehouse_id, it.quantity))
-        return dict(sorted(out.items()))
-
-    async def load_stock(self, items: Sequence[StockItem], mode: str) -> list[Stock]:
-        if mode not in MODES:
-            raise InvalidArgument("mode", "must be SET or ADD")
-        validation.stock_items("items", items, self.settings, allow_zero=mode == "SET")
-        for shard, group in self._by_shard(items).items():
-            await self.store.load_stock(shard, mode, group)
-        skus = list(dict.fromkeys(it.sku for it in items))
-        return [await self.stock(sku) for sku in skus]
-
-    async def stock(self, sku: str) -> Stock:
-        validation.code("sku", sku)
-        levels, depth = await self.store.stock(sku)
-        if not levels:
-            raise NotFound(f"no stock was ever loaded for sku {sku}")
-        return Stock(sku, tuple(levels), depth)
 
     async def start(self, sale: FlashSale) -> FlashSale:
         """Start (or, for the same request again, confirm) a sale. starts_at_ms 0 means
@@ -65,7 +36,7 @@ class Sales:
         if existing is not None and existing != spec:
             raise AlreadyExists(f"flash sale {sale.sale_id} exists with a different definition")
         sale = FlashSale(**{**sale.__dict__, "starts_at_ms": sale.starts_at_ms or opened_ms})
-        for shard, group in self._by_shard(sale.items).items():
+        for shard, group in items_by_shard(sale.items, self.settings.shards):
             answer = await self.store.start_sale(
                 shard, sale.sale_id, sale.starts_at_ms, sale.ends_at_ms, sale.per_buyer_limit,
                 sale.hold_ttl_ms, sale.queue_deadline_ms, group)
@@ -98,11 +69,9 @@ class Sales:
     async def stop(self, sale_id: str) -> FlashSale:
         sale = await self.get(sale_id)
         await self.store.mark_sale_stopped(sale_id)
-        skus_by_shard: dict[int, list[str]] = {}
-        for sku in dict.fromkeys(it.sku for it in sale.items):
-            skus_by_shard.setdefault(keys.shard_of(sku, self.settings.shards), []).append(sku)
-        for shard, skus in sorted(skus_by_shard.items()):
-            await self.store.stop_sale(shard, sale_id, skus)
+        skus = dict.fromkeys(it.sku for it in sale.items)
+        for shard, group in by_shard(skus, lambda sku: sku, self.settings.shards):
+            await self.store.stop_sale(shard, sale_id, group)
         return await self.get(sale_id)
 
     async def get(self, sale_id: str) -> FlashSale:

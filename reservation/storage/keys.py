@@ -11,6 +11,8 @@
     rsv:{N}:qdeadline            zset  queued orders by deadline
     rsv:{N}:dead                 zset  dead-lettered orders (trimmed after retention)
     rsv:{N}:wb                   stream write-back events of shard N (trimmed after ack)
+    rsv:{N}:wbdl:<group>         stream a write-back group's dead letters (MAXLEN)
+    rsv:{N}:wbstats:<group>      hash  a group's totals (TTL: retention, renewed)
     rsv:{H}:order:<ch>:<oid>     string an order's identity, H = shard of "<ch>:<oid>"
     rsv:{H}:saledef:<sale>       hash  a flash sale's definition, H = shard of the sale id
 
@@ -20,13 +22,16 @@ shard's write-back stream atomically, on one Redis and on Redis Cluster alike.
 
 from __future__ import annotations
 
-import zlib
+from reservation.domain.shards import shard_of
+
+__all__ = ["shard_of"]  # keys are built from it; callers may take it from here
 
 ROOT = "rsv"
 
-
-def shard_of(value: str, shards: int) -> int:
-    return zlib.crc32(value.encode()) % shards
+# The stock hash's field for a counter is "<warehouse>|<letter>".
+COUNTER_LETTERS = {"loaded": "l", "available": "a", "held": "h", "confirmed": "c",
+                   "returned": "r"}
+_COUNTER_NAMES = {letter: name for name, letter in COUNTER_LETTERS.items()}
 
 
 def prefix(shard: int) -> str:
@@ -81,3 +86,27 @@ def order_home(ref: str, shards: int) -> str:
 
 def sale_definition(sale_id: str, shards: int) -> str:
     return f"{prefix(shard_of(sale_id, shards))}saledef:{sale_id}"
+
+
+def parse_counters(stock_hash: dict[str, str]) -> dict[str, dict[str, int]]:
+    """HGETALL of a stock hash -> {warehouse: {counter name: value}}; every counter of a
+    warehouse present, 0 when its field is missing."""
+    out: dict[str, dict[str, int]] = {}
+    for field, value in stock_hash.items():
+        wh, _, letter = field.rpartition("|")
+        if letter in _COUNTER_NAMES:
+            out.setdefault(wh, dict.fromkeys(COUNTER_LETTERS, 0))[_COUNTER_NAMES[letter]] = int(value)
+    return out
+
+
+# -- write-back machinery beside the shard's stream; same hash tag, so one script
+#    reaches the stream, the group's dead letters and its totals.
+
+def write_back_dead_letter(shard: int, group: str) -> str:
+    """stream: the group's dead letters (MAXLEN write_back_dead_letter_max)."""
+    return f"{prefix(shard)}wbdl:{group}"
+
+
+def write_back_stats(shard: int, group: str) -> str:
+    """hash: delivered/acked/dead/replayed totals (TTL: retention, renewed on change)."""
+    return f"{prefix(shard)}wbstats:{group}"

@@ -3,13 +3,17 @@
 Each script is one file in reservation/storage/lua/ with a KEYS/ARGV/return header. The files
 starting with '_' are libraries: LIBRARIES are prepended to every script (EXTRA_LIBRARIES
 to a few more), so each script stays one atomic unit while the helpers exist once.
-STANDALONE scripts get no prelude at all.
+STANDALONE scripts get no prelude at all. Every other script starts with the `ST` table
+of state names generated from reservation/domain/states.py, so Lua and Python name the
+states from one place.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+
+from reservation.domain import states
 
 LIBRARIES = ("_lib.lua", "_queue.lua", "_reserve.lua")
 # Libraries only some scripts need, prepended after LIBRARIES.
@@ -49,6 +53,8 @@ def source(name: str) -> str:
     """Full source of a script: libraries first, then the script's own file."""
     if name in STANDALONE:
         return _read(f"{name}.lua")
-    parts = [_read(lib) for lib in (*LIBRARIES, *EXTRA_LIBRARIES.get(name, ()))]
+    # The state names come first, from the one table in domain/states.py.
+    parts = [states.lua_table()]
+    parts += [_read(lib) for lib in (*LIBRARIES, *EXTRA_LIBRARIES.get(name, ()))]
     parts.append(_read(f"{name}.lua"))
     return "\n".join(parts)

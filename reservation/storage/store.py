@@ -139,7 +139,7 @@ class Store:
         with redis_errors():
             return await self._coalescer.script(name, keys_, args)
 
-    def _head(self, shard: int) -> list[Any]:
+    def head(self, shard: int) -> list[Any]:
         """The ARGV head every script shares (see _lib.lua)."""
         s = self.settings
         return [keys.prefix(shard), s.default_hold_ttl_ms, s.retention_ms]
@@ -163,27 +163,27 @@ class Store:
                       buyer: str, spec: str, lines: Sequence[tuple[str, int, str]],
                       hold_ttl_ms: int, allow_queue: bool) -> PartReply:
         s = self.settings
-        args = [*self._head(shard), ref, rid, channel, order_id, buyer, spec, hold_ttl_ms,
+        args = [*self.head(shard), ref, rid, channel, order_id, buyer, spec, hold_ttl_ms,
                 1 if allow_queue else 0, s.queue_bound, s.queue_deadline_ms, len(lines)]
         for sku, qty, cands in lines:
             args += [sku, qty, cands]
         return PartReply.parse(await self.eval("reserve", self._order_keys(shard, ref), args))
 
     async def confirm(self, shard: int, ref: str, grace_ms: int) -> PartReply:
-        args = [*self._head(shard), ref, grace_ms]
+        args = [*self.head(shard), ref, grace_ms]
         return PartReply.parse(await self.eval("confirm", self._order_keys(shard, ref), args))
 
     async def release(self, shard: int, ref: str) -> PartReply:
-        args = [*self._head(shard), ref]
+        args = [*self.head(shard), ref]
         return PartReply.parse(await self.eval("release", self._order_keys(shard, ref), args))
 
     async def get(self, shard: int, ref: str) -> PartReply:
-        args = [*self._head(shard), ref]
+        args = [*self.head(shard), ref]
         return PartReply.parse(await self.eval("get", [keys.hold(shard, ref)], args))
 
     async def dead_letter(self, shard: int, ref: str, action: str) -> PartReply:
         s = self.settings
-        args = [*self._head(shard), ref, action, s.queue_bound, s.queue_deadline_ms]
+        args = [*self.head(shard), ref, action, s.queue_bound, s.queue_deadline_ms]
         keys_ = [keys.hold(shard, ref), keys.write_back(shard)]
         return PartReply.parse(await self.eval("dead_letter", keys_, args))
 
@@ -194,14 +194,14 @@ class Store:
     # -- background -------------------------------------------------------------------
     async def sweep(self, shard: int, serve_queues: bool, limit: int = 500) -> list[int]:
         s = self.settings
-        args = [*self._head(shard), s.expiry_grace_ms, limit, 1 if serve_queues else 0]
+        args = [*self.head(shard), s.expiry_grace_ms, limit, 1 if serve_queues else 0]
         keys_ = [keys.expiry(shard), keys.write_back(shard), keys.queue_deadline(shard)]
         return [int(x) for x in await self.eval("sweep", keys_, args)]
 
     # -- stock and sales --------------------------------------------------------------
     async def load_stock(self, shard: int, mode: str,
                          items: Sequence[tuple[str, str, int]]) -> None:
-        args = [*self._head(shard), mode, len(items)]
+        args = [*self.head(shard), mode, len(items)]
         for item in items:
             args += list(item)
         await self.eval("load_stock", [keys.write_back(shard)], args)
@@ -209,14 +209,14 @@ class Store:
     async def start_sale(self, shard: int, sale_id: str, starts_ms: int, ends_ms: int,
                          limit: int, ttl_ms: int, deadline_ms: int,
                          items: Sequence[tuple[str, str, int]]) -> list[str]:
-        args = [*self._head(shard), sale_id, starts_ms, ends_ms, limit, ttl_ms, deadline_ms,
+        args = [*self.head(shard), sale_id, starts_ms, ends_ms, limit, ttl_ms, deadline_ms,
                 len(items)]
         for item in items:
             args += list(item)
         return list(await self.eval("start_sale", [keys.write_back(shard)], args))
 
     async def stop_sale(self, shard: int, sale_id: str, skus: Sequence[str]) -> int:
-        args = [*self._head(shard), sale_id, len(skus), *skus]
+        args = [*self.head(shard), sale_id, len(skus), *skus]
         return int((await self.eval("stop_sale", [keys.write_back(shard)], args))[0])
 
     async def stock(self, sku: str) -> tuple[list[StockLevel], int]:
@@ -228,7 +228,8 @@ class Store:
                 pipe.hgetall(keys.stock(shard, sku))
                 pipe.zcard(keys.queue(shard, sku))
                 whs, counters, depth = await pipe.execute()
-        return [_level(wh, counters) for wh in whs], int(depth)
+        parsed = keys.parse_counters(counters)
+        return [_level(wh, parsed) for wh in whs], int(depth)
 
     async def sales_of(self, skus: Sequence[str]) -> list[dict[str, str]]:
         """The flash-sale fields each SKU carries now ({} for none)."""
@@ -268,9 +269,5 @@ class Store:
                                for shard in range(self.settings.shards)))
 
 
-def _level(wh: str, counters: dict[str, str]) -> StockLevel:
-    def c(name: str) -> int:
-        return int(counters.get(f"{wh}|{name}", 0))
-
-    return StockLevel(wh, available=c("a"), held=c("h"), confirmed=c("c"), returned=c("r"),
-                      loaded=c("l"))
+def _level(wh: str, counters: dict[str, dict[str, int]]) -> StockLevel:
+    return StockLevel(wh, **counters.get(wh, {}))

@@ -13,10 +13,9 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from reservation.storage import keys as core_keys
-from reservation.storage import writeback_keys as keys
+from reservation.domain.events import WriteBackEvent, event_from_fields, pairs
+from reservation.storage import keys
 from reservation.storage.store import Store, redis_errors
-from reservation.writeback.models import WriteBackEvent, event_from_fields, pairs
 
 # Without a blocking read (cluster mode, or all blocking slots taken) poll this often.
 POLL_S = 0.1
@@ -46,11 +45,6 @@ class WriteBackStore:
         # wait: at most an eighth of the pool, so long-polls never starve Reserve calls.
         self._blocking_slots = max(1, self.settings.redis_max_connections // 8)
 
-    def _head(self, shard: int) -> list[Any]:
-        """The ARGV head every script shares (see _lib.lua)."""
-        s = self.settings
-        return [core_keys.prefix(shard), s.default_hold_ttl_ms, s.retention_ms]
-
     async def ensure_groups(self, groups: Sequence[str]) -> None:
         """Create the groups on every shard stream from id 0, unless they exist.
 
@@ -70,8 +64,8 @@ class WriteBackStore:
         s = self.settings
         raw = await self.store.eval(
             "wb_pull",
-            [keys.write_back(shard), keys.dead_letter(shard, group), keys.stats(shard, group)],
-            [*self._head(shard), group, consumer, count, s.write_back_visibility_timeout_ms,
+            [keys.write_back(shard), keys.write_back_dead_letter(shard, group), keys.write_back_stats(shard, group)],
+            [*self.store.head(shard), group, consumer, count, s.write_back_visibility_timeout_ms,
              s.write_back_max_deliveries, s.write_back_dead_letter_max, shard])
         events = [event_from_fields(shard, entry_id, pairs(flat), int(n))
                   for entry_id, n, flat in raw[2]]
@@ -80,8 +74,8 @@ class WriteBackStore:
     async def ack(self, shard: int, group: str, entry_ids: Sequence[str]) -> int:
         """Acknowledge (none: only trim); returns how many were newly acknowledged."""
         raw = await self.store.eval(
-            "wb_ack", [keys.write_back(shard), keys.stats(shard, group)],
-            [*self._head(shard), group, self.settings.retention_ms, *entry_ids])
+            "wb_ack", [keys.write_back(shard), keys.write_back_stats(shard, group)],
+            [*self.store.head(shard), group, self.settings.retention_ms, *entry_ids])
         return int(raw[0])
 
     async def wait_for_new(self, boundaries: Mapping[int, str], timeout_s: float) -> None:
@@ -102,27 +96,27 @@ class WriteBackStore:
     async def stats(self, shard: int, group: str) -> list[Any]:
         return list(await self.store.eval(
             "wb_stats",
-            [keys.write_back(shard), keys.dead_letter(shard, group), keys.stats(shard, group)],
-            [*self._head(shard), group]))
+            [keys.write_back(shard), keys.write_back_dead_letter(shard, group), keys.write_back_stats(shard, group)],
+            [*self.store.head(shard), group]))
 
     async def dead_letters(self, shard: int, group: str,
                            count: int) -> list[tuple[str, dict[str, str]]]:
         with redis_errors():
-            entries = await self.store.client.xrange(keys.dead_letter(shard, group),
+            entries = await self.store.client.xrange(keys.write_back_dead_letter(shard, group),
                                                      count=count)
         return [(entry_id, dict(fields)) for entry_id, fields in entries]
 
     async def replay(self, shard: int, group: str, event_ids: Sequence[str]) -> int:
         raw = await self.store.eval(
             "wb_replay",
-            [keys.write_back(shard), keys.dead_letter(shard, group), keys.stats(shard, group)],
-            [*self._head(shard), group, *event_ids])
+            [keys.write_back(shard), keys.write_back_dead_letter(shard, group), keys.write_back_stats(shard, group)],
+            [*self.store.head(shard), group, *event_ids])
         return int(raw[0])
 
     async def snapshot(self, shard: int, group: str, skus: Sequence[str]) -> ShardSnapshot:
         raw = await self.store.eval(
-            "wb_snapshot", [keys.write_back(shard), keys.dead_letter(shard, group)],
-            [*self._head(shard), group, len(skus), *skus])
+            "wb_snapshot", [keys.write_back(shard), keys.write_back_dead_letter(shard, group)],
+            [*self.store.head(shard), group, len(skus), *skus])
         return ShardSnapshot([pairs(flat) for flat in raw[0]],
                              [(entry_id, pairs(flat)) for entry_id, flat in raw[1]],
                              [(entry_id, pairs(flat)) for entry_id, flat in raw[2]])
@@ -132,5 +126,5 @@ class WriteBackStore:
         marker = ":stock:"
         with redis_errors():
             async for key in self.store.client.scan_iter(
-                    match=f"{core_keys.ROOT}:{{*}}{marker}*", count=1000):
+                    match=f"{keys.ROOT}:{{*}}{marker}*", count=1000):
                 yield key.split(marker, 1)[1]

@@ -26,13 +26,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from reservation.domain import validation
+from reservation.domain.events import COUNTERS, EventType, event_from_fields
+from reservation.domain.shards import by_shard
 from reservation.errors import InvalidArgument
 from reservation.storage import keys
 from reservation.writeback import WriteBack
-from reservation.writeback.models import COUNTERS, EventType, event_from_fields
 
-# Counter name -> field letter in the stock hash "<wh>|<letter>".
-_LETTERS = {"loaded": "l", "available": "a", "held": "h", "confirmed": "c", "returned": "r"}
 MAX_LEDGER_ROWS = 100_000
 
 
@@ -106,16 +105,13 @@ class Reconciler:
         return _compare(rows, view)
 
     async def _view(self, group: str, skus: Iterable[str]) -> _View:
-        by_shard: dict[int, list[str]] = defaultdict(list)
-        for sku in sorted(skus):
-            by_shard[keys.shard_of(sku, self.settings.shards)].append(sku)
-        shards = sorted(by_shard)
-        snaps = await asyncio.gather(*(self.store.snapshot(s, group, by_shard[s])
-                                       for s in shards))
+        groups = by_shard(sorted(skus), lambda sku: sku, self.settings.shards)
+        snaps = await asyncio.gather(*(self.store.snapshot(shard, group, shard_skus)
+                                       for shard, shard_skus in groups))
         view = _View()
-        for shard, snap in zip(shards, snaps):
-            for sku, counters in zip(by_shard[shard], snap.stocks):
-                for wh, values in _levels(counters).items():
+        for (shard, shard_skus), snap in zip(groups, snaps):
+            for sku, counters in zip(shard_skus, snap.stocks):
+                for wh, values in keys.parse_counters(counters).items():
                     view.service[(sku, wh)] = values
             for entry_id, fields in [*snap.unacked, *snap.dead]:
                 if fields.get("g", group) != group:
@@ -139,16 +135,6 @@ def _checked(ledger: Sequence[LedgerTotal]) -> dict[tuple[str, str], LedgerTotal
             raise InvalidArgument(f"ledger[{i}]", "repeats an earlier sku and warehouse_id")
         rows[(row.sku, row.warehouse_id)] = row
     return rows
-
-
-def _levels(counters: dict[str, str]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
-    names = {letter: name for name, letter in _LETTERS.items()}
-    for key, value in counters.items():
-        wh, _, letter = key.rpartition("|")
-        if letter in names:
-            out[wh][names[letter]] = int(value)
-    return out
 
 
 def _compare(rows: dict[tuple[str, str], LedgerTotal], view: _View) -> list[Difference]:

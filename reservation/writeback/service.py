@@ -16,12 +16,13 @@ import time
 from collections.abc import Sequence
 
 from reservation.domain import validation
+from reservation.domain.events import WriteBackEvent, event_from_fields
 from reservation.errors import InvalidArgument
 from reservation.settings import Settings
 from reservation.storage.store import Store
 from reservation.storage.writeback import WriteBackStore
 from reservation.writeback import batch_ids
-from reservation.writeback.models import Batch, Stats, WriteBackEvent, event_from_fields
+from reservation.writeback.models import Batch, Stats
 
 _EVENT_ID = re.compile(r"(\d+)-(\d+-\d+)")
 

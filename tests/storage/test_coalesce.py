@@ -15,21 +15,21 @@ from reservation.domain.models import OrderLine, ReserveCommand, State, StockIte
 from reservation.errors import AlreadyExists, Unavailable
 from reservation.reserving.reservations import Reservations
 from reservation.settings import Settings
-from reservation.stock.sales import Sales
+from reservation.stock.levels import Inventory
 from reservation.storage.coalesce import Coalescer
 from reservation.storage.store import Store, connect
 
 
-async def make_store(url: str, **overrides: Any) -> tuple[Store, Reservations, Sales]:
+async def make_store(url: str, **overrides: Any) -> tuple[Store, Reservations, Inventory]:
     settings = Settings(redis_url=url, **overrides)
     store = Store(connect(settings, url), settings)
-    return store, Reservations(store, settings), Sales(store, settings)
+    return store, Reservations(store, settings), Inventory(store, settings)
 
 
 @pytest.fixture
-async def domain(redis_url: str) -> AsyncIterator[tuple[Store, Reservations, Sales]]:
-    store, reservations, sales = await make_store(redis_url)
-    yield store, reservations, sales
+async def domain(redis_url: str) -> AsyncIterator[tuple[Store, Reservations, Inventory]]:
+    store, reservations, inventory = await make_store(redis_url)
+    yield store, reservations, inventory
     await store.close()
 
 
@@ -52,16 +52,16 @@ async def test_many_concurrent_commands_share_one_pipeline_with_own_results(
 
 
 async def test_concurrent_reserves_of_one_shard_fold_into_few_script_calls(
-        domain: tuple[Store, Reservations, Sales]) -> None:
-    store, reservations, sales = domain
-    await sales.load_stock([StockItem("HOT", "w1", 70), StockItem("HOT", "w2", 30)], "SET")
+        domain: tuple[Store, Reservations, Inventory]) -> None:
+    store, reservations, inventory = domain
+    await inventory.load([StockItem("HOT", "w1", 70), StockItem("HOT", "w2", 30)], "SET")
     out = await asyncio.gather(*(reservations.reserve(cmd(f"o{i}", ("HOT", 1)))
                                  for i in range(400)))
     states = Counter(r.state for r in out)
     assert states == {State.RESERVED: 100, State.REJECTED: 300}
     # 400 claims + a handful of reserve_many calls, not 400 reserve calls.
     assert store._coalescer.stats["commands"] < 420
-    stock = await sales.stock("HOT")
+    stock = await inventory.get("HOT")
     assert [(lv.available, lv.held) for lv in stock.levels] == [(0, 70), (0, 30)]
     again = await asyncio.gather(*(reservations.reserve(cmd(f"o{i}", ("HOT", 1)))
                                    for i in range(400)))
@@ -70,9 +70,9 @@ async def test_concurrent_reserves_of_one_shard_fold_into_few_script_calls(
 
 
 async def test_each_caller_gets_its_own_error_in_a_folded_batch(
-        domain: tuple[Store, Reservations, Sales]) -> None:
-    _, reservations, sales = domain
-    await sales.load_stock([StockItem("A", "w1", 10)], "SET")
+        domain: tuple[Store, Reservations, Inventory]) -> None:
+    _, reservations, inventory = domain
+    await inventory.load([StockItem("A", "w1", 10)], "SET")
     await reservations.reserve(cmd("taken", ("A", 1)))
     calls = [reservations.reserve(cmd(f"o{i}", ("A", 1))) for i in range(5)]
     calls.insert(2, reservations.reserve(cmd("taken", ("A", 2))))
@@ -82,9 +82,9 @@ async def test_each_caller_gets_its_own_error_in_a_folded_batch(
 
 
 async def test_scripts_are_reloaded_after_script_flush(
-        redis_url: str, domain: tuple[Store, Reservations, Sales]) -> None:
-    _, reservations, sales = domain
-    await sales.load_stock([StockItem("A", "w1", 50)], "SET")
+        redis_url: str, domain: tuple[Store, Reservations, Inventory]) -> None:
+    _, reservations, inventory = domain
+    await inventory.load([StockItem("A", "w1", 50)], "SET")
     async with aioredis.Redis.from_url(redis_url) as raw:
         await raw.script_flush()
     out = await asyncio.gather(*(reservations.reserve(cmd(f"o{i}", ("A", 1)))
@@ -117,10 +117,10 @@ async def test_calls_queued_past_max_inflight_are_sent_when_one_returns(
 
 
 async def test_works_on_redis_cluster(redis_cluster_url: str) -> None:
-    store, reservations, sales = await make_store(redis_cluster_url, redis_cluster=True)
+    store, reservations, inventory = await make_store(redis_cluster_url, redis_cluster=True)
     await store.client.script_flush()  # NOSCRIPT on every node: reload must work there too
     skus = [f"S{i}" for i in range(20)]
-    await sales.load_stock([StockItem(s, "w1", 3) for s in skus], "SET")
+    await inventory.load([StockItem(s, "w1", 3) for s in skus], "SET")
     out = await asyncio.gather(*(reservations.reserve(cmd(f"o{i}", (skus[i % 20], 1)))
                                  for i in range(100)))
     assert Counter(r.state for r in out) == {State.RESERVED: 60, State.REJECTED: 40}

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import grpc
 
+from reservation.clock import now_ms
 from reservation.errors import FailedPrecondition
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.server import convert
 from reservation.server.servicers import write_back as write_back_servicer
-from reservation.stock.sales import Sales, now_ms
+from reservation.stock.levels import Inventory
+from reservation.stock.sales import Sales
 from reservation.v1 import admin_service_pb2 as pb
 from reservation.v1 import admin_service_pb2_grpc as pb_grpc
 from reservation.writeback.reconcile import Reconciler
 
 
 class AdminServicer(pb_grpc.AdminServiceServicer):
-    def __init__(self, sales: Sales, reconciler: Reconciler | None = None,
+    def __init__(self, sales: Sales, inventory: Inventory,
+                 reconciler: Reconciler | None = None,
                  dead_letters: DeadLetters | None = None) -> None:
         self.sales = sales
+        self.inventory = inventory
         self.reconciler = reconciler
         self.dead_letters = dead_letters
 
@@ -44,7 +48,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
     async def LoadStock(self, request: pb.LoadStockRequest,
                         context: grpc.aio.ServicerContext) -> pb.LoadStockResponse:
-        stocks = await self.sales.load_stock(convert.stock_items(request.items),
+        stocks = await self.inventory.load(convert.stock_items(request.items),
                                              convert.load_mode(request.mode))
         return pb.LoadStockResponse(stocks=[
             pb.SkuStock(sku=s.sku, levels=[convert.level(lv) for lv in s.levels])

@@ -10,15 +10,15 @@ from reservation.reserving.reservations import Reservations
 from reservation.reserving.watch import watch
 from reservation.server import convert
 from reservation.server.servicers import reserve_many
-from reservation.stock.sales import Sales
+from reservation.stock.levels import Inventory
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
 
 
 class ReservationServicer(pb_grpc.ReservationServiceServicer):
-    def __init__(self, reservations: Reservations, sales: Sales) -> None:
+    def __init__(self, reservations: Reservations, inventory: Inventory) -> None:
         self.reservations = reservations
-        self.sales = sales
+        self.inventory = inventory
 
     async def Reserve(self, request: pb.ReserveRequest,
                       context: grpc.aio.ServicerContext) -> pb.ReserveResponse:
@@ -60,4 +60,4 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
 
     async def GetStock(self, request: pb.GetStockRequest,
                        context: grpc.aio.ServicerContext) -> pb.GetStockResponse:
-        return convert.stock(await self.sales.stock(request.sku))
+        return convert.stock(await self.inventory.get(request.sku))

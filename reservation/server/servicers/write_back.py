@@ -6,13 +6,13 @@ from collections.abc import Iterable
 
 import grpc
 
+from reservation.clock import now_ms
+from reservation.domain.events import WriteBackEvent
 from reservation.server.convert import duration_ms, to_duration, to_timestamp
-from reservation.stock.sales import now_ms
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import write_back_service_pb2 as pb
 from reservation.v1 import write_back_service_pb2_grpc as pb_grpc
 from reservation.writeback import WriteBack
-from reservation.writeback.models import WriteBackEvent
 from reservation.writeback.reconcile import Difference, LedgerTotal, Reconciler
 
 

@@ -245,7 +245,7 @@ local function apply_hold(ref, h, decision, ttl_ms, retention_ms, now)
   for sku, sale_id in pairs(decision.sales) do
     sl[#sl + 1] = sku .. '|' .. sale_id
   end
-  h.st, h.al, h.sales, h.rsn, h.fsku = 'RESERVED', table.concat(al, ';'), table.concat(sl, ';'), '', ''
+  h.st, h.al, h.sales, h.rsn, h.fsku = ST.RESERVED, table.concat(al, ';'), table.concat(sl, ';'), '', ''
   h.exp = tostring(now + ttl_ms)
   for _, a in ipairs(decision.allocs) do emit('HELD', h, a[1], a[2], a[3], now) end
   for _, l in ipairs(split(h.spec, ';')) do

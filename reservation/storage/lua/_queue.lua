@@ -29,7 +29,7 @@ end
 
 -- 1-based place of a queued order: its worst place among its SKUs' queues.
 local function queue_position(h)
-  if h.st ~= 'QUEUED' then return 0 end
+  if h.st ~= ST.QUEUED then return 0 end
   local ref = h.ch .. ':' .. h.oid
   local worst = 0
   for _, sku in ipairs(spec_skus(h)) do
@@ -67,7 +67,7 @@ local function enqueue(ref, h, lines, requested_ttl, bound, default_deadline, re
     redis.call('ZADD', queue_key(l.sku), 'NX', seq, ref)
     redis.call('SADD', queued_skus_key(), l.sku)
   end
-  h.st, h.rsn, h.fsku, h.al, h.exp = 'QUEUED', '', '', '', '0'
+  h.st, h.rsn, h.fsku, h.al, h.exp = ST.QUEUED, '', '', '', '0'
   h.qat, h.qdl, h.ttl = tostring(now), tostring(deadline), tostring(requested_ttl)
   redis.call('ZADD', queue_deadline_key(), now + deadline, ref)
   save_hold(ref, h, deadline + retention)
@@ -78,7 +78,7 @@ end
 -- Finish a queued order without units: REJECTED with a reason.
 local function reject_queued(ref, h, reason, sku, retention)
   leave_queues(ref, h)
-  h.st, h.rsn, h.fsku = 'REJECTED', reason, sku
+  h.st, h.rsn, h.fsku = ST.REJECTED, reason, sku
   save_hold(ref, h, retention)
 end
 
@@ -93,7 +93,7 @@ local function serve_queue(sku, cfg, now)
     local head = redis.call('ZRANGE', queue_key(sku), 0, 0)[1]
     if head == nil then break end
     local h = load_hold(head)
-    if h == nil or h.st ~= 'QUEUED' then
+    if h == nil or h.st ~= ST.QUEUED then
       redis.call('ZREM', queue_key(sku), head)
     else
       local d = try_allocate(spec_lines(h), h.buyer, now)

@@ -49,7 +49,7 @@ local function reserve_at(a, i)
     decision.reason = 'QUEUE_FULL'
   end
 
-  h.st, h.rsn, h.fsku = 'REJECTED', decision.reason, decision.sku
+  h.st, h.rsn, h.fsku = ST.REJECTED, decision.reason, decision.sku
   save_hold(ref, h, CFG.retention)
   return reply('OK', h, 0), after
 end

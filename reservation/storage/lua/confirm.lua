@@ -12,11 +12,11 @@
 local ref = ARGV[4]
 local h = load_hold(ref)
 if h == nil then return {'NOT_FOUND'} end
-if h.st == 'CONFIRMED' then return reply('OK', h, 0) end
+if h.st == ST.CONFIRMED then return reply('OK', h, 0) end
 local now = now_ms()
-if h.st ~= 'RESERVED' then return reply('PRECONDITION', h, queue_position(h)) end
+if h.st ~= ST.RESERVED then return reply('PRECONDITION', h, queue_position(h)) end
 if now > tonumber(h.exp) + tonumber(ARGV[5]) then
-  h.st = 'EXPIRED'  -- as the caller must see it; the sweeper writes the change
+  h.st = ST.EXPIRED  -- as the caller must see it; the sweeper writes the change
   return reply('PRECONDITION', h, 0)
 end
 
@@ -27,7 +27,7 @@ for _, a in ipairs(allocations(h)) do
   emit('CONFIRMED', h, a[1], a[2], a[3], now)
   skus[#skus + 1] = a[1]
 end
-h.st = 'CONFIRMED'
+h.st = ST.CONFIRMED
 redis.call('ZREM', KEYS[2], ref)
 save_hold(ref, h, CFG.retention)
 -- Fewer units are held now: queued orders that can no longer be served are told so.

@@ -10,11 +10,11 @@
 local ref = ARGV[4]
 local h = load_hold(ref)
 if h == nil then return {'NOT_FOUND'} end
-if h.st ~= 'DEAD_LETTERED' then return reply('PRECONDITION', h, queue_position(h)) end
+if h.st ~= ST.DEAD_LETTERED then return reply('PRECONDITION', h, queue_position(h)) end
 local now = now_ms()
 if ARGV[5] == 'REJECT' then
   redis.call('ZREM', dead_key(), ref)
-  h.st, h.rsn = 'REJECTED', 'OPERATOR_REJECTED'
+  h.st, h.rsn = ST.REJECTED, 'OPERATOR_REJECTED'
   save_hold(ref, h, CFG.retention)
   return reply('OK', h, 0)
 end

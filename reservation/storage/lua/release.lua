@@ -10,20 +10,20 @@
 local ref = ARGV[4]
 local h = load_hold(ref)
 if h == nil then return {'NOT_FOUND'} end
-if h.st == 'CONFIRMED' then return reply('PRECONDITION', h, 0) end
+if h.st == ST.CONFIRMED then return reply('PRECONDITION', h, 0) end
 local now = now_ms()
-if h.st == 'RESERVED' then
+if h.st == ST.RESERVED then
   return_hold(h, 'RELEASED', now)
   redis.call('ZREM', KEYS[2], ref)
-  h.st = 'RELEASED'
+  h.st = ST.RELEASED
   save_hold(ref, h, CFG.retention)
   local skus = {}
   for _, a in ipairs(allocations(h)) do skus[#skus + 1] = a[1] end
   serve_queues(skus, CFG, now)
-elseif h.st == 'QUEUED' or h.st == 'DEAD_LETTERED' then
+elseif h.st == ST.QUEUED or h.st == ST.DEAD_LETTERED then
   leave_queues(ref, h)
   redis.call('ZREM', dead_key(), ref)
-  h.st = 'RELEASED'
+  h.st = ST.RELEASED
   save_hold(ref, h, CFG.retention)
 end
 return reply('OK', h, 0)

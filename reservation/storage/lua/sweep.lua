@@ -20,9 +20,9 @@ for _, ref in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber
     'LIMIT', 0, limit)) do
   redis.call('ZREM', KEYS[1], ref)
   local h = load_hold(ref)
-  if h ~= nil and h.st == 'RESERVED' then
+  if h ~= nil and h.st == ST.RESERVED then
     return_hold(h, 'EXPIRED', now)
-    h.st = 'EXPIRED'
+    h.st = ST.EXPIRED
     save_hold(ref, h, CFG.retention)
     expired = expired + 1
     for _, a in ipairs(allocations(h)) do skus[#skus + 1] = a[1] end
@@ -32,9 +32,9 @@ served = served + serve_queues(skus, CFG, now)
 
 for _, ref in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)) do
   local h = load_hold(ref)
-  if h ~= nil and h.st == 'QUEUED' then
+  if h ~= nil and h.st == ST.QUEUED then
     leave_queues(ref, h)
-    h.st = 'DEAD_LETTERED'
+    h.st = ST.DEAD_LETTERED
     save_hold(ref, h, CFG.retention)
     redis.call('ZADD', dead_key(), now, ref)
     emit_lines('DEAD_LETTERED', h, now)

@@ -1,0 +1,79 @@
+"""Write-back events and what each one does to the stock counters. No protobuf, no Redis.
+
+Shared by everything that reads the shards' write-back streams: the WMS pull API, reconcile,
+and the audit-trail consumers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    STOCK_LOADED = "STOCK_LOADED"
+    HELD = "HELD"
+    CONFIRMED = "CONFIRMED"
+    RELEASED = "RELEASED"
+    EXPIRED = "EXPIRED"
+    RETURNED = "RETURNED"
+    QUEUED = "QUEUED"
+    DEAD_LETTERED = "DEAD_LETTERED"
+
+
+COUNTERS = ("loaded", "available", "held", "confirmed", "returned")
+
+# How one unit of each event type moves the counters of its SKU and warehouse; the
+# quantity multiplies it. QUEUED and DEAD_LETTERED move nothing (no warehouse yet).
+MOVES: dict[EventType, tuple[tuple[str, int], ...]] = {
+    EventType.STOCK_LOADED: (("loaded", 1), ("available", 1)),
+    EventType.HELD: (("available", -1), ("held", 1)),
+    EventType.CONFIRMED: (("held", -1), ("confirmed", 1)),
+    EventType.RELEASED: (("held", -1), ("available", 1)),
+    EventType.EXPIRED: (("held", -1), ("available", 1)),
+    EventType.RETURNED: (("available", -1), ("returned", 1)),
+    EventType.QUEUED: (),
+    EventType.DEAD_LETTERED: (),
+}
+
+
+@dataclass(frozen=True)
+class WriteBackEvent:
+    event_id: str
+    type: EventType
+    channel: str
+    order_id: str
+    reservation_id: str
+    sku: str
+    warehouse_id: str
+    quantity: int
+    occurred_at_ms: int
+    delivery_count: int
+    shard: int = 0
+    entry_id: str = ""
+    """Where this delivery sits in the stream: what acknowledging it needs."""
+
+    def moves(self) -> list[tuple[str, int]]:
+        return [(counter, sign * self.quantity) for counter, sign in MOVES[self.type]]
+
+
+def event_from_fields(shard: int, entry_id: str, fields: dict[str, str],
+                      delivery_count: int) -> WriteBackEvent:
+    """A stream entry as an event; a replayed dead letter keeps its first event id."""
+    return WriteBackEvent(
+        event_id=fields.get("eid") or f"{shard}-{entry_id}",
+        type=EventType(fields["t"]),
+        channel=fields.get("ch", ""),
+        order_id=fields.get("oid", ""),
+        reservation_id=fields.get("rid", ""),
+        sku=fields.get("sku", ""),
+        warehouse_id=fields.get("wh", ""),
+        quantity=int(fields.get("q", "0")),
+        occurred_at_ms=int(fields.get("ts", "0")),
+        delivery_count=delivery_count,
+        shard=shard,
+        entry_id=entry_id,
+    )
+
+
+def pairs(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2]))

@@ -1,0 +1,78 @@
+"""The reservation states, in one table: what each means, which are final, how a
+multi-shard order's parts combine. Python reads it here; the Lua scripts get the same
+names from it (storage/scripts.py generates their `ST` table from STATES).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    RESERVED = "RESERVED"
+    CONFIRMED = "CONFIRMED"
+    RELEASED = "RELEASED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+    QUEUED = "QUEUED"
+    DEAD_LETTERED = "DEAD_LETTERED"
+
+    @property
+    def terminal(self) -> bool:
+        return STATES[self].terminal
+
+    @property
+    def settled(self) -> bool:
+        return STATES[self].settled
+
+
+class _Row:
+    __slots__ = ("holds_units", "meaning", "settled", "terminal")
+
+    def __init__(self, terminal: bool, settled: bool, holds_units: bool, meaning: str) -> None:
+        self.terminal = terminal
+        self.settled = settled
+        self.holds_units = holds_units
+        self.meaning = meaning
+
+
+STATES: dict[State, _Row] = {
+    #                                terminal settled holds units
+    State.RESERVED:      _Row(False, False, True, "units held until expires_at"),
+    State.QUEUED:        _Row(False, False, False, "waiting in the overflow queue"),
+    # A dead letter waits for a person, which can take long: watches end there (settled),
+    # but an operator may still requeue or reject it (not terminal).
+    State.DEAD_LETTERED: _Row(False, True, False, "queued too long; an operator decides"),
+    State.CONFIRMED:     _Row(True, True, True, "paid: the units are sold"),
+    State.RELEASED:      _Row(True, True, False, "given back by the caller"),
+    State.EXPIRED:       _Row(True, True, False, "not confirmed in time; units returned"),
+    State.REJECTED:      _Row(True, True, False, "refused: see the reject reason"),
+}
+
+TERMINAL = frozenset(s for s, row in STATES.items() if row.terminal)
+SETTLED = frozenset(s for s, row in STATES.items() if row.settled)
+
+# When a multi-shard order's parts disagree (caught mid-way), the first state here is the
+# order's: any part refused or ended makes the whole order so.
+PRECEDENCE = (State.REJECTED, State.EXPIRED, State.RELEASED, State.DEAD_LETTERED,
+              State.QUEUED, State.RESERVED, State.CONFIRMED)
+# Parts in these states keep the order going (a reserve goes on to its next part).
+PROCEEDING = frozenset({State.RESERVED, State.CONFIRMED, State.QUEUED})
+
+assert set(PRECEDENCE) == set(State) == set(STATES)
+
+
+class ReplyCode(StrEnum):
+    """The first field of every order script's reply (see reply() in _lib.lua)."""
+
+    OK = "OK"
+    NOT_FOUND = "NOT_FOUND"
+    PRECONDITION = "PRECONDITION"
+    CONFLICT = "CONFLICT"
+    QUEUE_FULL = "QUEUE_FULL"
+
+
+def lua_table() -> str:
+    """The Lua prelude naming every state: scripts write ST.RESERVED, never 'RESERVED'."""
+    fields = ", ".join(f"{s.name} = '{s.value}'" for s in State)
+    return f"local ST = {{{fields}}}\n"
