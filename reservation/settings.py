@@ -30,6 +30,9 @@ class Settings:
     host: str = "127.0.0.1"
     """Address the gRPC server listens on."""
     port: int = 50051
+    reuse_port: bool = False
+    """Share the port with other processes (SO_REUSEPORT). `serve --workers N` sets it for
+    its workers; otherwise a port already taken is an error, not a silent split."""
     shards: int = 64
     """Virtual shards; fixed for the life of the data (keys carry the shard)."""
     default_hold_ttl_ms: int = 15 * 60 * 1000
@@ -61,6 +64,11 @@ class Settings:
     auth_token: str | None = None
     """When set, every call must carry 'authorization: Bearer <token>'."""
     log_level: str = "INFO"
+    """DEBUG, INFO, WARNING, ERROR or CRITICAL."""
+    log_format: str = "text"
+    """text (one human line per record) or json (one JSON object per line, for collectors)."""
+    metrics_port: int = 0
+    """Port of the Prometheus /metrics endpoint (on host); 0: no endpoint."""
     write_back_groups: str = "wms"
     """Comma-separated consumer groups a WMS may pull as. Fixed list, created at start:
     a group that nobody acknowledges holds back stream trimming for every group."""
@@ -94,10 +102,17 @@ class Settings:
 
     def __post_init__(self) -> None:
         """Refuse values that cannot work, naming the variable, before anything starts."""
+        # Level names are case-insensitive to people ("info"), not to logging.
+        object.__setattr__(self, "log_level", self.log_level.upper())
         for name, low, high in _BOUNDS:
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ValueError(f"RESERVATION_{name.upper()}={value} is outside {low}..{high}")
+        for name, allowed in _CHOICES:
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"RESERVATION_{name.upper()}={value!r} is not one of "
+                                 f"{', '.join(allowed)}")
 
     @property
     def embedded_redis(self) -> bool:
@@ -126,6 +141,11 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("max_batch", 1, 100_000),
     ("max_id_length", 8, 1024),
     ("grace_period_s", 0, 3600),
+    ("metrics_port", 0, 65535),
+)
+_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("log_level", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    ("log_format", ("text", "json")),
 )
 
 

@@ -10,6 +10,8 @@ import pytest
 from reservation.settings import Settings
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+# Fields that take one of a few words: a valid one other than the default.
+CHOICE_SAMPLES = {"log_level": ("debug", "DEBUG"), "log_format": ("json", "json")}
 
 
 def env_name(field: str) -> str:
@@ -34,6 +36,7 @@ def test_every_field_is_read_from_its_own_variable(name: str) -> None:
     raw, parsed = sample(str(FIELDS[name].type))
     if name == "max_id_length":  # 4242 is past its bound
         raw, parsed = "512", 512
+    raw, parsed = CHOICE_SAMPLES.get(name, (raw, parsed))
     settings = Settings.from_env({env_name(name): raw})
     assert getattr(settings, name) == parsed
     # ...and only that field changes.
@@ -137,3 +140,15 @@ def test_a_value_that_cannot_work_is_refused_naming_the_variable(variable, value
 def test_a_mistyped_variable_is_refused_with_a_suggestion() -> None:
     with pytest.raises(ValueError, match="did you mean RESERVATION_REDIS_CLUSTER"):
         Settings.from_env({"RESERVATION_REDIS_CLSUTER": "true"})
+
+
+@pytest.mark.parametrize(("name", "raw"), [("RESERVATION_LOG_LEVEL", "LOUD"),
+                                           ("RESERVATION_LOG_FORMAT", "xml")])
+def test_a_word_outside_the_choices_is_refused_by_name(name: str, raw: str) -> None:
+    with pytest.raises(ValueError, match=f"{name}='{raw}' is not one of"):
+        Settings.from_env({name: raw})
+
+
+def test_the_metrics_port_is_bounded() -> None:
+    with pytest.raises(ValueError, match="RESERVATION_METRICS_PORT=70000 is outside"):
+        Settings.from_env({"RESERVATION_METRICS_PORT": "70000"})

@@ -9,17 +9,20 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from reservation.errors import Unavailable
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.reservations import Reservations
+from reservation.server import metrics, reflection
+from reservation.server.gauges import GaugeSampler
 from reservation.server.interceptors.auth import AuthInterceptor
 from reservation.server.interceptors.errors import ErrorInterceptor
+from reservation.server.interceptors.metrics import MetricsInterceptor
 from reservation.server.servicers.admin import AdminServicer
 from reservation.server.servicers.reservation import ReservationServicer
 from reservation.server.servicers.write_back import WriteBackServicer
@@ -65,6 +68,9 @@ class App:
     port: int
     health: health.aio.HealthServicer
     sweeper: Sweeper
+    metrics_port: int = 0
+    """Where /metrics is served by this process (0: not here)."""
+    _metrics_server: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -97,12 +103,18 @@ class App:
         await self.sweeper.stop()
         await self.server.stop(self.settings.grace_period_s if grace is None else grace)
         await self.store.close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
 
 
 def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
     chain: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor()]
     if settings.auth_token:
         chain.append(AuthInterceptor(settings.auth_token))
+    if metrics.enabled(settings.metrics_port):
+        # Outermost: metrics see the final code of every call, auth refusals included.
+        chain.insert(0, MetricsInterceptor())
     return chain
 
 
@@ -128,10 +140,14 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
     write_back_service_pb2_grpc.add_WriteBackServiceServicer_to_server(
         WriteBackServicer(write_back), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME), server)
+    enable_reflection(server)
     return server
+
+
+def enable_reflection(server: grpc.aio.Server) -> None:
+    """Server reflection, v1 and v1alpha (see reflection.py)."""
+    reflection.enable(server, (*SERVICE_NAMES,
+                               health_pb2.DESCRIPTOR.services_by_name["Health"].full_name))
 
 
 async def start_app(settings: Settings, redis_url: str | None = None,
@@ -149,18 +165,50 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     inventory = Inventory(store, settings)
     health_servicer = health.aio.HealthServicer()
     server = build_server(settings, reservations, sales, inventory, health_servicer)
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
-    if port == 0:
-        raise RuntimeError(f"cannot listen on {settings.host}:{settings.port}")
+    try:
+        port = _bind(server, settings)
+    except ListenError:
+        await store.close()
+        raise
     await server.start()
     app = App(settings, store, reservations, sales, inventory, server, port, health_servicer,
               Sweeper(store))
     await app.set_serving(True)
     await health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
+    if metrics.enabled(settings.metrics_port):
+        _start_metrics(app)
     if background:
         app.sweeper.start()
         app._tasks.append(asyncio.create_task(app._watch_health(), name="health"))
     return app
+
+
+def _bind(server: grpc.aio.Server, settings: Settings) -> int:
+    address = f"{settings.host}:{settings.port}"
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        hint = "" if settings.reuse_port else " (taken? only --workers N shares a port)"
+        raise ListenError(f"cannot listen on {address}{hint}")
+    return port
+
+
+class ListenError(RuntimeError):
+    """The gRPC port cannot be bound: a one-line message for the operator."""
+
+
+def _start_metrics(app: App) -> None:
+    """Record RPCs, orders and pipelines; sample Redis; serve /metrics if a port is set."""
+    metrics.recorder.on = True
+    app.store.observe_pipelines(metrics.recorder.pipeline)
+    sampler = GaugeSampler(app.store, app.inventory, WriteBack.over(app.store),
+                           hot_skus=None)
+    app._tasks.append(asyncio.create_task(sampler.run(), name="metrics"))
+    if app.settings.metrics_port:
+        app._metrics_server, app.metrics_port = metrics.serve(app.settings.host,
+                                                              app.settings.metrics_port)
 
 
 @contextlib.asynccontextmanager

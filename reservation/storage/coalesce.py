@@ -23,6 +23,7 @@ sending those calls once more.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,9 @@ class Coalescer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.stats = {"pipelines": 0, "calls": 0, "commands": 0}
         """Counters for benchmarks and tests: how much was coalesced."""
+        self.observer: Callable[[int, int, float], None] | None = None
+        """Told (calls, commands, seconds) of every pipeline: the metrics hook. None: no
+        clock is read."""
 
     # -- what callers use ---------------------------------------------------------------
     def script(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> asyncio.Future[Any]:
@@ -189,10 +193,17 @@ class Coalescer:
                                      *keys_, *item.args)
             else:
                 getattr(pipe, item.method)(*item.args, **(item.options or {}))
+        calls = sum(len(i.parts) if isinstance(i, _Bulk) else 1 for i in items)
         self.stats["pipelines"] += 1
         self.stats["commands"] += len(items)
-        self.stats["calls"] += sum(len(i.parts) if isinstance(i, _Bulk) else 1 for i in items)
-        return list(await pipe.execute(raise_on_error=False))
+        self.stats["calls"] += calls
+        if self.observer is None:
+            return list(await pipe.execute(raise_on_error=False))
+        started = time.perf_counter()
+        try:
+            return list(await pipe.execute(raise_on_error=False))
+        finally:
+            self.observer(calls, len(items), time.perf_counter() - started)
 
     async def _load(self, names: set[str]) -> None:
         for name in names:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +130,10 @@ class Store:
                                              {"reserve": RESERVE_MANY,
                                               "claim": CLAIM_MANY})
 
+    def observe_pipelines(self, observer: Callable[[int, int, float], None] | None) -> None:
+        """Hear (calls, commands, seconds) of every coalesced pipeline (metrics)."""
+        self._coalescer.observer = observer
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.client.aclose()
@@ -186,6 +190,14 @@ class Store:
         args = [*self.head(shard), ref, action, s.queue_bound, s.queue_deadline_ms]
         keys_ = [keys.hold(shard, ref), keys.write_back(shard)]
         return PartReply.parse(await self.eval("dead_letter", keys_, args))
+
+    async def backlog(self, shard: int) -> tuple[int, int]:
+        """(queued order parts, dead-lettered orders) of one shard, for the gauges."""
+        with redis_errors():
+            queued, dead = await asyncio.gather(
+                self._coalescer.command("zcard", keys.queue_deadline(shard)),
+                self._coalescer.command("zcard", keys.dead(shard)))
+        return int(queued), int(dead)
 
     async def dead_letter_refs(self, shard: int, limit: int) -> list[str]:
         with redis_errors():

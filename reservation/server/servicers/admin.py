@@ -1,13 +1,19 @@
-"""AdminService: stock loading and flash sales for operators."""
+"""AdminService: stock loading, flash sales, dead letters and reconcile for operators.
+
+Every call goes through `audit.action`: one operator-action record each, with the state
+of the object it touched before and after (read here, at the edge, so the domain code
+stays unaware of auditing).
+"""
 
 from __future__ import annotations
 
 import grpc
 
 from reservation.clock import now_ms
-from reservation.errors import FailedPrecondition
+from reservation.domain.models import FlashSale, Reservation, Stock
+from reservation.errors import FailedPrecondition, ReservationError
 from reservation.queueing.dead_letters import DeadLetters
-from reservation.server import convert
+from reservation.server import audit, convert
 from reservation.server.servicers import write_back as write_back_servicer
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
@@ -27,18 +33,25 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
     async def ListDeadLetters(self, request: pb.ListDeadLettersRequest,
                               context: grpc.aio.ServicerContext) -> pb.ListDeadLettersResponse:
-        found = await self._dead().list(request.sku, request.page_size)
+        async with audit.action(context, "ListDeadLetters", request.sku):
+            found = await self._dead().list(request.sku, request.page_size)
         return pb.ListDeadLettersResponse(reservations=[convert.reservation(r) for r in found])
 
     async def RequeueDeadLetter(self, request: pb.RequeueDeadLetterRequest,
                                 context: grpc.aio.ServicerContext
                                 ) -> pb.RequeueDeadLetterResponse:
-        result = await self._dead().requeue(request.channel, request.order_id)
+        async with audit.action(context, "RequeueDeadLetter",
+                                f"{request.channel}:{request.order_id}") as entry:
+            entry.before = await self._order(request.channel, request.order_id)
+            result = entry.after = await self._dead().requeue(request.channel, request.order_id)
         return pb.RequeueDeadLetterResponse(reservation=convert.reservation(result))
 
     async def RejectDeadLetter(self, request: pb.RejectDeadLetterRequest,
                                context: grpc.aio.ServicerContext) -> pb.RejectDeadLetterResponse:
-        result = await self._dead().reject(request.channel, request.order_id)
+        async with audit.action(context, "RejectDeadLetter",
+                                f"{request.channel}:{request.order_id}") as entry:
+            entry.before = await self._order(request.channel, request.order_id)
+            result = entry.after = await self._dead().reject(request.channel, request.order_id)
         return pb.RejectDeadLetterResponse(reservation=convert.reservation(result))
 
     def _dead(self) -> DeadLetters:
@@ -46,32 +59,62 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             raise FailedPrecondition("dead letters are not wired into this server")
         return self.dead_letters
 
+    async def _order(self, channel: str, order_id: str) -> Reservation | None:
+        try:
+            return await self._dead().reservations.get(channel, order_id)
+        except ReservationError:
+            return None  # the action itself reports why
+
+    async def _sale(self, sale_id: str) -> FlashSale | None:
+        try:
+            return await self.sales.get(sale_id)
+        except ReservationError:
+            return None
+
+    async def _stock(self, sku: str) -> Stock | None:
+        try:
+            return await self.inventory.get(sku)
+        except ReservationError:
+            return None  # a SKU loaded for the first time
+
     async def LoadStock(self, request: pb.LoadStockRequest,
                         context: grpc.aio.ServicerContext) -> pb.LoadStockResponse:
-        stocks = await self.inventory.load(convert.stock_items(request.items),
-                                             convert.load_mode(request.mode))
+        async with audit.action(context, "LoadStock") as entry:
+            items = convert.stock_items(request.items)
+            skus = list(dict.fromkeys(item.sku for item in items))
+            entry.target = ",".join(skus)
+            entry.before = [await self._stock(sku) for sku in skus]
+            stocks = entry.after = await self.inventory.load(items,
+                                                             convert.load_mode(request.mode))
         return pb.LoadStockResponse(stocks=[
             pb.SkuStock(sku=s.sku, levels=[convert.level(lv) for lv in s.levels])
             for s in stocks])
 
     async def StartFlashSale(self, request: pb.StartFlashSaleRequest,
                              context: grpc.aio.ServicerContext) -> pb.StartFlashSaleResponse:
-        sale = await self.sales.start(convert.flash_sale_request(request))
+        async with audit.action(context, "StartFlashSale", request.sale_id) as entry:
+            wanted = convert.flash_sale_request(request)
+            entry.before = await self._sale(wanted.sale_id)
+            sale = entry.after = await self.sales.start(wanted)
         return pb.StartFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
 
     async def StopFlashSale(self, request: pb.StopFlashSaleRequest,
                             context: grpc.aio.ServicerContext) -> pb.StopFlashSaleResponse:
-        sale = await self.sales.stop(request.sale_id)
+        async with audit.action(context, "StopFlashSale", request.sale_id) as entry:
+            entry.before = await self._sale(request.sale_id)
+            sale = entry.after = await self.sales.stop(request.sale_id)
         return pb.StopFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
 
     async def GetFlashSale(self, request: pb.GetFlashSaleRequest,
                            context: grpc.aio.ServicerContext) -> pb.GetFlashSaleResponse:
-        sale = await self.sales.get(request.sale_id)
+        async with audit.action(context, "GetFlashSale", request.sale_id):
+            sale = await self.sales.get(request.sale_id)
         return pb.GetFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
 
     async def Reconcile(self, request: pb.ReconcileRequest,
                         context: grpc.aio.ServicerContext) -> pb.ReconcileResponse:
-        """The WMS ledger's totals against the counters (see reservation/reconcile.py)."""
-        if self.reconciler is None:
-            raise FailedPrecondition("this server was built without write-back")
-        return await write_back_servicer.reconcile(self.reconciler, request)
+        """The WMS ledger's totals against the counters (see writeback/reconcile.py)."""
+        async with audit.action(context, "Reconcile", request.group):
+            if self.reconciler is None:
+                raise FailedPrecondition("this server was built without write-back")
+            return await write_back_servicer.reconcile(self.reconciler, request)

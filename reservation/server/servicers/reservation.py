@@ -9,6 +9,7 @@ import grpc
 from reservation.reserving.reservations import Reservations
 from reservation.reserving.watch import watch
 from reservation.server import convert
+from reservation.server.metrics import recorder
 from reservation.server.servicers import reserve_many
 from reservation.stock.levels import Inventory
 from reservation.v1 import reservation_service_pb2 as pb
@@ -23,6 +24,7 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
     async def Reserve(self, request: pb.ReserveRequest,
                       context: grpc.aio.ServicerContext) -> pb.ReserveResponse:
         result = await self.reservations.reserve(convert.reserve_command(request))
+        recorder.outcome(result.channel, result.state, result.reject_reason)
         return pb.ReserveResponse(reservation=convert.reservation(result))
 
     async def ReserveBatch(self, request: pb.ReserveBatchRequest,

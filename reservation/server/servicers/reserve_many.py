@@ -14,6 +14,7 @@ from reservation.reserving import batch
 from reservation.reserving.reservations import Reservations
 from reservation.server import convert
 from reservation.server.interceptors.errors import status_code
+from reservation.server.metrics import recorder
 from reservation.v1 import reservation_service_pb2 as pb
 
 
@@ -28,7 +29,15 @@ def _code(exc: ReservationError) -> int:
     return int(status_code(exc).value[0])
 
 
-def batch_result(outcome: batch.Outcome) -> pb.ReserveBatchResult:
+def _record(channel: str, outcome: batch.Outcome) -> None:
+    if isinstance(outcome, ReservationError):
+        recorder.outcome(channel, "ERROR", type(outcome).__name__)
+    else:
+        recorder.outcome(outcome.channel, outcome.state, outcome.reject_reason)
+
+
+def batch_result(req: pb.ReserveRequest, outcome: batch.Outcome) -> pb.ReserveBatchResult:
+    _record(req.channel, outcome)
     if isinstance(outcome, ReservationError):
         return pb.ReserveBatchResult(error_code=_code(outcome), error_message=outcome.message)
     return pb.ReserveBatchResult(reservation=convert.reservation(outcome))
@@ -38,10 +47,12 @@ async def reserve_batch(reservations: Reservations,
                         request: pb.ReserveBatchRequest) -> pb.ReserveBatchResponse:
     batch.check_size("requests", len(request.requests), reservations.settings)
     outcomes = await batch.reserve_all(reservations, [_command(r) for r in request.requests])
-    return pb.ReserveBatchResponse(results=[batch_result(o) for o in outcomes])
+    return pb.ReserveBatchResponse(
+        results=[batch_result(r, o) for r, o in zip(request.requests, outcomes)])
 
 
 def stream_response(req: pb.ReserveRequest, outcome: batch.Outcome) -> pb.ReserveStreamResponse:
+    _record(req.channel, outcome)
     if isinstance(outcome, ReservationError):
         return pb.ReserveStreamResponse(channel=req.channel, order_id=req.order_id,
                                         error_code=_code(outcome),

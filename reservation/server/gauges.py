@@ -1,0 +1,64 @@
+"""Samples what lives in Redis into the metrics gauges, every SAMPLE_PERIOD_S.
+
+Queue depth, dead letters and write-back lag are properties of the shared Redis, not of
+a process, so sampling them a few times a minute is enough; a failed sample (Redis
+away) keeps the last values and is retried next period, while health reports the outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from reservation.errors import ReservationError
+from reservation.server import metrics
+from reservation.stock.levels import Inventory
+from reservation.storage.store import Store
+from reservation.writeback import WriteBack
+
+log = logging.getLogger(__name__)
+
+HotSkus = Callable[[], Awaitable[Sequence[str]]]
+
+
+class GaugeSampler:
+    def __init__(self, store: Store, inventory: Inventory, write_back: WriteBack,
+                 hot_skus: HotSkus | None = None) -> None:
+        self.store = store
+        self.inventory = inventory
+        self.write_back = write_back
+        self.hot_skus = hot_skus
+
+    async def sample(self) -> None:
+        """One round: every gauge from Redis (also what tests call)."""
+        shards = range(self.store.settings.shards)
+        rows = await asyncio.gather(*(self.store.backlog(shard) for shard in shards))
+        metrics.queue_depth.set(sum(queued for queued, _ in rows))
+        metrics.dead_letters.set(sum(dead for _, dead in rows))
+        for group in self.write_back.groups:
+            stats = await self.write_back.stats(group)
+            metrics.write_back_pending.labels(group).set(stats.pending)
+            metrics.write_back_undelivered.labels(group).set(stats.undelivered)
+            metrics.write_back_oldest_age.labels(group).set(
+                stats.oldest_unacknowledged_age_ms / 1000)
+            metrics.write_back_dead_letters.labels(group).set(stats.dead_lettered)
+        if self.hot_skus is not None:
+            for sku in list(await self.hot_skus())[:metrics.HOT_SKUS]:
+                await self._sample_sku(sku)
+
+    async def _sample_sku(self, sku: str) -> None:
+        stock = await self.inventory.get(sku)
+        for level in stock.levels:
+            for counter in ("available", "held", "confirmed", "returned", "loaded"):
+                metrics.hot_sku_stock.labels(sku, level.warehouse_id, counter).set(
+                    getattr(level, counter))
+        metrics.hot_sku_queue.labels(sku).set(stock.queue_depth)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.sample()
+            except ReservationError as exc:
+                log.debug("metrics sample skipped: %s", exc)
+            await asyncio.sleep(metrics.SAMPLE_PERIOD_S)

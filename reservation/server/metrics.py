@@ -1,0 +1,155 @@
+"""Prometheus metrics: what they are, how they are served, and one process or many.
+
+The gRPC server metrics use the names and labels of py-grpc-prometheus and
+go-grpc-prometheus (grpc_server_started_total, grpc_server_handled_total,
+grpc_server_handling_seconds; labels grpc_type, grpc_service, grpc_method, grpc_code), so
+existing dashboards and alerts work unchanged. The rest is the service's own, prefixed
+`reservation_`.
+
+Recording is on when RESERVATION_METRICS_PORT is set, or when PROMETHEUS_MULTIPROC_DIR is
+(a worker of `reservation serve --workers N`: the parent sets it and serves one /metrics
+for all workers from the files there; prometheus-client's multiprocess mode). Gauges
+sampled from Redis (queue depth, write-back lag, hot-SKU stock) are the same in every
+worker, so a scrape shows the most recent sample of any of them.
+
+Cardinality is bounded: methods are the service's own; channels beyond MAX_CHANNELS
+distinct ones are counted as "other"; hot-SKU gauges cover at most HOT_SKUS SKUs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    multiprocess,
+    start_http_server,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+MAX_CHANNELS = 32
+"""Distinct channel labels kept; callers choose channel names, so the rest is "other"."""
+HOT_SKUS = 20
+"""Most SKUs with stock gauges (the SKUs of running flash sales, first ones first)."""
+SAMPLE_PERIOD_S = 5.0
+"""How often a serving process samples Redis for the gauges."""
+
+# Latency buckets from 0.5 ms to 10 s: a reserve is ~1-50 ms, a long-poll up to 30 s.
+_LATENCY = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+_GRPC = ("grpc_type", "grpc_service", "grpc_method")
+
+grpc_started = Counter("grpc_server_started_total",
+                       "RPCs started on the server.", _GRPC)
+grpc_handled = Counter("grpc_server_handled_total",
+                       "RPCs completed on the server, whatever their status.",
+                       (*_GRPC, "grpc_code"))
+grpc_seconds = Histogram("grpc_server_handling_seconds",
+                         "Time from receiving an RPC to its last response.", _GRPC,
+                         buckets=_LATENCY)
+
+reserve_outcomes = Counter("reservation_reserve_outcomes_total",
+                           "Orders answered, by channel, state and reject reason.",
+                           ("channel", "state", "reason"))
+redis_pipeline_seconds = Histogram("reservation_redis_pipeline_seconds",
+                                   "Round trip of one coalesced Redis pipeline.",
+                                   buckets=_LATENCY)
+redis_pipeline_calls = Histogram("reservation_redis_pipeline_calls",
+                                 "Callers served by one coalesced pipeline (batching).",
+                                 buckets=_SIZES)
+redis_pipeline_commands = Histogram("reservation_redis_pipeline_commands",
+                                    "Redis commands in one pipeline, after folding reserves "
+                                    "into reserve_many.", buckets=_SIZES)
+
+_SAMPLED: dict[str, Any] = {"multiprocess_mode": "mostrecent"}
+queue_depth = Gauge("reservation_queue_depth", "Orders waiting in the overflow queues.",
+                    **_SAMPLED)
+dead_letters = Gauge("reservation_dead_letters", "Dead-lettered orders awaiting an operator.",
+                     **_SAMPLED)
+write_back_pending = Gauge("reservation_write_back_pending",
+                           "Write-back events delivered and not acknowledged.", ("group",),
+                           **_SAMPLED)
+write_back_undelivered = Gauge("reservation_write_back_undelivered",
+                               "Write-back events not yet delivered to the group.", ("group",),
+                               **_SAMPLED)
+write_back_oldest_age = Gauge("reservation_write_back_oldest_age_seconds",
+                              "Age of the oldest unacknowledged write-back event.", ("group",),
+                              **_SAMPLED)
+write_back_dead_letters = Gauge("reservation_write_back_dead_letters",
+                                "Write-back dead letters waiting for a replay.", ("group",),
+                                **_SAMPLED)
+hot_sku_stock = Gauge("reservation_hot_sku_stock",
+                      "Counters of the SKUs in running flash sales (at most HOT_SKUS).",
+                      ("sku", "warehouse", "counter"), **_SAMPLED)
+hot_sku_queue = Gauge("reservation_hot_sku_queue_depth",
+                      "Queue depth of the SKUs in running flash sales.", ("sku",), **_SAMPLED)
+
+_channels: set[str] = set()
+_channels_lock = threading.Lock()
+
+
+def channel_label(channel: str) -> str:
+    """The channel itself for the first MAX_CHANNELS distinct ones, then "other"."""
+    if channel in _channels:
+        return channel
+    with _channels_lock:
+        if len(_channels) < MAX_CHANNELS:
+            _channels.add(channel)
+            return channel
+    return "other"
+
+
+def enabled(metrics_port: int) -> bool:
+    """Record metrics in this process?"""
+    return metrics_port != 0 or bool(os.environ.get(MULTIPROC_ENV))
+
+
+def registry(path: str | None = None) -> CollectorRegistry:
+    """What /metrics shows: this process, or every worker's files in multiprocess mode."""
+    path = path or os.environ.get(MULTIPROC_ENV)
+    if not path:
+        return REGISTRY
+    collected = CollectorRegistry()
+    multiprocess.MultiProcessCollector(collected, path=path)
+    return collected
+
+
+def serve(host: str, port: int, path: str | None = None) -> tuple[Any, int]:
+    """Start the /metrics HTTP endpoint in a thread; returns (server, bound port).
+    `path`: the workers' multiprocess directory, when the parent serves for them."""
+    server, _thread = start_http_server(port, addr=host, registry=registry(path))
+    return server, int(server.server_port)
+
+
+class Recorder:
+    """What the servicers and the store call per order and per pipeline. Off (the
+    default) costs one attribute test; `enable()` is called once at start."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self._outcomes: dict[tuple[str, str, str], Any] = {}
+
+    def outcome(self, channel: str, state: str, reason: str) -> None:
+        if not self.on:
+            return
+        key = (channel_label(channel), state, reason)
+        child = self._outcomes.get(key)
+        if child is None:
+            child = self._outcomes[key] = reserve_outcomes.labels(*key)
+        child.inc()
+
+    @staticmethod
+    def pipeline(calls: int, commands: int, seconds: float) -> None:
+        redis_pipeline_seconds.observe(seconds)
+        redis_pipeline_calls.observe(calls)
+        redis_pipeline_commands.observe(commands)
+
+
+recorder = Recorder()

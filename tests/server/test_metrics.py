@@ -1,0 +1,133 @@
+"""/metrics: the gRPC server metrics by method and code, order outcomes, Redis pipelines,
+and the gauges sampled from Redis, scraped over HTTP from the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import urllib.request
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from reservation.server.app import App, start_app
+from reservation.server.gauges import GaugeSampler
+from reservation.v1 import reservation_service_pb2 as rpb
+from reservation.writeback import WriteBack
+from tests.conftest import Stubs, test_settings
+from tests.helpers import line, load, order, reserve
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def scrape(port: int) -> Samples:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def grpc_labels(kind: str, method: str, service: str = "reservation.v1.ReservationService",
+                **more: str) -> dict[str, str]:
+    return {"grpc_type": kind, "grpc_service": service, "grpc_method": method, **more}
+
+
+@pytest.fixture
+async def served(redis_url: str) -> AsyncIterator[tuple[App, Stubs]]:
+    running = await start_app(test_settings(redis_url, metrics_port=free_port()))
+    async with grpc.aio.insecure_channel(running.target) as channel:
+        yield running, Stubs(channel)
+    await running.stop(grace=0)
+
+
+async def test_rpcs_are_counted_by_method_and_code_with_latency(served: Any) -> None:
+    app, stubs = served
+    before = await asyncio.to_thread(scrape, app.metrics_port)
+    await load(stubs, ("MET-1", "WH", 5))
+    for i in range(3):
+        await reserve(stubs, order(f"met-{i}", line("MET-1")))
+    with pytest.raises(grpc.aio.AioRpcError):
+        await stubs.rs.Reserve(order("", line("MET-1")))  # order_id missing
+    after = await asyncio.to_thread(scrape, app.metrics_port)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("grpc_server_started_total", **grpc_labels("UNARY", "Reserve")) == 4
+    assert delta("grpc_server_handled_total",
+                 **grpc_labels("UNARY", "Reserve", grpc_code="OK")) == 3
+    assert delta("grpc_server_handled_total",
+                 **grpc_labels("UNARY", "Reserve", grpc_code="INVALID_ARGUMENT")) == 1
+    assert delta("grpc_server_handling_seconds_count", **grpc_labels("UNARY", "Reserve")) == 4
+    assert delta("grpc_server_handled_total", grpc_code="OK", **grpc_labels(
+        "UNARY", "LoadStock", service="reservation.v1.AdminService")) == 1
+
+
+async def test_reserve_outcomes_are_counted_by_channel_state_and_reason(served: Any) -> None:
+    app, stubs = served
+    before = await asyncio.to_thread(scrape, app.metrics_port)
+    await load(stubs, ("MET-2", "WH", 1))
+    await reserve(stubs, order("out-1", line("MET-2"), channel="tmall"))
+    await reserve(stubs, order("out-2", line("MET-2"), channel="tmall"))
+    after = await asyncio.to_thread(scrape, app.metrics_port)
+    name = "reservation_reserve_outcomes_total"
+    held = dict(channel="tmall", state="RESERVED", reason="")
+    refused = dict(channel="tmall", state="REJECTED", reason="INSUFFICIENT_STOCK")
+    assert value(after, name, **held) - value(before, name, **held) == 1
+    assert value(after, name, **refused) - value(before, name, **refused) == 1
+
+
+async def test_streams_are_counted_when_they_end(served: Any) -> None:
+    app, stubs = served
+    await load(stubs, ("MET-3", "WH", 5))
+    before = await asyncio.to_thread(scrape, app.metrics_port)
+
+    async def requests() -> AsyncIterator[rpb.ReserveStreamRequest]:
+        for i in range(4):
+            yield rpb.ReserveStreamRequest(request=order(f"st-{i}", line("MET-3")))
+
+    answers = [r async for r in stubs.rs.ReserveStream(requests())]
+    after = await asyncio.to_thread(scrape, app.metrics_port)
+    assert len(answers) == 4
+    labels = grpc_labels("BIDI_STREAM", "ReserveStream", grpc_code="OK")
+    assert (value(after, "grpc_server_handled_total", **labels)
+            - value(before, "grpc_server_handled_total", **labels)) == 1
+    # Four coalesced reserves went to Redis in pipelines whose sizes are recorded.
+    assert (value(after, "reservation_redis_pipeline_calls_sum")
+            - value(before, "reservation_redis_pipeline_calls_sum")) >= 4
+
+
+async def test_sampled_gauges_show_queue_dead_letters_and_write_back_lag(served: Any) -> None:
+    app, stubs = served
+    await load(stubs, ("MET-4", "WH", 1))
+    await reserve(stubs, order("q-1", line("MET-4")))
+    await reserve(stubs, order("q-2", line("MET-4"), allow_queue=True))  # waits in line
+    sampler = GaugeSampler(app.store, app.inventory, WriteBack.over(app.store),
+                           hot_skus=_skus("MET-4"))
+    await sampler.sample()
+    samples = await asyncio.to_thread(scrape, app.metrics_port)
+    assert value(samples, "reservation_queue_depth") >= 1
+    assert value(samples, "reservation_write_back_undelivered", group="wms") >= 3
+    assert value(samples, "reservation_write_back_oldest_age_seconds", group="wms") >= 0
+    assert value(samples, "reservation_hot_sku_stock", sku="MET-4", warehouse="WH",
+                 counter="held") == 1
+    assert value(samples, "reservation_hot_sku_queue_depth", sku="MET-4") == 1
+
+
+def _skus(*skus: str) -> Any:
+    async def hot() -> list[str]:
+        return list(skus)
+    return hot
