@@ -58,3 +58,8 @@ class PermissionDenied(ReservationError):
 
 class Unavailable(ReservationError):
     """Redis cannot be reached right now; the same call may succeed later."""
+
+
+class StartupError(Exception):
+    """The service cannot start as configured (e.g. its port is taken): not a call's
+    error, so outside the tree above; `reservation serve` prints it as one line."""

@@ -8,6 +8,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names the variable (one line for people)."""
+
+
 def _default_data_dir() -> str:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return str(Path(base) / "reservation")
@@ -107,11 +111,11 @@ class Settings:
         for name, low, high in _BOUNDS:
             value = getattr(self, name)
             if not low <= value <= high:
-                raise ValueError(f"RESERVATION_{name.upper()}={value} is outside {low}..{high}")
+                raise ConfigError(f"RESERVATION_{name.upper()}={value} is outside {low}..{high}")
         for name, allowed in _CHOICES:
             value = getattr(self, name)
             if value not in allowed:
-                raise ValueError(f"RESERVATION_{name.upper()}={value!r} is not one of "
+                raise ConfigError(f"RESERVATION_{name.upper()}={value!r} is not one of "
                                  f"{', '.join(allowed)}")
 
     @property
@@ -156,7 +160,7 @@ def _refuse_unknown(env: dict[str, str]) -> None:
         if name.startswith("RESERVATION_") and name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ValueError(f"unknown setting {name}{hint}")
+            raise ConfigError(f"unknown setting {name}{hint}")
 
 
 def _parse(raw: str, annotation: object, name: str) -> object:
@@ -171,5 +175,5 @@ def _parse(raw: str, annotation: object, name: str) -> object:
         if kind == "float":
             return float(raw)
     except ValueError:
-        raise ValueError(f"RESERVATION_{name.upper()}={raw!r} is not a valid {kind}") from None
+        raise ConfigError(f"RESERVATION_{name.upper()}={raw!r} is not a valid {kind}") from None
     return raw

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from reservation.cli import admin, serve, wms
+from reservation.errors import StartupError
+from reservation.settings import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except (ConfigError, StartupError) as exc:
+        # A bad setting or a taken port: the message names it; a traceback would bury it.
+        print(f"reservation {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

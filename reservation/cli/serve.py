@@ -4,11 +4,11 @@ the service (or probe it) rather than call it."""
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import Any
 
 from reservation.cli.loop import run
 from reservation.clients._grpc import DEFAULT_TARGET
+from reservation.logs import configure as configure_logging
 from reservation.settings import Settings
 
 
@@ -20,9 +20,10 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     if args.host is not None:
         overrides["host"] = args.host
+    if args.workers > 1:
+        overrides["reuse_port"] = True  # the workers share the port, on purpose
     settings = Settings.from_env(**overrides)
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     if args.workers > 1:
         from reservation.cli.workers import serve_workers
 

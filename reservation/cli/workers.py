@@ -2,9 +2,11 @@
 
 One Python process saturates one core well before Redis does (see benchmarks/), so a
 host runs several. The parent owns what must exist once: the embedded redis-server when
-no RESERVATION_REDIS_URL is set. It starts N `reservation serve` children pointed at
-that Redis and the same port (build_server sets grpc.so_reuseport, so the kernel spreads
-connections over them), forwards SIGTERM/SIGINT to them and waits for them to finish
+no RESERVATION_REDIS_URL is set, and the one /metrics endpoint (the workers write
+prometheus-client's multiprocess files; the parent serves them all). It starts N
+`reservation serve` children pointed at that Redis and the same port with
+RESERVATION_REUSE_PORT=true (SO_REUSEPORT: the kernel spreads connections over them;
+without it a taken port is an error), forwards SIGTERM/SIGINT to them and waits for them to finish
 their grace period. A child that dies takes the others down: a supervisor (systemd,
 Kubernetes) restarts the whole unit, which is simpler to reason about than partial
 restarts.
@@ -13,32 +15,68 @@ restarts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
 
+from reservation.server import metrics
 from reservation.server.app import redis_for
-from reservation.settings import Settings
+from reservation.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
 
-def child_env(settings: Settings, redis_url: str) -> dict[str, str]:
+def child_env(settings: Settings, redis_url: str, metrics_dir: str | None) -> dict[str, str]:
     env = dict(os.environ)
     env["RESERVATION_REDIS_URL"] = redis_url
     env["RESERVATION_HOST"] = settings.host
     env["RESERVATION_PORT"] = str(settings.port)
+    env["RESERVATION_REUSE_PORT"] = "true"
+    if metrics_dir:
+        # Workers record into files there; the parent alone serves /metrics.
+        env[metrics.MULTIPROC_ENV] = metrics_dir
+        env["RESERVATION_METRICS_PORT"] = "0"
     return env
+
+
+@contextlib.contextmanager
+def metrics_for_workers(settings: Settings) -> Iterator[str | None]:
+    """The multiprocess directory (PROMETHEUS_MULTIPROC_DIR if set, else a fresh one,
+    removed afterwards) and one /metrics endpoint over all workers' files."""
+    if not settings.metrics_port:
+        yield None
+        return
+    given = os.environ.get(metrics.MULTIPROC_ENV)
+    path = given or tempfile.mkdtemp(prefix="reservation-metrics-")
+    server, port = metrics.serve(settings.host, settings.metrics_port, path)
+    log.info("metrics of every worker on http://%s:%d/metrics", settings.host, port)
+    try:
+        yield path
+    finally:
+        server.shutdown()
+        server.server_close()
+        if not given:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 async def serve_workers(settings: Settings, workers: int) -> int:
     """Run until a signal or a child's exit; returns the exit code."""
     if workers > 1 and settings.port == 0:
-        raise ValueError("--workers > 1 needs a fixed port: port 0 gives each its own")
+        raise ConfigError("--workers > 1 needs a fixed port: port 0 gives each its own")
+    with metrics_for_workers(settings) as metrics_dir:
+        return await _run_workers(settings, workers, metrics_dir)
+
+
+async def _run_workers(settings: Settings, workers: int, metrics_dir: str | None) -> int:
     async with redis_for(settings) as url:
         cmd = [sys.executable, "-m", "reservation.cli", "serve"]
-        children = [await asyncio.create_subprocess_exec(*cmd, env=child_env(settings, url))
+        env = child_env(settings, url, metrics_dir)
+        children = [await asyncio.create_subprocess_exec(*cmd, env=env)
                     for _ in range(workers)]
         log.info("started %d workers on %s:%d: pids %s", workers, settings.host,
                  settings.port, [c.pid for c in children])

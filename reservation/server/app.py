@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from reservation.errors import Unavailable
+from reservation.errors import StartupError, Unavailable
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.reservations import Reservations
@@ -125,8 +125,8 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
         # The first is outermost: errors the auth check raises are mapped too.
         interceptors=interceptors(settings),
         options=[
-            # Several processes may share the port (reservation serve --workers N).
-            ("grpc.so_reuseport", 1),
+            # Only `serve --workers N` shares a port; otherwise a taken port is an error.
+            ("grpc.so_reuseport", 1 if settings.reuse_port else 0),
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.http2.max_pings_without_data", 0),
@@ -195,7 +195,7 @@ def _bind(server: grpc.aio.Server, settings: Settings) -> int:
     return port
 
 
-class ListenError(RuntimeError):
+class ListenError(StartupError):
     """The gRPC port cannot be bound: a one-line message for the operator."""
 
 

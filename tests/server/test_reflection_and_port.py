@@ -1,4 +1,4 @@
-"""Reflection answers under v1 and v1alpha; processes may share a port on purpose."""
+"""Reflection answers under v1 and v1alpha; a taken port is refused unless shared on purpose."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import grpc
 import pytest
 from grpc_reflection.v1alpha import reflection_pb2
 
-from reservation.server.app import App, start_app
+from reservation.server.app import App, ListenError, start_app
 from tests.conftest import test_settings
 
 
@@ -37,3 +37,8 @@ async def test_processes_asking_to_share_a_port_may(redis_url: str) -> None:
         await second.stop(grace=0)
     finally:
         await first.stop(grace=0)
+
+
+async def test_a_taken_port_is_an_error(app: App, redis_url: str) -> None:
+    with pytest.raises(ListenError, match="only --workers N shares a port"):
+        await start_app(test_settings(redis_url, port=app.port), background=False)
