@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import time
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from reservation.cli import output
 from reservation.cli.loop import run
 from reservation.clients import _grpc
 from reservation.v1 import admin_service_pb2 as admin_pb
@@ -73,9 +72,9 @@ def _call(args: argparse.Namespace, service: str, method: str, request: Any) -> 
             try:
                 reply = await getattr(stub, method)(request, metadata=_grpc.bearer(args.token))
             except grpc.aio.AioRpcError as exc:
-                print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+                output.print_error(exc.code().name, exc.details() or "")
                 return 1
-        print(json_format.MessageToJson(reply, indent=2))
+        output.print_reply(reply)
         return 0
 
     return run(go)
@@ -99,6 +98,10 @@ def _sale_start(a: argparse.Namespace) -> int:
 
 def _sale_stop(a: argparse.Namespace) -> int:
     return _call(a, "admin", "StopFlashSale", admin_pb.StopFlashSaleRequest(sale_id=a.sale_id))
+
+
+def _sale_list(a: argparse.Namespace) -> int:
+    return _call(a, "admin", "ListFlashSales", admin_pb.ListFlashSalesRequest(page_size=a.limit))
 
 
 def _sale_get(a: argparse.Namespace) -> int:
@@ -151,6 +154,10 @@ def add_commands(sub: Any) -> None:
         p = sale.add_parser(name, parents=[common], help=f"{name} a flash sale")
         p.add_argument("sale_id")
         p.set_defaults(func=func)
+    p = sale.add_parser("list", parents=[common],
+                        help="sales started within the retention, soonest to end first")
+    p.add_argument("--limit", type=int, default=100, help="at most this many (1..100)")
+    p.set_defaults(func=_sale_list)
 
     dead = sub.add_parser("dead-letters", help="orders that waited in the queue too long")
     dead_sub = dead.add_subparsers(dest="dead_command", required=True)

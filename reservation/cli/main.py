@@ -8,6 +8,7 @@ module and registers itself here; none imports another.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -16,8 +17,16 @@ from reservation.errors import StartupError
 from reservation.settings import ConfigError
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("reservation")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reservation", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"reservation {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve.add_commands(sub)
     admin.add_commands(sub)

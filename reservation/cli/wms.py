@@ -9,12 +9,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 
+from reservation.cli import output
 from reservation.clients import _grpc
 from reservation.v1 import write_back_service_pb2 as pb
 from reservation.v1 import write_back_service_pb2_grpc as pb_grpc
@@ -31,9 +30,9 @@ def _call(args: argparse.Namespace, method: str, request: Any) -> int:
             response = getattr(pb_grpc.WriteBackServiceStub(channel), method)(
                 request, timeout=30, metadata=_grpc.bearer(args.token))
         except grpc.RpcError as exc:
-            print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            output.print_error(exc.code().name, exc.details())
             return 1
-    print(json_format.MessageToJson(response, always_print_fields_with_no_presence=True))
+    output.print_reply(response)
     return 0
 
 

@@ -19,7 +19,7 @@ from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.reservations import Reservations
 from reservation.server import metrics, reflection
-from reservation.server.gauges import GaugeSampler
+from reservation.server.gauges import GaugeSampler, active_sale_skus
 from reservation.server.interceptors.auth import AuthInterceptor
 from reservation.server.interceptors.errors import ErrorInterceptor
 from reservation.server.interceptors.metrics import MetricsInterceptor
@@ -204,7 +204,7 @@ def _start_metrics(app: App) -> None:
     metrics.recorder.on = True
     app.store.observe_pipelines(metrics.recorder.pipeline)
     sampler = GaugeSampler(app.store, app.inventory, WriteBack.over(app.store),
-                           hot_skus=None)
+                           hot_skus=lambda: active_sale_skus(app.sales))
     app._tasks.append(asyncio.create_task(sampler.run(), name="metrics"))
     if app.settings.metrics_port:
         app._metrics_server, app.metrics_port = metrics.serve(app.settings.host,

@@ -13,13 +13,26 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from reservation.errors import ReservationError
 from reservation.server import metrics
+from reservation.clock import now_ms
+from reservation.domain.models import SaleState
 from reservation.stock.levels import Inventory
+from reservation.stock.sales import Sales
 from reservation.storage.store import Store
 from reservation.writeback import WriteBack
 
 log = logging.getLogger(__name__)
 
 HotSkus = Callable[[], Awaitable[Sequence[str]]]
+
+
+async def active_sale_skus(sales: Sales) -> list[str]:
+    """The hot SKUs: those of the flash sales running now, first sales first."""
+    now = now_ms()
+    skus: dict[str, None] = {}
+    for sale in await sales.list():
+        if sale.state(now) == SaleState.ACTIVE:
+            skus.update(dict.fromkeys(item.sku for item in sale.items))
+    return list(skus)
 
 
 class GaugeSampler:

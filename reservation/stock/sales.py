@@ -19,6 +19,10 @@ from reservation.stock.levels import items_by_shard
 from reservation.storage.store import Store
 
 
+MAX_LIST = 100
+"""Most sales one ListFlashSales answers (each is read with its live counters)."""
+
+
 class Sales:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
@@ -73,6 +77,17 @@ class Sales:
         for shard, group in by_shard(skus, lambda sku: sku, self.settings.shards):
             await self.store.stop_sale(shard, sale_id, group)
         return await self.get(sale_id)
+
+    async def list(self, page_size: int = 0) -> list[FlashSale]:
+        """Sales still on record (started within the retention), soonest to end first."""
+        if not 0 <= page_size <= MAX_LIST:
+            raise InvalidArgument("page_size", f"must be between 0 and {MAX_LIST}")
+        found = []
+        for sale_id in await self.store.sale_ids(now_ms(), page_size or MAX_LIST):
+            stored = await self.store.sale_definition(sale_id)
+            if "spec" in stored:  # expired between the two reads: skipped
+                found.append(await self.get(sale_id))
+        return found
 
     async def get(self, sale_id: str) -> FlashSale:
         validation.code("sale_id", sale_id)

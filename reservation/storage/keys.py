@@ -15,6 +15,8 @@
     rsv:{N}:wbstats:<group>      hash  a group's totals (TTL: retention, renewed)
     rsv:{H}:order:<ch>:<oid>     string an order's identity, H = shard of "<ch>:<oid>"
     rsv:{H}:saledef:<sale>       hash  a flash sale's definition, H = shard of the sale id
+    rsv:sales                    zset  sale ids by when their definition expires (entries
+                                       past it are trimmed on every write: `sale list`)
 
 N = crc32(sku) % shards, so one Lua script reaches a SKU's counters, holds, queue and its
 shard's write-back stream atomically, on one Redis and on Redis Cluster alike.
@@ -82,6 +84,10 @@ def sale(shard: int, sku: str) -> str:
 
 def order_home(ref: str, shards: int) -> str:
     return f"{prefix(shard_of(ref, shards))}order:{ref}"
+
+
+SALE_INDEX = f"{ROOT}:sales"
+"""One key for every sale id: operators list sales; writes are one per sale start."""
 
 
 def sale_definition(sale_id: str, shards: int) -> str:

@@ -262,8 +262,17 @@ class Store:
                 pipe.hsetnx(key, "opened", now_ms)
                 pipe.hmget(key, "spec", "opened")
                 pipe.pexpire(key, ttl_ms, nx=True)
-                created, _, (stored, opened), _ = await pipe.execute()
+                # The index forgets a sale when its definition expires (trimmed here).
+                pipe.zadd(keys.SALE_INDEX, {sale_id: now_ms + ttl_ms}, nx=True)
+                pipe.zremrangebyscore(keys.SALE_INDEX, "-inf", now_ms)
+                created, _, (stored, opened), *_ = await pipe.execute()
         return (None if created else stored), int(opened)
+
+    async def sale_ids(self, now_ms: int, limit: int) -> list[str]:
+        """Ids of sales whose definitions still exist, the soonest to expire first."""
+        with redis_errors():
+            return list(await self.client.zrangebyscore(keys.SALE_INDEX, now_ms, "+inf",
+                                                        start=0, num=limit))
 
     async def sale_definition(self, sale_id: str) -> dict[str, str]:
         with redis_errors():

@@ -27,19 +27,19 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from reservation.v1 import types_pb2 as reservation_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"reservation/v1/admin_service.proto\x12\x0ereservation.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1areservation/v1/types.proto\"d\n\x10LoadStockRequest\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.reservation.v1.StockItem\x12&\n\x04mode\x18\x02 \x01(\x0e\x32\x18.reservation.v1.LoadMode\"=\n\x11LoadStockResponse\x12(\n\x06stocks\x18\x01 \x03(\x0b\x32\x18.reservation.v1.SkuStock\"C\n\x08SkuStock\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12*\n\x06levels\x18\x02 \x03(\x0b\x32\x1a.reservation.v1.StockLevel\"\xa7\x02\n\x15StartFlashSaleRequest\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.reservation.v1.StockItem\x12-\n\tstarts_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fper_buyer_limit\x18\x05 \x01(\x03\x12+\n\x08hold_ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0equeue_deadline\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\"A\n\x16StartFlashSaleResponse\x12\'\n\x04sale\x18\x01 \x01(\x0b\x32\x19.reservation.v1.FlashSale\"\'\n\x14StopFlashSaleRequest\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\"@\n\x15StopFlashSaleResponse\x12\'\n\x04sale\x18\x01 \x01(\x0b\x32\x19.reservation.v1.FlashSale\"&\n\x13GetFlashSaleRequest\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\"?\n\x14GetFlashSaleResponse\x12\'\n\x04sale\x18\x01 \x01(\x0b\x32\x19.reservation.v1.FlashSale\"\xce\x02\n\tFlashSale\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x1e.reservation.v1.FlashSaleState\x12-\n\tstarts_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fper_buyer_limit\x18\x05 \x01(\x03\x12+\n\x08hold_ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0equeue_deadline\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\x05items\x18\x08 \x03(\x0b\x32\x1d.reservation.v1.FlashSaleItem\"o\n\rFlashSaleItem\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x14\n\x0cwarehouse_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12)\n\x05level\x18\x04 \x01(\x0b\x32\x1a.reservation.v1.StockLevel\"8\n\x16ListDeadLettersRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"L\n\x17ListDeadLettersResponse\x12\x31\n\x0creservations\x18\x01 \x03(\x0b\x32\x1b.reservation.v1.Reservation\"=\n\x18RequeueDeadLetterRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"M\n\x19RequeueDeadLetterResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"<\n\x17RejectDeadLetterRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"L\n\x18RejectDeadLetterResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"N\n\x10ReconcileRequest\x12+\n\x06ledger\x18\x01 \x03(\x0b\x32\x1b.reservation.v1.LedgerTotal\x12\r\n\x05group\x18\x02 \x01(\t\"\x86\x01\n\x0bLedgerTotal\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x14\n\x0cwarehouse_id\x18\x02 \x01(\t\x12\x0e\n\x06loaded\x18\x03 \x01(\x03\x12\x0c\n\x04held\x18\x04 \x01(\x03\x12\x11\n\tconfirmed\x18\x05 \x01(\x03\x12\x10\n\x08returned\x18\x06 \x01(\x03\x12\x11\n\tavailable\x18\x07 \x01(\x03\"\xbc\x01\n\x13ReconcileDifference\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x14\n\x0cwarehouse_id\x18\x02 \x01(\t\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.reservation.v1.DifferenceKind\x12\x0f\n\x07\x63ounter\x18\x04 \x01(\t\x12\x15\n\rservice_value\x18\x05 \x01(\x03\x12\x14\n\x0cledger_value\x18\x06 \x01(\x03\x12\x16\n\x0epending_events\x18\x07 \x01(\x03\"}\n\x11ReconcileResponse\x12\x38\n\x0b\x64ifferences\x18\x01 \x03(\x0b\x32#.reservation.v1.ReconcileDifference\x12.\n\nchecked_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*K\n\x08LoadMode\x12\x19\n\x15LOAD_MODE_UNSPECIFIED\x10\x00\x12\x11\n\rLOAD_MODE_SET\x10\x01\x12\x11\n\rLOAD_MODE_ADD\x10\x02*\xa9\x01\n\x0e\x46lashSaleState\x12 \n\x1c\x46LASH_SALE_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x46LASH_SALE_STATE_SCHEDULED\x10\x01\x12\x1b\n\x17\x46LASH_SALE_STATE_ACTIVE\x10\x02\x12\x1a\n\x16\x46LASH_SALE_STATE_ENDED\x10\x03\x12\x1c\n\x18\x46LASH_SALE_STATE_STOPPED\x10\x04*\xaa\x01\n\x0e\x44ifferenceKind\x12\x1f\n\x1b\x44IFFERENCE_KIND_UNSPECIFIED\x10\x00\x12(\n$DIFFERENCE_KIND_NOT_YET_WRITTEN_BACK\x10\x01\x12&\n\"DIFFERENCE_KIND_UNKNOWN_TO_SERVICE\x10\x02\x12%\n!DIFFERENCE_KIND_QUANTITY_MISMATCH\x10\x03\x32\x81\x06\n\x0c\x41\x64minService\x12P\n\tLoadStock\x12 .reservation.v1.LoadStockRequest\x1a!.reservation.v1.LoadStockResponse\x12_\n\x0eStartFlashSale\x12%.reservation.v1.StartFlashSaleRequest\x1a&.reservation.v1.StartFlashSaleResponse\x12\\\n\rStopFlashSale\x12$.reservation.v1.StopFlashSaleRequest\x1a%.reservation.v1.StopFlashSaleResponse\x12Y\n\x0cGetFlashSale\x12#.reservation.v1.GetFlashSaleRequest\x1a$.reservation.v1.GetFlashSaleResponse\x12\x62\n\x0fListDeadLetters\x12&.reservation.v1.ListDeadLettersRequest\x1a\'.reservation.v1.ListDeadLettersResponse\x12h\n\x11RequeueDeadLetter\x12(.reservation.v1.RequeueDeadLetterRequest\x1a).reservation.v1.RequeueDeadLetterResponse\x12\x65\n\x10RejectDeadLetter\x12\'.reservation.v1.RejectDeadLetterRequest\x1a(.reservation.v1.RejectDeadLetterResponse\x12P\n\tReconcile\x12 .reservation.v1.ReconcileRequest\x1a!.reservation.v1.ReconcileResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"reservation/v1/admin_service.proto\x12\x0ereservation.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1areservation/v1/types.proto\"d\n\x10LoadStockRequest\x12(\n\x05items\x18\x01 \x03(\x0b\x32\x19.reservation.v1.StockItem\x12&\n\x04mode\x18\x02 \x01(\x0e\x32\x18.reservation.v1.LoadMode\"=\n\x11LoadStockResponse\x12(\n\x06stocks\x18\x01 \x03(\x0b\x32\x18.reservation.v1.SkuStock\"C\n\x08SkuStock\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12*\n\x06levels\x18\x02 \x03(\x0b\x32\x1a.reservation.v1.StockLevel\"\xa7\x02\n\x15StartFlashSaleRequest\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.reservation.v1.StockItem\x12-\n\tstarts_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fper_buyer_limit\x18\x05 \x01(\x03\x12+\n\x08hold_ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0equeue_deadline\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\"A\n\x16StartFlashSaleResponse\x12\'\n\x04sale\x18\x01 \x01(\x0b\x32\x19.reservation.v1.FlashSale\"\'\n\x14StopFlashSaleRequest\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\"@\n\x15StopFlashSaleResponse\x12\'\n\x04sale\x18\x01 \x01(\x0b\x32\x19.reservation.v1.FlashSale\"&\n\x13GetFlashSaleRequest\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\"?\n\x14GetFlashSaleResponse\x12\'\n\x04sale\x18\x01 \x01(\x0b\x32\x19.reservation.v1.FlashSale\"*\n\x15ListFlashSalesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\"B\n\x16ListFlashSalesResponse\x12(\n\x05sales\x18\x01 \x03(\x0b\x32\x19.reservation.v1.FlashSale\"\xce\x02\n\tFlashSale\x12\x0f\n\x07sale_id\x18\x01 \x01(\t\x12-\n\x05state\x18\x02 \x01(\x0e\x32\x1e.reservation.v1.FlashSaleState\x12-\n\tstarts_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fper_buyer_limit\x18\x05 \x01(\x03\x12+\n\x08hold_ttl\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x0equeue_deadline\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\x05items\x18\x08 \x03(\x0b\x32\x1d.reservation.v1.FlashSaleItem\"o\n\rFlashSaleItem\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x14\n\x0cwarehouse_id\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12)\n\x05level\x18\x04 \x01(\x0b\x32\x1a.reservation.v1.StockLevel\"8\n\x16ListDeadLettersRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"L\n\x17ListDeadLettersResponse\x12\x31\n\x0creservations\x18\x01 \x03(\x0b\x32\x1b.reservation.v1.Reservation\"=\n\x18RequeueDeadLetterRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"M\n\x19RequeueDeadLetterResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"<\n\x17RejectDeadLetterRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"L\n\x18RejectDeadLetterResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"N\n\x10ReconcileRequest\x12+\n\x06ledger\x18\x01 \x03(\x0b\x32\x1b.reservation.v1.LedgerTotal\x12\r\n\x05group\x18\x02 \x01(\t\"\x86\x01\n\x0bLedgerTotal\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x14\n\x0cwarehouse_id\x18\x02 \x01(\t\x12\x0e\n\x06loaded\x18\x03 \x01(\x03\x12\x0c\n\x04held\x18\x04 \x01(\x03\x12\x11\n\tconfirmed\x18\x05 \x01(\x03\x12\x10\n\x08returned\x18\x06 \x01(\x03\x12\x11\n\tavailable\x18\x07 \x01(\x03\"\xbc\x01\n\x13ReconcileDifference\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x14\n\x0cwarehouse_id\x18\x02 \x01(\t\x12,\n\x04kind\x18\x03 \x01(\x0e\x32\x1e.reservation.v1.DifferenceKind\x12\x0f\n\x07\x63ounter\x18\x04 \x01(\t\x12\x15\n\rservice_value\x18\x05 \x01(\x03\x12\x14\n\x0cledger_value\x18\x06 \x01(\x03\x12\x16\n\x0epending_events\x18\x07 \x01(\x03\"}\n\x11ReconcileResponse\x12\x38\n\x0b\x64ifferences\x18\x01 \x03(\x0b\x32#.reservation.v1.ReconcileDifference\x12.\n\nchecked_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*K\n\x08LoadMode\x12\x19\n\x15LOAD_MODE_UNSPECIFIED\x10\x00\x12\x11\n\rLOAD_MODE_SET\x10\x01\x12\x11\n\rLOAD_MODE_ADD\x10\x02*\xa9\x01\n\x0e\x46lashSaleState\x12 \n\x1c\x46LASH_SALE_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x46LASH_SALE_STATE_SCHEDULED\x10\x01\x12\x1b\n\x17\x46LASH_SALE_STATE_ACTIVE\x10\x02\x12\x1a\n\x16\x46LASH_SALE_STATE_ENDED\x10\x03\x12\x1c\n\x18\x46LASH_SALE_STATE_STOPPED\x10\x04*\xaa\x01\n\x0e\x44ifferenceKind\x12\x1f\n\x1b\x44IFFERENCE_KIND_UNSPECIFIED\x10\x00\x12(\n$DIFFERENCE_KIND_NOT_YET_WRITTEN_BACK\x10\x01\x12&\n\"DIFFERENCE_KIND_UNKNOWN_TO_SERVICE\x10\x02\x12%\n!DIFFERENCE_KIND_QUANTITY_MISMATCH\x10\x03\x32\xe2\x06\n\x0c\x41\x64minService\x12P\n\tLoadStock\x12 .reservation.v1.LoadStockRequest\x1a!.reservation.v1.LoadStockResponse\x12_\n\x0eStartFlashSale\x12%.reservation.v1.StartFlashSaleRequest\x1a&.reservation.v1.StartFlashSaleResponse\x12\\\n\rStopFlashSale\x12$.reservation.v1.StopFlashSaleRequest\x1a%.reservation.v1.StopFlashSaleResponse\x12Y\n\x0cGetFlashSale\x12#.reservation.v1.GetFlashSaleRequest\x1a$.reservation.v1.GetFlashSaleResponse\x12_\n\x0eListFlashSales\x12%.reservation.v1.ListFlashSalesRequest\x1a&.reservation.v1.ListFlashSalesResponse\x12\x62\n\x0fListDeadLetters\x12&.reservation.v1.ListDeadLettersRequest\x1a\'.reservation.v1.ListDeadLettersResponse\x12h\n\x11RequeueDeadLetter\x12(.reservation.v1.RequeueDeadLetterRequest\x1a).reservation.v1.RequeueDeadLetterResponse\x12\x65\n\x10RejectDeadLetter\x12\'.reservation.v1.RejectDeadLetterRequest\x1a(.reservation.v1.RejectDeadLetterResponse\x12P\n\tReconcile\x12 .reservation.v1.ReconcileRequest\x1a!.reservation.v1.ReconcileResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'reservation.v1.admin_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOADMODE']._serialized_start=2361
-  _globals['_LOADMODE']._serialized_end=2436
-  _globals['_FLASHSALESTATE']._serialized_start=2439
-  _globals['_FLASHSALESTATE']._serialized_end=2608
-  _globals['_DIFFERENCEKIND']._serialized_start=2611
-  _globals['_DIFFERENCEKIND']._serialized_end=2781
+  _globals['_LOADMODE']._serialized_start=2473
+  _globals['_LOADMODE']._serialized_end=2548
+  _globals['_FLASHSALESTATE']._serialized_start=2551
+  _globals['_FLASHSALESTATE']._serialized_end=2720
+  _globals['_DIFFERENCEKIND']._serialized_start=2723
+  _globals['_DIFFERENCEKIND']._serialized_end=2893
   _globals['_LOADSTOCKREQUEST']._serialized_start=147
   _globals['_LOADSTOCKREQUEST']._serialized_end=247
   _globals['_LOADSTOCKRESPONSE']._serialized_start=249
@@ -58,30 +58,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETFLASHSALEREQUEST']._serialized_end=891
   _globals['_GETFLASHSALERESPONSE']._serialized_start=893
   _globals['_GETFLASHSALERESPONSE']._serialized_end=956
-  _globals['_FLASHSALE']._serialized_start=959
-  _globals['_FLASHSALE']._serialized_end=1293
-  _globals['_FLASHSALEITEM']._serialized_start=1295
-  _globals['_FLASHSALEITEM']._serialized_end=1406
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=1408
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1464
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1466
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1542
-  _globals['_REQUEUEDEADLETTERREQUEST']._serialized_start=1544
-  _globals['_REQUEUEDEADLETTERREQUEST']._serialized_end=1605
-  _globals['_REQUEUEDEADLETTERRESPONSE']._serialized_start=1607
-  _globals['_REQUEUEDEADLETTERRESPONSE']._serialized_end=1684
-  _globals['_REJECTDEADLETTERREQUEST']._serialized_start=1686
-  _globals['_REJECTDEADLETTERREQUEST']._serialized_end=1746
-  _globals['_REJECTDEADLETTERRESPONSE']._serialized_start=1748
-  _globals['_REJECTDEADLETTERRESPONSE']._serialized_end=1824
-  _globals['_RECONCILEREQUEST']._serialized_start=1826
-  _globals['_RECONCILEREQUEST']._serialized_end=1904
-  _globals['_LEDGERTOTAL']._serialized_start=1907
-  _globals['_LEDGERTOTAL']._serialized_end=2041
-  _globals['_RECONCILEDIFFERENCE']._serialized_start=2044
-  _globals['_RECONCILEDIFFERENCE']._serialized_end=2232
-  _globals['_RECONCILERESPONSE']._serialized_start=2234
-  _globals['_RECONCILERESPONSE']._serialized_end=2359
-  _globals['_ADMINSERVICE']._serialized_start=2784
-  _globals['_ADMINSERVICE']._serialized_end=3553
+  _globals['_LISTFLASHSALESREQUEST']._serialized_start=958
+  _globals['_LISTFLASHSALESREQUEST']._serialized_end=1000
+  _globals['_LISTFLASHSALESRESPONSE']._serialized_start=1002
+  _globals['_LISTFLASHSALESRESPONSE']._serialized_end=1068
+  _globals['_FLASHSALE']._serialized_start=1071
+  _globals['_FLASHSALE']._serialized_end=1405
+  _globals['_FLASHSALEITEM']._serialized_start=1407
+  _globals['_FLASHSALEITEM']._serialized_end=1518
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=1520
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1576
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1578
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1654
+  _globals['_REQUEUEDEADLETTERREQUEST']._serialized_start=1656
+  _globals['_REQUEUEDEADLETTERREQUEST']._serialized_end=1717
+  _globals['_REQUEUEDEADLETTERRESPONSE']._serialized_start=1719
+  _globals['_REQUEUEDEADLETTERRESPONSE']._serialized_end=1796
+  _globals['_REJECTDEADLETTERREQUEST']._serialized_start=1798
+  _globals['_REJECTDEADLETTERREQUEST']._serialized_end=1858
+  _globals['_REJECTDEADLETTERRESPONSE']._serialized_start=1860
+  _globals['_REJECTDEADLETTERRESPONSE']._serialized_end=1936
+  _globals['_RECONCILEREQUEST']._serialized_start=1938
+  _globals['_RECONCILEREQUEST']._serialized_end=2016
+  _globals['_LEDGERTOTAL']._serialized_start=2019
+  _globals['_LEDGERTOTAL']._serialized_end=2153
+  _globals['_RECONCILEDIFFERENCE']._serialized_start=2156
+  _globals['_RECONCILEDIFFERENCE']._serialized_end=2344
+  _globals['_RECONCILERESPONSE']._serialized_start=2346
+  _globals['_RECONCILERESPONSE']._serialized_end=2471
+  _globals['_ADMINSERVICE']._serialized_start=2896
+  _globals['_ADMINSERVICE']._serialized_end=3762
 # @@protoc_insertion_point(module_scope)

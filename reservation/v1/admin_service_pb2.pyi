@@ -115,6 +115,18 @@ class GetFlashSaleResponse(_message.Message):
     sale: FlashSale
     def __init__(self, sale: _Optional[_Union[FlashSale, _Mapping]] = ...) -> None: ...
 
+class ListFlashSalesRequest(_message.Message):
+    __slots__ = ("page_size",)
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    def __init__(self, page_size: _Optional[int] = ...) -> None: ...
+
+class ListFlashSalesResponse(_message.Message):
+    __slots__ = ("sales",)
+    SALES_FIELD_NUMBER: _ClassVar[int]
+    sales: _containers.RepeatedCompositeFieldContainer[FlashSale]
+    def __init__(self, sales: _Optional[_Iterable[_Union[FlashSale, _Mapping]]] = ...) -> None: ...
+
 class FlashSale(_message.Message):
     __slots__ = ("sale_id", "state", "starts_at", "ends_at", "per_buyer_limit", "hold_ttl", "queue_deadline", "items")
     SALE_ID_FIELD_NUMBER: _ClassVar[int]

@@ -55,6 +55,11 @@ class AdminServiceStub:
                 request_serializer=reservation_dot_v1_dot_admin__service__pb2.GetFlashSaleRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_admin__service__pb2.GetFlashSaleResponse.FromString,
                 _registered_method=True)
+        self.ListFlashSales = channel.unary_unary(
+                '/reservation.v1.AdminService/ListFlashSales',
+                request_serializer=reservation_dot_v1_dot_admin__service__pb2.ListFlashSalesRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_admin__service__pb2.ListFlashSalesResponse.FromString,
+                _registered_method=True)
         self.ListDeadLetters = channel.unary_unary(
                 '/reservation.v1.AdminService/ListDeadLetters',
                 request_serializer=reservation_dot_v1_dot_admin__service__pb2.ListDeadLettersRequest.SerializeToString,
@@ -105,6 +110,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFlashSales(self, request, context):
+        """Sales started within the retention period, the soonest to end first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListDeadLetters(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -151,6 +163,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetFlashSale,
                     request_deserializer=reservation_dot_v1_dot_admin__service__pb2.GetFlashSaleRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_admin__service__pb2.GetFlashSaleResponse.SerializeToString,
+            ),
+            'ListFlashSales': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFlashSales,
+                    request_deserializer=reservation_dot_v1_dot_admin__service__pb2.ListFlashSalesRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_admin__service__pb2.ListFlashSalesResponse.SerializeToString,
             ),
             'ListDeadLetters': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDeadLetters,
@@ -282,6 +299,33 @@ class AdminService:
             '/reservation.v1.AdminService/GetFlashSale',
             reservation_dot_v1_dot_admin__service__pb2.GetFlashSaleRequest.SerializeToString,
             reservation_dot_v1_dot_admin__service__pb2.GetFlashSaleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFlashSales(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.AdminService/ListFlashSales',
+            reservation_dot_v1_dot_admin__service__pb2.ListFlashSalesRequest.SerializeToString,
+            reservation_dot_v1_dot_admin__service__pb2.ListFlashSalesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -79,7 +79,7 @@ def test_data_survives_a_serve_restart_on_the_same_data_dir(tmp_path: Path) -> N
     finally:
         stop_serve(second)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["levels"][0]["available"] == "7"
+    assert json.loads(result.stdout)["levels"][0]["available"] == 7
 
 
 # ---------------------------------------------------------------- check
@@ -153,16 +153,16 @@ def test_stock_load_prints_the_new_levels_as_json(server: Served) -> None:
     [stock] = out["stocks"]  # type: ignore[misc]
     assert stock["sku"] == "OP-1"
     assert {lv["warehouseId"]: lv["available"] for lv in stock["levels"]} == \
-        {"WH-SH": "100", "WH-BJ": "50"}
+        {"WH-SH": 100, "WH-BJ": 50}
 
 
 def test_stock_load_adds_unless_set_is_given(server: Served) -> None:
     ok_json(operator(server, "stock", "load", "OP-2:WH-1:10"))
     ok_json(operator(server, "stock", "load", "OP-2:WH-1:5"))
     out = ok_json(operator(server, "stock", "load", "--set", "OP-2:WH-1:3"))
-    assert out["stocks"][0]["levels"][0]["available"] == "3"  # type: ignore[index]
+    assert out["stocks"][0]["levels"][0]["available"] == 3  # type: ignore[index]
     out = ok_json(operator(server, "stock", "get", "OP-2"))
-    assert out["levels"][0]["loaded"] == "3"  # type: ignore[index]
+    assert out["levels"][0]["loaded"] == 3  # type: ignore[index]
 
 
 def test_stock_load_of_quantity_zero_exits_1_naming_the_field(server: Served) -> None:
@@ -184,8 +184,8 @@ def test_sale_start_prints_the_sale_as_json(server: Served) -> None:
     sale = out["sale"]
     assert sale["saleId"] == "op-sale-1"  # type: ignore[index]
     assert sale["state"] == "FLASH_SALE_STATE_ACTIVE"  # type: ignore[index]
-    assert sale["perBuyerLimit"] == "2"  # type: ignore[index]
-    assert sale["items"][0]["level"]["available"] == "30"  # type: ignore[index]
+    assert sale["perBuyerLimit"] == 2  # type: ignore[index]
+    assert sale["items"][0]["level"]["available"] == 30  # type: ignore[index]
 
 
 def test_sale_get_prints_the_sale_as_json(server: Served) -> None:
@@ -199,7 +199,27 @@ def test_sale_stop_prints_the_unsold_units_as_returned(server: Served) -> None:
     out = ok_json(operator(server, "sale", "stop", "op-sale-3"))
     sale = out["sale"]
     assert sale["state"] == "FLASH_SALE_STATE_STOPPED"  # type: ignore[index]
-    assert sale["items"][0]["level"]["returned"] == "10"  # type: ignore[index]
+    assert sale["items"][0]["level"]["returned"] == 10  # type: ignore[index]
+
+
+def test_sale_list_shows_the_sales_started(server: Served) -> None:
+    ok_json(operator(server, "sale", "start", "op-sale-l1", "OP-L1:WH-1:5", "--ends", "+1h"))
+    ok_json(operator(server, "sale", "start", "op-sale-l2", "OP-L2:WH-1:5", "--ends", "+2h"))
+    out = ok_json(operator(server, "sale", "list"))
+    ids = [s["saleId"] for s in out["sales"]]  # type: ignore[index]
+    assert ids.index("op-sale-l1") < ids.index("op-sale-l2")  # soonest to end first
+
+
+def test_zero_counters_are_printed_as_numbers(server: Served) -> None:
+    ok_json(operator(server, "stock", "load", "OP-Z:WH-1:4"))
+    [level] = ok_json(operator(server, "stock", "get", "OP-Z"))["levels"]  # type: ignore[index]
+    assert (level["available"], level["held"], level["confirmed"]) == (4, 0, 0)
+
+
+def test_version_is_printed() -> None:
+    result = cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("reservation ")
 
 
 def test_sale_start_ending_before_it_starts_exits_1_naming_the_field(server: Served) -> None:

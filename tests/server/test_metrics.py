@@ -14,11 +14,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reservation.server.app import App, start_app
-from reservation.server.gauges import GaugeSampler
+from reservation.server.gauges import GaugeSampler, active_sale_skus
+from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import reservation_service_pb2 as rpb
+from reservation.v1 import types_pb2 as pb
 from reservation.writeback import WriteBack
 from tests.conftest import Stubs, test_settings
-from tests.helpers import line, load, order, reserve
+from tests.helpers import at, line, load, order, reserve
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -131,3 +133,15 @@ def _skus(*skus: str) -> Any:
     async def hot() -> list[str]:
         return list(skus)
     return hot
+
+
+async def test_hot_skus_are_those_of_running_sales(served: Any) -> None:
+    app, stubs = served
+    await stubs.admin.StartFlashSale(apb.StartFlashSaleRequest(
+        sale_id="met-sale", starts_at=at(0), ends_at=at(3_600_000),
+        items=[pb.StockItem(sku="MET-HOT", warehouse_id="WH", quantity=2)]))
+    await stubs.admin.StartFlashSale(apb.StartFlashSaleRequest(
+        sale_id="met-later", starts_at=at(1_800_000), ends_at=at(3_600_000),
+        items=[pb.StockItem(sku="MET-LATER", warehouse_id="WH", quantity=2)]))
+    hot = await active_sale_skus(app.sales)
+    assert "MET-HOT" in hot and "MET-LATER" not in hot

@@ -111,6 +111,13 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             sale = await self.sales.get(request.sale_id)
         return pb.GetFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
 
+    async def ListFlashSales(self, request: pb.ListFlashSalesRequest,
+                             context: grpc.aio.ServicerContext) -> pb.ListFlashSalesResponse:
+        async with audit.action(context, "ListFlashSales"):
+            sales = await self.sales.list(request.page_size)
+        now = now_ms()
+        return pb.ListFlashSalesResponse(sales=[convert.flash_sale(s, now) for s in sales])
+
     async def Reconcile(self, request: pb.ReconcileRequest,
                         context: grpc.aio.ServicerContext) -> pb.ReconcileResponse:
         """The WMS ledger's totals against the counters (see writeback/reconcile.py)."""
