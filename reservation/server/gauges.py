@@ -11,10 +11,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from reservation.errors import ReservationError
-from reservation.server import metrics
 from reservation.clock import now_ms
 from reservation.domain.models import SaleState
+from reservation.errors import ReservationError
+from reservation.server import metrics
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
 from reservation.storage.store import Store

@@ -76,10 +76,9 @@ def test_one_scrape_sees_every_worker(tmp_path: Path) -> None:
                                      for f in files.glob("*.db")}) >= 2, START_BOUND_S)
         calls = 12
         for _ in range(calls):  # a new connection each: the kernel spreads them
-            with grpc.insecure_channel(target) as channel:
-                with pytest.raises(grpc.RpcError):
-                    rpb_grpc.ReservationServiceStub(channel).GetStock(
-                        rpb.GetStockRequest(sku="NO-SUCH"), timeout=10)
+            with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError):
+                rpb_grpc.ReservationServiceStub(channel).GetStock(
+                    rpb.GetStockRequest(sku="NO-SUCH"), timeout=10)
         totals = _scrape(metrics_port)
         assert totals["grpc_server_started_total"] == calls
         assert totals["grpc_server_handled_total"] == calls

@@ -18,7 +18,6 @@ from reservation.v1 import types_pb2 as pb
 from tests.conftest import Stubs
 from tests.helpers import at
 
-
 Records = Callable[[], list[dict[str, Any]]]
 
 

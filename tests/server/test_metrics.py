@@ -86,8 +86,8 @@ async def test_reserve_outcomes_are_counted_by_channel_state_and_reason(served: 
     await reserve(stubs, order("out-2", line("MET-2"), channel="tmall"))
     after = await asyncio.to_thread(scrape, app.metrics_port)
     name = "reservation_reserve_outcomes_total"
-    held = dict(channel="tmall", state="RESERVED", reason="")
-    refused = dict(channel="tmall", state="REJECTED", reason="INSUFFICIENT_STOCK")
+    held = {"channel": "tmall", "state": "RESERVED", "reason": ""}
+    refused = {"channel": "tmall", "state": "REJECTED", "reason": "INSUFFICIENT_STOCK"}
     assert value(after, name, **held) - value(before, name, **held) == 1
     assert value(after, name, **refused) - value(before, name, **refused) == 1
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import TracebackType
 from typing import Any
 
 import grpc
@@ -65,7 +66,7 @@ def _kind(handler: grpc.RpcMethodHandler) -> str:
 class _Timed:
     """Around one call: started on entry; latency and final code on exit."""
 
-    __slots__ = ("method", "context", "started")
+    __slots__ = ("context", "method", "started")
 
     def __init__(self, method: _Method, context: grpc.aio.ServicerContext) -> None:
         self.method = method
@@ -76,7 +77,8 @@ class _Timed:
         self.method.started.inc()
         self.started = time.perf_counter()
 
-    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
         self.method.finish(self.started, self.context, exc)
 
 

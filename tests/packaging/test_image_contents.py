@@ -1,0 +1,139 @@
+"""The container image's entrypoint works with exactly what k8s/Dockerfile copies.
+
+Docker cannot run here, so the test does what the Dockerfile does, by hand: copy the
+files its COPY lines name (and nothing else) into an empty directory, build the wheel
+from there (`pip wheel --no-deps`), `pip install` it into a fresh virtualenv, and run
+the ENTRYPOINT from that virtualenv: `reservation serve --help`, then a real `serve`
+answering a health check. The third-party dependencies come from the test's own
+environment (a path line in the fresh venv), because this box may be offline; the
+project itself is imported from the fresh venv only, which the test checks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from reservation.storage.redis_process import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO / "k8s" / "Dockerfile"
+START_BOUND_S = 60.0
+
+
+def copied_paths() -> list[str]:
+    """Sources of the Dockerfile's COPY lines (all but the destination)."""
+    paths: list[str] = []
+    for line in DOCKERFILE.read_text().splitlines():
+        if line.startswith("COPY "):
+            words = [w for w in line.split()[1:] if not w.startswith("--")]
+            paths += words[:-1]
+    return paths
+
+
+@pytest.fixture(scope="module")
+def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("image")
+    context = root / "src"
+    context.mkdir()
+    for rel in copied_paths():
+        source = REPO / rel
+        if source.is_dir():
+            shutil.copytree(source, context / rel,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, context / rel)
+    wheels = root / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheels), str(context)], check=True, cwd=root)
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    [wheel] = wheels.glob("reservation-*.whl")
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
+                    "--no-index", str(wheel)], check=True, cwd=root)
+    # The dependencies come from this environment (this box may be offline); the project
+    # itself only from the wheel.
+    (site_packages(venv) / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    yield venv
+
+
+def site_packages(venv: Path) -> Path:
+    return Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+
+
+def installed_files(venv: Path) -> list[str]:
+    """What pip installed from the wheel, from its RECORD."""
+    [record] = site_packages(venv).glob("reservation-*.dist-info/RECORD")
+    return [line.split(",")[0] for line in record.read_text().splitlines()]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("RESERVATION_") and k != "PYTHONPATH"}
+    env.update(extra)
+    return env
+
+
+def test_the_wheel_ships_only_the_reservation_package_with_py_typed(image_venv: Path) -> None:
+    files = installed_files(image_venv)
+    top = {f.split("/")[0] for f in files if not f.startswith(("../", "reservation-0"))}
+    assert top == {"reservation"}, top
+    assert "reservation/py.typed" in files
+    assert any(f.startswith("reservation/storage/lua/") and f.endswith(".lua") for f in files)
+
+
+def test_serve_help_runs_from_the_image_venv(image_venv: Path) -> None:
+    result = subprocess.run([str(image_venv / "bin" / "reservation"), "serve", "--help"],
+                            env=clean_env(), capture_output=True, text=True, timeout=60,
+                            cwd=image_venv, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "--workers" in result.stdout
+
+
+def test_the_imported_package_is_the_installed_one(image_venv: Path) -> None:
+    result = subprocess.run([str(image_venv / "bin" / "python"), "-c",
+                             "import reservation; print(reservation.__file__)"],
+                            env=clean_env(), capture_output=True, text=True, cwd=image_venv,
+                            check=False)
+    assert result.stdout.strip().startswith(str(image_venv)), result.stdout + result.stderr
+
+
+def test_serve_from_the_image_venv_answers_a_health_check(image_venv: Path,
+                                                          redis_url: str) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(image_venv / "bin" / "reservation"), "serve"], cwd=image_venv,
+        env=clean_env(RESERVATION_REDIS_URL=redis_url, RESERVATION_PORT=str(port),
+                      RESERVATION_GRACE_PERIOD_S="0.5", RESERVATION_LOG_LEVEL="WARNING"),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        status = _wait_for_health(f"127.0.0.1:{port}", proc)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert status == health_pb2.HealthCheckResponse.SERVING, out
+    assert proc.returncode == 0, out
+    assert not re.search(r"Traceback|ModuleNotFoundError", out), out
+
+
+def _wait_for_health(target: str, proc: subprocess.Popen[str]) -> int:
+    deadline = time.monotonic() + START_BOUND_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with grpc.insecure_channel(target) as channel:
+                return int(health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(service=""), timeout=2).status)
+        except grpc.RpcError:
+            time.sleep(0.2)
+    return -1
