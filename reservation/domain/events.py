@@ -74,6 +74,3 @@ def event_from_fields(shard: int, entry_id: str, fields: dict[str, str],
         entry_id=entry_id,
     )
 
-
-def pairs(flat: list[str]) -> dict[str, str]:
-    return dict(zip(flat[::2], flat[1::2]))

@@ -12,7 +12,7 @@ from reservation.domain.states import ReplyCode
 from reservation.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from reservation.reserving.reservations import Reservations
 from reservation.storage import keys
-from reservation.storage.store import PartReply
+from reservation.storage.replies import PartReply
 
 MAX_PAGE = 1000
 

@@ -26,8 +26,8 @@ class Sweeper:
         """One pass over every shard; returns (expired, dead-lettered, served)."""
         results = await asyncio.gather(*(self.store.sweep(shard, serve_queues)
                                          for shard in range(self.settings.shards)))
-        totals = [sum(col) for col in zip(*results)]
-        return totals[0], totals[1], totals[2]
+        return (sum(r.expired for r in results), sum(r.dead_lettered for r in results),
+                sum(r.served for r in results))
 
     async def _loop(self, interval_ms: int, serve_queues: bool) -> None:
         while True:

@@ -25,7 +25,8 @@ from reservation.domain.states import PRECEDENCE, PROCEEDING, ReplyCode
 from reservation.errors import AlreadyExists, FailedPrecondition, NotFound
 from reservation.settings import Settings
 from reservation.storage import keys
-from reservation.storage.store import PartReply, Store
+from reservation.storage.replies import PartReply
+from reservation.storage.store import Store
 
 
 class Reservations:

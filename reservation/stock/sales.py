@@ -44,8 +44,9 @@ class Sales:
             answer = await self.store.start_sale(
                 shard, sale.sale_id, sale.starts_at_ms, sale.ends_at_ms, sale.per_buyer_limit,
                 sale.hold_ttl_ms, sale.queue_deadline_ms, group)
-            if answer[0] == "CONFLICT":
-                raise FailedPrecondition(f"sku {answer[1]} is in flash sale {answer[2]}")
+            if answer.code == "CONFLICT":
+                raise FailedPrecondition(
+                    f"sku {answer.sku} is in flash sale {answer.other_sale_id}")
         return await self.get(sale.sale_id)
 
     def _validate(self, sale: FlashSale) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -21,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from reservation.domain.models import StockLevel
 from reservation.errors import Unavailable
 from reservation.settings import Settings
-from reservation.storage import coalesce, keys, scripts
+from reservation.storage import coalesce, keys, replies, scripts
 
 _UNREACHABLE = (
     RedisConnectionError,
@@ -40,29 +39,6 @@ def redis_errors() -> Iterator[None]:
         yield
     except _UNREACHABLE as exc:
         raise Unavailable(f"redis unavailable: {exc}") from exc
-
-
-@dataclass(frozen=True)
-class PartReply:
-    """What every order script answers: the state of one order's part in one shard."""
-
-    code: str
-    state: str = ""
-    reason: str = ""
-    failed_sku: str = ""
-    expires_at_ms: int = 0
-    allocations: str = ""
-    reservation_id: str = ""
-    buyer_id: str = ""
-    queue_position: int = 0
-    spec: str = ""
-
-    @classmethod
-    def parse(cls, raw: Sequence[Any]) -> PartReply:
-        if len(raw) == 1:
-            return cls(code=raw[0])
-        return cls(raw[0], raw[1], raw[2], raw[3], int(raw[4]), raw[5], raw[6], raw[7],
-                   int(raw[8]), raw[9])
 
 
 def connect(settings: Settings, url: str) -> aioredis.Redis | RedisCluster:
@@ -140,8 +116,10 @@ class Store:
 
     # -- the seam ---------------------------------------------------------------------
     async def eval(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
+        """Run a script; its reply comes back read into named fields (replies.READERS)."""
         with redis_errors():
-            return await self._coalescer.script(name, keys_, args)
+            raw = await self._coalescer.script(name, keys_, args)
+        return replies.READERS[name](raw)
 
     def head(self, shard: int) -> list[Any]:
         """The ARGV head every script shares (see _lib.lua)."""
@@ -152,9 +130,9 @@ class Store:
     async def claim_order(self, ref: str, identity: str) -> str | None:
         """Record an order's identity unless one exists; returns the existing one."""
         ttl = 2 * self.settings.retention_ms
-        existing = await self.eval("claim", [keys.order_home(ref, self.settings.shards)],
-                                   [identity, ttl, ref])
-        return existing or None
+        existing: str | None = await self.eval(
+            "claim", [keys.order_home(ref, self.settings.shards)], [identity, ttl, ref])
+        return existing
 
     async def order_identity(self, ref: str) -> str | None:
         with redis_errors():
@@ -165,31 +143,31 @@ class Store:
 
     async def reserve(self, shard: int, ref: str, rid: str, channel: str, order_id: str,
                       buyer: str, spec: str, lines: Sequence[tuple[str, int, str]],
-                      hold_ttl_ms: int, allow_queue: bool) -> PartReply:
+                      hold_ttl_ms: int, allow_queue: bool) -> replies.PartReply:
         s = self.settings
         args = [*self.head(shard), ref, rid, channel, order_id, buyer, spec, hold_ttl_ms,
                 1 if allow_queue else 0, s.queue_bound, s.queue_deadline_ms, len(lines)]
         for sku, qty, cands in lines:
             args += [sku, qty, cands]
-        return PartReply.parse(await self.eval("reserve", self._order_keys(shard, ref), args))
+        return (await self.eval("reserve", self._order_keys(shard, ref), args))
 
-    async def confirm(self, shard: int, ref: str, grace_ms: int) -> PartReply:
+    async def confirm(self, shard: int, ref: str, grace_ms: int) -> replies.PartReply:
         args = [*self.head(shard), ref, grace_ms]
-        return PartReply.parse(await self.eval("confirm", self._order_keys(shard, ref), args))
+        return (await self.eval("confirm", self._order_keys(shard, ref), args))
 
-    async def release(self, shard: int, ref: str) -> PartReply:
+    async def release(self, shard: int, ref: str) -> replies.PartReply:
         args = [*self.head(shard), ref]
-        return PartReply.parse(await self.eval("release", self._order_keys(shard, ref), args))
+        return (await self.eval("release", self._order_keys(shard, ref), args))
 
-    async def get(self, shard: int, ref: str) -> PartReply:
+    async def get(self, shard: int, ref: str) -> replies.PartReply:
         args = [*self.head(shard), ref]
-        return PartReply.parse(await self.eval("get", [keys.hold(shard, ref)], args))
+        return (await self.eval("get", [keys.hold(shard, ref)], args))
 
-    async def dead_letter(self, shard: int, ref: str, action: str) -> PartReply:
+    async def dead_letter(self, shard: int, ref: str, action: str) -> replies.PartReply:
         s = self.settings
         args = [*self.head(shard), ref, action, s.queue_bound, s.queue_deadline_ms]
         keys_ = [keys.hold(shard, ref), keys.write_back(shard)]
-        return PartReply.parse(await self.eval("dead_letter", keys_, args))
+        return (await self.eval("dead_letter", keys_, args))
 
     async def backlog(self, shard: int) -> tuple[int, int]:
         """(queued order parts, dead-lettered orders) of one shard, for the gauges."""
@@ -204,11 +182,12 @@ class Store:
             return await self.client.zrange(keys.dead(shard), 0, limit - 1)
 
     # -- background -------------------------------------------------------------------
-    async def sweep(self, shard: int, serve_queues: bool, limit: int = 500) -> list[int]:
+    async def sweep(self, shard: int, serve_queues: bool,
+                    limit: int = 500) -> replies.SweepReply:
         s = self.settings
         args = [*self.head(shard), s.expiry_grace_ms, limit, 1 if serve_queues else 0]
         keys_ = [keys.expiry(shard), keys.write_back(shard), keys.queue_deadline(shard)]
-        return [int(x) for x in await self.eval("sweep", keys_, args)]
+        return await self.eval("sweep", keys_, args)  # type: ignore[no-any-return]
 
     # -- stock and sales --------------------------------------------------------------
     async def load_stock(self, shard: int, mode: str,
@@ -220,16 +199,17 @@ class Store:
 
     async def start_sale(self, shard: int, sale_id: str, starts_ms: int, ends_ms: int,
                          limit: int, ttl_ms: int, deadline_ms: int,
-                         items: Sequence[tuple[str, str, int]]) -> list[str]:
+                         items: Sequence[tuple[str, str, int]]) -> replies.StartSaleReply:
         args = [*self.head(shard), sale_id, starts_ms, ends_ms, limit, ttl_ms, deadline_ms,
                 len(items)]
         for item in items:
             args += list(item)
-        return list(await self.eval("start_sale", [keys.write_back(shard)], args))
+        return await self.eval("start_sale", [keys.write_back(shard)], args)  # type: ignore[no-any-return]
 
     async def stop_sale(self, shard: int, sale_id: str, skus: Sequence[str]) -> int:
         args = [*self.head(shard), sale_id, len(skus), *skus]
-        return int((await self.eval("stop_sale", [keys.write_back(shard)], args))[0])
+        reply: replies.StopSaleReply = await self.eval("stop_sale", [keys.write_back(shard)], args)
+        return reply.returned
 
     async def stock(self, sku: str) -> tuple[list[StockLevel], int]:
         """Counters per warehouse (priority order) and queue depth of one SKU."""

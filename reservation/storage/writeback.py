@@ -9,12 +9,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from redis.exceptions import ResponseError
 
-from reservation.domain.events import WriteBackEvent, event_from_fields, pairs
+from reservation.domain.events import WriteBackEvent, event_from_fields
 from reservation.storage import keys
+from reservation.storage.replies import (
+    AckReply,
+    PullReply,
+    ReplayReply,
+    SnapshotReply,
+    StatsReply,
+)
 from reservation.storage.store import Store, redis_errors
 
 # Without a blocking read (cluster mode, or all blocking slots taken) poll this often.
@@ -28,13 +34,6 @@ class ShardPull:
     """Entries the script acknowledged itself (dead-lettered, other groups' replays)."""
     boundary: str
     """Entries after this id are undelivered: where a long-poll waits from."""
-
-
-@dataclass(frozen=True)
-class ShardSnapshot:
-    stocks: list[dict[str, str]]
-    unacked: list[tuple[str, dict[str, str]]]
-    dead: list[tuple[str, dict[str, str]]]
 
 
 class WriteBackStore:
@@ -60,23 +59,28 @@ class WriteBackStore:
                         if "BUSYGROUP" not in str(exc):
                             raise
 
+    @staticmethod
+    def _group_keys(shard: int, group: str) -> list[str]:
+        """The stream, the group's dead letters and its totals (one hash tag)."""
+        return [keys.write_back(shard), keys.write_back_dead_letter(shard, group),
+                keys.write_back_stats(shard, group)]
+
     async def pull(self, shard: int, group: str, consumer: str, count: int) -> ShardPull:
         s = self.settings
-        raw = await self.store.eval(
-            "wb_pull",
-            [keys.write_back(shard), keys.write_back_dead_letter(shard, group), keys.write_back_stats(shard, group)],
+        reply: PullReply = await self.store.eval(
+            "wb_pull", self._group_keys(shard, group),
             [*self.store.head(shard), group, consumer, count, s.write_back_visibility_timeout_ms,
              s.write_back_max_deliveries, s.write_back_dead_letter_max, shard])
-        events = [event_from_fields(shard, entry_id, pairs(flat), int(n))
-                  for entry_id, n, flat in raw[2]]
-        return ShardPull(events, int(raw[0]), raw[1])
+        events = [event_from_fields(shard, e.entry_id, e.fields, e.delivery_count)
+                  for e in reply.entries]
+        return ShardPull(events, reply.acked_here, reply.boundary)
 
     async def ack(self, shard: int, group: str, entry_ids: Sequence[str]) -> int:
         """Acknowledge (none: only trim); returns how many were newly acknowledged."""
-        raw = await self.store.eval(
+        reply: AckReply = await self.store.eval(
             "wb_ack", [keys.write_back(shard), keys.write_back_stats(shard, group)],
             [*self.store.head(shard), group, self.settings.retention_ms, *entry_ids])
-        return int(raw[0])
+        return reply.acknowledged
 
     async def wait_for_new(self, boundaries: Mapping[int, str], timeout_s: float) -> None:
         """Return when an entry arrives after a boundary, or after timeout_s (sooner when
@@ -93,11 +97,9 @@ class WriteBackStore:
         finally:
             self._blocking_slots += 1
 
-    async def stats(self, shard: int, group: str) -> list[Any]:
-        return list(await self.store.eval(
-            "wb_stats",
-            [keys.write_back(shard), keys.write_back_dead_letter(shard, group), keys.write_back_stats(shard, group)],
-            [*self.store.head(shard), group]))
+    async def stats(self, shard: int, group: str) -> StatsReply:
+        return await self.store.eval(  # type: ignore[no-any-return]
+            "wb_stats", self._group_keys(shard, group), [*self.store.head(shard), group])
 
     async def dead_letters(self, shard: int, group: str,
                            count: int) -> list[tuple[str, dict[str, str]]]:
@@ -107,19 +109,15 @@ class WriteBackStore:
         return [(entry_id, dict(fields)) for entry_id, fields in entries]
 
     async def replay(self, shard: int, group: str, event_ids: Sequence[str]) -> int:
-        raw = await self.store.eval(
-            "wb_replay",
-            [keys.write_back(shard), keys.write_back_dead_letter(shard, group), keys.write_back_stats(shard, group)],
+        reply: ReplayReply = await self.store.eval(
+            "wb_replay", self._group_keys(shard, group),
             [*self.store.head(shard), group, *event_ids])
-        return int(raw[0])
+        return reply.replayed
 
-    async def snapshot(self, shard: int, group: str, skus: Sequence[str]) -> ShardSnapshot:
-        raw = await self.store.eval(
+    async def snapshot(self, shard: int, group: str, skus: Sequence[str]) -> SnapshotReply:
+        return await self.store.eval(  # type: ignore[no-any-return]
             "wb_snapshot", [keys.write_back(shard), keys.write_back_dead_letter(shard, group)],
             [*self.store.head(shard), group, len(skus), *skus])
-        return ShardSnapshot([pairs(flat) for flat in raw[0]],
-                             [(entry_id, pairs(flat)) for entry_id, flat in raw[1]],
-                             [(entry_id, pairs(flat)) for entry_id, flat in raw[2]])
 
     async def stock_skus(self) -> AsyncIterator[str]:
         """Every SKU that has stock counters (SCAN: every node in cluster mode)."""

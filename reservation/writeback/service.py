@@ -120,12 +120,17 @@ class WriteBack:
         group = self.group(group)
         rows = await asyncio.gather(*(self.store.stats(shard, group)
                                       for shard in range(self.settings.shards)))
-        oldest = [int(r[2].split("-")[0]) for r in rows if r[2]]
+        # A stream entry id starts with the time it was added, in ms.
+        oldest = [int(r.oldest_unacknowledged_id.split("-")[0]) for r in rows
+                  if r.oldest_unacknowledged_id]
         age = max(0, int(time.time() * 1000) - min(oldest)) if oldest else 0
-        total = [sum(int(r[i]) for r in rows) if i != 2 else 0 for i in range(7)]
-        return Stats(pending=total[0], undelivered=total[1], oldest_unacknowledged_age_ms=age,
-                     delivered_total=total[3], acknowledged_total=total[4],
-                     dead_lettered=total[6], dead_lettered_total=total[5])
+        return Stats(pending=sum(r.pending for r in rows),
+                     undelivered=sum(r.undelivered for r in rows),
+                     oldest_unacknowledged_age_ms=age,
+                     delivered_total=sum(r.delivered_total for r in rows),
+                     acknowledged_total=sum(r.acknowledged_total for r in rows),
+                     dead_lettered=sum(r.dead_letters_kept for r in rows),
+                     dead_lettered_total=sum(r.dead_lettered_total for r in rows))
 
     async def dead_letters(self, group: str, page_size: int) -> list[WriteBackEvent]:
         """The oldest dead letters (by when the event happened), at most page_size."""

@@ -1,0 +1,210 @@
+"""The contract between each Lua script and Python: one named reader per script.
+
+A script's reply is a flat Redis array; reading it by position (`raw[4]`) in the code
+that uses it hides the contract. Here every script has a reader next to its name that
+turns the array into named fields, and `Store.eval` applies it, so the rest of the code
+sees fields only. Each reader mirrors the "Returns" line of its script's header, and
+tests/storage/test_replies.py checks every reader against a real reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Fields = dict[str, str]
+Entry = tuple[str, Fields]
+
+
+def pairs(flat: Sequence[str]) -> Fields:
+    """A Redis field/value array as a dict."""
+    return dict(zip(flat[::2], flat[1::2]))
+
+
+@dataclass(frozen=True)
+class PartReply:
+    """reserve, confirm, release, get, dead_letter: one order's part in one shard
+    (reply() in _lib.lua). `code` alone when the part is not there."""
+
+    code: str
+    state: str = ""
+    reason: str = ""
+    failed_sku: str = ""
+    expires_at_ms: int = 0
+    allocations: str = ""
+    reservation_id: str = ""
+    buyer_id: str = ""
+    queue_position: int = 0
+    spec: str = ""
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> PartReply:
+        if len(raw) == 1:
+            return cls(code=raw[0])
+        (code, state, reason, failed_sku, expires_at_ms, allocations, reservation_id,
+         buyer_id, queue_position, spec) = raw
+        return cls(code, state, reason, failed_sku, int(expires_at_ms), allocations,
+                   reservation_id, buyer_id, int(queue_position), spec)
+
+
+def read_claim(raw: Any) -> str | None:
+    """claim: the identity recorded before, or None when this call recorded it."""
+    return raw or None
+
+
+@dataclass(frozen=True)
+class SweepReply:
+    expired: int
+    dead_lettered: int
+    served: int
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> SweepReply:
+        expired, dead_lettered, served = raw
+        return cls(int(expired), int(dead_lettered), int(served))
+
+
+@dataclass(frozen=True)
+class LoadStockReply:
+    served: int
+    """Queued orders that got units."""
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> LoadStockReply:
+        (served,) = raw
+        return cls(int(served))
+
+
+@dataclass(frozen=True)
+class StartSaleReply:
+    code: str
+    """OK or CONFLICT."""
+    outcome: str = ""
+    """With OK: STARTED, or EXISTS (this sale was there already)."""
+    sku: str = ""
+    other_sale_id: str = ""
+    """With CONFLICT: the SKU and the other open sale it is in."""
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> StartSaleReply:
+        if raw[0] == "CONFLICT":
+            _, sku, other = raw
+            return cls("CONFLICT", sku=sku, other_sale_id=other)
+        code, outcome = raw
+        return cls(code, outcome=outcome)
+
+
+@dataclass(frozen=True)
+class StopSaleReply:
+    returned: int
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> StopSaleReply:
+        (returned,) = raw
+        return cls(int(returned))
+
+
+@dataclass(frozen=True)
+class PulledEntry:
+    entry_id: str
+    delivery_count: int
+    fields: Fields
+
+
+@dataclass(frozen=True)
+class PullReply:
+    acked_here: int
+    """Entries the script acknowledged itself (dead-lettered, other groups' replays)."""
+    boundary: str
+    """Every entry after this id is undelivered: where a long-poll waits from."""
+    entries: tuple[PulledEntry, ...]
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> PullReply:
+        acked_here, boundary, entries = raw
+        return cls(int(acked_here), boundary,
+                   tuple(PulledEntry(eid, int(n), pairs(flat)) for eid, n, flat in entries))
+
+
+@dataclass(frozen=True)
+class AckReply:
+    acknowledged: int
+    """Newly acknowledged (0 for ids acknowledged before)."""
+    trimmed: int
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> AckReply:
+        acknowledged, trimmed = raw
+        return cls(int(acknowledged), int(trimmed))
+
+
+@dataclass(frozen=True)
+class StatsReply:
+    pending: int
+    """Delivered, not acknowledged."""
+    undelivered: int
+    oldest_unacknowledged_id: str
+    """'' when nothing is unacknowledged."""
+    delivered_total: int
+    acknowledged_total: int
+    dead_lettered_total: int
+    dead_letters_kept: int
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> StatsReply:
+        pending, undelivered, oldest, delivered, acked, dead_total, dead_kept = raw
+        return cls(int(pending), int(undelivered), oldest, int(delivered), int(acked),
+                   int(dead_total), int(dead_kept))
+
+
+@dataclass(frozen=True)
+class ReplayReply:
+    replayed: int
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> ReplayReply:
+        (replayed,) = raw
+        return cls(int(replayed))
+
+
+@dataclass(frozen=True)
+class SnapshotReply:
+    stocks: tuple[Fields, ...]
+    """The stock hash of each SKU asked for, in order."""
+    unacked: tuple[Entry, ...]
+    dead: tuple[Entry, ...]
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> SnapshotReply:
+        stocks, unacked, dead = raw
+        return cls(tuple(pairs(flat) for flat in stocks),
+                   tuple((eid, pairs(flat)) for eid, flat in unacked),
+                   tuple((eid, pairs(flat)) for eid, flat in dead))
+
+
+def _each(read: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[Any]]:
+    """A bulk script answers one reply per folded call."""
+    return lambda raw: [read(r) for r in raw]
+
+
+READERS: dict[str, Callable[[Any], Any]] = {
+    "claim": read_claim,
+    "claim_many": _each(read_claim),
+    "reserve": PartReply.read,
+    "reserve_many": _each(PartReply.read),
+    "confirm": PartReply.read,
+    "release": PartReply.read,
+    "get": PartReply.read,
+    "dead_letter": PartReply.read,
+    "sweep": SweepReply.read,
+    "load_stock": LoadStockReply.read,
+    "start_sale": StartSaleReply.read,
+    "stop_sale": StopSaleReply.read,
+    "wb_pull": PullReply.read,
+    "wb_ack": AckReply.read,
+    "wb_stats": StatsReply.read,
+    "wb_replay": ReplayReply.read,
+    "wb_snapshot": SnapshotReply.read,
+}
+"""Script name -> the reader of its reply. Every script in scripts.NAMES has one."""

@@ -1,0 +1,197 @@
+"""Every script's named reader against a real reply from real Redis (storage/replies.py).
+
+A reader that reads a field from the wrong position fails here with a wrong value, not
+somewhere far away with a confusing state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from reservation.settings import Settings
+from reservation.storage import keys, replies, scripts
+from reservation.storage.replies import PartReply
+from reservation.storage.store import CLAIM_MANY, RESERVE_MANY, Store, connect
+from reservation.storage.writeback import WriteBackStore
+
+SKU, WH = "RPL-SKU", "wh-1"
+GROUP = "wms"
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[Store]:
+    settings = Settings(redis_url=redis_url, write_back_groups=(GROUP,))
+    s = Store(connect(settings, redis_url), settings)
+    await WriteBackStore(s).ensure_groups([GROUP])
+    yield s
+    await s.close()
+
+
+def shard(store: Store, sku: str = SKU) -> int:
+    return keys.shard_of(sku, store.settings.shards)
+
+
+async def reserve(store: Store, order_id: str, qty: int = 2, allow_queue: bool = False,
+                  buyer: str = "buyer-1") -> PartReply:
+    ref = keys.order_ref("web", order_id)
+    return await store.reserve(shard(store), ref, f"rid-{order_id}", "web", order_id, buyer,
+                               f"{SKU}|{qty}|", [(SKU, qty, "")], 60_000, allow_queue)
+
+
+async def load(store: Store, qty: int = 5) -> None:
+    await store.load_stock(shard(store), "SET", [(SKU, WH, qty)])
+
+
+def test_every_script_has_a_reader() -> None:
+    assert set(replies.READERS) == set(scripts.NAMES)
+
+
+async def test_claim_reads_none_then_the_identity(store: Store) -> None:
+    assert await store.claim_order("web:c1", "rid\tb\tspec") is None
+    assert await store.claim_order("web:c1", "other\tb\tspec") == "rid\tb\tspec"
+
+
+async def test_claim_many_reads_one_answer_per_order(store: Store) -> None:
+    await store.claim_order("web:m1", "first")
+    calls: list[tuple[Any, Any]] = [
+        ([keys.order_home(ref, store.settings.shards)], [ident, 60_000, ref])
+        for ref, ident in (("web:m1", "again"), ("web:m2", "new"))]
+    same_shard = keys.order_home("web:m1", 64).split("}")[0] == \
+        keys.order_home("web:m2", 64).split("}")[0]
+    if not same_shard:  # claim_many needs one home shard: use the first only
+        calls = calls[:1]
+    keys_, args = CLAIM_MANY.fold(calls)
+    answers = await store.eval("claim_many", keys_, args)
+    assert answers[0] == "first"
+    assert answers[1:] in ([], [None])
+
+
+async def test_reserve_reads_every_field_of_a_hold(store: Store) -> None:
+    await load(store)
+    reply = await reserve(store, "r1", qty=2, buyer="buyer-7")
+    assert reply.code == "OK" and reply.state == "RESERVED"
+    assert reply.reason == "" and reply.failed_sku == ""
+    assert reply.expires_at_ms > 0
+    assert reply.allocations == f"{SKU}|{WH}|2"
+    assert reply.reservation_id == "rid-r1" and reply.buyer_id == "buyer-7"
+    assert reply.queue_position == 0 and reply.spec == f"{SKU}|2|"
+
+
+async def test_reserve_reads_a_rejection_with_reason_and_sku(store: Store) -> None:
+    await load(store, qty=1)
+    reply = await reserve(store, "r2", qty=3)
+    assert (reply.state, reply.reason, reply.failed_sku) == ("REJECTED", "SOLD_OUT", SKU)
+    assert reply.expires_at_ms == 0 and reply.allocations == ""
+
+
+async def test_reserve_many_reads_one_part_reply_per_order(store: Store) -> None:
+    await load(store, qty=3)
+    calls = []
+    for oid in ("m1", "m2"):
+        ref = keys.order_ref("web", oid)
+        calls.append((store._order_keys(shard(store), ref),
+                      [*store.head(shard(store)), ref, f"rid-{oid}", "web", oid, "b",
+                       f"{SKU}|2|", 60_000, 0, 10, 1000, 1, SKU, 2, ""]))
+    keys_, args = RESERVE_MANY.fold(calls)
+    first, second = await store.eval("reserve_many", keys_, args)
+    assert (first.state, first.allocations) == ("RESERVED", f"{SKU}|{WH}|2")
+    assert (second.state, second.reason) == ("REJECTED", "INSUFFICIENT_STOCK")
+
+
+async def test_queue_position_is_read_from_its_field(store: Store) -> None:
+    await load(store, qty=2)
+    await reserve(store, "q-holder", qty=2)
+    first = await reserve(store, "q1", qty=1, allow_queue=True)
+    second = await reserve(store, "q2", qty=1, allow_queue=True)
+    assert (first.state, first.queue_position) == ("QUEUED", 1)
+    assert (second.state, second.queue_position) == ("QUEUED", 2)
+
+
+async def test_confirm_get_release_read_part_replies(store: Store) -> None:
+    await load(store)
+    await reserve(store, "c1")
+    await reserve(store, "c2")
+    ref1, ref2 = keys.order_ref("web", "c1"), keys.order_ref("web", "c2")
+    confirmed = await store.confirm(shard(store), ref1, 0)
+    assert (confirmed.code, confirmed.state) == ("OK", "CONFIRMED")
+    got = await store.get(shard(store), ref1)
+    assert (got.state, got.reservation_id) == ("CONFIRMED", "rid-c1")
+    released = await store.release(shard(store), ref2)
+    assert (released.code, released.state) == ("OK", "RELEASED")
+    refused = await store.release(shard(store), ref1)
+    assert (refused.code, refused.state) == ("PRECONDITION", "CONFIRMED")
+    missing = await store.get(shard(store), "web:nothing")
+    assert missing == PartReply(code="NOT_FOUND")
+
+
+async def test_sweep_reads_expired_dead_lettered_served(store: Store) -> None:
+    await load(store, qty=1)
+    ref = keys.order_ref("web", "s1")
+    await store.reserve(shard(store), ref, "rid", "web", "s1", "b", f"{SKU}|1|",
+                        [(SKU, 1, "")], 100, False)
+    await store.client.zadd(keys.expiry(shard(store)), {ref: 1})  # due long ago
+    reply = await store.sweep(shard(store), serve_queues=True)
+    assert reply == replies.SweepReply(expired=1, dead_lettered=0, served=0)
+
+
+async def test_load_stock_reads_served(store: Store) -> None:
+    await load(store, qty=1)
+    await reserve(store, "h1", qty=1)
+    await reserve(store, "w1", qty=1, allow_queue=True)
+    args = [*store.head(shard(store)), "ADD", 1, SKU, WH, 1]
+    reply = await store.eval("load_stock", [keys.write_back(shard(store))], args)
+    assert reply == replies.LoadStockReply(served=1)
+
+
+async def test_start_and_stop_sale_read_their_outcomes(store: Store) -> None:
+    sh = shard(store)
+    now = 10**12 * 2
+    started = await store.start_sale(sh, "sale-a", 1, now, 0, 0, 0, [(SKU, WH, 4)])
+    assert started == replies.StartSaleReply("OK", outcome="STARTED")
+    again = await store.start_sale(sh, "sale-a", 1, now, 0, 0, 0, [(SKU, WH, 4)])
+    assert again.outcome == "EXISTS"
+    conflict = await store.start_sale(sh, "sale-b", 1, now, 0, 0, 0, [(SKU, WH, 4)])
+    assert conflict == replies.StartSaleReply("CONFLICT", sku=SKU, other_sale_id="sale-a")
+    assert await store.stop_sale(sh, "sale-a", [SKU]) == 4
+
+
+async def test_dead_letter_reads_a_part_reply(store: Store) -> None:
+    await load(store, qty=1)
+    await reserve(store, "d-holder", qty=1)
+    await reserve(store, "d1", qty=1, allow_queue=True)
+    ref = keys.order_ref("web", "d1")
+    await store.client.zadd(keys.queue_deadline(shard(store)), {ref: 1})
+    await store.sweep(shard(store), serve_queues=False)
+    reply = await store.dead_letter(shard(store), ref, "REJECT")
+    assert (reply.code, reply.state, reply.reason) == ("OK", "REJECTED", "OPERATOR_REJECTED")
+
+
+async def test_write_back_scripts_read_named_fields(store: Store) -> None:
+    wb = WriteBackStore(store)
+    sh = shard(store)
+    await load(store, qty=5)
+    await reserve(store, "w-1", qty=2)
+    pulled = await wb.pull(sh, GROUP, "consumer-1", 10)
+    assert [e.type for e in pulled.events] == ["STOCK_LOADED", "HELD"]
+    assert pulled.events[1].quantity == 2 and pulled.events[1].order_id == "w-1"
+    assert pulled.events[0].delivery_count == 1 and pulled.acked_here == 0
+    assert pulled.boundary == pulled.events[-1].entry_id
+
+    stats = await wb.stats(sh, GROUP)
+    assert (stats.pending, stats.undelivered, stats.delivered_total) == (2, 0, 2)
+    assert stats.oldest_unacknowledged_id == pulled.events[0].entry_id
+
+    snap = await wb.snapshot(sh, GROUP, [SKU])
+    assert snap.stocks[0][f"{WH}|a"] == "3" and snap.stocks[0][f"{WH}|h"] == "2"
+    assert [fields["t"] for _, fields in snap.unacked] == ["STOCK_LOADED", "HELD"]
+    assert snap.dead == ()
+
+    reply = await store.eval("wb_ack", [keys.write_back(sh), keys.write_back_stats(sh, GROUP)],
+                             [*store.head(sh), GROUP, store.settings.retention_ms,
+                              *[e.entry_id for e in pulled.events]])
+    assert reply == replies.AckReply(acknowledged=2, trimmed=2)
+    after = await wb.stats(sh, GROUP)
+    assert (after.pending, after.acknowledged_total, after.oldest_unacknowledged_id) == (0, 2, "")
+    assert await wb.replay(sh, GROUP, ()) == 0

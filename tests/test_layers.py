@@ -1,0 +1,127 @@
+"""Dependencies point down only: the package map in README's "Code map" is enforced here.
+
+Every import in reservation/ (module level and inside functions alike) is checked
+against the layers below; an upward edge, or a capability importing a capability it
+does not declare, fails with the file, the line and the edge.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "reservation"
+
+# Lowest first. A module may import its own package and any package of a lower layer.
+LAYERS: list[set[str]] = [
+    {"settings", "errors", "clock"},
+    {"domain"},
+    {"storage"},
+    {"stock", "reserving", "queueing", "writeback", "routing", "ordersync", "interception"},
+    {"server"},
+    {"clients"},
+    {"cli"},
+]
+# Capabilities share one layer; these are the edges between them that are allowed.
+CAPABILITY_DEPS: dict[str, set[str]] = {
+    "queueing": {"reserving"},
+    "ordersync": {"reserving", "routing", "stock"},
+    "interception": {"ordersync", "routing"},
+    "reserving": {"routing"},
+}
+# The generated protobuf code is for the edge only: nothing below the server imports it,
+# and the clients import nothing else of the service.
+MAY_IMPORT_V1 = {"server", "clients", "cli", "v1"}
+CLIENTS_MAY_IMPORT = {"clients", "v1"}
+
+
+def _rank(top: str) -> int:
+    for i, layer in enumerate(LAYERS):
+        if top in layer:
+            return i
+    raise AssertionError(f"reservation.{top} is in no layer: add it to LAYERS and README")
+
+
+def _top(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "reservation" and len(parts) > 1 else None
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module) of every import in a file, relative ones resolved."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            # "from reservation import x" imports the subpackage x
+            names = [f"{base}.{a.name}" for a in node.names] if base == "reservation" else [base]
+            out += [(node.lineno, n) for n in names]
+    return out
+
+
+def _violations() -> list[str]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel.parts[1] == "v1" or len(rel.parts) == 2 and rel.name == "__init__.py":
+            continue
+        me = rel.with_suffix("").parts[1]
+        for line, module in _imports(path):
+            other = _top(module)
+            if other is None or other == me:
+                continue
+            where = f"{rel}:{line}: reservation.{me} imports {module}"
+            if other == "v1":
+                if me not in MAY_IMPORT_V1:
+                    found.append(f"{where} (generated code is for the gRPC edge only)")
+                continue
+            if me == "clients" and other not in CLIENTS_MAY_IMPORT:
+                found.append(f"{where} (clients use the gRPC API only)")
+                continue
+            if _rank(other) > _rank(me):
+                found.append(f"{where} (upward)")
+            elif _rank(other) == _rank(me) and other not in CAPABILITY_DEPS.get(me, set()):
+                found.append(f"{where} (sideways: not in CAPABILITY_DEPS)")
+    return found
+
+
+def test_dependencies_point_down_only() -> None:
+    assert _violations() == []
+
+
+def test_every_package_is_in_a_layer() -> None:
+    for path in PACKAGE.iterdir():
+        if path.is_dir() and (path / "__init__.py").exists() and path.name != "v1":
+            _rank(path.name)
+
+
+def test_capability_edges_have_no_cycle() -> None:
+    def reaches(start: str, goal: str, seen: frozenset[str] = frozenset()) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n}))
+                   for n in CAPABILITY_DEPS.get(start, set()))
+    assert not [c for c in CAPABILITY_DEPS if reaches(c, c)]
+
+
+@pytest.mark.parametrize("source,expected", [
+    ("from reservation.server import app\n", "reservation.server"),
+    ("from reservation import server\n", "reservation.server"),
+    ("import reservation.server.app\n", "reservation.server.app"),
+])
+def test_the_checker_sees_every_import_form(tmp_path: Path, source: str, expected: str) -> None:
+    """The checker itself: each form of import is seen (so an upward edge cannot hide)."""
+    fake = ROOT / "reservation" / "domain" / "_layer_probe.py"
+    fake.write_text(source)
+    try:
+        assert any(m == expected for _, m in _imports(fake))
+        assert any("reservation.domain imports" in v for v in _violations())
+    finally:
+        fake.unlink()
