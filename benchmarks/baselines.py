@@ -24,7 +24,7 @@ from reservation.v1 import types_pb2 as types_pb
 class NaiveStore(Store):
     """Store as it was before coalescing: every call awaits its own round trip."""
 
-    async def eval(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
+    async def eval_raw(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
         with redis_errors():
             return await self._scripts[name](keys=keys_, args=args)
 

@@ -117,9 +117,12 @@ class Store:
     # -- the seam ---------------------------------------------------------------------
     async def eval(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
         """Run a script; its reply comes back read into named fields (replies.READERS)."""
+        return replies.READERS[name](await self.eval_raw(name, keys_, args))
+
+    async def eval_raw(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
+        """The script's reply as Redis sent it, through this turn's pipeline."""
         with redis_errors():
-            raw = await self._coalescer.script(name, keys_, args)
-        return replies.READERS[name](raw)
+            return await self._coalescer.script(name, keys_, args)
 
     def head(self, shard: int) -> list[Any]:
         """The ARGV head every script shares (see _lib.lua)."""
