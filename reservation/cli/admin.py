@@ -70,7 +70,8 @@ def _call(args: argparse.Namespace, service: str, method: str, request: Any) -> 
             stub = (admin_grpc.AdminServiceStub(channel) if service == "admin"
                     else rs_grpc.ReservationServiceStub(channel))
             try:
-                reply = await getattr(stub, method)(request, metadata=_grpc.bearer(args.token))
+                metadata = _grpc.bearer(args.token) + _grpc.operator()
+                reply = await getattr(stub, method)(request, metadata=metadata)
             except grpc.aio.AioRpcError as exc:
                 output.print_error(exc.code().name, exc.details() or "")
                 return 1

@@ -6,6 +6,7 @@ connection options from here, so a new option (TLS, a token source) is added onc
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 
 import grpc
@@ -19,6 +20,14 @@ Metadata = tuple[tuple[str, str], ...]
 def bearer(token: str | None) -> Metadata:
     """Call metadata carrying the bearer token; empty when there is none."""
     return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+def operator() -> Metadata:
+    """Who is calling, for the server's operator-action log: the login name."""
+    try:
+        return (("x-operator", getpass.getuser()),)
+    except (KeyError, OSError):  # no login name (a container with an unknown uid)
+        return ()
 
 
 def add_connection_arguments(p: argparse.ArgumentParser) -> None:

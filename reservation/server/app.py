@@ -18,7 +18,7 @@ from reservation.errors import StartupError, Unavailable
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.reservations import Reservations
-from reservation.server import metrics, reflection
+from reservation.server import metrics, reflection, tracing
 from reservation.server.gauges import GaugeSampler, active_sale_skus
 from reservation.server.interceptors.auth import AuthInterceptor
 from reservation.server.interceptors.errors import ErrorInterceptor
@@ -115,7 +115,8 @@ def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
     if metrics.enabled(settings.metrics_port):
         # Outermost: metrics see the final code of every call, auth refusals included.
         chain.insert(0, MetricsInterceptor())
-    return chain
+    # Outermost of all: the span covers the whole call and joins the caller's trace.
+    return [*tracing.server_interceptors(), *chain]
 
 
 def build_server(settings: Settings, reservations: Reservations, sales: Sales,
@@ -231,6 +232,7 @@ async def redis_for(settings: Settings) -> AsyncIterator[str]:
 
 async def serve(settings: Settings) -> None:
     """`reservation serve`: run until SIGTERM or SIGINT, then shut down gracefully."""
+    tracing.start()  # before the Redis client and the server exist: both are traced
     async with redis_for(settings) as url:
         app = await start_app(settings, url)
         log.info("serving on %s (redis %s)", app.target, url)
@@ -241,3 +243,4 @@ async def serve(settings: Settings) -> None:
         await stopping.wait()
         log.info("shutting down: NOT_SERVING, %.1f s grace", settings.grace_period_s)
         await app.stop()
+    tracing.stop()
