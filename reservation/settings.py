@@ -44,6 +44,17 @@ class Settings:
     max_hold_ttl_ms: int = 24 * 60 * 60 * 1000
     retention_ms: int = 24 * 60 * 60 * 1000
     """How long finished orders stay readable (and idempotent)."""
+    rejected_retention_ms: int = 60_000
+    """How long a rejected order stays readable (and idempotent): a retry within this
+    window gets the same REJECTED answer; after it the request is decided anew. Short, so
+    a burst of rejected requests in a flash sale cannot fill Redis."""
+    order_lease_ms: int = 10_000
+    """A multi-shard reserve or confirm not finished this long after it began is completed
+    or compensated by the recovery sweep of any replica (see reserving/recovery.py)."""
+    max_sale_horizon_ms: int = 366 * 24 * 60 * 60 * 1000
+    """A flash sale may start and end at most this far from now."""
+    max_queue_deadline_ms: int = 24 * 60 * 60 * 1000
+    """Largest queue deadline a flash sale may set."""
     expiry_grace_ms: int = 250
     """Expired holds are swept this long after expires_at (see confirm.lua)."""
     sweep_interval_ms: int = 200
@@ -133,6 +144,10 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("default_hold_ttl_ms", 100, 30 * _DAY_MS),
     ("max_hold_ttl_ms", 100, 30 * _DAY_MS),
     ("retention_ms", 1000, 365 * _DAY_MS),
+    ("rejected_retention_ms", 1000, 365 * _DAY_MS),
+    ("order_lease_ms", 100, 3_600_000),
+    ("max_sale_horizon_ms", 1000, 10 * 365 * _DAY_MS),
+    ("max_queue_deadline_ms", 1, 30 * _DAY_MS),
     ("expiry_grace_ms", 0, 60_000),
     ("sweep_interval_ms", 1, 60_000),
     ("queue_retry_interval_ms", 1, 3_600_000),

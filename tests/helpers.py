@@ -117,3 +117,18 @@ def allocations(reservation: pb.Reservation) -> list[tuple[str, str, int]]:
 
 def skus_in(lines: Iterable[pb.OrderLine]) -> set[str]:
     return {ln.sku for ln in lines}
+
+
+async def redis_snapshot(url: str) -> dict[str, tuple[str, bytes | None]]:
+    """Every key with its type and DUMP (value only, not TTL): two snapshots are equal
+    when a call changed nothing in Redis."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        out = {}
+        async for key in client.scan_iter(count=1000):
+            out[key.decode()] = ((await client.type(key)).decode(), await client.dump(key))
+        return out
+    finally:
+        await client.aclose()

@@ -62,7 +62,11 @@ class Reservations:
             for part, reply in replies:
                 if reply.state == State.RESERVED:
                     await self.store.release(part.shard, ref)
-        return self.combine(cmd.channel, cmd.order_id, identity, [r for _, r in replies])
+        view = self.combine(cmd.channel, cmd.order_id, identity, [r for _, r in replies])
+        if view.state == State.REJECTED and len(parts) == 1:
+            # Its part record lives only for the rejected retention; so does its identity.
+            await self.store.shorten_identity(ref)
+        return view
 
     async def _claim(self, ref: str, cmd: ReserveCommand) -> Identity:
         mine = Identity(orders.new_reservation_id(), cmd.buyer_id, orders.spec(cmd.lines))

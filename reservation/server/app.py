@@ -23,6 +23,7 @@ from reservation.server.gauges import GaugeSampler, active_sale_skus
 from reservation.server.interceptors.auth import AuthInterceptor
 from reservation.server.interceptors.errors import ErrorInterceptor
 from reservation.server.interceptors.metrics import MetricsInterceptor
+from reservation.server.interceptors.requests import RequestCheckInterceptor
 from reservation.server.servicers.admin import AdminServicer
 from reservation.server.servicers.reservation import ReservationServicer
 from reservation.server.servicers.write_back import WriteBackServicer
@@ -112,6 +113,8 @@ def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
     chain: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor()]
     if settings.auth_token:
         chain.append(AuthInterceptor(settings.auth_token))
+    # Innermost: refuses requests that cannot mean anything (it wraps the deserializer).
+    chain.append(RequestCheckInterceptor())
     if metrics.enabled(settings.metrics_port):
         # Outermost: metrics see the final code of every call, auth refusals included.
         chain.insert(0, MetricsInterceptor())

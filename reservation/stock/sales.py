@@ -40,27 +40,43 @@ class Sales:
         if existing is not None and existing != spec:
             raise AlreadyExists(f"flash sale {sale.sale_id} exists with a different definition")
         sale = FlashSale(**{**sale.__dict__, "starts_at_ms": sale.starts_at_ms or opened_ms})
+        started = False
         for shard, group in items_by_shard(sale.items, self.settings.shards):
             answer = await self.store.start_sale(
                 shard, sale.sale_id, sale.starts_at_ms, sale.ends_at_ms, sale.per_buyer_limit,
                 sale.hold_ttl_ms, sale.queue_deadline_ms, group)
             if answer.code == "CONFLICT":
+                if existing is None and not started:
+                    # Another sale took a SKU since _refuse_overlap looked: this call
+                    # wrote only the definition, so it takes that back too.
+                    await self.store.drop_sale_definition(sale.sale_id)
                 raise FailedPrecondition(
                     f"sku {answer.sku} is in flash sale {answer.other_sale_id}")
+            started = True
         return await self.get(sale.sale_id)
 
     def _validate(self, sale: FlashSale) -> None:
+        """Every time and count bounded before the first write: Redis cannot expire a key
+        past its range (PEXPIRE overflows), and a sale record without a TTL stays forever."""
+        s = self.settings
         validation.code("sale_id", sale.sale_id)
-        validation.stock_items("items", sale.items, self.settings, allow_zero=False)
+        validation.stock_items("items", sale.items, s, allow_zero=False)
+        now, horizon = now_ms(), s.max_sale_horizon_ms
+        days = f"{horizon / 86_400_000:g} days"
+        if sale.starts_at_ms and not now - horizon <= sale.starts_at_ms <= now + horizon:
+            raise InvalidArgument("starts_at", f"must be within {days} of now")
         if sale.starts_at_ms and sale.ends_at_ms <= sale.starts_at_ms:
             raise InvalidArgument("ends_at", "must be after starts_at")
-        if sale.ends_at_ms <= now_ms():
+        if sale.ends_at_ms <= now:
             raise InvalidArgument("ends_at", "is in the past")
-        if sale.per_buyer_limit < 0:
-            raise InvalidArgument("per_buyer_limit", "must not be negative")
-        validation.hold_ttl("hold_ttl", sale.hold_ttl_ms, self.settings)
-        if sale.queue_deadline_ms < 0:
-            raise InvalidArgument("queue_deadline", "must not be negative")
+        if sale.ends_at_ms > now + horizon:
+            raise InvalidArgument("ends_at", f"must be within {days} of now")
+        if not 0 <= sale.per_buyer_limit <= s.max_quantity:
+            raise InvalidArgument("per_buyer_limit", f"must be between 0 and {s.max_quantity}")
+        validation.hold_ttl("hold_ttl", sale.hold_ttl_ms, s)
+        if not 0 <= sale.queue_deadline_ms <= s.max_queue_deadline_ms:
+            raise InvalidArgument("queue_deadline", f"must be between 0 and "
+                                  f"{s.max_queue_deadline_ms / 1000:g} s")
 
     async def _refuse_overlap(self, sale: FlashSale) -> None:
         """Refuse before the first write when any SKU is in another open sale."""

@@ -21,10 +21,11 @@ EXTRA_LIBRARIES = {name: ("_wb.lua",) for name in
                    ("wb_pull", "wb_ack", "wb_stats", "wb_replay", "wb_snapshot")}
 # Scripts that need none of the libraries: sent as they are, without the library
 # prelude every other script pays for on each call.
-STANDALONE = frozenset({"claim", "claim_many"})
+STANDALONE = frozenset({"claim", "claim_many", "shorten"})
 NAMES = (
     "claim",
     "claim_many",
+    "shorten",
     "reserve",
     "reserve_many",
     "confirm",

@@ -127,7 +127,8 @@ class Store:
     def head(self, shard: int) -> list[Any]:
         """The ARGV head every script shares (see _lib.lua)."""
         s = self.settings
-        return [keys.prefix(shard), s.default_hold_ttl_ms, s.retention_ms]
+        return [keys.prefix(shard), s.default_hold_ttl_ms,
+                f"{s.retention_ms}:{s.rejected_retention_ms}"]
 
     # -- orders -----------------------------------------------------------------------
     async def claim_order(self, ref: str, identity: str) -> str | None:
@@ -136,6 +137,11 @@ class Store:
         existing: str | None = await self.eval(
             "claim", [keys.order_home(ref, self.settings.shards)], [identity, ttl, ref])
         return existing
+
+    async def shorten_identity(self, ref: str) -> None:
+        """A rejected order's identity is kept only as long as its rejected record."""
+        await self.eval("shorten", [keys.order_home(ref, self.settings.shards)],
+                        [self.settings.rejected_retention_ms])
 
     async def order_identity(self, ref: str) -> str | None:
         with redis_errors():
@@ -256,6 +262,11 @@ class Store:
         with redis_errors():
             return list(await self.client.zrangebyscore(keys.SALE_INDEX, now_ms, "+inf",
                                                         start=0, num=limit))
+
+    async def drop_sale_definition(self, sale_id: str) -> None:
+        with redis_errors():
+            await self.client.delete(keys.sale_definition(sale_id, self.settings.shards))
+            await self.client.zrem(keys.SALE_INDEX, sale_id)
 
     async def sale_definition(self, sale_id: str) -> dict[str, str]:
         with redis_errors():

@@ -5,9 +5,15 @@
 
 -- Every script shares the head of its ARGV:
 -- ARGV[1] key prefix of the shard "rsv:{N}:", ARGV[2] default hold TTL ms,
--- ARGV[3] retention ms of finished records. Script-specific arguments follow.
+-- ARGV[3] retention ms of finished records, "<ms>:<ms>" with the (shorter) retention
+-- of rejected orders after the colon (absent: the same). Script-specific arguments follow.
 local PFX = ARGV[1]
-local CFG = {default_ttl = tonumber(ARGV[2]), retention = tonumber(ARGV[3])}
+local CFG = {default_ttl = tonumber(ARGV[2])}
+do
+  local kept, rejected = string.match(ARGV[3], '^(%d+):?(%d*)$')
+  CFG.retention = tonumber(kept)
+  CFG.rejected = tonumber(rejected) or CFG.retention
+end
 
 -- Redis time in milliseconds: one clock for every replica of the service. Read once per
 -- script run: the script is atomic, and a bulk script (reserve_many) would otherwise pay

@@ -49,7 +49,9 @@ local function reserve_at(a, i)
     decision.reason = 'QUEUE_FULL'
   end
 
-  h.st, h.rsn, h.fsku = ST.REJECTED, decision.reason, decision.sku
-  save_hold(ref, h, CFG.retention)
+  -- A rejected order keeps only what answers a retry the same (its identity and spec),
+  -- for the short rejected retention: a burst of rejects must not fill Redis.
+  h.st, h.rsn, h.fsku, h.cands = ST.REJECTED, decision.reason, decision.sku, ''
+  save_hold(ref, h, CFG.rejected)
   return reply('OK', h, 0), after
 end

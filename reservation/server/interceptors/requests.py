@@ -1,0 +1,147 @@
+"""Requests that cannot mean anything are refused INVALID_ARGUMENT before any handler runs.
+
+Two kinds, both the caller's doing, neither a server fault:
+
+- bytes that do not parse as the method's request message (grpcio would answer UNKNOWN
+  for a unary call and INTERNAL mid-stream);
+- a parsed message whose enum fields hold a number the enum does not define (protobuf
+  keeps unknown enum numbers in proto3), or whose Timestamp / Duration fields lie outside
+  the range those types define (so no later conversion overflows).
+
+The deserializer cannot raise (grpcio turns that into UNKNOWN), so it returns a `Refused`
+marker instead, and the wrapped handler raises the marker's `InvalidArgument`, which the
+error interceptor (outside this one) turns into the status with BadRequest details. Every
+handler kind is wrapped: for streamed requests the refusal surfaces when the handler reads
+the bad message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
+
+from reservation.errors import InvalidArgument
+
+# Ranges defined by google/protobuf/timestamp.proto and duration.proto.
+_TS_MIN, _TS_MAX = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31 UTC
+_DURATION_MAX = 315_576_000_000  # 10,000 years in seconds
+_NANOS_MAX = 999_999_999
+
+
+@dataclass(frozen=True)
+class Refused:
+    """What the deserializer hands on for a request that is refused."""
+
+    error: InvalidArgument
+
+
+def check(message: Message, path: str = "") -> None:
+    """Raise InvalidArgument naming the first field (as a path) that cannot be valid."""
+    name = message.DESCRIPTOR.full_name
+    if name == "google.protobuf.Timestamp":
+        _timestamp(path, message)
+        return
+    if name == "google.protobuf.Duration":
+        _duration(path, message)
+        return
+    for field, value in message.ListFields():
+        where = f"{path}.{field.name}" if path else field.name
+        values = value if field.is_repeated else [value]
+        if field.type == FieldDescriptor.TYPE_ENUM:
+            for i, number in enumerate(values):
+                if number not in field.enum_type.values_by_number:
+                    at = f"{where}[{i}]" if field.is_repeated else where
+                    raise InvalidArgument(at, f"{number} is not a {field.enum_type.name} value")
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and not field.message_type.GetOptions().map_entry:
+            for i, item in enumerate(values):
+                at = f"{where}[{i}]" if field.is_repeated else where
+                check(item, at)
+
+
+def _timestamp(path: str, ts: Any) -> None:
+    if not _TS_MIN <= ts.seconds <= _TS_MAX or not 0 <= ts.nanos <= _NANOS_MAX:
+        raise InvalidArgument(path, "is outside the Timestamp range (years 1 to 9999)")
+
+
+def _duration(path: str, d: Any) -> None:
+    if abs(d.seconds) > _DURATION_MAX or abs(d.nanos) > _NANOS_MAX \
+            or (d.seconds > 0 > d.nanos) or (d.seconds < 0 < d.nanos):
+        raise InvalidArgument(path, "is outside the Duration range (10,000 years)")
+
+
+def _deserializer(parse: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if parse is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            message = parse(data)
+        except (DecodeError, ValueError, TypeError) as exc:
+            return Refused(InvalidArgument("request", f"is not a valid message: {exc}"))
+        if isinstance(message, Message):
+            try:
+                check(message)
+            except InvalidArgument as exc:
+                return Refused(exc)
+        return message
+    return deserialize
+
+
+async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        if isinstance(request, Refused):
+            raise request.error
+        yield request
+
+
+def _first(request: Any) -> Any:
+    if isinstance(request, Refused):
+        raise request.error
+    return request
+
+
+class RequestCheckInterceptor(grpc.aio.ServerInterceptor):
+    """Refuse unparseable or out-of-range requests (see the module docstring)."""
+
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return handler
+        parse = _deserializer(handler.request_deserializer)
+        out = handler.response_serializer
+        if handler.unary_unary:
+            uu = handler.unary_unary
+
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                return await uu(_first(request), context)
+            return grpc.unary_unary_rpc_method_handler(unary_unary, parse, out)
+        if handler.unary_stream:
+            us = handler.unary_stream
+
+            async def unary_stream(request: Any, context: grpc.aio.ServicerContext
+                                   ) -> AsyncIterator[Any]:
+                async for item in us(_first(request), context):
+                    yield item
+            return grpc.unary_stream_rpc_method_handler(unary_stream, parse, out)
+        if handler.stream_unary:
+            su = handler.stream_unary
+
+            async def stream_unary(requests: AsyncIterator[Any],
+                                   context: grpc.aio.ServicerContext) -> Any:
+                return await su(_checked(requests), context)
+            return grpc.stream_unary_rpc_method_handler(stream_unary, parse, out)
+        ss = handler.stream_stream
+
+        async def stream_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
+                                ) -> AsyncIterator[Any]:
+            async for item in ss(_checked(requests), context):
+                yield item
+        return grpc.stream_stream_rpc_method_handler(stream_stream, parse, out)
