@@ -51,6 +51,8 @@ local function queue_key(sku) return PFX .. 'queue:' .. sku end
 local function queue_deadline_key() return PFX .. 'qdeadline' end
 local function dead_key() return PFX .. 'dead' end
 local function wb_key() return PFX .. 'wb' end
+-- Parts of multi-shard orders locked by a confirm, by when their lock lease ends.
+local function locks_key() return PFX .. 'locks' end
 
 -- Stock counters: one hash per SKU, fields "<warehouse>|<counter>".
 -- a = available, h = held, c = confirmed, r = returned, l = loaded.
@@ -94,8 +96,11 @@ end
 -- A hold record (one order's part in this shard): one string of tab-separated fields in
 -- this order. One GET/SET instead of a 16-field hash saves most of a reserve's Redis time.
 -- No field can hold a tab: ids are validated (printable, or a narrower alphabet).
+-- lk: the confirm attempt that locked this part of a multi-shard order ('' = unlocked;
+-- see lock.lua). A locked part is out of the expiry index: it waits for its order's
+-- decision (confirm it or release it), never expiring on its own.
 local HOLD_FIELDS = {'rid', 'ch', 'oid', 'buyer', 'st', 'spec', 'al', 'exp', 'rsn', 'fsku',
-  'sales', 'ttl', 'qat', 'qdl', 'cands'}
+  'sales', 'ttl', 'qat', 'qdl', 'cands', 'lk'}
 local HOLD_DEFAULTS = {exp = '0', ttl = '0', qat = '0', qdl = '0'}
 
 local function load_hold(ref)
@@ -106,19 +111,24 @@ local function load_hold(ref)
   return h
 end
 
+-- ttl_ms nil keeps the record's current TTL.
 local function save_hold(ref, h, ttl_ms)
   local values = {}
   for i, name in ipairs(HOLD_FIELDS) do
     values[i] = h[name] or HOLD_DEFAULTS[name] or ''
   end
-  redis.call('SET', hold_key(ref), table.concat(values, '\t'), 'PX', ttl_ms)
+  if ttl_ms == nil then
+    redis.call('SET', hold_key(ref), table.concat(values, '\t'), 'KEEPTTL')
+  else
+    redis.call('SET', hold_key(ref), table.concat(values, '\t'), 'PX', ttl_ms)
+  end
 end
 
 -- The reply every order script gives: code, then the hold's view.
 local function reply(code, h, qpos)
   if h == nil then return {code} end
   return {code, h.st, h.rsn or '', h.fsku or '', h.exp or '0', h.al or '', h.rid,
-    h.buyer, tostring(qpos or 0), h.spec}
+    h.buyer, tostring(qpos or 0), h.spec, h.lk or ''}
 end
 
 -- Parsed allocations: list of {sku, wh, qty}.

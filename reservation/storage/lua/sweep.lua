@@ -20,7 +20,7 @@ for _, ref in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber
     'LIMIT', 0, limit)) do
   redis.call('ZREM', KEYS[1], ref)
   local h = load_hold(ref)
-  if h ~= nil and h.st == ST.RESERVED then
+  if h ~= nil and h.st == ST.RESERVED and (h.lk or '') == '' then
     return_hold(h, 'EXPIRED', now)
     h.st = ST.EXPIRED
     save_hold(ref, h, CFG.retention)
