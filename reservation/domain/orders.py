@@ -41,17 +41,22 @@ def new_reservation_id() -> str:
 
 @dataclass(frozen=True)
 class Identity:
+    """An order's home record. A multi-shard order's also carries its phase (PLACING,
+    HELD, CONFIRMED, ABORTED) and its last confirm attempt: see storage/lua/phase.lua."""
+
     reservation_id: str
     buyer_id: str
     spec: str
+    phase: str = ""
 
     def encode(self) -> str:
-        return f"{self.reservation_id}\t{self.buyer_id}\t{self.spec}"
+        head = f"{self.reservation_id}\t{self.buyer_id}\t{self.spec}"
+        return f"{head}\t{self.phase}\t0\t0" if self.phase else head
 
     @classmethod
     def decode(cls, text: str) -> Identity:
-        rid, buyer, spec_ = text.split("\t", 2)
-        return cls(rid, buyer, spec_)
+        fields = text.split("\t")
+        return cls(fields[0], fields[1], fields[2], fields[3] if len(fields) > 3 else "")
 
     @property
     def lines(self) -> tuple[OrderLine, ...]:

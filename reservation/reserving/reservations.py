@@ -2,10 +2,10 @@
 
 An order's lines are grouped by shard. One script call per shard decides that part
 atomically (all its lines or none). Most orders have one part and take two Redis calls:
-the identity claim and the reserve script. A multi-shard order reserves part by part in
-shard order and releases the parts it holds when a later part is refused, so no line
-stays held; every step is idempotent, so concurrent copies of one request converge on
-the same answer.
+the identity claim and the reserve script. An order spanning shards is a small saga with
+its decisions kept at its home record (multi.py), so it is held, confirmed or released
+whole whoever crashes when; every step is idempotent, so concurrent copies of one
+request converge on the same answer.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from reservation.domain.models import (
 from reservation.domain.orders import Identity, Part
 from reservation.domain.states import PRECEDENCE, PROCEEDING, ReplyCode
 from reservation.errors import AlreadyExists, FailedPrecondition, NotFound
+from reservation.reserving.multi import MultiShard, Phase, Replies, view_parts
 from reservation.settings import Settings
 from reservation.storage import keys
 from reservation.storage.replies import PartReply
@@ -33,6 +34,7 @@ class Reservations:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
+        self.multi = MultiShard(store, settings.order_lease_ms)
 
     def candidates(self, line: OrderLine) -> str:
         """Warehouses to try for a line, in order; "" lets the script use the SKU's
@@ -42,35 +44,39 @@ class Reservations:
     async def reserve(self, cmd: ReserveCommand) -> Reservation:
         validation.reserve(cmd, self.settings)
         ref = keys.order_ref(cmd.channel, cmd.order_id)
-        identity = await self._claim(ref, cmd)
         parts = orders.split_by_shard(cmd.lines, self.settings.shards)
-        # A queued order waits in one shard's queues; an order spanning shards is not
-        # queued (its parts could not be handed stock together).
-        allow_queue = cmd.allow_queue and len(parts) == 1
-        replies: list[tuple[Part, PartReply]] = []
-        refused = False
-        for part in parts:
-            if refused:  # a copy of this request may have got further: read, don't hold
-                reply = await self.store.get(part.shard, ref)
-                if reply.code == ReplyCode.NOT_FOUND:
-                    continue
-            else:
-                reply = await self._reserve_part(part, ref, identity, cmd, allow_queue)
-            replies.append((part, reply))
-            refused = refused or State(reply.state) not in PROCEEDING
-        if refused:
-            for part, reply in replies:
-                if reply.state == State.RESERVED:
-                    await self.store.release(part.shard, ref)
-        view = self.combine(cmd.channel, cmd.order_id, identity, [r for _, r in replies])
-        if view.state == State.REJECTED and len(parts) == 1:
+        if len(parts) > 1:
+            return await self._reserve_multi(ref, cmd, parts)
+        identity = await self._claim(ref, cmd)
+        reply = await self._reserve_part(parts[0], ref, identity, cmd, cmd.allow_queue)
+        view = self.combine(cmd.channel, cmd.order_id, identity, [reply])
+        if view.state == State.REJECTED:
             # Its part record lives only for the rejected retention; so does its identity.
             await self.store.shorten_identity(ref)
         return view
 
-    async def _claim(self, ref: str, cmd: ReserveCommand) -> Identity:
-        mine = Identity(orders.new_reservation_id(), cmd.buyer_id, orders.spec(cmd.lines))
-        existing = await self.store.claim_order(ref, mine.encode())
+    async def _reserve_multi(self, ref: str, cmd: ReserveCommand,
+                             parts: Sequence[Part]) -> Reservation:
+        """Intent first, then the parts in shard order, stopping at a refusal; then the
+        decision at home (see multi.py). Not queued: parts could not be handed stock
+        together."""
+        identity = await self._claim(ref, cmd, Phase.PLACING)
+        replies: Replies = []
+        for part in parts:
+            reply = await self._reserve_part(part, ref, identity, cmd, False)
+            replies.append((part, reply))
+            if State(reply.state) not in PROCEEDING:
+                break
+        replies = await self.multi.decide_after_reserve(ref, identity, parts, replies)
+        return self.combine(cmd.channel, cmd.order_id, identity, view_parts(replies))
+
+    async def _claim(self, ref: str, cmd: ReserveCommand, phase: str = "") -> Identity:
+        mine = Identity(orders.new_reservation_id(), cmd.buyer_id, orders.spec(cmd.lines),
+                        phase)
+        if phase:
+            existing = await self.store.record_intent(ref, mine.encode())
+        else:
+            existing = await self.store.claim_order(ref, mine.encode())
         if existing is None:
             return mine
         theirs = Identity.decode(existing)
@@ -93,58 +99,39 @@ class Reservations:
     async def confirm(self, channel: str, order_id: str) -> Reservation:
         ref, identity, parts = await self.lookup(channel, order_id)
         if len(parts) > 1:
-            # Check every part first, so a refusal leaves all parts as they were.
-            current = await self._read(ref, identity, parts)
-            if current.state not in (State.RESERVED, State.CONFIRMED):
-                raise _not_confirmable(ref, current.state)
-        replies = []
-        for i, part in enumerate(parts):
-            # Later parts get the sweeper's grace: a confirm that began before expiry
-            # finishes on every shard (see confirm.lua).
-            grace = 0 if i == 0 else self.settings.expiry_grace_ms
-            reply = await self.store.confirm(part.shard, ref, grace)
-            if reply.code == ReplyCode.NOT_FOUND:
-                raise NotFound(f"order {ref} holds nothing")
-            if reply.code == ReplyCode.PRECONDITION:
-                raise _not_confirmable(ref, State(reply.state))
-            replies.append(reply)
-        return self.combine(channel, order_id, identity, replies)
+            replies = await self.multi.confirm(ref, identity, parts)
+            return self.combine(channel, order_id, identity, view_parts(replies))
+        reply = await self.store.confirm(parts[0].shard, ref)
+        if reply.code == ReplyCode.NOT_FOUND:
+            raise NotFound(f"order {ref} holds nothing")
+        if reply.code == ReplyCode.PRECONDITION:
+            raise _not_confirmable(ref, State(reply.state))
+        return self.combine(channel, order_id, identity, [reply])
 
     async def release(self, channel: str, order_id: str) -> Reservation:
         ref, identity, parts = await self.lookup(channel, order_id)
-        replies = []
-        for part in parts:
-            reply = await self.store.release(part.shard, ref)
-            if reply.code == ReplyCode.PRECONDITION:
-                raise FailedPrecondition(
-                    f"order {ref} is CONFIRMED; sold units are not released")
-            if reply.code == ReplyCode.OK:
-                replies.append(reply)
-        if not replies:
+        if len(parts) > 1:
+            replies = await self.multi.release(ref, identity, parts)
+            return self.combine(channel, order_id, identity, view_parts(replies))
+        reply = await self.store.release(parts[0].shard, ref)
+        if reply.code == ReplyCode.PRECONDITION:
+            raise FailedPrecondition(f"order {ref} is CONFIRMED; sold units are not released")
+        if reply.code != ReplyCode.OK:
             raise NotFound(f"order {ref} holds nothing")
-        return self.combine(channel, order_id, identity, replies)
+        return self.combine(channel, order_id, identity, [reply])
 
     async def get(self, channel: str, order_id: str) -> Reservation:
+        """The order as it stands; a multi-shard order found half-done is completed or
+        compensated first (see multi.py), so a read never shows a partial order."""
         ref, identity, parts = await self.lookup(channel, order_id)
-        return await self._read(ref, identity, parts)
-
-    async def _read(self, ref: str, identity: Identity, parts: Sequence[Part]) -> Reservation:
-        found = [(p, r) for p in parts if (r := await self.store.get(p.shard, ref)).code == ReplyCode.OK]
+        if len(parts) > 1:
+            found = view_parts(await self.multi.settle(ref, identity, parts))
+        else:
+            reply = await self.store.get(parts[0].shard, ref)
+            found = [reply] if reply.code == ReplyCode.OK else []
         if not found:
             raise NotFound(f"order {ref} holds nothing")
-        channel, order_id = ref.split(":", 1)
-        view = self.combine(channel, order_id, identity, [r for _, r in found])
-        if view.state in (State.EXPIRED, State.RELEASED):
-            await self._release_leftovers(ref, found)
-        return view
-
-    async def _release_leftovers(self, ref: str, found: Sequence[tuple[Part, PartReply]]) -> None:
-        """Shards expire a multi-shard order's parts one sweep apart. Once one part has
-        expired (or was released) the order can never be confirmed whole, so the parts
-        still held give their units back now rather than at their own expiry."""
-        for part, reply in found:
-            if reply.state == State.RESERVED:
-                await self.store.release(part.shard, ref)
+        return self.combine(channel, order_id, identity, found)
 
     async def lookup(self, channel: str, order_id: str) -> tuple[str, Identity, list[Part]]:
         """An order's ref, identity and parts; NotFound when it was never reserved."""

@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from reservation.errors import StartupError, Unavailable
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
+from reservation.reserving.recovery import Recovery
 from reservation.reserving.reservations import Reservations
 from reservation.server import metrics, reflection, tracing
 from reservation.server.gauges import GaugeSampler, active_sale_skus
@@ -69,6 +70,7 @@ class App:
     port: int
     health: health.aio.HealthServicer
     sweeper: Sweeper
+    recovery: Recovery | None = None
     metrics_port: int = 0
     """Where /metrics is served by this process (0: not here)."""
     _metrics_server: Any = None
@@ -102,6 +104,8 @@ class App:
         for task in self._tasks:
             task.cancel()
         await self.sweeper.stop()
+        if self.recovery is not None:
+            await self.recovery.stop()
         await self.server.stop(self.settings.grace_period_s if grace is None else grace)
         await self.store.close()
         if self._metrics_server is not None:
@@ -176,13 +180,14 @@ async def start_app(settings: Settings, redis_url: str | None = None,
         raise
     await server.start()
     app = App(settings, store, reservations, sales, inventory, server, port, health_servicer,
-              Sweeper(store))
+              Sweeper(store), Recovery(store, reservations.multi))
     await app.set_serving(True)
     await health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     if metrics.enabled(settings.metrics_port):
         _start_metrics(app)
     if background:
         app.sweeper.start()
+        app.recovery.start()  # type: ignore[union-attr]
         app._tasks.append(asyncio.create_task(app._watch_health(), name="health"))
     return app
 

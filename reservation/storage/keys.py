@@ -13,7 +13,11 @@
     rsv:{N}:wb                   stream write-back events of shard N (trimmed after ack)
     rsv:{N}:wbdl:<group>         stream a write-back group's dead letters (MAXLEN)
     rsv:{N}:wbstats:<group>      hash  a group's totals (TTL: retention, renewed)
-    rsv:{H}:order:<ch>:<oid>     string an order's identity, H = shard of "<ch>:<oid>"
+    rsv:{N}:locks                zset  locked parts of multi-shard orders by lock lease end
+    rsv:{H}:order:<ch>:<oid>     string an order's identity (and, for a multi-shard order,
+                                       its phase: see phase.lua), H = shard of "<ch>:<oid>"
+    rsv:{H}:pending              zset  multi-shard orders homed in H not yet decided or
+                                       compensated, by when recovery should look
     rsv:{H}:saledef:<sale>       hash  a flash sale's definition, H = shard of the sale id
     rsv:sales                    zset  sale ids by when their definition expires (entries
                                        past it are trimmed on every write: `sale list`)
@@ -116,3 +120,15 @@ def write_back_dead_letter(shard: int, group: str) -> str:
 def write_back_stats(shard: int, group: str) -> str:
     """hash: delivered/acked/dead/replayed totals (TTL: retention, renewed on change)."""
     return f"{prefix(shard)}wbstats:{group}"
+
+
+def locks(shard: int) -> str:
+    return f"{prefix(shard)}locks"
+
+
+def pending(shard: int) -> str:
+    return f"{prefix(shard)}pending"
+
+
+def home_shard(ref: str, shards: int) -> int:
+    return shard_of(ref, shards)

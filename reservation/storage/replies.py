@@ -37,15 +37,53 @@ class PartReply:
     buyer_id: str = ""
     queue_position: int = 0
     spec: str = ""
+    locked_by: str = ""
+    """The confirm attempt that locked this part of a multi-shard order ('' = none)."""
 
     @classmethod
     def read(cls, raw: Sequence[Any]) -> PartReply:
         if len(raw) == 1:
             return cls(code=raw[0])
         (code, state, reason, failed_sku, expires_at_ms, allocations, reservation_id,
-         buyer_id, queue_position, spec) = raw
+         buyer_id, queue_position, spec, locked_by) = raw
         return cls(code, state, reason, failed_sku, int(expires_at_ms), allocations,
-                   reservation_id, buyer_id, int(queue_position), spec)
+                   reservation_id, buyer_id, int(queue_position), spec, locked_by)
+
+
+@dataclass(frozen=True)
+class PhaseReply:
+    """phase: a multi-shard order's phase after the operation ('' without a home record
+    or for a one-part order) and its last confirm attempt number."""
+
+    phase: str
+    attempt: int = 0
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> PhaseReply:
+        if len(raw) == 1:
+            return cls(raw[0])
+        phase, attempt = raw
+        return cls(phase, int(attempt))
+
+
+@dataclass(frozen=True)
+class DueReply:
+    """due: what the recovery sweep must look at in one shard."""
+
+    pending: tuple[str, ...]
+    """Multi-shard orders homed here, undecided or uncompensated past their lease."""
+    locked: tuple[str, ...]
+    """Parts locked by a confirm whose lease passed."""
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> DueReply:
+        pending, locked = raw
+        return cls(tuple(pending), tuple(locked))
+
+
+def read_shorten(raw: Sequence[Any]) -> list[int]:
+    """shorten: per key, 1 when its expiry was brought forward."""
+    return [int(x) for x in raw]
 
 
 def read_claim(raw: Any) -> str | None:
@@ -191,6 +229,12 @@ def _each(read: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[Any]]:
 READERS: dict[str, Callable[[Any], Any]] = {
     "claim": read_claim,
     "claim_many": _each(read_claim),
+    "shorten": read_shorten,
+    "intent": read_claim,
+    "phase": PhaseReply.read,
+    "due": DueReply.read,
+    "lock": PartReply.read,
+    "unlock": PartReply.read,
     "reserve": PartReply.read,
     "reserve_many": _each(PartReply.read),
     "confirm": PartReply.read,

@@ -21,11 +21,17 @@ EXTRA_LIBRARIES = {name: ("_wb.lua",) for name in
                    ("wb_pull", "wb_ack", "wb_stats", "wb_replay", "wb_snapshot")}
 # Scripts that need none of the libraries: sent as they are, without the library
 # prelude every other script pays for on each call.
-STANDALONE = frozenset({"claim", "claim_many", "shorten"})
+STANDALONE = frozenset({"claim", "claim_many", "shorten", "intent", "phase", "due"})
 NAMES = (
     "claim",
     "claim_many",
     "shorten",
+    # Multi-shard orders: intent and decision at the home key, locks on the parts.
+    "intent",
+    "phase",
+    "due",
+    "lock",
+    "unlock",
     "reserve",
     "reserve_many",
     "confirm",

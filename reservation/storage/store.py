@@ -93,6 +93,14 @@ CLAIM_MANY = coalesce.Merge(
 """Concurrent claims of one home shard become one claim_many call."""
 
 
+SHORTEN_MANY = coalesce.Merge(
+    bulk="shorten",
+    group=lambda keys_, args: keys_[0][:keys_[0].index("}:")],  # the home shard's tag
+    fold=lambda calls: ([c[0][0] for c in calls], [calls[0][1][0]]),
+)
+"""Concurrent shortenings of one home shard (rejected orders) become one call."""
+
+
 class Store:
     """Redis access for the domain modules: one method per script or read."""
 
@@ -104,7 +112,8 @@ class Store:
         # Every script call and order claim goes out in this turn's pipeline (coalesce.py).
         self._coalescer = coalesce.Coalescer(client, self._scripts,
                                              {"reserve": RESERVE_MANY,
-                                              "claim": CLAIM_MANY})
+                                              "claim": CLAIM_MANY,
+                                              "shorten": SHORTEN_MANY})
 
     def observe_pipelines(self, observer: Callable[[int, int, float], None] | None) -> None:
         """Hear (calls, commands, seconds) of every coalesced pipeline (metrics)."""
@@ -160,13 +169,53 @@ class Store:
             args += [sku, qty, cands]
         return (await self.eval("reserve", self._order_keys(shard, ref), args))
 
-    async def confirm(self, shard: int, ref: str, grace_ms: int) -> replies.PartReply:
-        args = [*self.head(shard), ref, grace_ms]
-        return (await self.eval("confirm", self._order_keys(shard, ref), args))
+    async def confirm(self, shard: int, ref: str, commit: bool = False) -> replies.PartReply:
+        """Confirm a one-part order, or (commit) a locked part of a CONFIRMED order."""
+        args = [*self.head(shard), ref, "commit" if commit else "single"]
+        return await self.eval("confirm", self._order_keys(shard, ref), args)
 
-    async def release(self, shard: int, ref: str) -> replies.PartReply:
-        args = [*self.head(shard), ref]
-        return (await self.eval("release", self._order_keys(shard, ref), args))
+    async def release(self, shard: int, ref: str, tombstone: tuple[str, str, str] | None = None
+                      ) -> replies.PartReply:
+        """Release a part; with tombstone (spec, reservation id, buyer) a part that holds
+        nothing yet gets a RELEASED record so a later reserve of it holds nothing."""
+        spec, rid, buyer = tombstone or ("", "", "")
+        args = [*self.head(shard), ref, spec, rid, buyer]
+        return await self.eval("release", self._order_keys(shard, ref), args)
+
+    # -- multi-shard orders (see phase.lua) -------------------------------------------
+    def _home_keys(self, ref: str) -> list[str]:
+        home = keys.home_shard(ref, self.settings.shards)
+        return [keys.order_home(ref, self.settings.shards), keys.pending(home)]
+
+    async def record_intent(self, ref: str, record: str) -> str | None:
+        """Record a multi-shard order's home record (phase PLACING) unless one exists;
+        returns the existing one."""
+        s = self.settings
+        existing: str | None = await self.eval(
+            "intent", self._home_keys(ref), [record, 2 * s.retention_ms, ref, s.order_lease_ms])
+        return existing
+
+    async def phase(self, ref: str, op: str, arg: str | int = "") -> tuple[str, int]:
+        """Run one phase.lua operation; returns (phase, attempt) after it."""
+        reply: replies.PhaseReply = await self.eval("phase", self._home_keys(ref),
+                                                    [op, ref, arg])
+        return reply.phase, reply.attempt
+
+    async def lock(self, shard: int, ref: str, attempt: int) -> replies.PartReply:
+        keys_ = [keys.hold(shard, ref), keys.expiry(shard), keys.locks(shard)]
+        args = [*self.head(shard), ref, attempt, self.settings.order_lease_ms]
+        return await self.eval("lock", keys_, args)
+
+    async def unlock(self, shard: int, ref: str, attempt: int | str) -> replies.PartReply:
+        keys_ = [keys.hold(shard, ref), keys.expiry(shard), keys.locks(shard)]
+        args = [*self.head(shard), ref, attempt]
+        return await self.eval("unlock", keys_, args)
+
+    async def due(self, shard: int, limit: int = 100) -> tuple[list[str], list[str]]:
+        """(multi-shard orders homed here that are due, parts locked past their lease)."""
+        reply: replies.DueReply = await self.eval(
+            "due", [keys.pending(shard), keys.locks(shard)], [limit])
+        return list(reply.pending), list(reply.locked)
 
     async def get(self, shard: int, ref: str) -> replies.PartReply:
         args = [*self.head(shard), ref]

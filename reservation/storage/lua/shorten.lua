@@ -1,9 +1,12 @@
--- shorten.lua: bring a key's expiry forward, never push it back (PEXPIRE ... LT).
--- Used for a rejected order's identity, which is kept only as long as the rejected
--- record itself. Library-free (scripts.STANDALONE). Needs Redis 7 (the LT flag).
+-- shorten.lua: bring keys' expiry forward, never push it back (PEXPIRE ... LT).
+-- Used for rejected orders' identities, kept only as long as their rejected records.
+-- Library-free (scripts.STANDALONE). Needs Redis 7 (the LT flag). Concurrent calls whose
+-- keys share a home shard are folded into one call (store.SHORTEN_MANY).
 --
--- KEYS[1]  the order's home key   rsv:{H}:order:<channel>:<order_id>
+-- KEYS     order home keys of one shard   rsv:{H}:order:<channel>:<order_id> ...
 -- ARGV[1]  TTL ms
--- Returns  1 when the expiry was brought forward, else 0.
+-- Returns  one reply per key: 1 when its expiry was brought forward, else 0.
 
-return redis.call('PEXPIRE', KEYS[1], ARGV[1], 'LT')
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = redis.call('PEXPIRE', key, ARGV[1], 'LT') end
+return out
