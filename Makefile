@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv proto lint-proto test demo bench clean
+.PHONY: venv proto lint-proto test demo bench chaos clean
 
 $(BIN)/reservation: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run
+
+# Seeded fault schedules against real replicas and Redis (AOF always); writes
+# benchmarks/results/chaos.md and fails on any violated guarantee.
+chaos: venv
+	$(BIN)/python -m benchmarks.chaos --seeds 1 2 3 --faults 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,107 @@
+"""`make chaos` (= python -m benchmarks.chaos): seeded fault schedules against the real
+service; prints a table, writes benchmarks/results/chaos.md, exits 1 on any violation.
+
+    python -m benchmarks.chaos --seeds 1 2 3 --faults 20          # 60 faults in all
+    python -m benchmarks.chaos --seeds 7 --faults 6 --out /tmp/c.md   # a short run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import datetime
+import platform
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.chaos.faults import KINDS
+from benchmarks.chaos.run import Result, run_seed
+
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "chaos.md"
+
+
+def table(results: Sequence[Result]) -> str:
+    seeds = " ".join(str(r.seed) for r in results)
+    lines = [f"Seeds: {seeds}; {sum(sum(r.faults.injected.values()) for r in results)} "
+             "faults in all.", "", "| fault | " + " | ".join(f"seed {r.seed}" for r in results)
+             + " | total |", "|---" * (len(results) + 2) + "|"]
+    for kind in KINDS:
+        counts = [r.faults.injected[kind] for r in results]
+        lines.append(f"| {kind} | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
+    lines += ["", "| check | " + " | ".join(f"seed {r.seed}" for r in results) + " |",
+              "|---" * (len(results) + 1) + "|"]
+    for i, check in enumerate(results[0].checks):
+        cells = ["pass" if r.checks[i].ok else f"**FAIL** ({len(r.checks[i].violations)})"
+                 for r in results]
+        lines.append(f"| {check.name} | " + " | ".join(cells) + " |")
+    lines += ["", "| orders | " + " | ".join(f"seed {r.seed}" for r in results) + " |",
+              "|---" * (len(results) + 1) + "|"]
+    multi = [sum(rec.multi for rec in r.traffic.records.values()) for r in results]
+    lines.append("| sent (multi-shard) | " + " | ".join(
+        f"{len(r.traffic.records)} ({m})" for r, m in zip(results, multi)) + " |")
+    answered = [collections.Counter(a for rec in r.traffic.records.values()
+                                    for a in rec.answers[:1]) for r in results]
+    for state in ("RESERVED", "QUEUED", "REJECTED"):
+        lines.append(f"| answered {state} | " + " | ".join(
+            str(a[state]) for a in answered) + " |")
+    finals = [r.final_states() for r in results]
+    for state in sorted(set().union(*finals)):
+        lines.append(f"| final {state} | " + " | ".join(str(f[state]) for f in finals) + " |")
+    lines.append("| confirms acknowledged | " + " | ".join(
+        str(sum(rec.confirm == "ok" for rec in r.traffic.records.values()))
+        for r in results) + " |")
+    lines.append("| seconds | " + " | ".join(f"{r.seconds:.0f}" for r in results) + " |")
+    return "\n".join(lines)
+
+
+def violations(results: Sequence[Result]) -> str:
+    out = []
+    for r in results:
+        for c in r.checks:
+            for v in c.violations[:20]:
+                out.append(f"- seed {r.seed}, {c.name}: {v}")
+    return "\n".join(out)
+
+
+def report(results: Sequence[Result], argv: Sequence[str]) -> str:
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    head = [f"# Chaos run of {when}", "",
+            f"`python -m benchmarks.chaos {' '.join(argv)}` on {platform.node() or 'this box'}"
+            f" ({platform.python_version()}); Redis with appendonly yes, appendfsync always;"
+            f" {results[0].faults and len(results)} seed(s). Faults are described in "
+            "`benchmarks/chaos/faults.py`, checks in `benchmarks/chaos/checks.py`.", ""]
+    body = [table(results)]
+    bad = violations(results)
+    body += ["", "Violations:", "", bad] if bad else ["", "No violations."]
+    return "\n".join(head + body) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.chaos", description=__doc__)
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--faults", type=int, default=20, help="faults per seed")
+    p.add_argument("--replicas", type=int, default=3)
+    p.add_argument("--workers", type=int, default=16)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = p.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
+        for seed in args.seeds:
+            result = asyncio.run(run_seed(seed, args.faults, args.replicas, args.workers,
+                                          Path(tmp)))
+            print(f"seed {seed}: {'ok' if result.ok else 'VIOLATIONS'} "
+                  f"({sum(result.faults.injected.values())} faults, "
+                  f"{len(result.traffic.records)} orders, {result.seconds:.0f} s)", flush=True)
+            results.append(result)
+    text = report(results, sys.argv[1:] if argv is None else list(argv))
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

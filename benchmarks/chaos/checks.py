@@ -1,0 +1,165 @@
+"""The checkers, run once the faults are over and the system has settled (in the spirit
+of Jepsen's: compare what clients were told with what the stores hold afterwards).
+
+1. acknowledged holds kept: an order answered RESERVED ends CONFIRMED if its Confirm was
+   acknowledged, RELEASED if its Release was, else EXPIRED (or what an unanswered call
+   may have done); no unit of it came back before its acknowledged expires_at.
+2. whole orders: no multi-shard order has a part CONFIRMED and another not, or a part
+   still held, in Redis or in the WMS ledger's events.
+3. counters: per SKU and warehouse loaded = available + held + confirmed + returned, all
+   >= 0, nothing held once every hold expired.
+4. WMS ledger equals the counters once the puller caught up.
+5. queued orders settled once: none still QUEUED, and no order was handed a SKU and
+   warehouse twice (one HELD event per order, SKU and warehouse).
+6. no UNKNOWN or INTERNAL answer reached a client.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from dataclasses import dataclass, field
+
+from benchmarks.chaos.workload import SHARDS, Record, Traffic
+from reservation.storage import keys
+
+
+@dataclass
+class Check:
+    name: str
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+@dataclass
+class Final:
+    """What the system holds after the run."""
+
+    states: dict[str, str]
+    """Order id -> state from GetReservation ('NOT_FOUND' if none)."""
+    parts: dict[str, list[str]]
+    """Multi-shard order id -> its part records' states in Redis ('' if none)."""
+    levels: dict[tuple[str, str], dict[str, int]]
+    ledger_path: str
+
+
+def _events(ledger_path: str) -> list[tuple[str, str, str, str, int]]:
+    with sqlite3.connect(ledger_path) as db:
+        return list(db.execute("SELECT type, order_id, sku, warehouse_id, occurred_at_ms "
+                               "FROM wb_events WHERE channel = 'chaos'"))
+
+
+def _totals(ledger_path: str) -> dict[tuple[str, str], dict[str, int]]:
+    with sqlite3.connect(ledger_path) as db:
+        rows = db.execute("SELECT sku, warehouse_id, loaded, available, held, confirmed, "
+                          "returned FROM wb_totals")
+        return {(r[0], r[1]): dict(zip(("loaded", "available", "held", "confirmed",
+                                        "returned"), r[2:])) for r in rows}
+
+
+def acknowledged_holds(records: dict[str, Record], final: Final,
+                       events: list[tuple[str, str, str, str, int]]) -> Check:
+    check = Check("no acknowledged hold lost")
+    back = collections.defaultdict(list)
+    for etype, oid, _, _, at in events:
+        if etype in ("RELEASED", "EXPIRED"):
+            back[oid].append(at)
+    for oid, rec in records.items():
+        if "RESERVED" not in rec.answers:
+            continue
+        state = final.states.get(oid, "NOT_FOUND")
+        if rec.confirm == "ok":
+            allowed = {"CONFIRMED"}
+        elif rec.release == "ok":
+            allowed = {"RELEASED"}
+        else:
+            allowed = {"EXPIRED"}
+            allowed |= {"CONFIRMED"} if rec.confirm == "unknown" else set()
+            allowed |= {"RELEASED"} if rec.release == "unknown" else set()
+        if state not in allowed:
+            check.violations.append(f"{oid}: answered RESERVED, confirm={rec.confirm or '-'} "
+                                    f"release={rec.release or '-'}, now {state}")
+        if not rec.release and any(at < rec.expires_at_ms for at in back[oid]):
+            check.violations.append(f"{oid}: units came back before its expires_at")
+    return check
+
+
+def whole_orders(records: dict[str, Record], final: Final,
+                 events: list[tuple[str, str, str, str, int]]) -> Check:
+    check = Check("no order partly held or confirmed")
+    held, confirmed = collections.defaultdict(set), collections.defaultdict(set)
+    for etype, oid, sku, _, _ in events:
+        if etype == "HELD":
+            held[oid].add(sku)
+        elif etype == "CONFIRMED":
+            confirmed[oid].add(sku)
+    for oid, rec in records.items():
+        if not rec.multi:
+            continue
+        parts = final.parts.get(oid, [])
+        if "CONFIRMED" in parts and set(parts) != {"CONFIRMED"}:
+            check.violations.append(f"{oid}: parts {parts} in Redis")
+        if "RESERVED" in parts:
+            check.violations.append(f"{oid}: a part is still held: {parts}")
+        if confirmed[oid] and confirmed[oid] != held[oid]:
+            check.violations.append(f"{oid}: ledger confirmed {sorted(confirmed[oid])} of "
+                                    f"held {sorted(held[oid])}")
+    return check
+
+
+def counters(final: Final) -> Check:
+    check = Check("loaded = available + held + confirmed + returned")
+    for (sku, wh), lv in final.levels.items():
+        if lv["loaded"] != lv["available"] + lv["held"] + lv["confirmed"] + lv["returned"]:
+            check.violations.append(f"{sku}/{wh}: {lv}")
+        if min(lv.values()) < 0 or lv["held"] != 0:
+            check.violations.append(f"{sku}/{wh}: negative or still held: {lv}")
+    return check
+
+
+def ledger_matches(final: Final) -> Check:
+    check = Check("WMS ledger = counters after catch-up")
+    totals = _totals(final.ledger_path)
+    for key, lv in final.levels.items():
+        if totals.get(key) != lv:
+            check.violations.append(f"{key}: ledger {totals.get(key)} counters {lv}")
+    return check
+
+
+def queued_once(records: dict[str, Record], final: Final,
+                events: list[tuple[str, str, str, str, int]]) -> Check:
+    check = Check("every queued order settled once")
+    per = collections.Counter((oid, sku, wh) for etype, oid, sku, wh, _ in events
+                              if etype == "HELD")
+    for (oid, sku, wh), n in per.items():
+        if n > 1:
+            check.violations.append(f"{oid}: {n} HELD events for {sku}/{wh}")
+    for oid, rec in records.items():
+        if "QUEUED" in rec.answers and final.states.get(oid) in ("QUEUED", "NOT_FOUND"):
+            check.violations.append(f"{oid}: queued, now {final.states.get(oid)}")
+    return check
+
+
+def no_internal(traffic: Traffic) -> Check:
+    check = Check("no UNKNOWN/INTERNAL answer")
+    for what, n in traffic.errors.items():
+        if "UNKNOWN" in what or "INTERNAL" in what:
+            check.violations.append(f"{what}: {n}")
+    return check
+
+
+def run_all(traffic: Traffic, final: Final) -> list[Check]:
+    events = _events(final.ledger_path)
+    return [acknowledged_holds(traffic.records, final, events),
+            whole_orders(traffic.records, final, events), counters(final),
+            ledger_matches(final), queued_once(traffic.records, final, events),
+            no_internal(traffic)]
+
+
+def part_keys(record: Record) -> list[str]:
+    ref = keys.order_ref("chaos", record.order_id)
+    shards = sorted({keys.shard_of(sku, SHARDS) for sku, _ in record.lines})
+    return [keys.hold(shard, ref) for shard in shards]

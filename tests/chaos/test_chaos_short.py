@@ -1,0 +1,20 @@
+"""A short seeded chaos run (make chaos runs the long one): real `reservation serve`
+replicas, Redis with AOF always, the WMS puller, and kill -9 / SIGSTOP / CLIENT PAUSE
+faults while multi-shard, single and queued orders run; every checker must pass."""
+
+from __future__ import annotations
+
+import asyncio
+
+from benchmarks.chaos.__main__ import table, violations
+from benchmarks.chaos.run import run_seed
+
+SEED = 7
+FAULTS = 5
+
+
+def test_a_short_seeded_fault_schedule_breaks_no_guarantee(tmp_path):
+    result = asyncio.run(run_seed(SEED, FAULTS, replicas=2, workers=6, workdir=tmp_path))
+    assert sum(result.faults.injected.values()) == FAULTS
+    assert sum(rec.multi for rec in result.traffic.records.values()) > 0
+    assert result.ok, violations([result]) + "\n" + table([result])
