@@ -81,9 +81,10 @@ class DueReply:
         return cls(tuple(pending), tuple(locked))
 
 
-def read_shorten(raw: Sequence[Any]) -> list[int]:
-    """shorten: per key, 1 when its expiry was brought forward."""
-    return [int(x) for x in raw]
+def read_shorten(raw: Any) -> int:
+    """shorten: 1 when the key's expiry was brought forward. One caller's share of a
+    folded call is a bare number; a call on its own answers a list of one."""
+    return int(raw[0]) if isinstance(raw, list) else int(raw)
 
 
 def read_claim(raw: Any) -> str | None:
