@@ -1,0 +1,362 @@
+"""A fake of the five channel APIs on 127.0.0.1 (and a folder for the POS), for tests and
+the demo: the real APIs cannot be reached from here.
+
+It serves orders in each channel's own payload shape and envelope, filtered by the
+channel's modified-time window and paged as asked; it checks the request signature; it
+can be told to fail the next requests with the channel's own error shape, to repeat the
+last order of each page at the top of the next one (a page boundary that shifted), and
+to take late and out-of-order writes (`put` an order with any modified time, at any
+moment). It records every tracking number pushed to it, answers a second push of the
+same number the way the channel does ("already shipped"), and counts what it accepted.
+
+    server = FakeChannels(pos_dir=tmp_path / "pos").start()
+    server.put("taobao", {...raw trade...})
+    api = server.api("taobao")                # a ChannelApi pointing at it
+    server.stop()
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import threading
+import urllib.parse
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from reservation.clients.channels import douyin, jd, pinduoduo, pos, taobao, wechat
+from reservation.clients.channels.base import CST
+from reservation.clients.channels.http import ChannelApi, sign_md5
+
+APP_KEY = "fake-app-key"
+APP_SECRET = "fake-app-secret"  # the fake's own, not a real channel's
+
+# Where each channel keeps an order's id and modified time in its payload.
+ID_FIELD = {"taobao": "tid", "jd": "orderId", "pdd": "order_sn", "douyin": "order_id",
+            "wechat": "order_id"}
+
+
+def modified_ms(channel: str, raw: dict[str, Any]) -> int:
+    if channel in ("douyin", "wechat"):
+        return int(raw["update_time"]) * 1000
+    text = raw["updated_at" if channel == "pdd" else "modified"]
+    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST)
+               .timestamp() * 1000)
+
+
+def _cst_ms(text: str) -> int:
+    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CST)
+               .timestamp() * 1000)
+
+
+@dataclass(frozen=True)
+class Pushed:
+    channel: str
+    order_id: str
+    carrier: str
+    tracking_number: str
+
+
+class FakeChannels:
+    def __init__(self, pos_dir: Path | None = None, repeat_boundary: bool = False) -> None:
+        self.pos_dir = pos_dir
+        if pos_dir is not None:
+            pos_dir.mkdir(parents=True, exist_ok=True)
+        self.repeat_boundary = repeat_boundary
+        self.lock = threading.Lock()
+        self.orders: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.failures: dict[str, list[str]] = defaultdict(list)
+        self.requests: dict[str, int] = defaultdict(int)
+        self.accepted: list[Pushed] = []
+        self.refused_pushes: list[Pushed] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    # --- setting the scene -----------------------------------------------------------
+
+    def put(self, channel: str, raw: dict[str, Any]) -> None:
+        """Make `raw` the channel's current copy of that order (whatever its modified
+        time: an older copy after a newer one is an out-of-order write)."""
+        with self.lock:
+            self.orders[channel][str(raw[ID_FIELD[channel]])] = raw
+
+    def fail_next(self, channel: str, count: int = 1, kind: str = "limit") -> None:
+        """The next `count` calls to `channel` answer its error shape: 'limit' (rate
+        limited, retryable), 'http' (HTTP 503), 'auth' (not retryable)."""
+        with self.lock:
+            self.failures[channel] += [kind] * count
+
+    def write_pos_file(self, name: str, rows: list[dict[str, Any]],
+                       mtime_ms: int | None = None) -> Path:
+        """A POS daily file (.csv or .xlsx) in pos_dir, with the given modification time."""
+        assert self.pos_dir is not None
+        self.pos_dir.mkdir(parents=True, exist_ok=True)
+        path = self.pos_dir / name
+        tmp = path.with_name("." + name)
+        if name.endswith(".xlsx"):
+            from openpyxl import Workbook
+            book = Workbook()
+            sheet = book.active
+            sheet.append(list(pos.COLUMNS))
+            for row in rows:
+                sheet.append([row.get(c, "") for c in pos.COLUMNS])
+            book.save(tmp)
+        else:
+            with tmp.open("w", newline="", encoding="utf-8") as f:
+                w = csv.DictWriter(f, fieldnames=list(pos.COLUMNS))
+                w.writeheader()
+                w.writerows(rows)
+        if mtime_ms is not None:
+            os.utime(tmp, ns=(mtime_ms * 1_000_000, mtime_ms * 1_000_000))
+        tmp.rename(path)  # whole files only, as a real export lands
+        return path
+
+    def pos_pushed(self) -> list[Pushed]:
+        assert self.pos_dir is not None
+        path = self.pos_dir / pos.SHIPMENTS
+        if not path.exists():
+            return []
+        with path.open(newline="", encoding="utf-8") as f:
+            return [Pushed("pos", r["order_no"], r["carrier"], r["tracking_number"])
+                    for r in csv.DictReader(f)]
+
+    # --- running -----------------------------------------------------------------------
+
+    def start(self) -> FakeChannels:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                url = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(url.query))
+                size = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(size) or b"{}")
+                status, answer = fake.handle(url.path, query, body)
+                data = json.dumps(answer, ensure_ascii=False).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def api(self, channel: str, page_size: int = 100, rate: float = 1000.0) -> ChannelApi:
+        if channel == "pos":
+            assert self.pos_dir is not None
+            return ChannelApi("pos", self.pos_dir.resolve().as_uri(), page_size=page_size,
+                              rate=rate)
+        return ChannelApi(channel, self.url, APP_KEY, APP_SECRET, rate=rate,
+                          page_size=page_size)
+
+    def env(self, channel: str) -> dict[str, str]:
+        """The environment an adapter process needs to reach this fake."""
+        p = f"CHANNEL_{channel.upper()}_"
+        if channel == "pos":
+            assert self.pos_dir is not None
+            return {p + "URL": self.pos_dir.resolve().as_uri()}
+        return {p + "URL": self.url, p + "APP_KEY": APP_KEY, p + "APP_SECRET": APP_SECRET}
+
+    # --- the channels ------------------------------------------------------------------
+
+    def handle(self, path: str, query: dict[str, str],
+               body: dict[str, Any]) -> tuple[int, Any]:
+        channel = {"/router/rest": "taobao", "/routerjson": "jd", "/api/router": "pdd",
+                   "/order/searchList": "douyin", "/order/logisticsAdd": "douyin"
+                   }.get(path, "wechat" if path.startswith(("/channels/", "/cgi-bin/"))
+                         else "")
+        if not channel:
+            return 404, {"error": f"no such path {path}"}
+        with self.lock:
+            self.requests[channel] += 1
+            failure = self.failures[channel].pop(0) if self.failures[channel] else None
+        if failure == "http":
+            return 503, {"error": "service unavailable"}
+        handler = getattr(self, f"_{channel}")
+        if failure:
+            return 200, self._error(channel, "auth" if failure == "auth" else "limit")
+        return 200, handler(path, query, body)
+
+    def _error(self, channel: str, kind: str, code: str = "") -> dict[str, Any]:
+        msg = {"limit": "call limited", "auth": "invalid signature",
+               "shipped": "already shipped", "other": "refused"}[kind]
+        if channel == "taobao":
+            c = {"limit": 7, "auth": 25}.get(kind, 15)
+            return {"error_response": {"code": c, "msg": msg, "sub_code": code or None,
+                                       "sub_msg": msg}}
+        if channel == "jd":
+            return {"error_response": {"code": code or {"auth": "19"}.get(kind, "66"),
+                                       "en_desc": msg, "zh_desc": msg}}
+        if channel == "pdd":
+            return {"error_response": {"error_code": int(code or {"auth": 10019}.get(kind, 70031)),
+                                       "error_msg": msg}}
+        if channel == "douyin":
+            return {"code": 50002 if kind == "limit" else 40004, "msg": msg,
+                    "sub_code": code or None, "sub_msg": msg}
+        return {"errcode": int(code or {"auth": 40001}.get(kind, 45009)), "errmsg": msg}
+
+    def _window(self, channel: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+        with self.lock:
+            found = [o for o in self.orders[channel].values()
+                     if start_ms <= modified_ms(channel, o) <= end_ms]
+        return sorted(found, key=lambda o: (modified_ms(channel, o),
+                                            str(o[ID_FIELD[channel]])))
+
+    def _page(self, rows: list[Any], index: int, size: int) -> list[Any]:
+        """Page `index` (from 0); with repeat_boundary the previous page's last row
+        comes again first."""
+        start = index * size
+        page = rows[start:start + size]
+        if self.repeat_boundary and index > 0 and start - 1 < len(rows):
+            page = [rows[start - 1], *page]
+        return page
+
+    def _signed_ok(self, params: dict[str, Any]) -> bool:
+        return params.get("sign") == sign_md5(params, APP_SECRET)
+
+    def _push(self, channel: str, order_id: str, carrier: str,
+              tracking: str) -> str | None:
+        """Record a push; None when accepted, else why not ('shipped' or 'unknown')."""
+        p = Pushed(channel, order_id, carrier, tracking)
+        with self.lock:
+            if order_id not in self.orders[channel]:
+                self.refused_pushes.append(p)
+                return "other"
+            before = [a for a in self.accepted
+                      if a.channel == channel and a.order_id == order_id]
+            if before:
+                self.refused_pushes.append(p)
+                # the same number again: "already shipped"; another number: refused
+                return "shipped" if before[0].tracking_number == tracking else "other"
+            self.accepted.append(p)
+        return None
+
+    def _taobao(self, path: str, query: dict[str, str], body: Any) -> Any:
+        if not self._signed_ok(query):
+            return self._error("taobao", "auth")
+        if query["method"] == "taobao.trades.sold.increment.get":
+            rows = self._window("taobao", _cst_ms(query["start_modified"]),
+                                _cst_ms(query["end_modified"]))
+            no, size = int(query["page_no"]), int(query["page_size"])
+            return {"trades_sold_increment_get_response": {
+                "total_results": len(rows), "has_next": no * size < len(rows),
+                "trades": {"trade": self._page(rows, no - 1, size)}}}
+        if query["method"] == "taobao.logistics.offline.send":
+            why = self._push("taobao", query["tid"], query["company_code"], query["out_sid"])
+            if why:
+                return self._error("taobao", why, taobao.ALREADY_SHIPPED
+                                   if why == "shipped" else "isv.trade-not-exist")
+            return {"logistics_offline_send_response": {"shipping": {"is_success": True}}}
+        return self._error("taobao", "other")
+
+    def _jd(self, path: str, query: dict[str, str], body: Any) -> Any:
+        if not self._signed_ok(query):
+            return self._error("jd", "auth")
+        params = json.loads(query["360buy_param_json"])
+        if query["method"] == "jingdong.pop.order.search":
+            rows = self._window("jd", _cst_ms(params["start_date"]), _cst_ms(params["end_date"]))
+            return {"jingdong_pop_order_search_responce": {"searchorderinfo_result": {
+                "apiResult": {"success": True}, "orderTotal": len(rows),
+                "orderInfoList": self._page(rows, params["page"] - 1, params["page_size"])}}}
+        if query["method"] == "jingdong.pop.order.shipment":
+            why = self._push("jd", params["orderId"], params["logiCoprId"], params["logiNo"])
+            if why:
+                return self._error("jd", why, jd.ALREADY_SHIPPED if why == "shipped" else "")
+            return {"jingdong_pop_order_shipment_responce": {
+                "sopjosshipment_result": {"success": True}}}
+        return self._error("jd", "other")
+
+    def _pdd(self, path: str, query: dict[str, str], body: dict[str, Any]) -> Any:
+        params = {**body, "app_key": body.get("client_id")}
+        params.pop("client_id", None)
+        if params.get("sign") != sign_md5(params, APP_SECRET):
+            return self._error("pdd", "auth")
+        if body["type"] == "pdd.order.number.list.increment.get":
+            rows = self._window("pdd", body["start_updated_at"] * 1000,
+                                body["end_updated_at"] * 1000)
+            page, size = body["page"], body["page_size"]
+            return {"order_sn_increment_get_response": {
+                "total_count": len(rows), "has_next": page * size < len(rows),
+                "order_sn_list": self._page(rows, page - 1, size)}}
+        if body["type"] == "pdd.logistics.online.send":
+            why = self._push("pdd", body["order_sn"], str(body["logistics_id"]),
+                             body["tracking_number"])
+            if why:
+                return self._error("pdd", why, pinduoduo.ALREADY_SHIPPED
+                                   if why == "shipped" else "")
+            return {"logistics_online_send_response": {"is_success": True}}
+        return self._error("pdd", "other")
+
+    def _douyin(self, path: str, query: dict[str, str], body: Any) -> Any:
+        expected = douyin.sign(APP_KEY, APP_SECRET, query["method"], query["param_json"],
+                               int(query["timestamp"]))
+        if query.get("sign") != expected:
+            return self._error("douyin", "auth")
+        params = json.loads(query["param_json"])
+        if query["method"] == "order.searchList":
+            rows = self._window("douyin", params["update_time_start"] * 1000,
+                                params["update_time_end"] * 1000)
+            return {"code": douyin.SUCCESS, "msg": "success", "data": {
+                "total": len(rows), "page": params["page"], "size": params["size"],
+                "shop_order_list": self._page(rows, params["page"], params["size"])}}
+        if query["method"] == "order.logisticsAdd":
+            why = self._push("douyin", params["order_id"], params["company_code"],
+                             params["logistics_code"])
+            if why:
+                return self._error("douyin", why, douyin.ALREADY_SHIPPED
+                                   if why == "shipped" else "")
+            return {"code": douyin.SUCCESS, "msg": "success", "data": {}}
+        return self._error("douyin", "other")
+
+    def _wechat(self, path: str, query: dict[str, str], body: dict[str, Any]) -> Any:
+        if path == "/cgi-bin/token":
+            if query.get("appid") != APP_KEY or query.get("secret") != APP_SECRET:
+                return {"errcode": 40125, "errmsg": "invalid appsecret"}
+            return {"access_token": "fake-token", "expires_in": 7200}
+        if query.get("access_token") != "fake-token":
+            return self._error("wechat", "auth")
+        if path == "/channels/ec/order/list/get":
+            r = body["update_time_range"]
+            rows = self._window("wechat", r["start_time"] * 1000, r["end_time"] * 1000)
+            offset, size = int(body.get("next_key") or 0), body["page_size"]
+            page = rows[offset:offset + size]
+            if self.repeat_boundary and offset > 0:
+                page = [rows[offset - 1], *page]
+            return {"errcode": 0, "errmsg": "ok", "has_more": offset + size < len(rows),
+                    "next_key": str(offset + size),
+                    "order_id_list": [o["order_id"] for o in page]}
+        if path == "/channels/ec/order/get":
+            with self.lock:
+                order = self.orders["wechat"].get(body["order_id"])
+            if order is None:
+                return {"errcode": 100002, "errmsg": "order not found"}
+            return {"errcode": 0, "errmsg": "ok", "order": order}
+        if path == "/channels/ec/order/delivery/send":
+            d = body["delivery_list"][0]
+            why = self._push("wechat", body["order_id"], d["delivery_id"], d["waybill_id"])
+            if why:
+                return self._error("wechat", why, wechat.ALREADY_SHIPPED
+                                   if why == "shipped" else "")
+            return {"errcode": 0, "errmsg": "ok"}
+        return self._error("wechat", "other")

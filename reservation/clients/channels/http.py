@@ -1,0 +1,111 @@
+"""The one way an adapter talks to its channel: JSON over HTTP, at a bounded rate, with
+the app key and secret from the environment (none is ever committed).
+
+    CHANNEL_<NAME>_URL          base URL of the channel's API (the fake server in tests)
+    CHANNEL_<NAME>_APP_KEY      the app key the channel issued
+    CHANNEL_<NAME>_APP_SECRET   the secret that signs requests
+
+(Not RESERVATION_*: the service refuses RESERVATION_ variables it does not know.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reservation.clients.channels.base import ChannelError
+
+
+class RateLimiter:
+    """Token bucket: at most `rate` requests a second, bursts of `burst`. Thread-safe."""
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate, self.burst = rate, burst
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            wait = (1 - self._tokens) / self.rate if self._tokens < 1 else 0.0
+            self._tokens -= 1
+        if wait > 0:
+            time.sleep(wait)
+
+
+def sign_md5(params: Mapping[str, Any], secret: str) -> str:
+    """The TOP-style signature Taobao, JD and Pinduoduo use: MD5 of secret + sorted
+    key/value pairs + secret, upper-case hex."""
+    body = "".join(f"{k}{params[k]}" for k in sorted(params) if k != "sign")
+    return hashlib.md5(f"{secret}{body}{secret}".encode()).hexdigest().upper()
+
+
+@dataclass
+class ChannelApi:
+    channel: str
+    base_url: str
+    app_key: str = ""
+    app_secret: str = field(default="", repr=False)
+    rate: float = 10.0
+    timeout_s: float = 10.0
+    page_size: int = 100
+    limiter: RateLimiter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if urllib.parse.urlsplit(self.base_url).scheme not in ("http", "https", "file"):
+            raise ValueError(f"{self.channel}: {self.base_url!r} is not an http(s) or "
+                             "file URL")
+        self.limiter = RateLimiter(self.rate, burst=max(1, int(self.rate)))
+
+    @classmethod
+    def from_env(cls, channel: str, base_url: str | None = None, rate: float = 10.0,
+                 env: Mapping[str, str] = os.environ) -> ChannelApi:
+        prefix = f"CHANNEL_{channel.upper()}_"
+        url = base_url or env.get(prefix + "URL")
+        if not url:
+            raise ValueError(f"{channel}: set {prefix}URL (the channel's API address)")
+        return cls(channel, url, env.get(prefix + "APP_KEY", ""),
+                   env.get(prefix + "APP_SECRET", ""), rate=rate)
+
+    def post(self, path: str, params: Mapping[str, Any] | None = None,
+             body: Any = None) -> Any:
+        """POST (query `params`, JSON `body`) and return the decoded JSON answer. Network
+        failures and HTTP 5xx/429 are retryable ChannelErrors; the caller backs off."""
+        self.limiter.acquire()
+        url = self.base_url.rstrip("/") + path
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        data = json.dumps(body if body is not None else {}, ensure_ascii=False).encode()
+        request = urllib.request.Request(url, data=data, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
+                return json.loads(answer.read().decode())
+        except urllib.error.HTTPError as exc:
+            retryable = exc.code >= 500 or exc.code == 429
+            raise ChannelError(self.channel, f"http {exc.code}", exc.reason,
+                               retryable=retryable) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise ChannelError(self.channel, "network", str(exc)) from None
+        except json.JSONDecodeError as exc:
+            raise ChannelError(self.channel, "bad json", str(exc)) from None
+
+    def signed(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """params plus app_key and their MD5 signature (TOP style)."""
+        out = {**params, "app_key": self.app_key}
+        out["sign"] = sign_md5(out, self.app_secret)
+        return out

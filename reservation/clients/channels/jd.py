@@ -1,0 +1,102 @@
+"""JD (JOS, POP orders): orders by modified time, tracking numbers by order shipment.
+
+    fetch  jingdong.pop.order.search    start_date/end_date (dateType 1: modified), page
+    push   jingdong.pop.order.shipment  orderId, logiCoprId, logiNo
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reservation.clients.channels import base as b
+from reservation.clients.channels.http import ChannelApi
+
+NAME = "jd"
+
+# `orderState` -> canonical state. LOCKED is a lock (a refund request in progress, a
+# risk check): the order must not ship and its stock stays held; it is NOT a
+# cancellation (JD unlocks it back to WAIT_SELLER_STOCK_OUT, or cancels it).
+STATUS: dict[str, str] = {
+    "WAIT_SELLER_STOCK_OUT": b.PAID,
+    "WAIT_SELLER_DELIVERY": b.PAID,           # cross-border: paid, to deliver
+    "WAIT_SEND_CODE": b.PAID,                 # virtual goods: paid, code to send
+    "WAIT_GOODS_RECEIVE_CONFIRM": b.SHIPPED,
+    "FINISHED_L": b.DELIVERED,
+    "POP_ORDER_PAUSE": b.ON_HOLD,
+    "PAUSE": b.ON_HOLD,                       # one wrapper's name for the pause
+    "LOCKED": b.REFUND_REQUESTED,
+    "TRADE_CANCELED": b.CANCELLED,
+}
+
+FIELDS = {
+    "order_id": "orderId", "state": "orderState", "modified_at": "modified",
+    "created_at": "orderStartTime", "paid_at": "paymentConfirmTime",
+    "receiver_phone": "consigneeInfo.mobile", "address.province": "consigneeInfo.province",
+    "address.city": "consigneeInfo.city", "address.district": "consigneeInfo.county",
+    "address.detail": "consigneeInfo.fullAddress",
+    "lines[].sku": "itemInfoList[].outerSkuId or skuId", "lines[].quantity": "itemTotal",
+    "lines[].price": "itemInfoList[].jdPrice (yuan)", "total": "orderTotalPrice (yuan)",
+    "paid": "orderPayment (yuan)",
+}
+
+ALREADY_SHIPPED = "10400001"
+"""Error code of a shipment for an order that already left (our own earlier push)."""
+
+
+def to_order(raw: dict[str, Any], shop: str) -> b.CanonicalOrder:
+    oid = str(b.require(raw, "orderId", NAME))
+    status = b.require(raw, "orderState", NAME, oid)
+    c = raw.get("consigneeInfo") or {}
+    return b.CanonicalOrder(
+        channel=NAME, shop=shop, order_id=oid,
+        state=b.lookup(STATUS, NAME, oid, "orderState", status), raw_status=status,
+        modified_at_ms=b.cst_ms(b.require(raw, "modified", NAME, oid), NAME, oid, "modified"),
+        created_at_ms=b.cst_ms(raw.get("orderStartTime"), NAME, oid, "orderStartTime"),
+        paid_at_ms=b.cst_ms(raw.get("paymentConfirmTime"), NAME, oid, "paymentConfirmTime"),
+        receiver_phone=str(c.get("mobile") or ""),
+        address=b.Address(str(c.get("province") or ""), str(c.get("city") or ""),
+                          str(c.get("county") or ""), str(c.get("fullAddress") or "")),
+        lines=tuple(b.Line(sku=str(i.get("outerSkuId") or i.get("skuId") or ""),
+                           quantity=b.int_field(i.get("itemTotal"), NAME, oid, "itemTotal"),
+                           price_cents=b.yuan_to_cents(i.get("jdPrice"), NAME, oid, "jdPrice"))
+                    for i in raw.get("itemInfoList") or []),
+        total_cents=b.yuan_to_cents(raw.get("orderTotalPrice"), NAME, oid, "orderTotalPrice"),
+        paid_cents=b.yuan_to_cents(raw.get("orderPayment"), NAME, oid, "orderPayment"))
+
+
+def _call(api: ChannelApi, method: str, **params: Any) -> dict[str, Any]:
+    answer = api.post("/routerjson", api.signed({
+        "method": method, "v": "2.0",
+        "360buy_param_json": json.dumps(params, ensure_ascii=False, sort_keys=True)}))
+    if "error_response" in answer:
+        err = answer["error_response"]
+        code = str(err.get("code"))
+        raise b.ChannelError(NAME, code, str(err.get("en_desc") or err.get("zh_desc")),
+                             retryable=code != ALREADY_SHIPPED and not code.startswith("19"))
+    return answer[method.replace(".", "_") + "_responce"]  # sic: JD spells it so
+
+
+def fetch(api: ChannelApi, window: b.Window, token: str | None) -> b.Page:
+    page = int(token or 1)
+    body = _call(api, "jingdong.pop.order.search", start_date=b.cst_text(window.start_ms),
+                 end_date=b.cst_text(window.end_ms), dateType=1, page=page,
+                 page_size=api.page_size)["searchorderinfo_result"]
+    orders = body.get("orderInfoList") or []
+    more = page * api.page_size < int(body.get("orderTotal") or 0)
+    return b.Page(orders, str(page + 1) if more else None)
+
+
+def push(api: ChannelApi, p: b.Push) -> None:
+    try:
+        body = _call(api, "jingdong.pop.order.shipment", orderId=p.order_id,
+                     logiCoprId=p.carrier, logiNo=p.tracking_number)
+    except b.ChannelError as exc:
+        if exc.code == ALREADY_SHIPPED:
+            return
+        raise
+    if not (body.get("sopjosshipment_result") or {}).get("success"):
+        raise b.ChannelError(NAME, "not accepted", str(body))
+
+
+ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push)
