@@ -1,0 +1,54 @@
+"""An order as the JSON document kept in Redis, and back. Holds no clear phone number."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reservation.ordersync.model import Address, Line, Order, Shipment
+from reservation.ordersync.states import OrderState
+
+# Filled on read from the live holds; never stored.
+_DERIVED = ("warehouses", "reservation_state", "extra")
+
+
+def line_dict(line: Line) -> dict[str, Any]:
+    return {"sku": line.sku, "quantity": line.quantity, "price_cents": line.price_cents,
+            "brand": line.brand, "category": line.category,
+            "warehouse_id": line.warehouse_id, "gift_of": line.gift_of}
+
+
+def address_dict(a: Address) -> dict[str, str]:
+    return {"province": a.province, "city": a.city, "district": a.district,
+            "detail": a.detail}
+
+
+def plain(value: Any) -> Any:
+    """A field value as JSON-able data (for documents and event before/after)."""
+    if isinstance(value, Address):
+        return address_dict(value)
+    if isinstance(value, Line):
+        return line_dict(value)
+    if isinstance(value, Shipment):
+        return {"carrier": value.carrier, "tracking_number": value.tracking_number,
+                "shipped_at_ms": value.shipped_at_ms}
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value]
+    return value
+
+
+def encode(order: Order) -> str:
+    doc = {name: plain(value) for name, value in vars(order).items()
+           if name not in _DERIVED}
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode(text: str) -> Order:
+    d = json.loads(text)
+    d["state"] = OrderState(d["state"])
+    d["channel_state"] = OrderState(d["channel_state"])
+    d["address"] = Address(**d["address"])
+    d["lines"] = tuple(Line(**ln) for ln in d["lines"])
+    d["shipments"] = tuple(Shipment(**s) for s in d["shipments"])
+    d["review"] = tuple(d["review"])
+    return Order(**d)

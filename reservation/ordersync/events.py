@@ -1,0 +1,123 @@
+"""Order events: the audit trail is data, one small constructor per event type (saleor's
+order/events.py). Each event names its actor, reason, time and before/after, and is
+appended to the order's history and to its shard's order event stream in the same
+script that changes the order."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from reservation.ordersync.codec import plain
+from reservation.ordersync.states import OrderState
+
+
+class EventType(StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"              # a changed payload: the diff is in `changes`
+    TRANSITION = "TRANSITION"
+    DUPLICATE_SUSPECTED = "DUPLICATE_SUSPECTED"
+    ADDRESS_CHANGED = "ADDRESS_CHANGED"
+    SHIPMENT_REPORTED = "SHIPMENT_REPORTED"
+    STOCK_REFUSED = "STOCK_REFUSED"  # the stock effect could not be made (see reason)
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    type: EventType
+    channel: str
+    shop: str
+    order_id: str
+    version: int
+    at_ms: int
+    actor: str
+    reason: str = ""
+    from_state: str = ""
+    to_state: str = ""
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """field -> {"before": ..., "after": ...}"""
+    # Where a pulled copy sits in the stream (empty on the way in).
+    event_id: str = ""
+    shard: int = 0
+    entry_id: str = ""
+    delivery_count: int = 0
+
+    @property
+    def occurred_at_ms(self) -> int:
+        return self.at_ms
+
+    def encode(self) -> str:
+        return json.dumps({
+            "type": self.type.value, "channel": self.channel, "shop": self.shop,
+            "order_id": self.order_id, "version": self.version, "at_ms": self.at_ms,
+            "actor": self.actor, "reason": self.reason, "from": self.from_state,
+            "to": self.to_state, "changes": self.changes,
+        }, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def decode(cls, text: str, **where: Any) -> OrderEvent:
+        d = json.loads(text)
+        return cls(type=EventType(d["type"]), channel=d["channel"], shop=d["shop"],
+                   order_id=d["order_id"], version=d["version"], at_ms=d["at_ms"],
+                   actor=d["actor"], reason=d["reason"], from_state=d["from"],
+                   to_state=d["to"], changes=d["changes"], **where)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who changes an order, why, when, and into which version."""
+
+    channel: str
+    shop: str
+    order_id: str
+    version: int
+    at_ms: int
+    actor: str
+    reason: str = ""
+
+    def event(self, etype: EventType, **kw: Any) -> OrderEvent:
+        kw.setdefault("reason", self.reason)
+        kw.setdefault("actor", self.actor)
+        return OrderEvent(etype, self.channel, self.shop, self.order_id, self.version,
+                          self.at_ms, **kw)
+
+
+def change(before: Any, after: Any) -> dict[str, Any]:
+    return {"before": plain(before), "after": plain(after)}
+
+
+def created(ctx: Context, state: OrderState, fields: dict[str, Any]) -> OrderEvent:
+    return ctx.event(EventType.CREATED, to_state=state.value,
+                     changes={k: change(None, v) for k, v in fields.items()})
+
+
+def updated(ctx: Context, diff: dict[str, tuple[Any, Any]]) -> OrderEvent:
+    return ctx.event(EventType.UPDATED,
+                     changes={k: change(b, a) for k, (b, a) in diff.items()})
+
+
+def transition(ctx: Context, src: OrderState, dst: OrderState, reason: str = "",
+               actor: str = "") -> OrderEvent:
+    return ctx.event(EventType.TRANSITION, from_state=src.value, to_state=dst.value,
+                     reason=reason or ctx.reason, actor=actor or ctx.actor)
+
+
+def duplicate_suspected(ctx: Context, others: list[str]) -> OrderEvent:
+    return ctx.event(EventType.DUPLICATE_SUSPECTED, actor="rule:duplicates",
+                     reason="same phone hash and address within the window as "
+                            + ", ".join(others))
+
+
+def address_changed(ctx: Context, before: Any, after: Any) -> OrderEvent:
+    return ctx.event(EventType.ADDRESS_CHANGED, changes={"address": change(before, after)})
+
+
+def shipment_reported(ctx: Context, shipment: Any) -> OrderEvent:
+    return ctx.event(EventType.SHIPMENT_REPORTED,
+                     changes={"shipments": change(None, shipment)})
+
+
+def stock_refused(ctx: Context, reason: str) -> OrderEvent:
+    return ctx.event(EventType.STOCK_REFUSED, actor="rule:stock", reason=reason)

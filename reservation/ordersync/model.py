@@ -1,0 +1,163 @@
+"""The canonical order: one model for every channel. Plain dataclasses, no protobuf.
+
+Identity is (channel, shop, order_id). The buyer is a stable keyed hash of the receiver's
+phone: the clear number never enters a record, an event or a log line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from reservation.ordersync.states import OrderState
+
+CHANNELS = ("taobao", "tmall", "jd", "pdd", "douyin", "wechat", "pos")
+"""Channels the hub knows; anything else is refused (InvalidArgument 'channel')."""
+
+GIFT_SUFFIX = "-GIFT"
+
+
+@dataclass(frozen=True)
+class Address:
+    province: str
+    city: str
+    district: str = ""
+    detail: str = ""
+
+    def key(self) -> str:
+        """What 'the same address' means for duplicate suspicion."""
+        return "|".join(p.strip().lower() for p in
+                        (self.province, self.city, self.district, self.detail))
+
+
+@dataclass(frozen=True)
+class Line:
+    sku: str
+    quantity: int
+    price_cents: int = 0
+    brand: str = ""
+    category: str = ""
+    warehouse_id: str = ""
+    """Asked-for warehouse; empty: routing (or the SKU's warehouses in priority order)."""
+    gift_of: str = ""
+    """For a gift line: its parent order id (its own id is '<order_id>-GIFT')."""
+
+    @property
+    def is_gift(self) -> bool:
+        return bool(self.gift_of)
+
+    @property
+    def line_id(self) -> str:
+        return f"{self.gift_of}{GIFT_SUFFIX}" if self.gift_of else ""
+
+
+@dataclass(frozen=True)
+class Shipment:
+    carrier: str
+    tracking_number: str
+    shipped_at_ms: int
+
+
+@dataclass(frozen=True)
+class RawOrder:
+    """An order as the edge received it (clear phone, state as text): validated into a
+    ChannelOrder before anything else sees it."""
+
+    channel: str
+    shop: str
+    order_id: str
+    state: str
+    raw_status: str
+    modified_at_ms: int
+    created_at_ms: int
+    receiver_phone: str
+    address: Address
+    lines: tuple[Line, ...]
+    total_cents: int = 0
+    paid_cents: int = 0
+    paid_at_ms: int = 0
+    actor: str = ""
+
+
+@dataclass(frozen=True)
+class ChannelOrder:
+    """What an adapter sends: the channel's view, already mapped to canonical fields."""
+
+    channel: str
+    shop: str
+    order_id: str
+    state: OrderState
+    raw_status: str
+    modified_at_ms: int
+    created_at_ms: int
+    buyer_hash: str
+    address: Address
+    lines: tuple[Line, ...]
+    total_cents: int = 0
+    paid_cents: int = 0
+    paid_at_ms: int = 0
+    actor: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.channel, self.shop, self.order_id)
+
+
+@dataclass
+class Order:
+    """The hub's record of an order (what GetOrder answers)."""
+
+    channel: str
+    shop: str
+    order_id: str
+    state: OrderState
+    version: int
+    channel_state: OrderState
+    """The last state the channel reported (the hub may have moved on: ROUTED, ...)."""
+    raw_status: str
+    modified_at_ms: int
+    created_at_ms: int
+    buyer_hash: str
+    address: Address
+    lines: tuple[Line, ...]
+    total_cents: int = 0
+    paid_cents: int = 0
+    paid_at_ms: int = 0
+    routed_at_ms: int = 0
+    shipped_at_ms: int = 0
+    delivered_at_ms: int = 0
+    updated_at_ms: int = 0
+    shipments: tuple[Shipment, ...] = ()
+    review: tuple[str, ...] = ()
+    """Why the order is (or was) held for review, newest last."""
+    hold_gens: dict[str, int] = field(default_factory=dict)
+    """Per shard: generation of the stock hold ref (bumped when a hold expired or ended
+    and is made again)."""
+    wms_notified: bool = False
+    # Filled from the live holds on read, not stored in the document:
+    warehouses: tuple[str, ...] = ()
+    reservation_state: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.channel, self.shop, self.order_id)
+
+    @property
+    def paid(self) -> bool:
+        return self.paid_at_ms > 0
+
+    @property
+    def ever_shipped(self) -> bool:
+        return self.shipped_at_ms > 0
+
+    def copy(self, **changes: Any) -> Order:
+        return dataclasses.replace(self, **changes)
+
+
+# Fields of a ChannelOrder compared with the stored order to tell "same payload again"
+# from "changed payload"; the diff of these is recorded. (paid_at is the hub's: the
+# channel's payment time only stamps it when the order reaches PAID.)
+PAYLOAD_FIELDS = ("raw_status", "modified_at_ms", "created_at_ms", "buyer_hash", "address",
+                  "lines", "total_cents", "paid_cents")

@@ -1,0 +1,146 @@
+"""The order state machine: ONE table of every allowed move, and what each state means
+for the order's stock.
+
+A move not in the table is refused (FailedPrecondition naming from and to). A channel
+that reports a later state having skipped steps (SHIPPED seen before PAID) gets the
+shortest allowed path walked, each step recorded (see `walk`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from enum import StrEnum
+
+from reservation.errors import FailedPrecondition, InvalidArgument
+
+
+class OrderState(StrEnum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    PAID = "PAID"
+    ON_HOLD = "ON_HOLD"            # held for review (duplicate suspicion, no stock, ...)
+    ROUTED = "ROUTED"              # warehouses picked, stock held for it
+    ALLOCATED = "ALLOCATED"        # sent to the WMS
+    PRINTED = "PRINTED"            # label printed
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+    REFUND_REQUESTED = "REFUND_REQUESTED"
+    REFUNDED = "REFUNDED"
+    CLOSED = "CLOSED"
+
+
+S = OrderState
+
+# Every allowed move, and nothing else. Order within a row is the preference when a
+# walk has two equally short paths (the main line first).
+TRANSITIONS: dict[OrderState, tuple[OrderState, ...]] = {
+    S.PENDING_PAYMENT: (S.PAID, S.ON_HOLD, S.CANCELLED),
+    S.PAID: (S.ROUTED, S.ON_HOLD, S.CANCELLED, S.REFUND_REQUESTED),
+    S.ON_HOLD: (S.PENDING_PAYMENT, S.PAID, S.ROUTED, S.CANCELLED, S.REFUND_REQUESTED),
+    S.ROUTED: (S.ALLOCATED, S.ON_HOLD, S.CANCELLED, S.REFUND_REQUESTED),
+    S.ALLOCATED: (S.PRINTED, S.ON_HOLD, S.CANCELLED, S.REFUND_REQUESTED),
+    S.PRINTED: (S.SHIPPED, S.ON_HOLD, S.CANCELLED, S.REFUND_REQUESTED),
+    S.SHIPPED: (S.DELIVERED, S.REFUND_REQUESTED),
+    S.DELIVERED: (S.CLOSED, S.REFUND_REQUESTED),
+    S.REFUND_REQUESTED: (S.REFUNDED, S.PAID, S.ROUTED, S.ALLOCATED, S.PRINTED, S.SHIPPED,
+                         S.DELIVERED, S.CLOSED),
+    S.REFUNDED: (S.CLOSED,),
+    S.CANCELLED: (S.CLOSED,),
+    S.CLOSED: (),
+}
+
+INITIAL = S.PENDING_PAYMENT
+"""Every order starts here; an order that arrives later in life walks from here."""
+
+SHIPPED_STATES = frozenset({S.SHIPPED, S.DELIVERED})
+"""Goods have left the warehouse: stock is not given back, the address is fixed."""
+
+# Hold reached through a review (ON_HOLD) is not left by a channel's "paid" or
+# "pending": only an operator (or a cancel/refund/shipment) moves it on.
+REVIEW_STICKY = frozenset({S.PENDING_PAYMENT, S.PAID, S.ROUTED})
+
+
+class HoldWant(StrEnum):
+    """What a state needs of the order's stock hold."""
+
+    KEEP = ""               # leave the hold as it is
+    HELD = "held"           # units held (reserve if there is no live hold)
+    CONFIRMED = "confirmed"  # units sold (reserve if needed, then confirm)
+    RELEASED = "released"   # units back to available (release a hold, restock a sale)
+
+
+HOLD_EFFECT: dict[OrderState, HoldWant] = {
+    S.PENDING_PAYMENT: HoldWant.HELD,
+    S.PAID: HoldWant.CONFIRMED,
+    S.ON_HOLD: HoldWant.KEEP,       # see hold_want: as before the review
+    S.ROUTED: HoldWant.CONFIRMED,
+    S.ALLOCATED: HoldWant.CONFIRMED,
+    S.PRINTED: HoldWant.CONFIRMED,
+    S.SHIPPED: HoldWant.KEEP,       # units left; nothing to reserve after the fact
+    S.DELIVERED: HoldWant.KEEP,
+    S.CANCELLED: HoldWant.RELEASED,
+    S.REFUND_REQUESTED: HoldWant.KEEP,
+    S.REFUNDED: HoldWant.RELEASED,  # unless shipped: see hold_want
+    S.CLOSED: HoldWant.KEEP,
+}
+
+
+def parse(field: str, value: str) -> OrderState:
+    try:
+        return OrderState(value)
+    except ValueError:
+        raise InvalidArgument(field, f"unknown order state {value!r}") from None
+
+
+def allowed(src: OrderState, dst: OrderState) -> bool:
+    return dst in TRANSITIONS[src]
+
+
+def check(src: OrderState, dst: OrderState) -> None:
+    if not allowed(src, dst):
+        raise FailedPrecondition(f"order cannot move from {src} to {dst}")
+
+
+def walk(src: OrderState, dst: OrderState) -> list[OrderState]:
+    """The states after src up to dst along the shortest allowed path ([] when equal).
+    Raises FailedPrecondition naming from and to when dst cannot be reached."""
+    if src == dst:
+        return []
+    # A walk never invents a review or a refund request on its way somewhere else.
+    avoid = {S.ON_HOLD} | ({S.REFUND_REQUESTED} if dst != S.REFUNDED else set())
+    came_from: dict[OrderState, OrderState] = {src: src}
+    todo = deque([src])
+    while todo:
+        here = todo.popleft()
+        for nxt in TRANSITIONS[here]:
+            if nxt in came_from or (nxt in avoid and nxt != dst):
+                continue
+            came_from[nxt] = here
+            if nxt == dst:
+                path = [nxt]
+                while came_from[path[-1]] != src:
+                    path.append(came_from[path[-1]])
+                return path[::-1]
+            todo.append(nxt)
+    if allowed(src, dst):
+        return [dst]
+    raise FailedPrecondition(f"order cannot move from {src} to {dst}")
+
+
+# The main line: a channel reporting a state behind the hub's (PAID while the hub has
+# it ALLOCATED) is not a move backwards, only a channel that lags.
+RANK = {state: i for i, state in enumerate(
+    (S.PENDING_PAYMENT, S.PAID, S.ROUTED, S.ALLOCATED, S.PRINTED, S.SHIPPED, S.DELIVERED))}
+
+
+def behind(reported: OrderState, current: OrderState) -> bool:
+    return (reported in RANK and current in RANK and RANK[reported] <= RANK[current])
+
+
+def hold_want(state: OrderState, paid: bool, shipped: bool) -> HoldWant:
+    """The stock a state needs, given whether the order was paid and ever shipped."""
+    if state == S.ON_HOLD:
+        return HoldWant.CONFIRMED if paid else HoldWant.HELD
+    if state in (S.REFUNDED, S.CANCELLED) and shipped:
+        return HoldWant.KEEP
+    return HOLD_EFFECT[state]
