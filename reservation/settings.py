@@ -101,6 +101,28 @@ class Settings:
     """Secret that signs batch ids (same on every replica); empty: a fixed key, which
     still refuses mangled ids but not forged ones."""
 
+    order_retention_ms: int = 90 * 24 * 60 * 60 * 1000
+    """How long an order's record, history and stock hold stay in Redis after its last
+    change (the audit store keeps them for good)."""
+    order_hold_ttl_ms: int = 60 * 60 * 1000
+    """How long an unpaid order's stock is held before it returns (paying later holds
+    again if stock is left)."""
+    order_buyer_hash_key: str = ""
+    """Secret of the keyed hash of receiver phones (same on every replica); empty: a fixed
+    key (the hash is still stable, but guessable by who knows the code)."""
+    order_duplicate_window_ms: int = 2 * 60 * 60 * 1000
+    """Orders with the same phone hash and address this close in time are flagged for
+    review as suspected cross-channel duplicates (never merged)."""
+    order_event_groups: str = "audit"
+    """Consumer groups of the order event streams: 'audit' (the relational audit trail)
+    and 'feed-<channel>' for each channel adapter that pulls its changes. Each group
+    must be consumed: an unconsumed group holds back trimming."""
+    order_sla: str = ""
+    """On-time targets per channel, 'channel=route_ms/ship_ms,...'; unlisted channels
+    use 2 h to route and 4 h to ship after payment."""
+    order_late_route_ms: int = 15 * 60 * 1000
+    """A paid order not routed this long after payment is listed as late."""
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
         """Read RESERVATION_<FIELD> for every field; overrides win."""
@@ -161,6 +183,10 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("max_id_length", 8, 1024),
     ("grace_period_s", 0, 3600),
     ("metrics_port", 0, 65535),
+    ("order_retention_ms", 1000, 3650 * _DAY_MS),
+    ("order_hold_ttl_ms", 100, 30 * _DAY_MS),
+    ("order_duplicate_window_ms", 0, 30 * _DAY_MS),
+    ("order_late_route_ms", 1, 30 * _DAY_MS),
 )
 _CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("log_level", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),

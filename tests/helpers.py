@@ -12,6 +12,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from reservation.v1 import admin_service_pb2 as apb
+from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
 
@@ -132,3 +133,52 @@ async def redis_snapshot(url: str) -> dict[str, tuple[str, bytes | None]]:
         return out
     finally:
         await client.aclose()
+
+
+# -- the order hub (OrderService) ---------------------------------------------------------
+
+def channel_order(order_id: str, state: str = "PAID", *lines: tuple[str, int] | opb.OrderItem,
+                  channel: str = "jd", shop: str = "shop-1", modified_s: int = 1000,
+                  phone: str = "13800138000", province: str = "Zhejiang",
+                  city: str = "Hangzhou", detail: str = "1 West Lake Rd",
+                  raw_status: str = "", created_s: int = 0) -> opb.ChannelOrder:
+    items = [ln if isinstance(ln, opb.OrderItem) else
+             opb.OrderItem(sku=ln[0], quantity=ln[1], price=1999) for ln in lines]
+    o = opb.ChannelOrder(channel=channel, shop=shop, order_id=order_id, state=state,
+                         raw_status=raw_status or state.lower(), receiver_phone=phone,
+                         address=opb.Address(province=province, city=city, district="Xihu",
+                                             detail=detail),
+                         lines=items or [opb.OrderItem(sku="SKU-1", quantity=1, price=1999)])
+    o.modified_at.FromSeconds(modified_s)
+    o.created_at.FromSeconds(created_s or modified_s)
+    return o
+
+
+def key(order_id: str, channel: str = "jd", shop: str = "shop-1") -> opb.OrderKey:
+    return opb.OrderKey(channel=channel, shop=shop, order_id=order_id)
+
+
+async def sync(order_stub, *orders: opb.ChannelOrder) -> list[opb.SyncResult]:
+    reply = await order_stub.SyncOrders(opb.SyncOrdersRequest(orders=list(orders)), timeout=20)
+    return list(reply.results)
+
+
+async def get_order(order_stub, order_id: str, **kw: str) -> opb.Order:
+    return (await order_stub.GetOrder(opb.GetOrderRequest(key=key(order_id, **kw)),
+                                      timeout=10)).order
+
+
+async def history(order_stub, order_id: str, **kw: str) -> list[opb.OrderEvent]:
+    return list((await order_stub.GetOrderHistory(
+        opb.GetOrderHistoryRequest(key=key(order_id, **kw)), timeout=10)).events)
+
+
+async def move(order_stub, order_id: str, state: str, actor: str = "operator:ann",
+               reason: str = "", **kw: str) -> opb.UpdateOrderStateResponse:
+    return await order_stub.UpdateOrderState(opb.UpdateOrderStateRequest(
+        key=key(order_id, **kw), state=state, actor=actor, reason=reason), timeout=10)
+
+
+def counters(by_wh: dict[str, pb.StockLevel]) -> dict[str, tuple[int, int, int]]:
+    """(available, held, confirmed) per warehouse."""
+    return {wh: (lv.available, lv.held, lv.confirmed) for wh, lv in by_wh.items()}

@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
 # Capabilities share one layer; these are the edges between them that are allowed.
 CAPABILITY_DEPS: dict[str, set[str]] = {
     "queueing": {"reserving"},
-    "ordersync": {"reserving", "routing", "stock"},
+    "ordersync": {"reserving", "routing", "stock", "writeback"},
     "interception": {"ordersync", "routing"},
     "reserving": {"routing"},
 }

@@ -18,6 +18,8 @@ class EventType(StrEnum):
     RETURNED = "RETURNED"
     QUEUED = "QUEUED"
     DEAD_LETTERED = "DEAD_LETTERED"
+    RESTOCKED = "RESTOCKED"
+    ADDRESS_CHANGED = "ADDRESS_CHANGED"
 
 
 COUNTERS = ("loaded", "available", "held", "confirmed", "returned")
@@ -33,6 +35,10 @@ MOVES: dict[EventType, tuple[tuple[str, int], ...]] = {
     EventType.RETURNED: (("available", -1), ("returned", 1)),
     EventType.QUEUED: (),
     EventType.DEAD_LETTERED: (),
+    # A paid order cancelled or refunded before shipping: its sold units are back.
+    EventType.RESTOCKED: (("confirmed", -1), ("available", 1)),
+    # An order the WMS already has got a new address (detail: the address as JSON).
+    EventType.ADDRESS_CHANGED: (),
 }
 
 
@@ -49,6 +55,8 @@ class WriteBackEvent:
     occurred_at_ms: int
     delivery_count: int
     shard: int = 0
+    detail: str = ""
+    """Type-specific data as JSON (ADDRESS_CHANGED: the new address)."""
     entry_id: str = ""
     """Where this delivery sits in the stream: what acknowledging it needs."""
 
@@ -71,6 +79,7 @@ def event_from_fields(shard: int, entry_id: str, fields: dict[str, str],
         occurred_at_ms=int(fields.get("ts", "0")),
         delivery_count=delivery_count,
         shard=shard,
+        detail=fields.get("d", ""),
         entry_id=entry_id,
     )
 

@@ -23,9 +23,11 @@ from reservation.server import metrics, reflection, tracing
 from reservation.server.gauges import GaugeSampler, active_sale_skus
 from reservation.server.interceptors.auth import AuthInterceptor
 from reservation.server.interceptors.errors import ErrorInterceptor
+from reservation.ordersync.hub import OrderHub
 from reservation.server.interceptors.metrics import MetricsInterceptor
 from reservation.server.interceptors.requests import RequestCheckInterceptor
 from reservation.server.servicers.admin import AdminServicer
+from reservation.server.servicers.orders import OrderServicer
 from reservation.server.servicers.reservation import ReservationServicer
 from reservation.server.servicers.write_back import WriteBackServicer
 from reservation.settings import Settings
@@ -36,6 +38,8 @@ from reservation.storage.store import Store, connect
 from reservation.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
+    order_service_pb2,
+    order_service_pb2_grpc,
     reservation_service_pb2,
     reservation_service_pb2_grpc,
     write_back_service_pb2,
@@ -50,6 +54,7 @@ SERVICE_NAMES = (
     reservation_service_pb2.DESCRIPTOR.services_by_name["ReservationService"].full_name,
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     write_back_service_pb2.DESCRIPTOR.services_by_name["WriteBackService"].full_name,
+    order_service_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
 )
 HEALTH_PERIOD_S = 2.0
 # Health name for liveness probes: SERVING while the process runs, whatever Redis does,
@@ -147,6 +152,8 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
         AdminServicer(sales, inventory, Reconciler(write_back), DeadLetters(reservations)), server)
     write_back_service_pb2_grpc.add_WriteBackServiceServicer_to_server(
         WriteBackServicer(write_back), server)
+    order_service_pb2_grpc.add_OrderServiceServicer_to_server(
+        OrderServicer(OrderHub(reservations.store, settings)), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection(server)
     return server
@@ -168,6 +175,7 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     await store.health()
     # Write-back groups exist before the first ack can trim the streams.
     await WriteBack.over(store).start()
+    await OrderHub(store, settings).start()
     reservations = Reservations(store, settings)
     sales = Sales(store, settings)
     inventory = Inventory(store, settings)

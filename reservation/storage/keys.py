@@ -13,6 +13,7 @@
     rsv:{N}:wb                   stream write-back events of shard N (trimmed after ack)
     rsv:{N}:wbdl:<group>         stream a write-back group's dead letters (MAXLEN)
     rsv:{N}:wbstats:<group>      hash  a group's totals (TTL: retention, renewed)
+    rsv:{N}:olog, ologdl:<group>, ologstats:<group>  the same for the shard's order events
     rsv:{N}:locks                zset  locked parts of multi-shard orders by lock lease end
     rsv:{H}:order:<ch>:<oid>     string an order's identity (and, for a multi-shard order,
                                        its phase: see phase.lua), H = shard of "<ch>:<oid>"
@@ -66,8 +67,14 @@ def dead(shard: int) -> str:
     return f"{prefix(shard)}dead"
 
 
-def write_back(shard: int) -> str:
-    return f"{prefix(shard)}wb"
+STOCK_EVENTS = "wb"
+"""The shard's stock write-back stream (the WMS's)."""
+ORDER_EVENTS = "olog"
+"""The shard's order event stream (audit trail and channel feeds; see storage/orders.py)."""
+
+
+def write_back(shard: int, stream: str = STOCK_EVENTS) -> str:
+    return f"{prefix(shard)}{stream}"
 
 
 def stock(shard: int, sku: str) -> str:
@@ -112,14 +119,14 @@ def parse_counters(stock_hash: dict[str, str]) -> dict[str, dict[str, int]]:
 # -- write-back machinery beside the shard's stream; same hash tag, so one script
 #    reaches the stream, the group's dead letters and its totals.
 
-def write_back_dead_letter(shard: int, group: str) -> str:
+def write_back_dead_letter(shard: int, group: str, stream: str = STOCK_EVENTS) -> str:
     """stream: the group's dead letters (MAXLEN write_back_dead_letter_max)."""
-    return f"{prefix(shard)}wbdl:{group}"
+    return f"{prefix(shard)}{stream}dl:{group}"
 
 
-def write_back_stats(shard: int, group: str) -> str:
+def write_back_stats(shard: int, group: str, stream: str = STOCK_EVENTS) -> str:
     """hash: delivered/acked/dead/replayed totals (TTL: retention, renewed on change)."""
-    return f"{prefix(shard)}wbstats:{group}"
+    return f"{prefix(shard)}{stream}stats:{group}"
 
 
 def locks(shard: int) -> str:

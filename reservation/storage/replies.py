@@ -222,6 +222,27 @@ class SnapshotReply:
                    tuple((eid, pairs(flat)) for eid, flat in dead))
 
 
+@dataclass(frozen=True)
+class OpReply:
+    """order_apply_many: what apply_order (_order.lua) answers for one order op."""
+
+    code: str
+    """OK | FALLBACK (stock refused, fallback written) | REFUSED | CONFLICT | DEAD."""
+    version: int
+    """The order's version now (with CONFLICT: the one found)."""
+    hold_state: str
+    allocations: str
+    reason: str
+    failed_sku: str
+    act: str
+    """What happened to the hold: reserve (made by this op), confirm, release, ..."""
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> OpReply:
+        code, version, hold_state, allocations, reason, failed_sku, act = raw
+        return cls(code, int(version), hold_state, allocations, reason, failed_sku, act)
+
+
 def _each(read: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[Any]]:
     """A bulk script answers one reply per folded call."""
     return lambda raw: [read(r) for r in raw]
@@ -251,5 +272,6 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "wb_stats": StatsReply.read,
     "wb_replay": ReplayReply.read,
     "wb_snapshot": SnapshotReply.read,
+    "order_apply_many": _each(OpReply.read),
 }
 """Script name -> the reader of its reply. Every script in scripts.NAMES has one."""

@@ -19,6 +19,7 @@ LIBRARIES = ("_lib.lua", "_queue.lua", "_reserve.lua")
 # Libraries only some scripts need, prepended after LIBRARIES.
 EXTRA_LIBRARIES = {name: ("_wb.lua",) for name in
                    ("wb_pull", "wb_ack", "wb_stats", "wb_replay", "wb_snapshot")}
+EXTRA_LIBRARIES["order_apply_many"] = ("_order.lua",)
 # Scripts that need none of the libraries: sent as they are, without the library
 # prelude every other script pays for on each call.
 STANDALONE = frozenset({"claim", "claim_many", "shorten", "intent", "phase", "due"})
@@ -48,6 +49,8 @@ NAMES = (
     "wb_stats",
     "wb_replay",
     "wb_snapshot",
+    # Orders (reservation/ordersync/).
+    "order_apply_many",
 )
 
 

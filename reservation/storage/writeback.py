@@ -7,8 +7,9 @@ translates an unreachable Redis into `Unavailable`; plain reads use `redis_error
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redis.exceptions import ResponseError
 
@@ -36,10 +37,20 @@ class ShardPull:
     """Entries after this id are undelivered: where a long-poll waits from."""
 
 
+Parse = Callable[[int, str, dict[str, str], int], Any]
+"""(shard, entry id, fields, delivery count) -> an event of the stream."""
+
+
 class WriteBackStore:
-    def __init__(self, store: Store) -> None:
+    """Pull/ack over one kind of shard stream: the stock write-back stream by default,
+    or the order event stream (stream=keys.ORDER_EVENTS, with its own event parser)."""
+
+    def __init__(self, store: Store, stream: str = keys.STOCK_EVENTS,
+                 parse: Parse = event_from_fields) -> None:
         self.store = store
         self.settings = store.settings
+        self.stream = stream
+        self.parse = parse
         # A blocking read holds a connection of the shared, bounded pool for its whole
         # wait: at most an eighth of the pool, so long-polls never starve Reserve calls.
         self._blocking_slots = max(1, self.settings.redis_max_connections // 8)
@@ -54,16 +65,17 @@ class WriteBackStore:
                 for shard in range(self.settings.shards):
                     try:
                         await self.store.client.xgroup_create(
-                            keys.write_back(shard), group, id="0", mkstream=True)
+                            keys.write_back(shard, self.stream), group, id="0",
+                            mkstream=True)
                     except ResponseError as exc:
                         if "BUSYGROUP" not in str(exc):
                             raise
 
-    @staticmethod
-    def _group_keys(shard: int, group: str) -> list[str]:
+    def _group_keys(self, shard: int, group: str) -> list[str]:
         """The stream, the group's dead letters and its totals (one hash tag)."""
-        return [keys.write_back(shard), keys.write_back_dead_letter(shard, group),
-                keys.write_back_stats(shard, group)]
+        return [keys.write_back(shard, self.stream),
+                keys.write_back_dead_letter(shard, group, self.stream),
+                keys.write_back_stats(shard, group, self.stream)]
 
     async def pull(self, shard: int, group: str, consumer: str, count: int) -> ShardPull:
         s = self.settings
@@ -71,14 +83,14 @@ class WriteBackStore:
             "wb_pull", self._group_keys(shard, group),
             [*self.store.head(shard), group, consumer, count, s.write_back_visibility_timeout_ms,
              s.write_back_max_deliveries, s.write_back_dead_letter_max, shard])
-        events = [event_from_fields(shard, e.entry_id, e.fields, e.delivery_count)
+        events = [self.parse(shard, e.entry_id, e.fields, e.delivery_count)
                   for e in reply.entries]
         return ShardPull(events, reply.acked_here, reply.boundary)
 
     async def ack(self, shard: int, group: str, entry_ids: Sequence[str]) -> int:
         """Acknowledge (none: only trim); returns how many were newly acknowledged."""
         reply: AckReply = await self.store.eval(
-            "wb_ack", [keys.write_back(shard), keys.write_back_stats(shard, group)],
+            "wb_ack", [self._group_keys(shard, group)[0], self._group_keys(shard, group)[2]],
             [*self.store.head(shard), group, self.settings.retention_ms, *entry_ids])
         return reply.acknowledged
 
@@ -88,7 +100,8 @@ class WriteBackStore:
         if self.settings.redis_cluster or not boundaries or self._blocking_slots == 0:
             await asyncio.sleep(min(timeout_s, POLL_S))
             return
-        streams = {keys.write_back(shard): boundary for shard, boundary in boundaries.items()}
+        streams = {keys.write_back(shard, self.stream): boundary
+                   for shard, boundary in boundaries.items()}
         self._blocking_slots -= 1
         try:
             with redis_errors():
@@ -104,7 +117,7 @@ class WriteBackStore:
     async def dead_letters(self, shard: int, group: str,
                            count: int) -> list[tuple[str, dict[str, str]]]:
         with redis_errors():
-            entries = await self.store.client.xrange(keys.write_back_dead_letter(shard, group),
+            entries = await self.store.client.xrange(self._group_keys(shard, group)[1],
                                                      count=count)
         return [(entry_id, dict(fields)) for entry_id, fields in entries]
 
@@ -116,7 +129,7 @@ class WriteBackStore:
 
     async def snapshot(self, shard: int, group: str, skus: Sequence[str]) -> SnapshotReply:
         return await self.store.eval(  # type: ignore[no-any-return]
-            "wb_snapshot", [keys.write_back(shard), keys.write_back_dead_letter(shard, group)],
+            "wb_snapshot", self._group_keys(shard, group)[:2],
             [*self.store.head(shard), group, len(skus), *skus])
 
     async def stock_skus(self) -> AsyncIterator[str]:

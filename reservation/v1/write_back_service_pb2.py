@@ -26,37 +26,37 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'reservation/v1/write_back_service.proto\x12\x0ereservation.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x02\n\x0eWriteBackEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x30\n\x04type\x18\x02 \x01(\x0e\x32\".reservation.v1.WriteBackEventType\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x16\n\x0ereservation_id\x18\x05 \x01(\t\x12\x0b\n\x03sku\x18\x06 \x01(\t\x12\x14\n\x0cwarehouse_id\x18\x07 \x01(\t\x12\x10\n\x08quantity\x18\x08 \x01(\x03\x12/\n\x0boccurred_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x64\x65livery_count\x18\n \x01(\x03\"p\n\x10PullBatchRequest\x12\x10\n\x08\x63onsumer\x18\x01 \x01(\t\x12\x12\n\nmax_events\x18\x02 \x01(\x05\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05group\x18\x04 \x01(\t\"U\n\x11PullBatchResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12.\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1e.reservation.v1.WriteBackEvent\"#\n\x0f\x41\x63kBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"(\n\x10\x41\x63kBatchResponse\x12\x14\n\x0c\x61\x63knowledged\x18\x01 \x01(\x03\")\n\x18GetWriteBackStatsRequest\x12\r\n\x05group\x18\x01 \x01(\t\"\xe8\x01\n\x19GetWriteBackStatsResponse\x12\x0f\n\x07pending\x18\x01 \x01(\x03\x12<\n\x19oldest_unacknowledged_age\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0f\x64\x65livered_total\x18\x03 \x01(\x03\x12\x1a\n\x12\x61\x63knowledged_total\x18\x04 \x01(\x03\x12\x15\n\rdead_lettered\x18\x05 \x01(\x03\x12\x13\n\x0bundelivered\x18\x06 \x01(\x03\x12\x1b\n\x13\x64\x65\x61\x64_lettered_total\x18\x07 \x01(\x03\"C\n\x1fListWriteBackDeadLettersRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"R\n ListWriteBackDeadLettersResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1e.reservation.v1.WriteBackEvent\"E\n!ReplayWriteBackDeadLettersRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\x11\n\tevent_ids\x18\x02 \x03(\t\"g\n\"ReplayWriteBackDeadLettersResponse\x12\x10\n\x08replayed\x18\x01 \x01(\x03\x12/\n\x0breplayed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xde\x02\n\x12WriteBackEventType\x12%\n!WRITE_BACK_EVENT_TYPE_UNSPECIFIED\x10\x00\x12&\n\"WRITE_BACK_EVENT_TYPE_STOCK_LOADED\x10\x01\x12\x1e\n\x1aWRITE_BACK_EVENT_TYPE_HELD\x10\x02\x12#\n\x1fWRITE_BACK_EVENT_TYPE_CONFIRMED\x10\x03\x12\"\n\x1eWRITE_BACK_EVENT_TYPE_RELEASED\x10\x04\x12!\n\x1dWRITE_BACK_EVENT_TYPE_EXPIRED\x10\x05\x12\"\n\x1eWRITE_BACK_EVENT_TYPE_RETURNED\x10\x06\x12 \n\x1cWRITE_BACK_EVENT_TYPE_QUEUED\x10\x07\x12\'\n#WRITE_BACK_EVENT_TYPE_DEAD_LETTERED\x10\x08\x32\xa2\x04\n\x10WriteBackService\x12P\n\tPullBatch\x12 .reservation.v1.PullBatchRequest\x1a!.reservation.v1.PullBatchResponse\x12M\n\x08\x41\x63kBatch\x12\x1f.reservation.v1.AckBatchRequest\x1a .reservation.v1.AckBatchResponse\x12h\n\x11GetWriteBackStats\x12(.reservation.v1.GetWriteBackStatsRequest\x1a).reservation.v1.GetWriteBackStatsResponse\x12}\n\x18ListWriteBackDeadLetters\x12/.reservation.v1.ListWriteBackDeadLettersRequest\x1a\x30.reservation.v1.ListWriteBackDeadLettersResponse\x12\x83\x01\n\x1aReplayWriteBackDeadLetters\x12\x31.reservation.v1.ReplayWriteBackDeadLettersRequest\x1a\x32.reservation.v1.ReplayWriteBackDeadLettersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'reservation/v1/write_back_service.proto\x12\x0ereservation.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x02\n\x0eWriteBackEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x30\n\x04type\x18\x02 \x01(\x0e\x32\".reservation.v1.WriteBackEventType\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x16\n\x0ereservation_id\x18\x05 \x01(\t\x12\x0b\n\x03sku\x18\x06 \x01(\t\x12\x14\n\x0cwarehouse_id\x18\x07 \x01(\t\x12\x10\n\x08quantity\x18\x08 \x01(\x03\x12/\n\x0boccurred_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x64\x65livery_count\x18\n \x01(\x03\x12\x0e\n\x06\x64\x65tail\x18\x0b \x01(\t\"p\n\x10PullBatchRequest\x12\x10\n\x08\x63onsumer\x18\x01 \x01(\t\x12\x12\n\nmax_events\x18\x02 \x01(\x05\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\r\n\x05group\x18\x04 \x01(\t\"U\n\x11PullBatchResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12.\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1e.reservation.v1.WriteBackEvent\"#\n\x0f\x41\x63kBatchRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"(\n\x10\x41\x63kBatchResponse\x12\x14\n\x0c\x61\x63knowledged\x18\x01 \x01(\x03\")\n\x18GetWriteBackStatsRequest\x12\r\n\x05group\x18\x01 \x01(\t\"\xe8\x01\n\x19GetWriteBackStatsResponse\x12\x0f\n\x07pending\x18\x01 \x01(\x03\x12<\n\x19oldest_unacknowledged_age\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x17\n\x0f\x64\x65livered_total\x18\x03 \x01(\x03\x12\x1a\n\x12\x61\x63knowledged_total\x18\x04 \x01(\x03\x12\x15\n\rdead_lettered\x18\x05 \x01(\x03\x12\x13\n\x0bundelivered\x18\x06 \x01(\x03\x12\x1b\n\x13\x64\x65\x61\x64_lettered_total\x18\x07 \x01(\x03\"C\n\x1fListWriteBackDeadLettersRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"R\n ListWriteBackDeadLettersResponse\x12.\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1e.reservation.v1.WriteBackEvent\"E\n!ReplayWriteBackDeadLettersRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\x11\n\tevent_ids\x18\x02 \x03(\t\"g\n\"ReplayWriteBackDeadLettersResponse\x12\x10\n\x08replayed\x18\x01 \x01(\x03\x12/\n\x0breplayed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xae\x03\n\x12WriteBackEventType\x12%\n!WRITE_BACK_EVENT_TYPE_UNSPECIFIED\x10\x00\x12&\n\"WRITE_BACK_EVENT_TYPE_STOCK_LOADED\x10\x01\x12\x1e\n\x1aWRITE_BACK_EVENT_TYPE_HELD\x10\x02\x12#\n\x1fWRITE_BACK_EVENT_TYPE_CONFIRMED\x10\x03\x12\"\n\x1eWRITE_BACK_EVENT_TYPE_RELEASED\x10\x04\x12!\n\x1dWRITE_BACK_EVENT_TYPE_EXPIRED\x10\x05\x12\"\n\x1eWRITE_BACK_EVENT_TYPE_RETURNED\x10\x06\x12 \n\x1cWRITE_BACK_EVENT_TYPE_QUEUED\x10\x07\x12\'\n#WRITE_BACK_EVENT_TYPE_DEAD_LETTERED\x10\x08\x12#\n\x1fWRITE_BACK_EVENT_TYPE_RESTOCKED\x10\t\x12)\n%WRITE_BACK_EVENT_TYPE_ADDRESS_CHANGED\x10\n2\xa2\x04\n\x10WriteBackService\x12P\n\tPullBatch\x12 .reservation.v1.PullBatchRequest\x1a!.reservation.v1.PullBatchResponse\x12M\n\x08\x41\x63kBatch\x12\x1f.reservation.v1.AckBatchRequest\x1a .reservation.v1.AckBatchResponse\x12h\n\x11GetWriteBackStats\x12(.reservation.v1.GetWriteBackStatsRequest\x1a).reservation.v1.GetWriteBackStatsResponse\x12}\n\x18ListWriteBackDeadLetters\x12/.reservation.v1.ListWriteBackDeadLettersRequest\x1a\x30.reservation.v1.ListWriteBackDeadLettersResponse\x12\x83\x01\n\x1aReplayWriteBackDeadLetters\x12\x31.reservation.v1.ReplayWriteBackDeadLettersRequest\x1a\x32.reservation.v1.ReplayWriteBackDeadLettersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'reservation.v1.write_back_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WRITEBACKEVENTTYPE']._serialized_start=1284
-  _globals['_WRITEBACKEVENTTYPE']._serialized_end=1634
+  _globals['_WRITEBACKEVENTTYPE']._serialized_start=1300
+  _globals['_WRITEBACKEVENTTYPE']._serialized_end=1730
   _globals['_WRITEBACKEVENT']._serialized_start=125
-  _globals['_WRITEBACKEVENT']._serialized_end=394
-  _globals['_PULLBATCHREQUEST']._serialized_start=396
-  _globals['_PULLBATCHREQUEST']._serialized_end=508
-  _globals['_PULLBATCHRESPONSE']._serialized_start=510
-  _globals['_PULLBATCHRESPONSE']._serialized_end=595
-  _globals['_ACKBATCHREQUEST']._serialized_start=597
-  _globals['_ACKBATCHREQUEST']._serialized_end=632
-  _globals['_ACKBATCHRESPONSE']._serialized_start=634
-  _globals['_ACKBATCHRESPONSE']._serialized_end=674
-  _globals['_GETWRITEBACKSTATSREQUEST']._serialized_start=676
-  _globals['_GETWRITEBACKSTATSREQUEST']._serialized_end=717
-  _globals['_GETWRITEBACKSTATSRESPONSE']._serialized_start=720
-  _globals['_GETWRITEBACKSTATSRESPONSE']._serialized_end=952
-  _globals['_LISTWRITEBACKDEADLETTERSREQUEST']._serialized_start=954
-  _globals['_LISTWRITEBACKDEADLETTERSREQUEST']._serialized_end=1021
-  _globals['_LISTWRITEBACKDEADLETTERSRESPONSE']._serialized_start=1023
-  _globals['_LISTWRITEBACKDEADLETTERSRESPONSE']._serialized_end=1105
-  _globals['_REPLAYWRITEBACKDEADLETTERSREQUEST']._serialized_start=1107
-  _globals['_REPLAYWRITEBACKDEADLETTERSREQUEST']._serialized_end=1176
-  _globals['_REPLAYWRITEBACKDEADLETTERSRESPONSE']._serialized_start=1178
-  _globals['_REPLAYWRITEBACKDEADLETTERSRESPONSE']._serialized_end=1281
-  _globals['_WRITEBACKSERVICE']._serialized_start=1637
-  _globals['_WRITEBACKSERVICE']._serialized_end=2183
+  _globals['_WRITEBACKEVENT']._serialized_end=410
+  _globals['_PULLBATCHREQUEST']._serialized_start=412
+  _globals['_PULLBATCHREQUEST']._serialized_end=524
+  _globals['_PULLBATCHRESPONSE']._serialized_start=526
+  _globals['_PULLBATCHRESPONSE']._serialized_end=611
+  _globals['_ACKBATCHREQUEST']._serialized_start=613
+  _globals['_ACKBATCHREQUEST']._serialized_end=648
+  _globals['_ACKBATCHRESPONSE']._serialized_start=650
+  _globals['_ACKBATCHRESPONSE']._serialized_end=690
+  _globals['_GETWRITEBACKSTATSREQUEST']._serialized_start=692
+  _globals['_GETWRITEBACKSTATSREQUEST']._serialized_end=733
+  _globals['_GETWRITEBACKSTATSRESPONSE']._serialized_start=736
+  _globals['_GETWRITEBACKSTATSRESPONSE']._serialized_end=968
+  _globals['_LISTWRITEBACKDEADLETTERSREQUEST']._serialized_start=970
+  _globals['_LISTWRITEBACKDEADLETTERSREQUEST']._serialized_end=1037
+  _globals['_LISTWRITEBACKDEADLETTERSRESPONSE']._serialized_start=1039
+  _globals['_LISTWRITEBACKDEADLETTERSRESPONSE']._serialized_end=1121
+  _globals['_REPLAYWRITEBACKDEADLETTERSREQUEST']._serialized_start=1123
+  _globals['_REPLAYWRITEBACKDEADLETTERSREQUEST']._serialized_end=1192
+  _globals['_REPLAYWRITEBACKDEADLETTERSRESPONSE']._serialized_start=1194
+  _globals['_REPLAYWRITEBACKDEADLETTERSRESPONSE']._serialized_end=1297
+  _globals['_WRITEBACKSERVICE']._serialized_start=1733
+  _globals['_WRITEBACKSERVICE']._serialized_end=2279
 # @@protoc_insertion_point(module_scope)

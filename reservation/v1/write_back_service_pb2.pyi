@@ -22,6 +22,8 @@ class WriteBackEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WRITE_BACK_EVENT_TYPE_RETURNED: _ClassVar[WriteBackEventType]
     WRITE_BACK_EVENT_TYPE_QUEUED: _ClassVar[WriteBackEventType]
     WRITE_BACK_EVENT_TYPE_DEAD_LETTERED: _ClassVar[WriteBackEventType]
+    WRITE_BACK_EVENT_TYPE_RESTOCKED: _ClassVar[WriteBackEventType]
+    WRITE_BACK_EVENT_TYPE_ADDRESS_CHANGED: _ClassVar[WriteBackEventType]
 WRITE_BACK_EVENT_TYPE_UNSPECIFIED: WriteBackEventType
 WRITE_BACK_EVENT_TYPE_STOCK_LOADED: WriteBackEventType
 WRITE_BACK_EVENT_TYPE_HELD: WriteBackEventType
@@ -31,9 +33,11 @@ WRITE_BACK_EVENT_TYPE_EXPIRED: WriteBackEventType
 WRITE_BACK_EVENT_TYPE_RETURNED: WriteBackEventType
 WRITE_BACK_EVENT_TYPE_QUEUED: WriteBackEventType
 WRITE_BACK_EVENT_TYPE_DEAD_LETTERED: WriteBackEventType
+WRITE_BACK_EVENT_TYPE_RESTOCKED: WriteBackEventType
+WRITE_BACK_EVENT_TYPE_ADDRESS_CHANGED: WriteBackEventType
 
 class WriteBackEvent(_message.Message):
-    __slots__ = ("event_id", "type", "channel", "order_id", "reservation_id", "sku", "warehouse_id", "quantity", "occurred_at", "delivery_count")
+    __slots__ = ("event_id", "type", "channel", "order_id", "reservation_id", "sku", "warehouse_id", "quantity", "occurred_at", "delivery_count", "detail")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +48,7 @@ class WriteBackEvent(_message.Message):
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     type: WriteBackEventType
     channel: str
@@ -54,7 +59,8 @@ class WriteBackEvent(_message.Message):
     quantity: int
     occurred_at: _timestamp_pb2.Timestamp
     delivery_count: int
-    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[_Union[WriteBackEventType, str]] = ..., channel: _Optional[str] = ..., order_id: _Optional[str] = ..., reservation_id: _Optional[str] = ..., sku: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., quantity: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivery_count: _Optional[int] = ...) -> None: ...
+    detail: str
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[_Union[WriteBackEventType, str]] = ..., channel: _Optional[str] = ..., order_id: _Optional[str] = ..., reservation_id: _Optional[str] = ..., sku: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., quantity: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivery_count: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class PullBatchRequest(_message.Message):
     __slots__ = ("consumer", "max_events", "wait", "group")

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 
 from reservation.domain import validation
-from reservation.domain.events import WriteBackEvent, event_from_fields
+from reservation.domain.events import WriteBackEvent
 from reservation.errors import InvalidArgument
 from reservation.settings import Settings
 from reservation.storage.store import Store
@@ -28,11 +28,16 @@ _EVENT_ID = re.compile(r"(\d+)-(\d+-\d+)")
 
 
 class WriteBack:
-    def __init__(self, store: WriteBackStore, settings: Settings) -> None:
+    """Pull/ack over one kind of shard stream for a fixed set of consumer groups (the
+    WMS groups of the stock stream by default; the order hub uses it for its own)."""
+
+    def __init__(self, store: WriteBackStore, settings: Settings,
+                 groups: str | None = None, setting: str = "write_back_groups") -> None:
         self.store = store
         self.settings = settings
-        self.groups = tuple(g.strip() for g in settings.write_back_groups.split(",")
-                            if g.strip())
+        self.setting = setting
+        listed = settings.write_back_groups if groups is None else groups
+        self.groups = tuple(g.strip() for g in listed.split(",") if g.strip())
 
     @classmethod
     def over(cls, store: Store) -> WriteBack:
@@ -40,7 +45,7 @@ class WriteBack:
 
     async def start(self) -> None:
         for group in self.groups:
-            validation.code("write_back_groups", group)
+            validation.code(self.setting, group)
         await self.store.ensure_groups(self.groups)
 
     def group(self, value: str) -> str:
@@ -141,7 +146,7 @@ class WriteBack:
         page_size = page_size or top
         per_shard = await asyncio.gather(*(self.store.dead_letters(shard, group, page_size)
                                            for shard in range(self.settings.shards)))
-        events = [event_from_fields(shard, entry_id, fields, int(fields.get("n", "0")))
+        events = [self.store.parse(shard, entry_id, fields, int(fields.get("n", "0")))
                   for shard, entries in enumerate(per_shard) for entry_id, fields in entries]
         events.sort(key=lambda e: (e.occurred_at_ms, e.event_id))
         return events[:page_size]

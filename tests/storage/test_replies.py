@@ -195,3 +195,19 @@ async def test_write_back_scripts_read_named_fields(store: Store) -> None:
     after = await wb.stats(sh, GROUP)
     assert (after.pending, after.acknowledged_total, after.oldest_unacknowledged_id) == (0, 2, "")
     assert await wb.replay(sh, GROUP, ()) == 0
+
+
+async def test_order_apply_many_reads_one_op_reply_per_op(store: Store) -> None:
+    await load(store)
+    part = "\t".join(map(str, [
+        "part", "jd:s/o1", 0, 1, 0, 60_000, "held", "jd:s/o1", "jd:s/o1", "jd", "s/o1",
+        "buyer-1", f"{SKU}|2|", 60_000, 1, SKU, 2, "", "", 0, "", 0, 0]))
+    refused = part.replace(f"{SKU}\t2\t", f"{SKU}\t99\t").replace("jd:s/o1", "jd:s/o2")
+
+    ok, no = await store.eval("order_apply_many", [keys.write_back(shard(store), "olog"),
+                                                   keys.write_back(shard(store))],
+                              [*store.head(shard(store)), 2, part, refused])
+
+    assert (ok.code, ok.hold_state, ok.allocations, ok.act) == (
+        "OK", "RESERVED", f"{SKU}|{WH}|2", "reserve")
+    assert (no.code, no.reason, no.failed_sku) == ("REFUSED", "INSUFFICIENT_STOCK", SKU)

@@ -32,6 +32,8 @@ MOVES: dict[str, tuple[tuple[str, int], ...]] = {
     "RETURNED": (("available", -1), ("returned", 1)),
     "QUEUED": (),
     "DEAD_LETTERED": (),
+    "RESTOCKED": (("confirmed", -1), ("available", 1)),
+    "ADDRESS_CHANGED": (),
 }
 
 SCHEMA = (

@@ -28,6 +28,7 @@ def event(e: WriteBackEvent) -> pb.WriteBackEvent:
         quantity=e.quantity,
         occurred_at=to_timestamp(e.occurred_at_ms),
         delivery_count=e.delivery_count,
+        detail=e.detail,
     )
 
 

@@ -1,0 +1,1 @@
+"""The order audit trail: order events pulled from the service into a relational store."""

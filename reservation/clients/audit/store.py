@@ -1,0 +1,91 @@
+"""The audit store: every order event once, in a relational database.
+
+Same pattern as the WMS ledger (reservation/clients/wms/ledger.py): each event is
+inserted keyed by its event_id in one transaction per batch, so a batch delivered again
+(after a crash between commit and acknowledge) finds its ids there and adds nothing.
+SQLite by default, PostgreSQL with a postgresql:// URL (psycopg 3).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from reservation.v1 import order_service_pb2 as pb
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS order_events (
+        event_id TEXT PRIMARY KEY, type TEXT NOT NULL, channel TEXT NOT NULL,
+        shop TEXT NOT NULL, order_id TEXT NOT NULL, version BIGINT NOT NULL,
+        at_ms BIGINT NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
+        from_state TEXT NOT NULL, to_state TEXT NOT NULL, changes TEXT NOT NULL,
+        stored_at_ms BIGINT NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS order_events_order
+        ON order_events (channel, shop, order_id, version)""",
+)
+_INSERT = """INSERT INTO order_events VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+    %s, %s) ON CONFLICT (event_id) DO NOTHING"""
+
+
+class AuditStore:
+    """`sqlite:///path.db` or `postgresql://user@host/db`."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            self._conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=60,
+                                              isolation_level=None, check_same_thread=False)
+            self._mark = "?"
+        elif url.startswith(("postgresql://", "postgres://")):
+            import psycopg
+
+            self._conn = psycopg.connect(url, autocommit=True)
+            self._mark = "%s"
+        else:
+            raise ValueError(f"audit URL must be sqlite:///path or postgresql://..., not {url!r}")
+        with self._transaction() as cur:
+            for statement in SCHEMA:
+                cur.execute(statement)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN IMMEDIATE" if self._mark == "?" else "BEGIN")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+    def apply(self, events: Iterable[pb.OrderEvent]) -> int:
+        """Store the events not seen before, in one transaction; returns how many."""
+        now = int(time.time() * 1000)
+        sql = _INSERT.replace("%s", self._mark)
+        new = 0
+        with self._transaction() as cur:
+            for e in events:
+                at = e.at.seconds * 1000 + e.at.nanos // 1_000_000
+                cur.execute(sql, (e.event_id, e.type, e.channel, e.shop, e.order_id, e.version,
+                                  at, e.actor, e.reason, e.from_state, e.to_state,
+                                  e.changes_json, now))
+                new += cur.rowcount == 1
+        return new
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """(event_id, type, channel, shop, order_id, version, from, to), in event order."""
+        cur = self._conn.cursor()
+        cur.execute("SELECT event_id, type, channel, shop, order_id, version, from_state, "
+                    "to_state FROM order_events ORDER BY channel, shop, order_id, at_ms, "
+                    "event_id")
+        return [tuple(r) for r in cur.fetchall()]
+
+    def count(self) -> int:
+        cur = self._conn.cursor()
+        cur.execute("SELECT COUNT(*) FROM order_events")
+        return int(cur.fetchone()[0])
+
+    def close(self) -> None:
+        self._conn.close()

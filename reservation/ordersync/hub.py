@@ -1,0 +1,357 @@
+"""The order hub: sync channel orders, move them through the state machine with their
+stock, and answer what an order is and was.
+
+Atomicity. An order's record lives in its anchor shard (the shard of its first line's
+SKU). Its state, history, event stream entries and the stock of its lines in that shard
+change in ONE script (order_apply_many.lua). Lines in other shards (a multi-SKU order
+spanning shards, or a gift from another shard) are a saga: their holds are made first,
+one idempotent script per shard; then the anchor script writes the state; if the anchor
+refuses, the holds this call made are released again. A crash in between leaves at most
+unpaid holds that expire, or confirmed parts the retried sync finds and keeps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from reservation.domain.models import OrderLine
+from reservation.domain.orders import spec
+from reservation.errors import FailedPrecondition, NotFound, Unavailable
+from reservation.ordersync import codec
+from reservation.ordersync import plan as planning
+from reservation.ordersync.events import OrderEvent
+from reservation.ordersync.model import Address, ChannelOrder, Order, Shipment
+from reservation.ordersync.plan import Outcome, Plan
+from reservation.ordersync.states import HoldWant, OrderState
+from reservation.settings import Settings
+from reservation.storage import keys
+from reservation.storage.orders import OrderStore, order_ref
+from reservation.storage.replies import OpReply
+from reservation.storage.store import Store
+from reservation.writeback import WriteBack  # before storage.writeback (import cycle)
+from reservation.storage.writeback import WriteBackStore  # noqa: I001
+
+ATTEMPTS = 10
+AUDIT_GROUP = "audit"
+
+
+class Router(Protocol):
+    """The routing seam: candidate warehouses per line ("" = the SKU's warehouses in
+    priority order), in line order. The routing capability plugs in here."""
+
+    async def candidates(self, order: Order) -> list[str]: ...
+
+
+class PriorityRouter:
+    """Until routing is there: the line's own warehouse, else the SKU's priority order."""
+
+    async def candidates(self, order: Order) -> list[str]:
+        return [line.warehouse_id for line in order.lines]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    outcome: Outcome
+    order: Order | None
+    stock_reason: str = ""
+    duplicates: tuple[str, ...] = ()
+
+
+class _Retry(Exception):
+    """The order changed under us (or a hold ended): read it again and replan."""
+
+
+def parse_event(shard: int, entry_id: str, fields: dict[str, str], n: int) -> OrderEvent:
+    return OrderEvent.decode(fields["e"], event_id=fields.get("eid") or f"{shard}-{entry_id}",
+                             shard=shard, entry_id=entry_id, delivery_count=n)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class OrderHub:
+    def __init__(self, store: Store, settings: Settings, router: Router | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.orders = OrderStore(store)
+        self.router: Router = router or PriorityRouter()
+        self.events = WriteBack(WriteBackStore(store, keys.ORDER_EVENTS, parse_event), settings,
+                                settings.order_event_groups, "order_event_groups")
+
+    async def start(self) -> None:
+        await self.events.start()
+
+    # -- reading ----------------------------------------------------------------------
+    async def _load(self, ref: str) -> tuple[int, Order] | None:
+        shard = await self.orders.locate(ref, None)
+        if shard is None:
+            return None
+        rec = await self.orders.read(shard, ref)
+        return None if rec is None else (shard, codec.decode(rec[1]))
+
+    async def get(self, channel: str, shop: str, order_id: str) -> Order:
+        found = await self._load(order_ref(channel, shop, order_id))
+        if found is None:
+            raise NotFound(f"order {channel}/{shop}/{order_id} not found")
+        return await self._with_holds(found[1])
+
+    async def _with_holds(self, order: Order) -> Order:
+        ref = order_ref(*order.key)
+        parts = self._parts(order, [ln.warehouse_id for ln in order.lines])
+        holds = await self.orders.holds([(s, self._hold_ref(ref, s, order)) for s in parts])
+        warehouses: list[str] = []
+        states_ = []
+        for h in holds:
+            states_.append(h.state or "NONE")
+            for item in h.allocations.split(";") if h.allocations else []:
+                wh = item.split("|")[1]
+                if wh not in warehouses:
+                    warehouses.append(wh)
+        return order.copy(warehouses=tuple(warehouses),
+                          reservation_state=",".join(sorted(set(states_))))
+
+    async def history(self, channel: str, shop: str, order_id: str, offset: int,
+                      count: int) -> list[OrderEvent]:
+        ref = order_ref(channel, shop, order_id)
+        shard = await self.orders.locate(ref, None)
+        if shard is None:
+            raise NotFound(f"order {channel}/{shop}/{order_id} not found")
+        return [OrderEvent.decode(e) for e in await self.orders.history(shard, ref, offset,
+                                                                         count)]
+
+    # -- parts and ops ----------------------------------------------------------------
+    def _anchor(self, order: Order | ChannelOrder) -> int:
+        return keys.shard_of(order.lines[0].sku, self.settings.shards)
+
+    def _parts(self, order: Order, cands: Sequence[str]) -> dict[int, list[tuple[str, int, str]]]:
+        parts: dict[int, list[tuple[str, int, str]]] = {}
+        for line, cand in zip(order.lines, cands, strict=True):
+            shard = keys.shard_of(line.sku, self.settings.shards)
+            parts.setdefault(shard, []).append((line.sku, line.quantity, cand))
+        return parts
+
+    @staticmethod
+    def _hold_ref(ref: str, shard: int, order: Order) -> str:
+        gen = order.hold_gens.get(str(shard), 0)
+        return ref if gen == 0 else f"{ref}#{gen}"
+
+    def _entries(self, order: Order, events: Sequence[OrderEvent],
+                 feed: set[int]) -> list[str]:
+        groups = self.events.groups
+        audit = AUDIT_GROUP if AUDIT_GROUP in groups else ""
+        feed_group = f"feed-{order.channel}"
+        out: list[str] = []
+        n = 0
+        for i, e in enumerate(events):
+            payload = e.encode()
+            out += [audit, "1", payload]
+            n += 1
+            if i in feed and feed_group in groups:
+                out += [feed_group, "0", payload]
+                n += 1
+        return [str(n), *out]
+
+    def _op(self, mode: str, ref: str, shard: int, p: Plan, order: Order,
+            lines: Sequence[tuple[str, int, str]], want: HoldWant,
+            primary: tuple[Order, list[OrderEvent], set[int]] | None = None) -> str:
+        s = self.settings
+        spec_ = spec(OrderLine(sku, qty, cand) for sku, qty, cand in lines)
+        fields: list[object] = [
+            mode, ref, p.expected_version, p.order.version, p.order.created_at_ms,
+            s.order_retention_ms, want.value, self._hold_ref(ref, shard, order), ref,
+            order.channel, f"{order.shop}/{order.order_id}", order.buyer_hash, spec_,
+            s.order_hold_ttl_ms, len(lines)]
+        for line in lines:
+            fields += list(line)
+        if mode == "part":
+            fields += ["", 0, "", 0, 0]
+        else:
+            doc, events, feed = primary or (p.order, p.events, p.feed)
+            fields += [codec.encode(doc), *self._entries(doc, events, feed)]
+            if p.fallback is not None and primary is None:
+                fields += [codec.encode(p.fallback),
+                           *self._entries(p.fallback, p.fallback_events, set())]
+            else:
+                fields += ["", 0]
+            fields.append(len(p.wms_events))
+            for item in p.wms_events:
+                fields += list(item)
+        return "\t".join(map(str, fields))
+
+    async def _execute(self, ref: str, anchor: int, p: Plan) -> tuple[OpReply, Order]:
+        """Run a plan: other shards' holds first (saga), then the anchor script."""
+        order = p.order
+        parts = self._parts(order, await self.router.candidates(order))
+        made: list[int] = []
+        refused: OpReply | None = None
+        for shard in sorted(s for s in parts if s != anchor):
+            r = (await self.orders.apply(shard, [self._op("part", ref, shard, p, order,
+                                                          parts[shard], p.want)]))[0]
+            if r.code == "DEAD":
+                self._bump(p, shard)
+                await self._release(ref, parts, p, made)
+                raise _Retry
+            if r.code == "REFUSED":
+                refused = r
+                break
+            if r.act == "reserve":
+                made.append(shard)
+        if refused is not None:
+            await self._release(ref, parts, p, made)
+            if p.fallback is None:
+                raise FailedPrecondition(f"stock refused: {refused.reason} {refused.failed_sku}")
+            why = f"{refused.reason} {refused.failed_sku}"
+            fb = _substitute(p.fallback, p.fallback_events, why)
+            op = self._op("order", ref, anchor, p, order, parts.get(anchor, []), HoldWant.KEEP,
+                          primary=fb)
+            r = (await self.orders.apply(anchor, [op]))[0]
+            if r.code == "CONFLICT":
+                raise _Retry
+            return OpReply("FALLBACK", r.version, "", "", refused.reason,
+                           refused.failed_sku, ""), p.fallback
+        op = self._op("order", ref, anchor, p, order, parts.get(anchor, []), p.want)
+        r = (await self.orders.apply(anchor, [op]))[0]
+        return await self._settle(ref, anchor, p, parts, made, r)
+
+    async def _settle(self, ref: str, anchor: int, p: Plan,
+                      parts: dict[int, list[tuple[str, int, str]]], made: list[int],
+                      r: OpReply) -> tuple[OpReply, Order]:
+        if r.code == "CONFLICT":
+            raise _Retry
+        if r.code == "DEAD":
+            self._bump(p, anchor)
+            await self._release(ref, parts, p, made)
+            raise _Retry
+        if r.code in ("FALLBACK", "REFUSED"):
+            await self._release(ref, parts, p, made)
+        if r.code == "REFUSED":
+            raise FailedPrecondition(f"stock refused: {r.reason} {r.failed_sku}")
+        if r.code == "FALLBACK":
+            assert p.fallback is not None
+            return r, p.fallback
+        return r, p.order
+
+    async def _release(self, ref: str, parts: dict[int, list[tuple[str, int, str]]], p: Plan,
+                       shards: Sequence[int]) -> None:
+        """Compensation: give back the holds this call made in other shards."""
+        for shard in shards:
+            await self.orders.apply(shard, [self._op("part", ref, shard, p, p.order,
+                                                     parts[shard], HoldWant.RELEASED)])
+
+    @staticmethod
+    def _bump(p: Plan, shard: int) -> None:
+        for order in (p.order, p.fallback):
+            if order is not None:
+                gens = dict(order.hold_gens)
+                gens[str(shard)] = gens.get(str(shard), 0) + 1
+                order.hold_gens = gens
+
+    # -- sync -------------------------------------------------------------------------
+    async def _duplicates(self, ref: str, co: ChannelOrder) -> list[str]:
+        near = await self.orders.suspect_duplicates(ref, co.buyer_hash, co.address.key(),
+                                                    co.created_at_ms)
+        # Cross-channel only: one channel's own order numbers do not collide.
+        return sorted(r for r in near if r.split(":", 1)[0] != co.channel)
+
+    async def sync_one(self, co: ChannelOrder) -> SyncResult:
+        ref = order_ref(*co.key)
+        gens: dict[str, int] = {}
+        for _ in range(ATTEMPTS):
+            found = await self._load(ref)
+            current = found[1] if found else None
+            dups = [] if current else await self._duplicates(ref, co)
+            p = planning.sync(current, co, dups, now_ms())
+            if isinstance(p, Outcome):
+                return SyncResult(p, current)
+            _carry_gens(p, gens)
+            anchor = found[0] if found else await self.orders.locate(ref, self._anchor(co))
+            assert anchor is not None
+            try:
+                r, written = await self._execute(ref, anchor, p)
+            except _Retry:
+                gens = dict(p.order.hold_gens)
+                continue
+            return _result(p, r, written)
+        raise Unavailable(f"order {ref} kept changing; try again")
+
+    async def sync(self, orders: Sequence[ChannelOrder]) -> list[SyncResult]:
+        """A batch: one-shard orders of one shard go out in one script call; the rest
+        (repeats within the batch, multi-shard orders, lost races) one by one."""
+        from reservation.ordersync.batch import sync_batch  # one concept per module
+
+        return await sync_batch(self, orders)
+
+    # -- operator and WMS changes -----------------------------------------------------
+    async def _change(self, channel: str, shop: str, order_id: str,
+                      make: planning.PlanMaker) -> SyncResult:
+        ref = order_ref(channel, shop, order_id)
+        gens: dict[str, int] = {}
+        for _ in range(ATTEMPTS):
+            found = await self._load(ref)
+            if found is None:
+                raise NotFound(f"order {channel}/{shop}/{order_id} not found")
+            anchor, current = found
+            p = await make(current)
+            if isinstance(p, Outcome):
+                return SyncResult(p, current)
+            _carry_gens(p, gens)
+            try:
+                r, written = await self._execute(ref, anchor, p)
+            except _Retry:
+                gens = dict(p.order.hold_gens)
+                continue
+            return _result(p, r, written)
+        raise Unavailable(f"order {ref} kept changing; try again")
+
+    async def transition(self, channel: str, shop: str, order_id: str, to: OrderState,
+                         actor: str, reason: str) -> SyncResult:
+        async def make(current: Order) -> Plan:
+            return planning.transition(current, to, actor, reason, now_ms())
+        return await self._change(channel, shop, order_id, make)
+
+    async def report_shipment(self, channel: str, shop: str, order_id: str,
+                              shipment: Shipment, actor: str) -> SyncResult:
+        async def make(current: Order) -> Plan | Outcome:
+            return planning.shipment(current, shipment, actor, now_ms())
+        return await self._change(channel, shop, order_id, make)
+
+    async def update_address(self, channel: str, shop: str, order_id: str, address: Address,
+                             actor: str, reason: str) -> SyncResult:
+        async def make(current: Order) -> Plan | Outcome:
+            held = await self._with_holds(current)
+            wh = held.warehouses[0] if held.warehouses else ""
+            return planning.address(current, address, actor, reason, now_ms(), wh)
+        return await self._change(channel, shop, order_id, make)
+
+
+def _carry_gens(p: Plan, gens: dict[str, int]) -> None:
+    """Hold generations bumped by an earlier attempt of this call stay bumped."""
+    for order in (p.order, p.fallback):
+        if order is not None and gens:
+            merged = dict(order.hold_gens)
+            for shard, gen in gens.items():
+                merged[shard] = max(gen, merged.get(shard, 0))
+            order.hold_gens = merged
+
+
+def _substitute(order: Order, events: list[OrderEvent],
+                why: str) -> tuple[Order, list[OrderEvent], set[int]]:
+    """A fallback written without its stock op: the refusal is named here, not in Lua."""
+    fixed = [OrderEvent(**{**vars(e), "reason": e.reason.replace(planning.STOCK_PLACEHOLDER, why)})
+             for e in events]
+    review = tuple(r.replace(planning.STOCK_PLACEHOLDER, why) for r in order.review)
+    order.review = review
+    return order, fixed, set()
+
+
+def _result(p: Plan, r: OpReply, written: Order) -> SyncResult:
+    if r.code == "FALLBACK":
+        why = f"{r.reason} {r.failed_sku}".strip()
+        written.review = tuple(x.replace(planning.STOCK_PLACEHOLDER, why)
+                               for x in written.review)
+        return SyncResult(Outcome.ON_HOLD, written, why, p.duplicates)
+    return SyncResult(p.outcome, written, "", p.duplicates)

@@ -1,0 +1,88 @@
+"""ListOrders: orders by creation time across the shard indexes, filtered by channel,
+state and warehouse, in pages that a token continues."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from reservation.errors import InvalidArgument
+from reservation.ordersync import codec
+from reservation.ordersync.model import Order
+from reservation.ordersync.states import OrderState
+
+if TYPE_CHECKING:
+    from reservation.ordersync.hub import OrderHub
+
+PAGE_MAX = 1000
+PAGE_DEFAULT = 100
+FOREVER_MS = 2**53
+
+
+@dataclass(frozen=True)
+class Query:
+    channel: str = ""
+    state: OrderState | None = None
+    warehouse_id: str = ""
+    created_from_ms: int = 0
+    created_to_ms: int = 0
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class Page:
+    orders: list[Order]
+    next_token: str
+
+
+def _cursor(token: str) -> tuple[int, str]:
+    if not token:
+        return (-1, "")
+    score, sep, ref = token.partition(":")
+    if not sep or not score.isdigit():
+        raise InvalidArgument("page_token", "is not a token this service gave")
+    return (int(score), ref)
+
+
+def _matches(order: Order, q: Query) -> bool:
+    return ((not q.channel or order.channel == q.channel)
+            and (q.state is None or order.state == q.state))
+
+
+async def list_orders(hub: OrderHub, q: Query) -> Page:
+    if not 0 <= q.page_size <= PAGE_MAX:
+        raise InvalidArgument("page_size", f"must be between 0 and {PAGE_MAX}")
+    size = q.page_size or PAGE_DEFAULT
+    after = _cursor(q.page_token)
+    low, high = q.created_from_ms, (q.created_to_ms - 1 if q.created_to_ms else FOREVER_MS)
+    shards = hub.settings.shards
+    out: list[Order] = []
+    while len(out) < size:
+        pages = await asyncio.gather(*(hub.orders.index_page(s, low, high, after, size)
+                                       for s in range(shards)))
+        candidates = sorted((score, ref, s) for s, page in enumerate(pages)
+                            for ref, score in page)
+        if not candidates:
+            return Page(out, "")
+        # Past the last entry of a shard that had more, another shard's entries could be
+        # missing: stop there.
+        full = [(page[-1][1], page[-1][0]) for page in pages if len(page) == size]
+        bound = min(full) if full else (FOREVER_MS, "\uffff")
+        candidates = [c for c in candidates if (c[0], c[1]) <= bound]
+        rows = await hub.orders.read_many([(s, ref) for _, ref, s in candidates])
+        for (score, ref, _), row in zip(candidates, rows):
+            after = (score, ref)
+            if row is None:
+                continue
+            order = codec.decode(row[1])
+            if not _matches(order, q):
+                continue
+            order = await hub._with_holds(order)  # warehouses come from the live holds
+            if q.warehouse_id and q.warehouse_id not in order.warehouses:
+                continue
+            out.append(order)
+            if len(out) == size:
+                return Page(out, f"{after[0]}:{after[1]}")
+    return Page(out, f"{after[0]}:{after[1]}")

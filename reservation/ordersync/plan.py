@@ -1,0 +1,235 @@
+"""What a change does to an order, decided without I/O: the order after it, its events,
+the stock its new state needs, and what to write instead if that stock is refused.
+
+The hub executes a Plan in one script per shard (see storage/lua/_order.lua).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from reservation.errors import FailedPrecondition, InvalidArgument
+from reservation.ordersync import events as ev
+from reservation.ordersync import states
+from reservation.ordersync.codec import plain
+from reservation.ordersync.events import Context, OrderEvent
+from reservation.ordersync.model import PAYLOAD_FIELDS, ChannelOrder, Order, Shipment
+from reservation.ordersync.states import HoldWant, OrderState
+
+S = OrderState
+STOCK_PLACEHOLDER = "@STOCK@"
+
+
+class Outcome(StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    UNCHANGED = "UNCHANGED"   # the same payload again: nothing written
+    STALE = "STALE"           # older than what is stored (by modified time): ignored
+    ON_HOLD = "ON_HOLD"       # written, but held for review (stock refused, duplicate)
+
+
+@dataclass
+class Plan:
+    order: Order
+    events: list[OrderEvent]
+    want: HoldWant
+    expected_version: int
+    outcome: Outcome
+    fallback: Order | None = None
+    fallback_events: list[OrderEvent] = field(default_factory=list)
+    wms_events: list[tuple[str, str, str]] = field(default_factory=list)
+    """(type, warehouse, detail JSON) for the WMS's write-back stream."""
+    feed: set[int] = field(default_factory=set)
+    """Indexes of events the order's channel adapter must push back."""
+    duplicates: tuple[str, ...] = ()
+
+
+PlanMaker = Callable[[Order], Awaitable["Plan | Outcome"]]
+
+
+def _stamp(order: Order, state: OrderState, at_ms: int, paid_at_ms: int = 0) -> None:
+    if state == S.PAID and not order.paid_at_ms:
+        order.paid_at_ms = paid_at_ms or at_ms
+    elif state == S.ROUTED and not order.routed_at_ms:
+        order.routed_at_ms = at_ms
+    elif state == S.SHIPPED and not order.shipped_at_ms:
+        order.shipped_at_ms = at_ms
+    elif state == S.DELIVERED and not order.delivered_at_ms:
+        order.delivered_at_ms = at_ms
+
+
+def _walk(order: Order, ctx: Context, path: list[OrderState], reason: str,
+          paid_at_ms: int = 0, actor: str = "") -> list[OrderEvent]:
+    out = []
+    for step in path:
+        # Routing is the hub's own rule, whoever reported the payment.
+        who = "rule:router" if step == S.ROUTED and not actor else actor
+        out.append(ev.transition(ctx, order.state, step, reason, actor=who))
+        _stamp(order, step, ctx.at_ms, paid_at_ms)
+        order.state = step
+    return out
+
+
+def _new_order(co: ChannelOrder, now: int) -> Order:
+    return Order(channel=co.channel, shop=co.shop, order_id=co.order_id, state=states.INITIAL,
+                 version=1, channel_state=co.state, raw_status=co.raw_status,
+                 modified_at_ms=co.modified_at_ms, created_at_ms=co.created_at_ms,
+                 buyer_hash=co.buyer_hash, address=co.address, lines=co.lines,
+                 total_cents=co.total_cents, paid_cents=co.paid_cents, paid_at_ms=0,
+                 updated_at_ms=now)
+
+
+def _diff(current: Order, co: ChannelOrder) -> dict[str, tuple[Any, Any]]:
+    out = {f: (getattr(current, f), getattr(co, f)) for f in PAYLOAD_FIELDS
+           if getattr(current, f) != getattr(co, f)}
+    if current.channel_state != co.state:
+        out["channel_state"] = (current.channel_state, co.state)
+    return out
+
+
+def _target(start: OrderState, reported: OrderState) -> OrderState:
+    """Where a channel's report takes the order (the hub routes what is paid)."""
+    if start == S.ON_HOLD and reported in states.REVIEW_STICKY:
+        return S.ON_HOLD  # a review is left by an operator, not by a channel's "paid"
+    target = S.ROUTED if reported == S.PAID else reported
+    if states.behind(target, start):
+        return start
+    return target
+
+
+def _stock_fallback(order: Order, base: Order, ctx: Context, head: list[OrderEvent],
+                    path: list[OrderState], reason: str,
+                    paid_at_ms: int) -> tuple[Order, list[OrderEvent]]:
+    """The order as written when its stock is refused: it goes as far as paid, then
+    waits for review."""
+    fb = base.copy(review=(*base.review, f"stock refused: {STOCK_PLACEHOLDER}"))
+    events = list(head)
+    upto = [s for s in path if s in (S.PAID, S.PENDING_PAYMENT)]
+    events += _walk(fb, ctx, upto, reason, paid_at_ms)
+    events.append(ev.stock_refused(ctx, STOCK_PLACEHOLDER))
+    if fb.state != S.ON_HOLD:
+        events += _walk(fb, ctx, [S.ON_HOLD], "stock refused", actor="rule:stock")
+    return fb, events
+
+
+def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
+         now: int) -> Plan | Outcome:
+    """A channel's order as it arrives: new, changed, the same again, or stale."""
+    if current is None:
+        order = _new_order(co, now)
+        ctx = Context(co.channel, co.shop, co.order_id, 1, now, co.actor)
+        fields = {f: getattr(co, f) for f in PAYLOAD_FIELDS}
+        fields["channel_state"] = co.state
+        head = [ev.created(ctx, states.INITIAL, fields)]
+        outcome, expected = Outcome.CREATED, 0
+    else:
+        if co.modified_at_ms < current.modified_at_ms:
+            return Outcome.STALE
+        diff = _diff(current, co)
+        if not diff:
+            return Outcome.UNCHANGED
+        if "lines" in diff:
+            raise InvalidArgument("lines", "do not match the order's earlier version (its "
+                                           "stock is reserved for those lines)")
+        order = current.copy(version=current.version + 1, updated_at_ms=now,
+                             channel_state=co.state,
+                             **{f: getattr(co, f) for f in PAYLOAD_FIELDS})
+        ctx = Context(co.channel, co.shop, co.order_id, order.version, now, co.actor)
+        head = [ev.updated(ctx, diff)]
+        outcome, expected = Outcome.UPDATED, current.version
+    base = order.copy()
+    reason = f"channel status {co.raw_status}"
+    target = _target(order.state, co.state)
+    suspect = bool(duplicates) and co.state in states.REVIEW_STICKY
+    if suspect:
+        target = S.PAID if co.state in (S.PAID, S.ROUTED) else order.state
+    path = states.walk(order.state, target)
+    events = head + _walk(order, ctx, path, reason, co.paid_at_ms)
+    if suspect:
+        events.append(ev.duplicate_suspected(ctx, duplicates))
+        order.review = (*order.review, "suspected duplicate of " + ", ".join(duplicates))
+        events += _walk(order, ctx, [S.ON_HOLD], "suspected duplicate",
+                        actor="rule:duplicates")
+    plan = Plan(order, events, _want(order), expected, outcome,
+                duplicates=tuple(duplicates))
+    if plan.want in (HoldWant.HELD, HoldWant.CONFIRMED):
+        plan.fallback, plan.fallback_events = _stock_fallback(
+            order, base, ctx, head, path, reason, co.paid_at_ms)
+    if order.state == S.ON_HOLD:
+        plan.outcome = Outcome.ON_HOLD
+    _mark_feed(plan)
+    return plan
+
+
+def _want(order: Order) -> HoldWant:
+    return states.hold_want(order.state, order.paid, order.ever_shipped)
+
+
+def _mark_feed(plan: Plan) -> None:
+    """What the channel must hear back: shipments above all, and the hub's own holds."""
+    for i, e in enumerate(plan.events):
+        if e.type == ev.EventType.SHIPMENT_REPORTED or (
+                e.type == ev.EventType.TRANSITION and e.to_state in (S.SHIPPED, S.ON_HOLD)):
+            plan.feed.add(i)
+
+
+def transition(current: Order, to: OrderState, actor: str, reason: str, now: int) -> Plan:
+    """An operator's (or the WMS's) move: one step of the table; refused stock is an
+    error (FailedPrecondition), nothing written."""
+    order = current.copy(version=current.version + 1, updated_at_ms=now)
+    ctx = Context(order.channel, order.shop, order.order_id, order.version, now, actor, reason)
+    # One step of the table: a person or the WMS moves an order, they do not skip.
+    states.check(order.state, to)
+    path = [to]
+    if to == S.ON_HOLD:
+        order.review = (*order.review, reason or f"held by {actor}")
+    events = _walk(order, ctx, path, reason, actor=actor)
+    plan = Plan(order, events, _want(order), current.version, Outcome.UPDATED)
+    _mark_feed(plan)
+    return plan
+
+
+def shipment(current: Order, shipment_: Shipment, actor: str, now: int) -> Plan | Outcome:
+    if shipment_ in current.shipments:
+        return Outcome.UNCHANGED
+    order = current.copy(version=current.version + 1, updated_at_ms=now,
+                         shipments=(*current.shipments, shipment_))
+    ctx = Context(order.channel, order.shop, order.order_id, order.version, now, actor,
+                  f"{shipment_.carrier} {shipment_.tracking_number}")
+    events = [ev.shipment_reported(ctx, shipment_)]
+    if order.state not in states.SHIPPED_STATES:
+        events += _walk(order, ctx, states.walk(order.state, S.SHIPPED), ctx.reason,
+                        actor=actor)
+        order.shipped_at_ms = shipment_.shipped_at_ms or now
+    plan = Plan(order, events, _want(order), current.version, Outcome.UPDATED)
+    _mark_feed(plan)
+    return plan
+
+
+WMS_HAS_IT = frozenset({S.ALLOCATED, S.PRINTED})
+ADDRESS_FINAL = frozenset({S.SHIPPED, S.DELIVERED, S.CANCELLED, S.REFUNDED, S.CLOSED})
+
+
+def address(current: Order, new: Any, actor: str, reason: str, now: int,
+            warehouse: str) -> Plan | Outcome:
+    if current.state in ADDRESS_FINAL or current.ever_shipped:
+        why = f"the order is {current.state}"
+        if current.shipments:
+            last = current.shipments[-1]
+            why += f" (shipped with {last.carrier} {last.tracking_number})"
+        raise FailedPrecondition(f"address cannot change: {why}")
+    if new == current.address:
+        return Outcome.UNCHANGED
+    order = current.copy(version=current.version + 1, updated_at_ms=now, address=new)
+    ctx = Context(order.channel, order.shop, order.order_id, order.version, now, actor, reason)
+    plan = Plan(order, [ev.address_changed(ctx, current.address, new)], HoldWant.KEEP,
+                current.version, Outcome.UPDATED)
+    if current.state in WMS_HAS_IT:
+        detail = json.dumps({"shop": order.shop, "order_id": order.order_id,
+                             "address": plain(new)}, ensure_ascii=False)
+        plan.wms_events.append(("ADDRESS_CHANGED", warehouse, detail))
+    return plan

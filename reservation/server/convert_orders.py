@@ -1,0 +1,101 @@
+"""Protobuf <-> order hub dataclasses, at the edge and nowhere else."""
+
+from __future__ import annotations
+
+import json
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from reservation.errors import InvalidArgument
+from reservation.ordersync.events import OrderEvent
+from reservation.ordersync.hub import SyncResult
+from reservation.ordersync.model import Address, Line, Order, RawOrder, Shipment
+from reservation.ordersync.fulfilment import Row
+from reservation.server.convert import timestamp_ms, to_duration, to_timestamp
+from reservation.v1 import order_service_pb2 as pb
+
+
+def _ms(field: str, ts: Timestamp) -> int:
+    if ts.seconds < 0:
+        raise InvalidArgument(field, "must not be before 1970")
+    return timestamp_ms(ts)
+
+
+def _ts(ms: int) -> Timestamp | None:
+    return to_timestamp(ms) if ms else None
+
+
+def address(a: pb.Address) -> Address:
+    return Address(a.province, a.city, a.district, a.detail)
+
+
+def raw_order(o: pb.ChannelOrder) -> RawOrder:
+    return RawOrder(
+        channel=o.channel, shop=o.shop, order_id=o.order_id, state=o.state,
+        raw_status=o.raw_status, modified_at_ms=_ms("modified_at", o.modified_at),
+        created_at_ms=_ms("created_at", o.created_at), receiver_phone=o.receiver_phone,
+        address=address(o.address),
+        lines=tuple(Line(ln.sku, ln.quantity, ln.price, ln.brand, ln.category,
+                         ln.warehouse_id, ln.gift_of) for ln in o.lines),
+        total_cents=o.total, paid_cents=o.paid, paid_at_ms=_ms("paid_at", o.paid_at),
+        actor=o.actor)
+
+
+def shipment(s: pb.Shipment) -> Shipment:
+    return Shipment(s.carrier, s.tracking_number, _ms("shipment.shipped_at", s.shipped_at))
+
+
+def to_address(a: Address) -> pb.Address:
+    return pb.Address(province=a.province, city=a.city, district=a.district, detail=a.detail)
+
+
+def to_order(o: Order) -> pb.Order:
+    return pb.Order(
+        channel=o.channel, shop=o.shop, order_id=o.order_id, state=o.state.value,
+        version=o.version, channel_state=o.channel_state.value, raw_status=o.raw_status,
+        modified_at=_ts(o.modified_at_ms), created_at=_ts(o.created_at_ms),
+        buyer_hash=o.buyer_hash, address=to_address(o.address),
+        lines=[pb.OrderItem(sku=ln.sku, quantity=ln.quantity, price=ln.price_cents,
+                            brand=ln.brand, category=ln.category,
+                            warehouse_id=ln.warehouse_id, gift_of=ln.gift_of,
+                            line_id=ln.line_id) for ln in o.lines],
+        total=o.total_cents, paid=o.paid_cents, paid_at=_ts(o.paid_at_ms),
+        routed_at=_ts(o.routed_at_ms), shipped_at=_ts(o.shipped_at_ms),
+        delivered_at=_ts(o.delivered_at_ms),
+        shipments=[pb.Shipment(carrier=s.carrier, tracking_number=s.tracking_number,
+                               shipped_at=_ts(s.shipped_at_ms)) for s in o.shipments],
+        review=list(o.review), warehouses=list(o.warehouses),
+        reservation_state=o.reservation_state, updated_at=_ts(o.updated_at_ms))
+
+
+def outcome(value: str) -> int:
+    return pb.SyncOutcome.Value(f"SYNC_OUTCOME_{value}")
+
+
+def to_result(r: SyncResult, key: tuple[str, str, str]) -> pb.SyncResult:
+    o = r.order
+    return pb.SyncResult(channel=key[0], shop=key[1], order_id=key[2],
+                         outcome=outcome(r.outcome.value),
+                         state=o.state.value if o else "", version=o.version if o else 0,
+                         stock_reason=r.stock_reason,
+                         suspected_duplicates=list(r.duplicates))
+
+
+def to_event(e: OrderEvent) -> pb.OrderEvent:
+    return pb.OrderEvent(
+        event_id=e.event_id, type=e.type.value, channel=e.channel, shop=e.shop,
+        order_id=e.order_id, version=e.version, at=to_timestamp(e.at_ms), actor=e.actor,
+        reason=e.reason, from_state=e.from_state, to_state=e.to_state,
+        changes_json=json.dumps(e.changes, ensure_ascii=False, sort_keys=True),
+        delivery_count=e.delivery_count)
+
+
+def to_stats(r: Row) -> pb.FulfilmentStats:
+    return pb.FulfilmentStats(
+        channel=r.channel, warehouse_id=r.warehouse_id, day=r.day, created=r.created,
+        paid=r.paid, routed=r.routed, shipped=r.shipped, delivered=r.delivered,
+        on_time_rate=r.on_time_rate,
+        median_pay_to_route=to_duration(Row.median(r.to_route)),
+        median_pay_to_ship=to_duration(Row.median(r.to_ship)),
+        late=[pb.LateOrder(key=pb.OrderKey(channel=k[0], shop=k[1], order_id=k[2]),
+                           state=state, reason=why) for k, state, why in r.late])

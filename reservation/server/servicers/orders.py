@@ -1,0 +1,135 @@
+"""OrderService: parse and validate at the edge, call the order hub, build the response."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from reservation.errors import InvalidArgument
+from reservation.ordersync import listing, states
+from reservation.ordersync import validation as ov
+from reservation.ordersync.fulfilment import Fulfilment
+from reservation.ordersync.hub import OrderHub
+from reservation.ordersync.model import ChannelOrder
+from reservation.server import convert
+from reservation.server import convert_orders as co
+from reservation.v1 import order_service_pb2 as pb
+from reservation.v1 import order_service_pb2_grpc as pb_grpc
+
+HISTORY_MAX = 1000
+
+
+class OrderServicer(pb_grpc.OrderServiceServicer):
+    def __init__(self, hub: OrderHub) -> None:
+        self.hub = hub
+        self.settings = hub.settings
+        self.fulfilment = Fulfilment(hub)
+
+    def _orders(self, orders: list[pb.ChannelOrder]) -> list[ChannelOrder]:
+        """Every order valid, or the whole batch refused naming the field: nothing written."""
+        top = self.settings.max_batch
+        if not orders:
+            raise InvalidArgument("orders", "must hold at least one order")
+        if len(orders) > top:
+            raise InvalidArgument("orders", f"holds {len(orders)} orders, at most {top}")
+        return [ov.channel_order(co.raw_order(o), self.settings, f"orders[{i}].")
+                for i, o in enumerate(orders)]
+
+    async def _sync(self, orders: list[pb.ChannelOrder]) -> list[pb.SyncResult]:
+        checked = self._orders(orders)
+        results = await self.hub.sync(checked)
+        return [co.to_result(r, c.key) for r, c in zip(results, checked, strict=True)]
+
+    async def SyncOrders(self, request: pb.SyncOrdersRequest,
+                         context: grpc.aio.ServicerContext) -> pb.SyncOrdersResponse:
+        return pb.SyncOrdersResponse(results=await self._sync(list(request.orders)))
+
+    async def SyncOrderStream(self, request_iterator: AsyncIterator[pb.SyncOrderStreamRequest],
+                              context: grpc.aio.ServicerContext
+                              ) -> AsyncIterator[pb.SyncOrderStreamResponse]:
+        async for request in request_iterator:
+            yield pb.SyncOrderStreamResponse(results=await self._sync(list(request.orders)))
+
+    def _key(self, key: pb.OrderKey) -> tuple[str, str, str]:
+        ov.order_key(key.channel, key.shop, key.order_id, self.settings)
+        return key.channel, key.shop, key.order_id
+
+    async def GetOrder(self, request: pb.GetOrderRequest,
+                       context: grpc.aio.ServicerContext) -> pb.GetOrderResponse:
+        order = await self.hub.get(*self._key(request.key))
+        return pb.GetOrderResponse(order=co.to_order(order))
+
+    async def GetOrderHistory(self, request: pb.GetOrderHistoryRequest,
+                              context: grpc.aio.ServicerContext) -> pb.GetOrderHistoryResponse:
+        key = self._key(request.key)
+        if request.offset < 0:
+            raise InvalidArgument("offset", "must not be negative")
+        if not 0 <= request.page_size <= HISTORY_MAX:
+            raise InvalidArgument("page_size", f"must be between 0 and {HISTORY_MAX}")
+        events = await self.hub.history(*key, request.offset, request.page_size or HISTORY_MAX)
+        return pb.GetOrderHistoryResponse(events=[co.to_event(e) for e in events])
+
+    async def ListOrders(self, request: pb.ListOrdersRequest,
+                         context: grpc.aio.ServicerContext) -> pb.ListOrdersResponse:
+        query = listing.Query(
+            channel=request.channel,
+            state=states.parse("state", request.state) if request.state else None,
+            warehouse_id=request.warehouse_id,
+            created_from_ms=convert.timestamp_ms(request.created_from),
+            created_to_ms=convert.timestamp_ms(request.created_to),
+            page_size=request.page_size, page_token=request.page_token)
+        page = await listing.list_orders(self.hub, query)
+        return pb.ListOrdersResponse(orders=[co.to_order(o) for o in page.orders],
+                                     next_page_token=page.next_token)
+
+    async def UpdateAddress(self, request: pb.UpdateAddressRequest,
+                            context: grpc.aio.ServicerContext) -> pb.UpdateAddressResponse:
+        key = self._key(request.key)
+        address = co.address(request.address)
+        ov.address("address", address)
+        ov.actor("actor", request.actor)
+        ov.text("reason", request.reason)
+        r = await self.hub.update_address(*key, address, request.actor or "operator",
+                                          request.reason)
+        return pb.UpdateAddressResponse(outcome=co.outcome(r.outcome.value),
+                                        order=co.to_order(r.order) if r.order else None)
+
+    async def ReportShipment(self, request: pb.ReportShipmentRequest,
+                             context: grpc.aio.ServicerContext) -> pb.ReportShipmentResponse:
+        key = self._key(request.key)
+        shipment = co.shipment(request.shipment)
+        ov.text("shipment.carrier", shipment.carrier, required=True)
+        ov.text("shipment.tracking_number", shipment.tracking_number, required=True)
+        ov.actor("actor", request.actor)
+        r = await self.hub.report_shipment(*key, shipment, request.actor or "wms")
+        return pb.ReportShipmentResponse(outcome=co.outcome(r.outcome.value),
+                                         order=co.to_order(r.order) if r.order else None)
+
+    async def UpdateOrderState(self, request: pb.UpdateOrderStateRequest,
+                               context: grpc.aio.ServicerContext
+                               ) -> pb.UpdateOrderStateResponse:
+        key = self._key(request.key)
+        to = states.parse("state", request.state)
+        ov.text("actor", request.actor, required=True)
+        ov.text("reason", request.reason)
+        r = await self.hub.transition(*key, to, request.actor, request.reason)
+        return pb.UpdateOrderStateResponse(outcome=co.outcome(r.outcome.value),
+                                           order=co.to_order(r.order) if r.order else None)
+
+    async def PullOrderEvents(self, request: pb.PullOrderEventsRequest,
+                              context: grpc.aio.ServicerContext) -> pb.PullOrderEventsResponse:
+        batch = await self.hub.events.pull(request.group, request.consumer, request.max_events,
+                                           convert.duration_ms("wait", request.wait))
+        return pb.PullOrderEventsResponse(batch_id=batch.batch_id,
+                                          events=[co.to_event(e) for e in batch.events])
+
+    async def AckOrderEvents(self, request: pb.AckOrderEventsRequest,
+                             context: grpc.aio.ServicerContext) -> pb.AckOrderEventsResponse:
+        return pb.AckOrderEventsResponse(acknowledged=await self.hub.events.ack(request.batch_id))
+
+    async def GetFulfilmentStats(self, request: pb.GetFulfilmentStatsRequest,
+                                 context: grpc.aio.ServicerContext
+                                 ) -> pb.GetFulfilmentStatsResponse:
+        rows = await self.fulfilment.stats(request.day, request.channel, request.warehouse_id)
+        return pb.GetFulfilmentStatsResponse(rows=[co.to_stats(r) for r in rows])

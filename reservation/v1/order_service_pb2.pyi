@@ -1,0 +1,433 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SyncOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SYNC_OUTCOME_UNSPECIFIED: _ClassVar[SyncOutcome]
+    SYNC_OUTCOME_CREATED: _ClassVar[SyncOutcome]
+    SYNC_OUTCOME_UPDATED: _ClassVar[SyncOutcome]
+    SYNC_OUTCOME_UNCHANGED: _ClassVar[SyncOutcome]
+    SYNC_OUTCOME_STALE: _ClassVar[SyncOutcome]
+    SYNC_OUTCOME_ON_HOLD: _ClassVar[SyncOutcome]
+SYNC_OUTCOME_UNSPECIFIED: SyncOutcome
+SYNC_OUTCOME_CREATED: SyncOutcome
+SYNC_OUTCOME_UPDATED: SyncOutcome
+SYNC_OUTCOME_UNCHANGED: SyncOutcome
+SYNC_OUTCOME_STALE: SyncOutcome
+SYNC_OUTCOME_ON_HOLD: SyncOutcome
+
+class Address(_message.Message):
+    __slots__ = ("province", "city", "district", "detail")
+    PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    CITY_FIELD_NUMBER: _ClassVar[int]
+    DISTRICT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    province: str
+    city: str
+    district: str
+    detail: str
+    def __init__(self, province: _Optional[str] = ..., city: _Optional[str] = ..., district: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class OrderItem(_message.Message):
+    __slots__ = ("sku", "quantity", "price", "brand", "category", "warehouse_id", "gift_of", "line_id")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    BRAND_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
+    GIFT_OF_FIELD_NUMBER: _ClassVar[int]
+    LINE_ID_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    quantity: int
+    price: int
+    brand: str
+    category: str
+    warehouse_id: str
+    gift_of: str
+    line_id: str
+    def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ..., price: _Optional[int] = ..., brand: _Optional[str] = ..., category: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., gift_of: _Optional[str] = ..., line_id: _Optional[str] = ...) -> None: ...
+
+class ChannelOrder(_message.Message):
+    __slots__ = ("channel", "shop", "order_id", "state", "raw_status", "modified_at", "created_at", "paid_at", "receiver_phone", "address", "lines", "total", "paid", "actor")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SHOP_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RAW_STATUS_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    PAID_AT_FIELD_NUMBER: _ClassVar[int]
+    RECEIVER_PHONE_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PAID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    shop: str
+    order_id: str
+    state: str
+    raw_status: str
+    modified_at: _timestamp_pb2.Timestamp
+    created_at: _timestamp_pb2.Timestamp
+    paid_at: _timestamp_pb2.Timestamp
+    receiver_phone: str
+    address: Address
+    lines: _containers.RepeatedCompositeFieldContainer[OrderItem]
+    total: int
+    paid: int
+    actor: str
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receiver_phone: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class Shipment(_message.Message):
+    __slots__ = ("carrier", "tracking_number", "shipped_at")
+    CARRIER_FIELD_NUMBER: _ClassVar[int]
+    TRACKING_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SHIPPED_AT_FIELD_NUMBER: _ClassVar[int]
+    carrier: str
+    tracking_number: str
+    shipped_at: _timestamp_pb2.Timestamp
+    def __init__(self, carrier: _Optional[str] = ..., tracking_number: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Order(_message.Message):
+    __slots__ = ("channel", "shop", "order_id", "state", "version", "channel_state", "raw_status", "modified_at", "created_at", "buyer_hash", "address", "lines", "total", "paid", "paid_at", "routed_at", "shipped_at", "delivered_at", "shipments", "review", "warehouses", "reservation_state", "updated_at")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SHOP_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_STATE_FIELD_NUMBER: _ClassVar[int]
+    RAW_STATUS_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    BUYER_HASH_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    PAID_FIELD_NUMBER: _ClassVar[int]
+    PAID_AT_FIELD_NUMBER: _ClassVar[int]
+    ROUTED_AT_FIELD_NUMBER: _ClassVar[int]
+    SHIPPED_AT_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_AT_FIELD_NUMBER: _ClassVar[int]
+    SHIPMENTS_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_FIELD_NUMBER: _ClassVar[int]
+    WAREHOUSES_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_STATE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    shop: str
+    order_id: str
+    state: str
+    version: int
+    channel_state: str
+    raw_status: str
+    modified_at: _timestamp_pb2.Timestamp
+    created_at: _timestamp_pb2.Timestamp
+    buyer_hash: str
+    address: Address
+    lines: _containers.RepeatedCompositeFieldContainer[OrderItem]
+    total: int
+    paid: int
+    paid_at: _timestamp_pb2.Timestamp
+    routed_at: _timestamp_pb2.Timestamp
+    shipped_at: _timestamp_pb2.Timestamp
+    delivered_at: _timestamp_pb2.Timestamp
+    shipments: _containers.RepeatedCompositeFieldContainer[Shipment]
+    review: _containers.RepeatedScalarFieldContainer[str]
+    warehouses: _containers.RepeatedScalarFieldContainer[str]
+    reservation_state: str
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., channel_state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., buyer_hash: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., review: _Optional[_Iterable[str]] = ..., warehouses: _Optional[_Iterable[str]] = ..., reservation_state: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SyncOrdersRequest(_message.Message):
+    __slots__ = ("orders",)
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[ChannelOrder]
+    def __init__(self, orders: _Optional[_Iterable[_Union[ChannelOrder, _Mapping]]] = ...) -> None: ...
+
+class SyncResult(_message.Message):
+    __slots__ = ("channel", "shop", "order_id", "outcome", "state", "version", "stock_reason", "suspected_duplicates")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SHOP_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STOCK_REASON_FIELD_NUMBER: _ClassVar[int]
+    SUSPECTED_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    shop: str
+    order_id: str
+    outcome: SyncOutcome
+    state: str
+    version: int
+    stock_reason: str
+    suspected_duplicates: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., outcome: _Optional[_Union[SyncOutcome, str]] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., stock_reason: _Optional[str] = ..., suspected_duplicates: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SyncOrdersResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SyncResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[SyncResult, _Mapping]]] = ...) -> None: ...
+
+class SyncOrderStreamRequest(_message.Message):
+    __slots__ = ("orders",)
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[ChannelOrder]
+    def __init__(self, orders: _Optional[_Iterable[_Union[ChannelOrder, _Mapping]]] = ...) -> None: ...
+
+class SyncOrderStreamResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SyncResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[SyncResult, _Mapping]]] = ...) -> None: ...
+
+class OrderKey(_message.Message):
+    __slots__ = ("channel", "shop", "order_id")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SHOP_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    shop: str
+    order_id: str
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ...) -> None: ...
+
+class GetOrderRequest(_message.Message):
+    __slots__ = ("key",)
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ...) -> None: ...
+
+class GetOrderResponse(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class OrderEvent(_message.Message):
+    __slots__ = ("event_id", "type", "channel", "shop", "order_id", "version", "at", "actor", "reason", "from_state", "to_state", "changes_json", "delivery_count")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SHOP_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    channel: str
+    shop: str
+    order_id: str
+    version: int
+    at: _timestamp_pb2.Timestamp
+    actor: str
+    reason: str
+    from_state: str
+    to_state: str
+    changes_json: str
+    delivery_count: int
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., version: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., changes_json: _Optional[str] = ..., delivery_count: _Optional[int] = ...) -> None: ...
+
+class GetOrderHistoryRequest(_message.Message):
+    __slots__ = ("key", "offset", "page_size")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    offset: int
+    page_size: int
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., offset: _Optional[int] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class GetOrderHistoryResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[OrderEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[OrderEvent, _Mapping]]] = ...) -> None: ...
+
+class ListOrdersRequest(_message.Message):
+    __slots__ = ("channel", "state", "warehouse_id", "created_from", "created_to", "page_size", "page_token")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FROM_FIELD_NUMBER: _ClassVar[int]
+    CREATED_TO_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    state: str
+    warehouse_id: str
+    created_from: _timestamp_pb2.Timestamp
+    created_to: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, channel: _Optional[str] = ..., state: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., created_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListOrdersResponse(_message.Message):
+    __slots__ = ("orders", "next_page_token")
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[Order]
+    next_page_token: str
+    def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateAddressRequest(_message.Message):
+    __slots__ = ("key", "address", "actor", "reason")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    address: Address
+    actor: str
+    reason: str
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReportShipmentRequest(_message.Message):
+    __slots__ = ("key", "shipment", "actor")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SHIPMENT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    shipment: Shipment
+    actor: str
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., shipment: _Optional[_Union[Shipment, _Mapping]] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class UpdateOrderStateRequest(_message.Message):
+    __slots__ = ("key", "state", "actor", "reason")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    state: str
+    actor: str
+    reason: str
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., state: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class UpdateAddressResponse(_message.Message):
+    __slots__ = ("outcome", "order")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    outcome: SyncOutcome
+    order: Order
+    def __init__(self, outcome: _Optional[_Union[SyncOutcome, str]] = ..., order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class ReportShipmentResponse(_message.Message):
+    __slots__ = ("outcome", "order")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    outcome: SyncOutcome
+    order: Order
+    def __init__(self, outcome: _Optional[_Union[SyncOutcome, str]] = ..., order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class UpdateOrderStateResponse(_message.Message):
+    __slots__ = ("outcome", "order")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    outcome: SyncOutcome
+    order: Order
+    def __init__(self, outcome: _Optional[_Union[SyncOutcome, str]] = ..., order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class PullOrderEventsRequest(_message.Message):
+    __slots__ = ("group", "consumer", "max_events", "wait")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    CONSUMER_FIELD_NUMBER: _ClassVar[int]
+    MAX_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    consumer: str
+    max_events: int
+    wait: _duration_pb2.Duration
+    def __init__(self, group: _Optional[str] = ..., consumer: _Optional[str] = ..., max_events: _Optional[int] = ..., wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class PullOrderEventsResponse(_message.Message):
+    __slots__ = ("batch_id", "events")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    events: _containers.RepeatedCompositeFieldContainer[OrderEvent]
+    def __init__(self, batch_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[OrderEvent, _Mapping]]] = ...) -> None: ...
+
+class AckOrderEventsRequest(_message.Message):
+    __slots__ = ("batch_id",)
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    def __init__(self, batch_id: _Optional[str] = ...) -> None: ...
+
+class AckOrderEventsResponse(_message.Message):
+    __slots__ = ("acknowledged",)
+    ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    acknowledged: int
+    def __init__(self, acknowledged: _Optional[int] = ...) -> None: ...
+
+class GetFulfilmentStatsRequest(_message.Message):
+    __slots__ = ("day", "channel", "warehouse_id")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
+    day: str
+    channel: str
+    warehouse_id: str
+    def __init__(self, day: _Optional[str] = ..., channel: _Optional[str] = ..., warehouse_id: _Optional[str] = ...) -> None: ...
+
+class LateOrder(_message.Message):
+    __slots__ = ("key", "state", "reason")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    state: str
+    reason: str
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class FulfilmentStats(_message.Message):
+    __slots__ = ("channel", "warehouse_id", "day", "created", "paid", "routed", "shipped", "delivered", "on_time_rate", "median_pay_to_route", "median_pay_to_ship", "late")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    PAID_FIELD_NUMBER: _ClassVar[int]
+    ROUTED_FIELD_NUMBER: _ClassVar[int]
+    SHIPPED_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    ON_TIME_RATE_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_PAY_TO_ROUTE_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_PAY_TO_SHIP_FIELD_NUMBER: _ClassVar[int]
+    LATE_FIELD_NUMBER: _ClassVar[int]
+    channel: str
+    warehouse_id: str
+    day: str
+    created: int
+    paid: int
+    routed: int
+    shipped: int
+    delivered: int
+    on_time_rate: float
+    median_pay_to_route: _duration_pb2.Duration
+    median_pay_to_ship: _duration_pb2.Duration
+    late: _containers.RepeatedCompositeFieldContainer[LateOrder]
+    def __init__(self, channel: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., day: _Optional[str] = ..., created: _Optional[int] = ..., paid: _Optional[int] = ..., routed: _Optional[int] = ..., shipped: _Optional[int] = ..., delivered: _Optional[int] = ..., on_time_rate: _Optional[float] = ..., median_pay_to_route: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., median_pay_to_ship: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., late: _Optional[_Iterable[_Union[LateOrder, _Mapping]]] = ...) -> None: ...
+
+class GetFulfilmentStatsResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[FulfilmentStats]
+    def __init__(self, rows: _Optional[_Iterable[_Union[FulfilmentStats, _Mapping]]] = ...) -> None: ...
