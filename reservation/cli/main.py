@@ -12,7 +12,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from reservation.cli import admin, serve, wms
+from reservation.cli import admin, orders, serve, wms
 from reservation.errors import StartupError
 from reservation.settings import ConfigError
 
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_commands(sub)
     admin.add_commands(sub)
     wms.add_commands(sub)
+    orders.add_commands(sub)
     return parser
 
 

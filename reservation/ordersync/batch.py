@@ -24,7 +24,7 @@ CHUNK = 100
 
 
 async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[SyncResult]:
-    from reservation.ordersync.hub import SyncResult, _result, now_ms
+    from reservation.ordersync.hub import SyncResult, _result
 
     results: list[SyncResult | None] = [None] * len(orders)
     refs = [order_ref(*co.key) for co in orders]
@@ -46,7 +46,7 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
             for i, d in zip(fresh, dups_raw)}
     loc_of = dict(zip(first, locs))
 
-    now = now_ms()
+    now = hub.clock()
     planned: list[tuple[int, Plan, int]] = []
     claims: list[tuple[int, int]] = []
     for i in first:

@@ -6,7 +6,6 @@ payment is late)."""
 from __future__ import annotations
 
 import statistics
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -88,7 +87,7 @@ class Fulfilment:
     async def stats(self, day: str, channel: str = "", warehouse: str = "",
                     now_ms: int | None = None) -> list[Row]:
         start, end = parse_day(day)
-        now = int(time.time() * 1000) if now_ms is None else now_ms
+        now = self.hub.clock() if now_ms is None else now_ms
         orders = await self._orders(start - int(LOOKBACK.total_seconds() * 1000), end, channel)
         rows: dict[tuple[str, str], Row] = {}
         for o in orders:

@@ -12,11 +12,11 @@ unpaid holds that expire, or confirmed parts the retried sync finds and keeps.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from reservation import clock as clock_
 from reservation.domain.models import OrderLine
 from reservation.domain.orders import spec
 from reservation.errors import FailedPrecondition, NotFound, Unavailable
@@ -69,14 +69,13 @@ def parse_event(shard: int, entry_id: str, fields: dict[str, str], n: int) -> Or
                              shard=shard, entry_id=entry_id, delivery_count=n)
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class OrderHub:
-    def __init__(self, store: Store, settings: Settings, router: Router | None = None) -> None:
+    def __init__(self, store: Store, settings: Settings, router: Router | None = None,
+                 clock: Callable[[], int] = clock_.now_ms) -> None:
         self.store = store
         self.settings = settings
+        self.clock = clock
+        """Time of the hub's own decisions (routed at, event times); a seam for tests."""
         self.orders = OrderStore(store)
         self.router: Router = router or PriorityRouter()
         self.events = WriteBack(WriteBackStore(store, keys.ORDER_EVENTS, parse_event), settings,
@@ -264,7 +263,7 @@ class OrderHub:
             found = await self._load(ref)
             current = found[1] if found else None
             dups = [] if current else await self._duplicates(ref, co)
-            p = planning.sync(current, co, dups, now_ms())
+            p = planning.sync(current, co, dups, self.clock())
             if isinstance(p, Outcome):
                 return SyncResult(p, current)
             _carry_gens(p, gens)
@@ -310,13 +309,13 @@ class OrderHub:
     async def transition(self, channel: str, shop: str, order_id: str, to: OrderState,
                          actor: str, reason: str) -> SyncResult:
         async def make(current: Order) -> Plan:
-            return planning.transition(current, to, actor, reason, now_ms())
+            return planning.transition(current, to, actor, reason, self.clock())
         return await self._change(channel, shop, order_id, make)
 
     async def report_shipment(self, channel: str, shop: str, order_id: str,
                               shipment: Shipment, actor: str) -> SyncResult:
         async def make(current: Order) -> Plan | Outcome:
-            return planning.shipment(current, shipment, actor, now_ms())
+            return planning.shipment(current, shipment, actor, self.clock())
         return await self._change(channel, shop, order_id, make)
 
     async def update_address(self, channel: str, shop: str, order_id: str, address: Address,
@@ -324,7 +323,7 @@ class OrderHub:
         async def make(current: Order) -> Plan | Outcome:
             held = await self._with_holds(current)
             wh = held.warehouses[0] if held.warehouses else ""
-            return planning.address(current, address, actor, reason, now_ms(), wh)
+            return planning.address(current, address, actor, reason, self.clock(), wh)
         return await self._change(channel, shop, order_id, make)
 
 

@@ -78,6 +78,8 @@ class App:
     recovery: Recovery | None = None
     metrics_port: int = 0
     """Where /metrics is served by this process (0: not here)."""
+    orders: OrderHub | None = None
+    """The order hub behind OrderService."""
     _metrics_server: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -133,7 +135,8 @@ def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
 
 def build_server(settings: Settings, reservations: Reservations, sales: Sales,
                  inventory: Inventory,
-                 health_servicer: health.aio.HealthServicer) -> grpc.aio.Server:
+                 health_servicer: health.aio.HealthServicer,
+                 orders: OrderHub | None = None) -> grpc.aio.Server:
     server = grpc.aio.server(
         # The first is outermost: errors the auth check raises are mapped too.
         interceptors=interceptors(settings),
@@ -153,7 +156,7 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
     write_back_service_pb2_grpc.add_WriteBackServiceServicer_to_server(
         WriteBackServicer(write_back), server)
     order_service_pb2_grpc.add_OrderServiceServicer_to_server(
-        OrderServicer(OrderHub(reservations.store, settings)), server)
+        OrderServicer(orders or OrderHub(reservations.store, settings)), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection(server)
     return server
@@ -175,12 +178,13 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     await store.health()
     # Write-back groups exist before the first ack can trim the streams.
     await WriteBack.over(store).start()
-    await OrderHub(store, settings).start()
+    orders = OrderHub(store, settings)
+    await orders.start()  # its event groups exist before the first ack trims
     reservations = Reservations(store, settings)
     sales = Sales(store, settings)
     inventory = Inventory(store, settings)
     health_servicer = health.aio.HealthServicer()
-    server = build_server(settings, reservations, sales, inventory, health_servicer)
+    server = build_server(settings, reservations, sales, inventory, health_servicer, orders)
     try:
         port = _bind(server, settings)
     except ListenError:
@@ -188,7 +192,7 @@ async def start_app(settings: Settings, redis_url: str | None = None,
         raise
     await server.start()
     app = App(settings, store, reservations, sales, inventory, server, port, health_servicer,
-              Sweeper(store), Recovery(store, reservations.multi))
+              Sweeper(store), Recovery(store, reservations.multi), orders=orders)
     await app.set_serving(True)
     await health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     if metrics.enabled(settings.metrics_port):

@@ -1,0 +1,44 @@
+"""`reservation orders get|history|list` and `reservation fulfilment --day`, as an
+operator runs them against a running server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.helpers import channel_order, sync
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "reservation.cli", *args],
+        capture_output=True, text=True, env=env, timeout=60)
+
+
+async def test_operator_reads_an_order_its_history_and_lists_from_the_cli(app, hub):
+    now = int(datetime.now(UTC).timestamp())
+    await sync(hub, channel_order("A1", "PAID", ("SKU-1", 2), created_s=now, modified_s=now))
+    target = ("--target", app.target)
+
+    got = await cli("orders", "get", "jd", "shop-1", "A1", *target)
+    hist = await cli("orders", "history", "jd", "shop-1", "A1", *target)
+    listed = await cli("orders", "list", "--state", "ROUTED", *target)
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    stats = await cli("fulfilment", "--day", day, *target)
+    missing = await cli("orders", "get", "jd", "shop-1", "NOPE", *target)
+
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["order"]["state"] == "ROUTED"
+    assert [e["type"] for e in json.loads(hist.stdout)["events"]] == [
+        "CREATED", "TRANSITION", "TRANSITION"]
+    assert [o["orderId"] for o in json.loads(listed.stdout)["orders"]] == ["A1"]
+    assert json.loads(stats.stdout)["rows"][-1]["paid"] == 1
+    assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
