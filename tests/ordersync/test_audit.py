@@ -142,10 +142,14 @@ async def test_a_redelivered_batch_is_skipped_by_the_store(app, hub, tmp_path):
         first = await asyncio.to_thread(puller.pull)
         applied_first = store.apply(first.events)
         puller.wait_s = 2.0
-        again = await asyncio.to_thread(puller.pull)  # past the visibility timeout
+        again: list = []
+        for _ in range(20):  # past the visibility timeout, shard by shard as each is due
+            again += (await asyncio.to_thread(puller.pull)).events
+            if len(again) >= len(first.events):
+                break
 
     assert applied_first == len(first.events) == sum((await trail(hub, ids)).values())
-    assert {e.event_id for e in again.events} == {e.event_id for e in first.events}
-    assert {e.delivery_count for e in again.events} == {2}
-    assert store.apply(again.events) == 0
+    assert sorted(e.event_id for e in again) == sorted(e.event_id for e in first.events)
+    assert {e.delivery_count for e in again} == {2}
+    assert store.apply(again) == 0
     store.close()
