@@ -1,0 +1,95 @@
+"""The poller's sink: mapped orders to the hub's `SyncOrders`, in batches.
+
+A batch the service refuses as a whole (INVALID_ARGUMENT names one order's field) is sent
+again one order at a time, so one bad order is recorded (with the service's message) and
+the rest still arrive. UNAVAILABLE and a passed deadline are retried with backoff: the
+same orders again are harmless (the hub answers UNCHANGED).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from reservation.clients.channels.base import CanonicalOrder
+from reservation.clients.channels.store import AdapterStore
+from reservation.v1 import order_service_pb2 as pb
+from reservation.v1 import order_service_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+             grpc.StatusCode.CANCELLED, grpc.StatusCode.RESOURCE_EXHAUSTED)
+BATCH = 200
+
+
+def _ts(ms: int) -> Timestamp | None:
+    if not ms:
+        return None
+    t = Timestamp()
+    t.FromMilliseconds(ms)
+    return t
+
+
+def to_proto(o: CanonicalOrder) -> pb.ChannelOrder:
+    return pb.ChannelOrder(
+        channel=o.channel, shop=o.shop, order_id=o.order_id, state=o.state,
+        raw_status=o.raw_status, modified_at=_ts(o.modified_at_ms),
+        created_at=_ts(o.created_at_ms), paid_at=_ts(o.paid_at_ms),
+        receiver_phone=o.receiver_phone, address=pb.Address(**asdict(o.address)),
+        lines=[pb.OrderItem(sku=ln.sku, quantity=ln.quantity, price=ln.price_cents)
+               for ln in o.lines],
+        total=o.total_cents, paid=o.paid_cents, actor=f"adapter:{o.channel}")
+
+
+class GrpcSink:
+    """Callable sink for the poller: returns when the hub has every order (or recorded
+    the ones it refused)."""
+
+    def __init__(self, channel: grpc.Channel, store: AdapterStore,
+                 metadata: Sequence[tuple[str, str]] = (), timeout_s: float = 10.0,
+                 attempts: int = 8, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.stub = pb_grpc.OrderServiceStub(channel)
+        self.store, self.metadata = store, tuple(metadata)
+        self.timeout_s, self.attempts, self.sleep = timeout_s, attempts, sleep
+        self.outcomes: dict[str, int] = {}
+
+    def __call__(self, orders: list[CanonicalOrder]) -> None:
+        for i in range(0, len(orders), BATCH):
+            self._send(orders[i:i + BATCH])
+
+    def _call(self, orders: list[CanonicalOrder]) -> pb.SyncOrdersResponse:
+        request = pb.SyncOrdersRequest(orders=[to_proto(o) for o in orders])
+        for attempt in range(self.attempts):
+            try:
+                return self.stub.SyncOrders(request, timeout=self.timeout_s,
+                                            metadata=self.metadata)
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or attempt == self.attempts - 1:
+                    raise
+                self.sleep(min(5.0, 0.1 * 2 ** attempt))
+        raise AssertionError("unreachable")
+
+    def _send(self, orders: list[CanonicalOrder]) -> None:
+        try:
+            answer = self._call(orders)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                raise
+            if len(orders) == 1:
+                o = orders[0]
+                log.error("hub refused %s/%s: %s", o.channel, o.order_id, exc.details())
+                self.store.refuse(o.channel, o.shop, o.order_id,
+                                  f"SyncOrders: {exc.details()}", asdict(o))
+                return
+            for o in orders:  # find the bad one; the others go through
+                self._send([o])
+            return
+        for r in answer.results:
+            name = pb.SyncOutcome.Name(r.outcome).removeprefix("SYNC_OUTCOME_")
+            self.outcomes[name] = self.outcomes.get(name, 0) + 1
