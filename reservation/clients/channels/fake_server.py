@@ -74,6 +74,12 @@ class FakeChannels:
         self.requests: dict[str, int] = defaultdict(int)
         self.accepted: list[Pushed] = []
         self.refused_pushes: list[Pushed] = []
+        self.push_attempts = 0
+        # block_push_at: the n-th push attempt waits (accepted, not yet answered) until
+        # `release` is set: the moment to kill an adapter that the channel just accepted.
+        self.block_push_at = 0
+        self.blocked = threading.Event()
+        self.release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
 
     # --- setting the scene -----------------------------------------------------------
@@ -239,6 +245,12 @@ class FakeChannels:
               tracking: str) -> str | None:
         """Record a push; None when accepted, else why not ('shipped' or 'unknown')."""
         p = Pushed(channel, order_id, carrier, tracking)
+        with self.lock:
+            self.push_attempts += 1
+            block = self.push_attempts == self.block_push_at
+        if block:
+            self.blocked.set()
+            self.release.wait(30)
         with self.lock:
             if order_id not in self.orders[channel]:
                 self.refused_pushes.append(p)

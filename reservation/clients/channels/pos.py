@@ -125,6 +125,7 @@ def fetch(api: ChannelApi, window: b.Window, token: str | None) -> b.Page:
 
 
 def push(api: ChannelApi, p: b.Push) -> None:
+    api.limiter.acquire()  # the back office's file is written at a bounded rate too
     path = directory(api) / SHIPMENTS
     row = [p.shop, p.order_id, p.carrier, p.tracking_number]
     with _push_lock:

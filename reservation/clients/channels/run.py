@@ -80,8 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        threading.Thread(target=poller.run, args=(stop,), daemon=True).start()
+        polling = threading.Thread(target=poller.run, args=(stop,), daemon=True)
+        polling.start()
         pushback.run(stop)
+        # Let a poll in progress finish before the channel closes under it.
+        polling.join(timeout=60)
     store.close()
     return 0
 
