@@ -85,3 +85,21 @@ def test_a_missing_id_or_modified_time_is_refused() -> None:
         adapter("jd").to_order({**raw, "orderId": ""}, "s")
     with pytest.raises(MappingError, match="missing modified"):
         adapter("jd").to_order({k: v for k, v in raw.items() if k != "modified"}, "s")
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_made_up_samples_map_back_to_their_state(channel: str) -> None:
+    """The demo's orders (samples.build) are in shapes the adapters read as meant."""
+    from reservation.clients.channels.samples import RAW_STATUS, Sample, build
+    for state in RAW_STATUS[channel]:
+        s = Sample("S-1", state, (("PHONE-X", 1, 399900), ("EARBUDS", 2, 19900)),
+                   "13900000001", ("浙江省", "杭州市", "西湖区", "文三路 1 号"),
+                   1794326400, 1794326460)
+        raw = build(channel, s)
+        if channel == "pos":
+            raw = {**raw, "file_mtime_ms": 1794326460000}
+        order = adapter(channel).to_order(raw, "shop")
+        assert order.state == state
+        assert [(ln.sku, ln.quantity, ln.price_cents) for ln in order.lines] == list(s.lines)
+        assert order.total_cents == 399900 + 2 * 19900
+        assert order.paid_cents == (order.total_cents if state == "PAID" else 0)

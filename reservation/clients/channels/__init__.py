@@ -11,7 +11,8 @@ import pkgutil
 from reservation.clients.channels.base import Adapter
 
 # Shared machinery, not channels.
-_NOT_CHANNELS = {"base", "http", "poller", "store", "fake_server", "pushback", "sync", "run"}
+_NOT_CHANNELS = {"base", "http", "poller", "store", "fake_server", "pushback", "sync", "run",
+                 "samples"}
 
 
 def adapters() -> dict[str, Adapter]:

@@ -1,0 +1,109 @@
+"""Orders in each channel's own payload shape, made up for the demo and load tests (the
+inverse of the adapters' mapping: a canonical state -> one raw status that maps to it).
+
+JD lists no unpaid state (its POP order API shows orders once paid), so a JD order that
+is never paid is never seen, as on the real channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from reservation.clients.channels.base import CST
+
+# canonical state -> the raw status each channel shows for it
+RAW_STATUS: dict[str, dict[str, Any]] = {
+    "taobao": {"PENDING_PAYMENT": "WAIT_BUYER_PAY", "PAID": "WAIT_SELLER_SEND_GOODS",
+               "CANCELLED": "TRADE_CLOSED_BY_TAOBAO"},
+    "jd": {"PAID": "WAIT_SELLER_STOCK_OUT", "CANCELLED": "TRADE_CANCELED"},
+    "pdd": {"PENDING_PAYMENT": 0, "PAID": 1, "CANCELLED": 2},  # confirm_status
+    "douyin": {"PENDING_PAYMENT": 1, "PAID": 105, "CANCELLED": 4},
+    "wechat": {"PENDING_PAYMENT": 10, "PAID": 20, "CANCELLED": 250},
+    "pos": {"PENDING_PAYMENT": "UNPAID", "PAID": "PAID", "CANCELLED": "VOID"},
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    order_id: str
+    state: str
+    lines: tuple[tuple[str, int, int], ...]
+    """(sku, quantity, unit price in cents)"""
+    phone: str
+    address: tuple[str, str, str, str]
+    """province, city, district, detail"""
+    created_s: float
+    modified_s: float
+
+
+def _text(s: float) -> str:
+    return datetime.fromtimestamp(s, CST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _yuan(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def build(channel: str, o: Sample) -> dict[str, Any]:
+    """One order as `channel` would send it (POS: its file rows under 'rows')."""
+    status = RAW_STATUS[channel][o.state]
+    paid = o.state == "PAID"
+    total = sum(q * p for _, q, p in o.lines)
+    prov, city, district, detail = o.address
+    if channel == "taobao":
+        return {"tid": o.order_id, "status": status, "payment": _yuan(total if paid else 0),
+                "total_fee": _yuan(total), "created": _text(o.created_s),
+                "pay_time": _text(o.modified_s) if paid else "",
+                "modified": _text(o.modified_s), "receiver_mobile": o.phone,
+                "receiver_state": prov, "receiver_city": city, "receiver_district": district,
+                "receiver_address": detail,
+                "orders": {"order": [{"oid": f"{o.order_id}{i}", "outer_sku_id": s, "num": q,
+                                      "price": _yuan(p), "refund_status": "NO_REFUND"}
+                                     for i, (s, q, p) in enumerate(o.lines)]}}
+    if channel == "jd":
+        return {"orderId": o.order_id, "orderState": status, "orderTotalPrice": _yuan(total),
+                "orderPayment": _yuan(total if paid else 0), "orderStartTime": _text(o.created_s),
+                "paymentConfirmTime": _text(o.modified_s), "modified": _text(o.modified_s),
+                "consigneeInfo": {"mobile": o.phone, "province": prov, "city": city,
+                                  "county": district, "fullAddress": detail},
+                "itemInfoList": [{"outerSkuId": s, "itemTotal": str(q), "jdPrice": _yuan(p)}
+                                 for s, q, p in o.lines]}
+    if channel == "pdd":
+        return {"order_sn": o.order_id, "order_status": 1, "refund_status": 1,
+                "group_status": 1, "confirm_status": status,
+                "pay_amount": total / 100 if paid else 0, "goods_amount": total / 100,
+                "created_time": _text(o.created_s),
+                "confirm_time": _text(o.modified_s) if paid else "",
+                "updated_at": _text(o.modified_s), "receiver_phone": o.phone,
+                "province": prov, "city": city, "town": district, "address": detail,
+                "item_list": [{"outer_id": s, "goods_count": q, "goods_price": p / 100}
+                              for s, q, p in o.lines]}
+    if channel == "douyin":
+        return {"order_id": o.order_id, "order_status": status, "order_amount": total,
+                "pay_amount": total if paid else 0, "create_time": int(o.created_s),
+                "pay_time": int(o.modified_s) if paid else 0, "update_time": int(o.modified_s),
+                "post_tel": o.phone,
+                "post_addr": {"province": {"name": prov}, "city": {"name": city},
+                              "town": {"name": district}, "detail": detail},
+                "sku_order_list": [{"out_sku_id": s, "item_num": q, "order_amount": q * p}
+                                   for s, q, p in o.lines]}
+    if channel == "wechat":
+        detail_ = {"product_infos": [{"sku_code": s, "sku_cnt": q, "sale_price": p}
+                                     for s, q, p in o.lines],
+                   "price_info": {"order_price": total},
+                   "delivery_info": {"address_info": {
+                       "tel_number": o.phone, "province_name": prov, "city_name": city,
+                       "county_name": district, "detail_info": detail}}}
+        if paid:
+            detail_["pay_info"] = {"pay_time": int(o.modified_s)}
+        return {"order_id": o.order_id, "status": status, "create_time": int(o.created_s),
+                "update_time": int(o.modified_s), "order_detail": detail_}
+    if channel == "pos":
+        return {"order_no": o.order_id, "rows": [
+            {"order_no": o.order_id, "store_id": "S-01", "time": _text(o.created_s),
+             "sku": s, "quantity": str(q), "price": _yuan(p), "payment_state": status,
+             "phone": o.phone, "province": prov, "city": city, "district": district,
+             "address": detail} for s, q, p in o.lines]}
+    raise KeyError(f"no sample shape for channel {channel!r}")
