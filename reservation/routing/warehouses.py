@@ -76,9 +76,14 @@ def _locate(wh: Warehouse, geo: Geography, field_: str) -> Warehouse:
         raise InvalidArgument(f"{field_}.latitude", "latitude -90..90, longitude -180..180")
     if not (wh.city or wh.province or has_point):
         raise InvalidArgument(f"{field_}.city", "give a city (or province), or coordinates")
-    place = geo.resolve(province=wh.province, city=wh.city) if (wh.city or wh.province) \
-        else None
-    if wh.city and place is not None and place.level != "city":
+    try:
+        place = geo.resolve(province=wh.province, city=wh.city) \
+            if (wh.city or wh.province) else None
+    except InvalidArgument:
+        place = None
+        if not has_point:
+            raise InvalidArgument(f"{field_}.city", f"unknown city {wh.city!r}") from None
+    if wh.city and (place is None or place.level != "city"):
         raise InvalidArgument(f"{field_}.city", f"unknown city {wh.city!r}")
     region = wh.region or (place.region if place else "")
     if region not in REGIONS:

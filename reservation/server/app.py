@@ -19,6 +19,8 @@ from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.recovery import Recovery
 from reservation.reserving.reservations import Reservations
+from reservation.routing import kernel
+from reservation.routing.service import Routing
 from reservation.server import metrics, reflection, tracing
 from reservation.server.gauges import GaugeSampler, active_sale_skus
 from reservation.server.interceptors.auth import AuthInterceptor
@@ -29,6 +31,7 @@ from reservation.server.interceptors.requests import RequestCheckInterceptor
 from reservation.server.servicers.admin import AdminServicer
 from reservation.server.servicers.orders import OrderServicer
 from reservation.server.servicers.reservation import ReservationServicer
+from reservation.server.servicers.routing import RoutingAdminServicer, RoutingServicer
 from reservation.server.servicers.write_back import WriteBackServicer
 from reservation.settings import Settings
 from reservation.stock.levels import Inventory
@@ -42,6 +45,8 @@ from reservation.v1 import (
     order_service_pb2_grpc,
     reservation_service_pb2,
     reservation_service_pb2_grpc,
+    routing_service_pb2,
+    routing_service_pb2_grpc,
     write_back_service_pb2,
     write_back_service_pb2_grpc,
 )
@@ -55,6 +60,8 @@ SERVICE_NAMES = (
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     write_back_service_pb2.DESCRIPTOR.services_by_name["WriteBackService"].full_name,
     order_service_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
+    routing_service_pb2.DESCRIPTOR.services_by_name["RoutingService"].full_name,
+    routing_service_pb2.DESCRIPTOR.services_by_name["RoutingAdminService"].full_name,
 )
 HEALTH_PERIOD_S = 2.0
 # Health name for liveness probes: SERVING while the process runs, whatever Redis does,
@@ -136,7 +143,8 @@ def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
 def build_server(settings: Settings, reservations: Reservations, sales: Sales,
                  inventory: Inventory,
                  health_servicer: health.aio.HealthServicer,
-                 orders: OrderHub | None = None) -> grpc.aio.Server:
+                 orders: OrderHub | None = None,
+                 routing: Routing | None = None) -> grpc.aio.Server:
     server = grpc.aio.server(
         # The first is outermost: errors the auth check raises are mapped too.
         interceptors=interceptors(settings),
@@ -157,6 +165,11 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
         WriteBackServicer(write_back), server)
     order_service_pb2_grpc.add_OrderServiceServicer_to_server(
         OrderServicer(orders or OrderHub(reservations.store, settings)), server)
+    routing = routing or Routing(reservations.store, settings)
+    routing_service_pb2_grpc.add_RoutingServiceServicer_to_server(
+        RoutingServicer(routing), server)
+    routing_service_pb2_grpc.add_RoutingAdminServiceServicer_to_server(
+        RoutingAdminServicer(routing), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection(server)
     return server
@@ -190,9 +203,13 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     except ListenError:
         await store.close()
         raise
-    await server.start()
     app = App(settings, store, reservations, sales, inventory, server, port, health_servicer,
               Sweeper(store), Recovery(store, reservations.multi), orders=orders)
+    # Readiness stays NOT_SERVING until the routing kernel is compiled (or loaded from
+    # numba's on-disk cache), so no request pays for compilation.
+    await app.set_serving(False)
+    await server.start()
+    await asyncio.to_thread(kernel.warm_up)
     await app.set_serving(True)
     await health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     if metrics.enabled(settings.metrics_port):

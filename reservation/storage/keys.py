@@ -22,6 +22,12 @@
     rsv:{H}:saledef:<sale>       hash  a flash sale's definition, H = shard of the sale id
     rsv:sales                    zset  sale ids by when their definition expires (entries
                                        past it are trimmed on every write: `sale list`)
+    rsv:{N}:load:<yyyymmdd>      hash  warehouse -> routed orders held that day in shard N
+                                       (TTL 2 days); a warehouse's load sums the shards
+    rsv:{routing}:warehouses     hash  warehouse id -> JSON (few hundred at most)
+    rsv:{routing}:rules          hash  current, next, v:<n> -> rule set version (JSON),
+                                       wh -> warehouses version (last 500 versions kept)
+    rsv:{routing}:recent         list  recently routed orders for SimulateRouting (capped)
 
 N = crc32(sku) % shards, so one Lua script reaches a SKU's counters, holds, queue and its
 shard's write-back stream atomically, on one Redis and on Redis Cluster alike.
@@ -139,3 +145,22 @@ def pending(shard: int) -> str:
 
 def home_shard(ref: str, shards: int) -> int:
     return shard_of(ref, shards)
+
+
+ROUTING = f"{ROOT}:{{routing}}:"
+
+
+def routing_warehouses() -> str:
+    return f"{ROUTING}warehouses"
+
+
+def routing_rules() -> str:
+    return f"{ROUTING}rules"
+
+
+def routing_recent() -> str:
+    return f"{ROUTING}recent"
+
+
+def load(shard: int, day: str) -> str:
+    return f"{prefix(shard)}load:{day}"

@@ -22,7 +22,8 @@ EXTRA_LIBRARIES = {name: ("_wb.lua",) for name in
 EXTRA_LIBRARIES["order_apply_many"] = ("_order.lua",)
 # Scripts that need none of the libraries: sent as they are, without the library
 # prelude every other script pays for on each call.
-STANDALONE = frozenset({"claim", "claim_many", "shorten", "intent", "phase", "due"})
+STANDALONE = frozenset({"claim", "claim_many", "shorten", "intent", "phase", "due",
+                        "rules_put"})
 NAMES = (
     "claim",
     "claim_many",
@@ -51,6 +52,8 @@ NAMES = (
     "wb_snapshot",
     # Orders (reservation/ordersync/).
     "order_apply_many",
+    # Routing (reservation/routing/).
+    "rules_put",
 )
 
 

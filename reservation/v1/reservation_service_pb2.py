@@ -23,50 +23,53 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from reservation.v1 import routing_service_pb2 as reservation_dot_v1_dot_routing__service__pb2
 from reservation.v1 import types_pb2 as reservation_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(reservation/v1/reservation_service.proto\x12\x0ereservation.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1areservation/v1/types.proto\"\xb1\x01\n\x0eReserveRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x03 \x01(\t\x12(\n\x05lines\x18\x04 \x03(\x0b\x32\x19.reservation.v1.OrderLine\x12+\n\x08hold_ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0b\x61llow_queue\x18\x06 \x01(\x08\"C\n\x0fReserveResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"G\n\x13ReserveBatchRequest\x12\x30\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.reservation.v1.ReserveRequest\"K\n\x14ReserveBatchResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".reservation.v1.ReserveBatchResult\"q\n\x12ReserveBatchResult\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\x12\x12\n\nerror_code\x18\x02 \x01(\x05\x12\x15\n\rerror_message\x18\x03 \x01(\t\"G\n\x14ReserveStreamRequest\x12/\n\x07request\x18\x01 \x01(\x0b\x32\x1e.reservation.v1.ReserveRequest\"\x97\x01\n\x15ReserveStreamResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x30\n\x0breservation\x18\x03 \x01(\x0b\x32\x1b.reservation.v1.Reservation\x12\x12\n\nerror_code\x18\x04 \x01(\x05\x12\x15\n\rerror_message\x18\x05 \x01(\t\"3\n\x0e\x43onfirmRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"C\n\x0f\x43onfirmResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"3\n\x0eReleaseRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"C\n\x0fReleaseResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\":\n\x15GetReservationRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"J\n\x16GetReservationResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"<\n\x17WatchReservationRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"L\n\x18WatchReservationResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"\x1e\n\x0fGetStockRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"`\n\x10GetStockResponse\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12*\n\x06levels\x18\x02 \x03(\x0b\x32\x1a.reservation.v1.StockLevel\x12\x13\n\x0bqueue_depth\x18\x03 \x01(\x03\x32\xce\x05\n\x12ReservationService\x12J\n\x07Reserve\x12\x1e.reservation.v1.ReserveRequest\x1a\x1f.reservation.v1.ReserveResponse\x12Y\n\x0cReserveBatch\x12#.reservation.v1.ReserveBatchRequest\x1a$.reservation.v1.ReserveBatchResponse\x12`\n\rReserveStream\x12$.reservation.v1.ReserveStreamRequest\x1a%.reservation.v1.ReserveStreamResponse(\x01\x30\x01\x12J\n\x07\x43onfirm\x12\x1e.reservation.v1.ConfirmRequest\x1a\x1f.reservation.v1.ConfirmResponse\x12J\n\x07Release\x12\x1e.reservation.v1.ReleaseRequest\x1a\x1f.reservation.v1.ReleaseResponse\x12_\n\x0eGetReservation\x12%.reservation.v1.GetReservationRequest\x1a&.reservation.v1.GetReservationResponse\x12g\n\x10WatchReservation\x12\'.reservation.v1.WatchReservationRequest\x1a(.reservation.v1.WatchReservationResponse0\x01\x12M\n\x08GetStock\x12\x1f.reservation.v1.GetStockRequest\x1a .reservation.v1.GetStockResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(reservation/v1/reservation_service.proto\x12\x0ereservation.v1\x1a\x1egoogle/protobuf/duration.proto\x1a$reservation/v1/routing_service.proto\x1a\x1areservation/v1/types.proto\"\x93\x02\n\x0eReserveRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x03 \x01(\t\x12(\n\x05lines\x18\x04 \x03(\x0b\x32\x19.reservation.v1.OrderLine\x12+\n\x08hold_ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0b\x61llow_queue\x18\x06 \x01(\x08\x12\x30\n\x0b\x64\x65stination\x18\x07 \x01(\x0b\x32\x1b.reservation.v1.Destination\x12.\n\x05route\x18\x08 \x01(\x0b\x32\x1f.reservation.v1.RouteAttributes\"\x93\x01\n\x0fRouteAttributes\x12\x0e\n\x06\x61mount\x18\x01 \x01(\x01\x12\x16\n\x0epayment_method\x18\x02 \x01(\t\x12\x16\n\x0e\x63ustomer_grade\x18\x03 \x01(\t\x12\x16\n\x0epromised_hours\x18\x04 \x01(\x01\x12(\n\x05lines\x18\x05 \x03(\x0b\x32\x19.reservation.v1.RouteLine\"u\n\x0fReserveResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\x12\x30\n\x07routing\x18\x02 \x01(\x0b\x32\x1f.reservation.v1.RoutingDecision\"G\n\x13ReserveBatchRequest\x12\x30\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.reservation.v1.ReserveRequest\"K\n\x14ReserveBatchResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".reservation.v1.ReserveBatchResult\"q\n\x12ReserveBatchResult\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\x12\x12\n\nerror_code\x18\x02 \x01(\x05\x12\x15\n\rerror_message\x18\x03 \x01(\t\"G\n\x14ReserveStreamRequest\x12/\n\x07request\x18\x01 \x01(\x0b\x32\x1e.reservation.v1.ReserveRequest\"\x97\x01\n\x15ReserveStreamResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x30\n\x0breservation\x18\x03 \x01(\x0b\x32\x1b.reservation.v1.Reservation\x12\x12\n\nerror_code\x18\x04 \x01(\x05\x12\x15\n\rerror_message\x18\x05 \x01(\t\"3\n\x0e\x43onfirmRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"C\n\x0f\x43onfirmResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"3\n\x0eReleaseRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"C\n\x0fReleaseResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\":\n\x15GetReservationRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"J\n\x16GetReservationResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"<\n\x17WatchReservationRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"L\n\x18WatchReservationResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"\x1e\n\x0fGetStockRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"`\n\x10GetStockResponse\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12*\n\x06levels\x18\x02 \x03(\x0b\x32\x1a.reservation.v1.StockLevel\x12\x13\n\x0bqueue_depth\x18\x03 \x01(\x03\x32\xce\x05\n\x12ReservationService\x12J\n\x07Reserve\x12\x1e.reservation.v1.ReserveRequest\x1a\x1f.reservation.v1.ReserveResponse\x12Y\n\x0cReserveBatch\x12#.reservation.v1.ReserveBatchRequest\x1a$.reservation.v1.ReserveBatchResponse\x12`\n\rReserveStream\x12$.reservation.v1.ReserveStreamRequest\x1a%.reservation.v1.ReserveStreamResponse(\x01\x30\x01\x12J\n\x07\x43onfirm\x12\x1e.reservation.v1.ConfirmRequest\x1a\x1f.reservation.v1.ConfirmResponse\x12J\n\x07Release\x12\x1e.reservation.v1.ReleaseRequest\x1a\x1f.reservation.v1.ReleaseResponse\x12_\n\x0eGetReservation\x12%.reservation.v1.GetReservationRequest\x1a&.reservation.v1.GetReservationResponse\x12g\n\x10WatchReservation\x12\'.reservation.v1.WatchReservationRequest\x1a(.reservation.v1.WatchReservationResponse0\x01\x12M\n\x08GetStock\x12\x1f.reservation.v1.GetStockRequest\x1a .reservation.v1.GetStockResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'reservation.v1.reservation_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RESERVEREQUEST']._serialized_start=121
-  _globals['_RESERVEREQUEST']._serialized_end=298
-  _globals['_RESERVERESPONSE']._serialized_start=300
-  _globals['_RESERVERESPONSE']._serialized_end=367
-  _globals['_RESERVEBATCHREQUEST']._serialized_start=369
-  _globals['_RESERVEBATCHREQUEST']._serialized_end=440
-  _globals['_RESERVEBATCHRESPONSE']._serialized_start=442
-  _globals['_RESERVEBATCHRESPONSE']._serialized_end=517
-  _globals['_RESERVEBATCHRESULT']._serialized_start=519
-  _globals['_RESERVEBATCHRESULT']._serialized_end=632
-  _globals['_RESERVESTREAMREQUEST']._serialized_start=634
-  _globals['_RESERVESTREAMREQUEST']._serialized_end=705
-  _globals['_RESERVESTREAMRESPONSE']._serialized_start=708
-  _globals['_RESERVESTREAMRESPONSE']._serialized_end=859
-  _globals['_CONFIRMREQUEST']._serialized_start=861
-  _globals['_CONFIRMREQUEST']._serialized_end=912
-  _globals['_CONFIRMRESPONSE']._serialized_start=914
-  _globals['_CONFIRMRESPONSE']._serialized_end=981
-  _globals['_RELEASEREQUEST']._serialized_start=983
-  _globals['_RELEASEREQUEST']._serialized_end=1034
-  _globals['_RELEASERESPONSE']._serialized_start=1036
-  _globals['_RELEASERESPONSE']._serialized_end=1103
-  _globals['_GETRESERVATIONREQUEST']._serialized_start=1105
-  _globals['_GETRESERVATIONREQUEST']._serialized_end=1163
-  _globals['_GETRESERVATIONRESPONSE']._serialized_start=1165
-  _globals['_GETRESERVATIONRESPONSE']._serialized_end=1239
-  _globals['_WATCHRESERVATIONREQUEST']._serialized_start=1241
-  _globals['_WATCHRESERVATIONREQUEST']._serialized_end=1301
-  _globals['_WATCHRESERVATIONRESPONSE']._serialized_start=1303
-  _globals['_WATCHRESERVATIONRESPONSE']._serialized_end=1379
-  _globals['_GETSTOCKREQUEST']._serialized_start=1381
-  _globals['_GETSTOCKREQUEST']._serialized_end=1411
-  _globals['_GETSTOCKRESPONSE']._serialized_start=1413
-  _globals['_GETSTOCKRESPONSE']._serialized_end=1509
-  _globals['_RESERVATIONSERVICE']._serialized_start=1512
-  _globals['_RESERVATIONSERVICE']._serialized_end=2230
+  _globals['_RESERVEREQUEST']._serialized_start=159
+  _globals['_RESERVEREQUEST']._serialized_end=434
+  _globals['_ROUTEATTRIBUTES']._serialized_start=437
+  _globals['_ROUTEATTRIBUTES']._serialized_end=584
+  _globals['_RESERVERESPONSE']._serialized_start=586
+  _globals['_RESERVERESPONSE']._serialized_end=703
+  _globals['_RESERVEBATCHREQUEST']._serialized_start=705
+  _globals['_RESERVEBATCHREQUEST']._serialized_end=776
+  _globals['_RESERVEBATCHRESPONSE']._serialized_start=778
+  _globals['_RESERVEBATCHRESPONSE']._serialized_end=853
+  _globals['_RESERVEBATCHRESULT']._serialized_start=855
+  _globals['_RESERVEBATCHRESULT']._serialized_end=968
+  _globals['_RESERVESTREAMREQUEST']._serialized_start=970
+  _globals['_RESERVESTREAMREQUEST']._serialized_end=1041
+  _globals['_RESERVESTREAMRESPONSE']._serialized_start=1044
+  _globals['_RESERVESTREAMRESPONSE']._serialized_end=1195
+  _globals['_CONFIRMREQUEST']._serialized_start=1197
+  _globals['_CONFIRMREQUEST']._serialized_end=1248
+  _globals['_CONFIRMRESPONSE']._serialized_start=1250
+  _globals['_CONFIRMRESPONSE']._serialized_end=1317
+  _globals['_RELEASEREQUEST']._serialized_start=1319
+  _globals['_RELEASEREQUEST']._serialized_end=1370
+  _globals['_RELEASERESPONSE']._serialized_start=1372
+  _globals['_RELEASERESPONSE']._serialized_end=1439
+  _globals['_GETRESERVATIONREQUEST']._serialized_start=1441
+  _globals['_GETRESERVATIONREQUEST']._serialized_end=1499
+  _globals['_GETRESERVATIONRESPONSE']._serialized_start=1501
+  _globals['_GETRESERVATIONRESPONSE']._serialized_end=1575
+  _globals['_WATCHRESERVATIONREQUEST']._serialized_start=1577
+  _globals['_WATCHRESERVATIONREQUEST']._serialized_end=1637
+  _globals['_WATCHRESERVATIONRESPONSE']._serialized_start=1639
+  _globals['_WATCHRESERVATIONRESPONSE']._serialized_end=1715
+  _globals['_GETSTOCKREQUEST']._serialized_start=1717
+  _globals['_GETSTOCKREQUEST']._serialized_end=1747
+  _globals['_GETSTOCKRESPONSE']._serialized_start=1749
+  _globals['_GETSTOCKRESPONSE']._serialized_end=1845
+  _globals['_RESERVATIONSERVICE']._serialized_start=1848
+  _globals['_RESERVATIONSERVICE']._serialized_end=2566
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import duration_pb2 as _duration_pb2
+from reservation.v1 import routing_service_pb2 as _routing_service_pb2
 from reservation.v1 import types_pb2 as _types_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -11,26 +12,46 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReserveRequest(_message.Message):
-    __slots__ = ("channel", "order_id", "buyer_id", "lines", "hold_ttl", "allow_queue")
+    __slots__ = ("channel", "order_id", "buyer_id", "lines", "hold_ttl", "allow_queue", "destination", "route")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
     HOLD_TTL_FIELD_NUMBER: _ClassVar[int]
     ALLOW_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
     channel: str
     order_id: str
     buyer_id: str
     lines: _containers.RepeatedCompositeFieldContainer[_types_pb2.OrderLine]
     hold_ttl: _duration_pb2.Duration
     allow_queue: bool
-    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_types_pb2.OrderLine, _Mapping]]] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., allow_queue: _Optional[bool] = ...) -> None: ...
+    destination: _routing_service_pb2.Destination
+    route: RouteAttributes
+    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_types_pb2.OrderLine, _Mapping]]] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., allow_queue: _Optional[bool] = ..., destination: _Optional[_Union[_routing_service_pb2.Destination, _Mapping]] = ..., route: _Optional[_Union[RouteAttributes, _Mapping]] = ...) -> None: ...
+
+class RouteAttributes(_message.Message):
+    __slots__ = ("amount", "payment_method", "customer_grade", "promised_hours", "lines")
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_GRADE_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_HOURS_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    amount: float
+    payment_method: str
+    customer_grade: str
+    promised_hours: float
+    lines: _containers.RepeatedCompositeFieldContainer[_routing_service_pb2.RouteLine]
+    def __init__(self, amount: _Optional[float] = ..., payment_method: _Optional[str] = ..., customer_grade: _Optional[str] = ..., promised_hours: _Optional[float] = ..., lines: _Optional[_Iterable[_Union[_routing_service_pb2.RouteLine, _Mapping]]] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
-    __slots__ = ("reservation",)
+    __slots__ = ("reservation", "routing")
     RESERVATION_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_FIELD_NUMBER: _ClassVar[int]
     reservation: _types_pb2.Reservation
-    def __init__(self, reservation: _Optional[_Union[_types_pb2.Reservation, _Mapping]] = ...) -> None: ...
+    routing: _routing_service_pb2.RoutingDecision
+    def __init__(self, reservation: _Optional[_Union[_types_pb2.Reservation, _Mapping]] = ..., routing: _Optional[_Union[_routing_service_pb2.RoutingDecision, _Mapping]] = ...) -> None: ...
 
 class ReserveBatchRequest(_message.Message):
     __slots__ = ("requests",)

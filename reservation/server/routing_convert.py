@@ -1,0 +1,136 @@
+"""Protobuf <-> routing domain conversion, at the edge and nowhere else."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+
+from reservation.errors import InvalidArgument
+from reservation.routing.matching import Destination, RouteLine, RouteOrder
+from reservation.routing.router import Candidate, Decision
+from reservation.routing.service import RulesVersion, Simulation
+from reservation.routing.warehouses import Warehouse
+from reservation.server.convert import to_timestamp
+from reservation.v1 import reservation_service_pb2 as rs_pb
+from reservation.v1 import routing_service_pb2 as pb
+
+
+def warehouse(msg: pb.Warehouse) -> Warehouse:
+    return Warehouse(
+        warehouse_id=msg.warehouse_id, name=msg.name, region=msg.region,
+        province=msg.province, city=msg.city, latitude=msg.latitude,
+        longitude=msg.longitude, capabilities=tuple(msg.capabilities),
+        daily_capacity=msg.daily_capacity, cutoff_hour=msg.cutoff_hour or 24,
+        cost_per_order=msg.cost_per_order, priority=msg.priority,
+        safety_stock=msg.safety_stock, active=not msg.disabled)
+
+
+def to_warehouse(wh: Warehouse, orders_today: int = 0) -> pb.Warehouse:
+    return pb.Warehouse(
+        warehouse_id=wh.warehouse_id, name=wh.name, region=wh.region, province=wh.province,
+        city=wh.city, latitude=wh.latitude, longitude=wh.longitude,
+        capabilities=list(wh.capabilities), daily_capacity=wh.daily_capacity,
+        cutoff_hour=wh.cutoff_hour, cost_per_order=wh.cost_per_order, priority=wh.priority,
+        safety_stock=wh.safety_stock, disabled=not wh.active, orders_today=orders_today)
+
+
+def document(field: str, msg: struct_pb2.Struct) -> dict[str, Any]:
+    """A rule file from a Struct; whole numbers come back as ints (Struct has doubles)."""
+    if not msg.fields:
+        raise InvalidArgument(field, "must hold a rule set ({\"rules\": [...]})")
+    return _ints(json_format.MessageToDict(msg))
+
+
+def _ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
+def to_document(doc: Any) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(doc)
+    return s
+
+
+def to_rules(rv: RulesVersion) -> pb.RoutingRules:
+    msg = pb.RoutingRules(version=rv.version, document=to_document(rv.document),
+                          comment=rv.comment, rolled_back_to=rv.rolled_back_to)
+    if rv.created_at_ms:
+        msg.created_at.CopyFrom(to_timestamp(rv.created_at_ms))
+    return msg
+
+
+def _destination(d: pb.Destination) -> Destination:
+    return Destination(d.province, d.city, d.district, d.region, d.address)
+
+
+def route_order(msg: pb.RouteRequest) -> RouteOrder:
+    return RouteOrder(
+        lines=tuple(RouteLine(ln.sku, ln.quantity, ln.category, ln.brand)
+                    for ln in msg.lines),
+        destination=_destination(msg.destination), channel=msg.channel,
+        order_id=msg.order_id, amount=msg.amount, payment=msg.payment_method,
+        customer_grade=msg.customer_grade, promised_hours=msg.promised_hours)
+
+
+def reserve_route_order(msg: rs_pb.ReserveRequest) -> RouteOrder:
+    """The routing view of a Reserve with a destination."""
+    attrs = msg.route
+    if len(attrs.lines) > len(msg.lines):
+        raise InvalidArgument("route.lines", "has more entries than lines")
+    extra = list(attrs.lines) + [pb.RouteLine()] * (len(msg.lines) - len(attrs.lines))
+    return RouteOrder(
+        lines=tuple(RouteLine(ln.sku, ln.quantity, x.category, x.brand)
+                    for ln, x in zip(msg.lines, extra, strict=True)),
+        destination=_destination(msg.destination), channel=msg.channel,
+        order_id=msg.order_id, amount=attrs.amount, payment=attrs.payment_method,
+        customer_grade=attrs.customer_grade, promised_hours=attrs.promised_hours)
+
+
+def has_destination(msg: rs_pb.ReserveRequest) -> bool:
+    return msg.HasField("destination")
+
+
+def _candidate(c: Candidate) -> pb.RoutingCandidate:
+    allowed = math.isfinite(c.score)
+    return pb.RoutingCandidate(
+        warehouse_id=c.warehouse_id, name=c.name, allowed=allowed,
+        score=c.score if allowed else 0.0, terms=pb.ScoreTerms(**c.terms), note=c.note,
+        preferred=c.preferred)
+
+
+def decision(d: Decision) -> pb.RoutingDecision:
+    p = d.place
+    return pb.RoutingDecision(
+        order_id=d.order_id,
+        destination=pb.ResolvedPlace(province=p.province, city=p.city, district=p.district,
+                                     region=p.region, latitude=p.latitude,
+                                     longitude=p.longitude, level=p.level),
+        lines=[pb.LineDecision(
+            sku=ln.sku, quantity=ln.quantity, group=ln.group, candidates=ln.candidates,
+            allocations=[pb.RoutedAllocation(warehouse_id=w, quantity=q)
+                         for w, q in ln.allocations],
+            decided_by=ln.decided_by, rules=ln.rules) for ln in d.lines],
+        groups=[pb.CandidateGroup(
+            skus=[ln.sku for ln in d.lines if ln.group == g],
+            candidates=[_candidate(c) for c in group]) for g, group in enumerate(d.groups)],
+        review=d.review, review_reason=d.review_reason, rush=d.rush,
+        rules_version=d.rules_version, matched_rules=d.matched_rules, notes=d.notes,
+        routed=d.routed)
+
+
+def simulation(s: Simulation) -> pb.SimulateRoutingResponse:
+    return pb.SimulateRoutingResponse(
+        orders=s.orders, changed=s.changed, match_ratio=s.match_ratio,
+        current_version=s.current_version,
+        changes=[pb.WarehouseChange(from_warehouse_id=a, to_warehouse_id=b, orders=n)
+                 for (a, b), n in sorted(s.changes.items(), key=lambda kv: -kv[1])])
+
+

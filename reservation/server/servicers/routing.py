@@ -1,0 +1,83 @@
+"""RoutingService (adapters) and RoutingAdminService (operators): thin over Routing."""
+
+from __future__ import annotations
+
+import grpc
+
+from reservation.routing.service import Routing
+from reservation.server import routing_convert as convert
+from reservation.v1 import routing_service_pb2 as pb
+from reservation.v1 import routing_service_pb2_grpc as pb_grpc
+
+
+class RoutingServicer(pb_grpc.RoutingServiceServicer):
+    def __init__(self, routing: Routing) -> None:
+        self.routing = routing
+
+    async def Route(self, request: pb.RouteRequest,
+                    context: grpc.aio.ServicerContext) -> pb.RouteResponse:
+        [decision] = await self.routing.route([convert.route_order(request)])
+        return pb.RouteResponse(decision=convert.decision(decision))
+
+    async def RouteBatch(self, request: pb.RouteBatchRequest,
+                         context: grpc.aio.ServicerContext) -> pb.RouteBatchResponse:
+        decisions = await self.routing.route([convert.route_order(r)
+                                              for r in request.requests])
+        return pb.RouteBatchResponse(decisions=[convert.decision(d) for d in decisions])
+
+    async def SimulateRouting(self, request: pb.SimulateRoutingRequest,
+                              context: grpc.aio.ServicerContext
+                              ) -> pb.SimulateRoutingResponse:
+        result = await self.routing.simulate(convert.document("document", request.document),
+                                             request.sample_size)
+        return convert.simulation(result)
+
+
+class RoutingAdminServicer(pb_grpc.RoutingAdminServiceServicer):
+    def __init__(self, routing: Routing) -> None:
+        self.routing = routing
+
+    async def PutWarehouse(self, request: pb.PutWarehouseRequest,
+                           context: grpc.aio.ServicerContext) -> pb.PutWarehouseResponse:
+        wh = await self.routing.put_warehouse(convert.warehouse(request.warehouse))
+        return pb.PutWarehouseResponse(warehouse=convert.to_warehouse(wh))
+
+    async def GetWarehouse(self, request: pb.GetWarehouseRequest,
+                           context: grpc.aio.ServicerContext) -> pb.GetWarehouseResponse:
+        wh = await self.routing.get_warehouse(request.warehouse_id)
+        loads = await self.routing.loads()
+        return pb.GetWarehouseResponse(
+            warehouse=convert.to_warehouse(wh, loads.get(wh.warehouse_id, 0)))
+
+    async def ListWarehouses(self, request: pb.ListWarehousesRequest,
+                             context: grpc.aio.ServicerContext) -> pb.ListWarehousesResponse:
+        whs = await self.routing.list_warehouses()
+        loads = await self.routing.loads()
+        return pb.ListWarehousesResponse(warehouses=[
+            convert.to_warehouse(w, loads.get(w.warehouse_id, 0)) for w in whs])
+
+    async def GetRoutingRules(self, request: pb.GetRoutingRulesRequest,
+                              context: grpc.aio.ServicerContext
+                              ) -> pb.GetRoutingRulesResponse:
+        rv = await self.routing.get_rules(request.version)
+        return pb.GetRoutingRulesResponse(rules=convert.to_rules(rv))
+
+    async def PutRoutingRules(self, request: pb.PutRoutingRulesRequest,
+                              context: grpc.aio.ServicerContext
+                              ) -> pb.PutRoutingRulesResponse:
+        rv = await self.routing.put_rules(convert.document("document", request.document),
+                                          request.comment, request.expected_version)
+        return pb.PutRoutingRulesResponse(rules=convert.to_rules(rv))
+
+    async def ListRoutingRuleHistory(self, request: pb.ListRoutingRuleHistoryRequest,
+                                     context: grpc.aio.ServicerContext
+                                     ) -> pb.ListRoutingRuleHistoryResponse:
+        versions, current = await self.routing.history(request.limit)
+        return pb.ListRoutingRuleHistoryResponse(
+            versions=[convert.to_rules(v) for v in versions], current_version=current)
+
+    async def RollbackRoutingRules(self, request: pb.RollbackRoutingRulesRequest,
+                                   context: grpc.aio.ServicerContext
+                                   ) -> pb.RollbackRoutingRulesResponse:
+        rv = await self.routing.rollback(request.version)
+        return pb.RollbackRoutingRulesResponse(rules=convert.to_rules(rv))

@@ -1,0 +1,75 @@
+"""`reservation warehouses|rules|route` against the real server (in this process)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from reservation.server.app import App
+from tests.helpers import load
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+async def cli(app: App, *args: str) -> tuple[int, str, str]:
+    """Run the CLI as a child process without blocking this event loop (the server is
+    in it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESERVATION_")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "reservation.cli", *args[:2], *args[2:],
+        "--target", app.target, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+RULES = """\
+weights: {distance: 1.0, load: 0.5, shipments: 2.0}
+rules:
+  - name: 奶粉 East China
+    when: {category: [奶粉], city: [上海, 杭州, 南京]}
+    then: {prefer: [华东前置仓A]}
+"""
+
+
+async def test_warehouses_rules_and_route_from_the_command_line(
+        app: App, stubs, tmp_path: Path) -> None:
+    code, out, err = await cli(app, "warehouses", "put", "WH-EAST-A", "--name", "华东前置仓A",
+                               "--city", "苏州")
+    assert code == 0, err
+    assert json.loads(out)["warehouse"]["region"] == "华东"
+    code, out, err = await cli(app, "warehouses", "put", "WH-HZ", "--name", "杭州仓",
+                               "--city", "杭州", "--capacity", "500")
+    assert code == 0, err
+    code, out, _ = await cli(app, "warehouses", "list")
+    assert [w["warehouseId"] for w in json.loads(out)["warehouses"]] == ["WH-EAST-A", "WH-HZ"]
+    code, out, _ = await cli(app, "warehouses", "get", "WH-HZ")
+    assert json.loads(out)["warehouse"]["dailyCapacity"] == "500"
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    code, out, err = await cli(app, "rules", "put", str(rules))
+    assert code == 0, err
+    assert json.loads(out)["rules"]["version"] == "1"
+    code, out, _ = await cli(app, "rules", "get")
+    assert "# version 1" in out and "华东前置仓A" in out
+
+    await load(stubs, ("MILK-1", "WH-EAST-A", 10), ("MILK-1", "WH-HZ", 10))
+    code, out, err = await cli(app, "route", "--city", "杭州", "--sku", "MILK-1:2:奶粉")
+    assert code == 0, err
+    assert "MILK-1 x2 -> WH-EAST-A x2: preferred by rule '奶粉 East China'" in out
+    assert "destination: 华东 浙江 杭州 (matched by city)" in out
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - then: {prefer: [NOWHERE]}\n", encoding="utf-8")
+    code, _, err = await cli(app, "rules", "put", str(bad))
+    assert code == 1 and "INVALID_ARGUMENT" in err and "rules[0].then.prefer[0]" in err
+
+    code, out, _ = await cli(app, "rules", "rollback", "1")
+    assert code == 0 and json.loads(out)["rules"]["rolledBackTo"] == "1"
+    code, out, _ = await cli(app, "rules", "history")
+    assert out.splitlines()[0] == "current version: 2"
