@@ -243,6 +243,18 @@ class OpReply:
         return cls(code, int(version), hold_state, allocations, reason, failed_sku, act)
 
 
+@dataclass(frozen=True)
+class RulesPutReply:
+    """rules_put: OK with the new version, or CONFLICT with the current one."""
+
+    code: str
+    version: int
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> RulesPutReply:
+        return cls(raw[0], int(raw[1]))
+
+
 def _each(read: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[Any]]:
     """A bulk script answers one reply per folded call."""
     return lambda raw: [read(r) for r in raw]
@@ -273,5 +285,6 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "wb_replay": ReplayReply.read,
     "wb_snapshot": SnapshotReply.read,
     "order_apply_many": _each(OpReply.read),
+    "rules_put": RulesPutReply.read,
 }
 """Script name -> the reader of its reply. Every script in scripts.NAMES has one."""

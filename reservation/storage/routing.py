@@ -50,12 +50,12 @@ class RoutingStore:
 
     # -- rule sets --------------------------------------------------------------------
     async def put_rules(self, record: str, expected_version: int) -> int:
-        code, version = await self.store.eval("rules_put", [keys.routing_rules()],
-                                              [expected_version, record, VERSIONS_KEPT])
-        if code == "CONFLICT":
-            raise FailedPrecondition(
-                f"expected_version {expected_version} is not current (version {version} is)")
-        return int(version)
+        reply = await self.store.eval("rules_put", [keys.routing_rules()],
+                                      [expected_version, record, VERSIONS_KEPT])
+        if reply.code == "CONFLICT":
+            raise FailedPrecondition(f"expected_version {expected_version} is not current "
+                                     f"(version {reply.version} is)")
+        return reply.version
 
     async def rules_record(self, version: int) -> str | None:
         with redis_errors():

@@ -211,3 +211,11 @@ async def test_order_apply_many_reads_one_op_reply_per_op(store: Store) -> None:
     assert (ok.code, ok.hold_state, ok.allocations, ok.act) == (
         "OK", "RESERVED", f"{SKU}|{WH}|2", "reserve")
     assert (no.code, no.reason, no.failed_sku) == ("REFUSED", "INSUFFICIENT_STOCK", SKU)
+
+
+async def test_rules_put_reads_version_and_conflict(store: Store) -> None:
+    put = store.eval
+    first = await put("rules_put", [keys.routing_rules()], [0, "{}", 500])
+    assert (first.code, first.version) == ("OK", 1)
+    stale = await put("rules_put", [keys.routing_rules()], [5, "{}", 500])
+    assert (stale.code, stale.version) == ("CONFLICT", 1)
