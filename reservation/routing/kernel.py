@@ -21,11 +21,16 @@ read-only images), `score_numpy` (the reference the tests compare with) and
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
 import numpy.typing as npt
+
+log = logging.getLogger(__name__)
 
 EARTH_KM = 6371.0
 TERMS = ("distance", "load", "shipments", "cost", "priority")
@@ -66,7 +71,20 @@ def score_numpy(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F6
     return scores, best
 
 
-@numba.njit(cache=True, nogil=True)
+def _njit(fn: Callable[..., Any]) -> Any:
+    """@njit(cache=True): compiled code is kept on disk (beside this file, or in
+    NUMBA_CACHE_DIR), so a warm start loads it instead of compiling. With no writable
+    place at all (a read-only image without NUMBA_CACHE_DIR) numba refuses to cache;
+    then the kernel is compiled at every start rather than not starting at all."""
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError as exc:
+        log.warning("numba cannot cache the routing kernel (%s); set NUMBA_CACHE_DIR to a "
+                    "writable directory for warm starts", exc)
+        return numba.njit(nogil=True)(fn)
+
+
+@_njit
 def score_numba(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F64,
                 capacity: F64, cost: F64, priority: F64, coverage: F64,
                 allowed: npt.NDArray[np.bool_], weights: F64, threshold: float

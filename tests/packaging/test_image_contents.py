@@ -128,12 +128,18 @@ def test_serve_from_the_image_venv_answers_a_health_check(image_venv: Path,
 
 
 def _wait_for_health(target: str, proc: subprocess.Popen[str]) -> int:
+    """The first SERVING answer; the server is NOT_SERVING while it starts (it compiles
+    the routing kernel before it takes traffic), so keep asking until the bound."""
     deadline = time.monotonic() + START_BOUND_S
+    status = -1
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             with grpc.insecure_channel(target) as channel:
-                return int(health_pb2_grpc.HealthStub(channel).Check(
+                status = int(health_pb2_grpc.HealthStub(channel).Check(
                     health_pb2.HealthCheckRequest(service=""), timeout=2).status)
+            if status == health_pb2.HealthCheckResponse.SERVING:
+                return status
         except grpc.RpcError:
-            time.sleep(0.2)
-    return -1
+            pass
+        time.sleep(0.2)
+    return status
