@@ -3,7 +3,9 @@
 Starts a private redis-server and the service, preloads a sale, fires thousands of
 concurrent reservations from several simulated channels (with duplicate re-sends),
 confirms some holds, lets the rest expire, and prints per SKU what happened, with
-oversold = 0 checked against the live counters. Exit code 1 if any check fails.
+oversold = 0 checked against the live counters. Then the order flow (demo_orders.py):
+channel orders through the adapters, the hub, a WMS and back. Exit code 1 if any check
+fails.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from reservation.cli import demo_orders
 from reservation.clients import _grpc
 from reservation.server.app import start_app
 from reservation.settings import Settings
@@ -112,11 +115,16 @@ async def main(orders: int = 3000, hold_ttl_s: float = 3.0) -> int:
         redis = RedisProcess(data_dir=Path(tmp), appendonly=True, appendfsync="everysec")
         await asyncio.to_thread(redis.start)
         try:
-            settings = Settings(redis_url=redis.url, port=0)
+            # one feed per channel adapter for the order flow (demo_orders)
+            settings = Settings(redis_url=redis.url, port=0,
+                                order_event_groups=demo_orders.GROUPS)
             app = await start_app(settings)
             try:
                 console.print(f"service on [bold]{app.target}[/], private redis on {redis.url}")
-                return await _run(app.target, orders, hold_ttl_s, rng, console)
+                sale = await _run(app.target, orders, hold_ttl_s, rng, console)
+                console.rule("order flow: six channels -> adapters -> hub -> WMS -> channels")
+                flow = await demo_orders.run(app.target, console, rng)
+                return sale or flow
             finally:
                 await app.stop(grace=1)
         finally:
