@@ -43,6 +43,10 @@ class ReserveCommand:
     lines: tuple[OrderLine, ...]
     hold_ttl_ms: int = 0
     allow_queue: bool = False
+    # Set by routing: per SKU, the warehouses to try in order ("w1,w2"), and the day
+    # (yyyymmdd) whose per-warehouse load the hold counts towards.
+    routes: tuple[tuple[str, str], ...] = ()
+    load_day: str = ""
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,12 @@ class Reservations:
         self.settings = settings
         self.multi = MultiShard(store, settings.order_lease_ms)
 
-    def candidates(self, line: OrderLine) -> str:
-        """Warehouses to try for a line, in order; "" lets the script use the SKU's
-        priority order. The routing layer supplies a better order by overriding this."""
-        return line.warehouse_id
+    def candidates(self, line: OrderLine, cmd: ReserveCommand) -> str:
+        """Warehouses to try for a line, in order: the line's own warehouse, else the
+        routed order (cmd.routes), else "" (the script uses the SKU's priority order)."""
+        if line.warehouse_id:
+            return line.warehouse_id
+        return dict(cmd.routes).get(line.sku, "")
 
     async def reserve(self, cmd: ReserveCommand) -> Reservation:
         validation.reserve(cmd, self.settings)
@@ -88,10 +90,10 @@ class Reservations:
 
     async def _reserve_part(self, part: Part, ref: str, identity: Identity,
                             cmd: ReserveCommand, allow_queue: bool) -> PartReply:
-        lines = [(ln.sku, ln.quantity, self.candidates(ln)) for ln in part.lines]
+        lines = [(ln.sku, ln.quantity, self.candidates(ln, cmd)) for ln in part.lines]
         reply = await self.store.reserve(
             part.shard, ref, identity.reservation_id, cmd.channel, cmd.order_id,
-            cmd.buyer_id, part.spec, lines, cmd.hold_ttl_ms, allow_queue)
+            cmd.buyer_id, part.spec, lines, cmd.hold_ttl_ms, allow_queue, cmd.load_day)
         if reply.code == ReplyCode.CONFLICT:
             raise AlreadyExists(f"order {ref} is held with different lines")
         return reply

@@ -156,8 +156,9 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
             ("grpc.http2.max_pings_without_data", 0),
         ],
     )
+    routing = routing or Routing(reservations.store, settings)
     reservation_service_pb2_grpc.add_ReservationServiceServicer_to_server(
-        ReservationServicer(reservations, inventory), server)
+        ReservationServicer(reservations, inventory, routing), server)
     write_back = WriteBack.over(reservations.store)
     admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
         AdminServicer(sales, inventory, Reconciler(write_back), DeadLetters(reservations)), server)
@@ -165,7 +166,6 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
         WriteBackServicer(write_back), server)
     order_service_pb2_grpc.add_OrderServiceServicer_to_server(
         OrderServicer(orders or OrderHub(reservations.store, settings)), server)
-    routing = routing or Routing(reservations.store, settings)
     routing_service_pb2_grpc.add_RoutingServiceServicer_to_server(
         RoutingServicer(routing), server)
     routing_service_pb2_grpc.add_RoutingAdminServiceServicer_to_server(

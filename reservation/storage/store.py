@@ -161,12 +161,16 @@ class Store:
 
     async def reserve(self, shard: int, ref: str, rid: str, channel: str, order_id: str,
                       buyer: str, spec: str, lines: Sequence[tuple[str, int, str]],
-                      hold_ttl_ms: int, allow_queue: bool) -> replies.PartReply:
+                      hold_ttl_ms: int, allow_queue: bool,
+                      load_day: str = "") -> replies.PartReply:
+        """load_day: set for a routed order, which then counts towards the day's load of
+        each warehouse it holds units at (in the same script as the hold)."""
         s = self.settings
         args = [*self.head(shard), ref, rid, channel, order_id, buyer, spec, hold_ttl_ms,
                 1 if allow_queue else 0, s.queue_bound, s.queue_deadline_ms, len(lines)]
         for sku, qty, cands in lines:
             args += [sku, qty, cands]
+        args.append(load_day)
         return (await self.eval("reserve", self._order_keys(shard, ref), args))
 
     async def confirm(self, shard: int, ref: str, commit: bool = False) -> replies.PartReply:

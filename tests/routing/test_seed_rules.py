@@ -7,7 +7,9 @@ from tests.helpers import load
 from tests.routing.conftest import RoutingStubs, struct
 
 SEED_RULES = {
-    "weights": {"distance": 1.0, "load": 0.5, "shipments": 2.0, "cost": 0.0,
+    # Load weighs nothing below the threshold here: a warehouse takes orders until its
+    # daily capacity, then overflows (the seed rule); a positive weight spreads earlier.
+    "weights": {"distance": 1.0, "load": 0.0, "shipments": 2.0, "cost": 0.0,
                 "priority": 0.1},
     "rules": [
         {"name": "奶粉 East China", "when": {"category": ["奶粉"], "city": ["上海", "杭州", "南京"]},
@@ -73,23 +75,8 @@ async def test_cold_chain_goods_only_go_to_a_cold_chain_warehouse(
     assert allocations(d) == [] and not d.routed
 
 
-async def test_warehouse_past_500_orders_today_overflows_to_nearest_under_threshold(
-        rstubs: RoutingStubs, app) -> None:
-    await put_seed_rules(rstubs)
-    await load(rstubs, *[("TEA-1", wh, 1000) for wh in ("WH-HZ", "WH-EAST-A", "WH-BJ")])
-    d = await route(rstubs, route_request("杭州", ("TEA-1", 1, "")))
-    assert allocations(d) == [("TEA-1", "WH-HZ", 1)]
-    await app.store.client.hset(_load_key(app, "WH-HZ"), "WH-HZ", 500)
-    d = await route(rstubs, route_request("杭州", ("TEA-1", 1, "")))
-    assert allocations(d) == [("TEA-1", "WH-EAST-A", 1)]  # Suzhou: the nearest under it
-    hz = next(c for c in d.groups[0].candidates if c.warehouse_id == "WH-HZ")
-    assert not hz.allowed and "500 orders today" in hz.note
-
-
-def _load_key(app, wh: str) -> str:
-    from reservation.routing.service import today
-    from reservation.storage import keys
-    return keys.load(0, today())
+# "A warehouse past 500 orders today overflows to the nearest warehouse under its
+# threshold" is tests/routing/test_reserve_routing.py: 500 routed Reserves fill it.
 
 
 async def test_bp_prefix_with_stock_above_5_goes_to_east_china(rstubs: RoutingStubs) -> None:

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 import grpc
 
 from reservation.reserving.reservations import Reservations
+from reservation.reserving.routed import reserve_routed
 from reservation.reserving.watch import watch
-from reservation.server import convert
+from reservation.routing.service import Routing
+from reservation.server import convert, routing_convert
 from reservation.server.metrics import recorder
 from reservation.server.servicers import reserve_many
 from reservation.stock.levels import Inventory
@@ -17,15 +19,25 @@ from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
 
 
 class ReservationServicer(pb_grpc.ReservationServiceServicer):
-    def __init__(self, reservations: Reservations, inventory: Inventory) -> None:
+    def __init__(self, reservations: Reservations, inventory: Inventory,
+                 routing: Routing | None = None) -> None:
         self.reservations = reservations
         self.inventory = inventory
+        self.routing = routing or Routing(reservations.store, reservations.settings)
 
     async def Reserve(self, request: pb.ReserveRequest,
                       context: grpc.aio.ServicerContext) -> pb.ReserveResponse:
-        result = await self.reservations.reserve(convert.reserve_command(request))
+        cmd = convert.reserve_command(request)
+        if not routing_convert.has_destination(request):
+            result = await self.reservations.reserve(cmd)
+            recorder.outcome(result.channel, result.state, result.reject_reason)
+            return pb.ReserveResponse(reservation=convert.reservation(result))
+        # Route, then hold at the routed warehouses in the routed order (one call).
+        result, decision = await reserve_routed(
+            self.reservations, self.routing, cmd, routing_convert.reserve_route_order(request))
         recorder.outcome(result.channel, result.state, result.reject_reason)
-        return pb.ReserveResponse(reservation=convert.reservation(result))
+        return pb.ReserveResponse(reservation=convert.reservation(result),
+                                  routing=routing_convert.decision(decision))
 
     async def ReserveBatch(self, request: pb.ReserveBatchRequest,
                            context: grpc.aio.ServicerContext) -> pb.ReserveBatchResponse:

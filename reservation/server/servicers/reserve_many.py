@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from reservation.domain.models import ReserveCommand
-from reservation.errors import ReservationError
+from reservation.errors import InvalidArgument, ReservationError
 from reservation.reserving import batch
 from reservation.reserving.reservations import Reservations
 from reservation.server import convert
@@ -19,6 +19,10 @@ from reservation.v1 import reservation_service_pb2 as pb
 
 
 def _command(req: pb.ReserveRequest) -> ReserveCommand | ReservationError:
+    if req.HasField("destination"):
+        return InvalidArgument("destination", "routed reserves go through Reserve (one "
+                               "order per call); batches take lines with warehouses or "
+                               "the SKU's priority order")
     try:
         return convert.reserve_command(req)
     except ReservationError as exc:

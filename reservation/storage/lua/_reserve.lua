@@ -13,11 +13,27 @@
 -- a[i+7] allow_queue (0/1)   a[i+8] queue bound per SKU
 -- a[i+9] default queue deadline ms
 -- a[i+10] number of lines n, then n x (sku, quantity, candidate warehouses "w1,w2"|"")
+-- a[i+11+3n] load day "yyyymmdd" of a routed order ("" : not routed): the order then
+--          counts once towards each warehouse it holds units at that day (load:<day>)
 -- Returns reply() with code OK | CONFLICT (same order, other spec), and the index of
 -- the first field past this order's.
+-- Today's routed orders per warehouse move with the hold, in the same script, so the
+-- load a router reads never counts an order that holds nothing (or misses one that does).
+local function count_load(day, allocs)
+  if day == nil or day == '' then return end
+  local key, seen = PFX .. 'load:' .. day, {}
+  for _, al in ipairs(allocs) do
+    if not seen[al[2]] then
+      seen[al[2]] = true
+      redis.call('HINCRBY', key, al[2], 1)
+    end
+  end
+  redis.call('PEXPIRE', key, 2 * 86400000)
+end
+
 local function reserve_at(a, i)
   local ref, n = a[i], tonumber(a[i + 10])
-  local after = i + 11 + 3 * n
+  local after = i + 12 + 3 * n
   local existing = load_hold(ref)
   if existing ~= nil then
     if existing.spec ~= a[i + 5] then return {'CONFLICT'}, after end
@@ -39,6 +55,7 @@ local function reserve_at(a, i)
     if ttl == 0 then ttl = CFG.default_ttl end
     h.ttl = tostring(ttl)
     apply_hold(ref, h, decision, ttl, CFG.retention, now)
+    count_load(a[i + 11 + 3 * n], decision.allocs)
     return reply('OK', h, 0), after
   end
 

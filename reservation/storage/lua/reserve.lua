@@ -14,6 +14,7 @@
 -- ARGV[11] allow_queue (0/1)  ARGV[12] queue bound per SKU
 -- ARGV[13] default queue deadline ms
 -- ARGV[14] number of lines n, then n x (sku, quantity, candidate warehouses "w1,w2"|"")
+-- ARGV[15+3n] load day "yyyymmdd" of a routed order, else "" (see count_load)
 -- Returns  {code, state, reason, failed_sku, expires_at_ms, allocations, reservation_id,
 --           buyer_id, queue_position, spec}; code OK | CONFLICT (same order, other spec).
 

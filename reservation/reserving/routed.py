@@ -1,0 +1,34 @@
+"""Reserve with a destination: route the order, then hold at the routed warehouses.
+
+The routed candidates of each line go to the reserve script in the routed order, so a
+warehouse that sold out since the decision was made costs no extra round trip: the
+script takes the next candidate, atomically. The hold also counts the order towards
+today's load of each warehouse it holds units at, in the same script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from reservation.domain import validation
+from reservation.domain.models import Reservation, ReserveCommand
+from reservation.reserving.reservations import Reservations
+from reservation.routing.matching import RouteOrder
+from reservation.routing.router import Decision
+from reservation.routing.service import Routing, today
+
+# A line the rules route nowhere (no allowed warehouse holds the SKU above its safety
+# stock) gets a candidate no SKU is stocked at: the script refuses it UNKNOWN_SKU and
+# records the refusal like any other, so the order stays idempotent.
+NO_ROUTE = "-"
+
+
+async def reserve_routed(reservations: Reservations, routing: Routing, cmd: ReserveCommand,
+                         order: RouteOrder) -> tuple[Reservation, Decision]:
+    validation.reserve(cmd, reservations.settings)  # the same field names as Reserve
+    [decision] = await routing.route([order])
+    routes: dict[str, str] = {}
+    for line in decision.lines:
+        routes.setdefault(line.sku, ",".join(line.candidates) or NO_ROUTE)
+    routed = replace(cmd, routes=tuple(routes.items()), load_day=today())
+    return await reservations.reserve(routed), decision

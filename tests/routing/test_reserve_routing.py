@@ -1,0 +1,130 @@
+"""Reserve with a destination: routed and held in the same call, loads counted with it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from reservation.domain.models import OrderLine, ReserveCommand
+from reservation.routing.matching import Destination, RouteLine, RouteOrder
+from reservation.routing.service import Routing, today
+from reservation.server.app import App
+from reservation.v1 import reservation_service_pb2 as rspb
+from reservation.v1 import routing_service_pb2 as rpb
+from tests.helpers import (REJECTED, RESERVED, allocations, bad_request_fields, levels, line,
+                           load, order, release)
+from tests.routing.conftest import RoutingStubs
+from tests.routing.test_seed_rules import put_seed_rules, route_request
+
+
+def routed(order_id: str, city: str, *lines: tuple[str, int, str],
+           **attrs) -> rspb.ReserveRequest:
+    req = order(order_id, *[line(s, q) for s, q, _ in lines])
+    req.destination.city = city
+    req.route.CopyFrom(rspb.RouteAttributes(
+        lines=[rpb.RouteLine(category=c) for _, _, c in lines], **attrs))
+    return req
+
+
+async def orders_today(stubs: RoutingStubs) -> dict[str, int]:
+    reply = await stubs.routing_admin.ListWarehouses(rpb.ListWarehousesRequest())
+    return {w.warehouse_id: w.orders_today for w in reply.warehouses}
+
+
+async def test_reserve_with_a_destination_holds_at_the_routed_warehouse(
+        rstubs: RoutingStubs) -> None:
+    await put_seed_rules(rstubs)
+    await load(rstubs, ("MILK-1", "WH-EAST-A", 10), ("MILK-1", "WH-HZ", 10))
+    reply = await rstubs.rs.Reserve(routed("A-1", "杭州", ("MILK-1", 2, "奶粉")), timeout=10)
+    assert reply.reservation.state == RESERVED
+    assert allocations(reply.reservation) == [("MILK-1", "WH-EAST-A", 2)]
+    assert reply.routing.lines[0].decided_by == "preferred by rule '奶粉 East China'"
+    by_wh = await levels(rstubs, "MILK-1")
+    assert (by_wh["WH-EAST-A"].held, by_wh["WH-HZ"].held) == (2, 0)
+    assert (await orders_today(rstubs))["WH-EAST-A"] == 1
+
+
+async def test_the_same_request_again_holds_nothing_more_and_counts_once(
+        rstubs: RoutingStubs) -> None:
+    await load(rstubs, ("TEA-1", "WH-HZ", 10))
+    first = await rstubs.rs.Reserve(routed("A-2", "杭州", ("TEA-1", 1, "")), timeout=10)
+    again = await rstubs.rs.Reserve(routed("A-2", "杭州", ("TEA-1", 1, "")), timeout=10)
+    assert again.reservation.reservation_id == first.reservation.reservation_id
+    assert (await levels(rstubs, "TEA-1"))["WH-HZ"].held == 1
+    assert (await orders_today(rstubs))["WH-HZ"] == 1
+
+
+async def test_a_routed_warehouse_sold_out_meanwhile_falls_to_the_next_candidate(
+        rstubs: RoutingStubs, app: App) -> None:
+    """The script tries the routed candidates in order: stock gone from the first since
+    the decision was made is taken from the second, in the same script call."""
+    await load(rstubs, ("TEA-2", "WH-HZ", 1), ("TEA-2", "WH-EAST-A", 5))
+    routing = Routing(app.store, app.settings)
+    [decision] = await routing.route([RouteOrder((RouteLine("TEA-2", 1),),
+                                                 Destination(city="杭州"))])
+    assert decision.lines[0].candidates[:2] == ("WH-HZ", "WH-EAST-A")
+    # Another order takes Hangzhou's last unit before the routed one is held.
+    await rstubs.rs.Reserve(order("other", line("TEA-2", 1, "WH-HZ")), timeout=10)
+    cmd = ReserveCommand("jd", "A-3", "buyer-1", (OrderLine("TEA-2", 1),),
+                         routes=(("TEA-2", ",".join(decision.lines[0].candidates)),),
+                         load_day=today())
+    result = await app.reservations.reserve(cmd)
+    assert [(a.warehouse_id, a.quantity) for a in result.allocations] == [("WH-EAST-A", 1)]
+    assert (await orders_today(rstubs))["WH-EAST-A"] == 1
+
+
+async def test_cold_chain_with_no_cold_stock_is_refused_not_held_elsewhere(
+        rstubs: RoutingStubs) -> None:
+    await put_seed_rules(rstubs)
+    await load(rstubs, ("FISH-9", "WH-BJ", 10))
+    reply = await rstubs.rs.Reserve(routed("A-4", "北京", ("FISH-9", 1, "冷链")), timeout=10)
+    assert reply.reservation.state == REJECTED
+    assert (await levels(rstubs, "FISH-9"))["WH-BJ"].held == 0
+    assert not reply.routing.routed
+
+
+async def test_warehouse_past_500_routed_orders_today_overflows_to_nearest_under_it(
+        rstubs: RoutingStubs) -> None:
+    """The seed rule end to end: 500 orders reserved with routing fill Hangzhou's daily
+    capacity; the 501st goes to the nearest warehouse under its threshold (Suzhou)."""
+    await put_seed_rules(rstubs)
+    await load(rstubs, ("TEA-5", "WH-HZ", 1000), ("TEA-5", "WH-EAST-A", 1000),
+               ("TEA-5", "WH-BJ", 1000))
+    gate = asyncio.Semaphore(32)
+
+    async def one(i: int) -> str:
+        async with gate:
+            r = await rstubs.rs.Reserve(routed(f"P-{i}", "杭州", ("TEA-5", 1, "")), timeout=30)
+            return r.reservation.allocations[0].warehouse_id
+
+    placed = await asyncio.gather(*(one(i) for i in range(500)))
+    assert set(placed) == {"WH-HZ"}
+    assert (await orders_today(rstubs))["WH-HZ"] == 500
+    nxt = await rstubs.rs.Reserve(routed("P-500", "杭州", ("TEA-5", 1, "")), timeout=10)
+    assert allocations(nxt.reservation) == [("TEA-5", "WH-EAST-A", 1)]
+    hz = next(c for c in nxt.routing.groups[0].candidates if c.warehouse_id == "WH-HZ")
+    assert not hz.allowed and "500 orders today" in hz.note
+    # A release does not give the day's count back: the warehouse did that order's work.
+    await release(rstubs, "P-0")
+    d = (await rstubs.routing.Route(route_request("杭州", ("TEA-5", 1, "")))).decision
+    assert d.lines[0].allocations[0].warehouse_id == "WH-EAST-A"
+
+
+async def test_bad_destination_is_invalid_argument_and_holds_nothing(
+        rstubs: RoutingStubs) -> None:
+    await load(rstubs, ("TEA-6", "WH-HZ", 10))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await rstubs.rs.Reserve(routed("A-6", "火星", ("TEA-6", 1, "")), timeout=10)
+    assert bad_request_fields(err.value) == ["destination"]
+    assert (await levels(rstubs, "TEA-6"))["WH-HZ"].held == 0
+
+
+async def test_batch_with_a_destination_is_refused_per_order(rstubs: RoutingStubs) -> None:
+    await load(rstubs, ("TEA-7", "WH-HZ", 10))
+    reply = await rstubs.rs.ReserveBatch(rspb.ReserveBatchRequest(requests=[
+        routed("B-1", "杭州", ("TEA-7", 1, "")), order("B-2", line("TEA-7", 1))]), timeout=10)
+    assert reply.results[0].error_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "destination" in reply.results[0].error_message
+    assert reply.results[1].reservation.state == RESERVED
