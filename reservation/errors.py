@@ -45,7 +45,12 @@ class FailedPrecondition(ReservationError):
 
 
 class ResourceExhausted(ReservationError):
-    """A bound was reached (a full queue, too many calls); try later."""
+    """A bound was reached (a full queue, too many calls); try later. `retry_after_ms`,
+    when known, is sent back as google.rpc.RetryInfo and `retry-after-ms` metadata."""
+
+    def __init__(self, message: str, retry_after_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
 
 
 class Unauthenticated(ReservationError):

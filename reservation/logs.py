@@ -3,19 +3,53 @@
 `configure(settings)` is called once by the process that serves; library code just uses
 `logging.getLogger(__name__)`. Fields passed with `extra={...}` (the operator-action
 log's who/what/before/after) become top-level keys of the JSON object.
+
+Fields bound to the current call with `bound(principal=...)` (the auth interceptor
+does this) go on every record logged while the call runs, whichever module logs it: a
+contextvar, so they follow the call into the tasks it starts and nowhere else.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from reservation.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+_bound: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_fields",
+                                                                       default={})
+
+
+@contextmanager
+def bound(**fields: str) -> Iterator[None]:
+    """Put `fields` on every record logged inside (in this call's context)."""
+    token = _bound.set({**_bound.get(), **fields})
+    try:
+        yield
+    finally:
+        _bound.reset(token)
+
+
+def call_fields() -> dict[str, str]:
+    return _bound.get()
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT, then the call's bound fields as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = " ".join(f"{k}={v}" for k, v in _bound.get().items())
+        return f"{line} [{extra}]" if extra else line
+
 
 # Attributes every LogRecord has; anything else on a record came from `extra`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -31,6 +65,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        line.update(_bound.get())
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 line[key] = value
@@ -45,7 +80,7 @@ def configure(settings: Settings) -> None:
     if settings.log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -77,7 +77,33 @@ class Settings:
     grace_period_s: float = 5.0
     """Time in-flight calls get after SIGTERM."""
     auth_token: str | None = None
-    """When set, every call must carry 'authorization: Bearer <token>'."""
+    """Development shortcut: every call must carry 'authorization: Bearer <token>', and
+    that token is one principal with every role (a warning says so at start-up)."""
+    auth_file: str | None = None
+    """YAML file of principals (name, role, token hash, scope, limits); read again when
+    it changes. See README "Security"."""
+    auth_reload_interval_ms: int = 1000
+    """How often the auth file's modification time is looked at."""
+    tls_cert: str | None = None
+    """PEM certificate chain the server presents; with tls_key, the port speaks TLS only.
+    Both files are read again when they change (new connections get the new pair)."""
+    tls_key: str | None = None
+    """PEM private key of tls_cert."""
+    tls_client_ca: str | None = None
+    """PEM CA bundle; when set, clients must present a certificate it signed (mTLS), and
+    the certificate's subject CN can name a principal (client_cert_cn)."""
+    max_in_flight: int = 1000
+    """Calls in flight per server process beyond which new calls are shed with
+    RESOURCE_EXHAUSTED (and retry-after-ms); 0: no cap."""
+    shed_retry_after_ms: int = 100
+    """The retry delay a shed call is told to wait."""
+    principal_rate: float = 0.0
+    """Default calls per second per principal (token bucket); 0: no rate limit. A
+    principal's `limits.rate` in the auth file wins."""
+    principal_burst: int = 0
+    """Default bucket size per principal; 0: one second of principal_rate."""
+    principal_max_in_flight: int = 0
+    """Default concurrent calls per principal; 0: no cap."""
     log_level: str = "INFO"
     """DEBUG, INFO, WARNING, ERROR or CRITICAL."""
     log_format: str = "text"
@@ -99,7 +125,7 @@ class Settings:
     """Dead letters kept per shard and group; the oldest beyond this are trimmed."""
     write_back_batch_key: str = ""
     """Secret that signs batch ids (same on every replica); empty: a fixed key, which
-    still refuses mangled ids but not forged ones."""
+    still refuses mangled ids but not forged ones, so it is required when auth is on."""
 
     order_retention_ms: int = 90 * 24 * 60 * 60 * 1000
     """How long an order's record, history and stock hold stay in Redis after its last
@@ -151,6 +177,20 @@ class Settings:
                 raise ConfigError(f"RESERVATION_{name.upper()}={value!r} is not one of "
                                  f"{', '.join(allowed)}")
 
+        if self.auth_enabled and not self.write_back_batch_key:
+            raise ConfigError("RESERVATION_WRITE_BACK_BATCH_KEY is required when auth is on "
+                              "(without it batch ids are signed with a public key and "
+                              "anyone can forge an acknowledgement)")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("RESERVATION_TLS_CERT and RESERVATION_TLS_KEY go together")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ConfigError("RESERVATION_TLS_CLIENT_CA needs RESERVATION_TLS_CERT and "
+                              "RESERVATION_TLS_KEY (mTLS is TLS first)")
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.auth_token or self.auth_file)
+
     @property
     def embedded_redis(self) -> bool:
         return not self.redis_url
@@ -187,6 +227,12 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("order_hold_ttl_ms", 100, 30 * _DAY_MS),
     ("order_duplicate_window_ms", 0, 30 * _DAY_MS),
     ("order_late_route_ms", 1, 30 * _DAY_MS),
+    ("auth_reload_interval_ms", 0, 3_600_000),
+    ("max_in_flight", 0, 10_000_000),
+    ("shed_retry_after_ms", 1, 600_000),
+    ("principal_rate", 0, 10_000_000),
+    ("principal_burst", 0, 10_000_000),
+    ("principal_max_in_flight", 0, 10_000_000),
 )
 _CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("log_level", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
@@ -194,9 +240,16 @@ _CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# Read by the clients (reservation/clients/_grpc.py), not the server; a server started
+# from the same environment accepts and ignores them.
+CLIENT_VARIABLES = frozenset({"RESERVATION_TLS_CA",
+                              "RESERVATION_TLS_CLIENT_CERT", "RESERVATION_TLS_CLIENT_KEY",
+                              "RESERVATION_TLS_SERVER_NAME"})
+
+
 def _refuse_unknown(env: dict[str, str]) -> None:
     """A mistyped variable (RESERVATION_REDIS_CLSUTER) must not be silently ignored."""
-    known = {f"RESERVATION_{f.name.upper()}" for f in fields(Settings)}
+    known = {f"RESERVATION_{f.name.upper()}" for f in fields(Settings)} | CLIENT_VARIABLES
     for name in env:
         if name.startswith("RESERVATION_") and name not in known:
             close = difflib.get_close_matches(name, known, n=1)

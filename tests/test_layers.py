@@ -20,7 +20,8 @@ LAYERS: list[set[str]] = [
     {"settings", "errors", "clock", "logs"},  # the foundation: may import each other
     {"domain"},
     {"storage"},
-    {"stock", "reserving", "queueing", "writeback", "routing", "ordersync", "interception"},
+    {"stock", "reserving", "queueing", "writeback", "routing", "ordersync", "interception",
+     "access"},
     {"server"},
     {"clients"},
     {"cli"},

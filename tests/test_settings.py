@@ -12,6 +12,15 @@ from reservation.settings import Settings
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 # Fields that take one of a few words: a valid one other than the default.
 CHOICE_SAMPLES = {"log_level": ("debug", "DEBUG"), "log_format": ("json", "json")}
+# Fields that only work together with others (the others are set too, then left out of
+# the "only that field changes" comparison).
+COMPANIONS = {
+    "auth_token": {"write_back_batch_key": "k"},
+    "auth_file": {"write_back_batch_key": "k"},
+    "tls_cert": {"tls_key": "key.pem"},
+    "tls_key": {"tls_cert": "cert.pem"},
+    "tls_client_ca": {"tls_cert": "cert.pem", "tls_key": "key.pem"},
+}
 
 
 def env_name(field: str) -> str:
@@ -37,11 +46,14 @@ def test_every_field_is_read_from_its_own_variable(name: str) -> None:
     if name == "max_id_length":  # 4242 is past its bound
         raw, parsed = "512", 512
     raw, parsed = CHOICE_SAMPLES.get(name, (raw, parsed))
-    settings = Settings.from_env({env_name(name): raw})
+    companions = COMPANIONS.get(name, {})
+    settings = Settings.from_env({env_name(name): raw,
+                                  **{env_name(k): v for k, v in companions.items()}})
     assert getattr(settings, name) == parsed
     # ...and only that field changes.
-    others = {n: getattr(settings, n) for n in FIELDS if n != name}
-    assert others == {n: getattr(Settings(), n) for n in FIELDS if n != name}
+    others = {n: getattr(settings, n) for n in FIELDS if n != name and n not in companions}
+    assert others == {n: getattr(Settings(), n) for n in FIELDS
+                      if n != name and n not in companions}
 
 
 def test_every_field_has_a_type_from_env_can_parse() -> None:
@@ -72,7 +84,8 @@ def test_bool_field_accepts_the_usual_spellings(raw: str, expected: bool) -> Non
 def test_optional_string_fields_keep_the_value_verbatim() -> None:
     url = "redis://user:p%40ss@127.0.0.1:7000/2?x=1"
     settings = Settings.from_env({"RESERVATION_REDIS_URL": url,
-                                  "RESERVATION_AUTH_TOKEN": " spaced token "})
+                                  "RESERVATION_AUTH_TOKEN": " spaced token ",
+                                  "RESERVATION_WRITE_BACK_BATCH_KEY": "k"})
     assert settings.redis_url == url
     assert settings.auth_token == " spaced token "
 

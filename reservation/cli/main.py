@@ -12,7 +12,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from reservation.cli import admin, orders, routing, serve, wms
+from reservation.cli import admin, auth, orders, routing, serve, wms
 from reservation.errors import StartupError
 from reservation.settings import ConfigError
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     wms.add_commands(sub)
     orders.add_commands(sub)
     routing.add_commands(sub)
+    auth.add_commands(sub)
     return parser
 
 

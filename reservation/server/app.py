@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,8 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from reservation.access.limits import InFlightCap
+from reservation.access.principals import Directory, PrincipalFile, PrincipalFileError, development
 from reservation.errors import StartupError, Unavailable
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
@@ -26,6 +28,7 @@ from reservation.server.gauges import GaugeSampler, active_sale_skus
 from reservation.server.interceptors.auth import AuthInterceptor
 from reservation.server.interceptors.errors import ErrorInterceptor
 from reservation.ordersync.hub import OrderHub
+from reservation.server.interceptors.limits import CallerLimitInterceptor, ShedInterceptor
 from reservation.server.interceptors.metrics import MetricsInterceptor
 from reservation.server.interceptors.requests import RequestCheckInterceptor
 from reservation.server.servicers.admin import AdminServicer
@@ -127,10 +130,38 @@ class App:
             self._metrics_server.server_close()
 
 
-def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
-    chain: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor()]
+def directory_source(settings: Settings) -> Callable[[], Directory] | None:
+    """Where the auth interceptor looks callers up: the auth file (re-read when it
+    changes), the development token, or nothing (auth off)."""
+    if settings.auth_file:
+        try:
+            source = PrincipalFile(settings.auth_file, settings.auth_reload_interval_ms / 1000)
+        except PrincipalFileError as exc:
+            raise AuthFileError(str(exc)) from None
+        return source.directory
     if settings.auth_token:
-        chain.append(AuthInterceptor(settings.auth_token))
+        log.warning("RESERVATION_AUTH_TOKEN is a development shortcut: one principal with "
+                    "every role; use RESERVATION_AUTH_FILE for roles per caller")
+        fixed = Directory([development(settings.auth_token)[0]])
+        return lambda: fixed
+    return None
+
+
+class AuthFileError(StartupError):
+    """The auth file cannot be used at start-up: a one-line message for the operator."""
+
+
+def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
+    """Outermost first: metrics see every final code; errors map everything inside;
+    shedding comes before any work; auth decides the grant the caller limits use."""
+    chain: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor()]
+    if settings.max_in_flight:
+        chain.append(ShedInterceptor(InFlightCap(settings.max_in_flight,
+                                                 settings.shed_retry_after_ms)))
+    source = directory_source(settings)
+    if source is not None:
+        chain.append(AuthInterceptor(source))
+        chain.append(CallerLimitInterceptor(settings))
     # Innermost: refuses requests that cannot mean anything (it wraps the deserializer).
     chain.append(RequestCheckInterceptor())
     if metrics.enabled(settings.metrics_port):

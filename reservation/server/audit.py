@@ -6,9 +6,10 @@ fields `who`, `peer`, `what`, `target`, `before`, `after`, `outcome` are keys of
 line, so a log pipeline can keep them as an audit trail; in text format they follow the
 message as compact JSON.
 
-Who: the caller's `x-operator` metadata (the CLI sends the login name), else
-"anonymous"; the peer address is recorded beside it. The shared bearer token proves a
-caller may act, not who they are.
+Who: with auth on, the authenticated principal's name (and `x-operator`, the login
+name the CLI sends, beside it as `on_behalf_of`: a shared operator principal says which
+person used it); without auth, the `x-operator` metadata, else "anonymous". The peer
+address is recorded beside it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import grpc
 
+from reservation.access import grant
 from reservation.errors import ReservationError
 
 log = logging.getLogger("reservation.audit")
@@ -37,6 +39,7 @@ class Entry:
     peer: str
     before: Any = None
     after: Any = None
+    on_behalf_of: str | None = None
 
 
 def plain(value: Any) -> Any:
@@ -53,18 +56,26 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _who(context: grpc.aio.ServicerContext) -> str:
+def _operator_header(context: grpc.aio.ServicerContext) -> str | None:
     for key, value in context.invocation_metadata() or ():
         if key == OPERATOR_HEADER and value:
             return str(value)[:128]
-    return "anonymous"
+    return None
+
+
+def _entry(context: grpc.aio.ServicerContext, what: str, target: str) -> Entry:
+    header = _operator_header(context)
+    principal = grant.caller_name()
+    if principal is None:
+        return Entry(what, target, header or "anonymous", context.peer())
+    return Entry(what, target, principal, context.peer(), on_behalf_of=header)
 
 
 @contextlib.asynccontextmanager
 async def action(context: grpc.aio.ServicerContext, what: str,
                  target: str = "") -> AsyncIterator[Entry]:
     """Fill entry.before / entry.after inside; one log record is written on the way out."""
-    entry = Entry(what, target, _who(context), context.peer())
+    entry = _entry(context, what, target)
     try:
         yield entry
     except ReservationError as exc:
@@ -80,6 +91,8 @@ def _write(entry: Entry, outcome: str) -> None:
     fields = {"who": entry.who, "peer": entry.peer, "what": entry.what,
               "target": entry.target, "before": plain(entry.before),
               "after": plain(entry.after), "outcome": outcome}
+    if entry.on_behalf_of:
+        fields["on_behalf_of"] = entry.on_behalf_of
     compact = json.dumps({"before": fields["before"], "after": fields["after"]},
                          separators=(",", ":"), default=str)
     log.info("operator %s %s %s: %s %s", entry.who, entry.what, entry.target or "-",

@@ -110,6 +110,12 @@ class WriteBack:
         return Batch(batch_ids.encode(self.settings.write_back_batch_key, group, entries),
                      tuple(events))
 
+    def batch_group(self, batch_id: str) -> str:
+        """The consumer group a batch id was issued to (its signature checked)."""
+        group, _ = batch_ids.decode(self.settings.write_back_batch_key, batch_id,
+                                    self.settings.shards)
+        return self.group(group)
+
     async def ack(self, batch_id: str) -> int:
         """Acknowledge a batch; returns how many events were newly acknowledged (0 the
         second time: acknowledging twice is harmless)."""

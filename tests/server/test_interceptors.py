@@ -10,6 +10,8 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from reservation.access import roles
+from reservation.access.roles import Role, Scope
 from reservation.errors import InvalidArgument
 from reservation.server.app import App, interceptors
 from reservation.settings import Settings
@@ -56,9 +58,13 @@ async def _stream_stream(requests: AsyncIterator[bytes], context: grpc.aio.Servi
 
 
 @pytest.fixture
-async def kinds_server() -> AsyncIterator[str]:
-    """A real server with one method per handler kind, behind the service's interceptors."""
-    settings = Settings(redis_url="redis://127.0.0.1:1/0", port=0, auth_token=TOKEN)
+async def kinds_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
+    """A real server with one method per handler kind, behind the service's interceptors
+    (the test methods get a role: the role table refuses methods it does not name)."""
+    for kind in KINDS:
+        monkeypatch.setitem(roles.METHODS, f"/{SERVICE}/{kind}", {Role.OPERATOR: Scope.ANY})
+    settings = Settings(redis_url="redis://127.0.0.1:1/0", port=0, auth_token=TOKEN,
+                        write_back_batch_key="k")
     server = grpc.aio.server(interceptors=interceptors(settings))
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {
         "unary_unary": grpc.unary_unary_rpc_method_handler(_unary_unary),
@@ -141,7 +147,7 @@ def _service_methods() -> list[tuple[str, str, bool, bool]]:
 
 @pytest.fixture
 def settings_overrides() -> dict[str, str]:
-    return {"auth_token": TOKEN}
+    return {"auth_token": TOKEN, "write_back_batch_key": "k"}
 
 
 @pytest.mark.parametrize("service,method,client_streaming,server_streaming",

@@ -2,7 +2,8 @@
 
 Wraps every handler kind (unary and streaming, in either direction): a ReservationError
 becomes its status code, with google.rpc.BadRequest details naming the field for
-InvalidArgument; anything else is logged with its traceback and becomes INTERNAL
+InvalidArgument and google.rpc.RetryInfo (plus `retry-after-ms` metadata) for a
+ResourceExhausted that knows when to come back; anything else is logged with its traceback and becomes INTERNAL
 without leaking internals to the caller.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from reservation import errors
@@ -51,6 +52,16 @@ def status_details(exc: errors.ReservationError) -> tuple[tuple[str, bytes], ...
             error_details_pb2.BadRequest.FieldViolation(field=exc.field,
                                                         description=exc.description)]))
         status.details.append(detail)
+    retry_ms = getattr(exc, "retry_after_ms", None)
+    if isinstance(exc, errors.ResourceExhausted) and retry_ms is not None:
+        # Both forms: RetryInfo for clients that read google.rpc details, a plain
+        # header for those that do not (load balancers, curl-level tooling).
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(
+            seconds=retry_ms // 1000, nanos=retry_ms % 1000 * 1_000_000)))
+        status.details.append(detail)
+        return (("grpc-status-details-bin", status.SerializeToString()),
+                ("retry-after-ms", str(retry_ms)))
     return (("grpc-status-details-bin", status.SerializeToString()),)
 
 

@@ -1,4 +1,9 @@
-"""ReservationService: parse, call the domain, build the response. Nothing more."""
+"""ReservationService: parse, call the domain, build the response. Nothing more.
+
+Each call on one order first asks the caller's grant whether it may act on that
+channel (an adapter only acts on its own): refused before any lookup, so another
+channel's order is PERMISSION_DENIED, never NOT_FOUND.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from reservation.access import grant
 from reservation.reserving.reservations import Reservations
 from reservation.reserving.routed import reserve_routed
 from reservation.reserving.watch import watch
@@ -27,6 +33,7 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
 
     async def Reserve(self, request: pb.ReserveRequest,
                       context: grpc.aio.ServicerContext) -> pb.ReserveResponse:
+        grant.channel(request.channel)
         cmd = convert.reserve_command(request)
         if not routing_convert.has_destination(request):
             result = await self.reservations.reserve(cmd)
@@ -51,22 +58,26 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
 
     async def Confirm(self, request: pb.ConfirmRequest,
                       context: grpc.aio.ServicerContext) -> pb.ConfirmResponse:
+        grant.channel(request.channel)
         result = await self.reservations.confirm(request.channel, request.order_id)
         return pb.ConfirmResponse(reservation=convert.reservation(result))
 
     async def Release(self, request: pb.ReleaseRequest,
                       context: grpc.aio.ServicerContext) -> pb.ReleaseResponse:
+        grant.channel(request.channel)
         result = await self.reservations.release(request.channel, request.order_id)
         return pb.ReleaseResponse(reservation=convert.reservation(result))
 
     async def GetReservation(self, request: pb.GetReservationRequest,
                              context: grpc.aio.ServicerContext) -> pb.GetReservationResponse:
+        grant.channel(request.channel)
         result = await self.reservations.get(request.channel, request.order_id)
         return pb.GetReservationResponse(reservation=convert.reservation(result))
 
     async def WatchReservation(self, request: pb.WatchReservationRequest,
                                context: grpc.aio.ServicerContext
                                ) -> AsyncIterator[pb.WatchReservationResponse]:
+        grant.channel(request.channel)
         s = self.reservations.settings
         async for view in watch(self.reservations, request.channel, request.order_id,
                                 s.watch_poll_interval_ms, s.watch_max_ms):

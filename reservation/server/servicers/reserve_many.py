@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from reservation.access import grant
 from reservation.domain.models import ReserveCommand
 from reservation.errors import InvalidArgument, ReservationError
 from reservation.reserving import batch
@@ -19,11 +20,14 @@ from reservation.v1 import reservation_service_pb2 as pb
 
 
 def _command(req: pb.ReserveRequest) -> ReserveCommand | ReservationError:
+    """The order's command, or its error (an order of a channel the caller may not act
+    on is refused alone: PERMISSION_DENIED in its result, the others go ahead)."""
     if req.HasField("destination"):
         return InvalidArgument("destination", "routed reserves go through Reserve (one "
                                "order per call); batches take lines with warehouses or "
                                "the SKU's priority order")
     try:
+        grant.channel(req.channel)
         return convert.reserve_command(req)
     except ReservationError as exc:
         return exc

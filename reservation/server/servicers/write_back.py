@@ -1,4 +1,9 @@
-"""WriteBackService: the WMS pulls batches of stock changes and acknowledges them."""
+"""WriteBackService: the WMS pulls batches of stock changes and acknowledges them.
+
+Every call first resolves its consumer group and asks the caller's grant whether it
+may use it: a WMS pulls and acknowledges for its own groups only (an adapter may not
+at all, see reservation/access/roles.py).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from collections.abc import Iterable
 
 import grpc
 
+from reservation.access import grant
 from reservation.clock import now_ms
 from reservation.domain.events import WriteBackEvent
 from reservation.server.convert import duration_ms, to_duration, to_timestamp
@@ -38,6 +44,7 @@ class WriteBackServicer(pb_grpc.WriteBackServiceServicer):
 
     async def PullBatch(self, request: pb.PullBatchRequest,
                         context: grpc.aio.ServicerContext) -> pb.PullBatchResponse:
+        grant.group(self.write_back.group(request.group))
         batch = await self.write_back.pull(request.group, request.consumer, request.max_events,
                                            duration_ms("wait", request.wait))
         return pb.PullBatchResponse(batch_id=batch.batch_id,
@@ -45,10 +52,12 @@ class WriteBackServicer(pb_grpc.WriteBackServiceServicer):
 
     async def AckBatch(self, request: pb.AckBatchRequest,
                        context: grpc.aio.ServicerContext) -> pb.AckBatchResponse:
+        grant.group(self.write_back.batch_group(request.batch_id))
         return pb.AckBatchResponse(acknowledged=await self.write_back.ack(request.batch_id))
 
     async def GetWriteBackStats(self, request: pb.GetWriteBackStatsRequest,
                                 context: grpc.aio.ServicerContext) -> pb.GetWriteBackStatsResponse:
+        grant.group(self.write_back.group(request.group))
         s = await self.write_back.stats(request.group)
         return pb.GetWriteBackStatsResponse(
             pending=s.pending,
@@ -63,12 +72,14 @@ class WriteBackServicer(pb_grpc.WriteBackServiceServicer):
     async def ListWriteBackDeadLetters(
             self, request: pb.ListWriteBackDeadLettersRequest,
             context: grpc.aio.ServicerContext) -> pb.ListWriteBackDeadLettersResponse:
+        grant.group(self.write_back.group(request.group))
         events = await self.write_back.dead_letters(request.group, request.page_size)
         return pb.ListWriteBackDeadLettersResponse(events=[event(e) for e in events])
 
     async def ReplayWriteBackDeadLetters(
             self, request: pb.ReplayWriteBackDeadLettersRequest,
             context: grpc.aio.ServicerContext) -> pb.ReplayWriteBackDeadLettersResponse:
+        grant.group(self.write_back.group(request.group))
         replayed = await self.write_back.replay(request.group, list(request.event_ids))
         return pb.ReplayWriteBackDeadLettersResponse(replayed=replayed,
                                                      replayed_at=to_timestamp(now_ms()))

@@ -1,0 +1,104 @@
+"""The role table: which role may call which method, and over what scope.
+
+Deny by default: a method missing from METHODS is refused for every caller, the
+all-roles development principal included, so a new RPC is unreachable until someone
+decides who may call it (tests/access/test_role_table.py fails until they do).
+
+Scopes: an `adapter` acts for its channels only, a `wms` for its consumer groups only.
+A scoped entry means the servicer checks the request's channel (or group) against the
+caller's grant; an unscoped entry means any channel or group.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+
+class Role(enum.StrEnum):
+    ADAPTER = "adapter"      # a sales channel's adapter: reserve/confirm/release its orders
+    WMS = "wms"              # a warehouse system: pulls and acknowledges write-back events
+    OPERATOR = "operator"    # people and tools running the service: admin + read all
+    LOADTEST = "loadtest"    # benchmarks: reserve anything, read anything
+    READER = "reader"        # dashboards: read-only
+
+
+class Scope(enum.StrEnum):
+    ANY = "any"
+    CHANNEL = "channel"      # only the principal's channels
+    GROUP = "group"          # only the principal's consumer groups
+
+
+Rule = Mapping[Role, Scope]
+
+_RS = "/reservation.v1.ReservationService/"
+_ADMIN = "/reservation.v1.AdminService/"
+_WB = "/reservation.v1.WriteBackService/"
+_ROUTE = "/reservation.v1.RoutingService/"
+_ROUTE_ADMIN = "/reservation.v1.RoutingAdminService/"
+_ORDERS = "/reservation.v1.OrderService/"
+
+A, W, O, L, R = Role.ADAPTER, Role.WMS, Role.OPERATOR, Role.LOADTEST, Role.READER
+ANY, CHANNEL, GROUP = Scope.ANY, Scope.CHANNEL, Scope.GROUP
+
+_ORDER_WRITE: Rule = {A: CHANNEL, L: ANY}
+_ORDER_READ: Rule = {A: CHANNEL, L: ANY, O: ANY, R: ANY}
+_ADMIN_WRITE: Rule = {O: ANY}
+_ADMIN_READ: Rule = {O: ANY, R: ANY}
+
+METHODS: dict[str, Rule] = {
+    _RS + "Reserve": _ORDER_WRITE,
+    _RS + "ReserveBatch": _ORDER_WRITE,      # per-order PERMISSION_DENIED in the results
+    _RS + "ReserveStream": _ORDER_WRITE,     # per-order PERMISSION_DENIED in the responses
+    _RS + "Confirm": _ORDER_WRITE,
+    _RS + "Release": _ORDER_WRITE,
+    _RS + "GetReservation": _ORDER_READ,
+    _RS + "WatchReservation": _ORDER_READ,
+    _RS + "GetStock": {A: ANY, L: ANY, O: ANY, R: ANY},  # stock is not per channel
+
+    _ADMIN + "LoadStock": _ADMIN_WRITE,
+    _ADMIN + "StartFlashSale": _ADMIN_WRITE,
+    _ADMIN + "StopFlashSale": _ADMIN_WRITE,
+    _ADMIN + "GetFlashSale": _ADMIN_READ,
+    _ADMIN + "ListFlashSales": _ADMIN_READ,
+    _ADMIN + "ListDeadLetters": _ADMIN_READ,
+    _ADMIN + "RequeueDeadLetter": _ADMIN_WRITE,
+    _ADMIN + "RejectDeadLetter": _ADMIN_WRITE,
+    _ADMIN + "Reconcile": _ADMIN_WRITE,
+
+    # Pulling and acknowledging move a group's cursor: only that group's WMS may.
+    _WB + "PullBatch": {W: GROUP},
+    _WB + "AckBatch": {W: GROUP},
+    _WB + "GetWriteBackStats": {W: GROUP, O: ANY, R: ANY},
+    _WB + "ListWriteBackDeadLetters": {W: GROUP, O: ANY, R: ANY},
+    _WB + "ReplayWriteBackDeadLetters": {W: GROUP, O: ANY},
+
+    # Services landing alongside (routing, order hub). Their servicers do not check a
+    # channel scope yet, so no scoped role is granted on them: adapters are refused.
+    _ROUTE + "Route": {L: ANY, O: ANY},
+    _ROUTE + "RouteBatch": {L: ANY, O: ANY},
+    _ROUTE + "SimulateRouting": _ADMIN_READ,
+    _ROUTE_ADMIN + "PutWarehouse": _ADMIN_WRITE,
+    _ROUTE_ADMIN + "GetWarehouse": _ADMIN_READ,
+    _ROUTE_ADMIN + "ListWarehouses": _ADMIN_READ,
+    _ROUTE_ADMIN + "GetRoutingRules": _ADMIN_READ,
+    _ROUTE_ADMIN + "PutRoutingRules": _ADMIN_WRITE,
+    _ROUTE_ADMIN + "ListRoutingRuleHistory": _ADMIN_READ,
+    _ROUTE_ADMIN + "RollbackRoutingRules": _ADMIN_WRITE,
+    _ORDERS + "SyncOrders": {L: ANY, O: ANY},
+    _ORDERS + "SyncOrderStream": {L: ANY, O: ANY},
+    _ORDERS + "GetOrder": _ADMIN_READ,
+    _ORDERS + "GetOrderHistory": _ADMIN_READ,
+    _ORDERS + "ListOrders": _ADMIN_READ,
+    _ORDERS + "UpdateAddress": _ADMIN_WRITE,
+    _ORDERS + "ReportShipment": _ADMIN_WRITE,
+    _ORDERS + "UpdateOrderState": _ADMIN_WRITE,
+    _ORDERS + "PullOrderEvents": _ADMIN_WRITE,
+    _ORDERS + "AckOrderEvents": _ADMIN_WRITE,
+    _ORDERS + "GetFulfilmentStats": _ADMIN_READ,
+}
+
+
+def rule(method: str) -> Rule:
+    """Who may call `method`; empty (nobody) for a method not in the table."""
+    return METHODS.get(method, {})

@@ -1,0 +1,59 @@
+"""A server with an auth file: one principal per role, each with its own token."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import yaml
+
+from reservation.access.tokens import hash_token
+from reservation.server.app import App
+from tests.conftest import Stubs
+
+# role -> (principal name, token, scope)
+PRINCIPALS: dict[str, tuple[str, str, dict[str, list[str]]]] = {
+    "adapter": ("jd-adapter", "tok-adapter-jd", {"channels": ["jd"]}),
+    "wms": ("wms-main", "tok-wms-main", {"groups": ["wms"]}),
+    "operator": ("ops", "tok-operator", {}),
+    "loadtest": ("bench", "tok-loadtest", {}),
+    "reader": ("dash", "tok-reader", {}),
+}
+ROLES = tuple(PRINCIPALS)
+
+
+def auth_document(extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"principals": [
+        {"name": name, "role": role, "token_hash": hash_token(token), **scope}
+        for role, (name, token, scope) in PRINCIPALS.items()] + (extra or [])}
+
+
+def token_of(role: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {PRINCIPALS[role][1]}"),)
+
+
+@pytest.fixture
+def auth_file(tmp_path: Path) -> Path:
+    path = tmp_path / "principals.yaml"
+    path.write_text(yaml.safe_dump(auth_document()))
+    return path
+
+
+@pytest.fixture
+def settings_overrides(auth_file: Path) -> dict[str, Any]:
+    return {"auth_file": str(auth_file), "auth_reload_interval_ms": 0,
+            "write_back_batch_key": "test-key", "write_back_groups": "wms,other"}
+
+
+@pytest.fixture
+async def channel(app: App) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(app.target) as ch:
+        yield ch
+
+
+@pytest.fixture
+def as_stubs(channel: grpc.aio.Channel) -> Stubs:
+    return Stubs(channel)
