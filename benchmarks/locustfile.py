@@ -139,7 +139,8 @@ class GrpcUser(User):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        channel = grpc.intercept_channel(grpc.insecure_channel(target(self.host)),
+        # TLS from RESERVATION_TLS_CA / _CLIENT_CERT / _CLIENT_KEY, as for every client.
+        channel = grpc.intercept_channel(_grpc.channel(target(self.host), _grpc.tls_from_env()),
                                          LocustInterceptor(environment))
         self.stub = self.stub_class(channel)
 

@@ -92,6 +92,9 @@ class Settings:
     tls_client_ca: str | None = None
     """PEM CA bundle; when set, clients must present a certificate it signed (mTLS), and
     the certificate's subject CN can name a principal (client_cert_cn)."""
+    health_port: int = 0
+    """A second, plaintext port serving only grpc.health.v1 (kubelet's gRPC probes cannot
+    speak TLS); 0: none. Health is also on the main port."""
     max_in_flight: int = 1000
     """Calls in flight per server process beyond which new calls are shed with
     RESOURCE_EXHAUSTED (and retry-after-ms); 0: no cap."""
@@ -228,6 +231,7 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("order_duplicate_window_ms", 0, 30 * _DAY_MS),
     ("order_late_route_ms", 1, 30 * _DAY_MS),
     ("auth_reload_interval_ms", 0, 3_600_000),
+    ("health_port", 0, 65535),
     ("max_in_flight", 0, 10_000_000),
     ("shed_retry_after_ms", 1, 600_000),
     ("principal_rate", 0, 10_000_000),

@@ -316,3 +316,32 @@ def test_prod_speaks_redis_cluster_with_three_or_more_spread_replicas(
 def test_prod_ships_no_secret(rendered: dict[str, list[dict[str, Any]]]) -> None:
     # The production Redis URL (with its password) is created in the cluster, not in git.
     assert [o for o in rendered["prod"] if o["kind"] == "Secret"] == []
+
+
+def test_prod_is_mtls_with_an_auth_file_all_mounted_from_secrets(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    deployment = one(rendered["prod"], "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = reservation_container(deployment)
+    env = env_of(container)
+    assert "RESERVATION_AUTH_TOKEN" not in env  # the development shortcut is not in prod
+    assert env["RESERVATION_WRITE_BACK_BATCH_KEY"]["secretKeyRef"]["optional"] is False
+    secret_dirs = {m["mountPath"]: v["secret"]["secretName"]
+                   for m in container["volumeMounts"] for v in pod["volumes"]
+                   if v["name"] == m["name"] and "secret" in v and "subPath" not in m}
+    for name in ("RESERVATION_TLS_CERT", "RESERVATION_TLS_KEY", "RESERVATION_TLS_CLIENT_CA",
+                 "RESERVATION_AUTH_FILE"):
+        # A whole Secret directory (no subPath): rotations reach the pod, and the server
+        # reads the files again without a restart.
+        assert str(Path(env[name]).parent) in secret_dirs, name
+
+
+def test_prod_probes_ask_the_plaintext_health_port(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Kubelet's gRPC probes cannot speak TLS: with TLS on the main port they must use
+    RESERVATION_HEALTH_PORT, which is also a declared container port."""
+    container = reservation_container(one(rendered["prod"], "Deployment"))
+    port = int(env_of(container)["RESERVATION_HEALTH_PORT"])
+    assert port in [p["containerPort"] for p in container["ports"]]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["grpc"]["port"] == port, probe

@@ -66,7 +66,7 @@ def _call(args: argparse.Namespace, service: str, method: str, request: Any) -> 
     reply printed as JSON, an error on stderr with exit code 1."""
 
     async def go() -> int:
-        async with _grpc.aio_channel(args.target) as channel:
+        async with _grpc.aio_channel(args.target, _grpc.tls(args)) as channel:
             stub = (admin_grpc.AdminServiceStub(channel) if service == "admin"
                     else rs_grpc.ReservationServiceStub(channel))
             try:

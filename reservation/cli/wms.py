@@ -25,7 +25,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _call(args: argparse.Namespace, method: str, request: Any) -> int:
-    with _grpc.channel(args.target) as channel:
+    with _grpc.channel(args.target, _grpc.tls(args)) as channel:
         try:
             response = getattr(pb_grpc.WriteBackServiceStub(channel), method)(
                 request, timeout=30, metadata=_grpc.bearer(args.token))

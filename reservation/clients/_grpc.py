@@ -1,6 +1,12 @@
 """What every client of the service shares: where it is, how to connect, how to say who
-calls. The CLI, the WMS puller, reconcile and the channel adapters all take their
-connection options from here, so a new option (TLS, a token source) is added once.
+calls. The CLI, the WMS puller, reconcile, the channel adapters and the benchmarks all
+take their connection options from here, so a new option is added once.
+
+TLS: `--tls-ca` (or RESERVATION_TLS_CA) trusts that CA for the server's certificate;
+`--tls-cert`/`--tls-key` (RESERVATION_TLS_CLIENT_CERT / _KEY) present a client
+certificate (mTLS); `--tls` alone uses the system's roots; `--tls-server-name` checks
+the certificate for another name than the target's host (e.g. a Service behind a
+port-forward). Without any of them the channel is plaintext.
 """
 
 from __future__ import annotations
@@ -8,13 +14,42 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import grpc
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 TOKEN_ENV = "RESERVATION_AUTH_TOKEN"
+TLS_ENV = {"ca": "RESERVATION_TLS_CA", "cert": "RESERVATION_TLS_CLIENT_CERT",
+           "key": "RESERVATION_TLS_CLIENT_KEY", "server_name": "RESERVATION_TLS_SERVER_NAME"}
 
 Metadata = tuple[tuple[str, str], ...]
+Options = Sequence[tuple[str, Any]]
+
+
+@dataclass(frozen=True)
+class Tls:
+    """Client TLS files (PEM paths); all None with `on`: the system's roots."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    server_name: str | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        def read(path: str | None) -> bytes | None:
+            return Path(path).read_bytes() if path else None
+        if bool(self.cert) != bool(self.key):
+            raise ValueError("--tls-cert and --tls-key go together")
+        return grpc.ssl_channel_credentials(root_certificates=read(self.ca),
+                                            private_key=read(self.key),
+                                            certificate_chain=read(self.cert))
+
+    def options(self) -> list[tuple[str, Any]]:
+        return [("grpc.ssl_target_name_override", self.server_name)] if self.server_name else []
 
 
 def bearer(token: str | None) -> Metadata:
@@ -31,18 +66,53 @@ def operator() -> Metadata:
 
 
 def add_connection_arguments(p: argparse.ArgumentParser) -> None:
-    """--target and --token, with the same defaults in every command."""
+    """--target, --token and the TLS options, with the same defaults in every command."""
     p.add_argument("--target", default=DEFAULT_TARGET,
                    help=f"service address (default {DEFAULT_TARGET})")
     p.add_argument("--token", default=os.environ.get(TOKEN_ENV),
                    help=f"bearer token (default ${TOKEN_ENV})")
+    add_tls_arguments(p)
 
 
-def channel(target: str) -> grpc.Channel:
-    """A blocking channel to the service."""
-    return grpc.insecure_channel(target)
+def add_tls_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tls", action="store_true",
+                   help="TLS with the system's trusted roots (implied by --tls-ca/--tls-cert)")
+    p.add_argument("--tls-ca", default=os.environ.get(TLS_ENV["ca"]),
+                   help=f"PEM CA that signed the server's certificate (${TLS_ENV['ca']})")
+    p.add_argument("--tls-cert", default=os.environ.get(TLS_ENV["cert"]),
+                   help=f"PEM client certificate for mTLS (${TLS_ENV['cert']})")
+    p.add_argument("--tls-key", default=os.environ.get(TLS_ENV["key"]),
+                   help=f"PEM key of --tls-cert (${TLS_ENV['key']})")
+    p.add_argument("--tls-server-name", default=os.environ.get(TLS_ENV["server_name"]),
+                   help="name to check the server's certificate against, if not the "
+                        f"target's host (${TLS_ENV['server_name']})")
 
 
-def aio_channel(target: str) -> grpc.aio.Channel:
-    """An asyncio channel to the service."""
-    return grpc.aio.insecure_channel(target)
+def tls(args: argparse.Namespace) -> Tls | None:
+    """The TLS settings of parsed arguments; None: plaintext."""
+    if not (getattr(args, "tls", False) or getattr(args, "tls_ca", None)
+            or getattr(args, "tls_cert", None)):
+        return None
+    return Tls(args.tls_ca, args.tls_cert, args.tls_key, args.tls_server_name)
+
+
+def tls_from_env(env: dict[str, str] | None = None) -> Tls | None:
+    """TLS from RESERVATION_TLS_* alone (for clients without a command line: locust)."""
+    env = dict(os.environ if env is None else env)
+    found = Tls(*(env.get(TLS_ENV[k]) or None for k in ("ca", "cert", "key", "server_name")))
+    return found if (found.ca or found.cert) else None
+
+
+def channel(target: str, tls: Tls | None = None, options: Options = ()) -> grpc.Channel:
+    """A blocking channel to the service (TLS when `tls` is given)."""
+    if tls is None:
+        return grpc.insecure_channel(target, options=list(options))
+    return grpc.secure_channel(target, tls.credentials(), options=[*options, *tls.options()])
+
+
+def aio_channel(target: str, tls: Tls | None = None, options: Options = ()) -> grpc.aio.Channel:
+    """An asyncio channel to the service (TLS when `tls` is given)."""
+    if tls is None:
+        return grpc.aio.insecure_channel(target, options=list(options))
+    return grpc.aio.secure_channel(target, tls.credentials(),
+                                   options=[*options, *tls.options()])

@@ -36,6 +36,7 @@ from reservation.server.servicers.orders import OrderServicer
 from reservation.server.servicers.reservation import ReservationServicer
 from reservation.server.servicers.routing import RoutingAdminServicer, RoutingServicer
 from reservation.server.servicers.write_back import WriteBackServicer
+from reservation.server.tls import CertificateFiles, server_files
 from reservation.settings import Settings
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
@@ -90,6 +91,11 @@ class App:
     """Where /metrics is served by this process (0: not here)."""
     orders: OrderHub | None = None
     """The order hub behind OrderService."""
+    tls: CertificateFiles | None = None
+    """The TLS files in use (None: plaintext)."""
+    health_port: int = 0
+    """The plaintext health-only port (0: none)."""
+    _health_server: grpc.aio.Server | None = None
     _metrics_server: Any = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -124,6 +130,8 @@ class App:
         if self.recovery is not None:
             await self.recovery.stop()
         await self.server.stop(self.settings.grace_period_s if grace is None else grace)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         await self.store.close()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
@@ -230,16 +238,25 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     health_servicer = health.aio.HealthServicer()
     server = build_server(settings, reservations, sales, inventory, health_servicer, orders)
     try:
-        port = _bind(server, settings)
+        tls = server_files(settings)
+    except (OSError, ValueError) as exc:
+        await store.close()
+        raise TlsError(f"cannot use the TLS files: {exc}") from None
+    try:
+        port = _bind(server, settings, tls)
+        health_server, health_port = _health_only(settings, health_servicer)
     except ListenError:
         await store.close()
         raise
     app = App(settings, store, reservations, sales, inventory, server, port, health_servicer,
-              Sweeper(store), Recovery(store, reservations.multi), orders=orders)
+              Sweeper(store), Recovery(store, reservations.multi), orders=orders, tls=tls,
+              health_port=health_port, _health_server=health_server)
     # Readiness stays NOT_SERVING until the routing kernel is compiled (or loaded from
     # numba's on-disk cache), so no request pays for compilation.
     await app.set_serving(False)
     await server.start()
+    if health_server is not None:
+        await health_server.start()
     await asyncio.to_thread(kernel.warm_up)
     await app.set_serving(True)
     await health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
@@ -252,10 +269,12 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     return app
 
 
-def _bind(server: grpc.aio.Server, settings: Settings) -> int:
+def _bind(server: grpc.aio.Server, settings: Settings,
+          tls: CertificateFiles | None = None) -> int:
     address = f"{settings.host}:{settings.port}"
     try:
-        port = server.add_insecure_port(address)
+        port = (server.add_secure_port(address, tls.credentials()) if tls is not None
+                else server.add_insecure_port(address))
     except RuntimeError:
         port = 0
     if port == 0:
@@ -266,6 +285,27 @@ def _bind(server: grpc.aio.Server, settings: Settings) -> int:
 
 class ListenError(StartupError):
     """The gRPC port cannot be bound: a one-line message for the operator."""
+
+
+class TlsError(StartupError):
+    """The TLS files cannot be read at start-up: a one-line message for the operator."""
+
+
+def _health_only(settings: Settings, health_servicer: health.aio.HealthServicer
+                 ) -> tuple[grpc.aio.Server | None, int]:
+    """The plaintext health-only port (for kubelet probes when the main port is TLS)."""
+    if not settings.health_port:
+        return None, 0
+    server = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    address = f"{settings.host}:{settings.health_port}"
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        raise ListenError(f"cannot listen on {address} (RESERVATION_HEALTH_PORT)")
+    return server, port
 
 
 def _start_metrics(app: App) -> None:

@@ -127,7 +127,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     ledger = Ledger(args.ledger)
     try:
-        with _grpc.channel(args.target) as channel:
+        with _grpc.channel(args.target, _grpc.tls(args)) as channel:
             Puller(channel, ledger, args.consumer, args.group, args.max_events, args.wait,
                    args.token, args.ack_delay, log=not args.quiet).run(args.until_idle)
     except KeyboardInterrupt:

@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     ledger = Ledger(args.ledger)
     try:
-        with _grpc.channel(args.target) as channel:
+        with _grpc.channel(args.target, _grpc.tls(args)) as channel:
             response = reconcile(channel, ledger, args.group, args.token)
     except grpc.RpcError as exc:
         print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
