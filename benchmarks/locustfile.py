@@ -102,7 +102,7 @@ def _timestamp(ms_from_now: int) -> Timestamp:
 def start_sale(environment: Any, **_: Any) -> None:
     """Start the sale the users buy from, or say in one line why it cannot be."""
     address = target(environment.host)
-    with grpc.insecure_channel(address) as channel:
+    with _grpc.channel(address, _grpc.tls_from_env()) as channel:
         try:
             admin_grpc.AdminServiceStub(channel).StartFlashSale(admin_pb.StartFlashSaleRequest(
                 sale_id=SALE_ID, starts_at=_timestamp(0), ends_at=_timestamp(3_600_000),

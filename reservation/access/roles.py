@@ -19,7 +19,7 @@ class Role(enum.StrEnum):
     ADAPTER = "adapter"      # a sales channel's adapter: reserve/confirm/release its orders
     WMS = "wms"              # a warehouse system: pulls and acknowledges write-back events
     OPERATOR = "operator"    # people and tools running the service: admin + read all
-    LOADTEST = "loadtest"    # benchmarks: reserve anything, read anything
+    LOADTEST = "loadtest"    # benchmarks: reserve anything, set up stock and sales
     READER = "reader"        # dashboards: read-only
 
 
@@ -56,11 +56,13 @@ METHODS: dict[str, Rule] = {
     _RS + "WatchReservation": _ORDER_READ,
     _RS + "GetStock": {A: ANY, L: ANY, O: ANY, R: ANY},  # stock is not per channel
 
-    _ADMIN + "LoadStock": _ADMIN_WRITE,
-    _ADMIN + "StartFlashSale": _ADMIN_WRITE,
-    _ADMIN + "StopFlashSale": _ADMIN_WRITE,
-    _ADMIN + "GetFlashSale": _ADMIN_READ,
-    _ADMIN + "ListFlashSales": _ADMIN_READ,
+    # A load test sets up its own stock and sale (benchmarks/, the locustfile): loadtest
+    # principals belong in test environments only.
+    _ADMIN + "LoadStock": {O: ANY, L: ANY},
+    _ADMIN + "StartFlashSale": {O: ANY, L: ANY},
+    _ADMIN + "StopFlashSale": {O: ANY, L: ANY},
+    _ADMIN + "GetFlashSale": {O: ANY, R: ANY, L: ANY},
+    _ADMIN + "ListFlashSales": {O: ANY, R: ANY, L: ANY},
     _ADMIN + "ListDeadLetters": _ADMIN_READ,
     _ADMIN + "RequeueDeadLetter": _ADMIN_WRITE,
     _ADMIN + "RejectDeadLetter": _ADMIN_WRITE,
