@@ -40,9 +40,17 @@ def decide(principal: Principal, method: str) -> Grant:
         raise PermissionDenied(f"{principal.name} may not call {method}")
     if Scope.ANY in allowed.values():
         return Grant(principal, method, None, None)
-    channels = principal.channels if Scope.CHANNEL in allowed.values() else frozenset()
-    groups = principal.groups if Scope.GROUP in allowed.values() else frozenset()
+    scopes = set(allowed.values())
+    channels = principal.channels if Scope.CHANNEL in scopes else frozenset()
+    groups = principal.groups if Scope.GROUP in scopes else frozenset()
+    if Scope.FEED in scopes:
+        groups = groups | {feed_group(c) for c in principal.channels}
     return Grant(principal, method, channels, groups)
+
+
+def feed_group(channel: str) -> str:
+    """The order-event consumer group of a channel's adapter feed."""
+    return f"feed-{channel}"
 
 
 @contextmanager

@@ -27,6 +27,8 @@ class Scope(enum.StrEnum):
     ANY = "any"
     CHANNEL = "channel"      # only the principal's channels
     GROUP = "group"          # only the principal's consumer groups
+    FEED = "feed"            # only the adapter feeds of the principal's channels
+                             # (order-event consumer groups "feed-<channel>")
 
 
 Rule = Mapping[Role, Scope]
@@ -39,7 +41,7 @@ _ROUTE_ADMIN = "/reservation.v1.RoutingAdminService/"
 _ORDERS = "/reservation.v1.OrderService/"
 
 A, W, O, L, R = Role.ADAPTER, Role.WMS, Role.OPERATOR, Role.LOADTEST, Role.READER
-ANY, CHANNEL, GROUP = Scope.ANY, Scope.CHANNEL, Scope.GROUP
+ANY, CHANNEL, GROUP, FEED = Scope.ANY, Scope.CHANNEL, Scope.GROUP, Scope.FEED
 
 _ORDER_WRITE: Rule = {A: CHANNEL, L: ANY}
 _ORDER_READ: Rule = {A: CHANNEL, L: ANY, O: ANY, R: ANY}
@@ -75,8 +77,23 @@ METHODS: dict[str, Rule] = {
     _WB + "ListWriteBackDeadLetters": {W: GROUP, O: ANY, R: ANY},
     _WB + "ReplayWriteBackDeadLetters": {W: GROUP, O: ANY},
 
-    # Services landing alongside (routing, order hub). Their servicers do not check a
-    # channel scope yet, so no scoped role is granted on them: adapters are refused.
+    # The order hub: adapters sync and read their channels' orders and pull their own
+    # channel's feed (shipments to push back); operators do the rest. The WMS reports
+    # shipments through an operator principal until it gets a scope there.
+    _ORDERS + "SyncOrders": {A: CHANNEL, L: ANY, O: ANY},       # whole batch refused
+    _ORDERS + "SyncOrderStream": {A: CHANNEL, L: ANY, O: ANY},
+    _ORDERS + "GetOrder": {A: CHANNEL, L: ANY, O: ANY, R: ANY},
+    _ORDERS + "GetOrderHistory": {A: CHANNEL, O: ANY, R: ANY},
+    _ORDERS + "ListOrders": {A: CHANNEL, O: ANY, R: ANY},       # its channel named
+    _ORDERS + "UpdateAddress": _ADMIN_WRITE,
+    _ORDERS + "ReportShipment": _ADMIN_WRITE,
+    _ORDERS + "UpdateOrderState": _ADMIN_WRITE,
+    _ORDERS + "PullOrderEvents": {A: FEED, O: ANY},             # audit puller: operator
+    _ORDERS + "AckOrderEvents": {A: FEED, O: ANY},
+    _ORDERS + "GetFulfilmentStats": _ADMIN_READ,
+
+    # Routing (not served yet). Its servicers do not check a channel scope, so no scoped
+    # role is granted: adapters are refused.
     _ROUTE + "Route": {L: ANY, O: ANY},
     _ROUTE + "RouteBatch": {L: ANY, O: ANY},
     _ROUTE + "SimulateRouting": _ADMIN_READ,
@@ -87,17 +104,6 @@ METHODS: dict[str, Rule] = {
     _ROUTE_ADMIN + "PutRoutingRules": _ADMIN_WRITE,
     _ROUTE_ADMIN + "ListRoutingRuleHistory": _ADMIN_READ,
     _ROUTE_ADMIN + "RollbackRoutingRules": _ADMIN_WRITE,
-    _ORDERS + "SyncOrders": {L: ANY, O: ANY},
-    _ORDERS + "SyncOrderStream": {L: ANY, O: ANY},
-    _ORDERS + "GetOrder": _ADMIN_READ,
-    _ORDERS + "GetOrderHistory": _ADMIN_READ,
-    _ORDERS + "ListOrders": _ADMIN_READ,
-    _ORDERS + "UpdateAddress": _ADMIN_WRITE,
-    _ORDERS + "ReportShipment": _ADMIN_WRITE,
-    _ORDERS + "UpdateOrderState": _ADMIN_WRITE,
-    _ORDERS + "PullOrderEvents": _ADMIN_WRITE,
-    _ORDERS + "AckOrderEvents": _ADMIN_WRITE,
-    _ORDERS + "GetFulfilmentStats": _ADMIN_READ,
 }
 
 

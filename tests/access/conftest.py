@@ -45,7 +45,8 @@ def auth_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings_overrides(auth_file: Path) -> dict[str, Any]:
     return {"auth_file": str(auth_file), "auth_reload_interval_ms": 0,
-            "write_back_batch_key": "test-key", "write_back_groups": "wms,other"}
+            "write_back_batch_key": "test-key", "write_back_groups": "wms,other",
+            "order_event_groups": "audit,feed-jd,feed-tmall"}
 
 
 @pytest.fixture

@@ -39,7 +39,16 @@ def scoped_request(rpc: Rpc, channel: str = "jd", group: str = "wms") -> Message
         req.requests.add(channel=channel)  # type: ignore[attr-defined]
     if "request" in fields and fields["request"].message_type.name == "ReserveRequest":
         req.request.channel = channel  # type: ignore[attr-defined]
+    if "orders" in fields and fields["orders"].message_type.name == "ChannelOrder":
+        req.orders.add(channel=channel)  # type: ignore[attr-defined]
+    if "key" in fields and fields["key"].message_type.name == "OrderKey":
+        req.key.channel = channel  # type: ignore[attr-defined]
     return req
+
+
+def group_for(rpc: Rpc, role: str) -> str:
+    """The group a caller of `role` would use: an adapter its channel's feed."""
+    return "feed-jd" if rule(rpc.path).get(Role(role)) is Scope.FEED else "wms"
 
 
 def test_every_rpc_has_a_role() -> None:
@@ -53,6 +62,7 @@ def test_the_role_table_names_only_roles_and_scopes() -> None:
         assert r and all(isinstance(k, Role) and isinstance(v, Scope) for k, v in r.items())
         # Scopes belong to the role that has one.
         assert all(v is Scope.ANY or (k, v) in ((Role.ADAPTER, Scope.CHANNEL),
+                                                 (Role.ADAPTER, Scope.FEED),
                                                  (Role.WMS, Scope.GROUP))
                    for k, v in r.items()), method
 
@@ -60,9 +70,9 @@ def test_the_role_table_names_only_roles_and_scopes() -> None:
 async def observed_matrix(channel: grpc.aio.Channel) -> dict[str, dict[str, grpc.StatusCode]]:
     out: dict[str, dict[str, grpc.StatusCode]] = {}
     for rpc in RPCS:
-        payload = scoped_request(rpc).SerializeToString()
         out[rpc.path] = {}
         for role in ROLES:
+            payload = scoped_request(rpc, group=group_for(rpc, role)).SerializeToString()
             code, _ = await call(channel, rpc, [payload], token_of(role), timeout=10)
             out[rpc.path][role] = code
     return out
@@ -72,7 +82,8 @@ def cell(method: str, role: str, code: grpc.StatusCode) -> str:
     if code in REFUSED:
         return "refused"
     scope = rule(method).get(Role(role))
-    return {Scope.CHANNEL: "own channels", Scope.GROUP: "own groups"}.get(scope, "yes")
+    return {Scope.CHANNEL: "own channels", Scope.GROUP: "own groups",
+            Scope.FEED: "own feeds"}.get(scope, "yes")
 
 
 def markdown(matrix: dict[str, dict[str, grpc.StatusCode]]) -> str:

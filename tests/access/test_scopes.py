@@ -24,7 +24,7 @@ ADAPTER, WMS, OPERATOR = token_of("adapter"), token_of("wms"), token_of("operato
 
 
 def _scoped(scope: Scope) -> list:  # type: ignore[type-arg]
-    role = Role.ADAPTER if scope is Scope.CHANNEL else Role.WMS
+    role = Role.WMS if scope is Scope.GROUP else Role.ADAPTER
     return [r for r in all_rpcs() if rule(r.path).get(role) is scope]
 
 
@@ -84,6 +84,26 @@ async def test_a_wms_is_refused_another_group(app: App, channel: grpc.aio.Channe
         request.batch_id = batch_ids.encode("test-key", "other", {0: ["1-0"]})
     code, _ = await call(channel, rpc, [request.SerializeToString()], WMS)
     assert code == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize("rpc", _scoped(Scope.FEED), ids=lambda r: r.name)
+async def test_an_adapter_is_refused_another_channels_feed(
+        app: App, channel: grpc.aio.Channel, rpc) -> None:  # type: ignore[no-untyped-def]
+    request = scoped_request(rpc, group="feed-tmall")
+    if rpc.name == "AckOrderEvents":
+        request.batch_id = batch_ids.encode("test-key", "feed-tmall", {0: ["1-0"]})
+    else:
+        request.consumer, request.max_events = "jd-adapter", 1
+    code, _ = await call(channel, rpc, [request.SerializeToString()], ADAPTER)
+    assert code == grpc.StatusCode.PERMISSION_DENIED
+    # Its own feed is fine (an empty pull, or an ack of nothing it was given).
+    own = scoped_request(rpc, group="feed-jd")
+    if rpc.name == "AckOrderEvents":
+        own.batch_id = batch_ids.encode("test-key", "feed-jd", {0: ["1-0"]})
+    else:
+        own.consumer, own.max_events = "jd-adapter", 1
+    code, _ = await call(channel, rpc, [own.SerializeToString()], ADAPTER)
+    assert code == grpc.StatusCode.OK
 
 
 async def test_an_adapter_cannot_steal_the_wms_write_back(app: App, as_stubs: Stubs) -> None:

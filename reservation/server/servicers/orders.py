@@ -1,4 +1,10 @@
-"""OrderService: parse and validate at the edge, call the order hub, build the response."""
+"""OrderService: parse and validate at the edge, call the order hub, build the response.
+
+Calls on orders first ask the caller's grant whether it may act on their channel (an
+adapter only on its own: a batch with another channel's order is refused whole, like
+any other bad order in it), and event pulls whether it may use the consumer group (an
+adapter only its channels' feeds).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from reservation.access import grant
 from reservation.errors import InvalidArgument
 from reservation.ordersync import listing, states
 from reservation.ordersync import validation as ov
@@ -33,6 +40,8 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             raise InvalidArgument("orders", "must hold at least one order")
         if len(orders) > top:
             raise InvalidArgument("orders", f"holds {len(orders)} orders, at most {top}")
+        for o in orders:
+            grant.channel(o.channel)
         return [ov.channel_order(co.raw_order(o), self.settings, f"orders[{i}].")
                 for i, o in enumerate(orders)]
 
@@ -52,6 +61,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             yield pb.SyncOrderStreamResponse(results=await self._sync(list(request.orders)))
 
     def _key(self, key: pb.OrderKey) -> tuple[str, str, str]:
+        grant.channel(key.channel)
         ov.order_key(key.channel, key.shop, key.order_id, self.settings)
         return key.channel, key.shop, key.order_id
 
@@ -72,6 +82,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
 
     async def ListOrders(self, request: pb.ListOrdersRequest,
                          context: grpc.aio.ServicerContext) -> pb.ListOrdersResponse:
+        grant.channel(request.channel)
         query = listing.Query(
             channel=request.channel,
             state=states.parse("state", request.state) if request.state else None,
@@ -119,6 +130,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
 
     async def PullOrderEvents(self, request: pb.PullOrderEventsRequest,
                               context: grpc.aio.ServicerContext) -> pb.PullOrderEventsResponse:
+        grant.group(self.hub.events.group(request.group))
         batch = await self.hub.events.pull(request.group, request.consumer, request.max_events,
                                            convert.duration_ms("wait", request.wait))
         return pb.PullOrderEventsResponse(batch_id=batch.batch_id,
@@ -126,6 +138,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
 
     async def AckOrderEvents(self, request: pb.AckOrderEventsRequest,
                              context: grpc.aio.ServicerContext) -> pb.AckOrderEventsResponse:
+        grant.group(self.hub.events.batch_group(request.batch_id))
         return pb.AckOrderEventsResponse(acknowledged=await self.hub.events.ack(request.batch_id))
 
     async def GetFulfilmentStats(self, request: pb.GetFulfilmentStatsRequest,
