@@ -92,7 +92,7 @@ METHODS: dict[str, Rule] = {
     _ORDERS + "AckOrderEvents": {A: FEED, O: ANY},
     _ORDERS + "GetFulfilmentStats": _ADMIN_READ,
 
-    # Routing (not served yet). Its servicers do not check a channel scope, so no scoped
+    # Routing. Its servicers do not check a channel scope, so no scoped
     # role is granted: adapters are refused.
     _ROUTE + "Route": {L: ANY, O: ANY},
     _ROUTE + "RouteBatch": {L: ANY, O: ANY},

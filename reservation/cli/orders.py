@@ -24,7 +24,7 @@ from reservation.v1 import order_service_pb2_grpc as pb_grpc
 
 
 def _call(args: argparse.Namespace, method: str, request: Any) -> int:
-    with _grpc.channel(args.target) as channel:
+    with _grpc.channel(args.target, _grpc.tls(args)) as channel:
         try:
             response = getattr(pb_grpc.OrderServiceStub(channel), method)(
                 request, timeout=60, metadata=_grpc.bearer(args.token))

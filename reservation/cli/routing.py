@@ -24,7 +24,7 @@ from reservation.v1 import routing_service_pb2_grpc as pb_grpc
 def _call(args: argparse.Namespace, method: str, request: Any, admin: bool = True,
           show: Any = None) -> int:
     async def go() -> int:
-        async with _grpc.aio_channel(args.target) as channel:
+        async with _grpc.aio_channel(args.target, _grpc.tls(args)) as channel:
             stub = (pb_grpc.RoutingAdminServiceStub(channel) if admin
                     else pb_grpc.RoutingServiceStub(channel))
             try:

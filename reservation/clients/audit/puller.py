@@ -105,7 +105,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     store = AuditStore(args.db)
     try:
-        with _grpc.channel(args.target) as channel:
+        with _grpc.channel(args.target, _grpc.tls(args)) as channel:
             EventPuller(channel, store.apply, "audit", args.consumer, args.max_events,
                         args.wait, args.token, args.ack_delay,
                         log=not args.quiet).run(args.until_idle)

@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     api.page_size = args.page_size
     store = AdapterStore(args.state)
     metadata = _grpc.bearer(args.token)
-    with _grpc.channel(args.target) as channel:
+    with _grpc.channel(args.target, _grpc.tls(args)) as channel:
         sink = GrpcSink(channel, store, metadata)
         poller = Poller(adapter, api, args.shop, store, sink, interval_s=args.interval,
                         overlap_s=args.overlap, lookback_s=args.lookback)
