@@ -22,12 +22,12 @@ from reservation.v1 import reservation_service_pb2 as pb
 def _command(req: pb.ReserveRequest) -> ReserveCommand | ReservationError:
     """The order's command, or its error (an order of a channel the caller may not act
     on is refused alone: PERMISSION_DENIED in its result, the others go ahead)."""
-    if req.HasField("destination"):
-        return InvalidArgument("destination", "routed reserves go through Reserve (one "
-                               "order per call); batches take lines with warehouses or "
-                               "the SKU's priority order")
     try:
         grant.channel(req.channel)
+        if req.HasField("destination"):
+            raise InvalidArgument("destination", "routed reserves go through Reserve (one "
+                                  "order per call); batches take lines with warehouses or "
+                                  "the SKU's priority order")
         return convert.reserve_command(req)
     except ReservationError as exc:
         return exc
