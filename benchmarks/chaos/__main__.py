@@ -71,7 +71,7 @@ def report(results: Sequence[Result], argv: Sequence[str]) -> str:
     head = [f"# Chaos run of {when}", "",
             f"`python -m benchmarks.chaos {' '.join(argv)}` on {platform.node() or 'this box'}"
             f" ({platform.python_version()}); Redis with appendonly yes, appendfsync always;"
-            f" {results[0].faults and len(results)} seed(s). Faults are described in "
+            f" {len(results)} seed(s). Faults are described in "
             "`benchmarks/chaos/faults.py`, checks in `benchmarks/chaos/checks.py`.", ""]
     body = [table(results)]
     bad = violations(results)

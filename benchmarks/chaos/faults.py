@@ -19,6 +19,7 @@ import asyncio
 import collections
 import random
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import redis
@@ -69,8 +70,9 @@ async def inject(system: System, kind: str, rng: random.Random, log: FaultLog) -
     log.lines.append(f"{kind} ({pause:.2f} s)")
 
 
-async def run_schedule(system: System, rng: random.Random, count: int, log: FaultLog) -> None:
+async def run_schedule(system: System, rng: random.Random, count: int, log: FaultLog,
+                       kinds: Sequence[str] = KINDS) -> None:
     """`count` faults, a random kind each, with 0.3-1.2 s of calm between them."""
     for _ in range(count):
         await asyncio.sleep(rng.uniform(0.3, 1.2))
-        await inject(system, rng.choice(KINDS), rng, log)
+        await inject(system, rng.choice(list(kinds)), rng, log)

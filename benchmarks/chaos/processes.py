@@ -104,6 +104,10 @@ class System:
         env.update(SERVICE_ENV)
         env["RESERVATION_REDIS_URL"] = self.redis.url
         env["RESERVATION_DATA_DIR"] = str(self.workdir / "data")
+        # Run the replicas from another checkout (e.g. an older commit, to see the
+        # checkers catch what it breaks); the runner and its checkers stay as they are.
+        if os.environ.get("CHAOS_SERVICE_PYTHONPATH"):
+            env["PYTHONPATH"] = os.environ["CHAOS_SERVICE_PYTHONPATH"]
         return env
 
     def start(self) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import collections
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +102,7 @@ async def settle(system: System, traffic: workload.Traffic) -> checks.Final:
 
 
 async def run_seed(seed: int, fault_count: int, replicas: int, workers: int,
-                   workdir: Path) -> Result:
+                   workdir: Path, kinds: Sequence[str] = faults.KINDS) -> Result:
     started = time.monotonic()
     rng = random.Random(seed)
     system = System(workdir / f"seed-{seed}", replicas)
@@ -111,7 +112,8 @@ async def run_seed(seed: int, fault_count: int, replicas: int, workers: int,
         traffic, log, stop = workload.Traffic(), faults.FaultLog(), asyncio.Event()
         work = asyncio.create_task(workload.run_workers(
             system.targets, random.Random(rng.random()), workers, stop, traffic))
-        await faults.run_schedule(system, random.Random(rng.random()), fault_count, log)
+        await faults.run_schedule(system, random.Random(rng.random()), fault_count, log,
+                                  kinds)
         await asyncio.sleep(0.5)
         stop.set()
         await work
