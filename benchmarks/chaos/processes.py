@@ -127,7 +127,7 @@ class System:
             "--consumer", "chaos-puller"], self._env(), self.workdir / "puller.log")
         self.puller.start()
 
-    def start_replica(self, i: int, bound_s: float = 60.0) -> None:
+    def start_replica(self, i: int, bound_s: float = 180.0) -> None:
         """Start replica i and wait until it serves; it exits at start while Redis is
         down, so it is started again until it stays up."""
         deadline = time.monotonic() + bound_s
