@@ -2,7 +2,9 @@
 
 Lower is better. For a pair the terms are
 
-    distance   haversine km from the destination, per 1000 km
+    distance   great-circle km from the destination, per 1000 km (haversine, computed
+               from the chord between unit vectors: sin^2(d/2) = |u1 - u2|^2 / 4, so
+               each pair costs one sqrt and one asin, no trigonometry per pair)
     load       today's routed orders / daily capacity (0 with no capacity set);
                at or past `threshold` x capacity the pair is not allowed (hard stop)
     shipments  0 when the warehouse can ship the group whole, else 1 + the share it
@@ -37,15 +39,20 @@ TERMS = ("distance", "load", "shipments", "cost", "priority")
 F64 = npt.NDArray[np.float64]
 
 
+def _unit_vectors(lat: F64, lon: F64) -> F64:
+    """Points on the unit sphere, shape (k, 3)."""
+    p, l = np.radians(lat), np.radians(lon)
+    return np.stack([np.cos(p) * np.cos(l), np.cos(p) * np.sin(l), np.sin(p)], axis=1)
+
+
 def terms_numpy(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F64,
                 capacity: F64, cost: F64, priority: F64, coverage: F64) -> F64:
     """The five terms of every pair, shape (n, m, 5): the reference arithmetic, and what
     a decision shows for each candidate."""
-    p1 = np.radians(dest_lat)[:, None]
-    p2 = np.radians(wh_lat)[None, :]
-    dl = np.radians(wh_lon)[None, :] - np.radians(dest_lon)[:, None]
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    km = 2 * EARTH_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    d = _unit_vectors(dest_lat, dest_lon)[:, None, :]
+    w = _unit_vectors(wh_lat, wh_lon)[None, :, :]
+    chord2 = ((d - w) ** 2).sum(axis=2)
+    km = 2 * EARTH_KM * np.arcsin(np.sqrt(np.minimum(chord2 / 4, 1.0)))
     n = dest_lat.shape[0]
     ratio = np.where(capacity > 0, load / np.where(capacity > 0, capacity, 1.0), 0.0)
     out = np.empty((n, wh_lat.shape[0], 5))
@@ -92,33 +99,35 @@ def score_numba(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F6
     n, m = dest_lat.shape[0], wh_lat.shape[0]
     scores = np.empty((n, m))
     best = np.full(n, -1, dtype=np.int64)
-    # Per-warehouse parts once, not per pair.
-    p2 = np.empty(m)
-    cos2 = np.empty(m)
-    lon2 = np.empty(m)
+    # Per-point parts once, not per pair: unit vectors, and each warehouse's
+    # load/cost/priority terms and hard stop.
+    wx = np.empty(m)
+    wy = np.empty(m)
+    wz = np.empty(m)
     fixed = np.empty(m)
     full = np.empty(m, dtype=np.bool_)
     for j in range(m):
-        p2[j] = math.radians(wh_lat[j])
-        cos2[j] = math.cos(p2[j])
-        lon2[j] = math.radians(wh_lon[j])
+        p, lam = math.radians(wh_lat[j]), math.radians(wh_lon[j])
+        wx[j] = math.cos(p) * math.cos(lam)
+        wy[j] = math.cos(p) * math.sin(lam)
+        wz[j] = math.sin(p)
         ratio = load[j] / capacity[j] if capacity[j] > 0 else 0.0
         fixed[j] = (weights[1] * ratio + weights[3] * (cost[j] / 10.0)
                     + weights[4] * (-priority[j] / 10.0))
         full[j] = capacity[j] > 0 and load[j] >= threshold * capacity[j]
     for i in range(n):
-        p1 = math.radians(dest_lat[i])
-        cos1 = math.cos(p1)
-        lon1 = math.radians(dest_lon[i])
+        p, lam = math.radians(dest_lat[i]), math.radians(dest_lon[i])
+        dx = math.cos(p) * math.cos(lam)
+        dy = math.cos(p) * math.sin(lam)
+        dz = math.sin(p)
         low = np.inf
         for j in range(m):
             cov = coverage[i, j]
             if not allowed[i, j] or cov <= 0 or full[j]:
                 scores[i, j] = np.inf
                 continue
-            s1 = math.sin((p2[j] - p1) / 2)
-            s2 = math.sin((lon2[j] - lon1) / 2)
-            a = min(s1 * s1 + cos1 * cos2[j] * s2 * s2, 1.0)
+            ex, ey, ez = dx - wx[j], dy - wy[j], dz - wz[j]
+            a = min((ex * ex + ey * ey + ez * ez) / 4, 1.0)
             km = 2 * EARTH_KM * math.asin(math.sqrt(a))
             ship = 0.0 if cov >= 1.0 else 2.0 - cov
             s = weights[0] * (km / 1000.0) + fixed[j] + weights[2] * ship
@@ -137,19 +146,18 @@ def score_python(dest_lat: list[float], dest_lon: list[float], wh_lat: list[floa
     """Plain loops over lists: the same arithmetic without NumPy or numba."""
     scores: list[list[float]] = []
     best: list[int] = []
+    whs = [_unit_vector(la, lo) for la, lo in zip(wh_lat, wh_lon, strict=True)]
     for i in range(len(dest_lat)):
-        p1, lon1 = math.radians(dest_lat[i]), math.radians(dest_lon[i])
+        dx, dy, dz = _unit_vector(dest_lat[i], dest_lon[i])
         row, low, pick = [], math.inf, -1
-        for j in range(len(wh_lat)):
+        for j, (wx, wy, wz) in enumerate(whs):
             cov = coverage[i][j]
             full = capacity[j] > 0 and load[j] >= threshold * capacity[j]
             if not allowed[i][j] or cov <= 0 or full:
                 row.append(math.inf)
                 continue
-            p2 = math.radians(wh_lat[j])
-            a = (math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2)
-                 * math.sin((math.radians(wh_lon[j]) - lon1) / 2) ** 2)
-            km = 2 * EARTH_KM * math.asin(math.sqrt(min(a, 1.0)))
+            a = min(((dx - wx) ** 2 + (dy - wy) ** 2 + (dz - wz) ** 2) / 4, 1.0)
+            km = 2 * EARTH_KM * math.asin(math.sqrt(a))
             ratio = load[j] / capacity[j] if capacity[j] > 0 else 0.0
             ship = 0.0 if cov >= 1.0 else 2.0 - cov
             s = (weights[0] * km / 1000.0 + weights[1] * ratio + weights[2] * ship
@@ -160,6 +168,11 @@ def score_python(dest_lat: list[float], dest_lon: list[float], wh_lat: list[floa
         scores.append(row)
         best.append(pick)
     return scores, best
+
+
+def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
+    p, lam = math.radians(lat), math.radians(lon)
+    return math.cos(p) * math.cos(lam), math.cos(p) * math.sin(lam), math.sin(p)
 
 
 def warm_up() -> None:
