@@ -78,13 +78,15 @@ async def kinds_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
     await server.stop(0)
 
 
-async def _call(target: str, kind: str, payload: bytes,
+async def _call(target: str, kind: str, payload: bytes | None,
                 metadata: tuple[tuple[str, str], ...]) -> list[bytes]:
+    """payload None: a client stream that sends nothing (a call refused before its
+    first message cannot race the client's write of that message)."""
     async with grpc.aio.insecure_channel(target) as channel:
         method = getattr(channel, kind)(f"/{SERVICE}/{kind}")
-        request: bytes | Iterator[bytes] = payload
+        request: bytes | Iterator[bytes] = payload or b""
         if kind.startswith("stream"):
-            request = iter([payload])
+            request = iter([payload] if payload is not None else [])
         reply = method(request, metadata=metadata, timeout=5)
         if kind.endswith("_stream"):
             return [item async for item in reply]
@@ -110,7 +112,8 @@ async def test_every_handler_kind_refuses_a_bad_token(kinds_server: str, kind: s
                                                       metadata: tuple[tuple[str, str], ...]
                                                       ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await _call(kinds_server, kind, b"hello", metadata)
+        await _call(kinds_server, kind, None if kind.startswith("stream") else b"hello",
+                    metadata)
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
@@ -160,7 +163,8 @@ async def test_every_rpc_of_the_service_needs_the_token(
     with pytest.raises(grpc.aio.AioRpcError) as err:
         async with grpc.aio.insecure_channel(app.target) as channel:
             call = getattr(channel, kind)(f"/{service}/{method}")
-            request: bytes | Iterator[bytes] = iter([b""]) if client_streaming else b""
+            # A client stream sends nothing: the refusal must not race its first write.
+            request: bytes | Iterator[bytes] = iter([]) if client_streaming else b""
             reply = call(request, timeout=5)
             if server_streaming:
                 [item async for item in reply]
