@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv proto lint-proto test demo bench chaos clean
+.PHONY: venv proto lint-proto test demo bench chaos mutants clean
 
 $(BIN)/reservation: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: venv
 # benchmarks/results/chaos.md and fails on any violated guarantee.
 chaos: venv
 	$(BIN)/python -m benchmarks.chaos --seeds 1 2 3 --faults 20
+
+# Each mutants/*.toml breaks one invariant on a copy of the repo; its named tests must
+# fail. Report: benchmarks/results/mutants.md; exit 1 when a mutant survives.
+mutants: venv
+	$(BIN)/python mutants/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

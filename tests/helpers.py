@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
@@ -11,6 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from reservation.storage import keys
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import reservation_service_pb2 as rpb
@@ -23,6 +26,7 @@ EXPIRED = pb.RESERVATION_STATE_EXPIRED
 REJECTED = pb.RESERVATION_STATE_REJECTED
 QUEUED = pb.RESERVATION_STATE_QUEUED
 DEAD_LETTERED = pb.RESERVATION_STATE_DEAD_LETTERED
+T = TypeVar("T")
 
 
 def ms(value: int) -> Duration:
@@ -87,14 +91,11 @@ def assert_invariant(by_wh: dict[str, pb.StockLevel]) -> None:
 
 
 async def wait_for_state(stubs, order_id: str, state: int, channel: str = "jd",
-                         attempts: int = 200) -> pb.Reservation:
-    """Poll (bounded) until the order reaches `state`; fails with the last state seen."""
-    for _ in range(attempts):
-        r = await get(stubs, order_id, channel)
-        if r.state == state:
-            return r
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{channel}:{order_id} stayed {pb.ReservationState.Name(r.state)}")
+                         deadline_s: float = 15.0) -> pb.Reservation:
+    """Wait (bounded) until the order reaches `state`; fails with the last state seen."""
+    return await wait_until(lambda: get(stubs, order_id, channel), lambda r: r.state == state,
+                            f"{channel}:{order_id} to become {pb.ReservationState.Name(state)}",
+                            deadline_s)
 
 
 def bad_request_fields(exc: grpc.aio.AioRpcError) -> list[str]:
@@ -182,3 +183,30 @@ async def move(order_stub, order_id: str, state: str, actor: str = "operator:ann
 def counters(by_wh: dict[str, pb.StockLevel]) -> dict[str, tuple[int, int, int]]:
     """(available, held, confirmed) per warehouse."""
     return {wh: (lv.available, lv.held, lv.confirmed) for wh, lv in by_wh.items()}
+
+
+async def wait_until(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool],
+                     what: str, deadline_s: float = 15.0, every_s: float = 0.02) -> T:
+    """Call `probe` until `done(result)`, at most `deadline_s`; the last result, or
+    AssertionError naming `what` and the last value. Tests wait for a condition, never
+    for a fixed time: a loaded machine makes them slower, not flaky."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = await probe()
+        if done(value):
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"waited {deadline_s} s for {what}; last seen: {value!r}")
+        await asyncio.sleep(every_s)
+
+
+def skus_in_shard_order(n: int, shards: int = 64, prefix: str = "SKU") -> list[str]:
+    """`n` SKUs in `n` different shards, lowest shard first: a multi-shard order's parts
+    run in shard order, so the last of these is the last part tried."""
+    found: dict[int, str] = {}
+    i = 0
+    while len(found) < n:
+        sku = f"{prefix}-{i}"
+        found.setdefault(keys.shard_of(sku, shards), sku)
+        i += 1
+    return [found[s] for s in sorted(found)]

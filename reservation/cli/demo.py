@@ -2,10 +2,12 @@
 
 Starts a private redis-server and the service, preloads a sale, fires thousands of
 concurrent reservations from several simulated channels (with duplicate re-sends),
-confirms some holds, lets the rest expire, and prints per SKU what happened, with
-oversold = 0 checked against the live counters. Then the order flow (demo_orders.py):
-channel orders through the adapters, the hub, a WMS and back. Exit code 1 if any check
-fails.
+confirms some holds, lets the rest expire, and prints per SKU what happened. Then the
+order flow (demo_orders.py): channel orders through the adapters, the hub, a WMS and back.
+
+The stock checks run twice against the live counters: at the peak (right after the
+reserve phase, when most units are held and an oversell shows as a negative available)
+and at the end (every unpaid hold expired). Exit code 1 if any check fails.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ CHANNELS = ("taobao", "jd", "pinduoduo", "douyin", "wechat", "pos")
 SALE = [("PHONE-X", "WH-SHANGHAI", 300), ("PHONE-X", "WH-BEIJING", 200),
         ("EARBUDS", "WH-SHANGHAI", 400), ("CHARGER", "WH-GUANGZHOU", 150),
         ("CHARGER", "WH-SHANGHAI", 150)]
+SALE_ORDERS = 3000  # SALE's quantities are for this many orders; scaled for other counts
 PER_BUYER_LIMIT = 2
 IN_FLIGHT = 200
 RESERVED = pb.RESERVATION_STATE_RESERVED
@@ -108,6 +111,11 @@ def _same_order(a: pb.Reservation, b: pb.Reservation) -> bool:
             and (a.state == b.state or moved_on))
 
 
+def sale_items(n: int) -> list[tuple[str, str, int]]:
+    """SALE scaled to n orders, so a smaller run still sells out (and can oversell)."""
+    return [(sku, wh, max(1, qty * n // SALE_ORDERS)) for sku, wh, qty in SALE]
+
+
 async def main(orders: int = 3000, hold_ttl_s: float = 3.0) -> int:
     console = Console(width=150)
     rng = random.Random(7)
@@ -135,24 +143,66 @@ async def _run(target: str, n: int, hold_ttl_s: float, rng: random.Random,
                console: Console) -> int:
     async with _grpc.aio_channel(target) as channel:
         admin, rs = admin_grpc.AdminServiceStub(channel), rs_grpc.ReservationServiceStub(channel)
-        await _start_sale(admin, hold_ttl_s)
+        await _start_sale(admin, hold_ttl_s, sale_items(n))
         orders = make_orders(n, rng)
         t0 = time.perf_counter()
         results = await fire(rs, orders, rng, console)
         elapsed = time.perf_counter() - t0
         console.print(f"{len(orders)} orders from {len(CHANNELS)} channels in {elapsed:.2f} s "
                       f"({len(orders) / elapsed:,.0f} orders/s)")
+        peak_ok = _check_peak(console, results, await _stocks(rs))
         held = sum(r.state == pb.RESERVATION_STATE_RESERVED for r in results.values())
         paid = sum(r.state == pb.RESERVATION_STATE_CONFIRMED for r in results.values())
         console.print(f"{paid} orders paid (confirmed); letting {held} unpaid holds expire "
                       f"({hold_ttl_s:g} s TTL)...")
         final = await _await_expiry(rs, results, hold_ttl_s)
-        stocks = {sku: await rs.GetStock(rs_pb.GetStockRequest(sku=sku))
-                  for sku in sorted({s for s, _, _ in SALE})}
-    return _report(console, final, stocks)
+        end_ok = _report(console, final, await _stocks(rs)) == 0
+    return 0 if peak_ok and end_ok else 1
 
 
-async def _start_sale(admin: admin_grpc.AdminServiceStub, hold_ttl_s: float) -> None:
+async def _stocks(rs: rs_grpc.ReservationServiceStub) -> dict[str, rs_pb.GetStockResponse]:
+    return {sku: await rs.GetStock(rs_pb.GetStockRequest(sku=sku), timeout=10)
+            for sku in sorted({s for s, _, _ in SALE})}
+
+
+def _level_ok(lv: pb.StockLevel) -> bool:
+    """loaded = available + held + confirmed + returned, and no counter below zero."""
+    return (lv.loaded == lv.available + lv.held + lv.confirmed + lv.returned
+            and min(lv.available, lv.held, lv.confirmed, lv.returned) >= 0)
+
+
+def _check_peak(console: Console, results: dict[tuple[str, str], pb.Reservation],
+                stocks: dict[str, rs_pb.GetStockResponse]) -> bool:
+    """Right after the reserve phase, before unpaid holds expire: every counter is
+    consistent and not negative, nothing is sold or held beyond what was loaded, and the
+    confirmed counters equal the units the clients were told are confirmed (confirming
+    ended with the reserve phase, so the two must match exactly now)."""
+    told: Counter[str] = Counter()
+    for r in results.values():
+        if r.state == pb.RESERVATION_STATE_CONFIRMED:
+            for a in r.allocations:
+                told[a.sku] += a.quantity
+    problems = []
+    for sku, stock in stocks.items():
+        bad = [lv.warehouse_id for lv in stock.levels if not _level_ok(lv)]
+        loaded = sum(lv.loaded for lv in stock.levels)
+        taken = sum(lv.held + lv.confirmed for lv in stock.levels)
+        confirmed = sum(lv.confirmed for lv in stock.levels)
+        if bad:
+            problems.append(f"{sku}: counters broken in {', '.join(bad)}")
+        if taken > loaded:
+            problems.append(f"{sku}: {taken} units held or sold of {loaded} loaded")
+        if confirmed != told[sku]:
+            problems.append(f"{sku}: {confirmed} confirmed in Redis, {told[sku]} told to clients")
+    for p in problems:
+        console.print(f"[bold red]peak check: {p}[/]")
+    if not problems:
+        console.print("peak check (right after reserving): counters consistent, oversold = 0")
+    return not problems
+
+
+async def _start_sale(admin: admin_grpc.AdminServiceStub, hold_ttl_s: float,
+                      items: list[tuple[str, str, int]]) -> None:
     starts, ends, ttl = Timestamp(), Timestamp(), Duration()
     starts.GetCurrentTime()
     ends.FromSeconds(starts.seconds + 3600)
@@ -160,7 +210,7 @@ async def _start_sale(admin: admin_grpc.AdminServiceStub, hold_ttl_s: float) -> 
     await admin.StartFlashSale(admin_pb.StartFlashSaleRequest(
         sale_id="demo-flash-sale", starts_at=starts, ends_at=ends, hold_ttl=ttl,
         per_buyer_limit=PER_BUYER_LIMIT,
-        items=[pb.StockItem(sku=s, warehouse_id=w, quantity=q) for s, w, q in SALE]))
+        items=[pb.StockItem(sku=s, warehouse_id=w, quantity=q) for s, w, q in items]))
 
 
 async def _await_expiry(rs: rs_grpc.ReservationServiceStub,
@@ -209,9 +259,7 @@ def _report(console: Console, final: list[pb.Reservation],
         t = tallies[sku]
         loaded = sum(lv.loaded for lv in stock.levels)
         confirmed = sum(lv.confirmed for lv in stock.levels)
-        invariant = all(lv.loaded == lv.available + lv.held + lv.confirmed + lv.returned
-                        and min(lv.available, lv.held, lv.confirmed, lv.returned) >= 0
-                        for lv in stock.levels)
+        invariant = all(_level_ok(lv) for lv in stock.levels)
         # Sold beyond what was loaded, or orders claiming units the counters never held.
         oversold = max(0, confirmed - loaded) + max(0, t.confirmed_units - confirmed)
         ok = ok and invariant and oversold == 0 and t.confirmed_units == confirmed

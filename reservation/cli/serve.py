@@ -37,10 +37,24 @@ def _check(args: argparse.Namespace) -> int:
     return run(lambda: check(args.target, args.redis, args.timeout))
 
 
+def _at_least(low: float, kind: type = int):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text} is below {low:g}")
+        return value
+    return parse
+
+
 def _demo(args: argparse.Namespace) -> int:
     from reservation.cli.demo import main as demo_main
 
-    return run(lambda: demo_main(orders=args.orders, hold_ttl_s=args.hold_ttl))
+    orders = args.orders or (300 if args.quick else 3000)
+    hold_ttl = args.hold_ttl or (1.0 if args.quick else 3.0)
+    return run(lambda: demo_main(orders=orders, hold_ttl_s=hold_ttl))
 
 
 def add_commands(sub: Any) -> None:
@@ -60,6 +74,9 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=_check)
 
     p = sub.add_parser("demo", help="flash-sale demo on a private Redis and server")
-    p.add_argument("--orders", type=int, default=3000)
-    p.add_argument("--hold-ttl", type=float, default=3.0, help="seconds")
+    p.add_argument("--orders", type=_at_least(10), help="default 3000 (--quick: 300); the sale's "
+                   "quantities scale with it, so every run sells out")
+    p.add_argument("--hold-ttl", type=_at_least(0.1, float), help="seconds; default 3 (--quick: 1)")
+    p.add_argument("--quick", action="store_true",
+                   help="a short run (300 orders, 1 s holds) with the same checks")
     p.set_defaults(func=_demo)

@@ -130,6 +130,27 @@ async def test_a_larger_head_keeps_its_place_and_smaller_orders_do_not_overtake(
     assert (await get(stubs, "small")).state == RESERVED
 
 
+async def test_fifo_serves_arrival_order_not_order_id_buyer_or_size_order(stubs):
+    # Arrival X, Y, Z differs from every other order a queue could fall back on:
+    # by order id Y (q1) < Z (q2) < X (q3); by buyer Z < X < Y; by size Y (1) < X (2) < Z (3).
+    await load(stubs, ("A", "W1", 6))
+    for holder, qty in (("h1", 2), ("h2", 1), ("h3", 3)):
+        assert (await reserve(stubs, order(holder, line("A", qty)))).state == RESERVED
+    arrivals = [("q3", "buyer-b", 2), ("q1", "buyer-c", 1), ("q2", "buyer-a", 3)]
+    for oid, buyer, qty in arrivals:
+        assert (await reserve(stubs, queued(oid, line("A", qty), buyer=buyer))).state == QUEUED
+    assert [(await get(stubs, oid)).queue_position for oid, _, _ in arrivals] == [1, 2, 3]
+
+    await release(stubs, "h1")  # 2 units back: exactly the first arrival's size
+    assert [(await get(stubs, oid)).state for oid, _, _ in arrivals] == [RESERVED, QUEUED, QUEUED]
+    assert [(await get(stubs, oid)).queue_position for oid in ("q1", "q2")] == [1, 2]
+    await release(stubs, "h2")
+    assert [(await get(stubs, oid)).state for oid, _, _ in arrivals] == [RESERVED, RESERVED, QUEUED]
+    await release(stubs, "h3")
+    assert [(await get(stubs, oid)).state for oid, _, _ in arrivals] == [RESERVED] * 3
+    assert_invariant(await levels(stubs, "A"))
+
+
 async def test_a_multi_line_queued_order_gets_all_its_lines_or_none(stubs):
     s1, s2 = same_shard_skus(2)
     await load(stubs, (s1, "W1", 1), (s2, "W1", 1))

@@ -21,6 +21,7 @@ from tests.helpers import (
     load,
     order,
     reserve,
+    skus_in_shard_order,
 )
 
 
@@ -96,6 +97,30 @@ async def test_multi_shard_order_releases_held_lines_when_a_later_line_fails(stu
         assert (lv.available, lv.held) == (total, 0)
     again = await reserve(stubs, order("o1", line(a, 2), line(b, 2), line(c, 2)))
     assert (again.state, again.failed_sku, again.reservation_id) == (REJECTED, c, r.reservation_id)
+
+
+async def test_all_or_nothing_rolls_back_earlier_shards_when_the_last_shard_refuses(stubs):
+    # The refusing line sits in the highest shard, so it is tried last: the parts of the
+    # two lower shards are held first and must be given back.
+    low, mid, high = skus_in_shard_order(3)
+    await load(stubs, (low, "W1", 5), (mid, "W1", 5), (high, "W1", 1))
+    req = order("o1", line(high, 2), line(low, 2), line(mid, 2))
+    r = await reserve(stubs, req)
+    assert (r.state, r.failed_sku, list(r.allocations)) == (REJECTED, high, [])
+    for sku, total in ((low, 5), (mid, 5), (high, 1)):
+        lv = (await levels(stubs, sku))["W1"]
+        assert (lv.available, lv.held) == (total, 0), sku
+    assert (await get(stubs, "o1")).state == REJECTED
+    assert (await reserve(stubs, req)).reservation_id == r.reservation_id
+
+
+async def test_idempotency_key_a_resent_order_holds_nothing_more(stubs):
+    await load(stubs, ("A", "W1", 10))
+    first = await reserve(stubs, order("o1", line("A", 2)))
+    again = await reserve(stubs, order("o1", line("A", 2)))
+    assert (again.reservation_id, allocations(again)) == (first.reservation_id, allocations(first))
+    lv = (await levels(stubs, "A"))["W1"]
+    assert (lv.available, lv.held) == (8, 2)
 
 
 async def test_multi_shard_order_holds_every_line(stubs):

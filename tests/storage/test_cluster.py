@@ -164,6 +164,19 @@ async def test_multi_line_order_across_nodes_holds_nothing_when_one_line_fails(
         assert await avail_held(cstubs, sku) == {"WH-1": (10, 0)}
 
 
+async def test_all_or_nothing_rolls_back_earlier_nodes_when_the_last_shard_refuses_on_cluster(
+        cstubs: Stubs, skus: list[str]) -> None:
+    # The refusing line is in the highest of the three shards (on its own node), so the
+    # parts on the other two nodes are held first and must be given back.
+    by_shard = sorted(skus, key=lambda s: keys.shard_of(s, Settings().shards))
+    last = by_shard[-1]
+    await load(cstubs, *(item(s, "WH-1", 1 if s == last else 10) for s in skus))
+    r = await reserve(cstubs, "o1", (last, 2), (by_shard[0], 1), (by_shard[1], 1))
+    assert (r.state, r.failed_sku) == (REJECTED, last)
+    for sku in skus:
+        assert await avail_held(cstubs, sku) == {"WH-1": (1 if sku == last else 10, 0)}
+
+
 async def test_repeated_multi_line_order_returns_the_same_reservation_on_cluster(
         cstubs: Stubs, skus: list[str]) -> None:
     await load(cstubs, *(item(s, "WH-1", 10) for s in skus))

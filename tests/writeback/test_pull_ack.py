@@ -8,7 +8,17 @@ import redis.asyncio as aioredis
 
 from reservation.storage import keys
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.helpers import confirm, line, load, ms, order, release, reserve
+from tests.helpers import (
+    EXPIRED,
+    confirm,
+    line,
+    load,
+    ms,
+    order,
+    release,
+    reserve,
+    wait_for_state,
+)
 
 E = wpb.WriteBackEventType
 
@@ -55,6 +65,20 @@ async def test_every_state_change_is_delivered_as_one_event(stubs, wb):
     assert [e.order_id for e in events[1:]] == ["o1", "o1", "o2", "o2"]
     assert all(e.delivery_count == 1 and e.occurred_at.seconds > 0 for e in events)
     assert len({e.event_id for e in events}) == 5
+
+
+async def test_an_expiry_is_written_back_exactly_once(stubs, wb):
+    await load(stubs, ("apple", "sh", 10))
+    await reserve(stubs, order("o1", line("apple", 2), hold_ttl_ms=100))
+    await wait_for_state(stubs, "o1", EXPIRED)
+
+    events = await pull_all(wb)
+
+    assert [(e.type, e.order_id, e.quantity) for e in events] == [
+        (E.WRITE_BACK_EVENT_TYPE_STOCK_LOADED, "", 10),
+        (E.WRITE_BACK_EVENT_TYPE_HELD, "o1", 2),
+        (E.WRITE_BACK_EVENT_TYPE_EXPIRED, "o1", 2),
+    ]
 
 
 async def test_an_acknowledged_batch_is_not_delivered_again(stubs, wb):
