@@ -7,9 +7,10 @@ copies the repository's files (tracked and untracked, not ignored) to a temporar
 directory, applies the edits there (each search must occur exactly once, else the
 mutant is stale and reported as an error), and runs only the named tests in the copy.
 
-    killed    the named tests failed (pytest exit 1): the tests guard the invariant
-    survived  they all passed: the invariant is unguarded
-    error     stale search text, or pytest could not run the tests (exit 2..5)
+    killed    every named test failed: each of them guards the invariant
+    weak      some named tests failed, others passed (the passing ones are listed)
+    survived  every named test passed: the invariant is unguarded
+    error     stale search text, or pytest could not run the tests
 
 Before the mutants, the named tests run once on an unmutated copy: a test that fails
 without any mutation would "kill" everything and prove nothing. The report goes to
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 import tomllib
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,18 +106,39 @@ def apply(copy: Path, edits: tuple[Edit, ...]) -> str | None:
     return None
 
 
-def run_tests(copy: Path, tests: tuple[str, ...]) -> tuple[int, str]:
-    """Run the tests inside the copy, importing the copy's `reservation` package."""
+def run_tests(copy: Path, tests: tuple[str, ...]) -> tuple[int, str, dict[str, bool]]:
+    """Run the tests inside the copy, importing the copy's `reservation` package.
+    Returns pytest's exit code, its last lines, and per named test whether all the test
+    cases it stands for passed."""
     env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly",
-           "-p", "no:cacheprovider", *tests]
+    junit = copy / "mutant-junit.xml"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+           f"--junitxml={junit}", *tests]
     try:
         done = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True,
                               timeout=PYTEST_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        return 2, f"pytest ran longer than {PYTEST_TIMEOUT_S} s"
+        return 2, f"pytest ran longer than {PYTEST_TIMEOUT_S} s", {}
     tail = [ln for ln in done.stdout.splitlines() if ln.strip()][-3:]
-    return done.returncode, " / ".join(tail)
+    return done.returncode, " / ".join(tail), _passed(junit, tests)
+
+
+def _passed(junit: Path, tests: tuple[str, ...]) -> dict[str, bool]:
+    """Named test -> every test case under it passed (False when it ran none)."""
+    if not junit.is_file():
+        return {}
+    cases = []
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        node = case.get("classname", "").replace(".", "/") + ".py::" + case.get("name", "")
+        ok = not any(child.tag in ("failure", "error") for child in case)
+        skipped = any(child.tag == "skipped" for child in case)
+        cases.append((node, ok and not skipped))
+    out = {}
+    for t in tests:
+        mine = [ok for node, ok in cases if node == t or node.startswith(t + "[")
+                or (("::" not in t) and node.startswith(t.removesuffix(".py")))]
+        out[t] = bool(mine) and all(mine)
+    return out
 
 
 def check_copy_imports_itself(copy: Path) -> None:
@@ -134,8 +157,9 @@ def baseline(mutants: list[Mutant], log) -> str | None:
         copy_repo(copy)
         check_copy_imports_itself(copy)
         log(f"baseline: {len(tests)} named tests on the unmutated code")
-        code, summary = run_tests(copy, tests)
-    return None if code == 0 else f"exit {code}: {summary}"
+        code, summary, passed = run_tests(copy, tests)
+    failing = [t for t in tests if not passed.get(t)]
+    return None if code == 0 and not failing else f"exit {code}: {summary}; not passing: {failing}"
 
 
 def try_mutant(m: Mutant) -> Outcome:
@@ -146,18 +170,29 @@ def try_mutant(m: Mutant) -> Outcome:
         stale = apply(copy, m.edits)
         if stale:
             return Outcome(m, "error", stale, time.monotonic() - t0)
-        code, summary = run_tests(copy, m.tests)
-    verdict = {0: "survived", 1: "killed"}.get(code, "error")
-    return Outcome(m, verdict, f"pytest exit {code}: {summary}", time.monotonic() - t0)
+        code, summary, passed = run_tests(copy, m.tests)
+    detail = f"pytest exit {code}: {summary}"
+    if code not in (0, 1) or len(passed) != len(m.tests):
+        verdict = "error"
+    elif not any(passed.values()):
+        verdict = "killed"
+    elif all(passed.values()):
+        verdict = "survived"
+    else:
+        verdict = "weak"
+        detail += "; still passing: " + ", ".join(t for t, ok in passed.items() if ok)
+    return Outcome(m, verdict, detail, time.monotonic() - t0)
 
 
 def report(outcomes: list[Outcome], base: str | None) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    counts = {v: sum(o.verdict == v for o in outcomes) for v in ("killed", "survived", "error")}
+    counts = {v: sum(o.verdict == v for o in outcomes)
+              for v in ("killed", "weak", "survived", "error")}
     out = [f"# Mutation run of {stamp}", "",
            "`make mutants` (= `python mutants/run.py`): each mutant of `mutants/*.toml` "
            "applied alone to a copy of the repository, then only its named tests run.", "",
-           f"killed {counts['killed']}, survived {counts['survived']}, "
+           "A mutant is killed when every one of its named tests fails.", "",
+           f"killed {counts['killed']}, weak {counts['weak']}, survived {counts['survived']}, "
            f"error {counts['error']} of {len(outcomes)}", ""]
     if base:
         out += [f"**Baseline failed** (the named tests fail without any mutation): {base}", ""]

@@ -210,3 +210,33 @@ def skus_in_shard_order(n: int, shards: int = 64, prefix: str = "SKU") -> list[s
         found.setdefault(keys.shard_of(sku, shards), sku)
         i += 1
     return [found[s] for s in sorted(found)]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def past(epoch_ms: int) -> None:
+    """Return once the clock (the one Redis reads: same machine) is past `epoch_ms`."""
+    async def clock() -> int:
+        return now_ms()
+    await wait_until(clock, lambda t: t > epoch_ms, f"the clock to pass {epoch_ms}")
+
+
+async def settled_orders(stubs, order_ids: Iterable[str], channel: str = "jd",
+                         long_hold_ms: int = 10_000) -> list[pb.Reservation]:
+    """The orders once none is queued and every hold still RESERVED is a long one
+    (expiring more than `long_hold_ms` from now): the short holds have expired and been
+    swept, so orders and counters can be read from one settled state."""
+    ids = list(order_ids)
+
+    async def read() -> list[pb.Reservation]:
+        return [await get(stubs, oid, channel) for oid in ids]
+
+    def done(views: list[pb.Reservation]) -> bool:
+        soon = now_ms() + long_hold_ms
+        return not any(v.state == QUEUED or (v.state == RESERVED and v.expires_at.ToMilliseconds() < soon)
+                       for v in views)
+
+    return await wait_until(read, done, "queued orders and short holds to settle",
+                            deadline_s=30)

@@ -33,7 +33,9 @@ from tests.helpers import (
     order,
     release,
     reserve,
+    settled_orders,
     wait_for_state,
+    wait_until,
 )
 from tests.reserving.test_invariants import replay_write_back
 
@@ -291,7 +293,10 @@ async def test_watch_sees_queued_then_reserved_then_confirmed_and_ends(stubs):
                 await confirm(stubs, "q1")
 
     watcher = asyncio.create_task(watch())
-    await asyncio.sleep(0.3)
+
+    async def watched() -> list[int]:
+        return list(seen)
+    await wait_until(watched, lambda states: states == [QUEUED], "the watch's first update")
     await release(stubs, "holder")
     await asyncio.wait_for(watcher, 20)
     assert seen == [QUEUED, RESERVED, CONFIRMED]
@@ -347,16 +352,9 @@ async def test_releases_expiries_retry_loops_and_new_orders_never_hand_a_unit_tw
                     assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
 
         await asyncio.gather(*(one(i) for i in range(300)))
-        finals = []
-        for _ in range(100):  # until every queued order has been settled
-            finals = [await get(stubs[0], f"o{i}") for i in range(300)]
-            if not any(r.state == QUEUED for r in finals):
-                break
-            await asyncio.sleep(0.1)
-        # Let the short holds (<= 300 ms) expire and be swept, so that what the orders
-        # say and what the counters say are read from the same, settled state.
-        await asyncio.sleep(1.0)
-        finals = [await get(stubs[0], f"o{i}") for i in range(300)]
+        # Every queued order settled and the short holds (<= 300 ms) expired and swept, so
+        # that what the orders say and what the counters say come from one settled state.
+        finals = await settled_orders(stubs[0], [f"o{i}" for i in range(300)])
         settled = {RESERVED, CONFIRMED, RELEASED, EXPIRED, REJECTED, DEAD_LETTERED}
         assert {r.state for r in finals} <= settled
         # The run did exercise the queue: orders that waited were later handed units.

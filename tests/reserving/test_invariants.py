@@ -27,6 +27,7 @@ from tests.helpers import (
     order,
     release,
     reserve,
+    settled_orders,
 )
 
 # How each write-back event type moves the counters (a reference ledger).
@@ -92,9 +93,7 @@ async def test_random_orders_releases_confirms_and_expiries_keep_every_invariant
             assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
 
     await asyncio.gather(*(one(i) for i in range(400)))
-    await asyncio.sleep(0.8)  # let the short holds expire and the sweeper return them
-
-    finals = [await get(stubs, f"o{i}") for i in range(400)]
+    finals = await settled_orders(stubs, [f"o{i}" for i in range(400)])
     counters = {sku: await levels(stubs, sku) for sku in skus}
     held_by_orders: dict[tuple[str, str], int] = defaultdict(int)
     confirmed_by_orders: dict[tuple[str, str], int] = defaultdict(int)

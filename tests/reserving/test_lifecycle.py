@@ -23,6 +23,7 @@ from tests.helpers import (
     line,
     load,
     order,
+    past,
     release,
     reserve,
     wait_for_state,
@@ -73,8 +74,8 @@ async def test_confirm_after_expiry_is_refused_and_changes_nothing(stubs):
 @pytest.mark.parametrize("settings_overrides", [{"sweep_interval_ms": 60_000}])
 async def test_confirm_past_expiry_is_refused_even_before_the_sweeper_ran(stubs):
     await load(stubs, ("A", "W1", 5))
-    await reserve(stubs, order("o1", line("A", 1), hold_ttl_ms=100))
-    await asyncio.sleep(0.3)
+    held = await reserve(stubs, order("o1", line("A", 1), hold_ttl_ms=100))
+    await past(held.expires_at.ToMilliseconds())
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await confirm(stubs, "o1")
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION

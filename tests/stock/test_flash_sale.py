@@ -19,6 +19,7 @@ from tests.helpers import (
     confirm,
     levels,
     line,
+    past,
     load,
     ms,
     order,
@@ -61,7 +62,8 @@ async def test_reservations_before_the_window_are_rejected_not_on_sale(stubs):
 async def test_reservations_after_the_window_are_rejected_not_on_sale(stubs):
     await stubs.admin.StartFlashSale(sale_request(ends_in_ms=300))
     assert (await reserve(stubs, order("o1", line("PHONE")))).state == RESERVED
-    await asyncio.sleep(0.4)
+    sale = (await stubs.admin.GetFlashSale(apb.GetFlashSaleRequest(sale_id="s1"))).sale
+    await past(sale.ends_at.ToMilliseconds())
     r = await reserve(stubs, order("o2", line("PHONE")))
     assert r.reject_reason == pb.REJECT_REASON_NOT_ON_SALE
     sale = (await stubs.admin.GetFlashSale(apb.GetFlashSaleRequest(sale_id="s1"))).sale

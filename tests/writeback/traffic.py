@@ -11,7 +11,7 @@ import grpc
 from reservation.clients.wms.ledger import Ledger
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.helpers import confirm, levels, line, load, order, release
+from tests.helpers import confirm, levels, line, load, order, release, wait_until
 
 SKUS = ("wb-apple", "wb-pear", "wb-plum", "wb-fig", "wb-kiwi")
 WAREHOUSES = ("sh", "bj")
@@ -68,14 +68,11 @@ async def counters(stubs, skus=SKUS) -> Totals:
     return out
 
 
-async def settled(stubs, skus=SKUS, attempts: int = 400) -> Totals:
+async def settled(stubs, skus=SKUS, deadline_s: float = 30.0) -> Totals:
     """Counters once every hold has expired or been handled (nothing held any more)."""
-    for _ in range(attempts):
-        now = await counters(stubs, skus)
-        if all(v[2] == 0 for v in now.values()):
-            return now
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"holds never settled: {now}")
+    return await wait_until(lambda: counters(stubs, skus),
+                            lambda now: all(v[2] == 0 for v in now.values()),
+                            "every hold to settle", deadline_s)
 
 
 def ledger_totals(ledger: Ledger) -> Totals:
