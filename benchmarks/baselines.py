@@ -5,6 +5,9 @@
 * `NaiveStore`: the real service with coalescing switched off: one awaited EVALSHA (and
   one awaited SET for the claim) per call, each on its own round trip.
 * `PgServicer` (pg_servicer.py): reservations as a PostgreSQL row-lock transaction.
+* `OversellByOne`: the real service that answers its first refused order RESERVED with
+  one unit it never held. Not a baseline: the harness's own test runs it to prove that
+  a failed check fails the run (tests/benchmarks/test_harness.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from typing import Any
 
 import grpc
 
+from dataclasses import replace
+
+from reservation.domain.models import Allocation, RejectReason, Reservation, ReserveCommand, State
+from reservation.reserving.reservations import Reservations
 from reservation.storage import keys
 from reservation.storage.store import Store, redis_errors
 from reservation.v1 import reservation_service_pb2 as pb
@@ -33,6 +40,21 @@ class NaiveStore(Store):
         with redis_errors():
             return await self.client.set(keys.order_home(ref, self.settings.shards), identity,
                                          nx=True, get=True, px=ttl)
+
+
+class OversellByOne(Reservations):
+    """Deliberately broken: one refused order is told RESERVED (one unit, held nowhere)."""
+
+    oversold = False
+
+    async def reserve(self, cmd: ReserveCommand) -> Reservation:
+        result = await super().reserve(cmd)
+        if result.state != State.REJECTED or self.oversold:
+            return result
+        type(self).oversold = True
+        line = cmd.lines[0]
+        return replace(result, state=State.RESERVED, reject_reason=RejectReason.NONE,
+                       failed_sku="", allocations=(Allocation(line.sku, "wh-east", 1),))
 
 
 def canned(req: pb.ReserveRequest) -> types_pb.Reservation:

@@ -17,7 +17,7 @@ import grpc
 import uvloop
 from grpc_health.v1 import health
 
-from benchmarks.baselines import NaiveStore, NoopServicer
+from benchmarks.baselines import NaiveStore, NoopServicer, OversellByOne
 from benchmarks.pg_servicer import PgServicer
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.reservations import Reservations
@@ -25,10 +25,10 @@ from reservation.server.app import build_server, start_app
 from reservation.settings import Settings
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
-from reservation.storage.store import connect
+from reservation.storage.store import Store, connect
 from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
 
-SYSTEMS = ("service", "naive", "noop", "pg")
+SYSTEMS = ("service", "naive", "noop", "pg", "oversell-by-one")
 
 
 def bench_settings(redis_url: str, port: int) -> Settings:
@@ -43,10 +43,12 @@ async def start(args: argparse.Namespace) -> tuple[grpc.aio.Server, int, list[ob
     if args.system == "service":
         app = await start_app(bench_settings(args.redis, args.port))
         return app.server, app.port, [app]
-    if args.system == "naive":
+    if args.system in ("naive", "oversell-by-one"):
         settings = bench_settings(args.redis, args.port)
-        store = NaiveStore(connect(settings, args.redis), settings)
-        reservations, sales = Reservations(store, settings), Sales(store, settings)
+        naive = args.system == "naive"
+        store = (NaiveStore if naive else Store)(connect(settings, args.redis), settings)
+        reservations = (Reservations if naive else OversellByOne)(store, settings)
+        sales = Sales(store, settings)
         inventory = Inventory(store, settings)
         server = build_server(settings, reservations, sales, inventory,
                               health.aio.HealthServicer())

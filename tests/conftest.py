@@ -11,6 +11,7 @@ import pytest
 from reservation.server.app import App, start_app
 from reservation.settings import Settings
 from reservation.v1 import admin_service_pb2_grpc, reservation_service_pb2_grpc
+from tests.postgres_fixtures import postgres_server, postgres_url  # noqa: F401
 from tests.redis_fixtures import *
 
 

@@ -1,25 +1,47 @@
-"""Smoke run of the benchmark harness on a tiny workload: it runs and its checks pass.
+"""Smoke runs of the benchmark harness on a tiny workload: it runs, its checks pass, and a
+broken system fails the run. No timing is asserted: throughput is a benchmark, never a test.
 
-No timing is asserted: throughput is a benchmark, never a test.
+PostgreSQL comes from the postgres_url fixture (started privately when none is running);
+redis-benchmark is used where it exists, else the run names the baseline it skipped.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import uvloop
 
 from benchmarks import run
 
+ROOT = Path(__file__).resolve().parents[2]
 
-def test_quick_run_writes_results_and_every_check_passes(tmp_path: Path) -> None:
-    args = run.parse(["--quick", "--out", str(tmp_path)])
+
+def test_quick_run_writes_results_and_every_check_passes(tmp_path: Path, postgres_url: str) -> None:
+    args = run.parse(["--quick", "--out", str(tmp_path), "--pg", postgres_url])
     assert uvloop.run(run.main(args)) == 0
     data = json.loads((tmp_path / "results.json").read_text())
     systems = {r["system"] for r in data["rows"]}
-    assert {"redis-benchmark", "noop", "service", "naive", "pg"} <= systems
+    assert {"noop", "service", "naive", "pg"} <= systems
+    if shutil.which("redis-benchmark"):
+        assert "redis-benchmark" in systems
+    else:
+        assert any("redis-benchmark" in s for s in data["meta"]["skipped"])
     assert data["summary"]["oversold_total"] == 0
     assert data["summary"]["checks_failed"] == 0
     assert (tmp_path / "results.md").read_text().count("| flash |") >= 8
     assert (tmp_path / "results.png").stat().st_size > 0
+
+
+def test_a_service_that_oversells_by_one_fails_the_run(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(tmp_path),
+         "--systems", "oversell-by-one"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "CHECK FAILED: flash oversell-by-one unary" in done.stderr
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert any(r["check"].startswith("FAILED") for r in rows)

@@ -25,7 +25,6 @@ from tests.conftest import Stubs, test_settings
 from tests.writeback.traffic import Traffic, caught_up, counters, ledger_totals, settled
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 async def start(redis_url: str, port: int) -> App:
@@ -91,17 +90,15 @@ async def test_ledger_equals_counters_after_crashes_between_apply_and_ack_and_a_
 
 
 @pytest.fixture
-def pg_ledger_url() -> Iterator[str]:
-    """A fresh schema in the local PostgreSQL, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
+def pg_ledger_url(postgres_url: str) -> Iterator[str]:
+    """A fresh schema in the session's PostgreSQL database, dropped afterwards."""
+    import psycopg
+
     schema = f"wb_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_URL, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
+    admin = psycopg.connect(postgres_url, autocommit=True)
     admin.execute(f"CREATE SCHEMA {schema}")
     try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+        yield f"{postgres_url}?options=-csearch_path%3D{schema}"
     finally:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
         admin.close()
