@@ -4,8 +4,13 @@ Per order, one transaction: insert the order (the idempotency key is its primary
 count the buyer's units against the per-buyer limit, then for each warehouse in priority
 order `UPDATE stock SET available = available - q, held = held + q WHERE sku = .. AND
 warehouse = .. AND available >= q` until one row takes it. Every buyer of the hot SKU
-queues on the same row lock. Only Reserve (one line per order, as in the flash sale)
-and GetStock are implemented: that is what the flash-sale scenario calls.
+queues on the same row lock. Reserve and ReserveBatch (one line per order, as in the
+flash sale) and GetStock are implemented: that is what the flash-sale scenario calls.
+
+ReserveBatch is what batching means in PostgreSQL: one transaction (one commit) for the
+whole batch, each order in its own savepoint, so an order that fails rolls back alone
+and the others of the batch still commit together. The batch holds its row locks until
+that one commit, which is the price of saving the per-order commits.
 """
 
 from __future__ import annotations
@@ -62,6 +67,22 @@ class PgServicer(pb_grpc.ReservationServiceServicer):
             state, reason, wh = await self._reserve(conn, request)
         finally:
             self._pool.put_nowait(conn)
+        return pb.ReserveResponse(reservation=self._message(request, state, reason, wh))
+
+    async def ReserveBatch(self, request: pb.ReserveBatchRequest,
+                           context: grpc.aio.ServicerContext) -> pb.ReserveBatchResponse:
+        conn = await self._pool.get()
+        try:
+            async with conn.transaction():  # one commit; each order is a savepoint
+                decided = [await self._reserve(conn, r) for r in request.requests]
+        finally:
+            self._pool.put_nowait(conn)
+        return pb.ReserveBatchResponse(results=[
+            pb.ReserveBatchResult(reservation=self._message(r, *d))
+            for r, d in zip(request.requests, decided)])
+
+    def _message(self, request: pb.ReserveRequest, state: str, reason: str,
+                 wh: str) -> types_pb.Reservation:
         line = request.lines[0]
         msg = types_pb.Reservation(channel=request.channel, order_id=request.order_id,
                                    buyer_id=request.buyer_id, state=STATES[state],
@@ -69,7 +90,7 @@ class PgServicer(pb_grpc.ReservationServiceServicer):
         if wh:
             msg.allocations.append(types_pb.Allocation(sku=line.sku, warehouse_id=wh,
                                                        quantity=line.quantity))
-        return pb.ReserveResponse(reservation=msg)
+        return msg
 
     async def _reserve(self, conn: psycopg.AsyncConnection,
                        req: pb.ReserveRequest) -> tuple[str, str, str]:

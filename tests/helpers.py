@@ -224,17 +224,18 @@ async def past(epoch_ms: int) -> None:
 
 
 async def settled_orders(stubs, order_ids: Iterable[str], channel: str = "jd",
-                         long_hold_ms: int = 10_000) -> list[pb.Reservation]:
-    """The orders once none is queued and every hold still RESERVED is a long one
-    (expiring more than `long_hold_ms` from now): the short holds have expired and been
-    swept, so orders and counters can be read from one settled state."""
+                         margin_ms: int = 5_000) -> list[pb.Reservation]:
+    """The orders once none is queued and no hold still RESERVED expires within
+    `margin_ms`: the short holds have expired and been swept, and no hold can expire
+    while the caller reads orders and counters, so both come from one settled state.
+    (A long hold that comes within the margin is waited for until it is swept too.)"""
     ids = list(order_ids)
 
     async def read() -> list[pb.Reservation]:
         return [await get(stubs, oid, channel) for oid in ids]
 
     def done(views: list[pb.Reservation]) -> bool:
-        soon = now_ms() + long_hold_ms
+        soon = now_ms() + margin_ms
         return not any(v.state == QUEUED or (v.state == RESERVED and v.expires_at.ToMilliseconds() < soon)
                        for v in views)
 

@@ -1,0 +1,52 @@
+"""Every row of README's Performance table is a row of the committed results file:
+README quotes measurements, it does not make them up or keep them past a re-run."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "results.json"
+
+
+def performance_table() -> list[list[str]]:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Performance", 1)[1].split("\n## ", 1)[0]
+    rows = [ln for ln in section.splitlines() if ln.startswith("| ") and "---" not in ln]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in rows[1:]]
+
+
+def matches(cells: list[str], row: dict) -> bool:
+    scenario, system, mode, in_flight, per_s, p50, p99, check = cells
+    rate = re.fullmatch(r"unary \(open loop (\d+)/s\)", mode)
+    if rate:
+        mode, in_flight = "unary", "0"
+        if round(row.get("rate") or 0) != int(rate.group(1)):
+            return False
+    elif row.get("rate"):
+        return False
+
+    def same(value: str, got: object, digits: int) -> bool:
+        return value == "" or (got is not None and round(float(got), digits) == float(value))
+
+    return (row["scenario"], row["system"], row["mode"]) == (scenario, system, mode) \
+        and int(row["concurrency"]) == int(in_flight) \
+        and round(row["orders_per_s"]) == int(per_s) \
+        and same(p50, row.get("p50_ms"), 1) and same(p99, row.get("p99_ms"), 1) \
+        and row["check"] == check
+
+
+def test_every_row_of_the_readme_performance_table_is_in_the_results_file() -> None:
+    rows = json.loads(RESULTS.read_text())["rows"]
+    table = performance_table()
+    assert len(table) >= 10
+    missing = [cells for cells in table if not any(matches(cells, r) for r in rows)]
+    assert missing == [], f"README figures not in {RESULTS.name}: {missing}"
+
+
+def test_the_readme_names_the_date_of_the_run_it_quotes() -> None:
+    date = json.loads(RESULTS.read_text())["meta"]["date"]
+    section = (ROOT / "README.md").read_text().split("\n## Performance", 1)[1]
+    assert f"run of {date}" in section
