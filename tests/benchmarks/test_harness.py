@@ -15,7 +15,7 @@ from pathlib import Path
 
 import uvloop
 
-from benchmarks import run
+from benchmarks import loadgen, run
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,3 +45,13 @@ def test_a_service_that_oversells_by_one_fails_the_run(tmp_path: Path) -> None:
     assert "CHECK FAILED: flash oversell-by-one unary" in done.stderr
     rows = json.loads((tmp_path / "results.json").read_text())["rows"]
     assert any(r["check"].startswith("FAILED") for r in rows)
+
+
+def test_rpc_errors_above_the_threshold_fail_the_run() -> None:
+    suite = run.Suite(run.parse(["--quick", "--max-error-rate", "0.01"]), redis_proc=None)
+    tally = loadgen.Tally(calls=1000, orders=1000, reserved=990, errors=10)
+    suite.record("flash", loadgen.result("service", "unary", 8, 1.0, tally), None)
+    assert suite.failures == []  # 1.0%: at the threshold, not above it
+    tally.errors = 11
+    suite.record("flash", loadgen.result("service", "unary", 8, 1.0, tally), None)
+    assert suite.failures == ["flash service unary: 11 RPC errors in 1000 calls (more than 1.0%)"]
