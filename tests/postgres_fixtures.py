@@ -1,9 +1,9 @@
 """A real PostgreSQL for the tests that need one, started privately when none is reachable.
 
 Where the database comes from, in order:
-1. RESERVATION_TEST_PG=postgresql://... : that server.
+1. TEST_POSTGRESQL=postgresql://... : that server.
 2. The server on 127.0.0.1:5432 (user postgres, trust auth), when it answers, unless
-   RESERVATION_TEST_PG=none says not to look.
+   TEST_POSTGRESQL=none says not to look.
 3. A private server for this test session: initdb + pg_ctl from the system's PostgreSQL
    binaries (PATH, `pg_config --bindir`, /usr/lib/postgresql/*/bin) in a temporary
    directory, on a free loopback port, stopped at the end. PostgreSQL refuses to run as
@@ -29,7 +29,7 @@ import pytest
 
 from reservation.storage.redis_process import free_port
 
-ENV = "RESERVATION_TEST_PG"
+ENV = "TEST_POSTGRESQL"
 RUNNING = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
