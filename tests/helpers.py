@@ -185,6 +185,8 @@ def counters(by_wh: dict[str, pb.StockLevel]) -> dict[str, tuple[int, int, int]]
     return {wh: (lv.available, lv.held, lv.confirmed) for wh, lv in by_wh.items()}
 
 
+# -- waiting for a condition, shards in order ----------------------------------------------
+
 async def wait_until(probe: Callable[[], Awaitable[T]], done: Callable[[T], bool],
                      what: str, deadline_s: float = 15.0, every_s: float = 0.02) -> T:
     """Call `probe` until `done(result)`, at most `deadline_s`; the last result, or
