@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv proto lint-proto test demo bench chaos mutants clean
+.PHONY: venv proto lint-proto test demo bench chaos mutants fuzz clean
 
 $(BIN)/reservation: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ bench: venv
 
 # Seeded fault schedules against real replicas and Redis (AOF always); writes
 # benchmarks/results/chaos.md and fails on any violated guarantee.
+# Fuzzed requests against every RPC (tests/fuzz): a longer, randomised run than the
+# fixed-seed slice in `make test`. FUZZ_EXAMPLES per RPC and kind (generated, raw bytes).
+fuzz: venv
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} FUZZ_RANDOM=1 FUZZ_REPORT=1 $(BIN)/pytest -q -s tests/fuzz
+
 chaos: venv
 	$(BIN)/python -m benchmarks.chaos --seeds 1 2 3 --faults 20
 
