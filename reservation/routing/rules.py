@@ -126,7 +126,7 @@ def _when(where: str, raw: Any) -> When:
     for place in ("province", "city"):  # 杭州 and 杭州市 name one city
         if place in values:
             values[place] = frozenset(short(v) for v in values[place])
-    for region in enumerate(sorted(values.get("region", ()))):
+    for region in sorted(values.get("region", ())):
         if region not in REGIONS:
             raise InvalidArgument(f"{where}.region", f"unknown region {region!r}; "
                                   f"one of {', '.join(REGIONS)}")

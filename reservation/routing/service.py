@@ -12,7 +12,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -70,6 +70,31 @@ class Simulation:
         return 1.0 if self.orders == 0 else (self.orders - self.changed) / self.orders
 
 
+class SingleFlight:
+    """Concurrent callers of one read share the read in flight instead of each sending
+    their own: 50 concurrent Route calls read today's loads (a command per shard) once.
+    A caller never gets a value read before it asked... except from a read already in
+    flight when it asked, which is as fresh as the decision-then-hold race allows anyway."""
+
+    def __init__(self, read: Callable[[], Awaitable[Any]]) -> None:
+        self._read = read
+        self._task: asyncio.Future[Any] | None = None
+
+    async def __call__(self) -> Any:
+        if self._task is None:
+            task = asyncio.ensure_future(self._read())
+            task.add_done_callback(self._clear)
+            self._task = task
+        # shield: one caller's cancellation does not cancel the others' read.
+        return await asyncio.shield(self._task)
+
+    def _clear(self, task: asyncio.Future[Any]) -> None:
+        if self._task is task:
+            self._task = None
+        if not task.cancelled():
+            task.exception()  # retrieved: an error reaches every waiter, not the loop's log
+
+
 @dataclass
 class _Cache:
     versions: Versions
@@ -85,11 +110,13 @@ class Routing:
         self.geo = geography()
         self._cache: _Cache | None = None
         self._lock = asyncio.Lock()
+        self._versions = SingleFlight(self.db.versions)
+        self._loads = SingleFlight(lambda: self.db.loads(today()))
 
     # -- hot reload -------------------------------------------------------------------
     async def current(self) -> tuple[RuleSet, list[Warehouse]]:
         """The rule set and warehouses in force now (reloaded when Redis has newer)."""
-        versions = await self.db.versions()
+        versions = await self._versions()
         cache = self._cache
         if cache is None or cache.versions != versions:
             async with self._lock:
@@ -132,7 +159,8 @@ class Routing:
         raise NotFound(f"no warehouse {warehouse_id}")
 
     async def loads(self) -> dict[str, int]:
-        return await self.db.loads(today())
+        """Orders routed to each warehouse today (one read shared by concurrent calls)."""
+        return dict(await self._loads())
 
     # -- rule sets --------------------------------------------------------------------
     async def put_rules(self, document: Mapping[str, Any], comment: str = "",
@@ -206,10 +234,7 @@ class Routing:
     async def _decide(self, orders: Sequence[RouteOrder], places: Sequence[Place],
                       ruleset: RuleSet, whs: Sequence[Warehouse]) -> list[Decision]:
         skus = sorted({ln.sku for o in orders for ln in o.lines})
-        levels, loads = await asyncio.gather(
-            asyncio.gather(*(self.store.stock(s) for s in skus)), self.loads())
-        stock = {sku: {lv.warehouse_id: lv.available for lv in lvs}
-                 for sku, (lvs, _) in zip(skus, levels, strict=True)}
+        stock, loads = await asyncio.gather(self.db.available(skus), self.loads())
         if not whs:
             raise NotFound("no warehouses: put some first (reservation warehouses put)")
         return router.route_many(orders, places, ruleset, whs, stock, loads)
@@ -287,7 +312,15 @@ def validate_order(order: RouteOrder, settings: Settings, field: str = "") -> No
 
 
 def _remembered(order: RouteOrder) -> str:
-    return json.dumps(asdict(order), ensure_ascii=False)
+    d = order.destination
+    return json.dumps({
+        "lines": [{"sku": ln.sku, "quantity": ln.quantity, "category": ln.category,
+                   "brand": ln.brand} for ln in order.lines],
+        "destination": {"province": d.province, "city": d.city, "district": d.district,
+                        "region": d.region, "address": d.address},
+        "channel": order.channel, "order_id": order.order_id, "amount": order.amount,
+        "payment": order.payment, "customer_grade": order.customer_grade,
+        "promised_hours": order.promised_hours}, ensure_ascii=False)
 
 
 def _recalled(raw: str) -> RouteOrder:

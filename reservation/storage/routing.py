@@ -68,6 +68,21 @@ class RoutingStore:
             return await self.client.hmget(keys.routing_rules(),
                                            [f"v:{v}" for v in versions])
 
+    # -- stock ------------------------------------------------------------------------
+    async def available(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Available units per SKU and warehouse: one HMGET-free pipeline of HGETALLs (the
+        routing path needs only the 'a' counters, not levels, warehouses or queues)."""
+        shards = self.store.settings.shards
+        with redis_errors():
+            async with self.client.pipeline(transaction=False) as pipe:
+                for sku in skus:
+                    pipe.hgetall(keys.stock(keys.shard_of(sku, shards), sku))
+                hashes = await pipe.execute()
+        out: dict[str, dict[str, int]] = {}
+        for sku, fields in zip(skus, hashes, strict=True):
+            out[sku] = {f[:-2]: int(v) for f, v in fields.items() if f.endswith("|a")}
+        return out
+
     # -- loads ------------------------------------------------------------------------
     async def loads(self, day: str) -> dict[str, int]:
         """Orders routed to each warehouse on `day` (yyyymmdd), summed over the shards."""

@@ -20,3 +20,14 @@ def test_kernel_benchmark_writes_json_and_markdown(tmp_path: Path) -> None:
     assert [r["implementation"] for r in result["rows"]] == ["numba", "numpy", "python"]
     assert len(result["rounds"]) == 2
     assert "numba is" in out.with_suffix(".md").read_text()
+
+
+def test_routing_cpu_benchmark_writes_its_rows(tmp_path: Path) -> None:
+    out = tmp_path / "routing-cpu"
+    subprocess.run([sys.executable, "-m", "benchmarks.routing_cpu", "--orders", "200",
+                    "--in-flight", "20", "--out", str(out)],
+                   cwd=ROOT, check=True, capture_output=True, timeout=300)
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert set(result["rows"]) == {"Reserve (no routing)", "Reserve with destination (routed)",
+                                   "Route (one order per call)",
+                                   "RouteBatch (100 orders per call)"}

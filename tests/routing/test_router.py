@@ -82,3 +82,13 @@ def test_review_and_rush_come_from_order_conditions() -> None:
 def test_short_line_says_so() -> None:
     d = route({"rules": []}, "杭州", {"X": {"WH-BJ": 1}}, RouteLine("X", 3))
     assert d.lines[0].short == 2 and not d.routed
+
+
+def test_region_and_province_conditions_match_the_resolved_destination() -> None:
+    doc = {"rules": [{"when": {"region": ["华北"]}, "then": {"prefer": ["杭州仓"]}},
+                     {"when": {"province": ["浙江省"]}, "then": {"exclude": ["WH-HZ"]}}]}
+    stock = {"X": {"WH-HZ": 50, "WH-BJ": 50, "WH-EAST-A": 50}}
+    assert route(doc, "北京", stock, RouteLine("X", 1)).lines[0].allocations == (("WH-HZ", 1),)
+    d = route(doc, "杭州", stock, RouteLine("X", 1))
+    assert d.lines[0].allocations == (("WH-EAST-A", 1),)
+    assert "WH-HZ" not in d.lines[0].candidates

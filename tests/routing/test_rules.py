@@ -34,6 +34,22 @@ def test_a_valid_rule_set_parses_names_to_ids() -> None:
     assert rs.rules[0].when.values["city"] == {"上海", "杭州"}
 
 
+def test_every_condition_and_action_parses() -> None:
+    rs = rules.parse(doc({"when": {"region": ["华东", "华南"], "province": "浙江省",
+                                   "channel": ["jd"], "payment": ["CREDIT_CARD"],
+                                   "customer_grade": ["VIP"], "amount_above": 500,
+                                   "amount_at_most": 10_000, "promised_hours_at_most": 24,
+                                   "sku": ["A"], "sku_prefix": ["BP-"], "brand": ["b"]},
+                          "then": {"prefer": ["WH-EAST-A"], "min_stock": 5,
+                                   "require": ["COLD_CHAIN"], "exclude": ["上海冷仓"],
+                                   "review": "check", "rush": True, "split": "by_brand"}}),
+                     WAREHOUSES)
+    rule = rs.rules[0]
+    assert rule.when.values["region"] == {"华东", "华南"}
+    assert rule.when.values["province"] == {"浙江"}
+    assert rule.then.exclude == {"WH-COLD"} and rule.then.split == "by_brand"
+
+
 @pytest.mark.parametrize(("document", "field"), [
     (doc({"when": {}, "then": {"prefer": ["WH-NOPE"]}}), "rules[0].then.prefer[0]"),
     (doc({"then": {"rush": True}}, {"then": {"require": ["TELEPORT"]}}),
