@@ -31,17 +31,18 @@ from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
 SYSTEMS = ("service", "naive", "noop", "pg", "oversell-by-one")
 
 
-def bench_settings(redis_url: str, port: int) -> Settings:
+def bench_settings(redis_url: str, port: int, metrics_port: int = 0) -> Settings:
     # Long holds and a long retention: nothing expires during a run, so the client's
-    # ledger can be checked against the counters exactly.
+    # ledger can be checked against the counters exactly. Several processes of one system
+    # share the port on purpose (the x2 runs).
     return Settings(redis_url=redis_url, port=port, log_level="WARNING",
-                    default_hold_ttl_ms=3_600_000)
+                    default_hold_ttl_ms=3_600_000, reuse_port=True, metrics_port=metrics_port)
 
 
 async def start(args: argparse.Namespace) -> tuple[grpc.aio.Server, int, list[object]]:
     """The server of the chosen system; also what must be stopped with it."""
     if args.system == "service":
-        app = await start_app(bench_settings(args.redis, args.port))
+        app = await start_app(bench_settings(args.redis, args.port, args.metrics_port))
         return app.server, app.port, [app]
     if args.system in ("naive", "oversell-by-one"):
         settings = bench_settings(args.redis, args.port)
@@ -99,6 +100,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--pg", default="")
     p.add_argument("--limit", type=int, default=0, help="per-buyer limit (pg)")
     p.add_argument("--profile", default="")
+    p.add_argument("--metrics-port", type=int, default=0, help="service: /metrics on this port")
     return p.parse_args(argv)
 
 

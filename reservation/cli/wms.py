@@ -1,6 +1,7 @@
 """WMS write-back commands of the `reservation` CLI.
 
     reservation wms pull          the reference puller (reservation/clients/wms/puller.py)
+    reservation wms bootstrap     start a new ledger from a snapshot of the counters
     reservation wms stats         GetWriteBackStats as JSON
     reservation wms dead-letters  list the write-back dead letters (--replay: send again)
     reservation reconcile         ledger totals against the service's counters
@@ -42,6 +43,12 @@ def _pull(args: argparse.Namespace) -> int:
     return wms_puller.run(args)
 
 
+def _bootstrap(args: argparse.Namespace) -> int:
+    from reservation.clients.wms import bootstrap as wms_bootstrap
+
+    return wms_bootstrap.run(args)
+
+
 def _reconcile(args: argparse.Namespace) -> int:
     from reservation.clients.wms import reconcile as wms_reconcile
 
@@ -62,6 +69,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     """Register `wms ...` and `reconcile` on the top-level subparsers."""
+    from reservation.clients.wms import bootstrap as wms_bootstrap
     from reservation.clients.wms import puller as wms_puller
     from reservation.clients.wms import reconcile as wms_reconcile
 
@@ -71,6 +79,11 @@ def add_commands(sub: Any) -> None:
     p = wsub.add_parser("pull", help="pull batches into a ledger (SQLite or PostgreSQL)")
     wms_puller.add_arguments(p)
     p.set_defaults(func=_pull)
+
+    p = wsub.add_parser("bootstrap", help="start a new, empty ledger from a snapshot of the "
+                                          "counters (restarts the group from now)")
+    wms_bootstrap.add_arguments(p)
+    p.set_defaults(func=_bootstrap)
 
     p = wsub.add_parser("stats", help="pending, undelivered, totals, dead letters")
     _common(p)

@@ -255,6 +255,19 @@ class RulesPutReply:
         return cls(raw[0], int(raw[1]))
 
 
+@dataclass(frozen=True)
+class BootstrapReply:
+    position: str
+    """The group's last-delivered id on the shard: it pulls what comes after."""
+    stocks: tuple[tuple[str, Fields], ...]
+    """(sku, its stock hash) of every SKU of the shard."""
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> BootstrapReply:
+        position, stocks = raw
+        return cls(str(position), tuple((sku, pairs(flat)) for sku, flat in stocks))
+
+
 def _each(read: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[Any]]:
     """A bulk script answers one reply per folded call."""
     return lambda raw: [read(r) for r in raw]
@@ -286,5 +299,6 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "wb_snapshot": SnapshotReply.read,
     "order_apply_many": _each(OpReply.read),
     "rules_put": RulesPutReply.read,
+    "wb_bootstrap": BootstrapReply.read,
 }
 """Script name -> the reader of its reply. Every script in scripts.NAMES has one."""

@@ -18,7 +18,8 @@ from reservation.domain import states
 LIBRARIES = ("_lib.lua", "_queue.lua", "_reserve.lua")
 # Libraries only some scripts need, prepended after LIBRARIES.
 EXTRA_LIBRARIES = {name: ("_wb.lua",) for name in
-                   ("wb_pull", "wb_ack", "wb_stats", "wb_replay", "wb_snapshot")}
+                   ("wb_pull", "wb_ack", "wb_stats", "wb_replay", "wb_snapshot",
+                    "wb_bootstrap")}
 EXTRA_LIBRARIES["order_apply_many"] = ("_order.lua",)
 # Scripts that need none of the libraries: sent as they are, without the library
 # prelude every other script pays for on each call.
@@ -50,6 +51,7 @@ NAMES = (
     "wb_stats",
     "wb_replay",
     "wb_snapshot",
+    "wb_bootstrap",
     # Orders (reservation/ordersync/).
     "order_apply_many",
     # Routing (reservation/routing/).

@@ -17,6 +17,7 @@ from reservation.domain.events import WriteBackEvent, event_from_fields
 from reservation.storage import keys
 from reservation.storage.replies import (
     AckReply,
+    BootstrapReply,
     PullReply,
     ReplayReply,
     SnapshotReply,
@@ -131,6 +132,12 @@ class WriteBackStore:
         return await self.store.eval(  # type: ignore[no-any-return]
             "wb_snapshot", self._group_keys(shard, group)[:2],
             [*self.store.head(shard), group, len(skus), *skus])
+
+    async def bootstrap(self, shard: int, group: str) -> BootstrapReply:
+        """Recreate the group at the stream's end and read every counter of the shard,
+        in one script (see wb_bootstrap.lua)."""
+        return await self.store.eval(  # type: ignore[no-any-return]
+            "wb_bootstrap", self._group_keys(shard, group), [*self.store.head(shard), group])
 
     async def stock_skus(self) -> AsyncIterator[str]:
         """Every SKU that has stock counters (SCAN: every node in cluster mode)."""

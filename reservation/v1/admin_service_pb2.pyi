@@ -209,6 +209,18 @@ class ReconcileRequest(_message.Message):
     group: str
     def __init__(self, ledger: _Optional[_Iterable[_Union[LedgerTotal, _Mapping]]] = ..., group: _Optional[str] = ...) -> None: ...
 
+class BootstrapWriteBackGroupRequest(_message.Message):
+    __slots__ = ("group",)
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    def __init__(self, group: _Optional[str] = ...) -> None: ...
+
+class BootstrapWriteBackGroupResponse(_message.Message):
+    __slots__ = ("totals",)
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    totals: _containers.RepeatedCompositeFieldContainer[LedgerTotal]
+    def __init__(self, totals: _Optional[_Iterable[_Union[LedgerTotal, _Mapping]]] = ...) -> None: ...
+
 class LedgerTotal(_message.Message):
     __slots__ = ("sku", "warehouse_id", "loaded", "held", "confirmed", "returned", "available")
     SKU_FIELD_NUMBER: _ClassVar[int]

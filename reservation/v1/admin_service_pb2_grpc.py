@@ -80,6 +80,11 @@ class AdminServiceStub:
                 request_serializer=reservation_dot_v1_dot_admin__service__pb2.ReconcileRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_admin__service__pb2.ReconcileResponse.FromString,
                 _registered_method=True)
+        self.BootstrapWriteBackGroup = channel.unary_unary(
+                '/reservation.v1.AdminService/BootstrapWriteBackGroup',
+                request_serializer=reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -141,6 +146,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BootstrapWriteBackGroup(self, request, context):
+        """Restart a write-back consumer group from now and answer the counters it starts
+        from: a new WMS seeds its ledger with them, then pulls the group (exact).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -188,6 +201,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Reconcile,
                     request_deserializer=reservation_dot_v1_dot_admin__service__pb2.ReconcileRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_admin__service__pb2.ReconcileResponse.SerializeToString,
+            ),
+            'BootstrapWriteBackGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.BootstrapWriteBackGroup,
+                    request_deserializer=reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -434,6 +452,33 @@ class AdminService:
             '/reservation.v1.AdminService/Reconcile',
             reservation_dot_v1_dot_admin__service__pb2.ReconcileRequest.SerializeToString,
             reservation_dot_v1_dot_admin__service__pb2.ReconcileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BootstrapWriteBackGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.AdminService/BootstrapWriteBackGroup',
+            reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupRequest.SerializeToString,
+            reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -129,6 +129,18 @@ class Ledger:
                 cur.execute(self._sql(_ADD_TOTALS), (sku, wh, *(d[c] for c in COUNTERS)))
         return new
 
+    def seed(self, totals: Iterable[Total]) -> None:
+        """Start an empty ledger from a snapshot of the service's counters (see
+        `reservation wms bootstrap`); a ledger that has totals or events is refused."""
+        with self._transaction() as cur:
+            cur.execute("SELECT (SELECT COUNT(*) FROM wb_totals) + "
+                        "(SELECT COUNT(*) FROM wb_events)")
+            if int(cur.fetchone()[0]):
+                raise ValueError(f"ledger {self.url} is not empty: bootstrap needs a new one")
+            for t in totals:
+                cur.execute(self._sql(_ADD_TOTALS), (t.sku, t.warehouse_id,
+                                                     *(getattr(t, c) for c in COUNTERS)))
+
     def totals(self) -> list[Total]:
         cur = self._conn.cursor()
         cur.execute(f"SELECT sku, warehouse_id, {', '.join(COUNTERS)} FROM wb_totals "

@@ -19,6 +19,7 @@ from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
 from reservation.v1 import admin_service_pb2 as pb
 from reservation.v1 import admin_service_pb2_grpc as pb_grpc
+from reservation.writeback.bootstrap import bootstrap
 from reservation.writeback.reconcile import Reconciler
 
 
@@ -117,6 +118,19 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             sales = await self.sales.list(request.page_size)
         now = now_ms()
         return pb.ListFlashSalesResponse(sales=[convert.flash_sale(s, now) for s in sales])
+
+    async def BootstrapWriteBackGroup(
+            self, request: pb.BootstrapWriteBackGroupRequest,
+            context: grpc.aio.ServicerContext) -> pb.BootstrapWriteBackGroupResponse:
+        async with audit.action(context, "BootstrapWriteBackGroup", request.group) as entry:
+            if self.reconciler is None:
+                raise FailedPrecondition("this server was built without write-back")
+            totals = await bootstrap(self.reconciler.write_back, request.group)
+            entry.after = {"rows": len(totals)}
+        return pb.BootstrapWriteBackGroupResponse(totals=[
+            pb.LedgerTotal(sku=t.sku, warehouse_id=t.warehouse_id, loaded=t.loaded,
+                           available=t.available, held=t.held, confirmed=t.confirmed,
+                           returned=t.returned) for t in totals])
 
     async def Reconcile(self, request: pb.ReconcileRequest,
                         context: grpc.aio.ServicerContext) -> pb.ReconcileResponse:
