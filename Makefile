@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv proto lint-proto test demo bench chaos mutants fuzz clean
+.PHONY: venv proto lint lint-proto test demo bench chaos mutants fuzz clean
 
 $(BIN)/reservation: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ venv: $(BIN)/reservation
 proto: venv
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=. --grpc_python_out=. \
 	    --pyi_out=. protos/reservation/v1/*.proto
+
+# ruff (rules: pyproject's [tool.ruff], a pinned ruff) and mypy (reservation/); CI runs it.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 lint-proto: venv
 	cd protos && ../$(BIN)/buf lint

@@ -133,9 +133,39 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for key in ("service_cpu_us_per_order", "total_cpu_us_per_order", "orders_per_s"):
             a = statistics.median(r[key] for r in off)
             b = statistics.median(r[key] for r in on)
-            line[key] = {"off": a, "on": b, "change_pct": round((b - a) / a * 100, 1)}
+            line[key] = {"off": round(a, 1), "on": round(b, 1),
+                         "change_pct": round((b - a) / a * 100, 1)}
         out.append(line)
     return out
+
+
+async def sampler_costs(redis_url: str, rounds: int = 20) -> dict[str, float]:
+    """One round of the gauge sampler (every SAMPLE_PERIOD_S in each serving process):
+    this process's CPU and Redis's CPU per round, in ms, with 20 running sales."""
+    from reservation.clock import now_ms
+    from reservation.domain.models import FlashSale
+    from reservation.server.gauges import GaugeSampler, active_sale_skus
+    from reservation.stock.sales import Sales
+    from reservation.writeback import WriteBack
+
+    settings = Settings(redis_url=redis_url)
+    client = connect(settings, redis_url)
+    store = Store(client, settings)
+    sales = Sales(store, settings)
+    now = now_ms()
+    for i in range(20):
+        await sales.start(FlashSale(f"sample-{i}", (StockItem(f"S-{i}", "wh", 10),), now - 1000,
+                                    now + 3_600_000))
+    sampler = GaugeSampler(store, Inventory(store, settings), WriteBack.over(store),
+                           hot_skus=lambda: active_sale_skus(sales))
+    await sampler.sample()  # scripts loaded, connections open
+    cpu, rcpu = time.process_time(), await redis_cpu_s(client)
+    for _ in range(rounds):
+        await sampler.sample()
+    cpu, rcpu = time.process_time() - cpu, await redis_cpu_s(client) - rcpu
+    await store.close()
+    return {"sampler_round_ms": round(cpu / rounds * 1000, 2),
+            "sampler_round_redis_ms": round(rcpu / rounds * 1000, 2)}
 
 
 async def micro_costs(n: int = 50_000) -> dict[str, float]:
@@ -207,7 +237,10 @@ def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], when: st
     own = (f"The metrics' own Python work, timed in one process (CPU µs): "
            f"{costs['interceptor_per_call']} per RPC (interceptor), "
            f"{costs['outcome_per_order']} per order (outcome counter), "
-           f"{costs['pipeline_per_pipeline']} per coalesced Redis pipeline.")
+           f"{costs['pipeline_per_pipeline']} per coalesced Redis pipeline; the gauge "
+           f"sampler (every 15 s per process) {costs['sampler_round_ms']} ms of the "
+           f"process's CPU and {costs['sampler_round_redis_ms']} ms of Redis's per round "
+           "(64 shards, 20 running sales).")
     runs = "| mode | metrics | orders | orders/s | service µs/order | redis µs/order |"
     lines += ["", own, "", "Every run:", "", runs, "|---|---|---|---|---|---|"]
     for r in rows:
@@ -241,6 +274,7 @@ async def main(args: argparse.Namespace) -> int:
         data.cleanup()
     summary = summarise(rows)
     costs = await micro_costs()
+    costs.update(await sampler_costs(proc.url))
     print(json.dumps(costs), flush=True)
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     (args.out / "metrics_overhead.json").write_text(json.dumps(

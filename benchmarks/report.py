@@ -40,7 +40,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         style, marker = styles[mode]
         pts.sort(key=lambda p: p["concurrency"])
         xs = [p["concurrency"] for p in pts]
-        kw = dict(color=colours[system], linestyle=style, marker=marker, label=name)
+        kw = {"color": colours[system], "linestyle": style, "marker": marker, "label": name}
         ax1.plot(xs, [p["orders_per_s"] for p in pts], **kw)
         ax2.plot(xs, [p["p99_ms"] for p in pts], **kw)
     for ax, label in ((ax1, "orders/s"), (ax2, "p99 latency per call (ms)")):

@@ -418,7 +418,7 @@ def machine() -> str:
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text()
                 .splitlines() if ln.startswith("model name")), platform.processor())
     redis_v = subprocess.run([find_redis_server(), "--version"], capture_output=True,
-                             text=True).stdout.split()[2]
+                             text=True, check=True).stdout.split()[2]
     return (f"{os.cpu_count()} cores ({cpu}), Linux {platform.release()}, Python "
             f"{platform.python_version()}, Redis {redis_v.removeprefix('v=')}")
 

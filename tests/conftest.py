@@ -17,8 +17,8 @@ from tests.redis_fixtures import *
 
 def test_settings(redis_url: str, **overrides: Any) -> Settings:
     """Settings for a test: loopback port 0, fast background loops."""
-    base: dict[str, Any] = dict(redis_url=redis_url, port=0, sweep_interval_ms=50,
-                                queue_retry_interval_ms=200, grace_period_s=0.5)
+    base: dict[str, Any] = {"redis_url": redis_url, "port": 0, "sweep_interval_ms": 50,
+                                "queue_retry_interval_ms": 200, "grace_period_s": 0.5}
     base.update(overrides)
     return Settings(**base)
 

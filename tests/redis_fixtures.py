@@ -24,7 +24,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 import redis
@@ -155,8 +155,8 @@ class LocalRedisCluster:
         cmd += [f"{LOOPBACK}:{port}" for port in self.ports]
         cmd += ["--cluster-replicas", "0", "--cluster-yes"]
         result = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
+            cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            check=False)
         if result.returncode != 0:
             raise RuntimeError(
                 f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
@@ -192,7 +192,7 @@ class LocalRedisCluster:
             node.stop()
         self.nodes = []
 
-    def __enter__(self) -> LocalRedisCluster:
+    def __enter__(self) -> Self:
         if not self.nodes:
             self.start()
         return self

@@ -237,7 +237,7 @@ def kubectl() -> str:
 
 def render(overlay: Path) -> list[dict[str, Any]]:
     result = subprocess.run([kubectl(), "kustomize", str(overlay)], capture_output=True,
-                            text=True, timeout=120, stdin=subprocess.DEVNULL)
+                            text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
     assert result.returncode == 0, result.stderr
     return [d for d in yaml.safe_load_all(result.stdout) if d is not None]
 

@@ -19,7 +19,8 @@ async def check(target: str, redis_direct: bool, timeout: float) -> int:
     try:
         async with _grpc.aio_channel(target) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
-            reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            reply = await stub.Check(  # type: ignore[attr-defined]  # stubs lack the aio stub
+                health_pb2.HealthCheckRequest(), timeout=timeout)
     except grpc.aio.AioRpcError as exc:
         print(f"unhealthy: {target}: {exc.code().name} {exc.details()}", file=sys.stderr)
         return 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -23,7 +23,7 @@ _INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescript
 
 def to_dict(message: Message) -> dict[str, Any]:
     data = json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
-    _numbers(message.DESCRIPTOR, data)
+    _numbers(cast(Descriptor, message.DESCRIPTOR), data)
     return data
 
 

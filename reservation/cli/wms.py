@@ -31,7 +31,7 @@ def _call(args: argparse.Namespace, method: str, request: Any) -> int:
             response = getattr(pb_grpc.WriteBackServiceStub(channel), method)(
                 request, timeout=30, metadata=_grpc.bearer(args.token))
         except grpc.RpcError as exc:
-            output.print_error(exc.code().name, exc.details())
+            output.print_error(exc.code().name, exc.details() or "")
             return 1
     output.print_reply(response)
     return 0

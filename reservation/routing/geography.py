@@ -84,7 +84,7 @@ class Geography:
         for info in infos:  # provinces first: a place without coordinates takes its parent's
             lat, lon = _coordinates(info.latitude, info.longitude) or self._parent_point(
                 info.adcode)
-            if lat != lat:  # no coordinates anywhere up the tree (e.g. 苏鲁交界): skip
+            if math.isnan(lat):  # no coordinates anywhere up the tree (e.g. 苏鲁交界): skip
                 continue
             e = _Entry(info.name, info.adcode, info.rank, lat, lon)
             self._by_code.setdefault(e.adcode, e)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -95,9 +96,11 @@ def route_many(orders: Sequence[RouteOrder], places: Sequence[Place], rules: Rul
     coverage = np.array([r.coverage for r in rows]).reshape(len(rows), m)
     allowed = np.array([r.allowed for r in rows], dtype=np.bool_).reshape(len(rows), m)
     weights = np.array(rules.weight_vector(), dtype=np.float64)
-    scores, _ = kernel.score_numba(dest_lat, dest_lon, *cols, coverage, allowed, weights,
-                                   rules.load_threshold)
-    terms = kernel.terms_numpy(dest_lat, dest_lon, *cols, coverage)
+    # numba's Dispatcher stubs do not know the compiled function's signature.
+    score: Any = kernel.score_numba
+    scores, _ = score(dest_lat, dest_lon, *cols, coverage, allowed, weights,
+                      rules.load_threshold)
+    terms = kernel.terms_numpy(dest_lat, dest_lon, *cols, coverage)  # type: ignore[call-arg]
     by_order: dict[int, list[int]] = {}
     for r, row in enumerate(rows):
         by_order.setdefault(row.order, []).append(r)

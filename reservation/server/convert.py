@@ -62,8 +62,8 @@ def reservation(r: Reservation) -> pb.Reservation:
         channel=r.channel,
         order_id=r.order_id,
         buyer_id=r.buyer_id,
-        state=_STATES[r.state],
-        reject_reason=_REASONS[r.reject_reason],
+        state=_STATES[r.state],  # type: ignore[arg-type]  # an enum value is an int
+        reject_reason=_REASONS[r.reject_reason],  # type: ignore[arg-type]  # an enum value is an int
         allocations=[pb.Allocation(sku=a.sku, warehouse_id=a.warehouse_id, quantity=a.quantity)
                      for a in r.allocations],
         failed_sku=r.failed_sku,
@@ -114,7 +114,8 @@ def flash_sale_request(req: admin_pb.StartFlashSaleRequest) -> FlashSale:
 def flash_sale(sale: FlashSale, now_ms: int) -> admin_pb.FlashSale:
     return admin_pb.FlashSale(
         sale_id=sale.sale_id,
-        state=admin_pb.FlashSaleState.Value(f"FLASH_SALE_STATE_{sale.state(now_ms).value}"),
+        state=admin_pb.FlashSaleState.Value(  # type: ignore[arg-type]  # an int
+            f"FLASH_SALE_STATE_{sale.state(now_ms).value}"),
         starts_at=to_timestamp(sale.starts_at_ms),
         ends_at=to_timestamp(sale.ends_at_ms),
         per_buyer_limit=sale.per_buyer_limit,

@@ -37,7 +37,7 @@ MAX_CHANNELS = 32
 """Distinct channel labels kept; callers choose channel names, so the rest is "other"."""
 HOT_SKUS = 20
 """Most SKUs with stock gauges (the SKUs of running flash sales, first ones first)."""
-SAMPLE_PERIOD_S = 5.0
+SAMPLE_PERIOD_S = 15.0
 """How often a serving process samples Redis for the gauges."""
 
 # Latency buckets from 0.5 ms to 10 s: a reserve is ~1-50 ms, a long-poll up to 30 s.

@@ -18,7 +18,6 @@ from reservation.settings import Settings
 from reservation.stock.levels import items_by_shard
 from reservation.storage.store import Store
 
-
 MAX_LIST = 100
 """Most sales one ListFlashSales answers (each is read with its live counters)."""
 

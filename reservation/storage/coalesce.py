@@ -166,7 +166,7 @@ class Coalescer:
         groups: dict[tuple[str, Any], list[_Call]] = {}
         for call in batch:
             merge = self.merges.get(call.script) if call.script else None
-            if merge is None:
+            if merge is None or call.script is None:
                 items.append(call)
             else:
                 groups.setdefault((call.script, merge.group(call.keys, call.args)),

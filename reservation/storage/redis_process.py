@@ -17,7 +17,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, Self, get_args
 
 import redis
 from redis.backoff import NoBackoff
@@ -239,7 +239,7 @@ class RedisProcess:
             self.stop()
         return self.start(timeout)
 
-    def __enter__(self) -> RedisProcess:
+    def __enter__(self) -> Self:
         if not self.is_running:
             self.start()
         return self

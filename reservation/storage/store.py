@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -154,7 +154,8 @@ class Store:
 
     async def order_identity(self, ref: str) -> str | None:
         with redis_errors():
-            return await self.client.get(keys.order_home(ref, self.settings.shards))
+            return cast(str | None,
+                        await self.client.get(keys.order_home(ref, self.settings.shards)))
 
     def _order_keys(self, shard: int, ref: str) -> list[str]:
         return [keys.hold(shard, ref), keys.expiry(shard), keys.write_back(shard)]
@@ -241,7 +242,7 @@ class Store:
 
     async def dead_letter_refs(self, shard: int, limit: int) -> list[str]:
         with redis_errors():
-            return await self.client.zrange(keys.dead(shard), 0, limit - 1)
+            return cast(list[str], await self.client.zrange(keys.dead(shard), 0, limit - 1))
 
     # -- background -------------------------------------------------------------------
     async def sweep(self, shard: int, serve_queues: bool,
@@ -313,8 +314,8 @@ class Store:
     async def sale_ids(self, now_ms: int, limit: int) -> list[str]:
         """Ids of sales whose definitions still exist, the soonest to expire first."""
         with redis_errors():
-            return list(await self.client.zrangebyscore(keys.SALE_INDEX, now_ms, "+inf",
-                                                        start=0, num=limit))
+            return cast(list[str], await self.client.zrangebyscore(
+                keys.SALE_INDEX, now_ms, "+inf", start=0, num=limit))
 
     async def drop_sale_definition(self, sale_id: str) -> None:
         with redis_errors():
@@ -323,7 +324,8 @@ class Store:
 
     async def sale_definition(self, sale_id: str) -> dict[str, str]:
         with redis_errors():
-            return await self.client.hgetall(keys.sale_definition(sale_id, self.settings.shards))
+            return cast(dict[str, str], await self.client.hgetall(
+                keys.sale_definition(sale_id, self.settings.shards)))
 
     async def mark_sale_stopped(self, sale_id: str) -> None:
         with redis_errors():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from redis.exceptions import ResponseError
 
@@ -101,8 +101,8 @@ class WriteBackStore:
         if self.settings.redis_cluster or not boundaries or self._blocking_slots == 0:
             await asyncio.sleep(min(timeout_s, POLL_S))
             return
-        streams = {keys.write_back(shard, self.stream): boundary
-                   for shard, boundary in boundaries.items()}
+        streams: dict[Any, Any] = {keys.write_back(shard, self.stream): boundary
+                                   for shard, boundary in boundaries.items()}
         self._blocking_slots -= 1
         try:
             with redis_errors():
@@ -118,8 +118,8 @@ class WriteBackStore:
     async def dead_letters(self, shard: int, group: str,
                            count: int) -> list[tuple[str, dict[str, str]]]:
         with redis_errors():
-            entries = await self.store.client.xrange(self._group_keys(shard, group)[1],
-                                                     count=count)
+            entries = cast(list[tuple[str, dict[str, str]]], await self.store.client.xrange(
+                self._group_keys(shard, group)[1], count=count))
         return [(entry_id, dict(fields)) for entry_id, fields in entries]
 
     async def replay(self, shard: int, group: str, event_ids: Sequence[str]) -> int:

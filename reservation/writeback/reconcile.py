@@ -98,7 +98,7 @@ class Reconciler:
     async def reconcile(self, ledger: Sequence[LedgerTotal], group: str = "") -> list[Difference]:
         group = self.write_back.group(group)
         rows = _checked(ledger)
-        skus = set(rows_sku for rows_sku, _ in rows)
+        skus = {rows_sku for rows_sku, _ in rows}
         async for sku in self.store.stock_skus():
             skus.add(sku)
         view = await self._view(group, skus)

@@ -17,7 +17,7 @@ from reservation.storage.redis_process import free_port
 
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
-                         text=True).stdout
+                         text=True, check=False).stdout
     return [int(p) for p in out.split()]
 
 

@@ -325,7 +325,7 @@ async def test_watching_an_unknown_order_is_not_found(stubs):
 async def test_releases_expiries_retry_loops_and_new_orders_never_hand_a_unit_twice(
         redis_url):
     """Three replicas (three sweepers and retry loops) and a burst of traffic."""
-    overrides = dict(sweep_interval_ms=20, queue_retry_interval_ms=30, queue_deadline_ms=1500)
+    overrides = {"sweep_interval_ms": 20, "queue_retry_interval_ms": 30, "queue_deadline_ms": 1500}
     apps = [await start_app(test_settings(redis_url, **overrides)) for _ in range(3)]
     rng = random.Random(3)
     skus = same_shard_skus(2) + ["SOLO"]

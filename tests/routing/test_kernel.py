@@ -53,12 +53,12 @@ def test_full_warehouse_and_no_coverage_are_not_allowed() -> None:
 
 
 def test_a_warehouse_shipping_the_whole_order_beats_a_nearer_split() -> None:
-    args = dict(dest_lat=np.array([31.2]), dest_lon=np.array([121.5]),
-                wh_lat=np.array([31.2, 30.3]), wh_lon=np.array([121.5, 120.2]),
-                load=np.zeros(2), capacity=np.zeros(2), cost=np.zeros(2),
-                priority=np.zeros(2), coverage=np.array([[0.5, 1.0]]),
-                allowed=np.ones((1, 2), dtype=np.bool_),
-                weights=np.array([1.0, 1.0, 2.0, 0.0, 0.1]), threshold=1.0)
+    args = {"dest_lat": np.array([31.2]), "dest_lon": np.array([121.5]),
+                "wh_lat": np.array([31.2, 30.3]), "wh_lon": np.array([121.5, 120.2]),
+                "load": np.zeros(2), "capacity": np.zeros(2), "cost": np.zeros(2),
+                "priority": np.zeros(2), "coverage": np.array([[0.5, 1.0]]),
+                "allowed": np.ones((1, 2), dtype=np.bool_),
+                "weights": np.array([1.0, 1.0, 2.0, 0.0, 0.1]), "threshold": 1.0}
     _, best = kernel.score_numba(**args)
     assert best[0] == 1
 

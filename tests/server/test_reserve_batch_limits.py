@@ -26,11 +26,6 @@ async def test_batch_size_limits_are_invalid_argument_naming_requests(
     assert "requests" in (err.value.details() or "")
 
 
-@pytest.fixture
-def settings_overrides() -> dict[str, Any]:
-    return {"max_batch": 2}
-
-
 async def test_stream_keeps_going_past_the_in_flight_window(stubs: Any) -> None:
     # max_batch is 2 here: the stream applies backpressure, it does not refuse.
     await load(stubs, "A", w1=100)

@@ -38,8 +38,8 @@ def real_differences(response: pb.ReconcileResponse) -> list[pb.ReconcileDiffere
 def report(response: pb.ReconcileResponse) -> str:
     if not response.differences:
         return "ledger and service agree"
-    lines = [f"{'sku':<20} {'warehouse':<12} {'counter':<10} {'service':>10} {'ledger':>10} "
-             f"{'pending':>8}  kind"]
+    lines = [(f"{'sku':<20} {'warehouse':<12} {'counter':<10} {'service':>10} {'ledger':>10} "
+              f"{'pending':>8}  kind")]
     for d in response.differences:
         kind = pb.DifferenceKind.Name(d.kind).removeprefix("DIFFERENCE_KIND_")
         lines.append(f"{d.sku:<20} {d.warehouse_id:<12} {d.counter:<10} {d.service_value:>10} "

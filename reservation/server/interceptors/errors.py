@@ -90,5 +90,5 @@ async def _mapped(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
         yield
     except grpc.aio.AbortError:  # context.abort() was called: pass it through
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every other error becomes INTERNAL, logged
         await abort(context, exc)

@@ -96,6 +96,6 @@ class MetricsInterceptor(HandlerInterceptor):
                                 details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         if handler is None:
-            return handler
+            return handler  # type: ignore[return-value]  # None: no such method, as grpc expects
         method = self._method(_kind(handler), details.method)
         return wrap_handler(handler, lambda context: _Timed(method, context))

@@ -32,7 +32,7 @@ class HandlerInterceptor(grpc.aio.ServerInterceptor):
                                 details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         if handler is None or not self.applies(details.method):
-            return handler
+            return handler  # type: ignore[return-value]  # None: no such method, as grpc expects
         return wrap_handler(handler, lambda context: self.scope(details, context))
 
 

@@ -25,7 +25,8 @@ from reservation.writeback.reconcile import Difference, LedgerTotal, Reconciler
 def event(e: WriteBackEvent) -> pb.WriteBackEvent:
     return pb.WriteBackEvent(
         event_id=e.event_id,
-        type=pb.WriteBackEventType.Value(f"WRITE_BACK_EVENT_TYPE_{e.type.value}"),
+        type=pb.WriteBackEventType.Value(  # type: ignore[arg-type]  # an enum value is an int
+            f"WRITE_BACK_EVENT_TYPE_{e.type.value}"),
         channel=e.channel,
         order_id=e.order_id,
         reservation_id=e.reservation_id,
@@ -96,7 +97,8 @@ def ledger_totals(rows: Iterable[admin_pb.LedgerTotal]) -> list[LedgerTotal]:
 def difference(d: Difference) -> admin_pb.ReconcileDifference:
     return admin_pb.ReconcileDifference(
         sku=d.sku, warehouse_id=d.warehouse_id,
-        kind=admin_pb.DifferenceKind.Value(f"DIFFERENCE_KIND_{d.kind.value}"),
+        kind=admin_pb.DifferenceKind.Value(  # type: ignore[arg-type]  # an enum value is an int
+            f"DIFFERENCE_KIND_{d.kind.value}"),
         counter=d.counter, service_value=d.service_value, ledger_value=d.ledger_value,
         pending_events=d.pending_events)
 
