@@ -268,13 +268,13 @@ async def main(args: argparse.Namespace) -> int:
                                         args.seconds, f"{kind}-{n}-{int(metrics_on)}", keep)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
+        costs = await micro_costs()
+        costs.update(await sampler_costs(proc.url))
     finally:
         await client.aclose()
         proc.stop()
         data.cleanup()
     summary = summarise(rows)
-    costs = await micro_costs()
-    costs.update(await sampler_costs(proc.url))
     print(json.dumps(costs), flush=True)
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     (args.out / "metrics_overhead.json").write_text(json.dumps(
