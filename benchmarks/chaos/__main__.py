@@ -25,8 +25,8 @@ DEFAULT_OUT = Path(__file__).resolve().parents[1] / "results" / "chaos.md"
 
 def table(results: Sequence[Result]) -> str:
     seeds = " ".join(str(r.seed) for r in results)
-    lines = [f"Seeds: {seeds}; {sum(sum(r.faults.injected.values()) for r in results)} "
-             "faults in all.", "", "| fault | " + " | ".join(f"seed {r.seed}" for r in results)
+    lines = [(f"Seeds: {seeds}; {sum(sum(r.faults.injected.values()) for r in results)} "
+             "faults in all."), "", "| fault | " + " | ".join(f"seed {r.seed}" for r in results)
              + " | total |", "|---" * (len(results) + 2) + "|"]
     for kind in KINDS:
         counts = [r.faults.injected[kind] for r in results]
@@ -69,10 +69,10 @@ def violations(results: Sequence[Result]) -> str:
 def report(results: Sequence[Result], argv: Sequence[str]) -> str:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = [f"# Chaos run of {when}", "",
-            f"`python -m benchmarks.chaos {' '.join(argv)}` on {platform.node() or 'this box'}"
-            f" ({platform.python_version()}); Redis with appendonly yes, appendfsync always;"
-            f" {len(results)} seed(s). Faults are described in "
-            "`benchmarks/chaos/faults.py`, checks in `benchmarks/chaos/checks.py`.", ""]
+            (f"`python -m benchmarks.chaos {' '.join(argv)}` on {platform.node() or 'this box'}"
+             f" ({platform.python_version()}); Redis with appendonly yes, appendfsync always;"
+             f" {len(results)} seed(s). Faults are described in "
+             "`benchmarks/chaos/faults.py`, checks in `benchmarks/chaos/checks.py`."), ""]
     body = [table(results)]
     bad = violations(results)
     body += ["", "Violations:", "", bad] if bad else ["", "No violations."]

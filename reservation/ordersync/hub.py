@@ -32,7 +32,9 @@ from reservation.storage.orders import OrderStore, order_ref
 from reservation.storage.replies import OpReply
 from reservation.storage.store import Store
 from reservation.writeback import WriteBack  # before storage.writeback (import cycle)
-from reservation.storage.writeback import WriteBackStore  # noqa: I001
+
+# isort: split
+from reservation.storage.writeback import WriteBackStore
 
 ATTEMPTS = 10
 AUDIT_GROUP = "audit"

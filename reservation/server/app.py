@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from reservation.access.limits import InFlightCap
 from reservation.access.principals import Directory, PrincipalFile, PrincipalFileError, development
 from reservation.errors import StartupError, Unavailable
+from reservation.ordersync.hub import OrderHub
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.recovery import Recovery
@@ -27,7 +28,6 @@ from reservation.server import metrics, reflection, tracing
 from reservation.server.gauges import GaugeSampler, active_sale_skus
 from reservation.server.interceptors.auth import AuthInterceptor
 from reservation.server.interceptors.errors import ErrorInterceptor
-from reservation.ordersync.hub import OrderHub
 from reservation.server.interceptors.limits import CallerLimitInterceptor, ShedInterceptor
 from reservation.server.interceptors.metrics import MetricsInterceptor
 from reservation.server.interceptors.requests import RequestCheckInterceptor

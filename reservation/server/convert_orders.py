@@ -8,9 +8,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from reservation.errors import InvalidArgument
 from reservation.ordersync.events import OrderEvent
+from reservation.ordersync.fulfilment import Row
 from reservation.ordersync.hub import SyncResult
 from reservation.ordersync.model import Address, Line, Order, RawOrder, Shipment
-from reservation.ordersync.fulfilment import Row
 from reservation.server.convert import timestamp_ms, to_duration, to_timestamp
 from reservation.v1 import order_service_pb2 as pb
 

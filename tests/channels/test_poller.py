@@ -114,8 +114,8 @@ def test_an_unknown_status_is_recorded_and_the_rest_synced(
     got: list[CanonicalOrder] = []
     result = make_poller("jd", fake, store, got, Clock(60)).poll_once()
     assert len({o.order_id for o in got}) == 3
-    assert result.refused == ["299999991: jd order 299999991: unknown orderState "
-                              "'WAIT_BUYER_PAY'"]
+    assert result.refused == [("299999991: jd order 299999991: unknown orderState "
+                               "'WAIT_BUYER_PAY'")]
     [refused] = store.refused("jd")
     assert refused.raw["orderState"] == "WAIT_BUYER_PAY"
 

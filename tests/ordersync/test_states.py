@@ -6,7 +6,8 @@ import pytest
 
 from reservation.errors import FailedPrecondition, InvalidArgument
 from reservation.ordersync import states
-from reservation.ordersync.states import HoldWant, OrderState as S
+from reservation.ordersync.states import HoldWant
+from reservation.ordersync.states import OrderState as S
 
 
 def test_every_state_has_a_row_and_every_target_is_a_state():

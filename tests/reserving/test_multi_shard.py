@@ -231,7 +231,7 @@ async def test_a_confirmer_killed_after_its_commit_is_finished_by_recovery(env):
 
 
 async def test_release_then_confirm_is_refused_and_release_is_whole(env):
-    app, stubs, _, a, b = env
+    _app, stubs, _, a, b = env
     await load(stubs, (a, "W1", 5), (b, "W1", 5))
     await reserve(stubs, order("o-1", line(a), line(b)))
     assert (await release(stubs, "o-1")).state == RELEASED
