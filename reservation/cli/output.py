@@ -35,9 +35,9 @@ def print_reply(message: Message) -> None:
     print(to_json(message))
 
 
-def print_error(code: str, details: str) -> None:
+def print_error(code: str, details: str | None) -> None:
     """Errors go to stderr, one line, whatever the command."""
-    print(f"error: {code}: {details}", file=sys.stderr)
+    print(f"error: {code}: {details or ''}", file=sys.stderr)
 
 
 def _numbers(descriptor: Descriptor, data: dict[str, Any]) -> None:
