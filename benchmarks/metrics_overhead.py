@@ -124,6 +124,46 @@ async def one_run(redis_url: str, client: aioredis.Redis, mode: str, kind: str, 
             "total_cpu_us_per_order": round((cpu1 - cpu0 + rcpu1 - rcpu0) / orders * 1e6, 1)}
 
 
+async def paired_run(redis_url: str, mode: str, kind: str, level: int, seconds: float,
+                     tag: str) -> dict[str, Any]:
+    """Both servers at once, each under the same load from this one process: whatever
+    else the machine does hits both alike, so their CPU per order compares directly."""
+    await prepare(redis_url)
+    services = {False: Service(redis_url, 0), True: Service(redis_url, free_port())}
+    targets = {on: loadgen.Target(f"127.0.0.1:{svc.port}") for on, svc in services.items()}
+    run = {"open": loadgen.open_unary, "unary": loadgen.closed_unary,
+           "batch": loadgen.closed_batch}[kind]
+    loads = {}
+    for on in (False, True):
+        reqs = Flash(scale=1.0).requests(f"{tag}-{int(on)}", 30_000)
+        loads[on] = (loadgen.serialise_batches(reqs, 200) if kind == "batch"
+                     else loadgen.serialise_unary(reqs))
+    try:
+        await asyncio.sleep(1.0)
+        cpu0 = {on: process_cpu_s(svc.proc.pid) for on, svc in services.items()}
+        results = await asyncio.gather(*(run(targets[on], loads[on], level, seconds)
+                                         for on in (False, True)))
+        cpu1 = {on: process_cpu_s(svc.proc.pid) for on, svc in services.items()}
+    finally:
+        for target in targets.values():
+            await target.close()
+        for svc in services.values():
+            svc.stop()
+    row: dict[str, Any] = {"mode": mode}
+    for on, (tally, elapsed) in zip((False, True), results):
+        key = "on" if on else "off"
+        row[f"orders_{key}"] = tally.orders
+        row[f"orders_per_s_{key}"] = round(tally.orders / elapsed, 1)
+        row[f"service_cpu_us_per_order_{key}"] = round(
+            (cpu1[on] - cpu0[on]) / max(tally.orders, 1) * 1e6, 1)
+    row["change_pct"] = round((row["service_cpu_us_per_order_on"]
+                               / row["service_cpu_us_per_order_off"] - 1) * 100, 1)
+    return row
+
+
+PAIRED_MODES = (("unary 150/s each", "open", 150), ("batch 200 x1 each", "batch", 1))
+
+
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for mode, _, _ in MODES:
@@ -223,6 +263,21 @@ async def micro_costs(n: int = 50_000) -> dict[str, float]:
                 lambda: [recorder.pipeline(8, 2, 0.001) for _ in range(n)]), 2)}
 
 
+def paired_markdown(paired: list[dict[str, Any]]) -> str:
+    lines = ["", "Paired runs (both servers at once, the same load each; service CPU only):",
+             "", "| mode | orders off | on | µs/order off | on | change |",
+             "|---|---|---|---|---|---|"]
+    for r in paired:
+        lines.append(f"| {r['mode']} | {r['orders_off']} | {r['orders_on']} | "
+                     f"{r['service_cpu_us_per_order_off']} | "
+                     f"{r['service_cpu_us_per_order_on']} | {r['change_pct']:+}% |")
+    for mode, _, _ in PAIRED_MODES:
+        changes = [r["change_pct"] for r in paired if r["mode"] == mode]
+        if changes:
+            lines.append(f"\n{mode}: median change {statistics.median(changes):+.1f}%")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(summary: list[dict[str, Any]], rows: list[dict[str, Any]], when: str,
              costs: dict[str, float]) -> str:
     header = ("| mode | service CPU µs/order off | on | change | service+Redis µs/order off "
@@ -268,6 +323,13 @@ async def main(args: argparse.Namespace) -> int:
                                         args.seconds, f"{kind}-{n}-{int(metrics_on)}", keep)
                     rows.append(row)
                     print(json.dumps(row), flush=True)
+        paired = []
+        for mode, kind, level in PAIRED_MODES:
+            for n in range(args.rounds):
+                row = await paired_run(proc.url, mode, kind, level, args.seconds,
+                                       f"pair-{kind}-{n}")
+                paired.append(row)
+                print(json.dumps(row), flush=True)
         costs = await micro_costs()
         costs.update(await sampler_costs(proc.url))
     finally:
@@ -279,9 +341,10 @@ async def main(args: argparse.Namespace) -> int:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     (args.out / "metrics_overhead.json").write_text(json.dumps(
         {"when": when, "seconds": args.seconds, "rounds": args.rounds, "summary": summary,
-         "micro_us": costs, "runs": rows}, indent=2) + "\n")
-    (args.out / "metrics_overhead.md").write_text(markdown(summary, rows, when, costs))
-    print(markdown(summary, rows, when, costs))
+         "paired": paired, "micro_us": costs, "runs": rows}, indent=2) + "\n")
+    text = markdown(summary, rows, when, costs) + paired_markdown(paired)
+    (args.out / "metrics_overhead.md").write_text(text)
+    print(text)
     return 0
 
 
