@@ -69,6 +69,8 @@ METHODS: dict[str, Rule] = {
     _ADMIN + "RequeueDeadLetter": _ADMIN_WRITE,
     _ADMIN + "RejectDeadLetter": _ADMIN_WRITE,
     _ADMIN + "Reconcile": _ADMIN_WRITE,
+    # Restarts a write-back group from a snapshot (its cursor moves): operators only.
+    _ADMIN + "BootstrapWriteBackGroup": _ADMIN_WRITE,
 
     # Pulling and acknowledging move a group's cursor: only that group's WMS may.
     _WB + "PullBatch": {W: GROUP},
