@@ -81,10 +81,9 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
         replies = await hub.orders.apply(shard, [op for _, _, op in items])
         for (i, p, _), r in zip(items, replies):
             if r.code in ("CONFLICT", "DEAD", "REFUSED"):
-                slow.append(i)
+                slow.append(i)  # REFUSED wrote nothing: one by one, with its fallback
             else:
-                results[i] = _result(p, r, p.fallback if r.code == "FALLBACK" and p.fallback
-                                     else p.order)
+                results[i] = _result(p, r, p.order)
 
     await asyncio.gather(*(run(shard, items[k:k + CHUNK])
                            for shard, items in by_shard.items()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import orjson
 from typing import Any
 
 from reservation.ordersync.model import Address, Line, Order, Shipment
@@ -38,13 +38,15 @@ def plain(value: Any) -> Any:
 
 
 def encode(order: Order) -> str:
-    doc = {name: plain(value) for name, value in vars(order).items()
-           if name not in _DERIVED}
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    # orjson writes dataclasses, tuples and enums as JSON natively (and escapes tabs,
+    # which the scripts use as separators).
+    return orjson.dumps(order).decode()
 
 
 def decode(text: str) -> Order:
-    d = json.loads(text)
+    d = orjson.loads(text)
+    for name in _DERIVED:
+        d.pop(name, None)
     d["state"] = OrderState(d["state"])
     d["channel_state"] = OrderState(d["channel_state"])
     d["address"] = Address(**d["address"])

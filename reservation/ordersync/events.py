@@ -5,12 +5,11 @@ script that changes the order."""
 
 from __future__ import annotations
 
-import json
+import orjson
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from reservation.ordersync.codec import plain
 from reservation.ordersync.states import OrderState
 
 
@@ -49,16 +48,16 @@ class OrderEvent:
         return self.at_ms
 
     def encode(self) -> str:
-        return json.dumps({
+        return orjson.dumps({
             "type": self.type.value, "channel": self.channel, "shop": self.shop,
             "order_id": self.order_id, "version": self.version, "at_ms": self.at_ms,
             "actor": self.actor, "reason": self.reason, "from": self.from_state,
             "to": self.to_state, "changes": self.changes,
-        }, separators=(",", ":"), ensure_ascii=False)
+        }).decode()
 
     @classmethod
     def decode(cls, text: str, **where: Any) -> OrderEvent:
-        d = json.loads(text)
+        d = orjson.loads(text)
         return cls(type=EventType(d["type"]), channel=d["channel"], shop=d["shop"],
                    order_id=d["order_id"], version=d["version"], at_ms=d["at_ms"],
                    actor=d["actor"], reason=d["reason"], from_state=d["from"],
@@ -85,7 +84,8 @@ class Context:
 
 
 def change(before: Any, after: Any) -> dict[str, Any]:
-    return {"before": plain(before), "after": plain(after)}
+    """Values as they are: encode() writes dataclasses (Address, Line) as JSON objects."""
+    return {"before": before, "after": after}
 
 
 def created(ctx: Context, state: OrderState, fields: dict[str, Any]) -> OrderEvent:

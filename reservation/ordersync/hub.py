@@ -172,12 +172,9 @@ class OrderHub:
             fields += ["", 0, "", 0, 0]
         else:
             doc, events, feed = primary or (p.order, p.events, p.feed)
-            fields += [codec.encode(doc), *self._entries(doc, events, feed)]
-            if p.fallback is not None and primary is None:
-                fields += [codec.encode(p.fallback),
-                           *self._entries(p.fallback, p.fallback_events, set())]
-            else:
-                fields += ["", 0]
+            # No fallback in the script: a refused stock effect comes back REFUSED with
+            # nothing written, and _fallback() writes the review instead (see there).
+            fields += [codec.encode(doc), *self._entries(doc, events, feed), "", 0]
             fields.append(len(p.wms_events))
             for item in p.wms_events:
                 fields += list(item)
@@ -203,17 +200,7 @@ class OrderHub:
                 made.append(shard)
         if refused is not None:
             await self._release(ref, parts, p, made)
-            if p.fallback is None:
-                raise FailedPrecondition(f"stock refused: {refused.reason} {refused.failed_sku}")
-            why = f"{refused.reason} {refused.failed_sku}"
-            fb = _substitute(p.fallback, p.fallback_events, why)
-            op = self._op("order", ref, anchor, p, order, parts.get(anchor, []), HoldWant.KEEP,
-                          primary=fb)
-            r = (await self.orders.apply(anchor, [op]))[0]
-            if r.code == "CONFLICT":
-                raise _Retry
-            return OpReply("FALLBACK", r.version, "", "", refused.reason,
-                           refused.failed_sku, ""), p.fallback
+            return await self._fallback(ref, anchor, p, parts, refused)
         op = self._op("order", ref, anchor, p, order, parts.get(anchor, []), p.want)
         r = (await self.orders.apply(anchor, [op]))[0]
         return await self._settle(ref, anchor, p, parts, made, r)
@@ -227,14 +214,30 @@ class OrderHub:
             self._bump(p, anchor)
             await self._release(ref, parts, p, made)
             raise _Retry
-        if r.code in ("FALLBACK", "REFUSED"):
-            await self._release(ref, parts, p, made)
         if r.code == "REFUSED":
-            raise FailedPrecondition(f"stock refused: {r.reason} {r.failed_sku}")
-        if r.code == "FALLBACK":
-            assert p.fallback is not None
-            return r, p.fallback
+            await self._release(ref, parts, p, made)
+            return await self._fallback(ref, anchor, p, parts, r)
         return r, p.order
+
+    async def _fallback(self, ref: str, anchor: int, p: Plan,
+                        parts: dict[int, list[tuple[str, int, str]]],
+                        refused: OpReply) -> tuple[OpReply, Order]:
+        """The stock was refused and nothing was written: write the order as far as paid
+        and on review, naming why, under the same version check (no stock op). An
+        operator's move has no fallback: its refusal is FailedPrecondition."""
+        why = f"{refused.reason} {refused.failed_sku}"
+        if p.fallback_fn is None:
+            raise FailedPrecondition(f"stock refused: {why}")
+        order, events = p.fallback_fn()
+        order.hold_gens = dict(p.order.hold_gens)
+        fb = _substitute(order, events, why)
+        op = self._op("order", ref, anchor, p, order, parts.get(anchor, []), HoldWant.KEEP,
+                      primary=fb)
+        r = (await self.orders.apply(anchor, [op]))[0]
+        if r.code == "CONFLICT":
+            raise _Retry
+        return OpReply("FALLBACK", r.version, "", "", refused.reason, refused.failed_sku,
+                       ""), order
 
     async def _release(self, ref: str, parts: dict[int, list[tuple[str, int, str]]], p: Plan,
                        shards: Sequence[int]) -> None:
@@ -245,11 +248,9 @@ class OrderHub:
 
     @staticmethod
     def _bump(p: Plan, shard: int) -> None:
-        for order in (p.order, p.fallback):
-            if order is not None:
-                gens = dict(order.hold_gens)
-                gens[str(shard)] = gens.get(str(shard), 0) + 1
-                order.hold_gens = gens
+        gens = dict(p.order.hold_gens)
+        gens[str(shard)] = gens.get(str(shard), 0) + 1
+        p.order.hold_gens = gens
 
     # -- sync -------------------------------------------------------------------------
     async def _duplicates(self, ref: str, co: ChannelOrder) -> list[str]:
@@ -331,12 +332,11 @@ class OrderHub:
 
 def _carry_gens(p: Plan, gens: dict[str, int]) -> None:
     """Hold generations bumped by an earlier attempt of this call stay bumped."""
-    for order in (p.order, p.fallback):
-        if order is not None and gens:
-            merged = dict(order.hold_gens)
-            for shard, gen in gens.items():
-                merged[shard] = max(gen, merged.get(shard, 0))
-            order.hold_gens = merged
+    if gens:
+        merged = dict(p.order.hold_gens)
+        for shard, gen in gens.items():
+            merged[shard] = max(gen, merged.get(shard, 0))
+        p.order.hold_gens = merged
 
 
 def _substitute(order: Order, events: list[OrderEvent],

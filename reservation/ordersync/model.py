@@ -6,7 +6,7 @@ phone: the clear number never enters a record, an event or a log line.
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +153,11 @@ class Order:
         return self.shipped_at_ms > 0
 
     def copy(self, **changes: Any) -> Order:
-        return dataclasses.replace(self, **changes)
+        # copy.copy and a dict update: dataclasses.replace re-runs __init__, which was a
+        # measurable share of a sync's CPU.
+        new = copy.copy(self)
+        new.__dict__.update(changes)
+        return new
 
 
 # Fields of a ChannelOrder compared with the stored order to tell "same payload again"

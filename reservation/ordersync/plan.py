@@ -6,16 +6,16 @@ The hub executes a Plan in one script per shard (see storage/lua/_order.lua).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from reservation.errors import FailedPrecondition, InvalidArgument
 from reservation.ordersync import events as ev
 from reservation.ordersync import states
-from reservation.ordersync.codec import plain
 from reservation.ordersync.events import Context, OrderEvent
 from reservation.ordersync.model import PAYLOAD_FIELDS, ChannelOrder, Order, Shipment
 from reservation.ordersync.states import HoldWant, OrderState
@@ -39,8 +39,9 @@ class Plan:
     want: HoldWant
     expected_version: int
     outcome: Outcome
-    fallback: Order | None = None
-    fallback_events: list[OrderEvent] = field(default_factory=list)
+    fallback_fn: Callable[[], tuple[Order, list[OrderEvent]]] | None = None
+    """What to write instead when the stock is refused: the order goes as far as paid,
+    then to review (ON_HOLD) with the reason."""
     wms_events: list[tuple[str, str, str]] = field(default_factory=list)
     """(type, warehouse, detail JSON) for the WMS's write-back stream."""
     feed: set[int] = field(default_factory=set)
@@ -101,7 +102,7 @@ def _target(start: OrderState, reported: OrderState) -> OrderState:
     return target
 
 
-def _stock_fallback(order: Order, base: Order, ctx: Context, head: list[OrderEvent],
+def _stock_fallback(base: Order, ctx: Context, head: list[OrderEvent],
                     path: list[OrderState], reason: str,
                     paid_at_ms: int) -> tuple[Order, list[OrderEvent]]:
     """The order as written when its stock is refused: it goes as far as paid, then
@@ -116,11 +117,18 @@ def _stock_fallback(order: Order, base: Order, ctx: Context, head: list[OrderEve
     return fb, events
 
 
+def _base(current: Order | None, co: ChannelOrder, now: int) -> Order:
+    """The order with the channel's payload applied, before any move."""
+    if current is None:
+        return _new_order(co, now)
+    return current.copy(version=current.version + 1, updated_at_ms=now,
+                        channel_state=co.state, **{f: getattr(co, f) for f in PAYLOAD_FIELDS})
+
+
 def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
          now: int) -> Plan | Outcome:
     """A channel's order as it arrives: new, changed, the same again, or stale."""
     if current is None:
-        order = _new_order(co, now)
         ctx = Context(co.channel, co.shop, co.order_id, 1, now, co.actor)
         fields = {f: getattr(co, f) for f in PAYLOAD_FIELDS}
         fields["channel_state"] = co.state
@@ -135,13 +143,10 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
         if "lines" in diff:
             raise InvalidArgument("lines", "do not match the order's earlier version (its "
                                            "stock is reserved for those lines)")
-        order = current.copy(version=current.version + 1, updated_at_ms=now,
-                             channel_state=co.state,
-                             **{f: getattr(co, f) for f in PAYLOAD_FIELDS})
-        ctx = Context(co.channel, co.shop, co.order_id, order.version, now, co.actor)
+        ctx = Context(co.channel, co.shop, co.order_id, current.version + 1, now, co.actor)
         head = [ev.updated(ctx, diff)]
         outcome, expected = Outcome.UPDATED, current.version
-    base = order.copy()
+    order = _base(current, co, now)
     reason = f"channel status {co.raw_status}"
     target = _target(order.state, co.state)
     suspect = bool(duplicates) and co.state in states.REVIEW_STICKY
@@ -157,8 +162,9 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
     plan = Plan(order, events, _want(order), expected, outcome,
                 duplicates=tuple(duplicates))
     if plan.want in (HoldWant.HELD, HoldWant.CONFIRMED):
-        plan.fallback, plan.fallback_events = _stock_fallback(
-            order, base, ctx, head, path, reason, co.paid_at_ms)
+        # Built only when the stock is refused (rare): most orders never pay for it.
+        plan.fallback_fn = lambda: _stock_fallback(
+            _base(current, co, now), ctx, head, path, reason, co.paid_at_ms)
     if order.state == S.ON_HOLD:
         plan.outcome = Outcome.ON_HOLD
     _mark_feed(plan)
@@ -229,7 +235,7 @@ def address(current: Order, new: Any, actor: str, reason: str, now: int,
     plan = Plan(order, [ev.address_changed(ctx, current.address, new)], HoldWant.KEEP,
                 current.version, Outcome.UPDATED)
     if current.state in WMS_HAS_IT:
-        detail = json.dumps({"shop": order.shop, "order_id": order.order_id,
-                             "address": plain(new)}, ensure_ascii=False)
+        detail = orjson.dumps({"shop": order.shop, "order_id": order.order_id,
+                               "address": new}).decode()
         plan.wms_events.append(("ADDRESS_CHANGED", warehouse, detail))
     return plan

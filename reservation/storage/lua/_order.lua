@@ -15,6 +15,7 @@
 --     candidate warehouses "w1,w2"|"")
 --  then the primary outcome: doc, m entries, m x (group, to history 0/1, event JSON)
 --  then the fallback (written when the stock is refused): doc ('' for none), m entries...
+--    (the hub passes none: after REFUSED it writes its review itself, see hub._fallback)
 --  then w write-back events for the WMS, w x (type, warehouse, detail JSON)
 -- Returns {code, current version, hold state, allocations, reason, failed sku, act}:
 --  OK (primary written) | FALLBACK (stock refused, fallback written) | REFUSED (stock

@@ -1,0 +1,295 @@
+"""Order hub benchmark: `python -m benchmarks.orders [--orders N] [--batch 500]`.
+
+On a private redis-server (AOF everysec, as `reservation serve` runs it), 127.0.0.1 only:
+
+1. in process (the server side without gRPC): N orders arrive unpaid (each holds its
+   stock), then the same N are paid (each confirms and routes), synced in batches of
+   --batch through `OrderHub.sync`: 2N order events, each with its stock effect, its
+   history and its audit event written in the same script;
+2. the same through the real gRPC server (`SyncOrders`, batches of --batch) in its own
+   process, the client in this one;
+3. the audit puller draining the audit events into PostgreSQL (or SQLite).
+
+Checks after each run: every order ROUTED, held 0 and confirmed N units per SKU, loaded
+= available + held + confirmed + returned. Writes benchmarks/results/orders.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from reservation.ordersync import validation
+from reservation.ordersync.hub import OrderHub
+from reservation.ordersync.model import Address, Line, RawOrder
+from reservation.settings import Settings
+from reservation.storage import keys
+from reservation.storage.redis_process import RedisProcess, free_port
+from reservation.storage.store import Store, connect
+from reservation.v1 import order_service_pb2 as pb
+from reservation.v1 import order_service_pb2_grpc as pb_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+SKUS = 200
+CHANNELS = ("taobao", "jd", "pdd", "douyin", "wechat", "pos")
+
+
+def raw_orders(n: int, state: str, modified_s: int, tag: str) -> list[RawOrder]:
+    out = []
+    for i in range(n):
+        out.append(RawOrder(
+            channel=CHANNELS[i % len(CHANNELS)], shop="shop-1", order_id=f"{tag}-{i:07d}",
+            state=state, raw_status=state.lower(), modified_at_ms=modified_s * 1000,
+            created_at_ms=(modified_s - 60) * 1000 - i, receiver_phone=f"138{i:08d}",
+            address=Address("Zhejiang", "Hangzhou", "Xihu", f"{i} West Lake Rd"),
+            lines=(Line(f"SKU-{i % SKUS:04d}", 1, 1999),), total_cents=1999))
+    return out
+
+
+def to_pb(o: RawOrder) -> pb.ChannelOrder:
+    m = pb.ChannelOrder(channel=o.channel, shop=o.shop, order_id=o.order_id, state=o.state,
+                        raw_status=o.raw_status, receiver_phone=o.receiver_phone,
+                        address=pb.Address(province=o.address.province, city=o.address.city,
+                                           district=o.address.district,
+                                           detail=o.address.detail),
+                        lines=[pb.OrderItem(sku=ln.sku, quantity=ln.quantity,
+                                            price=ln.price_cents) for ln in o.lines])
+    m.modified_at.FromMilliseconds(o.modified_at_ms)
+    m.created_at.FromMilliseconds(o.created_at_ms)
+    return m
+
+
+async def load_stock(store: Store, per_sku: int) -> None:
+    by_shard: dict[int, list[tuple[str, str, int]]] = {}
+    for s in range(SKUS):
+        sku = f"SKU-{s:04d}"
+        by_shard.setdefault(keys.shard_of(sku, store.settings.shards), []).append(
+            (sku, "WH-A", per_sku))
+    for shard, items in by_shard.items():
+        await store.load_stock(shard, "add", items)
+
+
+async def check(store: Store, n: int, before: dict[str, tuple[int, int]]) -> str:
+    """held unchanged and confirmed up by n units over all SKUs; the invariant holds."""
+    held = confirmed = 0
+    for s in range(SKUS):
+        levels, _ = await store.stock(f"SKU-{s:04d}")
+        for lv in levels:
+            if lv.loaded != lv.available + lv.held + lv.confirmed + lv.returned:
+                return f"invariant broken for SKU-{s:04d}"
+            held += lv.held
+            confirmed += lv.confirmed
+    want = (before["total"][0], before["total"][1] + n)
+    return "ok" if (held, confirmed) == want else f"held/confirmed {(held, confirmed)} != {want}"
+
+
+async def totals(store: Store) -> dict[str, tuple[int, int]]:
+    held = confirmed = 0
+    for s in range(SKUS):
+        levels, _ = await store.stock(f"SKU-{s:04d}")
+        held += sum(lv.held for lv in levels)
+        confirmed += sum(lv.confirmed for lv in levels)
+    return {"total": (held, confirmed)}
+
+
+async def redis_cpu_s(store: Store) -> float:
+    """Redis's own time in commands so far (INFO commandstats), seconds."""
+    info = await store.client.info("commandstats")
+    return sum(v["usec"] for v in info.values()) / 1e6
+
+
+async def in_process(url: str, n: int, batch: int) -> dict[str, Any]:
+    settings = Settings(redis_url=url)
+    store = Store(connect(settings, url), settings)
+    hub = OrderHub(store, settings)
+    await hub.start()
+    before = await totals(store)
+    redis0 = await redis_cpu_s(store)
+    tag = uuid.uuid4().hex[:6]
+    phases = {}
+    for state, mod in (("PENDING_PAYMENT", 1_700_000_000), ("PAID", 1_700_000_001)):
+        orders = [validation.channel_order(o, settings) for o in raw_orders(n, state, mod, tag)]
+        t0 = time.perf_counter()
+        cpu0 = time.process_time()
+        for k in range(0, n, batch):
+            results = await hub.sync(orders[k:k + batch])
+            assert all(r.order is not None for r in results)
+        phases[state] = (time.perf_counter() - t0, time.process_time() - cpu0)
+    redis_s = await redis_cpu_s(store) - redis0
+    states = {r.order.state.value for r in await hub.sync(orders[:batch])}  # type: ignore[union-attr]
+    status = await check(store, n, before)
+    if states != {"ROUTED"}:
+        status = f"states {states}"
+    await store.close()
+    wall = sum(w for w, _ in phases.values())
+    python_s = sum(c for _, c in phases.values())
+    return {"mode": "in process (OrderHub.sync)", "orders": n, "order_events": 2 * n,
+            "seconds": round(wall, 2), "order_events_per_s": round(2 * n / wall),
+            "python_cpu_s": round(python_s, 2), "redis_cpu_s": round(redis_s, 2),
+            "cpu_us_per_event": round((python_s + redis_s) * 1e6 / (2 * n)),
+            "events_per_cpu_s": round(2 * n / (python_s + redis_s)),
+            "unpaid_per_s": round(n / phases["PENDING_PAYMENT"][0]),
+            "paid_per_s": round(n / phases["PAID"][0]), "check": status}
+
+
+def start_server(url: str, port: int, groups: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "RESERVATION_REDIS_URL": url, "RESERVATION_PORT": str(port),
+           "RESERVATION_ORDER_EVENT_GROUPS": groups, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "reservation.cli", "serve"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        r = subprocess.run([sys.executable, "-m", "reservation.cli", "check", "--target",
+                            f"127.0.0.1:{port}"], capture_output=True, env=env)
+        if r.returncode == 0:
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+async def over_grpc(url: str, n: int, batch: int) -> dict[str, Any]:
+    port = free_port()
+    proc = start_server(url, port, "audit")
+    tag = uuid.uuid4().hex[:6]
+    settings = Settings(redis_url=url)
+    store = Store(connect(settings, url), settings)
+    before = await totals(store)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.OrderServiceStub(channel)
+            t0 = time.perf_counter()
+            for state, mod in (("PENDING_PAYMENT", 1_700_000_000), ("PAID", 1_700_000_001)):
+                msgs = [to_pb(o) for o in raw_orders(n, state, mod, tag)]
+                # Two batches in flight: the server works while the client encodes.
+                sem = asyncio.Semaphore(2)
+
+                async def send(part: list[pb.ChannelOrder]) -> None:
+                    async with sem:
+                        await stub.SyncOrders(pb.SyncOrdersRequest(orders=part), timeout=120)
+                await asyncio.gather(*(send(msgs[k:k + batch]) for k in range(0, n, batch)))
+            wall = time.perf_counter() - t0
+        status = await check(store, n, before)
+    finally:
+        proc.terminate()
+        proc.wait()
+        await store.close()
+    return {"mode": "gRPC SyncOrders (server in its own process)", "orders": n,
+            "order_events": 2 * n, "seconds": round(wall, 2),
+            "order_events_per_s": round(2 * n / wall), "check": status}
+
+
+def audit_drain(url: str, db: str) -> dict[str, Any]:
+    from reservation.clients.audit.puller import EventPuller
+    from reservation.clients.audit.store import AuditStore
+
+    port = free_port()
+    proc = start_server(url, port, "audit")
+    store = AuditStore(db)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            puller = EventPuller(channel, store.apply, max_events=1000, wait_s=0.5)
+            t0 = time.perf_counter()
+            pulled = 0
+            while True:
+                got = puller.step()
+                if not got:
+                    break
+                pulled += got
+            wall = time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.wait()
+    count = store.count()
+    store.close()
+    return {"mode": f"audit puller into {db.split(':')[0]}", "events": pulled,
+            "stored": count, "seconds": round(wall, 2),
+            "events_per_s": round(pulled / wall) if wall else 0,
+            "check": "ok" if count == pulled else f"stored {count} of {pulled}"}
+
+
+def pg_database() -> tuple[str, Any]:
+    import psycopg
+
+    name = f"bench_audit_{uuid.uuid4().hex[:8]}"
+    admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True)
+    admin.execute(f"CREATE DATABASE {name}")
+    return f"postgresql://postgres@127.0.0.1:5432/{name}", (admin, name)
+
+
+def write(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    meta = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 1),
+            "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+            "python": platform.python_version(), "batch": args.batch, "orders": args.orders}
+    (RESULTS / "orders.json").write_text(json.dumps({"meta": meta, "results": results},
+                                                    indent=2) + "\n")
+    lines = [f"# Order hub benchmark ({meta['when']}, {meta['machine']}, Python "
+             f"{meta['python']}, batches of {args.batch}, load average "
+             f"{meta['load_average_1m_at_end']} at the end: the box was shared)", "",
+             "| mode | order events | seconds | events/s | check |", "|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['mode']} | {r.get('order_events', r.get('events'))} | "
+                     f"{r['seconds']} | {r.get('order_events_per_s', r.get('events_per_s'))} "
+                     f"| {r['check']} |")
+    cpu = results[0]
+    lines += ["", f"In process, CPU per order event (service Python + Redis commands): "
+                  f"{cpu['cpu_us_per_event']} us ({cpu['python_cpu_s']} s + "
+                  f"{cpu['redis_cpu_s']} s for {cpu['order_events']} events), i.e. "
+                  f"{cpu['events_per_cpu_s']} order events per CPU-second."]
+    (RESULTS / "orders.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = RedisProcess(data_dir=Path(tmp), appendonly=True, appendfsync="everysec")
+        redis.start()
+        try:
+            settings = Settings(redis_url=redis.url)
+            store = Store(connect(settings, redis.url), settings)
+            await load_stock(store, per_sku=10 * args.orders)
+            await store.close()
+            results = [await in_process(redis.url, args.orders, args.batch),
+                       await over_grpc(redis.url, args.orders, args.batch)]
+            if args.audit_db == "postgresql":
+                db, (admin, name) = pg_database()
+                try:
+                    results.append(await asyncio.to_thread(audit_drain, redis.url, db))
+                finally:
+                    admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+                    admin.close()
+            else:
+                results.append(await asyncio.to_thread(
+                    audit_drain, redis.url, f"sqlite:///{tmp}/audit.db"))
+            return results
+        finally:
+            redis.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="benchmarks.orders", description=__doc__.split("\n\n")[0])
+    p.add_argument("--orders", type=int, default=20_000)
+    p.add_argument("--batch", type=int, default=500)
+    p.add_argument("--audit-db", choices=("postgresql", "sqlite"), default="postgresql")
+    args = p.parse_args(argv)
+    results = asyncio.run(main_async(args))
+    write(results, args)
+    return 0 if all(r["check"] == "ok" for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
