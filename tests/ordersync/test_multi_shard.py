@@ -1,0 +1,72 @@
+"""Orders whose lines sit in several shards: the other shards' holds are a saga around
+the anchor script (made first, released again if the anchor's stock is refused)."""
+
+from __future__ import annotations
+
+import pytest
+
+from reservation.storage import keys
+from reservation.v1 import order_service_pb2 as opb
+from tests.helpers import channel_order, counters, get_order, levels, load, sync
+
+SHARDS = 64
+
+
+def two_skus_in_two_shards() -> tuple[str, str]:
+    first = "MS-A"
+    for i in range(1000):
+        other = f"MS-B{i}"
+        if keys.shard_of(other, SHARDS) != keys.shard_of(first, SHARDS):
+            return first, other
+    raise AssertionError("no SKU in another shard")
+
+
+A, B = two_skus_in_two_shards()
+
+
+@pytest.fixture
+async def stocked(stubs) -> None:
+    await load(stubs, (A, "WH-A", 5), (B, "WH-A", 2))
+
+
+async def test_a_two_shard_order_is_confirmed_then_released_in_both_shards(hub, stubs, stocked):
+    await sync(hub, channel_order("M1", "PAID", (A, 1), (B, 1), modified_s=1000))
+    paid = (counters(await levels(stubs, A)), counters(await levels(stubs, B)))
+
+    [r] = await sync(hub, channel_order("M1", "CANCELLED", (A, 1), (B, 1), modified_s=1001))
+
+    assert paid == ({"WH-A": (4, 0, 1)}, {"WH-A": (1, 0, 1)})
+    assert r.state == "CANCELLED"
+    assert counters(await levels(stubs, A)) == {"WH-A": (5, 0, 0)}
+    assert counters(await levels(stubs, B)) == {"WH-A": (2, 0, 0)}
+
+
+async def test_a_refused_part_releases_the_parts_already_held(hub, stubs, stocked):
+    [r] = await sync(hub, channel_order("M2", "PAID", (A, 1), (B, 9)))
+
+    order = await get_order(hub, "M2")
+    assert (r.outcome, r.state) == (opb.SYNC_OUTCOME_ON_HOLD, "ON_HOLD")
+    assert r.stock_reason.endswith(B)
+    assert order.review[-1].startswith("stock refused")
+    assert counters(await levels(stubs, A)) == {"WH-A": (5, 0, 0)}
+    assert counters(await levels(stubs, B)) == {"WH-A": (2, 0, 0)}
+
+
+async def test_a_gift_from_another_shard_travels_with_its_parent(hub, stubs, stocked):
+    gift = opb.OrderItem(sku=B, quantity=1, gift_of="M3")
+    await sync(hub, channel_order("M3", "PENDING_PAYMENT", (A, 1), gift, modified_s=1000))
+    held = counters(await levels(stubs, B))
+
+    await sync(hub, channel_order("M3", "CANCELLED", (A, 1), gift, modified_s=1001))
+
+    assert held == {"WH-A": (1, 1, 0)}
+    assert counters(await levels(stubs, B)) == {"WH-A": (2, 0, 0)}
+
+
+async def test_a_refused_anchor_releases_the_other_shards_hold(hub, stubs, stocked):
+    # The first line's shard is the anchor: its part is tried last, after A's is held.
+    [r] = await sync(hub, channel_order("M4", "PAID", (B, 9), (A, 1)))
+
+    assert r.state == "ON_HOLD"
+    assert counters(await levels(stubs, A)) == {"WH-A": (5, 0, 0)}
+    assert counters(await levels(stubs, B)) == {"WH-A": (2, 0, 0)}
