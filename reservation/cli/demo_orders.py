@@ -12,6 +12,7 @@ oversold = 0, and that every tracking number reached its channel exactly once.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import tempfile
 import time
@@ -29,9 +30,12 @@ from reservation.clients.channels.poller import Backoff, Poller
 from reservation.clients.channels.pushback import PushBack
 from reservation.clients.channels.samples import Sample, build
 from reservation.clients.channels.store import AdapterStore
+from reservation.interception.rules import SEED_DOCUMENT
 from reservation.clients.channels.sync import GrpcSink
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import admin_service_pb2_grpc as admin_grpc
+from reservation.v1 import interception_service_pb2 as ipb
+from reservation.v1 import interception_service_pb2_grpc as igrpc
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import reservation_service_pb2 as rs_pb
@@ -49,6 +53,7 @@ ADDRESSES = [("浙江省", "杭州市", "西湖区", "文三路 90 号"), ("北�
              ("四川省", "成都市", "武侯区", "天府大道 100 号")]
 PAY_RATE = 0.75
 DUPLICATE_RATE = 0.03  # the same buyer and address on two channels: held as a duplicate
+VAGUE_RATE = 0.04      # "near the school gate": intercepted for address confirmation
 SHOP = "flagship"
 
 
@@ -66,6 +71,8 @@ def make_orders(per_channel: int, rng: random.Random, now: float) -> dict[str, l
             n += 1
             sku = rng.choice(sorted(PRICES))
             phone, address = f"139{n:08d}", rng.choice(ADDRESSES)
+            if rng.random() < VAGUE_RATE:
+                address = (*address[:3], "学校门口附近")
             if n > 1 and rng.random() < DUPLICATE_RATE:  # same buyer as order n-1 elsewhere
                 phone = f"139{n - per_channel if n > per_channel else n - 1:08d}"
             out[channel].append(Sample(
@@ -115,6 +122,10 @@ async def _run(target: str, console: Console, rng: random.Random, per_channel: i
     async with _grpc.aio_channel(target) as channel:
         admin = admin_grpc.AdminServiceStub(channel)
         rs, hub = rs_grpc.ReservationServiceStub(channel), ogrpc.OrderServiceStub(channel)
+        icpt = igrpc.InterceptionServiceStub(channel)
+        await icpt.PutInterceptionRules(ipb.PutInterceptionRulesRequest(
+            document_json=json.dumps(SEED_DOCUMENT, ensure_ascii=False),
+            comment="seed 004", actor="demo"), timeout=10)
         await admin.LoadStock(admin_pb.LoadStockRequest(
             items=[pb.StockItem(sku=s, warehouse_id=w, quantity=q) for s, w, q in STOCK],
             mode=admin_pb.LOAD_MODE_ADD),
@@ -150,8 +161,18 @@ async def _run(target: str, console: Console, rng: random.Random, per_channel: i
             day=time.strftime("%Y-%m-%d", time.gmtime())), timeout=10)
         stocks = {sku: await rs.GetStock(rs_pb.GetStockRequest(sku=sku), timeout=10)
                   for sku in sorted(PRICES)}
+        reviews = await icpt.ListReviews(ipb.ListReviewsRequest(page_size=1000), timeout=10)
+        healing = await icpt.GetReviewStats(ipb.GetReviewStatsRequest(), timeout=10)
     elapsed = time.perf_counter() - t0
-    return _report(console, orders, listed, shipped, fake, stats, stocks, store, elapsed)
+    intercepted = Counter(r.key.channel for r in reviews.reviews)
+    code = _report(console, orders, listed, shipped, fake, stats, stocks, store, elapsed,
+                   intercepted)
+    rules = Counter(r.rule for r in reviews.reviews)
+    console.print("intercepted before printing (open reviews): " + (", ".join(
+        f"{n} {rule}" for rule, n in rules.most_common()) or "none")
+        + f"; {healing.closed_automatically} closed by the channel without a person "
+          f"(self-healing rate {healing.self_healing_rate:.0%} of closed reviews)")
+    return code
 
 
 def _drain(p: PushBack, expected: int, timeout_s: float = 30.0) -> None:
@@ -198,7 +219,7 @@ def _report(console: Console, orders: dict[str, list[Sample]], listed: list[opb.
             shipped: dict[str, set[tuple[str, str]]], fake: FakeChannels,
             stats: opb.GetFulfilmentStatsResponse,
             stocks: dict[str, rs_pb.GetStockResponse], store: AdapterStore,
-            elapsed: float) -> int:
+            elapsed: float, intercepted: Counter[str]) -> int:
     by_channel: dict[str, Counter[str]] = {c: Counter() for c in CHANNELS}
     for o in listed:
         by_channel[o.channel][o.state] += 1
@@ -215,7 +236,8 @@ def _report(console: Console, orders: dict[str, list[Sample]], listed: list[opb.
 
     table = Table(title="order flow by channel")
     for col in ("channel", "orders", "paid", "abandoned", "in hub", "shipped",
-                "held for review", "on time", "tracking at channel", "refused by adapter"):
+                "held for review", "intercepted", "on time", "tracking at channel",
+                "refused by adapter"):
         table.add_column(col, justify="left" if col == "channel" else "right")
     ok = True
     for c in CHANNELS:
@@ -226,7 +248,7 @@ def _report(console: Console, orders: dict[str, list[Sample]], listed: list[opb.
         ok = ok and reached
         table.add_row(c, str(len(orders[c])), str(paid), str(len(orders[c]) - paid),
                       str(sum(states.values())), str(states["SHIPPED"]), str(states["ON_HOLD"]),
-                      f"{rate / n_paid:.0%}" if n_paid else "-",
+                      str(intercepted[c]), f"{rate / n_paid:.0%}" if n_paid else "-",
                       f"{len(at_channel[c])}/{len(shipped[c])}" + ("" if reached else " !"),
                       str(len(store.refused(c))))
     console.print(table)

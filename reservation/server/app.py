@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from reservation.access.limits import InFlightCap
 from reservation.access.principals import Directory, PrincipalFile, PrincipalFileError, development
 from reservation.errors import StartupError, Unavailable
+from reservation.interception.service import Interception
 from reservation.ordersync.hub import OrderHub
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
@@ -32,6 +33,7 @@ from reservation.server.interceptors.limits import CallerLimitInterceptor, ShedI
 from reservation.server.interceptors.metrics import MetricsInterceptor
 from reservation.server.interceptors.requests import RequestCheckInterceptor
 from reservation.server.servicers.admin import AdminServicer
+from reservation.server.servicers.interception import InterceptionServicer
 from reservation.server.servicers.orders import OrderServicer
 from reservation.server.servicers.reservation import ReservationServicer
 from reservation.server.servicers.routing import RoutingAdminServicer, RoutingServicer
@@ -45,6 +47,8 @@ from reservation.storage.store import Store, connect
 from reservation.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
+    interception_service_pb2,
+    interception_service_pb2_grpc,
     order_service_pb2,
     order_service_pb2_grpc,
     reservation_service_pb2,
@@ -64,6 +68,7 @@ SERVICE_NAMES = (
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     write_back_service_pb2.DESCRIPTOR.services_by_name["WriteBackService"].full_name,
     order_service_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
+    interception_service_pb2.DESCRIPTOR.services_by_name["InterceptionService"].full_name,
     routing_service_pb2.DESCRIPTOR.services_by_name["RoutingService"].full_name,
     routing_service_pb2.DESCRIPTOR.services_by_name["RoutingAdminService"].full_name,
 )
@@ -203,8 +208,12 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
         AdminServicer(sales, inventory, Reconciler(write_back), DeadLetters(reservations)), server)
     write_back_service_pb2_grpc.add_WriteBackServiceServicer_to_server(
         WriteBackServicer(write_back), server)
+    orders = orders or OrderHub(reservations.store, settings)
+    interception = Interception(reservations.store, settings, orders)
     order_service_pb2_grpc.add_OrderServiceServicer_to_server(
-        OrderServicer(orders or OrderHub(reservations.store, settings)), server)
+        OrderServicer(orders, interception), server)
+    interception_service_pb2_grpc.add_InterceptionServiceServicer_to_server(
+        InterceptionServicer(interception), server)
     routing_service_pb2_grpc.add_RoutingServiceServicer_to_server(
         RoutingServicer(routing), server)
     routing_service_pb2_grpc.add_RoutingAdminServiceServicer_to_server(

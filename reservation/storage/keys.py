@@ -28,6 +28,13 @@
     rsv:{routing}:rules          hash  current, next, v:<n> -> rule set version (JSON),
                                        wh -> warehouses version (last 500 versions kept)
     rsv:{routing}:recent         list  recently routed orders for SimulateRouting (capped)
+    rsv:{routing}:interception   hash  the interception rule set's versions, as rules
+                                       (routing's rules_put script writes both)
+    rsv:{icpt}:review:<ref>      string an order's review task (JSON; TTL: order retention)
+    rsv:{icpt}:open              zset  refs of open reviews by when they were opened
+    rsv:{icpt}:closed            zset  refs of closed reviews by when (trimmed to retention)
+    rsv:{icpt}:phones:<day>:<h>  set   orders of one receiver phone hash that day (TTL 2 days)
+    rsv:{icpt}:stats:<day>       hash  opened, by_person, automatic (TTL: retention)
 
 N = crc32(sku) % shards, so one Lua script reaches a SKU's counters, holds, queue and its
 shard's write-back stream atomically, on one Redis and on Redis Cluster alike.
@@ -160,6 +167,33 @@ def routing_rules() -> str:
 
 def routing_recent() -> str:
     return f"{ROUTING}recent"
+
+
+def interception_rules() -> str:
+    return f"{ROUTING}interception"
+
+
+INTERCEPTION = f"{ROOT}:{{icpt}}:"
+
+
+def review(ref: str) -> str:
+    return f"{INTERCEPTION}review:{ref}"
+
+
+def reviews_open() -> str:
+    return f"{INTERCEPTION}open"
+
+
+def reviews_closed() -> str:
+    return f"{INTERCEPTION}closed"
+
+
+def phone_orders(day: str, buyer_hash: str) -> str:
+    return f"{INTERCEPTION}phones:{day}:{buyer_hash}"
+
+
+def review_stats(day: str) -> str:
+    return f"{INTERCEPTION}stats:{day}"
 
 
 def load(shard: int, day: str) -> str:

@@ -59,7 +59,7 @@ class OrderItem(_message.Message):
     def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ..., price: _Optional[int] = ..., brand: _Optional[str] = ..., category: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., gift_of: _Optional[str] = ..., line_id: _Optional[str] = ...) -> None: ...
 
 class ChannelOrder(_message.Message):
-    __slots__ = ("channel", "shop", "order_id", "state", "raw_status", "modified_at", "created_at", "paid_at", "receiver_phone", "address", "lines", "total", "paid", "actor")
+    __slots__ = ("channel", "shop", "order_id", "state", "raw_status", "modified_at", "created_at", "paid_at", "receiver_phone", "address", "lines", "total", "paid", "actor", "payment_method")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SHOP_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,7 @@ class ChannelOrder(_message.Message):
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     PAID_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
     channel: str
     shop: str
     order_id: str
@@ -88,7 +89,8 @@ class ChannelOrder(_message.Message):
     total: int
     paid: int
     actor: str
-    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receiver_phone: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., actor: _Optional[str] = ...) -> None: ...
+    payment_method: str
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receiver_phone: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., actor: _Optional[str] = ..., payment_method: _Optional[str] = ...) -> None: ...
 
 class Shipment(_message.Message):
     __slots__ = ("carrier", "tracking_number", "shipped_at")

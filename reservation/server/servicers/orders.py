@@ -14,6 +14,7 @@ import grpc
 
 from reservation.access import grant
 from reservation.errors import InvalidArgument
+from reservation.interception.service import Interception
 from reservation.ordersync import listing, states
 from reservation.ordersync import validation as ov
 from reservation.ordersync.fulfilment import Fulfilment
@@ -28,8 +29,9 @@ HISTORY_MAX = 1000
 
 
 class OrderServicer(pb_grpc.OrderServiceServicer):
-    def __init__(self, hub: OrderHub) -> None:
+    def __init__(self, hub: OrderHub, interception: Interception | None = None) -> None:
         self.hub = hub
+        self.interception = interception
         self.settings = hub.settings
         self.fulfilment = Fulfilment(hub)
 
@@ -47,8 +49,22 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
 
     async def _sync(self, orders: list[pb.ChannelOrder]) -> list[pb.SyncResult]:
         checked = self._orders(orders)
+        for i, o in enumerate(orders):
+            ov.text(f"orders[{i}].payment_method", o.payment_method)
         results = await self.hub.sync(checked)
-        return [co.to_result(r, c.key) for r, c in zip(results, checked, strict=True)]
+        out = [co.to_result(r, c.key) for r, c in zip(results, checked, strict=True)]
+        if self.interception is not None:
+            # Before any label: the rules in force may hold what was just synced.
+            payments = {c.key: o.payment_method for o, c in zip(orders, checked, strict=True)}
+            held = {r.ref: r for r in await self.interception.check(
+                [r.order.key for r in results if r.order is not None], payments)}
+            for r in out:
+                review = held.get(f"{r.channel}/{r.shop}/{r.order_id}")
+                if review is not None:  # a refund request is a pause already: it stays
+                    r.outcome = pb.SYNC_OUTCOME_ON_HOLD
+                    if review.state_before != "REFUND_REQUESTED":
+                        r.state = "ON_HOLD"
+        return out
 
     async def SyncOrders(self, request: pb.SyncOrdersRequest,
                          context: grpc.aio.ServicerContext) -> pb.SyncOrdersResponse:

@@ -1,0 +1,305 @@
+"""Interception before shipping: after each sync the hub's orders are checked against the
+rule set in force; a hit holds the order (ON_HOLD, so no label is printed) and opens a
+review task; operators list the tasks and decide (approve, reject, edit the address),
+each decision a move of the order made in the operator's name, so it lands in the
+order's audit trail.
+
+Grades (rules.GRADES): A is an automatic reminder, escalated after 2 minutes without
+action; B comes with a substitute SKU suggested; C freezes the order until a person
+decides. A task closed without a person (the channel cancelled or refunded the order
+while it waited) counts toward the self-healing rate.
+
+The rule set is hot-reloaded: every check reads the current version number (one HGET)
+and parses a new version once per replica.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from reservation import clock as clock_
+from reservation.errors import FailedPrecondition, InvalidArgument, NotFound
+from reservation.interception import rules as rules_
+from reservation.interception.rules import Rule, RuleSet
+from reservation.ordersync.hub import OrderHub
+from reservation.ordersync.model import Address, Order
+from reservation.ordersync.states import OrderState
+from reservation.settings import Settings
+from reservation.storage.interception import InterceptionStore
+from reservation.storage.store import Store
+
+S = OrderState
+ESCALATE_AFTER_MS = 2 * 60 * 1000
+DECISIONS = ("approve", "reject", "edit_address")
+# Where an approved order goes back to (a review is left by a person, one step).
+_RESUME = (S.ROUTED, S.PAID, S.PENDING_PAYMENT)
+# Too late or nothing to stop: no interception.
+_PAST = frozenset({S.SHIPPED, S.DELIVERED, S.CANCELLED, S.REFUNDED, S.CLOSED})
+_ENDED_BY_CHANNEL = frozenset({S.CANCELLED, S.REFUNDED, S.CLOSED})
+
+
+@dataclass(frozen=True)
+class Review:
+    channel: str
+    shop: str
+    order_id: str
+    rule: str
+    grade: str
+    reason: str
+    suggest: str
+    state_before: str
+    opened_at_ms: int
+    rules_version: int
+    status: str = "open"          # open, approved, rejected, automatic
+    operator: str = ""
+    closed_at_ms: int = 0
+    note: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.channel}/{self.shop}/{self.order_id}"
+
+    def escalated(self, now_ms: int) -> bool:
+        return (self.status == "open" and self.grade == "A"
+                and now_ms - self.opened_at_ms >= ESCALATE_AFTER_MS)
+
+    def encode(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def decode(cls, raw: str) -> Review:
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: Rule
+    detail: str
+
+
+@dataclass(frozen=True)
+class Stats:
+    opened: int
+    by_person: int
+    automatic: int
+
+    @property
+    def self_healing_rate(self) -> float:
+        closed = self.by_person + self.automatic
+        return self.automatic / closed if closed else 0.0
+
+
+def _day(ms: int) -> str:
+    return time.strftime("%Y%m%d", time.gmtime(ms / 1000))
+
+
+def evaluate(rs: RuleSet, order: Order, phone_orders_today: int,
+             payment: str = "") -> list[Hit]:
+    """The enabled rules the order meets, in rule order."""
+    hits = []
+    a = order.address
+    for rule in rs.rules:
+        w = rule.when
+        if not rule.enabled or (w.channel and order.channel not in w.channel):
+            continue
+        checks: list[str] = []
+        if w.refund_within_minutes:
+            age = order.modified_at_ms - order.created_at_ms
+            if order.state != S.REFUND_REQUESTED or age > w.refund_within_minutes * 60_000:
+                continue
+            checks.append(f"refund requested {age // 1000} s after ordering")
+        if w.address_words:
+            text = " ".join((a.province, a.city, a.district, a.detail))
+            found = [word for word in w.address_words if word in text]
+            if not found:
+                continue
+            checks.append("address says " + ", ".join(found))
+        if w.address_missing:
+            missing = [p for p in w.address_missing if not getattr(a, p).strip()]
+            if not missing:
+                continue
+            checks.append("address lacks " + ", ".join(missing))
+        if w.phone_orders_per_day_at_least:
+            if phone_orders_today < w.phone_orders_per_day_at_least:
+                continue
+            checks.append(f"{phone_orders_today} orders from this phone today")
+        if w.amount_above:
+            amount = (order.paid_cents or order.total_cents
+                      or sum(ln.quantity * ln.price_cents for ln in order.lines))
+            if amount <= w.amount_above or (w.payment and payment not in w.payment):
+                continue
+            checks.append(f"amount {amount / 100:.2f}" + (f" by {payment}" if payment else ""))
+        hits.append(Hit(rule, "; ".join(checks)))
+    return hits
+
+
+class Interception:
+    def __init__(self, store: Store, settings: Settings, hub: OrderHub,
+                 clock: Callable[[], int] = clock_.now_ms) -> None:
+        self.store = InterceptionStore(store)
+        self.settings, self.hub, self.clock = settings, hub, clock
+        self._cache: RuleSet | None = None
+
+    # -- the rule set -------------------------------------------------------------------
+    async def rules(self) -> RuleSet:
+        version = await self.store.current_version()
+        if self._cache is not None and self._cache.version == version:
+            return self._cache
+        if version == 0:
+            rs = rules_.parse(rules_.DEFAULT_DOCUMENT, 0)
+        else:
+            record = await self.store.rules_record(version)
+            rs = rules_.parse(json.loads(record or "{}").get("document", {}), version)
+        self._cache = rs
+        return rs
+
+    async def put_rules(self, document: Mapping[str, Any], comment: str = "",
+                        expected_version: int = 0, actor: str = "") -> RuleSet:
+        rules_.parse(document)  # everything checked before anything is written
+        record = json.dumps({"document": document, "comment": comment, "actor": actor,
+                             "at_ms": self.clock()}, ensure_ascii=False, sort_keys=True)
+        version = await self.store.put_rules(record, expected_version)
+        return rules_.parse(document, version)
+
+    async def set_enabled(self, name: str, enabled: bool, actor: str) -> RuleSet:
+        """An operator switches one rule (a promotion's) on or off: a new version."""
+        current = await self.rules()
+        doc = json.loads(json.dumps(dict(current.document) or rules_.DEFAULT_DOCUMENT))
+        for rule in doc.get("rules", []):
+            if rule.get("name") == name:
+                rule["enabled"] = enabled
+                break
+        else:
+            raise NotFound(f"no interception rule named {name!r}")
+        return await self.put_rules(doc, f"{'on' if enabled else 'off'}: {name}",
+                                    current.version, actor)
+
+    # -- checking orders ----------------------------------------------------------------
+    async def check(self, keys: Iterable[tuple[str, str, str]],
+                    payments: Mapping[tuple[str, str, str], str] | None = None) -> list[Review]:
+        """Check orders just synced; returns the reviews opened."""
+        rs = await self.rules()
+        opened: list[Review] = []
+        if not rs.rules:
+            return opened
+        for key in dict.fromkeys(keys):
+            order = await self.hub.get(*key)
+            review = await self._check_one(rs, order, (payments or {}).get(key, ""))
+            if review is not None:
+                opened.append(review)
+        return opened
+
+    async def _check_one(self, rs: RuleSet, order: Order, payment: str) -> Review | None:
+        ref = "/".join(order.key)
+        now = self.clock()
+        if order.state in _ENDED_BY_CHANNEL:  # the cause went away without a person
+            raw = await self.store.review(ref)
+            if raw is not None and Review.decode(raw).status == "open":
+                closed = replace(Review.decode(raw), status="automatic", closed_at_ms=now,
+                                 note=f"channel moved the order to {order.state}")
+                await self.store.close_review(ref, closed.encode(), now, self._ttl(),
+                                              _day(now), "automatic")
+            return None
+        if order.state in _PAST:
+            return None
+        phones = 0
+        if any(r.when.phone_orders_per_day_at_least for r in rs.rules if r.enabled):
+            phones = await self.store.phone_orders(_day(order.created_at_ms or now),
+                                                   order.buyer_hash, ref)
+        hits = evaluate(rs, order, phones, payment)
+        if not hits:
+            return None
+        hit = hits[0]  # the first rule decides, as in routing
+        review = Review(order.channel, order.shop, order.order_id, hit.rule.name,
+                        hit.rule.then.grade, f"{hit.rule.then.hold} ({hit.detail})",
+                        hit.rule.then.suggest, str(order.state), now, rs.version)
+        if not await self.store.open_review(ref, review.encode(), now, self._ttl(),
+                                            _day(now)):
+            return None  # one open review per order
+        if order.state != S.ON_HOLD and S.ON_HOLD in _allowed(order.state):
+            await self.hub.transition(*order.key, S.ON_HOLD, f"rule:{hit.rule.name}",
+                                      review.reason)
+        # REFUND_REQUESTED is already a pause (no label is printed); the task is the point.
+        return review
+
+    def _ttl(self) -> int:
+        return self.settings.order_retention_ms
+
+    # -- the review queue ---------------------------------------------------------------
+    async def list_reviews(self, status: str = "open", limit: int = 100) -> list[Review]:
+        if status not in ("open", "closed"):
+            raise InvalidArgument("status", "must be open or closed")
+        if not 1 <= limit <= 1000:
+            raise InvalidArgument("page_size", "must be between 1 and 1000")
+        refs = await (self.store.open_refs(limit) if status == "open"
+                      else self.store.closed_refs(limit))
+        out = []
+        for ref in refs:
+            raw = await self.store.review(ref)
+            if raw is not None:
+                out.append(Review.decode(raw))
+        return out
+
+    async def resolve(self, channel: str, shop: str, order_id: str, decision: str,
+                      operator: str, address: Address | None = None,
+                      note: str = "") -> Review:
+        if decision not in DECISIONS:
+            raise InvalidArgument("decision", f"must be one of {', '.join(DECISIONS)}")
+        if not operator.strip():
+            raise InvalidArgument("operator", "must name the operator deciding")
+        if decision == "edit_address" and address is None:
+            raise InvalidArgument("address", "is needed to edit the address")
+        ref = f"{channel}/{shop}/{order_id}"
+        raw = await self.store.review(ref)
+        if raw is None:
+            raise NotFound(f"no review for order {ref}")
+        review = Review.decode(raw)
+        if review.status != "open":
+            raise FailedPrecondition(f"the review of {ref} was closed ({review.status})")
+        actor = f"operator:{operator.strip()}"
+        if decision == "edit_address":
+            assert address is not None
+            await self.hub.update_address(channel, shop, order_id, address, actor,
+                                          note or "address confirmed in review")
+        order = await self.hub.get(channel, shop, order_id)
+        target = self._target(order, review, decision)
+        if target is not None:
+            await self.hub.transition(channel, shop, order_id, target, actor,
+                                      f"review {decision}: {review.rule}"
+                                      + (f" ({note})" if note else ""))
+        now = self.clock()
+        closed = replace(review, status="rejected" if decision == "reject" else "approved",
+                         operator=operator.strip(), closed_at_ms=now, note=note)
+        if not await self.store.close_review(ref, closed.encode(), now, self._ttl(),
+                                             _day(now), "by_person"):
+            raise FailedPrecondition(f"the review of {ref} was closed meanwhile")
+        return closed
+
+    @staticmethod
+    def _target(order: Order, review: Review, decision: str) -> OrderState | None:
+        state = order.state
+        if decision == "reject":
+            return S.REFUNDED if state == S.REFUND_REQUESTED else (
+                S.CANCELLED if S.CANCELLED in _allowed(state) else None)
+        if state == S.REFUND_REQUESTED:  # refund refused: the order goes on
+            return S.ROUTED if order.paid else None
+        if state != S.ON_HOLD:
+            return None
+        before = S(review.state_before) if review.state_before in S.__members__ else S.PAID
+        for candidate in (before, *_RESUME):
+            if candidate in _allowed(S.ON_HOLD) and (candidate != S.ROUTED or order.paid):
+                return candidate
+        return None
+
+    async def stats(self, day: str = "") -> Stats:
+        raw = await self.store.stats(day or _day(self.clock()))
+        return Stats(raw.get("opened", 0), raw.get("by_person", 0), raw.get("automatic", 0))
+
+
+def _allowed(state: OrderState) -> Sequence[OrderState]:
+    from reservation.ordersync.states import TRANSITIONS
+    return TRANSITIONS[state]
