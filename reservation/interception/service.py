@@ -35,8 +35,6 @@ from reservation.storage.store import Store
 S = OrderState
 ESCALATE_AFTER_MS = 2 * 60 * 1000
 DECISIONS = ("approve", "reject", "edit_address")
-# Where an approved order goes back to (a review is left by a person, one step).
-_RESUME = (S.ROUTED, S.PAID, S.PENDING_PAYMENT)
 # Too late or nothing to stop: no interception.
 _PAST = frozenset({S.SHIPPED, S.DELIVERED, S.CANCELLED, S.REFUNDED, S.CLOSED})
 _ENDED_BY_CHANNEL = frozenset({S.CANCELLED, S.REFUNDED, S.CLOSED})
@@ -214,6 +212,13 @@ class Interception:
         if not hits:
             return None
         hit = hits[0]  # the first rule decides, as in routing
+        earlier = await self.store.review(ref)
+        if earlier is not None:
+            last = Review.decode(earlier)
+            # Decided by a person already (a repeat sync from the poller's overlap, an
+            # approved address): the same rule does not hold the order again.
+            if last.status != "open" and last.rule == hit.rule.name:
+                return None
         review = Review(order.channel, order.shop, order.order_id, hit.rule.name,
                         hit.rule.then.grade, f"{hit.rule.then.hold} ({hit.detail})",
                         hit.rule.then.suggest, str(order.state), now, rs.version)
@@ -289,11 +294,9 @@ class Interception:
             return S.ROUTED if order.paid else None
         if state != S.ON_HOLD:
             return None
-        before = S(review.state_before) if review.state_before in S.__members__ else S.PAID
-        for candidate in (before, *_RESUME):
-            if candidate in _allowed(S.ON_HOLD) and (candidate != S.ROUTED or order.paid):
-                return candidate
-        return None
+        # Back on the main line as the order stands now (it may have been paid while
+        # it waited): routed again if paid, else waiting for payment.
+        return S.ROUTED if order.paid else S.PENDING_PAYMENT
 
     async def stats(self, day: str = "") -> Stats:
         raw = await self.store.stats(day or _day(self.clock()))

@@ -81,6 +81,12 @@ async def test_a_vague_address_is_held_until_an_operator_edits_it(hub: Any,
     await sync(hub, order("V1", "13900000011", detail="人民广场附近，大概在地铁口",
                           modified_s=NOW - 30))
     assert (await get_order(hub, "V1")).state == "ON_HOLD"
+    # Approved as it is: the poller's next (overlapping) copy does not hold it again.
+    await sync(hub, order("V2", "13900000012", detail="电影院对面"))
+    await icpt.ResolveReview(ipb.ResolveReviewRequest(key=key("V2"), decision="approve",
+                                                      operator="bob"), timeout=10)
+    await sync(hub, order("V2", "13900000012", detail="电影院对面"))
+    assert (await get_order(hub, "V2")).state == "ROUTED"
     done = await icpt.ResolveReview(ipb.ResolveReviewRequest(
         key=key("V1"), decision="edit_address", operator="bob",
         address=opb.Address(province="Zhejiang", city="Hangzhou", district="Xihu",
