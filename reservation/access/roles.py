@@ -39,6 +39,7 @@ _WB = "/reservation.v1.WriteBackService/"
 _ROUTE = "/reservation.v1.RoutingService/"
 _ROUTE_ADMIN = "/reservation.v1.RoutingAdminService/"
 _ORDERS = "/reservation.v1.OrderService/"
+_ICPT = "/reservation.v1.InterceptionService/"
 
 A, W, O, L, R = Role.ADAPTER, Role.WMS, Role.OPERATOR, Role.LOADTEST, Role.READER
 ANY, CHANNEL, GROUP, FEED = Scope.ANY, Scope.CHANNEL, Scope.GROUP, Scope.FEED
@@ -106,6 +107,14 @@ METHODS: dict[str, Rule] = {
     _ROUTE_ADMIN + "PutRoutingRules": _ADMIN_WRITE,
     _ROUTE_ADMIN + "ListRoutingRuleHistory": _ADMIN_READ,
     _ROUTE_ADMIN + "RollbackRoutingRules": _ADMIN_WRITE,
+
+    # Interception: rules and the review queue are operators' work.
+    _ICPT + "GetInterceptionRules": _ADMIN_READ,
+    _ICPT + "PutInterceptionRules": _ADMIN_WRITE,
+    _ICPT + "SetInterceptionRuleEnabled": _ADMIN_WRITE,
+    _ICPT + "ListReviews": _ADMIN_READ,
+    _ICPT + "ResolveReview": _ADMIN_WRITE,
+    _ICPT + "GetReviewStats": _ADMIN_READ,
 }
 
 
