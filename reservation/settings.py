@@ -126,6 +126,19 @@ class Settings:
     """Longest long-poll a PullBatch may ask for."""
     write_back_dead_letter_max: int = 100_000
     """Dead letters kept per shard and group; the oldest beyond this are trimmed."""
+    breaker_tick_ms: int = 1000
+    """Period of the guard work in every replica: count confirmed sales, recompute
+    safety stocks, close breakers whose SKU has stock again (one replica per period)."""
+    breaker_hysteresis: float = 0.2
+    """An OPEN breaker closes when available reaches threshold x (1 + this) ..."""
+    breaker_margin: int = 1
+    """... or threshold + this many units, whichever is more: no flapping at the line."""
+    safety_days: int = 7
+    """Safety stock: average daily confirmed sales over this many whole days before today ..."""
+    safety_factor: float = 1.5
+    """... times this factor ..."""
+    safety_factor_hot: float = 2.3
+    """... or this one while the SKU's flash sale is open or it is in live-stream mode."""
     write_back_batch_key: str = ""
     """Secret that signs batch ids (same on every replica); empty: a fixed key, which
     still refuses mangled ids but not forged ones, so it is required when auth is on."""
@@ -237,6 +250,12 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("principal_rate", 0, 10_000_000),
     ("principal_burst", 0, 10_000_000),
     ("principal_max_in_flight", 0, 10_000_000),
+    ("breaker_tick_ms", 10, 3_600_000),
+    ("breaker_hysteresis", 0, 10),
+    ("breaker_margin", 0, 2**53),
+    ("safety_days", 1, 90),
+    ("safety_factor", 0, 100),
+    ("safety_factor_hot", 0, 100),
 )
 _CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("log_level", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),

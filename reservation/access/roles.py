@@ -40,6 +40,7 @@ _ROUTE = "/reservation.v1.RoutingService/"
 _ROUTE_ADMIN = "/reservation.v1.RoutingAdminService/"
 _ORDERS = "/reservation.v1.OrderService/"
 _ICPT = "/reservation.v1.InterceptionService/"
+_GUARD = "/reservation.v1.GuardService/"
 
 A, W, O, L, R = Role.ADAPTER, Role.WMS, Role.OPERATOR, Role.LOADTEST, Role.READER
 ANY, CHANNEL, GROUP, FEED = Scope.ANY, Scope.CHANNEL, Scope.GROUP, Scope.FEED
@@ -115,6 +116,13 @@ METHODS: dict[str, Rule] = {
     _ICPT + "ListReviews": _ADMIN_READ,
     _ICPT + "ResolveReview": _ADMIN_WRITE,
     _ICPT + "GetReviewStats": _ADMIN_READ,
+
+    # The oversell guard: operators steer it, dashboards read it.
+    _GUARD + "GetGuard": _ADMIN_READ,
+    _GUARD + "ListOpenBreakers": _ADMIN_READ,
+    _GUARD + "SetSafetyStock": _ADMIN_WRITE,
+    _GUARD + "SetBreakerThreshold": _ADMIN_WRITE,
+    _GUARD + "ForceBreaker": _ADMIN_WRITE,
 }
 
 

@@ -12,7 +12,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from reservation.cli import admin, auth, orders, routing, serve, wms
+from reservation.cli import admin, auth, console, guard, orders, routing, serve, wms
 from reservation.errors import StartupError
 from reservation.settings import ConfigError
 
@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve.add_commands(sub)
     admin.add_commands(sub)
+    guard.add_commands(sub)
+    console.add_commands(sub)
     wms.add_commands(sub)
     orders.add_commands(sub)
     routing.add_commands(sub)

@@ -20,12 +20,15 @@ class EventType(StrEnum):
     DEAD_LETTERED = "DEAD_LETTERED"
     RESTOCKED = "RESTOCKED"
     ADDRESS_CHANGED = "ADDRESS_CHANGED"
+    CHANNEL_PAUSED = "CHANNEL_PAUSED"
+    CHANNEL_RESUMED = "CHANNEL_RESUMED"
 
 
 COUNTERS = ("loaded", "available", "held", "confirmed", "returned")
 
 # How one unit of each event type moves the counters of its SKU and warehouse; the
-# quantity multiplies it. QUEUED and DEAD_LETTERED move nothing (no warehouse yet).
+# quantity multiplies it. QUEUED and DEAD_LETTERED move nothing (no warehouse yet);
+# CHANNEL_PAUSED / CHANNEL_RESUMED (a SKU's circuit breaker on a channel) neither.
 MOVES: dict[EventType, tuple[tuple[str, int], ...]] = {
     EventType.STOCK_LOADED: (("loaded", 1), ("available", 1)),
     EventType.HELD: (("available", -1), ("held", 1)),
@@ -39,6 +42,8 @@ MOVES: dict[EventType, tuple[tuple[str, int], ...]] = {
     EventType.RESTOCKED: (("confirmed", -1), ("available", 1)),
     # An order the WMS already has got a new address (detail: the address as JSON).
     EventType.ADDRESS_CHANGED: (),
+    EventType.CHANNEL_PAUSED: (),
+    EventType.CHANNEL_RESUMED: (),
 }
 
 

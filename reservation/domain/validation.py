@@ -41,6 +41,11 @@ def text_id(field: str, value: str, settings: Settings) -> None:
         raise InvalidArgument(field, "must be printable (no control characters)")
 
 
+def channel(field: str, value: str) -> None:
+    """A channel name: it becomes part of keys and of "<channel>:<order_id>" refs."""
+    code(field, value, pattern=_CHANNEL)
+
+
 def order_key(channel: str, order_id: str, settings: Settings) -> None:
     code("channel", channel, pattern=_CHANNEL)
     text_id("order_id", order_id, settings)

@@ -19,6 +19,7 @@ from reservation.access.principals import Directory, PrincipalFile, PrincipalFil
 from reservation.errors import StartupError, Unavailable
 from reservation.interception.service import Interception
 from reservation.ordersync.hub import OrderHub
+from reservation.guard import Guard
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.recovery import Recovery
@@ -35,6 +36,7 @@ from reservation.server.interceptors.requests import RequestCheckInterceptor
 from reservation.server.servicers.admin import AdminServicer
 from reservation.server.servicers.interception import InterceptionServicer
 from reservation.server.servicers.orders import OrderServicer
+from reservation.server.servicers.guard import GuardServicer
 from reservation.server.servicers.reservation import ReservationServicer
 from reservation.server.servicers.routing import RoutingAdminServicer, RoutingServicer
 from reservation.server.servicers.write_back import WriteBackServicer
@@ -51,6 +53,8 @@ from reservation.v1 import (
     interception_service_pb2_grpc,
     order_service_pb2,
     order_service_pb2_grpc,
+    guard_service_pb2,
+    guard_service_pb2_grpc,
     reservation_service_pb2,
     reservation_service_pb2_grpc,
     routing_service_pb2,
@@ -71,6 +75,7 @@ SERVICE_NAMES = (
     interception_service_pb2.DESCRIPTOR.services_by_name["InterceptionService"].full_name,
     routing_service_pb2.DESCRIPTOR.services_by_name["RoutingService"].full_name,
     routing_service_pb2.DESCRIPTOR.services_by_name["RoutingAdminService"].full_name,
+    guard_service_pb2.DESCRIPTOR.services_by_name["GuardService"].full_name,
 )
 HEALTH_PERIOD_S = 2.0
 # Health name for liveness probes: SERVING while the process runs, whatever Redis does,
@@ -92,6 +97,7 @@ class App:
     health: health.aio.HealthServicer
     sweeper: Sweeper
     recovery: Recovery | None = None
+    guard: Guard | None = None
     metrics_port: int = 0
     """Where /metrics is served by this process (0: not here)."""
     orders: OrderHub | None = None
@@ -218,6 +224,8 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
         RoutingServicer(routing), server)
     routing_service_pb2_grpc.add_RoutingAdminServiceServicer_to_server(
         RoutingAdminServicer(routing), server)
+    guard_service_pb2_grpc.add_GuardServiceServicer_to_server(
+        GuardServicer(Guard.over(reservations.store)), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection(server)
     return server
@@ -259,6 +267,7 @@ async def start_app(settings: Settings, redis_url: str | None = None,
         raise
     app = App(settings, store, reservations, sales, inventory, server, port, health_servicer,
               Sweeper(store), Recovery(store, reservations.multi), orders=orders, tls=tls,
+              guard=Guard.over(store),
               health_port=health_port, _health_server=health_server)
     # Readiness stays NOT_SERVING until the routing kernel is compiled (or loaded from
     # numba's on-disk cache), so no request pays for compilation.
@@ -274,6 +283,8 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     if background:
         app.sweeper.start()
         app.recovery.start()  # type: ignore[union-attr]
+        # Safety stock, breaker closing and their alerts (one replica per shard and period).
+        app._tasks.append(asyncio.create_task(app.guard.run(), name="guard"))  # type: ignore[union-attr]
         app._tasks.append(asyncio.create_task(app._watch_health(), name="health"))
     return app
 
@@ -322,7 +333,7 @@ def _start_metrics(app: App) -> None:
     metrics.recorder.on = True
     app.store.observe_pipelines(metrics.recorder.pipeline)
     sampler = GaugeSampler(app.store, app.inventory, WriteBack.over(app.store),
-                           hot_skus=lambda: active_sale_skus(app.sales))
+                           hot_skus=lambda: active_sale_skus(app.sales), guard=app.guard)
     app._tasks.append(asyncio.create_task(sampler.run(), name="metrics"))
     if app.settings.metrics_port:
         app._metrics_server, app.metrics_port = metrics.serve(app.settings.host,

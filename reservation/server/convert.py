@@ -17,7 +17,9 @@ from reservation.domain.models import (
     StockLevel,
 )
 from reservation.errors import InvalidArgument
+from reservation.guard.models import BreakerState, OpenBreaker, SkuGuard
 from reservation.v1 import admin_service_pb2 as admin_pb
+from reservation.v1 import guard_service_pb2 as guard_pb
 from reservation.v1 import reservation_service_pb2 as rs_pb
 from reservation.v1 import types_pb2 as pb
 
@@ -126,3 +128,46 @@ def flash_sale(sale: FlashSale, now_ms: int) -> admin_pb.FlashSale:
             level=level(sale.levels.get((it.sku, it.warehouse_id), StockLevel(it.warehouse_id))))
             for it in sale.items],
     )
+
+
+# -- the oversell guard (guard_service.proto) -------------------------------------------
+
+_BREAKER_STATES = {BreakerState.NONE: guard_pb.BREAKER_STATE_UNSPECIFIED,
+                   BreakerState.CLOSED: guard_pb.BREAKER_STATE_CLOSED,
+                   BreakerState.OPEN: guard_pb.BREAKER_STATE_OPEN}
+_BREAKER_STATES_IN: dict[int, BreakerState] = {v: k for k, v in _BREAKER_STATES.items()}
+
+
+def breaker_state(value: int) -> BreakerState:
+    if value not in _BREAKER_STATES_IN:
+        raise InvalidArgument("state", f"is not a BreakerState ({value})")
+    return _BREAKER_STATES_IN[value]
+
+
+def switch(field: str, value: int) -> bool | None:
+    """SWITCH_ON -> True, SWITCH_OFF -> False, SWITCH_UNSPECIFIED -> None (unchanged)."""
+    if value not in (guard_pb.SWITCH_UNSPECIFIED, guard_pb.SWITCH_ON, guard_pb.SWITCH_OFF):
+        raise InvalidArgument(field, f"is not a Switch ({value})")
+    return None if value == guard_pb.SWITCH_UNSPECIFIED else value == guard_pb.SWITCH_ON
+
+
+def sku_guard(g: SkuGuard) -> guard_pb.SkuGuard:
+    msg = guard_pb.SkuGuard(
+        sku=g.sku, available=g.available, safety_stock=g.safety_stock,
+        computed_safety_stock=g.computed_safety_stock,
+        average_daily_sales=g.average_daily_sales, factor=g.factor,
+        live_stream=g.live_stream,
+        daily_sales=[guard_pb.DailySales(day=d, units=u) for d, u in g.daily_sales],
+        breakers=[guard_pb.Breaker(
+            channel=b.channel, state=_BREAKER_STATES[b.state], forced=_BREAKER_STATES[b.forced],
+            threshold=b.threshold, own_threshold=b.own_threshold, closes_at=b.closes_at,
+            opened_at=to_timestamp(b.opened_at_ms) if b.opened_at_ms else None)
+            for b in g.breakers])
+    if g.override is not None:
+        msg.override = g.override
+    return msg
+
+
+def open_breaker(b: OpenBreaker) -> guard_pb.OpenBreaker:
+    return guard_pb.OpenBreaker(sku=b.sku, channel=b.channel,
+                                opened_at=to_timestamp(b.opened_at_ms))

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from reservation.clock import now_ms
 from reservation.domain.models import SaleState
 from reservation.errors import ReservationError
+from reservation.guard import Guard
 from reservation.server import metrics
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
@@ -37,11 +38,13 @@ async def active_sale_skus(sales: Sales) -> list[str]:
 
 class GaugeSampler:
     def __init__(self, store: Store, inventory: Inventory, write_back: WriteBack,
-                 hot_skus: HotSkus | None = None) -> None:
+                 hot_skus: HotSkus | None = None, guard: Guard | None = None) -> None:
         self.store = store
         self.inventory = inventory
         self.write_back = write_back
         self.hot_skus = hot_skus
+        self.guard = guard
+        self._open: set[tuple[str, str]] = set()
 
     async def sample(self) -> None:
         """One round: every gauge from Redis (also what tests call)."""
@@ -56,6 +59,8 @@ class GaugeSampler:
             metrics.write_back_oldest_age.labels(group).set(
                 stats.oldest_unacknowledged_age_ms / 1000)
             metrics.write_back_dead_letters.labels(group).set(stats.dead_lettered)
+        if self.guard is not None:
+            await self._sample_breakers(self.guard)
         if self.hot_skus is not None:
             for sku in list(await self.hot_skus())[:metrics.HOT_SKUS]:
                 await self._sample_sku(sku)
@@ -67,6 +72,13 @@ class GaugeSampler:
                 metrics.hot_sku_stock.labels(sku, level.warehouse_id, counter).set(
                     getattr(level, counter))
         metrics.hot_sku_queue.labels(sku).set(stock.queue_depth)
+
+    async def _sample_breakers(self, guard: Guard) -> None:
+        """1 per OPEN breaker; a breaker that closed since the last sample drops to 0."""
+        now_open = {(b.sku, b.channel) for b in await guard.open_breakers()}
+        for sku, channel in now_open | self._open:
+            metrics.breaker_open.labels(sku, channel).set(1 if (sku, channel) in now_open else 0)
+        self._open = now_open
 
     async def run(self) -> None:
         while True:

@@ -90,6 +90,10 @@ hot_sku_stock = Gauge("reservation_hot_sku_stock",
                       ("sku", "warehouse", "counter"), **_SAMPLED)
 hot_sku_queue = Gauge("reservation_hot_sku_queue_depth",
                       "Queue depth of the SKUs in running flash sales.", ("sku",), **_SAMPLED)
+breaker_open = Gauge("reservation_breaker_open",
+                     "1 while a SKU's circuit breaker is OPEN for a channel (orders there "
+                     "are rejected CHANNEL_PAUSED), 0 once it closed.", ("sku", "channel"),
+                     **_SAMPLED)
 
 _channels: set[str] = set()
 _channels_lock = threading.Lock()

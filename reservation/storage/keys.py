@@ -14,6 +14,12 @@
     rsv:{N}:wbdl:<group>         stream a write-back group's dead letters (MAXLEN)
     rsv:{N}:wbstats:<group>      hash  a group's totals (TTL: retention, renewed)
     rsv:{N}:olog, ologdl:<group>, ologstats:<group>  the same for the shard's order events
+    rsv:{N}:guard:<sku>          hash  safety stock and breakers of a SKU (see _guard.lua)
+    rsv:{N}:sold:<sku>           hash  UTC day -> units confirmed (TTL: 92 days)
+    rsv:{N}:guards               set   SKUs with a guard or sales: what guard_tick visits
+    rsv:{N}:breakers             zset  "<sku>|<ch>" of OPEN breakers -> opened at (ms)
+    rsv:{N}:breakers:new         list  breakers orders opened, not yet alerted
+    rsv:{N}:guardtick            string lease: one replica ticks a shard per period
     rsv:{N}:locks                zset  locked parts of multi-shard orders by lock lease end
     rsv:{H}:order:<ch>:<oid>     string an order's identity (and, for a multi-shard order,
                                        its phase: see phase.lua), H = shard of "<ch>:<oid>"
@@ -198,3 +204,25 @@ def review_stats(day: str) -> str:
 
 def load(shard: int, day: str) -> str:
     return f"{prefix(shard)}load:{day}"
+
+
+# -- the oversell guard (reservation/guard/, _guard.lua); same hash tag as the SKU.
+
+def guard(shard: int, sku: str) -> str:
+    return f"{prefix(shard)}guard:{sku}"
+
+
+def sold(shard: int, sku: str) -> str:
+    return f"{prefix(shard)}sold:{sku}"
+
+
+def guards(shard: int) -> str:
+    return f"{prefix(shard)}guards"
+
+
+def breakers(shard: int) -> str:
+    return f"{prefix(shard)}breakers"
+
+
+def guard_tick_lease(shard: int) -> str:
+    return f"{prefix(shard)}guardtick"

@@ -268,6 +268,36 @@ class BootstrapReply:
         return cls(str(position), tuple((sku, pairs(flat)) for sku, flat in stocks))
 
 
+@dataclass(frozen=True)
+class GuardTickReply:
+    ran: bool
+    """False: another replica holds this period's lease."""
+    opened: tuple[str, ...]
+    """"sku|channel" of breakers orders opened since the last tick (to alert once)."""
+    closed: tuple[str, ...]
+    """"sku|channel" of breakers this tick closed."""
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> GuardTickReply:
+        ran, opened, closed = raw
+        return cls(bool(int(ran)), tuple(opened), tuple(closed))
+
+
+@dataclass(frozen=True)
+class GuardSetReply:
+    code: str
+    """OK or NOT_FOUND (the SKU has no stock)."""
+    transition: str = ""
+    """OPEN or CLOSED when what orders on the channel see changed, else ''."""
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> GuardSetReply:
+        if raw[0] == "NOT_FOUND":
+            return cls("NOT_FOUND")
+        code, transition = raw
+        return cls(code, transition)
+
+
 def _each(read: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[Any]]:
     """A bulk script answers one reply per folded call."""
     return lambda raw: [read(r) for r in raw]
@@ -300,5 +330,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "order_apply_many": _each(OpReply.read),
     "rules_put": RulesPutReply.read,
     "wb_bootstrap": BootstrapReply.read,
+    "guard_tick": GuardTickReply.read,
+    "guard_set": GuardSetReply.read,
 }
 """Script name -> the reader of its reply. Every script in scripts.NAMES has one."""

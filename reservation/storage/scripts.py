@@ -15,11 +15,13 @@ from importlib import resources
 
 from reservation.domain import states
 
-LIBRARIES = ("_lib.lua", "_queue.lua", "_reserve.lua")
+LIBRARIES = ("_lib.lua", "_queue.lua", "_guard.lua", "_reserve.lua")
 # Libraries only some scripts need, prepended after LIBRARIES.
-EXTRA_LIBRARIES = {name: ("_wb.lua",) for name in
-                   ("wb_pull", "wb_ack", "wb_stats", "wb_replay", "wb_snapshot",
-                    "wb_bootstrap")}
+EXTRA_LIBRARIES = {
+    **{name: ("_wb.lua",) for name in
+       ("wb_pull", "wb_ack", "wb_stats", "wb_replay", "wb_snapshot", "wb_bootstrap")},
+    **{name: ("_guard_admin.lua",) for name in ("guard_tick", "guard_set")},
+}
 EXTRA_LIBRARIES["order_apply_many"] = ("_order.lua",)
 # Scripts that need none of the libraries: sent as they are, without the library
 # prelude every other script pays for on each call.
@@ -56,6 +58,9 @@ NAMES = (
     "order_apply_many",
     # Routing (reservation/routing/).
     "rules_put",
+    # Oversell guard: safety stock and circuit breakers (reservation/guard/).
+    "guard_tick",
+    "guard_set",
 )
 
 

@@ -31,6 +31,7 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_INSUFFICIENT_STOCK: _ClassVar[RejectReason]
     REJECT_REASON_QUEUE_FULL: _ClassVar[RejectReason]
     REJECT_REASON_OPERATOR_REJECTED: _ClassVar[RejectReason]
+    REJECT_REASON_CHANNEL_PAUSED: _ClassVar[RejectReason]
 RESERVATION_STATE_UNSPECIFIED: ReservationState
 RESERVATION_STATE_RESERVED: ReservationState
 RESERVATION_STATE_CONFIRMED: ReservationState
@@ -47,6 +48,7 @@ REJECT_REASON_UNKNOWN_SKU: RejectReason
 REJECT_REASON_INSUFFICIENT_STOCK: RejectReason
 REJECT_REASON_QUEUE_FULL: RejectReason
 REJECT_REASON_OPERATOR_REJECTED: RejectReason
+REJECT_REASON_CHANNEL_PAUSED: RejectReason
 
 class Allocation(_message.Message):
     __slots__ = ("sku", "warehouse_id", "quantity")

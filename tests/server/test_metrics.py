@@ -7,6 +7,7 @@ import asyncio
 import socket
 import urllib.request
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -16,6 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from reservation.server.app import App, start_app
 from reservation.server.gauges import GaugeSampler, active_sale_skus
 from reservation.v1 import admin_service_pb2 as apb
+from reservation.v1 import guard_service_pb2 as gpb
+from reservation.v1 import guard_service_pb2_grpc
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
 from reservation.writeback import WriteBack
@@ -145,3 +148,22 @@ async def test_hot_skus_are_those_of_running_sales(served: Any) -> None:
         items=[pb.StockItem(sku="MET-LATER", warehouse_id="WH", quantity=2)]))
     hot = await active_sale_skus(app.sales)
     assert "MET-HOT" in hot and "MET-LATER" not in hot
+
+
+async def test_an_open_breaker_shows_as_a_gauge_the_alert_rule_reads(served: Any) -> None:
+    app, stubs = served
+    guard = guard_service_pb2_grpc.GuardServiceStub(stubs.channel)
+    await load(stubs, ("MET-B", "WH", 10))
+    await guard.ForceBreaker(gpb.ForceBreakerRequest(sku="MET-B", channel="jd",
+                                                     state=gpb.BREAKER_STATE_OPEN))
+    sampler = GaugeSampler(app.store, app.inventory, WriteBack.over(app.store), guard=app.guard)
+    await sampler.sample()
+    samples = await asyncio.to_thread(scrape, app.metrics_port)
+    assert value(samples, "reservation_breaker_open", sku="MET-B", channel="jd") == 1
+    await guard.ForceBreaker(gpb.ForceBreakerRequest(sku="MET-B", channel="jd",
+                                                     state=gpb.BREAKER_STATE_CLOSED))
+    await sampler.sample()
+    samples = await asyncio.to_thread(scrape, app.metrics_port)
+    assert value(samples, "reservation_breaker_open", sku="MET-B", channel="jd") == 0
+    rules = Path(__file__).resolve().parents[2] / "k8s" / "monitoring" / "prometheus-rules.yaml"
+    assert "reservation_breaker_open" in rules.read_text(encoding="utf-8")

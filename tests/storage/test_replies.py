@@ -12,6 +12,7 @@ import pytest
 
 from reservation.settings import Settings
 from reservation.storage import keys, replies, scripts
+from reservation.storage.guard import GuardStore
 from reservation.storage.replies import PartReply
 from reservation.storage.store import CLAIM_MANY, RESERVE_MANY, Store, connect
 from reservation.storage.writeback import WriteBackStore
@@ -219,3 +220,20 @@ async def test_rules_put_reads_version_and_conflict(store: Store) -> None:
     assert (first.code, first.version) == ("OK", 1)
     stale = await put("rules_put", [keys.routing_rules()], [5, "{}", 500])
     assert (stale.code, stale.version) == ("CONFLICT", 1)
+
+
+async def test_guard_scripts_read_named_fields(store: Store) -> None:
+    guard = GuardStore(store)
+    sh = shard(store)
+    assert await guard.change("NO-SUCH-SKU", "force", "web", "OPEN") == replies.GuardSetReply(
+        "NOT_FOUND")
+    await load(store, 5)
+    assert await guard.change(SKU, "threshold", "web", "5") == replies.GuardSetReply("OK", "")
+    refused = await reserve(store, "g-2", qty=1)  # 5 available: 4 would be < 5
+    assert (refused.state, refused.reason) == ("REJECTED", "CHANNEL_PAUSED")
+    tick = await guard.tick(sh, lease_ms=0)
+    assert tick == replies.GuardTickReply(ran=True, opened=(f"{SKU}|web",), closed=())
+    assert await guard.tick(sh, lease_ms=60_000) == replies.GuardTickReply(True, (), ())
+    assert await guard.tick(sh, lease_ms=60_000) == replies.GuardTickReply(False, (), ())
+    assert await guard.change(SKU, "force", "web", "CLOSED") == replies.GuardSetReply(
+        "OK", "CLOSED")

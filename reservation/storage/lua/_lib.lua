@@ -76,10 +76,23 @@ local function total_held(sku)
   return n
 end
 
+-- Units confirmed per SKU and UTC day, the input of the safety stock (_guard_admin.lua):
+-- counted where CONFIRMED is written (RESTOCKED, a refund before shipping, takes them
+-- back), so each sale once, atomically with it. The hash
+-- lives 92 days past the last sale (RESERVATION_SAFETY_DAYS is at most 90).
+local function count_sale(sku, qty, now)
+  local key = PFX .. 'sold:' .. sku
+  redis.call('HINCRBY', key, string.format('%d', math.floor(now / 86400000)), qty)
+  redis.call('PEXPIRE', key, 92 * 86400000)
+  redis.call('SADD', PFX .. 'guards', sku)
+end
+
 -- Append one change to the shard's write-back stream (the transactional outbox).
 local function emit(etype, h, sku, wh, qty, now)
   redis.call('XADD', wb_key(), '*', 't', etype, 'ch', h.ch or '', 'oid', h.oid or '',
     'rid', h.rid or '', 'sku', sku, 'wh', wh or '', 'q', tostring(qty), 'ts', tostring(now))
+  if etype == 'CONFIRMED' then count_sale(sku, qty, now)
+  elseif etype == 'RESTOCKED' then count_sale(sku, -qty, now) end  -- refunded: not sold
 end
 
 -- Sale status of a SKU at time now: nil when no sale governs it, else the sale hash

@@ -15,6 +15,7 @@
 -- a[i+10] number of lines n, then n x (sku, quantity, candidate warehouses "w1,w2"|"")
 -- a[i+11+3n] load day "yyyymmdd" of a routed order ("" : not routed): the order then
 --          counts once towards each warehouse it holds units at that day (load:<day>)
+-- A REJECTED order carries its reason, CHANNEL_PAUSED included (see _guard.lua).
 -- Returns reply() with code OK | CONFLICT (same order, other spec), and the index of
 -- the first field past this order's.
 -- Today's routed orders per warehouse move with the hold, in the same script, so the
@@ -49,6 +50,11 @@ local function reserve_at(a, i)
   local requested_ttl = tonumber(a[i + 6])
 
   local decision = try_allocate(lines, h.buyer, now)
+  -- The oversell circuit breaker (_guard.lua): a channel paused for a SKU, or an order
+  -- that would take a SKU below the channel's threshold, is refused (and not queued).
+  local guard = breaker_read(h.ch, lines)
+  local paused = breaker_paused(guard) or (decision.ok and breaker_trip(h, guard, decision, now))
+  if paused then decision = {ok = false, reason = 'CHANNEL_PAUSED', sku = paused} end
   if decision.ok then
     local ttl = requested_ttl
     if decision.ttl ~= nil and (ttl == 0 or decision.ttl < ttl) then ttl = decision.ttl end

@@ -1,0 +1,222 @@
+"""The operators' console in a real browser: Debian's chromium, headless, driven by
+Playwright (never Playwright's own browser download). One walk through a live sale:
+log in (a wrong token is refused), start a sale with its confirmation step, watch the
+bars move while a load generator runs, requeue a dead letter, force a breaker, stop the
+sale; every action is checked through the gRPC API and in the operator-action log.
+
+Screenshots go to $CONSOLE_SCREENSHOTS when set (README's come from
+benchmarks/results/console/), else to the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import uvicorn
+from playwright.async_api import Page, async_playwright
+
+from reservation.clients.console.app import build_app
+from reservation.server.app import App
+from reservation.v1 import admin_service_pb2 as apb
+from reservation.v1 import guard_service_pb2 as gpb
+from reservation.v1 import guard_service_pb2_grpc
+from reservation.v1 import types_pb2 as pb
+from tests.conftest import Stubs
+from tests.helpers import (
+    DEAD_LETTERED,
+    QUEUED,
+    RESERVED,
+    assert_invariant,
+    confirm,
+    levels,
+    line,
+    load,
+    order,
+    reserve,
+    wait_for_state,
+)
+
+TOKEN = "op-secret"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SKU = "PHONE-X"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    # A token to log in with; queued orders dead-letter after 300 ms.
+    return {"auth_token": TOKEN, "queue_deadline_ms": 300}
+
+
+class _Bearer(grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        metadata = list(details.metadata or []) + [("authorization", f"Bearer {TOKEN}")]
+        return await continuation(details._replace(metadata=metadata), request)
+
+
+@pytest.fixture
+async def operator_stubs(app: App) -> AsyncIterator[Stubs]:
+    async with grpc.aio.insecure_channel(app.target, interceptors=[_Bearer()]) as channel:
+        yield Stubs(channel)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def console_for(app: App) -> AsyncIterator[str]:
+    """`reservation console`'s app on a loopback port, in this event loop."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(build_app(app.target), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    assert server.started, "console did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    out = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+async def load_generator(stubs: Stubs, stop: asyncio.Event, channel: str, worker: int) -> int:
+    """Orders one unit at a time from a channel, paying for every other one."""
+    n = 0
+    while not stop.is_set():
+        n += 1
+        oid = f"lg-{worker}-{n}"
+        r = await reserve(stubs, order(oid, line(SKU), channel=channel, buyer=oid))
+        if r.state == RESERVED and n % 2:
+            await confirm(stubs, oid, channel=channel)
+        await asyncio.sleep(0.02)
+    return n
+
+
+async def bar_totals(page: Page) -> tuple[int, int]:
+    """(held, confirmed) of the SKU summed over its warehouse rows, as the page shows."""
+    return await page.evaluate(
+        """sku => [...document.querySelectorAll(`tr.level[data-sku="${sku}"]`)].reduce(
+             (t, r) => [t[0] + +r.dataset.held, t[1] + +r.dataset.confirmed], [0, 0])""", SKU)
+
+
+async def test_an_operator_runs_a_sale_from_the_console(
+        app: App, operator_stubs: Stubs, shots: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert Path(CHROMIUM).exists(), "the console test needs Debian's chromium: apt-get install chromium"
+    caplog.set_level(logging.INFO, logger="reservation.audit")
+    stubs = operator_stubs
+    guard = guard_service_pb2_grpc.GuardServiceStub(stubs.channel)
+    # A dead letter to decide on: one unit held, the next order queued until its deadline.
+    await load(stubs, ("DL-SKU", "WH-1", 1))
+    await reserve(stubs, order("dl-1", line("DL-SKU"), buyer="b1"))
+    queued = await reserve(stubs, order("dl-2", line("DL-SKU"), buyer="b2", allow_queue=True))
+    assert queued.state == QUEUED
+    await wait_for_state(stubs, "dl-2", DEAD_LETTERED)
+
+    async with console_for(app) as url, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1500, "height": 1100})
+
+        # Log in: a wrong token is refused by the service itself.
+        await page.goto(url + "/")
+        assert page.url.endswith("/login")
+        await page.fill("#name", "alice")
+        await page.fill("#token", "wrong")
+        await page.click("#login")
+        assert "UNAUTHENTICATED" in await page.inner_text("#login-error")
+        await page.fill("#name", "alice")
+        await page.fill("#token", TOKEN)
+        await page.click("#login")
+        assert await page.inner_text("#operator") == "alice"
+
+        # Start a sale: review, then confirm.
+        await page.fill("#sale_id", "double11")
+        await page.fill("#items", f"{SKU}:WH-SH:300 {SKU}:WH-BJ:200")
+        await page.click("#review-sale")
+        await page.screenshot(path=str(shots / "confirm-start.png"))
+        with pytest.raises(grpc.aio.AioRpcError):  # nothing starts before the confirmation
+            await stubs.admin.GetFlashSale(apb.GetFlashSaleRequest(sale_id="double11"))
+        await page.click("#confirm-start")
+        assert "sale double11 started (active)" in await page.inner_text("#msg")
+
+        # The bars move while orders come in; tmall sells down to 450 units and pauses
+        # there (its breaker opens by itself), jd goes on.
+        await guard.SetBreakerThreshold(gpb.SetBreakerThresholdRequest(
+            sku=SKU, channel="tmall", threshold=450))
+        stop = asyncio.Event()
+        workers = [asyncio.create_task(load_generator(stubs, stop, ch, w))
+                   for w, ch in enumerate(("tmall", "jd", "tmall", "jd"))]
+        try:
+            await page.wait_for_function(
+                """sku => [...document.querySelectorAll(`tr.level[data-sku="${sku}"]`)]
+                     .some(r => +r.dataset.confirmed > 0)""", arg=SKU, timeout=30_000)
+            first = await bar_totals(page)
+            await page.wait_for_function(
+                """([sku, before]) => [...document.querySelectorAll(`tr.level[data-sku="${sku}"]`)]
+                     .reduce((t, r) => t + +r.dataset.confirmed, 0) > before""",
+                arg=[SKU, first[1]], timeout=30_000)
+            await page.wait_for_selector(
+                f'tr.breaker[data-sku="{SKU}"][data-channel="tmall"][data-state="OPEN"]',
+                timeout=30_000)
+
+            # Force a breaker open for one more channel: that channel pauses, others sell.
+            await page.fill("#force-sku", SKU)
+            await page.fill("#force-channel", "douyin")
+            await page.click("#force-open")
+            assert "breaker PHONE-X/douyin: open" in await page.inner_text("#msg")
+            await page.wait_for_selector(
+                f'tr.breaker[data-sku="{SKU}"][data-channel="douyin"][data-state="OPEN"]')
+            await page.screenshot(path=str(shots / "console.png"), full_page=True)
+        finally:
+            stop.set()
+            sent = sum(await asyncio.gather(*workers))
+        assert sent > 0
+        found = (await guard.GetGuard(gpb.GetGuardRequest(sku=SKU))).guard
+        douyin = next(b for b in found.breakers if b.channel == "douyin")
+        assert (douyin.state, douyin.forced) == (gpb.BREAKER_STATE_OPEN, gpb.BREAKER_STATE_OPEN)
+        paused = await reserve(stubs, order("dy-1", line(SKU), channel="douyin", buyer="d1"))
+        assert paused.reject_reason == pb.REJECT_REASON_CHANNEL_PAUSED
+
+        # Requeue the dead letter from its row.
+        row = page.locator('tr.dead-letter[data-order="jd:dl-2"]')
+        await row.locator("button", has_text="requeue").click()
+        assert "jd:dl-2 requeued: now QUEUED" in await page.inner_text("#msg")
+
+        # Stop the sale: confirm first.
+        await page.locator('tr.sale[data-sale="double11"] button').click()
+        await page.click("#confirm-stop")
+        assert "sale double11 stopped" in await page.inner_text("#msg")
+        await page.screenshot(path=str(shots / "stopped.png"), full_page=True)
+        await browser.close()
+
+    sale = await stubs.admin.GetFlashSale(apb.GetFlashSaleRequest(sale_id="double11"))
+    assert sale.sale.state == apb.FLASH_SALE_STATE_STOPPED
+    assert_invariant(await levels(stubs, SKU))
+    # Every action is in the operator-action log under the name the operator gave.
+    done = {r.__dict__.get("what") for r in caplog.records
+            if r.name == "reservation.audit" and r.__dict__.get("who") == "alice"
+            and r.__dict__.get("outcome") == "ok"}
+    assert {"StartFlashSale", "RequeueDeadLetter", "ForceBreaker", "StopFlashSale"} <= done
