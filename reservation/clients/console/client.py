@@ -7,6 +7,7 @@ number of consoles (and CLIs) can watch and steer the same sale.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +20,8 @@ from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import admin_service_pb2_grpc as agrpc
 from reservation.v1 import guard_service_pb2 as gpb
 from reservation.v1 import guard_service_pb2_grpc as ggrpc
+from reservation.v1 import order_service_pb2 as opb
+from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import reservation_service_pb2_grpc as rgrpc
 from reservation.v1 import types_pb2 as pb
@@ -53,6 +56,10 @@ class Snapshot:
     dead_letters: list[pb.Reservation] = field(default_factory=list)
     write_back: dict[str, wpb.GetWriteBackStatsResponse] = field(default_factory=dict)
     open_breakers: list[gpb.OpenBreaker] = field(default_factory=list)
+    fulfilment: list[opb.FulfilmentStats] = field(default_factory=list)
+    """Today's (UTC) funnel from the order hub: a total row first, then per channel and
+    warehouse; empty with fulfilment_missing set when the service has no order hub."""
+    fulfilment_missing: str = ""
     read_at: float = 0.0
 
 
@@ -62,6 +69,7 @@ class Console:
         self.rs = rgrpc.ReservationServiceStub(channel)
         self.guard = ggrpc.GuardServiceStub(channel)
         self.wb = wgrpc.WriteBackServiceStub(channel)
+        self.orders = ogrpc.OrderServiceStub(channel)
         self.groups = groups
 
     async def check(self, op: Operator) -> None:
@@ -89,9 +97,24 @@ class Console:
         guards = await asyncio.gather(*(self.guard.GetGuard(gpb.GetGuardRequest(sku=sku),
                                                             metadata=md, timeout=TIMEOUT_S)
                                         for sku in skus))
+        funnel, missing = await self._fulfilment(md)
         return Snapshot(list(sales.sales), list(stocks), {g.guard.sku: g.guard for g in guards},
                         list(dead.reservations), dict(zip(self.groups, stats)),
-                        list(opened.breakers), time.time())
+                        list(opened.breakers), funnel, missing, time.time())
+
+    async def _fulfilment(self, md: _grpc.Metadata) -> tuple[list[opb.FulfilmentStats], str]:
+        day = datetime.datetime.now(datetime.UTC).date().isoformat()
+        try:
+            reply = await self.orders.GetFulfilmentStats(
+                opb.GetFulfilmentStatsRequest(day=day), metadata=md, timeout=TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.PERMISSION_DENIED):
+                return [], exc.code().name  # an older service, or a role without access
+            raise
+        # The total row (no channel, no warehouse) first.
+        rows = sorted(reply.rows, key=lambda r: (bool(r.channel or r.warehouse_id),
+                                                 r.channel, r.warehouse_id))
+        return rows, ""
 
     # -- actions ------------------------------------------------------------------------
     async def start_sale(self, op: Operator, plan: SalePlan) -> apb.FlashSale:
