@@ -56,7 +56,8 @@ SKU = "PHONE-X"
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     # A token to log in with; queued orders dead-letter after 300 ms.
-    return {"auth_token": TOKEN, "queue_deadline_ms": 300}
+    return {"auth_token": TOKEN, "queue_deadline_ms": 300,
+            "write_back_batch_key": "test-batch-key"}
 
 
 class _Bearer(grpc.aio.UnaryUnaryClientInterceptor):
@@ -217,8 +218,9 @@ async def test_an_operator_runs_a_sale_from_the_console(
     sale = await stubs.admin.GetFlashSale(apb.GetFlashSaleRequest(sale_id="double11"))
     assert sale.sale.state == apb.FLASH_SALE_STATE_STOPPED
     assert_invariant(await levels(stubs, SKU))
-    # Every action is in the operator-action log under the name the operator gave.
+    # Every action is in the operator-action log with the name the operator gave (on
+    # behalf of whom the token's principal acted).
     done = {r.__dict__.get("what") for r in caplog.records
-            if r.name == "reservation.audit" and r.__dict__.get("who") == "alice"
+            if r.name == "reservation.audit" and r.__dict__.get("on_behalf_of") == "alice"
             and r.__dict__.get("outcome") == "ok"}
     assert {"StartFlashSale", "RequeueDeadLetter", "ForceBreaker", "StopFlashSale"} <= done
