@@ -85,13 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--faults", type=int, default=20, help="faults per seed")
     p.add_argument("--replicas", type=int, default=3)
     p.add_argument("--workers", type=int, default=16)
+    p.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
+                   help="fault kinds to draw from (default: all)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
         for seed in args.seeds:
             result = asyncio.run(run_seed(seed, args.faults, args.replicas, args.workers,
-                                          Path(tmp)))
+                                          Path(tmp), args.kinds))
             print(f"seed {seed}: {'ok' if result.ok else 'VIOLATIONS'} "
                   f"({sum(result.faults.injected.values())} faults, "
                   f"{len(result.traffic.records)} orders, {result.seconds:.0f} s)", flush=True)

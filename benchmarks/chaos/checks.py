@@ -5,6 +5,8 @@ of Jepsen's: compare what clients were told with what the stores hold afterwards
    acknowledged, RELEASED (or EXPIRED, when the Release came after expiry) if its
    Release was, else EXPIRED (or what an unanswered call may have done); no unit of it
    came back before its acknowledged expires_at except by a Release the client sent.
+   Any order whose Confirm was acknowledged (also one whose Reserve went unanswered:
+   adapters confirm on payment) ends CONFIRMED.
 2. whole orders: no multi-shard order has a part CONFIRMED and another not, or a part
    still held, in Redis or in the WMS ledger's events.
 3. counters: per SKU and warehouse loaded = available + held + confirmed + returned, all
@@ -69,9 +71,12 @@ def acknowledged_holds(records: dict[str, Record], final: Final,
         if etype in ("RELEASED", "EXPIRED"):
             back[oid].append((etype, at))
     for oid, rec in records.items():
+        state = final.states.get(oid, "NOT_FOUND")
+        if rec.confirm == "ok" and state != "CONFIRMED":
+            check.violations.append(f"{oid}: Confirm acknowledged, now {state}")
+            continue
         if "RESERVED" not in rec.answers:
             continue
-        state = final.states.get(oid, "NOT_FOUND")
         if rec.confirm == "ok":
             allowed = {"CONFIRMED"}
         elif rec.release == "ok":
