@@ -13,11 +13,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import grpc
-
-from dataclasses import replace
 
 from reservation.domain.models import Allocation, RejectReason, Reservation, ReserveCommand, State
 from reservation.reserving.reservations import Reservations

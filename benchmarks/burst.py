@@ -127,7 +127,7 @@ def summarise(samples: list[tuple[str, float]]) -> dict[str, Any]:
     codes: dict[str, int] = {}
     for c, _ in samples:
         codes[c] = codes.get(c, 0) + 1
-    ms = lambda xs, q: round(percentile(xs, q), 1) if xs else None  # noqa: E731 (ms)
+    ms = lambda xs, q: round(percentile(xs, q), 1) if xs else None
     return {"calls": len(samples), "codes": codes,
             "admitted_p50_ms": ms(ok, 0.50), "admitted_p99_ms": ms(ok, 0.99),
             "admitted_max_ms": round(ok[-1] * 1000, 1) if ok else None,
@@ -162,14 +162,14 @@ async def measure(redis_url: str, cap: int, n: int, rounds: int, label: str,
 
 
 def markdown(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
-    lines = [f"# Burst of {args.factor}x the in-flight cap ({args.cap}), {args.rounds} rounds, "
-             f"{args.clients} client processes",
-             "", f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+    lines = [(f"# Burst of {args.factor}x the in-flight cap ({args.cap}), {args.rounds} rounds, "
+             f"{args.clients} client processes"),
+             "", (f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}; client and server share the cores; "
-             f"load average before the run {args.load_before}.", "",
-             "| server | calls | OK | RESOURCE_EXHAUSTED | other | admitted p50 ms | "
+             f"load average before the run {args.load_before}."), "",
+             ("| server | calls | OK | RESOURCE_EXHAUSTED | other | admitted p50 ms | "
              "admitted p99 ms | admitted max ms | shed p99 ms | p99 of a burst of exactly "
-             "cap calls, ms |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "cap calls, ms |"), "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         b, c = row["burst_result"], row["at_cap"]
         other = {k: v for k, v in b["codes"].items() if k not in ("OK", "RESOURCE_EXHAUSTED")}

@@ -19,7 +19,6 @@ from typing import Any
 import grpc
 
 from reservation.clients import _grpc
-
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import types_pb2 as types_pb
 

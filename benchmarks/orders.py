@@ -152,7 +152,7 @@ def start_server(url: str, port: int, groups: str) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         r = subprocess.run([sys.executable, "-m", "reservation.cli", "check", "--target",
-                            f"127.0.0.1:{port}"], capture_output=True, env=env)
+                            f"127.0.0.1:{port}"], capture_output=True, env=env, check=False)
         if r.returncode == 0:
             return proc
         time.sleep(0.1)
@@ -176,7 +176,8 @@ async def over_grpc(url: str, n: int, batch: int) -> dict[str, Any]:
                 # Two batches in flight: the server works while the client encodes.
                 sem = asyncio.Semaphore(2)
 
-                async def send(part: list[pb.ChannelOrder]) -> None:
+                async def send(part: list[pb.ChannelOrder],
+                               sem: asyncio.Semaphore = sem) -> None:
                     async with sem:
                         await stub.SyncOrders(pb.SyncOrdersRequest(orders=part), timeout=120)
                 await asyncio.gather(*(send(msgs[k:k + batch]) for k in range(0, n, batch)))
@@ -237,19 +238,19 @@ def write(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
             "python": platform.python_version(), "batch": args.batch, "orders": args.orders}
     (RESULTS / "orders.json").write_text(json.dumps({"meta": meta, "results": results},
                                                     indent=2) + "\n")
-    lines = [f"# Order hub benchmark ({meta['when']}, {meta['machine']}, Python "
+    lines = [(f"# Order hub benchmark ({meta['when']}, {meta['machine']}, Python "
              f"{meta['python']}, batches of {args.batch}, load average "
-             f"{meta['load_average_1m_at_end']} at the end: the box was shared)", "",
+             f"{meta['load_average_1m_at_end']} at the end: the box was shared)"), "",
              "| mode | order events | seconds | events/s | check |", "|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['mode']} | {r.get('order_events', r.get('events'))} | "
                      f"{r['seconds']} | {r.get('order_events_per_s', r.get('events_per_s'))} "
                      f"| {r['check']} |")
     cpu = results[0]
-    lines += ["", f"In process, CPU per order event (service Python + Redis commands): "
+    lines += ["", (f"In process, CPU per order event (service Python + Redis commands): "
                   f"{cpu['cpu_us_per_event']} us ({cpu['python_cpu_s']} s + "
                   f"{cpu['redis_cpu_s']} s for {cpu['order_events']} events), i.e. "
-                  f"{cpu['events_per_cpu_s']} order events per CPU-second."]
+                  f"{cpu['events_per_cpu_s']} order events per CPU-second.")]
     (RESULTS / "orders.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -52,18 +52,18 @@ async def measure(orders: int, url: str) -> str:
     per_order = (after - before) / orders
     return "\n".join([
         "# Rejected orders: memory and lifetime", "",
-        f"`python -m benchmarks.rejected_memory --orders {orders}`: one unit held, then "
+        (f"`python -m benchmarks.rejected_memory --orders {orders}`: one unit held, then "
         f"{orders} orders REJECTED (INSUFFICIENT_STOCK); Redis 7 `INFO memory` and "
-        "`MEMORY USAGE`.", "",
+        "`MEMORY USAGE`."), "",
         "| what | value |", "|---|---|",
         f"| used_memory growth per rejected order | {per_order:.0f} bytes |",
         f"| identity key (`rsv:{{H}}:order:...`) | {sizes[0]} bytes, TTL {ttls[0]} ms |",
         f"| part record (`rsv:{{N}}:hold:...`) | {sizes[1]} bytes, TTL {ttls[1]} ms |",
         f"| kept for (RESERVATION_REJECTED_RETENTION_MS) | {settings.rejected_retention_ms} ms |",
-        "", f"So a burst of R rejects per second holds about R x {per_order:.0f} bytes x "
+        "", (f"So a burst of R rejects per second holds about R x {per_order:.0f} bytes x "
         f"{settings.rejected_retention_ms // 1000} s at its peak (e.g. 10,000/s: "
         f"{10_000 * per_order * settings.rejected_retention_ms / 1000 / 2**20:.0f} MiB), "
-        "and it is gone one retention later.", ""])
+        "and it is gone one retention later."), ""])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--orders", type=int, default=5000)
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        with RedisProcess(data_dir=Path(tmp), appendonly=False) as proc:
-            text = asyncio.run(measure(args.orders, proc.url))
+    with tempfile.TemporaryDirectory() as tmp, \
+            RedisProcess(data_dir=Path(tmp), appendonly=False) as proc:
+        text = asyncio.run(measure(args.orders, proc.url))
     print(text)
     args.out.write_text(text)
     return 0

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,22 +123,22 @@ async def run(n: int, width: int) -> dict[str, Any]:
             "warehouses": len(WAREHOUSES), "skus": len(SKUS), "rows": rows,
             "routing_adds_percent": round((routed - plain) / plain * 100, 1),
             "goal": "routing adds at most 15% server-side CPU per order",
-            "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{os.cpu_count()} cores", "load_average":
                 [round(x, 2) for x in os.getloadavg()]}
 
 
 def markdown(r: dict[str, Any]) -> str:
-    out = [f"Routing CPU per order, {r['orders']:,} single-line orders, {r['in_flight']} in "
+    out = [(f"Routing CPU per order, {r['orders']:,} single-line orders, {r['in_flight']} in "
            f"flight, {r['warehouses']} warehouses, {r['skus']} SKUs, in-process (no gRPC), "
-           f"{r['when']}; {r['machine']}, load average {r['load_average']}.", "",
+           f"{r['when']}; {r['machine']}, load average {r['load_average']}."), "",
            "| path | CPU µs/order (Python + Redis) | Python µs | Redis µs | wall s |",
            "|---|---|---|---|---|"]
     out += [f"| {k} | {v['cpu_us_per_order']} | {v['python_cpu_us_per_order']} | "
             f"{v['redis_cpu_us_per_order']} | {v['wall_s']} |" for k, v in r["rows"].items()]
     met = r["routing_adds_percent"] <= 15
-    out += ["", f"Reserve with routing costs {r['routing_adds_percent']}% more CPU per order "
-            f"than plain Reserve (goal at most 15%: {'met' if met else 'missed'})."]
+    out += ["", (f"Reserve with routing costs {r['routing_adds_percent']}% more CPU per order "
+            f"than plain Reserve (goal at most 15%: {'met' if met else 'missed'}).")]
     return "\n".join(out) + "\n"
 
 

@@ -20,7 +20,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,7 @@ def run(orders: int, warehouses: int, repeats: int) -> dict[str, Any]:
         "numba_vs_python": round(t_py / t_numba, 1), "numba_vs_numpy": round(t_numpy / t_numba, 2),
         "goal": "numba >= 50x pure Python and >= 3x NumPy",
         "kernel_warm_up_s": round(warm_s, 3),
-        "when": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
                    f"Python {platform.python_version()}, numba {kernel.numba.__version__}, "
                    f"NumPy {np.__version__}",
@@ -101,21 +101,21 @@ def rounds(orders: int, warehouses: int, repeats: int, count: int) -> dict[str, 
 
 
 def markdown(r: dict[str, Any]) -> str:
-    out = [f"Routing kernel, {r['orders']:,} orders x {r['warehouses']} warehouses "
+    out = [(f"Routing kernel, {r['orders']:,} orders x {r['warehouses']} warehouses "
            f"(best of {r['repeats']}), {r['when']}; {r['machine']}; load average "
-           f"{r['load_average']} at the end.", "",
+           f"{r['load_average']} at the end."), "",
            "| implementation | CPU seconds | pairs/s | µs per order |", "|---|---|---|---|"]
     out += [f"| {x['implementation']} | {x['seconds']} | {x['pairs_per_s']:,} | "
             f"{x['us_per_order']} |" for x in r["rows"]]
     ok_py = r["numba_vs_python"] >= 50
     ok_np = r["numba_vs_numpy"] >= 3
-    out += ["", f"numba is {r['numba_vs_python']}x pure Python (goal 50x: "
+    out += ["", (f"numba is {r['numba_vs_python']}x pure Python (goal 50x: "
             f"{'met' if ok_py else 'missed'}) and {r['numba_vs_numpy']}x NumPy (goal 3x: "
             f"{'met' if ok_np else 'missed'}). Kernel warm-up in this process (compile or "
-            f"load from numba's cache, wall time): {r['kernel_warm_up_s']} s."]
+            f"load from numba's cache, wall time): {r['kernel_warm_up_s']} s.")]
     if len(r.get("rounds", [])) > 1:
-        out += ["", f"The table is the median of {len(r['rounds'])} rounds (by numba vs pure "
-                "Python); every round:", "",
+        out += ["", (f"The table is the median of {len(r['rounds'])} rounds (by numba vs pure "
+                "Python); every round:"), "",
                 "| round | numba CPU s | numpy CPU s | python CPU s | numba vs python | numba vs numpy |",
                 "|---|---|---|---|---|---|"]
         out += [f"| {i + 1} | {x['seconds']['numba']} | {x['seconds']['numpy']} | "

@@ -482,13 +482,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
 async def main(args: argparse.Namespace) -> int:
     global RESULTS
     RESULTS = args.out
-    with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp:
-        with RedisProcess(data_dir=Path(tmp), appendonly=True, appendfsync="everysec") as rp:
-            suite = Suite(args, rp)
-            try:
-                await suite.run()
-            finally:
-                summ = write(args.out, args, suite.rows, suite.skipped)
+    with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp, \
+            RedisProcess(data_dir=Path(tmp), appendonly=True, appendfsync="everysec") as rp:
+        suite = Suite(args, rp)
+        try:
+            await suite.run()
+        finally:
+            summ = write(args.out, args, suite.rows, suite.skipped)
     print(json.dumps(summ, indent=1))
     for f in suite.failures:
         print("CHECK FAILED:", f, file=sys.stderr)

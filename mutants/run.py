@@ -116,7 +116,7 @@ def run_tests(copy: Path, tests: tuple[str, ...]) -> tuple[int, str, dict[str, b
            f"--junitxml={junit}", *tests]
     try:
         done = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True,
-                              timeout=PYTEST_TIMEOUT_S)
+                              timeout=PYTEST_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
         return 2, f"pytest ran longer than {PYTEST_TIMEOUT_S} s", {}
     tail = [ln for ln in done.stdout.splitlines() if ln.strip()][-3:]
@@ -189,11 +189,11 @@ def report(outcomes: list[Outcome], base: str | None) -> str:
     counts = {v: sum(o.verdict == v for o in outcomes)
               for v in ("killed", "weak", "survived", "error")}
     out = [f"# Mutation run of {stamp}", "",
-           "`make mutants` (= `python mutants/run.py`): each mutant of `mutants/*.toml` "
-           "applied alone to a copy of the repository, then only its named tests run.", "",
+           ("`make mutants` (= `python mutants/run.py`): each mutant of `mutants/*.toml` "
+           "applied alone to a copy of the repository, then only its named tests run."), "",
            "A mutant is killed when every one of its named tests fails.", "",
-           f"killed {counts['killed']}, weak {counts['weak']}, survived {counts['survived']}, "
-           f"error {counts['error']} of {len(outcomes)}", ""]
+           (f"killed {counts['killed']}, weak {counts['weak']}, survived {counts['survived']}, "
+           f"error {counts['error']} of {len(outcomes)}"), ""]
     if base:
         out += [f"**Baseline failed** (the named tests fail without any mutation): {base}", ""]
     out += ["| mutant | verdict | invariant attacked | killing tests | s |", "|---|---|---|---|---|"]

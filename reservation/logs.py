@@ -24,8 +24,8 @@ from reservation.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-_bound: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_fields",
-                                                                       default={})
+_bound: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
+    "log_fields", default={})  # noqa: B039 - never mutated: bound() sets a new dict
 
 
 @contextmanager

@@ -38,7 +38,8 @@ def _bindir() -> Path | None:
     if found:
         return Path(found).parent
     if shutil.which("pg_config"):
-        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
+        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
+                             check=False)
         if out.returncode == 0 and (Path(out.stdout.strip()) / "pg_ctl").exists():
             return Path(out.stdout.strip())
     versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))

@@ -30,8 +30,8 @@ from reservation.clients.channels.poller import Backoff, Poller
 from reservation.clients.channels.pushback import PushBack
 from reservation.clients.channels.samples import Sample, build
 from reservation.clients.channels.store import AdapterStore
-from reservation.interception.rules import SEED_DOCUMENT
 from reservation.clients.channels.sync import GrpcSink
+from reservation.interception.rules import SEED_DOCUMENT
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import admin_service_pb2_grpc as admin_grpc
 from reservation.v1 import interception_service_pb2 as ipb
@@ -253,7 +253,7 @@ def _report(console: Console, orders: dict[str, list[Sample]], listed: list[opb.
                       str(len(store.refused(c))))
     console.print(table)
     oversold = 0
-    for sku, stock in stocks.items():
+    for stock in stocks.values():
         loaded = sum(lv.loaded for lv in stock.levels)
         taken = sum(lv.held + lv.confirmed for lv in stock.levels)
         consistent = all(lv.loaded == lv.available + lv.held + lv.confirmed + lv.returned

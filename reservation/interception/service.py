@@ -111,7 +111,7 @@ def evaluate(rs: RuleSet, order: Order, phone_orders_today: int,
                 continue
             checks.append(f"refund requested {age // 1000} s after ordering")
         if w.address_words:
-            text = " ".join((a.province, a.city, a.district, a.detail))
+            text = f"{a.province} {a.city} {a.district} {a.detail}"
             found = [word for word in w.address_words if word in text]
             if not found:
                 continue

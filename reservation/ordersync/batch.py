@@ -29,7 +29,8 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
     results: list[SyncResult | None] = [None] * len(orders)
     refs = [order_ref(*co.key) for co in orders]
     seen: set[str] = set()
-    first, slow = [], []
+    first: list[int] = []
+    slow: list[int] = []
     for i, ref in enumerate(refs):
         (slow if ref in seen else first).append(i)
         seen.add(ref)

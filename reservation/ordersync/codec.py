@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import orjson
 from typing import Any
+
+import orjson
 
 from reservation.ordersync.model import Address, Line, Order, Shipment
 from reservation.ordersync.states import OrderState

@@ -5,10 +5,11 @@ script that changes the order."""
 
 from __future__ import annotations
 
-import orjson
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from reservation.ordersync.states import OrderState
 

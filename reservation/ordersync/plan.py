@@ -6,7 +6,7 @@ The hub executes a Plan in one script per shard (see storage/lua/_order.lua).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -63,7 +63,7 @@ def _stamp(order: Order, state: OrderState, at_ms: int, paid_at_ms: int = 0) -> 
         order.delivered_at_ms = at_ms
 
 
-def _walk(order: Order, ctx: Context, path: list[OrderState], reason: str,
+def _walk(order: Order, ctx: Context, path: Sequence[OrderState], reason: str,
           paid_at_ms: int = 0, actor: str = "") -> list[OrderEvent]:
     out = []
     for step in path:

@@ -180,7 +180,8 @@ class MultiShard:
                 f"{missing_lines(replies) or 'none (the order was released)'}")
         if phase == Phase.PLACING:  # every part is held: the placer's decision is HELD
             phase = await self.phase(ref, "decide", Phase.HELD)
-        phase, attempt = await self.store.phase(ref, "attempt", self.lease_ms)
+        raw_phase, attempt = await self.store.phase(ref, "attempt", self.lease_ms)
+        phase = Phase(raw_phase)
         if phase == Phase.CONFIRMED:
             return await self.follow(ref, identity, parts, Phase.CONFIRMED)
         if phase != Phase.HELD:

@@ -17,9 +17,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from reservation.access.limits import InFlightCap
 from reservation.access.principals import Directory, PrincipalFile, PrincipalFileError, development
 from reservation.errors import StartupError, Unavailable
+from reservation.guard import Guard
 from reservation.interception.service import Interception
 from reservation.ordersync.hub import OrderHub
-from reservation.guard import Guard
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.recovery import Recovery
@@ -34,9 +34,9 @@ from reservation.server.interceptors.limits import CallerLimitInterceptor, ShedI
 from reservation.server.interceptors.metrics import MetricsInterceptor
 from reservation.server.interceptors.requests import RequestCheckInterceptor
 from reservation.server.servicers.admin import AdminServicer
+from reservation.server.servicers.guard import GuardServicer
 from reservation.server.servicers.interception import InterceptionServicer
 from reservation.server.servicers.orders import OrderServicer
-from reservation.server.servicers.guard import GuardServicer
 from reservation.server.servicers.reservation import ReservationServicer
 from reservation.server.servicers.routing import RoutingAdminServicer, RoutingServicer
 from reservation.server.servicers.write_back import WriteBackServicer
@@ -49,12 +49,12 @@ from reservation.storage.store import Store, connect
 from reservation.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
+    guard_service_pb2,
+    guard_service_pb2_grpc,
     interception_service_pb2,
     interception_service_pb2_grpc,
     order_service_pb2,
     order_service_pb2_grpc,
-    guard_service_pb2,
-    guard_service_pb2_grpc,
     reservation_service_pb2,
     reservation_service_pb2_grpc,
     routing_service_pb2,

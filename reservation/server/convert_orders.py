@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -68,8 +69,9 @@ def to_order(o: Order) -> pb.Order:
         reservation_state=o.reservation_state, updated_at=_ts(o.updated_at_ms))
 
 
-def outcome(value: str) -> int:
-    return pb.SyncOutcome.Value(f"SYNC_OUTCOME_{value}")
+def outcome(value: str) -> pb.SyncOutcome:
+    # Value() is typed as int; the enum's number is what the message field takes.
+    return cast(pb.SyncOutcome, pb.SyncOutcome.Value(f"SYNC_OUTCOME_{value}"))
 
 
 def to_result(r: SyncResult, key: tuple[str, str, str]) -> pb.SyncResult:

@@ -67,7 +67,9 @@ class CertificateFiles:
 
     def credentials(self) -> grpc.ServerCredentials:
         return grpc.dynamic_ssl_server_credentials(
-            self.current, self.fetch, require_client_authentication=self.require_client_cert)
+            # fetch returns None for "unchanged", which grpc accepts (its stub says not).
+            self.current, self.fetch,  # type: ignore[arg-type]
+            require_client_authentication=self.require_client_cert)
 
 
 def server_files(settings: Settings) -> CertificateFiles | None:

@@ -32,9 +32,9 @@ def scoped_request(rpc: Rpc, channel: str = "jd", group: str = "wms") -> Message
     req = rpc.request()
     fields = req.DESCRIPTOR.fields_by_name
     if "channel" in fields:
-        setattr(req, "channel", channel)
+        req.channel = channel
     if "group" in fields:
-        setattr(req, "group", group)
+        req.group = group
     if "requests" in fields and fields["requests"].message_type.name == "ReserveRequest":
         req.requests.add(channel=channel)  # type: ignore[attr-defined]
     if "request" in fields and fields["request"].message_type.name == "ReserveRequest":
@@ -114,7 +114,7 @@ async def test_every_rpc_for_every_role_answers_as_the_table_says(
     text = README.read_text(encoding="utf-8")
     if os.environ.get("UPDATE_ROLE_TABLE"):
         text = re.sub(f"{re.escape(START)}.*?{re.escape(END)}",
-                      lambda _: f"{START}\n{table}\n{END}", text, flags=re.S)
+                      lambda _: f"{START}\n{table}\n{END}", text, flags=re.DOTALL)
         README.write_text(text, encoding="utf-8")
     assert f"{START}\n{table}\n{END}" in text, (
         "README's role table is out of date: UPDATE_ROLE_TABLE=1 pytest " + __file__)

@@ -20,7 +20,6 @@ from tests.helpers import (
     RESERVED,
     assert_invariant,
     confirm,
-    get,
     levels,
     line,
     load,

@@ -13,8 +13,17 @@ from reservation.routing.service import Routing, today
 from reservation.server.app import App
 from reservation.v1 import reservation_service_pb2 as rspb
 from reservation.v1 import routing_service_pb2 as rpb
-from tests.helpers import (REJECTED, RESERVED, allocations, bad_request_fields, levels, line,
-                           load, order, release)
+from tests.helpers import (
+    REJECTED,
+    RESERVED,
+    allocations,
+    bad_request_fields,
+    levels,
+    line,
+    load,
+    order,
+    release,
+)
 from tests.routing.conftest import RoutingStubs
 from tests.routing.test_seed_rules import put_seed_rules, route_request
 

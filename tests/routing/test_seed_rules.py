@@ -97,8 +97,8 @@ async def test_amount_above_500_by_credit_card_goes_to_review(rstubs: RoutingStu
                                           payment_method="CREDIT_CARD"))
     assert d.review and d.review_reason == "amount above 500 paid by credit card"
     assert allocations(d) == [("TV-1", "WH-GZ", 1)]
-    for kw in (dict(amount=500, payment_method="CREDIT_CARD"),
-               dict(amount=900, payment_method="ALIPAY")):
+    for kw in ({"amount": 500, "payment_method": "CREDIT_CARD"},
+               {"amount": 900, "payment_method": "ALIPAY"}):
         d = await route(rstubs, route_request("广州", ("TV-1", 1, ""), **kw))
         assert not d.review
 

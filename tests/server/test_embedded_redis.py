@@ -18,9 +18,9 @@ from reservation.settings import Settings
 
 
 async def test_embedded_redis_keeps_an_aof_fsynced_every_second(tmp_path: Path) -> None:
-    async with redis_for(Settings(redis_url=None, data_dir=str(tmp_path))) as url:
-        async with aioredis.Redis.from_url(url, decode_responses=True) as r:
-            config = await r.config_get("append*")
-            assert (config["appendonly"], config["appendfsync"]) == ("yes", "everysec")
-            await r.set("probe", "1")
+    async with redis_for(Settings(redis_url=None, data_dir=str(tmp_path))) as url, \
+            aioredis.Redis.from_url(url, decode_responses=True) as r:
+        config = await r.config_get("append*")
+        assert (config["appendonly"], config["appendfsync"]) == ("yes", "everysec")
+        await r.set("probe", "1")
     assert any((tmp_path / "redis").rglob("*.aof")), "no AOF file in the data dir"

@@ -167,5 +167,5 @@ async def test_the_cli_speaks_mtls(mtls_app: App, ca: Authority) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "reservation.cli", "sale", "list", "--target", mtls_app.target,
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, err.decode()

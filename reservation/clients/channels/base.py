@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from reservation.clients.channels.http import ChannelApi
@@ -145,10 +145,13 @@ class Adapter:
     """Other status fields the mapping reads (refund, group, confirm status, ...)."""
 
 
+V = TypeVar("V")
+
+
 # --- small helpers the mapping functions share -------------------------------------------
 
-def lookup(table: Mapping[Any, str], channel: str, order_id: str, field_name: str,
-           value: object) -> str:
+def lookup(table: Mapping[Any, V], channel: str, order_id: str, field_name: str,
+           value: object) -> V:
     """table[value], or UnknownStatus naming channel, field and value."""
     try:
         return table[value]

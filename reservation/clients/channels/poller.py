@@ -19,6 +19,7 @@ bounded rate (see http.RateLimiter).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -126,7 +127,7 @@ class Poller:
         token: str | None = None
         for _ in range(self.max_pages):
             page = self.backoff.run(f"{self.adapter.name} fetch",
-                                    lambda t=token: self.adapter.fetch(self.api, window, t))
+                                    functools.partial(self.adapter.fetch, self.api, window, token))
             result.pages += 1
             result.fetched += len(page.orders)
             orders = self._map(page.orders, result)

@@ -43,7 +43,7 @@ def status_code(exc: errors.ReservationError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def status_details(exc: errors.ReservationError) -> tuple[tuple[str, bytes], ...]:
+def status_details(exc: errors.ReservationError) -> tuple[tuple[str, bytes | str], ...]:
     """Trailing metadata carrying google.rpc.Status (what grpcio-status reads)."""
     status = status_pb2.Status(code=status_code(exc).value[0], message=exc.message)
     if isinstance(exc, errors.InvalidArgument):

@@ -17,7 +17,7 @@ the bad message.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from reservation.errors import InvalidArgument
+from reservation.server.interceptors.wrapping import Continuation
 
 # Ranges defined by google/protobuf/timestamp.proto and duration.proto.
 _TS_MIN, _TS_MAX = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31 UTC
@@ -54,10 +55,13 @@ def check(message: Message, path: str = "") -> None:
         values = value if field.is_repeated else [value]
         if field.type == FieldDescriptor.TYPE_ENUM:
             for i, number in enumerate(values):
-                if number not in field.enum_type.values_by_number:
+                enum = field.enum_type
+                assert enum is not None  # an enum field always has its type
+                if number not in enum.values_by_number:
                     at = f"{where}[{i}]" if field.is_repeated else where
-                    raise InvalidArgument(at, f"{number} is not a {field.enum_type.name} value")
-        elif field.type == FieldDescriptor.TYPE_MESSAGE and not field.message_type.GetOptions().map_entry:
+                    raise InvalidArgument(at, f"{number} is not a {enum.name} value")
+        elif (field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None
+              and not field.message_type.GetOptions().map_entry):
             for i, item in enumerate(values):
                 at = f"{where}[{i}]" if field.is_repeated else where
                 check(item, at)
@@ -108,23 +112,21 @@ def _first(request: Any) -> Any:
 class RequestCheckInterceptor(grpc.aio.ServerInterceptor):
     """Refuse unparseable or out-of-range requests (see the module docstring)."""
 
-    async def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    async def intercept_service(self, continuation: Continuation,
+                                details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         if handler is None:
-            return handler
+            return handler  # type: ignore[return-value]  # None: no such method, as grpc expects
         parse = _deserializer(handler.request_deserializer)
         out = handler.response_serializer
         if handler.unary_unary:
-            uu = handler.unary_unary
+            uu: Any = handler.unary_unary
 
             async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 return await uu(_first(request), context)
             return grpc.unary_unary_rpc_method_handler(unary_unary, parse, out)
         if handler.unary_stream:
-            us = handler.unary_stream
+            us: Any = handler.unary_stream
 
             async def unary_stream(request: Any, context: grpc.aio.ServicerContext
                                    ) -> AsyncIterator[Any]:
@@ -132,13 +134,13 @@ class RequestCheckInterceptor(grpc.aio.ServerInterceptor):
                     yield item
             return grpc.unary_stream_rpc_method_handler(unary_stream, parse, out)
         if handler.stream_unary:
-            su = handler.stream_unary
+            su: Any = handler.stream_unary
 
             async def stream_unary(requests: AsyncIterator[Any],
                                    context: grpc.aio.ServicerContext) -> Any:
                 return await su(_checked(requests), context)
             return grpc.stream_unary_rpc_method_handler(stream_unary, parse, out)
-        ss = handler.stream_stream
+        ss: Any = handler.stream_stream
 
         async def stream_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
                                 ) -> AsyncIterator[Any]:

@@ -8,6 +8,7 @@ import json
 import grpc
 
 from reservation.errors import InvalidArgument
+from reservation.interception.rules import RuleSet
 from reservation.interception.service import Interception, Review
 from reservation.ordersync import validation as ov
 from reservation.server import convert_orders as co
@@ -26,9 +27,9 @@ def to_review(r: Review, now_ms: int) -> pb.Review:
                      state_before=r.state_before, rules_version=r.rules_version, note=r.note)
 
 
-def _rules(rs: object) -> pb.InterceptionRules:
-    version = getattr(rs, "version")
-    document = getattr(rs, "document")
+def _rules(rs: RuleSet) -> pb.InterceptionRules:
+    version = rs.version
+    document = rs.document
     return pb.InterceptionRules(version=version, document_json=json.dumps(
         document, ensure_ascii=False, sort_keys=True))
 

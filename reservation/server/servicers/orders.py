@@ -9,6 +9,7 @@ adapter only its channels' feeds).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import cast
 
 import grpc
 
@@ -17,6 +18,7 @@ from reservation.errors import InvalidArgument
 from reservation.interception.service import Interception
 from reservation.ordersync import listing, states
 from reservation.ordersync import validation as ov
+from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.fulfilment import Fulfilment
 from reservation.ordersync.hub import OrderHub
 from reservation.ordersync.model import ChannelOrder
@@ -150,7 +152,8 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         batch = await self.hub.events.pull(request.group, request.consumer, request.max_events,
                                            convert.duration_ms("wait", request.wait))
         return pb.PullOrderEventsResponse(batch_id=batch.batch_id,
-                                          events=[co.to_event(e) for e in batch.events])
+                                          events=[co.to_event(cast(OrderEvent, e))
+                                                  for e in batch.events])
 
     async def AckOrderEvents(self, request: pb.AckOrderEventsRequest,
                              context: grpc.aio.ServicerContext) -> pb.AckOrderEventsResponse:
