@@ -10,12 +10,10 @@ import re
 import time
 from typing import Any
 
-import grpc
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from reservation.cli import output
-from reservation.cli.loop import run
+from reservation.cli import rpc
 from reservation.clients import _grpc
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import admin_service_pb2_grpc as admin_grpc
@@ -62,24 +60,9 @@ def parse_time(text: str) -> Timestamp:
 
 
 def _call(args: argparse.Namespace, service: str, method: str, request: Any) -> int:
-    """One RPC of the AdminService ("admin") or the ReservationService ("rs"); the
-    reply printed as JSON, an error on stderr with exit code 1."""
-
-    async def go() -> int:
-        async with _grpc.aio_channel(args.target, _grpc.tls(args)) as channel:
-            stub = (admin_grpc.AdminServiceStub(channel) if service == "admin"
-                    else rs_grpc.ReservationServiceStub(channel))
-            try:
-                metadata = _grpc.bearer(args.token) + _grpc.operator()
-                reply = await getattr(stub, method)(request, metadata=metadata)
-            except grpc.aio.AioRpcError as exc:
-                output.print_error(exc.code().name, exc.details() or "")
-                return 1
-        output.print_reply(reply)
-        return 0
-
-    return run(go)
-
+    """One RPC of the AdminService ("admin") or the ReservationService ("rs")."""
+    stub = admin_grpc.AdminServiceStub if service == "admin" else rs_grpc.ReservationServiceStub
+    return rpc.call(args, stub, method, request)
 
 def _stock_load(a: argparse.Namespace) -> int:
     mode = admin_pb.LOAD_MODE_SET if a.set else admin_pb.LOAD_MODE_ADD

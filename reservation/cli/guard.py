@@ -6,10 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import grpc
-
-from reservation.cli import output
-from reservation.cli.loop import run
+from reservation.cli import rpc
 from reservation.clients import _grpc
 from reservation.v1 import guard_service_pb2 as pb
 from reservation.v1 import guard_service_pb2_grpc as pb_grpc
@@ -19,20 +16,7 @@ _SWITCH = {"on": pb.SWITCH_ON, "off": pb.SWITCH_OFF}
 
 
 def _call(args: argparse.Namespace, method: str, request: Any) -> int:
-    async def go() -> int:
-        async with _grpc.aio_channel(args.target) as channel:
-            stub = pb_grpc.GuardServiceStub(channel)
-            try:
-                reply = await getattr(stub, method)(
-                    request, metadata=_grpc.bearer(args.token) + _grpc.operator())
-            except grpc.aio.AioRpcError as exc:
-                output.print_error(exc.code().name, exc.details() or "")
-                return 1
-        output.print_reply(reply)
-        return 0
-
-    return run(go)
-
+    return rpc.call(args, pb_grpc.GuardServiceStub, method, request)
 
 def _get(a: argparse.Namespace) -> int:
     return _call(a, "GetGuard", pb.GetGuardRequest(sku=a.sku))

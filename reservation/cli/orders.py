@@ -14,26 +14,16 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from reservation.cli import output
+from reservation.cli import rpc
 from reservation.clients import _grpc
 from reservation.v1 import order_service_pb2 as pb
 from reservation.v1 import order_service_pb2_grpc as pb_grpc
 
 
 def _call(args: argparse.Namespace, method: str, request: Any) -> int:
-    with _grpc.channel(args.target, _grpc.tls(args)) as channel:
-        try:
-            response = getattr(pb_grpc.OrderServiceStub(channel), method)(
-                request, timeout=60, metadata=_grpc.bearer(args.token))
-        except grpc.RpcError as exc:
-            output.print_error(exc.code().name, exc.details())
-            return 1
-    output.print_reply(response)
-    return 0
-
+    return rpc.call(args, pb_grpc.OrderServiceStub, method, request)
 
 def _key(args: argparse.Namespace) -> pb.OrderKey:
     return pb.OrderKey(channel=args.channel, shop=args.shop, order_id=args.order_id)

@@ -7,15 +7,13 @@ decision as an explanation (`--json` for the message).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-import grpc
 import yaml
 from google.protobuf import json_format, struct_pb2
 
-from reservation.cli.loop import run
+from reservation.cli import rpc
 from reservation.clients import _grpc
 from reservation.v1 import routing_service_pb2 as pb
 from reservation.v1 import routing_service_pb2_grpc as pb_grpc
@@ -23,21 +21,8 @@ from reservation.v1 import routing_service_pb2_grpc as pb_grpc
 
 def _call(args: argparse.Namespace, method: str, request: Any, admin: bool = True,
           show: Any = None) -> int:
-    async def go() -> int:
-        async with _grpc.aio_channel(args.target, _grpc.tls(args)) as channel:
-            stub = (pb_grpc.RoutingAdminServiceStub(channel) if admin
-                    else pb_grpc.RoutingServiceStub(channel))
-            try:
-                reply = await getattr(stub, method)(request, metadata=_grpc.bearer(args.token))
-            except grpc.aio.AioRpcError as exc:
-                print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
-                return 1
-        print(show(reply) if show else json_format.MessageToJson(
-            reply, indent=2, ensure_ascii=False))
-        return 0
-
-    return run(go)
-
+    stub = pb_grpc.RoutingAdminServiceStub if admin else pb_grpc.RoutingServiceStub
+    return rpc.call(args, stub, method, request, show)
 
 def _read(path: str) -> Any:
     """A YAML (or JSON, which is YAML) file."""

@@ -48,13 +48,13 @@ async def test_warehouses_rules_and_route_from_the_command_line(
     code, out, _ = await cli(app, "warehouses", "list")
     assert [w["warehouseId"] for w in json.loads(out)["warehouses"]] == ["WH-EAST-A", "WH-HZ"]
     code, out, _ = await cli(app, "warehouses", "get", "WH-HZ")
-    assert json.loads(out)["warehouse"]["dailyCapacity"] == "500"
+    assert json.loads(out)["warehouse"]["dailyCapacity"] == 500  # a number, like every command
 
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, encoding="utf-8")
     code, out, err = await cli(app, "rules", "put", str(rules))
     assert code == 0, err
-    assert json.loads(out)["rules"]["version"] == "1"
+    assert json.loads(out)["rules"]["version"] == 1
     code, out, _ = await cli(app, "rules", "get")
     assert "# version 1" in out and "华东前置仓A" in out
 
@@ -70,6 +70,6 @@ async def test_warehouses_rules_and_route_from_the_command_line(
     assert code == 1 and "INVALID_ARGUMENT" in err and "rules[0].then.prefer[0]" in err
 
     code, out, _ = await cli(app, "rules", "rollback", "1")
-    assert code == 0 and json.loads(out)["rules"]["rolledBackTo"] == "1"
+    assert code == 0 and json.loads(out)["rules"]["rolledBackTo"] == 1
     code, out, _ = await cli(app, "rules", "history")
     assert out.splitlines()[0] == "current version: 2"
