@@ -1,11 +1,9 @@
-"""Redis access for interception: rule set versions (routing's rules_put script on the
-interception hash), review tasks, the per-day orders of a receiver phone hash, totals."""
+"""Redis access for interception: rule set versions (storage/rulesets.py, as routing's,
+on the interception hash), review tasks, the per-day orders of a receiver phone hash, totals."""
 
 from __future__ import annotations
 
-from reservation.errors import FailedPrecondition
-from reservation.storage import keys
-from reservation.storage.routing import VERSIONS_KEPT
+from reservation.storage import keys, rulesets
 from reservation.storage.store import Store, redis_errors
 
 PHONE_DAYS_MS = 2 * 24 * 3600 * 1000
@@ -18,20 +16,14 @@ class InterceptionStore:
 
     # -- rule sets (the same script and record shape as routing's) ----------------------
     async def current_version(self) -> int:
-        with redis_errors():
-            return int(await self.client.hget(keys.interception_rules(), "current") or 0)
+        return await rulesets.current_version(self.store, keys.interception_rules())
 
     async def put_rules(self, record: str, expected_version: int) -> int:
-        reply = await self.store.eval("rules_put", [keys.interception_rules()],
-                                      [expected_version, record, VERSIONS_KEPT])
-        if reply.code == "CONFLICT":
-            raise FailedPrecondition(f"expected_version {expected_version} is not current "
-                                     f"(version {reply.version} is)")
-        return reply.version
+        return await rulesets.put(self.store, keys.interception_rules(), record,
+                                  expected_version)
 
     async def rules_record(self, version: int) -> str | None:
-        with redis_errors():
-            return await self.client.hget(keys.interception_rules(), f"v:{version}")
+        return await rulesets.record(self.store, keys.interception_rules(), version)
 
     # -- the orders of one phone on one day ----------------------------------------------
     async def phone_orders(self, day: str, buyer_hash: str, ref: str) -> int:

@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reservation.errors import FailedPrecondition
-from reservation.storage import keys
+from reservation.storage import keys, rulesets
 from reservation.storage.store import Store, redis_errors
 
-VERSIONS_KEPT = 500
 RECENT_KEPT = 1000
 
 
@@ -50,23 +48,13 @@ class RoutingStore:
 
     # -- rule sets --------------------------------------------------------------------
     async def put_rules(self, record: str, expected_version: int) -> int:
-        reply = await self.store.eval("rules_put", [keys.routing_rules()],
-                                      [expected_version, record, VERSIONS_KEPT])
-        if reply.code == "CONFLICT":
-            raise FailedPrecondition(f"expected_version {expected_version} is not current "
-                                     f"(version {reply.version} is)")
-        return reply.version
+        return await rulesets.put(self.store, keys.routing_rules(), record, expected_version)
 
     async def rules_record(self, version: int) -> str | None:
-        with redis_errors():
-            return await self.client.hget(keys.routing_rules(), f"v:{version}")
+        return await rulesets.record(self.store, keys.routing_rules(), version)
 
     async def rules_records(self, versions: Sequence[int]) -> list[str | None]:
-        if not versions:
-            return []
-        with redis_errors():
-            return await self.client.hmget(keys.routing_rules(),
-                                           [f"v:{v}" for v in versions])
+        return await rulesets.records(self.store, keys.routing_rules(), versions)
 
     # -- stock ------------------------------------------------------------------------
     async def available(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
