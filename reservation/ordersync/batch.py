@@ -46,6 +46,9 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
     dups = {i: sorted(r for r in d if r.split(":", 1)[0] != orders[i].channel)
             for i, d in zip(fresh, dups_raw)}
     loc_of = dict(zip(first, locs))
+    # Orders that arrive are routed first, the whole batch in one decision call.
+    routes = dict(zip(fresh, await hub.router.route([orders[i] for i in fresh]))) \
+        if fresh else {}
 
     now = hub.clock()
     planned: list[tuple[int, Plan, int]] = []
@@ -53,13 +56,13 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
     for i in first:
         rec = recs.get(i)
         current = codec.decode(rec[1]) if rec else None
-        p = planning.sync(current, orders[i], dups.get(i, []), now)
+        p = planning.sync(current, orders[i], dups.get(i, []), now, routes.get(i))
         if isinstance(p, Outcome):
             results[i] = SyncResult(p, current)
             continue
         anchor = loc_of[i] if current else hub._anchor(orders[i])
         assert anchor is not None
-        parts = hub._parts(p.order, await hub.router.candidates(p.order))
+        parts = hub._parts(p.order)
         if set(parts) != {anchor}:
             slow.append(i)
             continue
@@ -74,7 +77,7 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
         if i in lost:
             slow.append(i)
             continue
-        parts = hub._parts(p.order, await hub.router.candidates(p.order))
+        parts = hub._parts(p.order)
         op = hub._op("order", refs[i], anchor, p, p.order, parts[anchor], p.want)
         by_shard.setdefault(anchor, []).append((i, p, op))
 
@@ -90,5 +93,5 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
                            for shard, items in by_shard.items()
                            for k in range(0, len(items), CHUNK)))
     for i in sorted(slow):
-        results[i] = await hub.sync_one(orders[i])
+        results[i] = await hub.sync_one(orders[i], [routes[i]] if i in routes else None)
     return [r for r in results if r is not None]

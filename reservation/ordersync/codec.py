@@ -54,4 +54,6 @@ def decode(text: str) -> Order:
     d["lines"] = tuple(Line(**ln) for ln in d["lines"])
     d["shipments"] = tuple(Shipment(**s) for s in d["shipments"])
     d["review"] = tuple(d["review"])
+    d["routes"] = tuple(d.get("routes", ()))
+    d["routed_warehouses"] = tuple(d.get("routed_warehouses", ()))
     return Order(**d)

@@ -22,6 +22,7 @@ class EventType(StrEnum):
     ADDRESS_CHANGED = "ADDRESS_CHANGED"
     SHIPMENT_REPORTED = "SHIPMENT_REPORTED"
     STOCK_REFUSED = "STOCK_REFUSED"  # the stock effect could not be made (see reason)
+    ROUTING_DECIDED = "ROUTING_DECIDED"  # where the order ships from, and which rules said so
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,15 @@ def address_changed(ctx: Context, before: Any, after: Any) -> OrderEvent:
 def shipment_reported(ctx: Context, shipment: Any) -> OrderEvent:
     return ctx.event(EventType.SHIPMENT_REPORTED,
                      changes={"shipments": change(None, shipment)})
+
+
+def routing_decided(ctx: Context, warehouses: Any, candidates: Any, rules: Any,
+                    rules_version: int, why: str) -> OrderEvent:
+    return ctx.event(EventType.ROUTING_DECIDED, actor="rule:routing", reason=why,
+                     changes={"warehouses": change([], warehouses),
+                              "candidates": change([], candidates),
+                              "rules": change([], rules),
+                              "rules_version": change(0, rules_version)})
 
 
 def stock_refused(ctx: Context, reason: str) -> OrderEvent:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from reservation import clock as clock_
 from reservation.domain.models import OrderLine
@@ -25,7 +24,9 @@ from reservation.ordersync import plan as planning
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.model import Address, ChannelOrder, Order, Shipment
 from reservation.ordersync.plan import Outcome, Plan
+from reservation.ordersync.routes import PriorityRouter, Route, Router
 from reservation.ordersync.states import HoldWant, OrderState
+from reservation.routing.service import today
 from reservation.settings import Settings
 from reservation.storage import keys
 from reservation.storage.orders import OrderStore, order_ref
@@ -38,20 +39,6 @@ from reservation.storage.writeback import WriteBackStore
 
 ATTEMPTS = 10
 AUDIT_GROUP = "audit"
-
-
-class Router(Protocol):
-    """The routing seam: candidate warehouses per line ("" = the SKU's warehouses in
-    priority order), in line order. The routing capability plugs in here."""
-
-    async def candidates(self, order: Order) -> list[str]: ...
-
-
-class PriorityRouter:
-    """Until routing is there: the line's own warehouse, else the SKU's priority order."""
-
-    async def candidates(self, order: Order) -> list[str]:
-        return [line.warehouse_id for line in order.lines]
 
 
 @dataclass(frozen=True)
@@ -80,6 +67,7 @@ class OrderHub:
         """Time of the hub's own decisions (routed at, event times); a seam for tests."""
         self.orders = OrderStore(store)
         self.router: Router = router or PriorityRouter()
+        """Routes orders as they arrive (see ordersync/routes.py)."""
         self.events = WriteBack(WriteBackStore(store, keys.ORDER_EVENTS, parse_event), settings,
                                 settings.order_event_groups, "order_event_groups")
 
@@ -102,7 +90,7 @@ class OrderHub:
 
     async def _with_holds(self, order: Order) -> Order:
         ref = order_ref(*order.key)
-        parts = self._parts(order, [ln.warehouse_id for ln in order.lines])
+        parts = self._parts(order)
         holds = await self.orders.holds([(s, self._hold_ref(ref, s, order)) for s in parts])
         warehouses: list[str] = []
         states_ = []
@@ -128,7 +116,10 @@ class OrderHub:
     def _anchor(self, order: Order | ChannelOrder) -> int:
         return keys.shard_of(order.lines[0].sku, self.settings.shards)
 
-    def _parts(self, order: Order, cands: Sequence[str]) -> dict[int, list[tuple[str, int, str]]]:
+    def _parts(self, order: Order) -> dict[int, list[tuple[str, int, str]]]:
+        """Lines by shard, each (sku, quantity, candidate warehouses)."""
+        # Routed: the routed candidates; else the line's own warehouse or priority ("").
+        cands = order.routes or [ln.warehouse_id for ln in order.lines]
         parts: dict[int, list[tuple[str, int, str]]] = {}
         for line, cand in zip(order.lines, cands, strict=True):
             shard = keys.shard_of(line.sku, self.settings.shards)
@@ -178,12 +169,14 @@ class OrderHub:
             fields.append(len(p.wms_events))
             for item in p.wms_events:
                 fields += list(item)
+        # A routed order counts towards today's load of the warehouses it holds at.
+        fields.append(today() if order.routes else "")
         return "\t".join(map(str, fields))
 
     async def _execute(self, ref: str, anchor: int, p: Plan) -> tuple[OpReply, Order]:
         """Run a plan: other shards' holds first (saga), then the anchor script."""
         order = p.order
-        parts = self._parts(order, await self.router.candidates(order))
+        parts = self._parts(order)
         made: list[int] = []
         refused: OpReply | None = None
         for shard in sorted(s for s in parts if s != anchor):
@@ -259,14 +252,19 @@ class OrderHub:
         # Cross-channel only: one channel's own order numbers do not collide.
         return sorted(r for r in near if r.split(":", 1)[0] != co.channel)
 
-    async def sync_one(self, co: ChannelOrder) -> SyncResult:
+    async def sync_one(self, co: ChannelOrder,
+                       routed: list[Route | None] | None = None) -> SyncResult:
+        """One order; `routed`: its routing decision when the caller made it already."""
         ref = order_ref(*co.key)
         gens: dict[str, int] = {}
         for _ in range(ATTEMPTS):
             found = await self._load(ref)
             current = found[1] if found else None
             dups = [] if current else await self._duplicates(ref, co)
-            p = planning.sync(current, co, dups, self.clock())
+            if current is None and routed is None:
+                routed = await self.router.route([co])  # an order that arrives is routed
+            route = routed[0] if routed and current is None else None
+            p = planning.sync(current, co, dups, self.clock(), route)
             if isinstance(p, Outcome):
                 return SyncResult(p, current)
             _carry_gens(p, gens)

@@ -135,6 +135,13 @@ class Order:
     """Per shard: generation of the stock hold ref (bumped when a hold expired or ended
     and is made again)."""
     wms_notified: bool = False
+    routes: tuple[str, ...] = ()
+    """Per line: the warehouses routing decided, in the order the stock script tries them
+    ("w1,w2"); empty when the order was not routed (the line's own warehouse, else the
+    SKU's warehouses in priority order)."""
+    routed_warehouses: tuple[str, ...] = ()
+    """Where routing planned to ship from when the order arrived (GetOrder's warehouses
+    are where its stock is actually held)."""
     # Filled from the live holds on read, not stored in the document:
     warehouses: tuple[str, ...] = ()
     reservation_state: str = ""

@@ -18,6 +18,7 @@ from reservation.ordersync import events as ev
 from reservation.ordersync import states
 from reservation.ordersync.events import Context, OrderEvent
 from reservation.ordersync.model import PAYLOAD_FIELDS, ChannelOrder, Order, Shipment
+from reservation.ordersync.routes import Route
 from reservation.ordersync.states import HoldWant, OrderState
 
 S = OrderState
@@ -117,22 +118,31 @@ def _stock_fallback(base: Order, ctx: Context, head: list[OrderEvent],
     return fb, events
 
 
-def _base(current: Order | None, co: ChannelOrder, now: int) -> Order:
+def _base(current: Order | None, co: ChannelOrder, now: int,
+          route: Route | None = None) -> Order:
     """The order with the channel's payload applied, before any move."""
     if current is None:
-        return _new_order(co, now)
+        order = _new_order(co, now)
+        if route is not None:
+            order.routes, order.routed_warehouses = route.candidates, route.warehouses
+        return order
     return current.copy(version=current.version + 1, updated_at_ms=now,
                         channel_state=co.state, **{f: getattr(co, f) for f in PAYLOAD_FIELDS})
 
 
 def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
-         now: int) -> Plan | Outcome:
-    """A channel's order as it arrives: new, changed, the same again, or stale."""
+         now: int, route: Route | None = None) -> Plan | Outcome:
+    """A channel's order as it arrives: new, changed, the same again, or stale. A new
+    order comes with its routing decision (`route`, None when not routed)."""
     if current is None:
         ctx = Context(co.channel, co.shop, co.order_id, 1, now, co.actor)
         fields = {f: getattr(co, f) for f in PAYLOAD_FIELDS}
         fields["channel_state"] = co.state
         head = [ev.created(ctx, states.INITIAL, fields)]
+        if route is not None:
+            head.append(ev.routing_decided(
+                ctx, route.warehouses, route.candidates, route.rules, route.rules_version,
+                "; ".join(route.decided_by) or route.review))
         outcome, expected = Outcome.CREATED, 0
     else:
         if co.modified_at_ms < current.modified_at_ms:
@@ -146,25 +156,35 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
         ctx = Context(co.channel, co.shop, co.order_id, current.version + 1, now, co.actor)
         head = [ev.updated(ctx, diff)]
         outcome, expected = Outcome.UPDATED, current.version
-    order = _base(current, co, now)
+        route = None  # routed when it arrived; its decision is on the order
+    order = _base(current, co, now, route)
     reason = f"channel status {co.raw_status}"
     target = _target(order.state, co.state)
     suspect = bool(duplicates) and co.state in states.REVIEW_STICKY
-    if suspect:
+    # A routing rule's review flag (or an address routing cannot place) holds the order
+    # like a duplicate: as far as paid, then ON_HOLD; its stock is held meanwhile.
+    review = route.review if route is not None and co.state in states.REVIEW_STICKY else ""
+    if suspect or review:
         target = S.PAID if co.state in (S.PAID, S.ROUTED) else order.state
     path = states.walk(order.state, target)
     events = head + _walk(order, ctx, path, reason, co.paid_at_ms)
+    whys = []
     if suspect:
         events.append(ev.duplicate_suspected(ctx, duplicates))
         order.review = (*order.review, "suspected duplicate of " + ", ".join(duplicates))
-        events += _walk(order, ctx, [S.ON_HOLD], "suspected duplicate",
-                        actor="rule:duplicates")
+        whys.append("suspected duplicate")
+    if review:
+        order.review = (*order.review, f"routing: {review}")
+        whys.append(f"routing: {review}")
+    if whys:
+        events += _walk(order, ctx, [S.ON_HOLD], "; ".join(whys),
+                        actor="rule:duplicates" if suspect else "rule:routing")
     plan = Plan(order, events, _want(order), expected, outcome,
                 duplicates=tuple(duplicates))
     if plan.want in (HoldWant.HELD, HoldWant.CONFIRMED):
         # Built only when the stock is refused (rare): most orders never pay for it.
         plan.fallback_fn = lambda: _stock_fallback(
-            _base(current, co, now), ctx, head, path, reason, co.paid_at_ms)
+            _base(current, co, now, route), ctx, head, path, reason, co.paid_at_ms)
     if order.state == S.ON_HOLD:
         plan.outcome = Outcome.ON_HOLD
     _mark_feed(plan)

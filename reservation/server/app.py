@@ -20,6 +20,7 @@ from reservation.errors import StartupError, Unavailable
 from reservation.guard import Guard
 from reservation.interception.service import Interception
 from reservation.ordersync.hub import OrderHub
+from reservation.ordersync.routes import RoutingRouter
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.recovery import Recovery
@@ -214,7 +215,7 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
         AdminServicer(sales, inventory, Reconciler(write_back), DeadLetters(reservations)), server)
     write_back_service_pb2_grpc.add_WriteBackServiceServicer_to_server(
         WriteBackServicer(write_back), server)
-    orders = orders or OrderHub(reservations.store, settings)
+    orders = orders or OrderHub(reservations.store, settings, RoutingRouter(routing))
     interception = Interception(reservations.store, settings, orders)
     order_service_pb2_grpc.add_OrderServiceServicer_to_server(
         OrderServicer(orders, interception), server)
@@ -247,13 +248,15 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     await store.health()
     # Write-back groups exist before the first ack can trim the streams.
     await WriteBack.over(store).start()
-    orders = OrderHub(store, settings)
+    routing = Routing(store, settings)  # one for Reserve and the order hub (one cache)
+    orders = OrderHub(store, settings, RoutingRouter(routing))
     await orders.start()  # its event groups exist before the first ack trims
     reservations = Reservations(store, settings)
     sales = Sales(store, settings)
     inventory = Inventory(store, settings)
     health_servicer = health.aio.HealthServicer()
-    server = build_server(settings, reservations, sales, inventory, health_servicer, orders)
+    server = build_server(settings, reservations, sales, inventory, health_servicer, orders,
+                          routing)
     try:
         tls = server_files(settings)
     except (OSError, ValueError) as exc:

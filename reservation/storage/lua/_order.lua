@@ -17,6 +17,8 @@
 --  then the fallback (written when the stock is refused): doc ('' for none), m entries...
 --    (the hub passes none: after REFUSED it writes its review itself, see hub._fallback)
 --  then w write-back events for the WMS, w x (type, warehouse, detail JSON)
+--  then the load day "yyyymmdd" of a routed order ('' : not routed): a hold this op
+--    makes counts once towards each warehouse it holds at (count_load, _reserve.lua)
 -- Returns {code, current version, hold state, allocations, reason, failed sku, act}:
 --  OK (primary written) | FALLBACK (stock refused, fallback written) | REFUSED (stock
 --  refused, no fallback: nothing written) | CONFLICT (version differs: nothing written) |
@@ -72,7 +74,7 @@ local function confirm_hold(ref, h, now)
 end
 
 -- Write what plan_hold decided; returns the hold after it (or nil).
-local function apply_plan(p, ref, a, now)
+local function apply_plan(p, ref, a, now, load_day)
   local h = p.h
   if p.act == 'reserve' then
     local cands = {}
@@ -83,6 +85,7 @@ local function apply_plan(p, ref, a, now)
     if p.decision.ttl ~= nil and p.decision.ttl < ttl then ttl = p.decision.ttl end
     h.ttl = tostring(ttl)
     apply_hold(ref, h, p.decision, ttl, CFG.retention, now)
+    count_load(load_day, p.decision.allocs)
     if p.confirm then confirm_hold(ref, h, now) end
   elseif p.act == 'confirm' then
     confirm_hold(ref, h, now)
@@ -167,14 +170,14 @@ local function apply_order(s)
     return hold_reply('REFUSED', current, nil, p.reason, p.sku)
   end
 
+  local w = tonumber(a[i])
   local h = nil
-  if not refused then h = apply_plan(p, hold_ref, a, now) end
+  if not refused then h = apply_plan(p, hold_ref, a, now, a[i + 1 + 3 * w]) end
   if a[1] == 'part' then return hold_reply('OK', current, h, '', '', p.act) end
   local why = nil
   if refused then why = p.reason .. ' ' .. p.sku end
   write_record(ref, a, refused and fallback or primary, tonumber(a[6]), now, why)
   if not refused then
-    local w = tonumber(a[i])
     for k = 0, w - 1 do
       local j = i + 1 + 3 * k
       redis.call('XADD', wb_key(), '*', 't', a[j], 'ch', a[10], 'oid', a[11], 'rid', a[9],
