@@ -1,6 +1,6 @@
-"""SyncOrders for a batch: the reads of every order in one pipeline per step, then one
-order_apply_many script per shard for the orders whose lines all sit in their anchor
-shard. What cannot go that way (an order repeated in the batch, a multi-shard order, a
+"""SyncOrders for a batch: the reads of every order in one order_lookup script call per
+shard, then one order_apply_many script call per shard (CHUNK ops each) for the orders
+whose lines all sit in their anchor shard. What cannot go that way (an order repeated in the batch, a multi-shard order, a
 race lost to another writer, a hold that ended) goes through `OrderHub.sync_one`, in
 batch order."""
 
@@ -35,50 +35,50 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
         (slow if ref in seen else first).append(i)
         seen.add(ref)
 
-    locs = await hub.orders.locate_many([refs[i] for i in first])
-    found = [(i, loc) for i, loc in zip(first, locs) if loc is not None]
-    recs = dict(zip((i for i, _ in found),
-                    await hub.orders.read_many([(loc, refs[i]) for i, loc in found])))
-    fresh = [i for i in first if recs.get(i) is None]
-    dups_raw = await hub.orders.suspect_many(
+    # An order's record sits in its anchor shard (its first line's SKU's; lines never
+    # change), so the record is read there directly, and its locator claimed for that
+    # shard in the same call: a claim already made for another shard sends the order
+    # one by one (sync_one follows the locator). One lookup script call per shard.
+    anchors = {i: hub._anchor(orders[i]) for i in first}
+    found = await hub.orders.lookup(
+        [(anchors[i], refs[i]) for i in first], [(refs[i], anchors[i]) for i in first],
         [(refs[i], orders[i].buyer_hash, orders[i].address.key(), orders[i].created_at_ms)
-         for i in fresh])
+         for i in first])
+    recs = dict(zip(first, found.records))
+    fresh: list[int] = []
+    for i, claim in zip(first, found.claims):
+        if recs[i] is None:
+            if claim is not None and claim != anchors[i]:
+                slow.append(i)
+            else:
+                fresh.append(i)
+    # Cross-channel only: one channel's own order numbers do not collide.
     dups = {i: sorted(r for r in d if r.split(":", 1)[0] != orders[i].channel)
-            for i, d in zip(fresh, dups_raw)}
-    loc_of = dict(zip(first, locs))
+            for i, d in zip(first, found.dups)}
     # Orders that arrive are routed first, the whole batch in one decision call.
     routes = dict(zip(fresh, await hub.router.route([orders[i] for i in fresh]))) \
         if fresh else {}
 
     now = hub.clock()
-    planned: list[tuple[int, Plan, int]] = []
-    claims: list[tuple[int, int]] = []
-    for i in first:
-        rec = recs.get(i)
+    planned: list[tuple[int, Plan, int, list[tuple[str, int, str]]]] = []
+    for i in [*fresh, *(i for i in first if recs[i] is not None)]:
+        rec = recs[i]
         current = codec.decode(rec[1]) if rec else None
-        p = planning.sync(current, orders[i], dups.get(i, []), now, routes.get(i))
+        p = planning.sync(current, orders[i], dups[i] if current is None else [], now,
+                          routes.get(i))
         if isinstance(p, Outcome):
             results[i] = SyncResult(p, current)
             continue
-        anchor = loc_of[i] if current else hub._anchor(orders[i])
-        assert anchor is not None
+        anchor = anchors[i]
         parts = hub._parts(p.order)
         if set(parts) != {anchor}:
             slow.append(i)
             continue
-        planned.append((i, p, anchor))
-        if current is None:
-            claims.append((i, anchor))
+        planned.append((i, p, anchor, parts[anchor]))
 
-    claimed = await hub.orders.claim_many([(refs[i], shard) for i, shard in claims])
-    lost = {i for (i, want), got in zip(claims, claimed) if want != got}
     by_shard: dict[int, list[tuple[int, Plan, str]]] = {}
-    for i, p, anchor in planned:
-        if i in lost:
-            slow.append(i)
-            continue
-        parts = hub._parts(p.order)
-        op = hub._op("order", refs[i], anchor, p, p.order, parts[anchor], p.want)
+    for i, p, anchor, lines in planned:
+        op = hub._op("order", refs[i], anchor, p, p.order, lines, p.want)
         by_shard.setdefault(anchor, []).append((i, p, op))
 
     async def run(shard: int, items: list[tuple[int, Plan, str]]) -> None:

@@ -14,8 +14,10 @@ duplicate suspicion, records, history and the per-shard order index.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from reservation.storage import keys
@@ -44,9 +46,33 @@ def index(shard: int) -> str:
     return f"{keys.prefix(shard)}oidx"
 
 
+def pair(buyer_hash: str, address_key: str) -> str:
+    """What duplicate suspicion groups by: the phone hash and the address."""
+    return f"{buyer_hash}:{hashlib.sha1(address_key.encode()).hexdigest()[:16]}"
+
+
 def duplicates(buyer_hash: str, address_key: str, shards: int) -> str:
-    pair = f"{buyer_hash}:{hashlib.sha1(address_key.encode()).hexdigest()[:16]}"
-    return f"{keys.prefix(keys.shard_of(pair, shards))}odup:{pair}"
+    p = pair(buyer_hash, address_key)
+    return f"{keys.prefix(keys.shard_of(p, shards))}odup:{p}"
+
+
+@dataclass
+class Lookup:
+    """What order_lookup.lua answers for one batch, in the order asked."""
+
+    records: list[tuple[int, str] | None]
+    claims: list[int | None]
+    """The shard that held the locator already (None: claimed now for the anchor)."""
+    dups: list[list[str]]
+
+
+@dataclass
+class _ShardAsk:
+    reads: list[int] = field(default_factory=list)     # positions in the request lists
+    claims: list[int] = field(default_factory=list)
+    dups: list[int] = field(default_factory=list)
+    args: tuple[list[Any], list[Any], list[Any]] = field(
+        default_factory=lambda: ([], [], []))
 
 
 class OrderStore:
@@ -138,41 +164,50 @@ class OrderStore:
             out.append(await self.store.get(shard, ref))
         return out
 
-    # -- batches: one pipeline per step ----------------------------------------------
-    async def locate_many(self, refs: Sequence[str]) -> list[int | None]:
-        if not refs:
-            return []
-        with redis_errors():
-            async with self.store.client.pipeline(transaction=False) as pipe:
-                for ref in refs:
-                    pipe.get(locator(ref, self.settings.shards))
-                rows = await pipe.execute()
-        return [None if r is None else int(r) for r in rows]
+    # -- batches ----------------------------------------------------------------------
+    async def lookup(self, reads: Sequence[tuple[int, str]], claims: Sequence[tuple[str, int]],
+                     dups: Sequence[tuple[str, str, str, int]]) -> Lookup:
+        """Everything a batch reads before it plans, one order_lookup.lua call per shard
+        (all in one pipeline): records (anchor shard, ref), locator claims (ref, anchor
+        shard) and duplicate registrations (ref, buyer hash, address key, created ms)."""
+        n = self.settings.shards
+        asks: dict[int, _ShardAsk] = {}
 
-    async def claim_many(self, claims: Sequence[tuple[str, int]]) -> list[int]:
-        """Claim each (ref, shard) unless claimed; returns the shard that holds each."""
-        if not claims:
-            return []
-        ttl = self.settings.order_retention_ms
-        with redis_errors():
-            async with self.store.client.pipeline(transaction=False) as pipe:
-                for ref, shard in claims:
-                    pipe.set(locator(ref, self.settings.shards), shard, nx=True, get=True,
-                             px=ttl)
-                rows = await pipe.execute()
-        return [shard if r is None else int(r) for (_, shard), r in zip(claims, rows)]
+        def ask(shard: int) -> _ShardAsk:
+            found = asks.get(shard)
+            if found is None:
+                found = asks[shard] = _ShardAsk()
+            return found
 
-    async def suspect_many(self, items: Sequence[tuple[str, str, str, int]]) -> list[list[str]]:
-        """suspect_duplicates for many (ref, buyer hash, address key, created ms)."""
-        if not items:
-            return []
-        window = self.settings.order_duplicate_window_ms
-        with redis_errors():
-            async with self.store.client.pipeline(transaction=False) as pipe:
-                for ref, buyer, addr, created in items:
-                    key = duplicates(buyer, addr, self.settings.shards)
-                    pipe.zadd(key, {ref: created})
-                    pipe.zrangebyscore(key, created - window, created + window)
-                    pipe.pexpire(key, 2 * window + 60_000)
-                rows = await pipe.execute()
-        return [[r for r in rows[3 * i + 1] if r != item[0]] for i, item in enumerate(items)]
+        for k, (shard, ref) in enumerate(reads):
+            a = ask(shard)
+            a.reads.append(k)
+            a.args[0].append(ref)
+        for k, (ref, anchor) in enumerate(claims):
+            a = ask(keys.shard_of(ref, n))
+            a.claims.append(k)
+            a.args[1].extend((ref, anchor))
+        for k, (ref, buyer, addr, created) in enumerate(dups):
+            p = pair(buyer, addr)
+            a = ask(keys.shard_of(p, n))
+            a.dups.append(k)
+            a.args[2].extend((p, ref, created))
+        s = self.settings
+        head = [s.order_retention_ms, s.order_duplicate_window_ms]
+        shards = list(asks)
+        answers = await asyncio.gather(*(
+            self.store.eval("order_lookup", [index(shard)], [
+                keys.prefix(shard), *head, len(asks[shard].reads), *asks[shard].args[0],
+                len(asks[shard].claims), *asks[shard].args[1], len(asks[shard].dups),
+                *asks[shard].args[2]])
+            for shard in shards))
+        out = Lookup([None] * len(reads), [None] * len(claims), [[] for _ in dups])
+        for shard, (records, claimed, near) in zip(shards, answers, strict=True):
+            a = asks[shard]
+            for k, (v, doc) in zip(a.reads, records, strict=True):
+                out.records[k] = None if v is None else (int(v), doc)
+            for k, c in zip(a.claims, claimed, strict=True):
+                out.claims[k] = None if c is None else int(c)
+            for k, refs in zip(a.dups, near, strict=True):
+                out.dups[k] = list(refs)
+        return out

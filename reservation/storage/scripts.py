@@ -26,7 +26,7 @@ EXTRA_LIBRARIES["order_apply_many"] = ("_order.lua",)
 # Scripts that need none of the libraries: sent as they are, without the library
 # prelude every other script pays for on each call.
 STANDALONE = frozenset({"claim", "claim_many", "shorten", "intent", "phase", "due",
-                        "rules_put"})
+                        "rules_put", "order_lookup"})
 NAMES = (
     "claim",
     "claim_many",
@@ -56,6 +56,7 @@ NAMES = (
     "wb_bootstrap",
     # Orders (reservation/ordersync/).
     "order_apply_many",
+    "order_lookup",
     # Routing (reservation/routing/).
     "rules_put",
     # Oversell guard: safety stock and circuit breakers (reservation/guard/).

@@ -153,3 +153,30 @@ async def test_a_redelivered_batch_is_skipped_by_the_store(app, hub, tmp_path):
     assert {e.delivery_count for e in again} == {2}
     assert store.apply(again) == 0
     store.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_batch_of_old_and_new_events_stores_only_the_new_in_one_go(
+        app, hub, tmp_path, request, kind):
+    """The batched insert (COPY + one INSERT for PostgreSQL, executemany for SQLite)
+    counts and stores only ids not seen before, also when a batch mixes both."""
+    url = (f"sqlite:///{tmp_path / 'audit.db'}" if kind == "sqlite"
+           else request.getfixturevalue("pg_audit_url"))
+    store = AuditStore(url)
+    ids = await traffic(hub, 1, n=4)
+    with grpc.insecure_channel(app.target) as channel:
+        puller = EventPuller(channel, store.apply, max_events=1000, wait_s=0.5)
+        events = []
+        for _ in range(20):
+            batch = await asyncio.to_thread(puller.pull)
+            events += batch.events
+            await asyncio.to_thread(puller.ack, batch.batch_id)
+            if len(events) >= sum((await trail(hub, ids)).values()):
+                break
+
+    half = len(events) // 2
+    assert store.apply(events[:half]) == half
+    assert store.apply(events) == len(events) - half
+    assert store.apply(events) == 0
+    assert stored(store) == await trail(hub, ids)
+    store.close()

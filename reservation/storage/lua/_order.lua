@@ -125,6 +125,10 @@ local function read_outcome(a, i)
   return o, i + 2 + 3 * m
 end
 
+-- Trim the order index of entries older than this once the call's ops are done (nil:
+-- nothing written). Reset by order_apply_many at the start of every call.
+local OIDX_TRIM_BEFORE = nil
+
 -- A fallback's events name why the stock was refused where they say @STOCK@.
 local function write_record(ref, a, o, ttl, now, why)
   local rec, hist = ord_key(ref), ohist_key(ref)
@@ -132,15 +136,19 @@ local function write_record(ref, a, o, ttl, now, why)
   if why ~= nil then doc = string.gsub(doc, '@STOCK@', why) end
   redis.call('HSET', rec, 'v', a[4], 'doc', doc)
   redis.call('PEXPIRE', rec, ttl)
+  local kept = {}
   for _, e in ipairs(o.entries) do
     local payload = e[3]
     if why ~= nil then payload = string.gsub(payload, '@STOCK@', why) end
-    if e[2] == '1' then redis.call('RPUSH', hist, payload) end
+    if e[2] == '1' then kept[#kept + 1] = payload end
     if e[1] ~= '' then redis.call('XADD', olog_key(), '*', 'g', e[1], 'e', payload) end
   end
-  if redis.call('EXISTS', hist) == 1 then redis.call('PEXPIRE', hist, ttl) end
+  -- One RPUSH for the op's events (PEXPIRE of a history never written is a no-op).
+  if #kept > 0 then redis.call('RPUSH', hist, unpack(kept)) end
+  redis.call('PEXPIRE', hist, ttl)
   redis.call('ZADD', oidx_key(), tonumber(a[5]), ref)
-  redis.call('ZREMRANGEBYSCORE', oidx_key(), '-inf', '(' .. tostring(now - ttl))
+  -- The index is trimmed once per script call (order_apply_many), not once per op.
+  OIDX_TRIM_BEFORE = now - ttl
 end
 
 -- act: what happened to the hold ('reserve' means this call made it).

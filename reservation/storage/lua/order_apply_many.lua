@@ -11,7 +11,11 @@
 -- Returns  a list of m replies, in order, each what apply_order returns for that op.
 
 local out = {}
+OIDX_TRIM_BEFORE = nil
 for k = 1, tonumber(ARGV[4]) do
   out[k] = apply_order(ARGV[4 + k])
+end
+if OIDX_TRIM_BEFORE ~= nil then
+  redis.call('ZREMRANGEBYSCORE', oidx_key(), '-inf', '(' .. tostring(OIDX_TRIM_BEFORE))
 end
 return out
