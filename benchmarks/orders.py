@@ -45,6 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 SKUS = 200
 CHANNELS = ("taobao", "jd", "pdd", "douyin", "wechat", "pos")
+CREATED_MS = 1_699_999_940_000
+"""When the benchmark's orders were placed (the same in every sync of an order)."""
 
 
 def raw_orders(n: int, state: str, modified_s: int, tag: str) -> list[RawOrder]:
@@ -53,7 +55,7 @@ def raw_orders(n: int, state: str, modified_s: int, tag: str) -> list[RawOrder]:
         out.append(RawOrder(
             channel=CHANNELS[i % len(CHANNELS)], shop="shop-1", order_id=f"{tag}-{i:07d}",
             state=state, raw_status=state.lower(), modified_at_ms=modified_s * 1000,
-            created_at_ms=(modified_s - 60) * 1000 - i, receiver_phone=f"138{i:08d}",
+            created_at_ms=CREATED_MS - i, receiver_phone=f"138{i:08d}",
             address=Address("Zhejiang", "Hangzhou", "Xihu", f"{i} West Lake Rd"),
             lines=(Line(f"SKU-{i % SKUS:04d}", 1, 1999),), total_cents=1999))
     return out

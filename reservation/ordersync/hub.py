@@ -153,7 +153,8 @@ class OrderHub:
         s = self.settings
         spec_ = spec(OrderLine(sku, qty, cand) for sku, qty, cand in lines)
         fields: list[object] = [
-            mode, ref, p.expected_version, p.order.version, p.order.created_at_ms,
+            mode, ref, p.expected_version, p.order.version,
+            p.order.created_at_ms if p.reindex else "",
             s.order_retention_ms, want.value, self._hold_ref(ref, shard, order), ref,
             order.channel, f"{order.shop}/{order.order_id}", order.buyer_hash, spec_,
             s.order_hold_ttl_ms, len(lines)]

@@ -48,6 +48,8 @@ class Plan:
     feed: set[int] = field(default_factory=set)
     """Indexes of events the order's channel adapter must push back."""
     duplicates: tuple[str, ...] = ()
+    reindex: bool = False
+    """The order's place in its shard's index (created ms) is new or moved."""
 
 
 PlanMaker = Callable[[Order], Awaitable["Plan | Outcome"]]
@@ -180,7 +182,8 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
         events += _walk(order, ctx, [S.ON_HOLD], "; ".join(whys),
                         actor="rule:duplicates" if suspect else "rule:routing")
     plan = Plan(order, events, _want(order), expected, outcome,
-                duplicates=tuple(duplicates))
+                duplicates=tuple(duplicates),
+                reindex=current is None or current.created_at_ms != co.created_at_ms)
     if plan.want in (HoldWant.HELD, HoldWant.CONFIRMED):
         # Built only when the stock is refused (rare): most orders never pay for it.
         plan.fallback_fn = lambda: _stock_fallback(

@@ -8,7 +8,7 @@
 --  2 order ref "<channel>:<shop>/<order_id>" (record rsv:{N}:ord:<ref>, history
 --    rsv:{N}:ohist:<ref>, index rsv:{N}:oidx, event stream rsv:{N}:olog)
 --  3 expected version ('0': the order must not exist yet)   4 new version
---  5 index score (created ms)   6 record TTL ms
+--  5 index score (created ms; '' : unchanged, the index is not written)   6 record TTL ms
 --  7 hold want: '' | held | confirmed | released   8 hold ref (rsv:{N}:hold:<ref>)
 --  9 reservation id  10 channel  11 reservation order id "<shop>/<order_id>"
 --  12 buyer  13 spec "sku|qty|wh;..."  14 hold TTL ms  15 n lines, then n x (sku, qty,
@@ -146,7 +146,7 @@ local function write_record(ref, a, o, ttl, now, why)
   -- One RPUSH for the op's events (PEXPIRE of a history never written is a no-op).
   if #kept > 0 then redis.call('RPUSH', hist, unpack(kept)) end
   redis.call('PEXPIRE', hist, ttl)
-  redis.call('ZADD', oidx_key(), tonumber(a[5]), ref)
+  if a[5] ~= '' then redis.call('ZADD', oidx_key(), tonumber(a[5]), ref) end
   -- The index is trimmed once per script call (order_apply_many), not once per op.
   OIDX_TRIM_BEFORE = now - ttl
 end
