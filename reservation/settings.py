@@ -98,6 +98,12 @@ class Settings:
     max_in_flight: int = 1000
     """Calls in flight per server process beyond which new calls are shed with
     RESOURCE_EXHAUSTED (and retry-after-ms); 0: no cap."""
+    max_pending: int = 0
+    """Calls gRPC core has received but the server's event loop has not taken up yet,
+    beyond which core starts refusing new calls at arrival (refusing some between this
+    and twice it, all beyond twice it). Under a CPU-bound burst this is where calls wait:
+    the in-flight cap counts only calls whose handler runs. Core's refusal carries no
+    status of ours: clients see CANCELLED. 0: gRPC's defaults."""
     shed_retry_after_ms: int = 100
     """The retry delay a shed call is told to wait."""
     principal_rate: float = 0.0
@@ -247,6 +253,7 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("health_port", 0, 65535),
     ("max_in_flight", 0, 10_000_000),
     ("shed_retry_after_ms", 1, 600_000),
+    ("max_pending", 0, 10_000_000),
     ("principal_rate", 0, 10_000_000),
     ("principal_burst", 0, 10_000_000),
     ("principal_max_in_flight", 0, 10_000_000),

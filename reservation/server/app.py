@@ -205,6 +205,7 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.http2.max_pings_without_data", 0),
+            *_backlog_options(settings),
         ],
     )
     routing = routing or Routing(reservations.store, settings)
@@ -230,6 +231,17 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection(server)
     return server
+
+
+def _backlog_options(settings: Settings) -> list[tuple[str, int]]:
+    """gRPC core's backlog of calls not yet taken up (RESERVATION_MAX_PENDING): between
+    the soft limit and twice it core refuses a growing share of new calls, beyond twice
+    it all of them. benchmarks/burst.py shows why: under a CPU-bound burst the backlog
+    waits there, not in handlers."""
+    if not settings.max_pending:
+        return []
+    return [("grpc.server.max_pending_requests", settings.max_pending),
+            ("grpc.server.max_pending_requests_hard_limit", 2 * settings.max_pending)]
 
 
 def enable_reflection(server: grpc.aio.Server) -> None:

@@ -16,9 +16,13 @@ from grpc_status import rpc_status
 
 from reservation.access.limits import TokenBucket
 from reservation.access.tokens import hash_token
+from reservation.domain.models import StockItem
+from reservation.domain.states import State
+from reservation.errors import NotFound
 from reservation.server.app import App, start_app
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import reservation_service_pb2_grpc as rpb_grpc
+from reservation.v1 import types_pb2
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc as wpb_grpc
 from tests.access.conftest import auth_document
@@ -179,3 +183,44 @@ async def test_a_principals_rate_is_a_token_bucket(redis_url: str, tmp_path: Pat
             await wb.GetWriteBackStats(stats, metadata=calm)
     finally:
         await app.stop(grace=0)
+
+
+def _fire_at_once(target: str, requests: list[bytes]) -> list[str]:
+    """Every request at once through grpc's synchronous futures (a C-core submission
+    each, so the burst reaches the server together); the code of each answer."""
+    with grpc.insecure_channel(target) as channel:
+        call = channel.unary_unary("/reservation.v1.ReservationService/Reserve")
+        futures = [call.future(r, timeout=30) for r in requests]
+        codes = []
+        for future in futures:
+            try:
+                future.result()
+                codes.append("OK")
+            except grpc.RpcError as exc:
+                codes.append(exc.code().name)
+        return codes
+
+
+@pytest.mark.parametrize("settings_overrides", [{"max_pending": 1}])
+async def test_gRPC_core_refuses_a_burst_beyond_the_pending_backlog_and_refused_calls_hold_nothing(
+        app: App, settings_overrides: dict[str, Any]) -> None:
+    await app.inventory.load([StockItem("P-1", "W1", 10_000)], "SET")
+    requests = [rpb.ReserveRequest(channel="jd", order_id=f"burst-{i}", buyer_id=f"b{i}",
+                                   lines=[types_pb2.OrderLine(sku="P-1", quantity=1)]
+                                   ).SerializeToString() for i in range(300)]
+    codes = await asyncio.to_thread(_fire_at_once, app.target, requests)
+    assert set(codes) <= {"OK", "CANCELLED"}, codes
+    assert "CANCELLED" in codes and "OK" in codes
+    # A call refused by core never reached a handler: its order does not exist and
+    # holds nothing; an admitted one holds its unit.
+    for i, code in enumerate(codes):
+        if code == "OK":
+            assert (await app.reservations.get("jd", f"burst-{i}")).state == State.RESERVED
+        else:
+            with pytest.raises(NotFound):
+                await app.reservations.get("jd", f"burst-{i}")
+    levels, _ = await app.store.stock("P-1")
+    assert sum(level.held for level in levels) == codes.count("OK")
+    async with grpc.aio.insecure_channel(app.target) as ch:
+        health = await health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest())
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
