@@ -138,6 +138,10 @@ class App:
         await self.health.set(LIVENESS, health_pb2.HealthCheckResponse.NOT_SERVING)
         for task in self._tasks:
             task.cancel()
+        if self._tasks:
+            # Wait for them to unwind (their finally blocks close what they hold), but
+            # never longer than the grace period: a stuck task must not stall shutdown.
+            await asyncio.wait(self._tasks, timeout=max(1.0, self.settings.grace_period_s))
         await self.sweeper.stop()
         if self.recovery is not None:
             await self.recovery.stop()
