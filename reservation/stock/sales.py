@@ -39,20 +39,36 @@ class Sales:
         if existing is not None and existing != spec:
             raise AlreadyExists(f"flash sale {sale.sale_id} exists with a different definition")
         sale = FlashSale(**{**sale.__dict__, "starts_at_ms": sale.starts_at_ms or opened_ms})
-        started = False
+        started: list[tuple[int, list[str]]] = []
         for shard, group in items_by_shard(sale.items, self.settings.shards):
             answer = await self.store.start_sale(
                 shard, sale.sale_id, sale.starts_at_ms, sale.ends_at_ms, sale.per_buyer_limit,
                 sale.hold_ttl_ms, sale.queue_deadline_ms, group)
             if answer.code == "CONFLICT":
-                if existing is None and not started:
-                    # Another sale took a SKU since _refuse_overlap looked: this call
-                    # wrote only the definition, so it takes that back too.
-                    await self.store.drop_sale_definition(sale.sale_id)
+                note = await self._undo_start(sale.sale_id, created=existing is None,
+                                              started=started)
                 raise FailedPrecondition(
-                    f"sku {answer.sku} is in flash sale {answer.other_sale_id}")
-            started = True
+                    f"sku {answer.sku} is in flash sale {answer.other_sale_id}{note}")
+            started.append((shard, list(dict.fromkeys(sku for sku, _, _ in group))))
         return await self.get(sale.sale_id)
+
+    async def _undo_start(self, sale_id: str, created: bool,
+                          started: list[tuple[int, list[str]]]) -> str:
+        """Another sale took a SKU since _refuse_overlap looked. A sale this call created
+        must not stay live on the shards it already started (a half-started sale the
+        caller was told failed): they are stopped, unsold units back to stock, and the
+        sale stays on record as stopped. With nothing started, only the definition this
+        call wrote is taken back. A sale that existed before this call is left as it is."""
+        if not created:
+            return ""
+        if not started:
+            await self.store.drop_sale_definition(sale_id)
+            return ""
+        await self.store.mark_sale_stopped(sale_id)
+        for shard, skus in started:
+            await self.store.stop_sale(shard, sale_id, skus)
+        return (f"; sale {sale_id} was stopped on the SKUs it had already started "
+                f"({', '.join(sku for _, skus in started for sku in skus)})")
 
     def _validate(self, sale: FlashSale) -> None:
         """Every time and count bounded before the first write: Redis cannot expire a key

@@ -7,6 +7,10 @@ import asyncio
 import grpc
 import pytest
 
+from reservation.clock import now_ms
+from reservation.domain.models import FlashSale, StockItem
+from reservation.domain.shards import shard_of
+from reservation.errors import FailedPrecondition
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import types_pb2 as pb
 from tests.helpers import (
@@ -179,3 +183,28 @@ async def test_retried_start_without_starts_at_is_the_same_request(stubs):
     again = (await stubs.admin.StartFlashSale(request)).sale
     assert first.starts_at == again.starts_at
     assert (await levels(stubs, "PHONE"))["W1"].loaded == 10
+
+
+async def test_two_sales_racing_for_a_sku_never_leave_one_half_started(app):
+    """Two starts that pass the overlap check together, then meet at a SKU of a later
+    shard: the one that loses is not left live on the SKUs it had already started."""
+    shards = app.settings.shards
+    skus = sorted((f"R{i}" for i in range(200)), key=lambda s: shard_of(s, shards))
+    early, late = skus[0], skus[-1]  # B starts `early`'s shard before `late`'s
+    assert shard_of(early, shards) < shard_of(late, shards)
+    ends = now_ms() + 3_600_000
+    a = FlashSale("race-a", (StockItem(late, "W1", 5),), 0, ends)
+    b = FlashSale("race-b", (StockItem(early, "W1", 5), StockItem(late, "W1", 5)), 0, ends)
+    results = await asyncio.gather(app.sales.start(b), app.sales.start(a),
+                                   return_exceptions=True)
+    failed = [(sale, r) for sale, r in zip((b, a), results) if isinstance(r, Exception)]
+    assert len(failed) == 1 and isinstance(failed[0][1], FailedPrecondition), results
+    loser = failed[0][0]
+    current = await app.store.sales_of([it.sku for it in loser.items])
+    for fields in current:
+        # Every SKU of the losing sale is either not on it or on it stopped.
+        assert fields.get("sale_id") != loser.sale_id or fields.get("stopped") == "1", current
+    for item in loser.items:  # stopping put the unsold quota back: counters still add up
+        for level in (await app.store.stock(item.sku))[0]:
+            assert level.loaded == level.available + level.held + level.confirmed \
+                + level.returned, level
