@@ -40,6 +40,9 @@ from reservation.storage.redis_process import RedisProcess, free_port
 from reservation.storage.store import Store, connect
 from reservation.v1 import order_service_pb2 as pb
 from reservation.v1 import order_service_pb2_grpc as pb_grpc
+from reservation.v1 import reservation_service_pb2 as rs_pb
+from reservation.v1 import reservation_service_pb2_grpc as rs_grpc
+from reservation.v1 import types_pb2 as types_pb
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -238,6 +241,81 @@ async def over_grpc(url: str, n: int, batch: int) -> dict[str, Any]:
             "events_per_cpu_s": round(2 * n / (python_s + redis_s)), "check": status}
 
 
+FLASH_SKU = "FLASH-1"
+
+
+async def flash_reserve(url: str, n: int, in_flight: int, hub_active: bool,
+                        batch: int) -> dict[str, Any]:
+    """A flash sale's unary Reserve through gRPC (one SKU, one unit per order, `in_flight`
+    calls at a time), alone or while the hub syncs orders (batches of `batch`, one in
+    flight) on the same server: the Reserve path is no slower with the hub at work."""
+    port = free_port()
+    proc = start_server(url, port, "audit")
+    tag = uuid.uuid4().hex[:6]
+    settings = Settings(redis_url=url)
+    store = Store(connect(settings, url), settings)
+    await store.load_stock(keys.shard_of(FLASH_SKU, settings.shards), "add",
+                           [(FLASH_SKU, "WH-A", n)])
+    latencies: list[float] = []
+    refused = 0
+    synced = 0
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            rs = rs_grpc.ReservationServiceStub(channel)
+            hub = pb_grpc.OrderServiceStub(channel)
+            todo = iter(range(n))
+            done = asyncio.Event()
+
+            async def reserver() -> None:
+                nonlocal refused
+                for k in todo:
+                    req = rs_pb.ReserveRequest(channel="jd", order_id=f"F-{tag}-{k}",
+                                               buyer_id=f"b-{k}",
+                                               lines=[types_pb.OrderLine(sku=FLASH_SKU,
+                                                                         quantity=1)])
+                    t = time.perf_counter()
+                    reply = await rs.Reserve(req, timeout=60)
+                    latencies.append(time.perf_counter() - t)
+                    refused += reply.reservation.state != types_pb.RESERVATION_STATE_RESERVED
+
+            async def syncer() -> None:
+                nonlocal synced
+                k = 0
+                while not done.is_set():
+                    msgs = [to_pb(o) for o in raw_orders(batch, "PENDING_PAYMENT",
+                                                         1_700_000_000, f"{tag}-{k}")]
+                    await hub.SyncOrders(pb.SyncOrdersRequest(orders=msgs), timeout=120)
+                    synced += batch
+                    k += 1
+
+            background = asyncio.ensure_future(syncer()) if hub_active else None
+            if background is not None:
+                while synced == 0:  # the hub is at work before the first Reserve
+                    await asyncio.sleep(0.01)
+            t0 = time.perf_counter()
+            await asyncio.gather(*(reserver() for _ in range(in_flight)))
+            wall = time.perf_counter() - t0
+            done.set()
+            if background is not None:
+                await background
+        levels, _ = await store.stock(FLASH_SKU)
+        lv = levels[0]
+        ok = lv.loaded == lv.available + lv.held + lv.confirmed + lv.returned
+        status = "ok" if ok and refused == 0 and lv.held >= n else (
+            f"refused {refused}, held {lv.held} of {n}, invariant {ok}")
+    finally:
+        proc.terminate()
+        proc.wait()
+        await store.close()
+    latencies.sort()
+    return {"mode": (f"unary Reserve of one hot SKU (flash-sale shape), {in_flight} in flight, "
+                     + ("while the hub syncs orders" if hub_active else "hub idle")),
+            "events": n, "seconds": round(wall, 2), "events_per_s": round(n / wall),
+            "p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+            "p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+            "orders_synced_meanwhile": synced, "check": status}
+
+
 def audit_drain(url: str, db: str) -> dict[str, Any]:
     from reservation.clients.audit.puller import EventPuller
     from reservation.clients.audit.store import AuditStore
@@ -297,9 +375,13 @@ def write(results: list[dict[str, Any]], args: argparse.Namespace, load_start: f
     for r in results:
         cpu = (f"{r['python_cpu_s']} | {r['redis_cpu_s']} | {r['cpu_us_per_event']} | "
                f"{r['events_per_cpu_s']}" if "cpu_us_per_event" in r else " | | | ")
+        check = r["check"]
+        if "p50_ms" in r:
+            check += (f"; p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+                      f"{r['orders_synced_meanwhile']} orders synced meanwhile")
         lines.append(f"| {r['mode']} | {r.get('order_events', r.get('events'))} | "
                      f"{r['seconds']} | {r.get('order_events_per_s', r.get('events_per_s'))} "
-                     f"| {cpu} | {r['check']} |")
+                     f"| {cpu} | {check} |")
     lines += ["", ("CPU is the service's (in process: this process while it syncs; through "
                    "gRPC: the server's process tree from /proc) plus the Redis process's "
                    "(INFO cpu), over the timed window only. Events/s is wall time, with the "
@@ -323,6 +405,9 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
                 return []
             results = [await in_process(redis.url, args.orders, args.batch),
                        await over_grpc(redis.url, args.orders, args.batch)]
+            for hub_active in (False, True):
+                results.append(await flash_reserve(redis.url, args.reserves, 32, hub_active,
+                                                   args.batch))
             if args.audit_db == "postgresql":
                 db, (admin, name) = pg_database()
                 try:
@@ -343,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--orders", type=int, default=20_000)
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--audit-db", choices=("postgresql", "sqlite"), default="postgresql")
+    p.add_argument("--reserves", type=int, default=5_000,
+                   help="flash-sale Reserve calls per Reserve row")
     p.add_argument("--profile", default="", metavar="FILE",
                    help="only profile the in-process run (pyinstrument text into FILE)")
     args = p.parse_args(argv)

@@ -71,7 +71,7 @@ class _ShardAsk:
     reads: list[int] = field(default_factory=list)     # positions in the request lists
     claims: list[int] = field(default_factory=list)
     dups: list[int] = field(default_factory=list)
-    args: tuple[list[Any], list[Any], list[Any]] = field(
+    args: tuple[list[str], list[str], list[str]] = field(
         default_factory=lambda: ([], [], []))
 
 
@@ -186,20 +186,18 @@ class OrderStore:
         for k, (ref, anchor) in enumerate(claims):
             a = ask(keys.shard_of(ref, n))
             a.claims.append(k)
-            a.args[1].extend((ref, anchor))
+            a.args[1].extend((ref, str(anchor)))
         for k, (ref, buyer, addr, created) in enumerate(dups):
             p = pair(buyer, addr)
             a = ask(keys.shard_of(p, n))
             a.dups.append(k)
-            a.args[2].extend((p, ref, created))
+            a.args[2].extend((p, ref, str(created)))
         s = self.settings
         head = [s.order_retention_ms, s.order_duplicate_window_ms]
         shards = list(asks)
         answers = await asyncio.gather(*(
-            self.store.eval("order_lookup", [index(shard)], [
-                keys.prefix(shard), *head, len(asks[shard].reads), *asks[shard].args[0],
-                len(asks[shard].claims), *asks[shard].args[1], len(asks[shard].dups),
-                *asks[shard].args[2]])
+            self.store.eval("order_lookup", [index(shard)],
+                            [keys.prefix(shard), *head, *("\t".join(a) for a in asks[shard].args)])
             for shard in shards))
         out = Lookup([None] * len(reads), [None] * len(claims), [[] for _ in dups])
         for shard, (records, claimed, near) in zip(shards, answers, strict=True):

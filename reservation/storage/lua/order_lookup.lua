@@ -7,29 +7,38 @@
 -- KEYS[1]  the shard's order index rsv:{N}:oidx (routes the call to the shard's node)
 -- ARGV[1]  the shard's key prefix "rsv:{N}:"   ARGV[2] locator TTL ms
 -- ARGV[3]  duplicate window ms
--- then r, r x order ref: read its record (HMGET ord:<ref> v doc)
--- then c, c x (order ref, anchor shard): claim its locator for the anchor unless claimed
---   (SET oloc:<ref> anchor NX GET PX ttl)
--- then d, d x (pair, order ref, created ms): register the ref under odup:<pair> and read
---   the other refs registered within the window around it
--- Returns {records, claims, dups}: r x {version, doc} (false, false: none), c x the shard
--- that held the locator already (false: claimed now), d x {other refs}.
+-- ARGV[4]  order refs whose records are read (HMGET ord:<ref> v doc), tab-separated
+-- ARGV[5]  (order ref, anchor shard) pairs, tab-separated: claim the ref's locator for
+--          the anchor unless claimed (SET oloc:<ref> anchor NX GET PX ttl)
+-- ARGV[6]  (pair, order ref, created ms) triples, tab-separated: register the ref under
+--          odup:<pair> and read the other refs registered within the window around it
+-- (One packed argument each, as the order ops: the client encodes three arguments per
+-- shard, not six per order. No field holds a tab: refs are validated, pairs are hex.)
+-- Returns {records, claims, dups}: one {version, doc} per ref read (false, false: none),
+-- one per claim: the shard that held the locator already (false: claimed now), one
+-- {other refs} per registration.
 
 local prefix, ttl, window = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local i = 4
+
+local function fields(packed)
+  local out = {}
+  if packed == '' then return out end
+  for value in string.gmatch(packed .. '\t', '([^\t]*)\t') do out[#out + 1] = value end
+  return out
+end
+
 local records, claims, dups = {}, {}, {}
-for k = 1, tonumber(ARGV[i]) do
-  records[k] = redis.call('HMGET', prefix .. 'ord:' .. ARGV[i + k], 'v', 'doc')
+for k, ref in ipairs(fields(ARGV[4])) do
+  records[k] = redis.call('HMGET', prefix .. 'ord:' .. ref, 'v', 'doc')
 end
-i = i + 1 + #records
-for k = 1, tonumber(ARGV[i]) do
-  local j = i + 2 * k - 1
-  claims[k] = redis.call('SET', prefix .. 'oloc:' .. ARGV[j], ARGV[j + 1], 'NX', 'GET', 'PX', ttl)
+local c = fields(ARGV[5])
+for k = 1, #c / 2 do
+  claims[k] = redis.call('SET', prefix .. 'oloc:' .. c[2 * k - 1], c[2 * k], 'NX', 'GET',
+    'PX', ttl)
 end
-i = i + 1 + 2 * tonumber(ARGV[i])
-for k = 1, tonumber(ARGV[i]) do
-  local j = i + 3 * k - 2
-  local key, ref, created = prefix .. 'odup:' .. ARGV[j], ARGV[j + 1], tonumber(ARGV[j + 2])
+local d = fields(ARGV[6])
+for k = 1, #d / 3 do
+  local key, ref, created = prefix .. 'odup:' .. d[3 * k - 2], d[3 * k - 1], tonumber(d[3 * k])
   redis.call('ZADD', key, created, ref)
   local near, others = redis.call('ZRANGEBYSCORE', key, created - window, created + window), {}
   for _, r in ipairs(near) do
