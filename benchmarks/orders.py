@@ -142,16 +142,79 @@ def tree_cpu_s(pid: int) -> float:
     return total
 
 
-async def profile_in_process(url: str, n: int, batch: int, out: Path) -> None:
-    """The in-process run under pyinstrument (its figures are not used: the profiler
-    slows it); the text report goes to `out`."""
+async def profile_in_process(url: str, n: int, batch: int, prefix: Path) -> None:
+    """Where the time goes, written next to the results (figures from profiled runs are
+    not the benchmark's: the profiler slows the Python side):
+
+    <prefix>-python.txt  the in-process run under pyinstrument (CPU, not waits);
+    <prefix>-redis.txt   Redis's side of an in-process run: its CPU per order event with
+                         the AOF on (everysec, as served) and off, split into the lookup
+                         script and the rest, and INFO commandstats per command."""
     from pyinstrument import Profiler
 
-    profiler = Profiler(interval=0.0005, async_mode="enabled")
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
     profiler.start()
     await in_process(url, n, batch)
     profiler.stop()
-    out.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    prefix.with_name(prefix.name + "-python.txt").write_text(
+        profiler.output_text(unicode=False, color=False, show_all=False))
+    lines = [(f"Redis side of `python -m benchmarks.orders --orders {n} --batch {batch}` "
+              f"in process ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load "
+              f"average {os.getloadavg()[0]:.1f}); CPU of the Redis process (INFO cpu) per "
+              "order event."), ""]
+    for aof in (True, False):
+        lines += await _redis_split(n, batch, aof)
+    prefix.with_name(prefix.name + "-redis.txt").write_text("\n".join(lines) + "\n")
+
+
+async def _redis_split(n: int, batch: int, aof: bool) -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        redis = RedisProcess(data_dir=Path(tmp), appendonly=aof, appendfsync="everysec")
+        redis.start()
+        try:
+            settings = Settings(redis_url=redis.url)
+            store = Store(connect(settings, redis.url), settings)
+            await load_stock(store, per_sku=10 * n)
+            hub = OrderHub(store, settings)
+            await hub.start()
+            await store.client.config_resetstat()
+            lookup_s = 0.0
+            plain_lookup = hub.orders.lookup
+
+            async def lookup(*a: Any) -> Any:
+                nonlocal lookup_s
+                c0 = await redis_cpu_s(store)
+                found = await plain_lookup(*a)
+                lookup_s += await redis_cpu_s(store) - c0
+                return found
+
+            hub.orders.lookup = lookup  # type: ignore[method-assign]
+            out = [f"## appendonly {'yes, appendfsync everysec' if aof else 'no'}", ""]
+            for state, mod in (("PENDING_PAYMENT", 1_700_000_000), ("PAID", 1_700_000_001)):
+                orders = [validation.channel_order(o, settings)
+                          for o in raw_orders(n, state, mod, "p")]
+                lookup_s = 0.0
+                r0 = await redis_cpu_s(store)
+                for k in range(0, n, batch):
+                    await hub.sync(orders[k:k + batch])
+                total = await redis_cpu_s(store) - r0
+                out.append(f"- {state}: {total * 1e6 / n:.0f} us per order event, of which "
+                           f"the lookup script {lookup_s * 1e6 / n:.0f} us, the order script "
+                           f"and the rest {(total - lookup_s) * 1e6 / n:.0f} us")
+            info = await store.client.info("commandstats")
+            out += ["", ("INFO commandstats over both phases (EVALSHA's time includes "
+                         "the commands the scripts call, which are also listed on their "
+                         "own):"), "",
+                    "| command | calls | calls per event | usec per event |",
+                    "|---|---|---|---|"]
+            for name, v in sorted(info.items(), key=lambda kv: -kv[1]["usec"]):
+                if v["calls"] >= n // 10:
+                    out.append(f"| {name.removeprefix('cmdstat_')} | {v['calls']} | "
+                               f"{v['calls'] / (2 * n):.2f} | {v['usec'] / (2 * n):.1f} |")
+            await store.close()
+            return [*out, ""]
+        finally:
+            redis.stop()
 
 
 async def in_process(url: str, n: int, batch: int) -> dict[str, Any]:
@@ -401,7 +464,7 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
             await store.close()
             if args.profile:
                 await profile_in_process(redis.url, args.orders, args.batch,
-                                         Path(args.profile))
+                                         RESULTS / args.profile)
                 return []
             results = [await in_process(redis.url, args.orders, args.batch),
                        await over_grpc(redis.url, args.orders, args.batch)]
@@ -430,8 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--audit-db", choices=("postgresql", "sqlite"), default="postgresql")
     p.add_argument("--reserves", type=int, default=5_000,
                    help="flash-sale Reserve calls per Reserve row")
-    p.add_argument("--profile", default="", metavar="FILE",
-                   help="only profile the in-process run (pyinstrument text into FILE)")
+    p.add_argument("--profile", default="", metavar="NAME",
+                   help="only profile: results/NAME-python.txt (pyinstrument, in process) "
+                        "and results/NAME-redis.txt (Redis CPU split, commandstats)")
     args = p.parse_args(argv)
     load_start = os.getloadavg()[0]
     results = asyncio.run(main_async(args))

@@ -76,12 +76,12 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
             continue
         planned.append((i, p, anchor, parts[anchor]))
 
-    by_shard: dict[int, list[tuple[int, Plan, str]]] = {}
+    by_shard: dict[int, list[tuple[int, Plan, bytes]]] = {}
     for i, p, anchor, lines in planned:
         op = hub._op("order", refs[i], anchor, p, p.order, lines, p.want)
         by_shard.setdefault(anchor, []).append((i, p, op))
 
-    async def run(shard: int, items: list[tuple[int, Plan, str]]) -> None:
+    async def run(shard: int, items: list[tuple[int, Plan, bytes]]) -> None:
         replies = await hub.orders.apply(shard, [op for _, _, op in items])
         for (i, p, _), r in zip(items, replies):
             if r.code in ("CONFLICT", "DEAD", "REFUSED"):

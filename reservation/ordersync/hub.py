@@ -131,26 +131,36 @@ class OrderHub:
         gen = order.hold_gens.get(str(shard), 0)
         return ref if gen == 0 else f"{ref}#{gen}"
 
-    def _entries(self, order: Order, events: Sequence[OrderEvent],
-                 feed: set[int]) -> list[str]:
+    def _entries(self, order: Order, events: Sequence[OrderEvent], feed: set[int],
+                 blob: Callable[[str], int]) -> list[object]:
         groups = self.events.groups
         audit = AUDIT_GROUP if AUDIT_GROUP in groups else ""
         feed_group = f"feed-{order.channel}"
-        out: list[str] = []
+        out: list[object] = []
         n = 0
         for i, e in enumerate(events):
             payload = e.encode()
-            out += [audit, "1", payload]
+            out += [audit, "1", blob(payload)]
             n += 1
             if i in feed and feed_group in groups:
-                out += [feed_group, "0", payload]
+                out += [feed_group, "0", blob(payload)]
                 n += 1
-        return [str(n), *out]
+        return [n, *out]
 
     def _op(self, mode: str, ref: str, shard: int, p: Plan, order: Order,
             lines: Sequence[tuple[str, int, str]], want: HoldWant,
-            primary: tuple[Order, list[OrderEvent], set[int]] | None = None) -> str:
+            primary: tuple[Order, list[OrderEvent], set[int]] | None = None) -> bytes:
+        """One order op for _order.lua: the tab-separated header, a newline, then the
+        documents and events the header gives the byte lengths of (the script cuts them
+        out instead of scanning them for tabs, which was a third of its time)."""
         s = self.settings
+        payloads: list[bytes] = []
+
+        def blob(text: str) -> int:
+            data = text.encode()
+            payloads.append(data)
+            return len(data)
+
         spec_ = spec(OrderLine(sku, qty, cand) for sku, qty, cand in lines)
         fields: list[object] = [
             mode, ref, p.expected_version, p.order.version,
@@ -161,18 +171,18 @@ class OrderHub:
         for line in lines:
             fields += list(line)
         if mode == "part":
-            fields += ["", 0, "", 0, 0]
+            fields += [0, 0, 0, 0, 0]
         else:
             doc, events, feed = primary or (p.order, p.events, p.feed)
             # No fallback in the script: a refused stock effect comes back REFUSED with
             # nothing written, and _fallback() writes the review instead (see there).
-            fields += [codec.encode(doc), *self._entries(doc, events, feed), "", 0]
+            fields += [blob(codec.encode(doc)), *self._entries(doc, events, feed, blob), 0, 0]
             fields.append(len(p.wms_events))
-            for item in p.wms_events:
-                fields += list(item)
+            for kind, warehouse, detail in p.wms_events:
+                fields += [kind, warehouse, blob(detail)]
         # A routed order counts towards today's load of the warehouses it holds at.
         fields.append(today() if order.routes else "")
-        return "\t".join(map(str, fields))
+        return "\t".join(map(str, fields)).encode() + b"\n" + b"".join(payloads)
 
     async def _execute(self, ref: str, anchor: int, p: Plan) -> tuple[OpReply, Order]:
         """Run a plan: other shards' holds first (saga), then the anchor script."""

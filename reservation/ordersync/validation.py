@@ -34,8 +34,9 @@ MONEY_MAX = 10**12
 def buyer_hash(phone: str, settings: Settings) -> str:
     """Stable keyed hash of a phone (separators dropped): the only form that is kept."""
     key = settings.order_buyer_hash_key.encode() or _FIXED_KEY
-    canonical = re.sub(r"[ -]", "", phone)
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()[:32]
+    canonical = phone.replace(" ", "").replace("-", "")
+    # The one-shot C digest: hmac.new(...).hexdigest() cost a tenth of a sync's validation.
+    return hmac.digest(key, canonical.encode(), hashlib.sha256).hex()[:32]
 
 
 def phone(field: str, value: str) -> None:

@@ -85,7 +85,7 @@ class OrderStore:
         # Holds of orders live as long as the orders (a refund weeks later restocks).
         return [keys.prefix(shard), s.order_hold_ttl_ms, s.order_retention_ms]
 
-    async def apply(self, shard: int, ops: Sequence[str]) -> list[OpReply]:
+    async def apply(self, shard: int, ops: Sequence[bytes]) -> list[OpReply]:
         """Order ops of one shard, each one packed argument (see _order.lua)."""
         replies: list[OpReply] = await self.store.eval(
             "order_apply_many",

@@ -1,8 +1,11 @@
 -- _order.lua: one order change with its stock effect, prepended (after _reserve.lua) to
 -- order_apply.lua and order_apply_many.lua, so one order means the same either way.
 --
--- An order op is one tab-separated argument (no field holds a tab: JSON escapes them,
--- ids are validated), fields in this order:
+-- An order op is one argument: a header of tab-separated fields (no field holds a tab
+-- or a newline: ids are validated), a newline, then the payloads (order documents,
+-- event JSON, WMS details) one after another; the header gives each payload's length
+-- in bytes where it names a payload below ("<doc>"), so the script cuts them out rather
+-- than scanning kilobytes of JSON for tabs. Header fields in this order:
 --  1 mode: 'order' (check the version, write record, history, events and the hold of
 --    this shard) | 'part' (only the hold of this shard: a multi-shard order's other part)
 --  2 order ref "<channel>:<shop>/<order_id>" (record rsv:{N}:ord:<ref>, history
@@ -13,10 +16,11 @@
 --  9 reservation id  10 channel  11 reservation order id "<shop>/<order_id>"
 --  12 buyer  13 spec "sku|qty|wh;..."  14 hold TTL ms  15 n lines, then n x (sku, qty,
 --     candidate warehouses "w1,w2"|"")
---  then the primary outcome: doc, m entries, m x (group, to history 0/1, event JSON)
---  then the fallback (written when the stock is refused): doc ('' for none), m entries...
---    (the hub passes none: after REFUSED it writes its review itself, see hub._fallback)
---  then w write-back events for the WMS, w x (type, warehouse, detail JSON)
+--  then the primary outcome: <doc>, m entries, m x (group, to history 0/1, <event JSON>)
+--  then the fallback (written when the stock is refused): <doc> (0 bytes: none), m
+--    entries... (the hub passes none: after REFUSED it writes its review itself, see
+--    hub._fallback)
+--  then w write-back events for the WMS, w x (type, warehouse, <detail JSON>)
 --  then the load day "yyyymmdd" of a routed order ('' : not routed): a hold this op
 --    makes counts once towards each warehouse it holds at (count_load, _reserve.lua)
 -- Returns {code, current version, hold state, allocations, reason, failed sku, act}:
@@ -114,13 +118,14 @@ local function apply_plan(p, ref, a, now, load_day)
   return h
 end
 
--- Read one outcome (doc + entries) starting at a[i]; returns it and the next index.
-local function read_outcome(a, i)
-  local o = {doc = a[i], entries = {}}
+-- Read one outcome (doc + entries) starting at a[i], cutting its payloads with take;
+-- returns it and the next index.
+local function read_outcome(a, i, take)
+  local o = {doc = take(a[i]), entries = {}}
   local m = tonumber(a[i + 1])
   for k = 0, m - 1 do
     local j = i + 2 + 3 * k
-    o.entries[#o.entries + 1] = {a[j], a[j + 1], a[j + 2]}
+    o.entries[#o.entries + 1] = {a[j], a[j + 1], take(a[j + 2])}
   end
   return o, i + 2 + 3 * m
 end
@@ -159,7 +164,14 @@ end
 
 -- Apply the order op packed in string s (see the header).
 local function apply_order(s)
-  local a = unpack_fields(s)
+  local nl = string.find(s, '\n', 1, true)
+  local a = unpack_fields(string.sub(s, 1, nl - 1))
+  local pos = nl + 1
+  local function take(len)  -- the next payload, len bytes
+    local value = string.sub(s, pos, pos + tonumber(len) - 1)
+    pos = pos + tonumber(len)
+    return value
+  end
   local ref, hold_ref, want = a[2], a[8], a[7]
   local now = now_ms()
   local current = '0'
@@ -171,14 +183,15 @@ local function apply_order(s)
   if p.act == 'dead' then return hold_reply('DEAD', current, p.h) end
   local i = 16 + 3 * tonumber(a[15])
   local primary, fallback
-  primary, i = read_outcome(a, i)
-  fallback, i = read_outcome(a, i)
+  primary, i = read_outcome(a, i, take)
+  fallback, i = read_outcome(a, i, take)
   local refused = p.act == 'refused'
   if refused and (a[1] == 'part' or fallback.doc == '') then
     return hold_reply('REFUSED', current, nil, p.reason, p.sku)
   end
 
   local w = tonumber(a[i])
+  for k = 0, w - 1 do a[i + 3 + 3 * k] = take(a[i + 3 + 3 * k]) end
   local h = nil
   if not refused then h = apply_plan(p, hold_ref, a, now, a[i + 1 + 3 * w]) end
   if a[1] == 'part' then return hold_reply('OK', current, h, '', '', p.act) end
