@@ -4,7 +4,8 @@ Lower is better. For a pair the terms are
 
     distance   great-circle km from the destination, per 1000 km (haversine, computed
                from the chord between unit vectors: sin^2(d/2) = |u1 - u2|^2 / 4, so
-               each pair costs one sqrt and one asin, no trigonometry per pair)
+               each pair costs two square roots and a rational function (fdlibm's
+               asin), no trigonometry per pair)
     load       today's routed orders / daily capacity (0 with no capacity set);
                at or past `threshold` x capacity the pair is not allowed (hard stop)
     shipments  0 when the warehouse can ship the group whole, else 1 + the share it
@@ -78,20 +79,54 @@ def score_numpy(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F6
     return scores, best
 
 
-def _njit(fn: Callable[..., Any]) -> Any:
+# fdlibm's asin (e_asin.c, the rational approximation C libraries use): asin(x) = x +
+# x*R(x^2) below 0.5, and pi/2 - 2*asin(sqrt((1-x)/2)) from 0.5 on, with the same R.
+# Spelt out here so that LLVM can vectorise the pair loop (a call into libm's asin
+# cannot be); it agrees with np.arcsin within 2 ulp (tests/routing/test_kernel.py).
+_PS = (1.66666666666666657415e-01, -3.25565818622400915405e-01, 2.01212532134862925881e-01,
+       -4.00555345006794114027e-02, 7.91534994289814532176e-04, 3.47933107596021167570e-05)
+_QS = (-2.40339491173441421878e+00, 2.02094576023350569471e+00, -6.88283971605453293030e-01,
+       7.70381505559019352791e-02)
+# Floating-point freedoms that change a score by an ulp or so, never by the tests'
+# tolerance: fused multiply-add, reciprocal for a division, no signed zeros. Not 'nnan'
+# or 'ninf': a pair that is not allowed scores +inf.
+_FASTMATH = {"contract", "arcp", "nsz"}
+
+
+def _njit(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     """@njit(cache=True): compiled code is kept on disk (beside this file, or in
     NUMBA_CACHE_DIR), so a warm start loads it instead of compiling. With no writable
     place at all (a read-only image without NUMBA_CACHE_DIR) numba refuses to cache;
-    then the kernel is compiled at every start rather than not starting at all."""
+    then the kernel is compiled at every start rather than not starting at all.
+
+    error_model='numpy': a float division is plain IEEE arithmetic instead of a
+    ZeroDivisionError check, which is what keeps LLVM from vectorising the loop (every
+    divisor here is a constant or guarded)."""
+    if fn is None:
+        return lambda f: _njit(f, **options)
+    options = {"nogil": True, "error_model": "numpy", **options}
     try:
-        return numba.njit(cache=True, nogil=True)(fn)
+        return numba.njit(cache=True, **options)(fn)
     except RuntimeError as exc:
         log.warning("numba cannot cache the routing kernel (%s); set NUMBA_CACHE_DIR to a "
                     "writable directory for warm starts", exc)
-        return numba.njit(nogil=True)(fn)
+        return numba.njit(**options)(fn)
 
 
-@_njit
+@_njit(inline="always", fastmath=_FASTMATH)
+def asin_sqrt(a: float) -> float:  # pragma: no cover - compiled
+    """asin(sqrt(a)) for a in [0, 1] (fdlibm's approximation, see _PS)."""
+    x = math.sqrt(a)
+    big = a >= 0.25  # x >= 0.5
+    t = 0.5 - 0.5 * x if big else a
+    p = t * (_PS[0] + t * (_PS[1] + t * (_PS[2] + t * (_PS[3] + t * (_PS[4] + t * _PS[5])))))
+    q = 1.0 + t * (_QS[0] + t * (_QS[1] + t * (_QS[2] + t * _QS[3])))
+    r = p / q
+    s = math.sqrt(t)
+    return math.pi / 2 - 2.0 * (s + s * r) if big else x + x * r
+
+
+@_njit(fastmath=_FASTMATH)
 def score_numba(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F64,
                 capacity: F64, cost: F64, priority: F64, coverage: F64,
                 allowed: npt.NDArray[np.bool_], weights: F64, threshold: float
@@ -100,12 +135,12 @@ def score_numba(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F6
     scores = np.empty((n, m))
     best = np.full(n, -1, dtype=np.int64)
     # Per-point parts once, not per pair: unit vectors, and each warehouse's
-    # load/cost/priority terms and hard stop.
+    # load/cost/priority terms, +inf at the hard stop (so a full warehouse needs no
+    # test per pair).
     wx = np.empty(m)
     wy = np.empty(m)
     wz = np.empty(m)
     fixed = np.empty(m)
-    full = np.empty(m, dtype=np.bool_)
     for j in range(m):
         p, lam = math.radians(wh_lat[j]), math.radians(wh_lon[j])
         wx[j] = math.cos(p) * math.cos(lam)
@@ -114,26 +149,27 @@ def score_numba(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F6
         ratio = load[j] / capacity[j] if capacity[j] > 0 else 0.0
         fixed[j] = (weights[1] * ratio + weights[3] * (cost[j] / 10.0)
                     + weights[4] * (-priority[j] / 10.0))
-        full[j] = capacity[j] > 0 and load[j] >= threshold * capacity[j]
+        if capacity[j] > 0 and load[j] >= threshold * capacity[j]:
+            fixed[j] = np.inf
+    w_km = weights[0] * (2 * EARTH_KM / 1000.0)
     for i in range(n):
         p, lam = math.radians(dest_lat[i]), math.radians(dest_lon[i])
         dx = math.cos(p) * math.cos(lam)
         dy = math.cos(p) * math.sin(lam)
         dz = math.sin(p)
-        low = np.inf
+        # Every pair of the row without a branch (a masked pair is a select to +inf),
+        # so LLVM vectorises it; the pick is a second, scalar pass over the row.
         for j in range(m):
             cov = coverage[i, j]
-            if not allowed[i, j] or cov <= 0 or full[j]:
-                scores[i, j] = np.inf
-                continue
             ex, ey, ez = dx - wx[j], dy - wy[j], dz - wz[j]
             a = min((ex * ex + ey * ey + ez * ez) / 4, 1.0)
-            km = 2 * EARTH_KM * math.asin(math.sqrt(a))
             ship = 0.0 if cov >= 1.0 else 2.0 - cov
-            s = weights[0] * (km / 1000.0) + fixed[j] + weights[2] * ship
-            scores[i, j] = s
-            if s < low:
-                low = s
+            s = w_km * asin_sqrt(a) + fixed[j] + weights[2] * ship
+            scores[i, j] = s if allowed[i, j] & (cov > 0) else np.inf
+        low = np.inf
+        for j in range(m):
+            if scores[i, j] < low:
+                low = scores[i, j]
                 best[i] = j
     return scores, best
 

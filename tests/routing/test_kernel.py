@@ -38,6 +38,15 @@ def test_pure_python_matches_numpy_reference(seed: int) -> None:
     assert got_best == want_best.tolist()
 
 
+def test_the_kernels_asin_agrees_with_numpy_to_a_few_ulp() -> None:
+    # Both branches (a < 0.25 and a >= 0.25), their boundary, and the ends: the same
+    # point (0) and the antipode (1).
+    a = np.concatenate([np.linspace(0.0, 1.0, 4001), [np.nextafter(0.25, 0), 1 - 1e-12]])
+    want = np.arcsin(np.sqrt(a))
+    got = np.array([kernel.asin_sqrt(x) for x in a])
+    assert np.all(np.abs(got - want) <= 4 * np.spacing(np.maximum(want, 1e-300)))
+
+
 def test_full_warehouse_and_no_coverage_are_not_allowed() -> None:
     one = np.array([30.0])
     scores, best = kernel.score_numba(
