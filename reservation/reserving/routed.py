@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reservation.domain import validation
-from reservation.domain.models import Reservation, ReserveCommand
+from reservation.domain.models import Reservation, ReserveCommand, State
 from reservation.reserving.reservations import Reservations
 from reservation.routing.matching import RouteOrder
 from reservation.routing.router import Decision
@@ -30,5 +30,16 @@ async def reserve_routed(reservations: Reservations, routing: Routing, cmd: Rese
     routes: dict[str, str] = {}
     for line in decision.lines:
         routes.setdefault(line.sku, ",".join(line.candidates) or NO_ROUTE)
-    routed = replace(cmd, routes=tuple(routes.items()), load_day=today())
-    return await reservations.reserve(routed), decision
+    day = today()
+    routed = replace(cmd, routes=tuple(routes.items()), load_day=day)
+    # The script counts the order towards today's load of each warehouse it holds at;
+    # routing's view of the loads between its reads counts it too (Loads.done).
+    generation = routing.loads_seen.started()
+    held: list[str] = []
+    try:
+        result = await reservations.reserve(routed)
+        if result.state == State.RESERVED:
+            held = sorted({a.warehouse_id for a in result.allocations})
+    finally:
+        routing.loads_seen.done(generation, day, held)
+    return result, decision

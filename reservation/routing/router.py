@@ -19,7 +19,7 @@ import numpy as np
 
 from reservation.routing import kernel, matching
 from reservation.routing.geography import Place
-from reservation.routing.matching import LinePlan, OrderPlan, RouteOrder
+from reservation.routing.matching import LinePlan, OrderPlan, RouteLine, RouteOrder
 from reservation.routing.rules import RuleSet
 from reservation.routing.warehouses import Warehouse
 
@@ -72,51 +72,94 @@ class Decision:
         return sorted({wh for ln in self.lines for wh, _ in ln.allocations})
 
 
+@dataclass(frozen=True)
+class Table:
+    """The active warehouses as the router uses them, built once per warehouse version
+    (Routing caches it): columns for the kernel, ids, capabilities, an index by id."""
+
+    warehouses: tuple[Warehouse, ...]
+    ids: tuple[str, ...]
+    index: Mapping[str, int]
+    capabilities: tuple[frozenset[str], ...]
+    safety: tuple[int, ...]
+    capacity: tuple[int, ...]
+    columns: tuple[np.ndarray, ...]     # lat, lon, capacity, cost, priority (float64)
+
+    @property
+    def needs_loads(self) -> bool:
+        """Loads change a decision only where a daily capacity is set."""
+        return any(self.capacity)
+
+
+def table(warehouses: Sequence[Warehouse]) -> Table:
+    whs = tuple(w for w in warehouses if w.active)
+
+    def col(values: list[float]) -> np.ndarray:
+        return np.array(values, dtype=np.float64)
+
+    return Table(whs, tuple(w.warehouse_id for w in whs),
+                 {w.warehouse_id: j for j, w in enumerate(whs)},
+                 tuple(frozenset(w.capabilities) for w in whs),
+                 tuple(w.safety_stock for w in whs), tuple(w.daily_capacity for w in whs),
+                 (col([w.latitude for w in whs]), col([w.longitude for w in whs]),
+                  col([float(w.daily_capacity) for w in whs]),
+                  col([w.cost_per_order for w in whs]), col([float(w.priority) for w in whs])))
+
+
+@dataclass
+class _Line:
+    """One line against every warehouse: may it go there (rules), units there."""
+
+    allowed: list[bool]
+    available: list[int]    # raw available units
+    usable: list[int]       # above the warehouse's safety stock
+
+
 @dataclass
 class _Row:
     """One (order, group of lines) row of the kernel's arrays."""
 
     order: int
     lines: list[int]
-    coverage: np.ndarray
-    allowed: np.ndarray
+    coverage: list[float]
+    allowed: list[bool]
 
 
 def route_many(orders: Sequence[RouteOrder], places: Sequence[Place], rules: RuleSet,
                warehouses: Sequence[Warehouse], stock: Stock,
-               loads: Mapping[str, int]) -> list[Decision]:
-    whs = [w for w in warehouses if w.active]
+               loads: Mapping[str, int], tab: Table | None = None) -> list[Decision]:
+    """Decisions for `orders`, all scored in one kernel call. `tab` is `table(warehouses)`
+    when the caller keeps one (Routing does, per warehouse version)."""
+    t = tab or table(warehouses)
+    m = len(t.ids)
     plans = [matching.plan(rules, o, p) for o, p in zip(orders, places, strict=True)]
+    facts = [[_line_facts(ln, lp, t, stock) for ln, lp in zip(o.lines, pl.lines, strict=True)]
+             for o, pl in zip(orders, plans, strict=True)]
     rows = [row for k, (o, pl) in enumerate(zip(orders, plans, strict=True))
-            for row in _rows(k, o, pl, whs, stock)]
-    m = len(whs)
-    cols = _columns(whs, loads)
+            for row in _rows(k, o, pl, facts[k], m)]
+    load = np.array([float(loads.get(w, 0)) for w in t.ids], dtype=np.float64)
+    lat, lon, capacity, cost, priority = t.columns
+    cols = (lat, lon, load, capacity, cost, priority)
     dest_lat = np.array([places[r.order].latitude for r in rows], dtype=np.float64)
     dest_lon = np.array([places[r.order].longitude for r in rows], dtype=np.float64)
-    coverage = np.array([r.coverage for r in rows]).reshape(len(rows), m)
+    coverage = np.array([r.coverage for r in rows], dtype=np.float64).reshape(len(rows), m)
     allowed = np.array([r.allowed for r in rows], dtype=np.bool_).reshape(len(rows), m)
     weights = np.array(rules.weight_vector(), dtype=np.float64)
-    # numba's Dispatcher stubs do not know the compiled function's signature.
+    # numba's Dispatcher stubs do not know the compiled functions' signatures.
     score: Any = kernel.score_numba
+    explain: Any = kernel.terms_numba
     scores, _ = score(dest_lat, dest_lon, *cols, coverage, allowed, weights,
                       rules.load_threshold)
-    terms = kernel.terms_numpy(dest_lat, dest_lon, *cols, coverage)  # type: ignore[call-arg]
+    terms = explain(dest_lat, dest_lon, *cols, coverage)
+    full = [bool(c) and loads.get(w, 0) >= rules.load_threshold * c
+            for w, c in zip(t.ids, t.capacity, strict=True)]
     by_order: dict[int, list[int]] = {}
     for r, row in enumerate(rows):
         by_order.setdefault(row.order, []).append(r)
-    return [_decide(o, places[k], rules, plans[k], whs, stock, loads,
-                    [(rows[r], scores[r], terms[r]) for r in by_order.get(k, [])])
+    score_rows, term_rows = scores.tolist(), terms.tolist()
+    return [_decide(o, places[k], rules, plans[k], facts[k], t, loads, full,
+                    [(rows[r], score_rows[r], term_rows[r]) for r in by_order.get(k, [])])
             for k, o in enumerate(orders)]
-
-
-def _columns(whs: Sequence[Warehouse], loads: Mapping[str, int]) -> list[np.ndarray]:
-    def col(values: list[float]) -> np.ndarray:
-        return np.array(values, dtype=np.float64)
-
-    return [col([w.latitude for w in whs]), col([w.longitude for w in whs]),
-            col([float(loads.get(w.warehouse_id, 0)) for w in whs]),
-            col([float(w.daily_capacity) for w in whs]),
-            col([w.cost_per_order for w in whs]), col([float(w.priority) for w in whs])]
 
 
 def _groups(order: RouteOrder, plan: OrderPlan) -> list[list[int]]:
@@ -137,83 +180,89 @@ def line_allowed(lp: LinePlan, wh: Warehouse) -> bool:
     return wh.warehouse_id not in lp.exclude and lp.require <= set(wh.capabilities)
 
 
-def _rows(k: int, order: RouteOrder, plan: OrderPlan, whs: Sequence[Warehouse],
-          stock: Stock) -> list[_Row]:
+def _line_facts(ln: RouteLine, lp: LinePlan, t: Table, stock: Stock) -> _Line:
+    have = stock.get(ln.sku, {})
+    available = [have.get(w, 0) for w in t.ids]
+    usable_ = [max(0, a - s) for a, s in zip(available, t.safety, strict=True)]
+    if lp.exclude or lp.require:
+        ok = [w not in lp.exclude and lp.require <= caps
+              for w, caps in zip(t.ids, t.capabilities, strict=True)]
+    else:
+        ok = [True] * len(t.ids)
+    return _Line(ok, available, usable_)
+
+
+def _rows(k: int, order: RouteOrder, plan: OrderPlan, facts: list[_Line],
+          m: int) -> list[_Row]:
     rows = []
     for group in _groups(order, plan):
         total = sum(order.lines[i].quantity for i in group)
-        cov = np.zeros(len(whs))
-        ok = np.zeros(len(whs), dtype=np.bool_)
-        for j, wh in enumerate(whs):
-            fit = [i for i in group if line_allowed(plan.lines[i], wh)]
-            ok[j] = bool(fit)
-            cov[j] = sum(min(order.lines[i].quantity, usable(stock, order.lines[i].sku, wh))
-                         for i in fit) / total
-        if plan.split == "together":  # keep lines together: only whole-order warehouses
-            ok &= cov >= 1.0
+        cov, ok = [], []
+        for j in range(m):
+            fit = [i for i in group if facts[i].allowed[j]]
+            covered = sum(min(order.lines[i].quantity, facts[i].usable[j])
+                          for i in fit) / total
+            cov.append(covered)
+            # keep lines together: only whole-order warehouses
+            ok.append(bool(fit) and (plan.split != "together" or covered >= 1.0))
         rows.append(_Row(k, group, cov, ok))
     return rows
 
 
 def _decide(order: RouteOrder, place: Place, rules: RuleSet, plan: OrderPlan,
-            whs: Sequence[Warehouse], stock: Stock, loads: Mapping[str, int],
-            rows: list[tuple[_Row, np.ndarray, np.ndarray]]) -> Decision:
-    taken: dict[tuple[str, str], int] = {}
+            facts: list[_Line], t: Table, loads: Mapping[str, int], full: list[bool],
+            rows: list[tuple[_Row, list[float], list[list[float]]]]) -> Decision:
+    taken: dict[tuple[str, int], int] = {}
     lines: dict[int, LineDecision] = {}
     groups = []
     for g, (row, scores, terms) in enumerate(rows):
-        cands = tuple(_candidate(wh, scores[j], terms[j], row, plan, stock, loads, rules,
-                                 order) for j, wh in enumerate(whs))
-        groups.append(tuple(sorted(cands, key=lambda c: c.score)))
-        by_score = [whs[j] for j in np.argsort(scores, kind="stable")
-                    if math.isfinite(scores[j])]
+        notes = _notes(row, plan, facts, t, loads, full)
+        preferred = set().union(*(plan.lines[i].prefer for i in row.lines))
+        cands = [Candidate(w, t.warehouses[j].name, scores[j],
+                           dict(zip(kernel.TERMS, terms[j], strict=True)), notes[j],
+                           w in preferred) for j, w in enumerate(t.ids)]
+        # Stable by score: ties (and every +inf) keep the warehouses' order.
+        order_ = sorted(range(len(cands)), key=scores.__getitem__)
+        groups.append(tuple(cands[j] for j in order_))
+        by_score = [j for j in order_ if math.isfinite(scores[j])]
         for i in row.lines:
-            lines[i] = _line(i, g, order, plan.lines[i], by_score, whs, stock, loads,
-                             rules, taken)
-    notes = (place.note,) if place.note else ()
+            lines[i] = _line(i, g, order, plan.lines[i], facts[i], by_score, t, full,
+                             taken)
+    notes_ = (place.note,) if place.note else ()
     return Decision(order.order_id, place, tuple(lines[i] for i in sorted(lines)),
                     tuple(groups), bool(plan.review), plan.review, plan.rush,
-                    rules.version, tuple(plan.matched), notes)
+                    rules.version, tuple(plan.matched), notes_)
 
 
-def _under_threshold(wh: Warehouse, loads: Mapping[str, int], rules: RuleSet) -> bool:
-    return not (wh.daily_capacity and
-                loads.get(wh.warehouse_id, 0) >= rules.load_threshold * wh.daily_capacity)
-
-
-def _line(i: int, g: int, order: RouteOrder, lp: LinePlan, by_score: list[Warehouse],
-          whs: Sequence[Warehouse], stock: Stock, loads: Mapping[str, int],
-          rules: RuleSet, taken: dict[tuple[str, str], int]) -> LineDecision:
+def _line(i: int, g: int, order: RouteOrder, lp: LinePlan, f: _Line, by_score: list[int],
+          t: Table, full: list[bool], taken: dict[tuple[str, int], int]) -> LineDecision:
     ln = order.lines[i]
-    by_id = {w.warehouse_id: w for w in whs}
-    preferred = [by_id[p] for p in lp.prefer if p in by_id
-                 and line_allowed(lp, by_id[p]) and _under_threshold(by_id[p], loads, rules)
-                 and stock.get(ln.sku, {}).get(p, 0) > lp.min_stock
-                 and usable(stock, ln.sku, by_id[p]) > 0]
-    rest = [w for w in by_score if w not in preferred and line_allowed(lp, w)
-            and usable(stock, ln.sku, w) > 0]
+    preferred = [j for j in (t.index.get(p) for p in lp.prefer) if j is not None
+                 and f.allowed[j] and not full[j] and f.available[j] > lp.min_stock
+                 and f.usable[j] > 0]
+    rest = [j for j in by_score if j not in preferred and f.allowed[j] and f.usable[j] > 0]
     order_ = preferred + rest
     need, allocs = ln.quantity, []
-    for wh in order_:
+    for j in order_:
         if need == 0:
             break
-        free = usable(stock, ln.sku, wh) - taken.get((ln.sku, wh.warehouse_id), 0)
+        free = f.usable[j] - taken.get((ln.sku, j), 0)
         if free > 0:
             q = min(free, need)
-            taken[(ln.sku, wh.warehouse_id)] = taken.get((ln.sku, wh.warehouse_id), 0) + q
-            allocs.append((wh.warehouse_id, q))
+            taken[(ln.sku, j)] = taken.get((ln.sku, j), 0) + q
+            allocs.append((t.ids[j], q))
             need -= q
-    return LineDecision(ln.sku, ln.quantity, g, tuple(w.warehouse_id for w in order_),
-                        tuple(allocs), _why(allocs, preferred, lp, need),
+    return LineDecision(ln.sku, ln.quantity, g, tuple(t.ids[j] for j in order_),
+                        tuple(allocs), _why(allocs, preferred, t, lp, need),
                         tuple(lp.rules))
 
 
-def _why(allocs: list[tuple[str, int]], preferred: list[Warehouse], lp: LinePlan,
+def _why(allocs: list[tuple[str, int]], preferred: list[int], t: Table, lp: LinePlan,
          short: int) -> str:
     if not allocs:
         return "no allowed warehouse has the stock"
     first = allocs[0][0]
-    if any(w.warehouse_id == first for w in preferred):
+    if any(t.ids[j] == first for j in preferred):
         return f"preferred by rule {lp.rules[0]!r}" if lp.rules else "preferred"
     why = "best score"
     if lp.prefer:
@@ -225,29 +274,25 @@ def _why(allocs: list[tuple[str, int]], preferred: list[Warehouse], lp: LinePlan
     return why
 
 
-def _candidate(wh: Warehouse, score: float, terms: np.ndarray, row: _Row, plan: OrderPlan,
-               stock: Stock, loads: Mapping[str, int], rules: RuleSet,
-               order: RouteOrder) -> Candidate:
-    j_terms = {name: float(terms[t]) for t, name in enumerate(kernel.TERMS)}
+def _notes(row: _Row, plan: OrderPlan, facts: list[_Line], t: Table,
+           loads: Mapping[str, int], full: list[bool]) -> list[str]:
+    """Why each warehouse is not a candidate for the row ('' when it is one)."""
     lps = [plan.lines[i] for i in row.lines]
-    preferred = any(wh.warehouse_id in lp.prefer for lp in lps)
-    return Candidate(wh.warehouse_id, wh.name, float(score), j_terms,
-                     _note(wh, row, lps, stock, loads, rules, order), preferred)
-
-
-def _note(wh: Warehouse, row: _Row, lps: list[LinePlan], stock: Stock,
-          loads: Mapping[str, int], rules: RuleSet, order: RouteOrder) -> str:
-    if not _under_threshold(wh, loads, rules):
-        return (f"at its daily threshold ({loads.get(wh.warehouse_id, 0)} orders today, "
-                f"capacity {wh.daily_capacity})")
-    if all(wh.warehouse_id in lp.exclude for lp in lps):
-        return "excluded by a rule"
-    missing = sorted(set().union(*(lp.require for lp in lps)) - set(wh.capabilities))
-    if missing and not any(line_allowed(lp, wh) for lp in lps):
-        return f"lacks {', '.join(missing)}"
-    lines = [order.lines[i] for i in row.lines]
-    if all(stock.get(ln.sku, {}).get(wh.warehouse_id, 0) <= 0 for ln in lines):
-        return "no stock"
-    if all(usable(stock, ln.sku, wh) <= 0 for ln in lines):
-        return f"below its safety stock ({wh.safety_stock})"
-    return ""
+    fs = [facts[i] for i in row.lines]
+    required = frozenset().union(*(lp.require for lp in lps))
+    out = []
+    for j, w in enumerate(t.ids):
+        if full[j]:
+            out.append(f"at its daily threshold ({loads.get(w, 0)} orders today, "
+                       f"capacity {t.capacity[j]})")
+        elif all(w in lp.exclude for lp in lps):
+            out.append("excluded by a rule")
+        elif required - t.capabilities[j] and not any(f.allowed[j] for f in fs):
+            out.append(f"lacks {', '.join(sorted(required - t.capabilities[j]))}")
+        elif all(f.available[j] <= 0 for f in fs):
+            out.append("no stock")
+        elif all(f.usable[j] <= 0 for f in fs):
+            out.append(f"below its safety stock ({t.safety[j]})")
+        else:
+            out.append("")
+    return out

@@ -1,8 +1,11 @@
 """The routing capability: warehouses and rule sets in Redis, hot reload, decisions.
 
-Every call first compares the rule set and warehouse versions in Redis with the ones it
-holds (one HMGET) and reloads on a change, so a rule set put through any replica is the
-one every replica uses from its next call: no restart, no polling delay.
+A call reads the stock it decides on, and, when the ones it holds are older than
+REFRESH_S, the rule set and warehouse versions and today's loads, in one snapshot that
+the calls of an event-loop turn share (storage/routing.py); a changed version reloads
+the rule set and warehouses (kept in process with their kernel columns). So a rule set
+put through any replica is the one every replica uses within REFRESH_S (0.2 s), and the
+replica it was put through from its next call: no restart.
 """
 
 from __future__ import annotations
@@ -11,22 +14,24 @@ import asyncio
 import json
 import math
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import orjson
 
 from reservation.domain import validation
 from reservation.errors import InvalidArgument, NotFound
 from reservation.routing import router, rules, warehouses
 from reservation.routing.geography import Place, geography
 from reservation.routing.matching import Destination, RouteLine, RouteOrder
-from reservation.routing.router import Decision
+from reservation.routing.router import Decision, Table
 from reservation.routing.rules import RuleSet
 from reservation.routing.warehouses import Warehouse
 from reservation.settings import Settings
-from reservation.storage.routing import RoutingStore, Versions
+from reservation.storage.routing import RecentBuffer, RoutingStore, SnapshotReader, Versions
 from reservation.storage.store import Store
 
 # Warehouses count "today" in China time (UTC+8, no daylight saving).
@@ -35,6 +40,15 @@ MAX_TEXT = 64
 MAX_ADDRESS = 256
 HISTORY_DEFAULT = 50
 SAMPLE_DEFAULT = 1000
+PLACES_KEPT = 4096  # resolved destinations kept in process (most-recently used)
+REFRESH_S = 0.2
+"""Routing reads the rule set and warehouse versions, and today's loads (every shard's
+counter), at most this often; in between a decision uses the rules and warehouses it
+holds, and the last loads read plus this replica's own routed holds since. A put
+through this replica applies to its next call; through another, within REFRESH_S."""
+NEAR_THRESHOLD = 0.05
+"""... except near a hard stop: a warehouse within this share of its threshold (or
+within this replica's routed holds in flight) is decided on a fresh read."""
 
 
 def today(now: datetime | None = None) -> str:
@@ -95,11 +109,51 @@ class SingleFlight:
             task.exception()  # retrieved: an error reaches every waiter, not the loop's log
 
 
+class Loads:
+    """Today's routed orders per warehouse as routing sees them between reads: the last
+    read of the counters plus the holds this replica made since. A hold counts here only
+    if it started after that read came back (else the read may already hold it: no
+    double count); the ones that straddle a read show at the next one."""
+
+    def __init__(self) -> None:
+        self.day = ""
+        self.read_at = -math.inf
+        self.generation = 0
+        self.counts: dict[str, int] = {}
+        self.in_flight = 0
+
+    def stale(self, tab: Table, threshold: float, day: str, now: float) -> bool:
+        if day != self.day or now - self.read_at >= REFRESH_S:
+            return True
+        for w, cap in zip(tab.ids, tab.capacity, strict=True):
+            if cap:
+                limit = threshold * cap
+                margin = max(1.0, NEAR_THRESHOLD * limit, float(self.in_flight))
+                if self.counts.get(w, 0) >= limit - margin:
+                    return True
+        return False
+
+    def read(self, counts: Mapping[str, int], day: str, now: float) -> None:
+        self.day, self.read_at, self.counts = day, now, dict(counts)
+        self.generation += 1
+
+    def started(self) -> int:
+        self.in_flight += 1
+        return self.generation
+
+    def done(self, generation: int, day: str, warehouses: Sequence[str]) -> None:
+        self.in_flight -= 1
+        if generation == self.generation and day == self.day:
+            for w in warehouses:
+                self.counts[w] = self.counts.get(w, 0) + 1
+
+
 @dataclass
 class _Cache:
     versions: Versions
     rules: RuleSet
     warehouses: list[Warehouse]
+    table: Table
 
 
 class Routing:
@@ -112,11 +166,19 @@ class Routing:
         self._lock = asyncio.Lock()
         self._versions = SingleFlight(self.db.versions)
         self._loads = SingleFlight(lambda: self.db.loads(today()))
+        self._recent = RecentBuffer(store, _remembered)
+        self._reader = SnapshotReader(store, before_flush=self._recent.stage)
+        self._places: OrderedDict[tuple[str, str, str, str, str], Place] = OrderedDict()
+        self.loads_seen = Loads()
+        self._checked_at = -math.inf  # when the versions were last read (monotonic)
 
     # -- hot reload -------------------------------------------------------------------
     async def current(self) -> tuple[RuleSet, list[Warehouse]]:
         """The rule set and warehouses in force now (reloaded when Redis has newer)."""
-        versions = await self._versions()
+        cache = await self._current(await self._versions())
+        return cache.rules, cache.warehouses
+
+    async def _current(self, versions: Versions) -> _Cache:
         cache = self._cache
         if cache is None or cache.versions != versions:
             async with self._lock:
@@ -124,17 +186,18 @@ class Routing:
                 if cache is None or cache.versions != versions:
                     cache = await self._load(versions)
                     self._cache = cache
-        return cache.rules, cache.warehouses
+        return cache
 
     async def _load(self, versions: Versions) -> _Cache:
         whs = await self.list_warehouses()
+        tab = router.table(whs)
         if versions.rules == 0:
-            return _Cache(versions, RuleSet(), whs)
+            return _Cache(versions, RuleSet(), whs, tab)
         raw = await self.db.rules_record(versions.rules)
         doc = RulesVersion.decode(versions.rules, raw).document if raw else {}
         # Stored sets were valid when put; a warehouse deleted since only loses its rule
         # references, it never blocks routing (parse would refuse the whole set).
-        return _Cache(versions, _lenient(doc, whs, versions.rules), whs)
+        return _Cache(versions, _lenient(doc, whs, versions.rules), whs, tab)
 
     # -- warehouses -------------------------------------------------------------------
     async def put_warehouse(self, wh: Warehouse) -> Warehouse:
@@ -144,6 +207,7 @@ class Routing:
             raise InvalidArgument("warehouse.warehouse_id",
                                   f"at most {warehouses.MAX_WAREHOUSES} warehouses")
         await self.db.put_warehouse(wh.warehouse_id, wh.encode())
+        self._checked_at = -math.inf  # this replica's next call uses it
         return wh
 
     async def list_warehouses(self) -> list[Warehouse]:
@@ -173,6 +237,7 @@ class Routing:
         record = RulesVersion(0, dict(document), comment, int(time.time() * 1000),
                               rolled_back_to)
         version = await self.db.put_rules(record.encode(), expected_version)
+        self._checked_at = -math.inf  # this replica's next call uses it
         return replace(record, version=version)
 
     async def get_rules(self, version: int = 0) -> RulesVersion:
@@ -215,21 +280,58 @@ class Routing:
                                   f"{self.settings.max_batch}")
         places = [self.resolve(o, f"{field}[{i}]" if len(orders) > 1 else "")
                   for i, o in enumerate(orders)]
-        ruleset, whs = await self.current()
-        decisions = await self._decide(orders, places, ruleset, whs)
+        skus = list(dict.fromkeys(ln.sku for o in orders for ln in o.lines))
+        day = today()
+        cache = self._cache
+        now = time.monotonic()
+        check = cache is None or now - self._checked_at >= REFRESH_S
+        snap = await self._reader.read(skus, cache.table.ids if cache else (), check,
+                                       self._need_loads(cache, day), day)
+        if snap.versions is not None:
+            self._checked_at = now
+            if cache is None or cache.versions != snap.versions:
+                # New rules or warehouses: load them, and read stock again (the
+                # snapshot asked for the old warehouses' counters).
+                cache = await self._current(snap.versions)
+                snap = await self._reader.read(skus, cache.table.ids, False,
+                                               self._need_loads(cache, day), day)
+        assert cache is not None
+        if not cache.warehouses:
+            raise NotFound("no warehouses: put some first (reservation warehouses put)")
+        seen = self.loads_seen
+        if snap.loads is not None:
+            seen.read(snap.loads, day, time.monotonic())
+        loads = seen.counts if cache.table.needs_loads else {}
+        decisions = router.route_many(orders, places, cache.rules, cache.warehouses,
+                                      snap.stock, loads, cache.table)
         if remember:
-            await self.db.remember([_remembered(o) for o in orders])
+            self._recent.add(orders)
         return decisions
+
+    def _need_loads(self, cache: _Cache | None, day: str) -> bool:
+        if cache is None:
+            return True
+        return cache.table.needs_loads and self.loads_seen.stale(
+            cache.table, cache.rules.load_threshold, day, time.monotonic())
 
     def resolve(self, order: RouteOrder, field: str = "") -> Place:
         validate_order(order, self.settings, field)
         d = order.destination
+        key = (d.province, d.city, d.district, d.region, d.address)
+        place = self._places.get(key)
+        if place is not None:
+            self._places.move_to_end(key)
+            return place
         try:
-            return self.geo.resolve(province=d.province, city=d.city, district=d.district,
-                                    region=d.region, address=d.address)
+            place = self.geo.resolve(province=d.province, city=d.city, district=d.district,
+                                     region=d.region, address=d.address)
         except InvalidArgument as exc:
             where = f"{field}.destination" if field else "destination"
             raise InvalidArgument(where, exc.description) from None
+        self._places[key] = place
+        if len(self._places) > PLACES_KEPT:
+            self._places.popitem(last=False)
+        return place
 
     async def _decide(self, orders: Sequence[RouteOrder], places: Sequence[Place],
                       ruleset: RuleSet, whs: Sequence[Warehouse]) -> list[Decision]:
@@ -244,6 +346,7 @@ class Routing:
             raise InvalidArgument("sample_size", "must be 0 (1000) .. 10000")
         current, whs = await self.current()
         candidate = rules.parse(document, whs)
+        await self._recent.flush()  # this replica's latest orders too
         recent = [_recalled(r) for r in await self.db.recent(sample_size or SAMPLE_DEFAULT)]
         if not recent:
             return Simulation(0, 0, {}, current.version)
@@ -311,16 +414,9 @@ def validate_order(order: RouteOrder, settings: Settings, field: str = "") -> No
         raise InvalidArgument(f"{pre}destination.address", f"is longer than {MAX_ADDRESS}")
 
 
-def _remembered(order: RouteOrder) -> str:
-    d = order.destination
-    return json.dumps({
-        "lines": [{"sku": ln.sku, "quantity": ln.quantity, "category": ln.category,
-                   "brand": ln.brand} for ln in order.lines],
-        "destination": {"province": d.province, "city": d.city, "district": d.district,
-                        "region": d.region, "address": d.address},
-        "channel": order.channel, "order_id": order.order_id, "amount": order.amount,
-        "payment": order.payment, "customer_grade": order.customer_grade,
-        "promised_hours": order.promised_hours}, ensure_ascii=False)
+def _remembered(order: RouteOrder) -> bytes:
+    """The order as JSON (orjson writes the dataclasses field by field, UTF-8)."""
+    return orjson.dumps(order)
 
 
 def _recalled(raw: str) -> RouteOrder:

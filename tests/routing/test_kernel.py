@@ -28,6 +28,14 @@ def test_numba_matches_numpy_reference(seed: int) -> None:
     np.testing.assert_array_equal(got_best, want_best)
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_compiled_terms_match_numpy_reference(seed: int) -> None:
+    args = random_inputs(200 + seed, n=23, m=9)[:9]
+    want = kernel.terms_numpy(*args)
+    got = kernel.terms_numba(*args)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_pure_python_matches_numpy_reference(seed: int) -> None:
     args = random_inputs(100 + seed, n=13, m=7)

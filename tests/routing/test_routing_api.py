@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from reservation.routing import kernel
+from reservation.routing.service import REFRESH_S
 from reservation.server.app import App, start_app
 from reservation.v1 import routing_service_pb2 as rpb
 from tests.conftest import test_settings
@@ -102,8 +105,10 @@ async def test_history_and_rollback(rstubs: RoutingStubs) -> None:
 
 
 async def test_rules_put_on_one_replica_apply_on_another(redis_url: str) -> None:
-    """Two App instances on one Redis: a rule set put through A routes on B from B's
-    next call (each call checks the version in Redis), no restart."""
+    """Two App instances on one Redis: a rule set put through A routes on B once B's
+    versions are older than REFRESH_S (0.2 s; B then reads them again), no restart.
+    Waiting REFRESH_S after the put is a bound, not a guess: whatever B read before
+    the put is at least that old by then, so B's next call reads the versions."""
     a = await start_app(test_settings(redis_url))
     b = await start_app(test_settings(redis_url))
     try:
@@ -118,11 +123,13 @@ async def test_rules_put_on_one_replica_apply_on_another(redis_url: str) -> None
             before = (await sb.routing.Route(req)).decision
             assert allocations(before) == [("MILK-1", "WH-HZ", 1)]
             version = await put_seed_rules(sa)
+            await asyncio.sleep(REFRESH_S)
             after = (await sb.routing.Route(req)).decision
             assert after.rules_version == version
             assert allocations(after) == [("MILK-1", "WH-EAST-A", 1)]
             await sb.routing_admin.RollbackRoutingRules(rpb.RollbackRoutingRulesRequest(
                 version=version))
+            await asyncio.sleep(REFRESH_S)
             again = (await sa.routing.Route(req)).decision
             assert again.rules_version == version + 1
     finally:
