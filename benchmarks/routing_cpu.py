@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -175,7 +174,39 @@ def start_server(url: str, profile: str) -> tuple[subprocess.Popen[str], int]:
     return server, int(line.split()[1])
 
 
-async def run_grpc(n: int, width: int, profile: str = "") -> dict[str, Any]:
+BATCH = 100
+PLAIN, ROUTED = "Reserve (no routing)", "Reserve with destination (routed)"
+ROUTE, ROUTE_BATCH = "Route (one order per call)", f"RouteBatch ({BATCH} orders per call)"
+
+
+async def rows_in_turn(rounds: int, n: int, width: int,
+                       measure_: Callable[[int, Callable[[], Awaitable[Any]]],
+                                          Awaitable[dict[str, float]]],
+                       calls: dict[str, Callable[[int], Awaitable[Any]]],
+                       batch_call: Callable[[int], Awaitable[Any]],
+                       profiled: Callable[[int, str], Profiled]) -> list[dict[str, Any]]:
+    """Every row once per round, in turn (plain Reserve right before the routed one), so
+    a change in the machine's load hits both alike; order ids differ per round."""
+    def orders(call: Callable[[int], Awaitable[Any]], first: int
+               ) -> Callable[[], Awaitable[None]]:
+        return lambda: in_flight(n, width, lambda i: call(first + i))
+
+    def batches(first: int) -> Callable[[], Awaitable[None]]:
+        return lambda: in_flight(n // BATCH, max(1, width // BATCH),
+                                 lambda k: batch_call(first + k * BATCH))
+
+    out = []
+    for r in range(rounds):
+        rows = {}
+        for row, call in calls.items():
+            with profiled(r, row):
+                rows[row] = await measure_(n, orders(call, r * n))
+        rows[ROUTE_BATCH] = await measure_(n, batches(r * n))
+        out.append(rows)
+    return out
+
+
+async def run_grpc(n: int, width: int, rounds: int, profile: str = "") -> list[dict[str, Any]]:
     """The rows over gRPC, the service in its own process; `profile`: a pyinstrument
     profile of the server over the whole run (every row)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,25 +224,16 @@ async def run_grpc(n: int, width: int, profile: str = "") -> dict[str, Any]:
                     pb_grpc.RoutingServiceStub(channel)
                 await routing.Route(route_request(0))  # warm caches
                 await rs.Reserve(reserve_request(0, "warm", True))
-                rows = {}
                 pid = server.pid
-
-                async def go(row: str, one: Callable[[int], Awaitable[Any]]) -> None:
-                    rows[row] = await measure_server(raw, pid, n, lambda: in_flight(
-                        n, width, one))
-
-                await go("Reserve (no routing)",
-                         lambda i: rs.Reserve(reserve_request(i, "plain", False)))
-                await go("Reserve with destination (routed)",
-                         lambda i: rs.Reserve(reserve_request(i, "routed", True)))
-                await go("Route (one order per call)",
-                         lambda i: routing.Route(route_request(i)))
-                batch = 100
-                rows[f"RouteBatch ({batch} orders per call)"] = await measure_server(
-                    raw, pid, n, lambda: in_flight(
-                        n // batch, max(1, width // batch), lambda k: routing.RouteBatch(
-                            pb.RouteBatchRequest(requests=[route_request(k * batch + j)
-                                                           for j in range(batch)]))))
+                out = await rows_in_turn(
+                    rounds, n, width,
+                    lambda k, work: measure_server(raw, pid, k, work),
+                    {PLAIN: lambda i: rs.Reserve(reserve_request(i, "plain", False)),
+                     ROUTED: lambda i: rs.Reserve(reserve_request(i, "routed", True)),
+                     ROUTE: lambda i: routing.Route(route_request(i))},
+                    lambda first: routing.RouteBatch(pb.RouteBatchRequest(
+                        requests=[route_request(first + j) for j in range(BATCH)])),
+                    lambda r, row: Profiled(""))
             await raw.aclose()
             await store.close()
         finally:
@@ -219,10 +241,11 @@ async def run_grpc(n: int, width: int, profile: str = "") -> dict[str, Any]:
                 server.terminate()
                 server.wait(timeout=60)
             proc.stop()
-    return rows
+    return out
 
 
-async def run(n: int, width: int, profile: str = "") -> dict[str, Any]:
+async def run(n: int, width: int, rounds: int, profile: str = "") -> list[dict[str, Any]]:
+    """The rows in process; `profile`: a profile of the first round's routed row."""
     with tempfile.TemporaryDirectory() as tmp:
         proc = RedisProcess(data_dir=Path(tmp), appendonly=False)
         proc.start()
@@ -234,32 +257,24 @@ async def run(n: int, width: int, profile: str = "") -> dict[str, Any]:
             reservations = Reservations(store, settings)
             routing = await setup(store, settings)
             await routing.route([route_order(0)], remember=False)  # warm caches
-            rows = {}
-            rows["Reserve (no routing)"] = await measure(raw, n, lambda: in_flight(
-                n, width, lambda i: reservations.reserve(command(i, "plain"))))
-            with Profiled(profile):
-                rows["Reserve with destination (routed)"] = await measure(
-                    raw, n, lambda: in_flight(n, width, lambda i: reserve_routed(
-                        reservations, routing, replace(command(i, "routed")),
-                        route_order(i))))
-            rows["Route (one order per call)"] = await measure(raw, n, lambda: in_flight(
-                n, width, lambda i: routing.route([route_order(i)])))
-            batch = 100
-            rows[f"RouteBatch ({batch} orders per call)"] = await measure(
-                raw, n, lambda: in_flight(n // batch, max(1, width // batch) or 1,
-                                          lambda k: routing.route(
-                                              [route_order(k * batch + j)
-                                               for j in range(batch)])))
+            out = await rows_in_turn(
+                rounds, n, width, lambda k, work: measure(raw, k, work),
+                {PLAIN: lambda i: reservations.reserve(command(i, "plain")),
+                 ROUTED: lambda i: reserve_routed(reservations, routing,
+                                                  command(i, "routed"), route_order(i)),
+                 ROUTE: lambda i: routing.route([route_order(i)])},
+                lambda first: routing.route([route_order(first + j) for j in range(BATCH)]),
+                lambda r, row: Profiled(profile if (r, row) == (0, ROUTED) else ""))
             await raw.aclose()
             await store.close()
         finally:
             proc.stop()
-    return rows
+    return out
 
 
 def adds(rows: dict[str, Any]) -> float:
-    plain = rows["Reserve (no routing)"]["cpu_us_per_order"]
-    routed = rows["Reserve with destination (routed)"]["cpu_us_per_order"]
+    plain = rows[PLAIN]["cpu_us_per_order"]
+    routed = rows[ROUTED]["cpu_us_per_order"]
     return round((routed - plain) / plain * 100, 1)
 
 
@@ -305,11 +320,9 @@ def main() -> None:
     a = p.parse_args()
     modes = []
     for mode in a.modes.split(","):
-        rounds = []
-        for k in range(a.rounds):
-            prof = a.profile if k == 0 else ""
-            rounds.append(asyncio.run(run_grpc(a.orders, a.in_flight, prof) if mode == "grpc"
-                                      else run(a.orders, a.in_flight, prof)))
+        rounds = asyncio.run(run_grpc(a.orders, a.in_flight, a.rounds, a.profile)
+                             if mode == "grpc"
+                             else run(a.orders, a.in_flight, a.rounds, a.profile))
         modes.append(result(a.orders, a.in_flight, rounds,
                             "over gRPC, server process + Redis" if mode == "grpc"
                             else "in process (no gRPC), Python + Redis"))

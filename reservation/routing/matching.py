@@ -66,8 +66,14 @@ class OrderPlan:
 
 def plan(rules: RuleSet, order: RouteOrder, place: Place) -> OrderPlan:
     out = OrderPlan([LinePlan() for _ in order.lines])
+    if not rules.rules:
+        return out
+    # What the order-level conditions compare with, once per order, not per rule.
+    checks = (("region", place.region), ("province", short(place.province)),
+              ("city", short(place.city)), ("channel", order.channel),
+              ("payment", order.payment), ("customer_grade", order.customer_grade))
     for rule in rules.rules:
-        if not _order_matches(rule, order, place):
+        if not _order_matches(rule, order, checks):
             continue
         hit = [i for i, ln in enumerate(order.lines) if _line_matches(rule, ln)]
         if not hit:
@@ -93,12 +99,10 @@ def _apply(rule: Rule, out: OrderPlan, hit: list[int]) -> None:
         out.split = t.split
 
 
-def _order_matches(rule: Rule, order: RouteOrder, place: Place) -> bool:
+def _order_matches(rule: Rule, order: RouteOrder,
+                   checks: tuple[tuple[str, str], ...]) -> bool:
     v, n = rule.when.values, rule.when.numbers
-    checks = (("region", place.region), ("province", short(place.province)),
-              ("city", short(place.city)), ("channel", order.channel),
-              ("payment", order.payment), ("customer_grade", order.customer_grade))
-    if any(name in v and value not in v[name] for name, value in checks):
+    if v and any(name in v and value not in v[name] for name, value in checks):
         return False
     if "amount_above" in n and not order.amount > n["amount_above"]:
         return False

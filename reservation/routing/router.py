@@ -10,10 +10,11 @@ enough; Reserve hands the same order to the script, which re-checks stock atomic
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -26,8 +27,10 @@ from reservation.routing.warehouses import Warehouse
 Stock = Mapping[str, Mapping[str, int]]  # sku -> warehouse id -> available units
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """One warehouse as a candidate for a group of lines (a tuple: a decision makes one
+    per warehouse, so construction cost counts)."""
+
     warehouse_id: str
     name: str
     score: float                # +inf: not allowed (see note)
@@ -52,17 +55,44 @@ class LineDecision:
 
 
 @dataclass(frozen=True)
+class Explained:
+    """One group's candidates as the kernel left them: every warehouse's score, terms
+    and note, and the order by score. `Decision.groups` makes Candidates of it when
+    asked, and the gRPC edge writes its messages straight from it: a decision only
+    pays for the explanation it hands out."""
+
+    ids: tuple[str, ...]
+    names: tuple[str, ...]
+    scores: list[float]
+    terms: list[list[float]]        # per warehouse, in kernel.TERMS order
+    notes: list[str]
+    preferred: frozenset[str]
+    by_score: list[int]             # warehouse indexes, best first (stable)
+
+    def candidates(self) -> tuple[Candidate, ...]:
+        return tuple(Candidate(self.ids[j], self.names[j], self.scores[j],
+                               dict(zip(kernel.TERMS, self.terms[j], strict=True)),
+                               self.notes[j], self.ids[j] in self.preferred)
+                     for j in self.by_score)
+
+
+@dataclass(frozen=True)
 class Decision:
     order_id: str
     place: Place
     lines: tuple[LineDecision, ...]
-    groups: tuple[tuple[Candidate, ...], ...]
+    explained: tuple[Explained, ...]
     review: bool = False
     review_reason: str = ""
     rush: bool = False
     rules_version: int = 0
     matched_rules: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @functools.cached_property
+    def groups(self) -> tuple[tuple[Candidate, ...], ...]:
+        """Per group of lines, every warehouse as a candidate, best score first."""
+        return tuple(e.candidates() for e in self.explained)
 
     @property
     def routed(self) -> bool:
@@ -79,6 +109,7 @@ class Table:
 
     warehouses: tuple[Warehouse, ...]
     ids: tuple[str, ...]
+    names: tuple[str, ...]
     index: Mapping[str, int]
     capabilities: tuple[frozenset[str], ...]
     safety: tuple[int, ...]
@@ -97,7 +128,7 @@ def table(warehouses: Sequence[Warehouse]) -> Table:
     def col(values: list[float]) -> np.ndarray:
         return np.array(values, dtype=np.float64)
 
-    return Table(whs, tuple(w.warehouse_id for w in whs),
+    return Table(whs, tuple(w.warehouse_id for w in whs), tuple(w.name for w in whs),
                  {w.warehouse_id: j for j, w in enumerate(whs)},
                  tuple(frozenset(w.capabilities) for w in whs),
                  tuple(w.safety_stock for w in whs), tuple(w.daily_capacity for w in whs),
@@ -195,17 +226,25 @@ def _line_facts(ln: RouteLine, lp: LinePlan, t: Table, stock: Stock) -> _Line:
 def _rows(k: int, order: RouteOrder, plan: OrderPlan, facts: list[_Line],
           m: int) -> list[_Row]:
     rows = []
+    together = plan.split == "together"  # keep lines together: whole-order warehouses only
     for group in _groups(order, plan):
+        if len(group) == 1:  # the common case, without the per-warehouse line loop
+            f, q = facts[group[0]], order.lines[group[0]].quantity
+            cov = [min(q, u) / q if ok else 0.0
+                   for u, ok in zip(f.usable, f.allowed, strict=True)]
+            allowed = [ok and (not together or c >= 1.0)
+                       for ok, c in zip(f.allowed, cov, strict=True)]
+            rows.append(_Row(k, group, cov, allowed))
+            continue
         total = sum(order.lines[i].quantity for i in group)
-        cov, ok = [], []
+        cov, allowed = [], []
         for j in range(m):
             fit = [i for i in group if facts[i].allowed[j]]
             covered = sum(min(order.lines[i].quantity, facts[i].usable[j])
                           for i in fit) / total
             cov.append(covered)
-            # keep lines together: only whole-order warehouses
-            ok.append(bool(fit) and (plan.split != "together" or covered >= 1.0))
-        rows.append(_Row(k, group, cov, ok))
+            allowed.append(bool(fit) and (not together or covered >= 1.0))
+        rows.append(_Row(k, group, cov, allowed))
     return rows
 
 
@@ -217,13 +256,10 @@ def _decide(order: RouteOrder, place: Place, rules: RuleSet, plan: OrderPlan,
     groups = []
     for g, (row, scores, terms) in enumerate(rows):
         notes = _notes(row, plan, facts, t, loads, full)
-        preferred = set().union(*(plan.lines[i].prefer for i in row.lines))
-        cands = [Candidate(w, t.warehouses[j].name, scores[j],
-                           dict(zip(kernel.TERMS, terms[j], strict=True)), notes[j],
-                           w in preferred) for j, w in enumerate(t.ids)]
+        preferred = frozenset().union(*(plan.lines[i].prefer for i in row.lines))
         # Stable by score: ties (and every +inf) keep the warehouses' order.
-        order_ = sorted(range(len(cands)), key=scores.__getitem__)
-        groups.append(tuple(cands[j] for j in order_))
+        order_ = sorted(range(len(t.ids)), key=scores.__getitem__)
+        groups.append(Explained(t.ids, t.names, scores, terms, notes, preferred, order_))
         by_score = [j for j in order_ if math.isfinite(scores[j])]
         for i in row.lines:
             lines[i] = _line(i, g, order, plan.lines[i], facts[i], by_score, t, full,
@@ -280,18 +316,25 @@ def _notes(row: _Row, plan: OrderPlan, facts: list[_Line], t: Table,
     lps = [plan.lines[i] for i in row.lines]
     fs = [facts[i] for i in row.lines]
     required = frozenset().union(*(lp.require for lp in lps))
+    excluded = frozenset.intersection(*(frozenset(lp.exclude) for lp in lps))
+    if len(fs) == 1:
+        available, usable_, allowed = fs[0].available, fs[0].usable, fs[0].allowed
+    else:  # per warehouse: the most of any line (a note holds only if it holds for all)
+        available = [max(c) for c in zip(*(f.available for f in fs), strict=True)]
+        usable_ = [max(c) for c in zip(*(f.usable for f in fs), strict=True)]
+        allowed = [any(c) for c in zip(*(f.allowed for f in fs), strict=True)]
     out = []
     for j, w in enumerate(t.ids):
         if full[j]:
             out.append(f"at its daily threshold ({loads.get(w, 0)} orders today, "
                        f"capacity {t.capacity[j]})")
-        elif all(w in lp.exclude for lp in lps):
+        elif w in excluded:
             out.append("excluded by a rule")
-        elif required - t.capabilities[j] and not any(f.allowed[j] for f in fs):
+        elif required and not allowed[j] and required - t.capabilities[j]:
             out.append(f"lacks {', '.join(sorted(required - t.capabilities[j]))}")
-        elif all(f.available[j] <= 0 for f in fs):
+        elif available[j] <= 0:
             out.append("no stock")
-        elif all(f.usable[j] <= 0 for f in fs):
+        elif usable_[j] <= 0:
             out.append(f"below its safety stock ({t.safety[j]})")
         else:
             out.append("")

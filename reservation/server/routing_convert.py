@@ -9,7 +9,7 @@ from google.protobuf import json_format, struct_pb2
 
 from reservation.errors import InvalidArgument
 from reservation.routing.matching import Destination, RouteLine, RouteOrder
-from reservation.routing.router import Candidate, Decision
+from reservation.routing.router import Decision, Explained
 from reservation.routing.service import RulesVersion, Simulation
 from reservation.routing.warehouses import Warehouse
 from reservation.server.convert import to_timestamp
@@ -98,32 +98,39 @@ def has_destination(msg: rs_pb.ReserveRequest) -> bool:
     return msg.HasField("destination")
 
 
-def _candidate(c: Candidate) -> pb.RoutingCandidate:
-    allowed = math.isfinite(c.score)
-    return pb.RoutingCandidate(
-        warehouse_id=c.warehouse_id, name=c.name, allowed=allowed,
-        score=c.score if allowed else 0.0, terms=pb.ScoreTerms(**c.terms), note=c.note,
-        preferred=c.preferred)
+def _candidates(e: Explained, group: pb.CandidateGroup) -> None:
+    """Straight from the kernel's rows, built in place (`add`: a message handed to a
+    repeated field would be copied)."""
+    for j in e.by_score:
+        score = e.scores[j]
+        allowed = math.isfinite(score)
+        t = e.terms[j]
+        c = group.candidates.add(warehouse_id=e.ids[j], name=e.names[j], allowed=allowed,
+                                 score=score if allowed else 0.0, note=e.notes[j],
+                                 preferred=e.ids[j] in e.preferred)
+        terms = c.terms
+        terms.distance, terms.load, terms.shipments, terms.cost, terms.priority = t
 
 
 def decision(d: Decision) -> pb.RoutingDecision:
     p = d.place
-    return pb.RoutingDecision(
-        order_id=d.order_id,
-        destination=pb.ResolvedPlace(province=p.province, city=p.city, district=p.district,
-                                     region=p.region, latitude=p.latitude,
-                                     longitude=p.longitude, level=p.level),
-        lines=[pb.LineDecision(
-            sku=ln.sku, quantity=ln.quantity, group=ln.group, candidates=ln.candidates,
-            allocations=[pb.RoutedAllocation(warehouse_id=w, quantity=q)
-                         for w, q in ln.allocations],
-            decided_by=ln.decided_by, rules=ln.rules) for ln in d.lines],
-        groups=[pb.CandidateGroup(
-            skus=[ln.sku for ln in d.lines if ln.group == g],
-            candidates=[_candidate(c) for c in group]) for g, group in enumerate(d.groups)],
-        review=d.review, review_reason=d.review_reason, rush=d.rush,
+    msg = pb.RoutingDecision(
+        order_id=d.order_id, review=d.review, review_reason=d.review_reason, rush=d.rush,
         rules_version=d.rules_version, matched_rules=d.matched_rules, notes=d.notes,
         routed=d.routed)
+    dest = msg.destination
+    dest.province, dest.city, dest.district, dest.region = (p.province, p.city, p.district,
+                                                            p.region)
+    dest.latitude, dest.longitude, dest.level = p.latitude, p.longitude, p.level
+    for ln in d.lines:
+        line = msg.lines.add(sku=ln.sku, quantity=ln.quantity, group=ln.group,
+                             candidates=ln.candidates, decided_by=ln.decided_by,
+                             rules=ln.rules)
+        for w, q in ln.allocations:
+            line.allocations.add(warehouse_id=w, quantity=q)
+    for g, e in enumerate(d.explained):
+        _candidates(e, msg.groups.add(skus=[ln.sku for ln in d.lines if ln.group == g]))
+    return msg
 
 
 def simulation(s: Simulation) -> pb.SimulateRoutingResponse:

@@ -25,9 +25,12 @@ def test_kernel_benchmark_writes_json_and_markdown(tmp_path: Path) -> None:
 def test_routing_cpu_benchmark_writes_its_rows(tmp_path: Path) -> None:
     out = tmp_path / "routing-cpu"
     subprocess.run([sys.executable, "-m", "benchmarks.routing_cpu", "--orders", "200",
-                    "--in-flight", "20", "--out", str(out)],
+                    "--in-flight", "20", "--rounds", "2", "--out", str(out)],
                    cwd=ROOT, check=True, capture_output=True, timeout=300)
     result = json.loads(out.with_suffix(".json").read_text())
-    assert set(result["rows"]) == {"Reserve (no routing)", "Reserve with destination (routed)",
-                                   "Route (one order per call)",
-                                   "RouteBatch (100 orders per call)"}
+    assert [m["mode"].split(",")[0] for m in result["modes"]] == ["over gRPC", "in process (no gRPC)"]
+    for mode in result["modes"]:
+        assert set(mode["rows"]) == {"Reserve (no routing)", "Reserve with destination (routed)",
+                                     "Route (one order per call)",
+                                     "RouteBatch (100 orders per call)"}
+        assert len(mode["rounds"]) == 2
