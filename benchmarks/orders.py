@@ -424,14 +424,18 @@ def write(results: list[dict[str, Any]], args: argparse.Namespace, load_start: f
             "load_average_1m_at_end": round(os.getloadavg()[0], 1),
             "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
             "python": platform.python_version(), "batch": args.batch, "orders": args.orders,
-            "command": "python -m benchmarks.orders " + " ".join(sys.argv[1:])}
-    (RESULTS / "orders.json").write_text(json.dumps({"meta": meta, "results": results},
+            "command": "python -m benchmarks.orders " + " ".join(sys.argv[1:]),
+            "commit": args.commit or subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                text=True, check=False).stdout.strip()}
+    stem = Path(args.out)
+    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "results": results},
                                                     indent=2) + "\n")
     lines = [(f"# Order hub benchmark ({meta['when']}, {meta['machine']}, Python "
              f"{meta['python']}, batches of {args.batch}, load average "
              f"{meta['load_average_1m_at_start']} at the start and "
              f"{meta['load_average_1m_at_end']} at the end: the box was shared)"), "",
-             f"`{meta['command']}`", "",
+             f"`{meta['command']}` at commit {meta['commit']}", "",
              ("| mode | events | seconds | events/s | service CPU s | Redis CPU s | "
               "CPU us/event | events per CPU-second | check |"),
              "|---|---|---|---|---|---|---|---|---|"]
@@ -449,7 +453,7 @@ def write(results: list[dict[str, Any]], args: argparse.Namespace, load_start: f
                    "gRPC: the server's process tree from /proc) plus the Redis process's "
                    "(INFO cpu), over the timed window only. Events/s is wall time, with the "
                    "client on the same 2 cores.")]
-    (RESULTS / "orders.md").write_text("\n".join(lines) + "\n")
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
@@ -491,6 +495,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--orders", type=int, default=20_000)
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--audit-db", choices=("postgresql", "sqlite"), default="postgresql")
+    p.add_argument("--out", default=str(RESULTS / "orders"), metavar="STEM",
+                   help="results files STEM.json and STEM.md")
+    p.add_argument("--commit", default="",
+                   help="the commit measured, for the results (default: git rev-parse HEAD)")
     p.add_argument("--reserves", type=int, default=5_000,
                    help="flash-sale Reserve calls per Reserve row")
     p.add_argument("--profile", default="", metavar="NAME",
