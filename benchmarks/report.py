@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = ("scenario", "system", "mode", "concurrency", "orders_per_s", "reserved", "rejected",
-           "errors", "p50_ms", "p95_ms", "p99_ms", "check")
+           "errors", "p50_ms", "p95_ms", "p99_ms", "cpu_us_per_order", "redis_us_per_order",
+           "efficiency", "check")
+"""cpu_us_per_order: server-side CPU (service process tree + Redis, from /proc) per order;
+efficiency: the no-op servicer's CPU per order in the same mode over this row's."""
 
 
 def markdown(rows: list[dict[str, Any]], header: str) -> str:
