@@ -15,6 +15,12 @@ While `max_inflight` pipelines are in flight, new calls wait for one to come bac
 load the batches grow instead of the pipelines multiplying (Nagle-style), and an idle
 service still sends each call at once.
 
+On one Redis (not Cluster) a flush does not build a redis-py Pipeline: it packs the
+commands with redis-py's own encoder, writes them on a connection of its own (one per
+pipeline in flight) and reads the replies back (hiredis parses them when installed).
+Pipeline objects, the pool's locks and the per-command bookkeeping cost more Python
+than the round trip itself here (profile-unary.txt before this change). Connection
+errors are retried as redis-py retries a pipeline (the scripts are idempotent).
 On Redis Cluster the pipeline is redis-py's cluster pipeline, which splits it by node.
 NOSCRIPT (a restarted or failed-over Redis) is answered by loading the script and
 sending those calls once more.
@@ -23,13 +29,17 @@ sending those calls once more.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 DEFAULT_MAX_INFLIGHT = 4
 """Pipelines in flight before new calls wait: enough to keep Redis busy, few enough to
@@ -55,16 +65,15 @@ class Merge:
 class _Call:
     """One caller's command: what to stage on the pipeline and where its answer goes."""
 
-    __slots__ = ("args", "future", "keys", "method", "options", "script")
+    __slots__ = ("args", "future", "keys", "method", "script")
 
     def __init__(self, future: asyncio.Future[Any], script: str | None, keys: Sequence[Any],
-                 args: Sequence[Any], method: str = "", options: dict[str, Any] | None = None):
+                 args: Sequence[Any], method: str = ""):
         self.future = future
         self.script = script
         self.keys = keys
         self.args = args
         self.method = method
-        self.options = options
 
 
 class _Bulk:
@@ -93,6 +102,11 @@ class Coalescer:
         self._scheduled = False
         self._inflight = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        # Direct mode (one Redis): idle connections of our own, at most max_inflight.
+        self._direct = not isinstance(client, RedisCluster)
+        self._idle: list[AbstractConnection] = []
+        self._timeout = (client.connection_pool.connection_kwargs.get("socket_timeout")
+                         if self._direct else None)
         self.stats = {"pipelines": 0, "calls": 0, "commands": 0}
         """Counters for benchmarks and tests: how much was coalesced."""
         self.observer: Callable[[int, int, float], None] | None = None
@@ -104,9 +118,9 @@ class Coalescer:
         """EVALSHA of a registered script, sent with this turn's other calls."""
         return self._queue(_Call(self._future(), name, keys, args))
 
-    def command(self, method: str, *args: Any, **options: Any) -> asyncio.Future[Any]:
-        """A plain client command by redis-py method name (e.g. "set"), coalesced too."""
-        return self._queue(_Call(self._future(), None, (), args, method, options))
+    def command(self, method: str, *args: Any) -> asyncio.Future[Any]:
+        """A plain Redis command (e.g. "zcard", key), coalesced too; its raw reply."""
+        return self._queue(_Call(self._future(), None, (), args, method.upper()))
 
     # -- turn-end flush -----------------------------------------------------------------
     @staticmethod
@@ -183,27 +197,62 @@ class Coalescer:
         return items
 
     async def _execute(self, items: Sequence[_Call | _Bulk]) -> list[Any]:
-        pipe = self.client.pipeline(transaction=False)
-        for item in items:
-            if item.script is not None:
-                keys_ = item.keys
-                # execute_command, not pipe.evalsha: the cluster pipeline blocks the
-                # latter, yet routes a raw EVALSHA by its keys just fine.
-                pipe.execute_command("EVALSHA", self.scripts[item.script].sha, len(keys_),
-                                     *keys_, *item.args)
-            else:
-                getattr(pipe, item.method)(*item.args, **(item.options or {}))
+        # EVALSHA as a raw command: the cluster pipeline blocks pipe.evalsha, yet routes
+        # a raw EVALSHA by its keys just fine; the direct path packs it as it is.
+        commands = [("EVALSHA", self.scripts[item.script].sha, len(item.keys), *item.keys,
+                     *item.args) if item.script is not None else (item.method, *item.args)
+                    for item in items]
         calls = sum(len(i.parts) if isinstance(i, _Bulk) else 1 for i in items)
         self.stats["pipelines"] += 1
         self.stats["commands"] += len(items)
         self.stats["calls"] += calls
+        send = self._direct_roundtrip if self._direct else self._pipeline_roundtrip
         if self.observer is None:
-            return list(await pipe.execute(raise_on_error=False))
+            return await send(commands)
         started = time.perf_counter()
         try:
-            return list(await pipe.execute(raise_on_error=False))
+            return await send(commands)
         finally:
             self.observer(calls, len(items), time.perf_counter() - started)
+
+    async def _pipeline_roundtrip(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return list(await pipe.execute(raise_on_error=False))
+
+    async def _direct_roundtrip(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Write the packed commands on an own connection and read every reply (an error
+        reply is that command's result, as in a non-raising pipeline)."""
+        conn = self._idle.pop() if self._idle else self.client.connection_pool.make_connection()
+        try:
+            packed = conn.pack_commands(commands)
+            replies = await conn.retry.call_with_retry(
+                lambda: self._send_and_read(conn, packed, len(commands)),
+                lambda _error: conn.disconnect(nowait=True))
+        except BaseException:
+            # The socket may hold half a reply: never reuse it as it is.
+            await conn.disconnect(nowait=True)
+            raise
+        self._idle.append(conn)
+        return replies
+
+    async def _send_and_read(self, conn: AbstractConnection, packed: list[bytes],
+                             count: int) -> list[Any]:
+        await conn.send_packed_command(packed, check_health=False)
+        out: list[Any] = []
+        # One deadline for the whole batch instead of one per reply (math.inf: no
+        # per-read timer); the socket timeout still bounds a Redis that stops answering.
+        try:
+            async with asyncio.timeout(self._timeout):
+                for _ in range(count):
+                    try:
+                        out.append(await conn.read_response(timeout=math.inf))
+                    except ResponseError as exc:
+                        out.append(exc)
+        except TimeoutError:  # asyncio's: as redis-py's own, so the retry policy sees it
+            raise RedisTimeoutError("Timeout reading from socket") from None
+        return out
 
     async def _load(self, names: set[str]) -> None:
         for name in names:
@@ -216,6 +265,13 @@ class Coalescer:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             else:
                 await asyncio.sleep(0)
+
+    async def close(self) -> None:
+        """Close the direct-mode connections (the client's pool is closed by its owner)."""
+        await self.drain()
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.disconnect()
 
 
 def _deliver(item: _Call | _Bulk, reply: Any) -> None:
