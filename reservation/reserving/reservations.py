@@ -1,8 +1,9 @@
 """Reserve, confirm, release and read orders: the domain over the Lua scripts.
 
 An order's lines are grouped by shard. One script call per shard decides that part
-atomically (all its lines or none). Most orders have one part and take two Redis calls:
-the identity claim and the reserve script. An order spanning shards is a small saga with
+atomically (all its lines or none). Most orders have one part and take one Redis call:
+the identity claim and the reserve in one script (claim_reserve.lua); on Redis Cluster
+that needs the order's home key in the part's slot, else they are two calls. An order spanning shards is a small saga with
 its decisions kept at its home record (multi.py), so it is held, confirmed or released
 whole whoever crashes when; every step is idempotent, so concurrent copies of one
 request converge on the same answer.
@@ -49,8 +50,21 @@ class Reservations:
         parts = orders.split_by_shard(cmd.lines, self.settings.shards)
         if len(parts) > 1:
             return await self._reserve_multi(ref, cmd, parts)
-        identity = await self._claim(ref, cmd)
-        reply = await self._reserve_part(parts[0], ref, identity, cmd, cmd.allow_queue)
+        part = parts[0]
+        if self.store.claims_with_reserve(ref, part.shard):
+            mine = Identity(orders.new_reservation_id(), cmd.buyer_id, part.spec)
+            first = await self.store.claim_reserve(
+                part.shard, ref, mine.encode(), mine.reservation_id, cmd.channel,
+                cmd.order_id, cmd.buyer_id, part.spec, self._lines(part, cmd),
+                cmd.hold_ttl_ms, cmd.allow_queue, cmd.load_day)
+            if isinstance(first, PartReply):  # a new order: claimed and reserved
+                self._check_held(ref, first)
+                # A REJECTED one's identity was already shortened by the script.
+                return self.combine(cmd.channel, cmd.order_id, mine, [first])
+            identity = self._theirs(ref, mine, first.identity)
+        else:
+            identity = await self._claim(ref, cmd)
+        reply = await self._reserve_part(part, ref, identity, cmd, cmd.allow_queue)
         view = self.combine(cmd.channel, cmd.order_id, identity, [reply])
         if view.state == State.REJECTED:
             # Its part record lives only for the rejected retention; so does its identity.
@@ -81,6 +95,11 @@ class Reservations:
             existing = await self.store.claim_order(ref, mine.encode())
         if existing is None:
             return mine
+        return self._theirs(ref, mine, existing)
+
+    @staticmethod
+    def _theirs(ref: str, mine: Identity, existing: str) -> Identity:
+        """The identity already recorded for the order, if it names the same request."""
         theirs = Identity.decode(existing)
         if (theirs.buyer_id, theirs.spec) != (mine.buyer_id, mine.spec):
             raise AlreadyExists(
@@ -88,14 +107,21 @@ class Reservations:
                 "an idempotency key (channel, order_id) names one request")
         return theirs
 
-    async def _reserve_part(self, part: Part, ref: str, identity: Identity,
-                            cmd: ReserveCommand, allow_queue: bool) -> PartReply:
-        lines = [(ln.sku, ln.quantity, self.candidates(ln, cmd)) for ln in part.lines]
-        reply = await self.store.reserve(
-            part.shard, ref, identity.reservation_id, cmd.channel, cmd.order_id,
-            cmd.buyer_id, part.spec, lines, cmd.hold_ttl_ms, allow_queue, cmd.load_day)
+    def _lines(self, part: Part, cmd: ReserveCommand) -> list[tuple[str, int, str]]:
+        return [(ln.sku, ln.quantity, self.candidates(ln, cmd)) for ln in part.lines]
+
+    @staticmethod
+    def _check_held(ref: str, reply: PartReply) -> None:
         if reply.code == ReplyCode.CONFLICT:
             raise AlreadyExists(f"order {ref} is held with different lines")
+
+    async def _reserve_part(self, part: Part, ref: str, identity: Identity,
+                            cmd: ReserveCommand, allow_queue: bool) -> PartReply:
+        reply = await self.store.reserve(
+            part.shard, ref, identity.reservation_id, cmd.channel, cmd.order_id,
+            cmd.buyer_id, part.spec, self._lines(part, cmd), cmd.hold_ttl_ms, allow_queue,
+            cmd.load_day)
+        self._check_held(ref, reply)
         return reply
 
     async def confirm(self, channel: str, order_id: str) -> Reservation:

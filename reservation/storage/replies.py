@@ -87,6 +87,20 @@ def read_shorten(raw: Any) -> int:
     return int(raw[0]) if isinstance(raw, list) else int(raw)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """claim_reserve: the order already had this identity; nothing was done."""
+
+    identity: str
+
+
+def read_claim_reserve(raw: Sequence[Any]) -> PartReply | Claimed:
+    """claim_reserve: the reserve's reply, or Claimed when an identity was there."""
+    if raw[0] == "CLAIMED":
+        return Claimed(raw[1])
+    return PartReply.read(raw)
+
+
 def read_claim(raw: Any) -> str | None:
     """claim: the identity recorded before, or None when this call recorded it."""
     return raw or None
@@ -314,6 +328,8 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "unlock": PartReply.read,
     "reserve": PartReply.read,
     "reserve_many": _each(PartReply.read),
+    "claim_reserve": read_claim_reserve,
+    "claim_reserve_many": _each(read_claim_reserve),
     "confirm": PartReply.read,
     "release": PartReply.read,
     "get": PartReply.read,

@@ -39,6 +39,9 @@ NAMES = (
     "unlock",
     "reserve",
     "reserve_many",
+    # The usual single-shard order: claim and reserve in one call.
+    "claim_reserve",
+    "claim_reserve_many",
     "confirm",
     "release",
     "get",

@@ -74,6 +74,24 @@ RESERVE_MANY = coalesce.Merge(
 """Concurrent reserve calls of one shard become one reserve_many call."""
 
 
+def _fold_claim_reserves(
+        calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
+    """claim_reserve calls of one shard -> one claim_reserve_many call: each order's home
+    key and reserve fields travel as one tab-joined argument."""
+    first_keys, first_args = calls[0]
+    args: list[Any] = [*first_args[:4], len(calls)]
+    args += ["\t".join([k[0], *map(str, a[4:])]) for k, a in calls]
+    return [first_keys[2], first_keys[3]], args
+
+
+CLAIM_RESERVE_MANY = coalesce.Merge(
+    bulk="claim_reserve_many",
+    group=lambda keys_, args: keys_[2],  # the shard's expiry key: one group per shard
+    fold=_fold_claim_reserves,
+)
+"""Concurrent claim_reserve calls of one shard become one claim_reserve_many call."""
+
+
 def _fold_claims(
         calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
     """claim calls whose home keys share a shard -> one claim_many call."""
@@ -112,6 +130,7 @@ class Store:
         # Every script call and order claim goes out in this turn's pipeline (coalesce.py).
         self._coalescer = coalesce.Coalescer(client, self._scripts,
                                              {"reserve": RESERVE_MANY,
+                                              "claim_reserve": CLAIM_RESERVE_MANY,
                                               "claim": CLAIM_MANY,
                                               "shorten": SHORTEN_MANY})
 
@@ -120,6 +139,8 @@ class Store:
         self._coalescer.observer = observer
 
     async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._coalescer.close()
         with contextlib.suppress(Exception):
             await self.client.aclose()
 
@@ -173,6 +194,33 @@ class Store:
             args += [sku, qty, cands]
         args.append(load_day)
         return (await self.eval("reserve", self._order_keys(shard, ref), args))
+
+    def claims_with_reserve(self, ref: str, shard: int) -> bool:
+        """Whether an order homed at `ref` whose lines all live in `shard` may be claimed
+        and reserved in one script call: always on one Redis; on Cluster only when its
+        home key shares the shard's hash tag (one slot), else it takes two calls."""
+        return not self.settings.redis_cluster or \
+            keys.home_shard(ref, self.settings.shards) == shard
+
+    async def claim_reserve(self, shard: int, ref: str, identity: str, rid: str, channel: str,
+                            order_id: str, buyer: str, spec: str,
+                            lines: Sequence[tuple[str, int, str]], hold_ttl_ms: int,
+                            allow_queue: bool, load_day: str = ""
+                            ) -> replies.PartReply | replies.Claimed:
+        """claim_order and reserve in one call (see claims_with_reserve). `identity` is
+        what claim_order would record; claim_reserve.lua builds the same string from
+        rid, buyer and spec (checked here, so the two can never drift apart)."""
+        if identity != f"{rid}\t{buyer}\t{spec}":
+            raise ValueError("claim_reserve: the identity must be rid, buyer and spec")
+        s = self.settings
+        args = [*self.head(shard), 2 * s.retention_ms, ref, rid, channel, order_id, buyer,
+                spec, hold_ttl_ms, 1 if allow_queue else 0, s.queue_bound,
+                s.queue_deadline_ms, len(lines)]
+        for sku, qty, cands in lines:
+            args += [sku, qty, cands]
+        args.append(load_day)
+        keys_ = [keys.order_home(ref, s.shards), *self._order_keys(shard, ref)]
+        return await self.eval("claim_reserve", keys_, args)  # type: ignore[no-any-return]
 
     async def confirm(self, shard: int, ref: str, commit: bool = False) -> replies.PartReply:
         """Confirm a one-part order, or (commit) a locked part of a CONFIRMED order."""

@@ -78,3 +78,21 @@ local function reserve_at(a, i)
   save_hold(ref, h, CFG.rejected)
   return reply('OK', h, 0), after
 end
+
+-- The usual single-shard order in one call: claim its identity at its home key, then
+-- reserve it (claim_reserve.lua, claim_reserve_many.lua). `home` is the order's home
+-- key: in this shard's slot on Redis Cluster (the client only sends it here then), any
+-- key on one Redis. a[i..] are reserve_at's fields; the identity is built from them
+-- ("<reservation id>\t<buyer>\t<spec>", as Identity.encode in domain/orders.py).
+-- An identity already there is answered {'CLAIMED', identity} with nothing else done:
+-- the client checks it and reserves the classic way (a retry, or another request under
+-- the same key). A REJECTED order's identity is kept only as long as its rejected
+-- record (what shorten.lua does for the two-call path).
+local function claim_reserve_at(home, identity_ttl, a, i)
+  local identity = a[i + 1] .. '\t' .. a[i + 4] .. '\t' .. a[i + 5]
+  local existing = redis.call('SET', home, identity, 'NX', 'GET', 'PX', identity_ttl)
+  if existing then return {'CLAIMED', existing} end
+  local r = reserve_at(a, i)
+  if r[2] == ST.REJECTED then redis.call('PEXPIRE', home, CFG.rejected, 'LT') end
+  return r
+end
