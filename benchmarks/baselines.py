@@ -30,6 +30,9 @@ from reservation.v1 import types_pb2 as types_pb
 class NaiveStore(Store):
     """Store as it was before coalescing: every call awaits its own round trip."""
 
+    def claims_with_reserve(self, ref: str, shard: int) -> bool:
+        return False  # as before: the claim and the reserve are two round trips
+
     async def eval_raw(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
         with redis_errors():
             return await self._scripts[name](keys=keys_, args=args)

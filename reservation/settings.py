@@ -25,6 +25,9 @@ class Settings:
     """Redis to use; unset: start a private redis-server in data_dir."""
     redis_cluster: bool = False
     """Talk Redis Cluster protocol to redis_url."""
+    redis_functions: bool = True
+    """Run the scripts as Redis Functions (one library loaded once) on Redis >= 7; false
+    (or Redis 6.2) keeps EVALSHA of each script with its libraries prepended."""
     redis_timeout_ms: int = 2000
     """Socket timeout towards Redis: a hung Redis becomes UNAVAILABLE, not a hung call."""
     redis_max_connections: int = 64

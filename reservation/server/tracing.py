@@ -16,6 +16,8 @@ from typing import Any
 
 import grpc
 
+from reservation.storage import coalesce
+
 log = logging.getLogger(__name__)
 
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -46,6 +48,7 @@ def start() -> None:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     RedisInstrumentor().instrument(tracer_provider=provider)
+    coalesce.PIPELINES_ONLY = True  # the instrumentation sees redis-py's Pipeline only
     _provider = provider
     log.info("tracing to %s as %s", os.environ[ENDPOINT_ENV], name)
 

@@ -19,11 +19,13 @@ On one Redis (not Cluster) a flush does not build a redis-py Pipeline: it packs 
 commands with redis-py's own encoder, writes them on a connection of its own (one per
 pipeline in flight) and reads the replies back (hiredis parses them when installed).
 Pipeline objects, the pool's locks and the per-command bookkeeping cost more Python
-than the round trip itself here (profile-unary.txt before this change). Connection
-errors are retried as redis-py retries a pipeline (the scripts are idempotent).
+than the round trip itself here (profile-unary.txt before this change). A connection
+found closed (a restarted Redis) is reopened and the batch sent once more.
 On Redis Cluster the pipeline is redis-py's cluster pipeline, which splits it by node.
-NOSCRIPT (a restarted or failed-over Redis) is answered by loading the script and
-sending those calls once more.
+On one Redis >= 7 the scripts run as Redis Functions (scripts.library: loaded once,
+called with FCALL) unless `functions` is off; the server's version is read once, on the
+first flush. NOSCRIPT, or "Function not found" (a restarted, flushed or failed-over
+Redis), is answered by loading the script or function and sending those calls once more.
 """
 
 from __future__ import annotations
@@ -38,12 +40,18 @@ from typing import Any
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from reservation.storage import scripts as lua
 
 DEFAULT_MAX_INFLIGHT = 4
 """Pipelines in flight before new calls wait: enough to keep Redis busy, few enough to
 let batches grow under load."""
+PIPELINES_ONLY = False
+"""Set by tracing (server/tracing.py): Redis spans come from redis-py's instrumented
+Pipeline, so with tracing on every flush goes through one."""
 DEFAULT_MAX_MERGE = 128
 """Most orders folded into one bulk script call: bounds how long one call blocks Redis."""
 
@@ -92,7 +100,7 @@ class Coalescer:
     def __init__(self, client: Any, scripts: dict[str, AsyncScript],
                  merges: dict[str, Merge] | None = None,
                  max_inflight: int = DEFAULT_MAX_INFLIGHT,
-                 max_merge: int = DEFAULT_MAX_MERGE) -> None:
+                 max_merge: int = DEFAULT_MAX_MERGE, functions: bool = False) -> None:
         self.client = client
         self.scripts = scripts
         self.merges = merges or {}
@@ -104,9 +112,13 @@ class Coalescer:
         self._tasks: set[asyncio.Task[None]] = set()
         # Direct mode (one Redis): idle connections of our own, at most max_inflight.
         self._direct = not isinstance(client, RedisCluster)
+        self._pipelines = PIPELINES_ONLY or not self._direct
         self._idle: list[AbstractConnection] = []
         self._timeout = (client.connection_pool.connection_kwargs.get("socket_timeout")
                          if self._direct else None)
+        # Redis Functions (one Redis only): None until the server's version is known.
+        self.functions: bool | None = None if functions and self._direct else False
+        self._function_names = {name: lua.function_name(name) for name in scripts}
         self.stats = {"pipelines": 0, "calls": 0, "commands": 0}
         """Counters for benchmarks and tests: how much was coalesced."""
         self.observer: Callable[[int, int, float], None] | None = None
@@ -155,8 +167,10 @@ class Coalescer:
     async def _send(self, batch: list[_Call]) -> None:
         items = self._fold(batch)
         try:
+            if self.functions is None:
+                self.functions = await self._redis_major() >= 7
             replies = await self._execute(items)
-            retry = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+            retry = [i for i, r in enumerate(replies) if _not_loaded(r)]
             if retry:
                 await self._load({items[i].script for i in retry})  # type: ignore[misc]
                 again = await self._execute([items[i] for i in retry])
@@ -199,14 +213,21 @@ class Coalescer:
     async def _execute(self, items: Sequence[_Call | _Bulk]) -> list[Any]:
         # EVALSHA as a raw command: the cluster pipeline blocks pipe.evalsha, yet routes
         # a raw EVALSHA by its keys just fine; the direct path packs it as it is.
-        commands = [("EVALSHA", self.scripts[item.script].sha, len(item.keys), *item.keys,
-                     *item.args) if item.script is not None else (item.method, *item.args)
-                    for item in items]
+        if self.functions:
+            fcall = self._function_names
+            commands = [("FCALL", fcall[item.script], len(item.keys), *item.keys, *item.args)
+                        if item.script is not None else (item.method, *item.args)
+                        for item in items]
+        else:
+            commands = [("EVALSHA", self.scripts[item.script].sha, len(item.keys),
+                         *item.keys, *item.args)
+                        if item.script is not None else (item.method, *item.args)
+                        for item in items]
         calls = sum(len(i.parts) if isinstance(i, _Bulk) else 1 for i in items)
         self.stats["pipelines"] += 1
         self.stats["commands"] += len(items)
         self.stats["calls"] += calls
-        send = self._direct_roundtrip if self._direct else self._pipeline_roundtrip
+        send = self._pipeline_roundtrip if self._pipelines else self._direct_roundtrip
         if self.observer is None:
             return await send(commands)
         started = time.perf_counter()
@@ -227,9 +248,13 @@ class Coalescer:
         conn = self._idle.pop() if self._idle else self.client.connection_pool.make_connection()
         try:
             packed = conn.pack_commands(commands)
-            replies = await conn.retry.call_with_retry(
-                lambda: self._send_and_read(conn, packed, len(commands)),
-                lambda _error: conn.disconnect(nowait=True))
+            try:
+                replies = await self._send_and_read(conn, packed, len(commands))
+            except RedisConnectionError:
+                # An idle connection a restarted Redis closed: once more on a new socket
+                # (the scripts are idempotent, so a batch that did run may run again).
+                await conn.disconnect(nowait=True)
+                replies = await self._send_and_read(conn, packed, len(commands))
         except BaseException:
             # The socket may hold half a reply: never reuse it as it is.
             await conn.disconnect(nowait=True)
@@ -256,7 +281,18 @@ class Coalescer:
 
     async def _load(self, names: set[str]) -> None:
         for name in names:
-            await self.client.script_load(self.scripts[name].script)
+            if not self.functions:
+                await self.client.script_load(self.scripts[name].script)
+                continue
+            try:
+                await self.client.function_load(lua.library(name))
+            except ResponseError as exc:
+                if "already exists" not in str(exc):  # loaded meanwhile by someone else
+                    raise
+
+    async def _redis_major(self) -> int:
+        info = await self.client.info("server")
+        return int(str(info["redis_version"]).split(".", 1)[0])
 
     async def drain(self) -> None:
         """Wait for every pipeline in flight (shutdown, tests)."""
@@ -272,6 +308,12 @@ class Coalescer:
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.disconnect()
+
+
+def _not_loaded(reply: Any) -> bool:
+    """Whether a reply says the script or function is not on that Redis (any more)."""
+    return isinstance(reply, NoScriptError) or (
+        isinstance(reply, ResponseError) and str(reply).startswith("Function not found"))
 
 
 def _deliver(item: _Call | _Bulk, reply: Any) -> None:

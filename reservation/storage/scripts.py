@@ -5,11 +5,23 @@ starting with '_' are libraries: LIBRARIES are prepended to every script (EXTRA_
 to a few more), so each script stays one atomic unit while the helpers exist once.
 STANDALONE scripts get no prelude at all. Every other script starts with the `ST` table
 of state names generated from reservation/domain/states.py, so Lua and Python name the
-states from one place.
+states from one place, and runs _lib.lua's begin() before its body.
+
+Two ways to run the same files, built here at load time (the .lua files stay the only
+source, whoever edits them):
+
+- `source(name)`: the script for EVAL/EVALSHA (Redis 6.2, Cluster, or functions off).
+  Redis runs the whole prelude, defining every helper again, on each call.
+- `library(name)`: the same code as a Redis Functions library (Redis >= 7) with one
+  function, `function_name(name)`: loaded once (FUNCTION LOAD), the helpers defined
+  once, each call (FCALL) runs only the body. KEYS and ARGV become locals the function
+  sets from its arguments. The names carry a hash of the code, so a changed script is
+  a new function and an old one never answers for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from importlib import resources
 
@@ -72,13 +84,40 @@ def _read(filename: str) -> str:
     return resources.files("reservation.storage.lua").joinpath(filename).read_text(encoding="utf-8")
 
 
-@cache
-def source(name: str) -> str:
-    """Full source of a script: libraries first, then the script's own file."""
+def _prelude(name: str) -> str:
+    """What comes before a script's body: the state names and the libraries."""
     if name in STANDALONE:
-        return _read(f"{name}.lua")
+        return ""
     # The state names come first, from the one table in domain/states.py.
     parts = [states.lua_table()]
     parts += [_read(lib) for lib in (*LIBRARIES, *EXTRA_LIBRARIES.get(name, ()))]
-    parts.append(_read(f"{name}.lua"))
-    return "\n".join(parts)
+    return "\n".join(parts) + "\n"
+
+
+@cache
+def source(name: str) -> str:
+    """Full source of a script for EVAL: libraries first, then the script's own file."""
+    if name in STANDALONE:
+        return _read(f"{name}.lua")
+    return _prelude(name) + "begin()\n" + _read(f"{name}.lua")
+
+
+@cache
+def function_name(name: str) -> str:
+    """The Redis Function (and its library) that runs script `name`: FCALL this."""
+    digest = hashlib.sha1(source(name).encode()).hexdigest()[:12]
+    return f"rsv_{name}_{digest}"
+
+
+@cache
+def library(name: str) -> str:
+    """Script `name` as a Redis Functions library (FUNCTION LOAD): the prelude once,
+    the body as a function run on each FCALL."""
+    fn = function_name(name)
+    begin = "" if name in STANDALONE else "  begin()\n"
+    return (f"#!lua name={fn}\n"
+            "local KEYS, ARGV\n"
+            + _prelude(name)
+            + "local function body()\n" + _read(f"{name}.lua") + "\nend\n"
+            + f"redis.register_function('{fn}', function(keys, args)\n"
+            "  KEYS, ARGV = keys, args\n" + begin + "  return body()\nend)\n")

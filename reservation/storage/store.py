@@ -13,6 +13,8 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import BusyLoadingError, ClusterDownError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -50,9 +52,12 @@ def connect(settings: Settings, url: str) -> aioredis.Redis | RedisCluster:
         return RedisCluster.from_url(url, max_connections=settings.redis_max_connections, **opts)
     # A bounded pool: a burst of calls waits for a connection instead of opening
     # thousands of sockets (and failing with "Too many connections").
+    # A connection a restarted Redis closed while it sat idle is reopened once (retry):
+    # a read after the restart must not fail for a socket that was dead before it began.
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=settings.redis_max_connections, timeout=timeout,
-        socket_keepalive=True, **opts)
+        socket_keepalive=True,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)), **opts)
     return aioredis.Redis(connection_pool=pool)
 
 
@@ -132,7 +137,8 @@ class Store:
                                              {"reserve": RESERVE_MANY,
                                               "claim_reserve": CLAIM_RESERVE_MANY,
                                               "claim": CLAIM_MANY,
-                                              "shorten": SHORTEN_MANY})
+                                              "shorten": SHORTEN_MANY},
+                                             functions=settings.redis_functions)
 
     def observe_pipelines(self, observer: Callable[[int, int, float], None] | None) -> None:
         """Hear (calls, commands, seconds) of every coalesced pipeline (metrics)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 import pytest
@@ -23,6 +24,13 @@ from tests.helpers import (
     reserve,
     skus_in_shard_order,
 )
+
+
+@pytest.fixture(params=[True, False], ids=["functions", "evalsha"])
+def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Every test here runs twice: scripts as Redis Functions, and as EVALSHA (the path
+    Redis 6.2 and Cluster take): both must answer alike (see storage/test_functions.py)."""
+    return {"redis_functions": request.param}
 
 
 def skus_in_different_shards(n: int, shards: int = 64) -> list[str]:

@@ -14,16 +14,24 @@ from reservation.settings import Settings
 from reservation.storage import keys, replies, scripts
 from reservation.storage.guard import GuardStore
 from reservation.storage.replies import PartReply
-from reservation.storage.store import CLAIM_MANY, RESERVE_MANY, Store, connect
+from reservation.storage.store import (
+    CLAIM_MANY,
+    CLAIM_RESERVE_MANY,
+    RESERVE_MANY,
+    Store,
+    connect,
+)
 from reservation.storage.writeback import WriteBackStore
 
 SKU, WH = "RPL-SKU", "wh-1"
 GROUP = "wms"
 
 
-@pytest.fixture
-async def store(redis_url: str) -> AsyncIterator[Store]:
-    settings = Settings(redis_url=redis_url, write_back_groups=(GROUP,))
+@pytest.fixture(params=[True, False], ids=["functions", "evalsha"])
+async def store(redis_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """Each reader is checked against the reply of a Redis Function and of EVALSHA."""
+    settings = Settings(redis_url=redis_url, write_back_groups=(GROUP,),
+                        redis_functions=request.param)
     s = Store(connect(settings, redis_url), settings)
     await WriteBackStore(s).ensure_groups([GROUP])
     yield s
@@ -99,6 +107,42 @@ async def test_reserve_many_reads_one_part_reply_per_order(store: Store) -> None
     first, second = await store.eval("reserve_many", keys_, args)
     assert (first.state, first.allocations) == ("RESERVED", f"{SKU}|{WH}|2")
     assert (second.state, second.reason) == ("REJECTED", "INSUFFICIENT_STOCK")
+
+
+def claim_reserve_args(store: Store, oid: str, qty: int) -> tuple[Any, ...]:
+    """Store.claim_reserve's arguments after the shard, for one order."""
+    ref = keys.order_ref("web", oid)
+    spec = f"{SKU}|{qty}|"
+    return (ref, f"rid-{oid}\tb\t{spec}", f"rid-{oid}", "web", oid, "b", spec,
+            [(SKU, qty, "")], 60_000, False)
+
+
+async def test_claim_reserve_reads_the_reserve_reply_then_claimed(store: Store) -> None:
+    await load(store, qty=3)
+    first = await store.claim_reserve(shard(store), *claim_reserve_args(store, "cr1", 2))
+    again = await store.claim_reserve(shard(store), *claim_reserve_args(store, "cr1", 2))
+    assert isinstance(first, PartReply)
+    assert (first.state, first.allocations, first.reservation_id) == (
+        "RESERVED", f"{SKU}|{WH}|2", "rid-cr1")
+    assert again == replies.Claimed("rid-cr1\tb\t" + f"{SKU}|2|")
+
+
+async def test_claim_reserve_many_reads_one_reply_per_order(store: Store) -> None:
+    await load(store, qty=3)
+    calls = []
+    for oid in ("cm1", "cm2"):
+        ref = keys.order_ref("web", oid)
+        home = keys.order_home(ref, store.settings.shards)
+        calls.append(([home, *store._order_keys(shard(store), ref)],
+                      [*store.head(shard(store)), 60_000, ref, f"rid-{oid}", "web", oid, "b",
+                       f"{SKU}|2|", 60_000, 0, 10, 1000, 1, SKU, 2, ""]))
+    keys_, args = CLAIM_RESERVE_MANY.fold(calls)
+    first, second = await store.eval("claim_reserve_many", keys_, args)
+    assert (first.state, first.allocations) == ("RESERVED", f"{SKU}|{WH}|2")
+    assert (second.state, second.reason) == ("REJECTED", "INSUFFICIENT_STOCK")
+    keys_, args = CLAIM_RESERVE_MANY.fold(calls[:1] * 2)
+    assert await store.eval("claim_reserve_many", keys_, args) == [
+        replies.Claimed(f"rid-cm1\tb\t{SKU}|2|")] * 2
 
 
 async def test_queue_position_is_read_from_its_field(store: Store) -> None:

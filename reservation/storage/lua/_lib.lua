@@ -7,18 +7,23 @@
 -- ARGV[1] key prefix of the shard "rsv:{N}:", ARGV[2] default hold TTL ms,
 -- ARGV[3] retention ms of finished records, "<ms>:<ms>" with the (shorter) retention
 -- of rejected orders after the colon (absent: the same). Script-specific arguments follow.
-local PFX = ARGV[1]
-local CFG = {default_ttl = tonumber(ARGV[2])}
-do
+-- They are read by begin(), which runs first on every call (scripts.py puts it before
+-- each script's body): as a Redis Function the library's locals outlive a call, so
+-- nothing of one call may reach the next.
+local PFX, CFG, NOW
+
+-- Redis time in milliseconds: one clock for every replica of the service. Read once per
+-- script run (NOW, reset by begin): the script is atomic, and a bulk script
+-- (reserve_many) would otherwise pay a TIME call per order.
+local function begin()
+  PFX = ARGV[1]
+  CFG = {default_ttl = tonumber(ARGV[2])}
   local kept, rejected = string.match(ARGV[3], '^(%d+):?(%d*)$')
   CFG.retention = tonumber(kept)
   CFG.rejected = tonumber(rejected) or CFG.retention
+  NOW = nil
 end
 
--- Redis time in milliseconds: one clock for every replica of the service. Read once per
--- script run: the script is atomic, and a bulk script (reserve_many) would otherwise pay
--- a TIME call per order.
-local NOW = nil
 local function now_ms()
   if NOW == nil then
     local t = redis.call('TIME')
