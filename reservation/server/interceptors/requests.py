@@ -17,12 +17,13 @@ the bad message.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from reservation.errors import InvalidArgument
@@ -41,6 +42,33 @@ class Refused:
     error: InvalidArgument
 
 
+_RANGED = ("google.protobuf.Timestamp", "google.protobuf.Duration")
+
+
+@functools.cache
+def _checked_type(descriptor: Descriptor) -> bool:
+    """Whether messages of this type can hold anything check() refuses: an enum field,
+    or a Timestamp / Duration, in it or in any message inside it. The others (order
+    lines, a batch's thousand order lines) are not walked at all: the walk is pure
+    Python per field, and a ReserveBatch would pay it for every line of every order."""
+    return _reaches_checked(descriptor, set())
+
+
+def _reaches_checked(descriptor: Descriptor, seen: set[str]) -> bool:
+    if descriptor.full_name in _RANGED:
+        return True
+    if descriptor.full_name in seen:  # recursive types: decided where the cycle began
+        return False
+    seen.add(descriptor.full_name)
+    for field in descriptor.fields:
+        if field.type == FieldDescriptor.TYPE_ENUM:
+            return True
+        if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None \
+                and _reaches_checked(field.message_type, seen):
+            return True
+    return False
+
+
 def check(message: Message, path: str = "") -> None:
     """Raise InvalidArgument naming the first field (as a path) that cannot be valid."""
     name = message.DESCRIPTOR.full_name
@@ -50,7 +78,12 @@ def check(message: Message, path: str = "") -> None:
     if name == "google.protobuf.Duration":
         _duration(path, message)
         return
+    if not _checked_type(message.DESCRIPTOR):
+        return
     for field, value in message.ListFields():
+        if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None \
+                and not _checked_type(field.message_type):
+            continue  # nothing in it can be refused (see _checked_type)
         where = f"{path}.{field.name}" if path else field.name
         values = value if field.is_repeated else [value]
         if field.type == FieldDescriptor.TYPE_ENUM:
