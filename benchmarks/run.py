@@ -40,6 +40,7 @@ from reservation.clock import now_ms
 from reservation.settings import Settings
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
+from reservation.storage import scripts
 from reservation.storage.redis_process import RedisProcess, find_redis_server, free_port
 from reservation.storage.store import Store, connect
 from reservation.v1 import reservation_service_pb2 as pb
@@ -47,6 +48,9 @@ from reservation.v1 import reservation_service_pb2 as pb
 RESULTS = Path(__file__).parent / "results"
 PG_DSN = os.environ.get("BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 SYSTEMS = ("noop", "service", "naive", "pg")
+EXTRA_SYSTEMS = ("noop-chain", "oversell-by-one")
+"""Not measured by default: noop-chain (the no-op servicer behind the service's
+interceptor chain: what the interceptors cost) and the harness's own broken service."""
 
 
 class Server:
@@ -103,7 +107,8 @@ class Suite:
 
     def meter(self, system: str, srv: Server) -> cpu.Meter:
         """CPU of the server's processes, and of Redis for the systems that use it."""
-        return cpu.Meter(srv.pids, None if system in ("noop", "pg") else self.redis.pid)
+        return cpu.Meter(srv.pids, None if system in ("noop", "noop-chain", "pg")
+                         else self.redis.pid)
 
     def record(self, scenario: str, res: loadgen.Result, check: Check | None,
                meter: cpu.Meter | None = None) -> dict[str, Any]:
@@ -174,7 +179,7 @@ class Suite:
         if system == "pg":
             await pg_servicer.setup(self.args.pg, [(i.sku, i.warehouse_id, i.quantity)
                                              for i in self.flash.items()])
-        elif system != "noop":
+        elif not system.startswith("noop"):
             await self.fresh_redis()
         reqs = self.flash.requests(tag, self.args.orders)
         target = loadgen.Target(srv.address, channels=min(4, conc))
@@ -195,7 +200,7 @@ class Suite:
                     target, loadgen.serialise_stream(reqs), conc, window, secs)
                 inflight = conc * window
             meter.stop()
-            check = None if system == "noop" else await self.check(target, [HOT], tally)
+            check = None if system.startswith("noop") else await self.check(target, [HOT], tally)
         finally:
             await target.close()
         note = f"{conc} calls x {batch}" if mode == "batch" else (
@@ -286,18 +291,28 @@ class Suite:
 
             await Inventory(store, settings).load(
                 [StockItem(HOT, "wh-east", settings.max_quantity)], "SET")
-            await store.health()  # loads the scripts (redis-benchmark calls EVALSHA)
-            await store.eval("reserve", *_noop_reserve_args(store))
+            await store.health()
+            # Both forms loaded: redis-benchmark calls EVALSHA and FCALL.
+            await store.client.script_load(scripts.source("reserve"))
+            await store.client.function_load(scripts.library("reserve"), replace=True)
         finally:
             await store.close()
         n = self.args.bench_requests
-        for label, clients, pipe in (("one at a time", 50, 1), ("pipelined x32", 50, 32)):
-            rps = await asyncio.to_thread(redis_bench.run, self.redis.port, n, clients, pipe)
-            row = {"scenario": "flash", "system": "redis-benchmark", "mode": label,
-                   "concurrency": clients * pipe, "orders_per_s": rps, "check": "n/a",
-                   "note": f"EVALSHA reserve, -c {clients} -P {pipe} -n {n}"}
-            self.rows.append(row)
-            self.log(f"  redis-benchmark {label}: {rps:.0f} reserve calls/s")
+        for call, fcall in (("EVALSHA", False), ("FCALL", True)):
+            for label, clients, pipe in (("one at a time", 50, 1), ("pipelined x32", 50, 32)):
+                meter = cpu.Meter([], self.redis.pid)
+                meter.start()
+                rps = await asyncio.to_thread(redis_bench.run, self.redis.port, n, clients,
+                                              pipe, fcall)
+                meter.stop()
+                mode = label if call == "EVALSHA" else f"{call} {label}"
+                row = {"scenario": "flash", "system": "redis-benchmark", "mode": mode,
+                       "concurrency": clients * pipe, "orders_per_s": rps, "check": "n/a",
+                       "note": f"{call} reserve, -c {clients} -P {pipe} -n {n}",
+                       "redis_us_per_order": meter.per_order_us(n)["redis_us_per_order"]}
+                self.rows.append(row)
+                self.log(f"  redis-benchmark {mode}: {rps:.0f} reserve calls/s, Redis "
+                         f"{row['redis_us_per_order']} us per call")
 
     def skip(self, what: str) -> None:
         self.skipped.append(what)
@@ -330,11 +345,11 @@ class Suite:
                     peaks[system] = max(peaks.get(system, 0), row["orders_per_s"])
                 if system == "service":
                     await self.open_point(srv, peaks["service"] / 2)
-                if system in ("service", "noop", "pg"):
+                if system in ("service", "noop", "noop-chain", "pg"):
                     self.log(f"flash sale, batch: {system}")
                     for c in a.batch_calls:
                         await self.flash_point(system, srv, "batch", c, batch=a.batch_size)
-                if system in ("service", "noop"):
+                if system in ("service", "noop", "noop-chain"):
                     self.log(f"flash sale, stream: {system}")
                     for c in a.streams:
                         await self.flash_point(system, srv, "stream", c, window=a.window)
@@ -376,17 +391,6 @@ class Suite:
             finally:
                 srv.stop()
             self.rows[-1]["system"] = "service (profiled)"
-
-
-def _noop_reserve_args(store: Store) -> tuple[list[str], list[Any]]:
-    """A harmless reserve call (unknown SKU): makes sure the script is loaded."""
-    from reservation.storage import keys
-
-    shard = keys.shard_of("none", store.settings.shards)
-    ref = "bench:warmup"
-    args = [*store.head(shard), ref, "rid", "bench", "warmup", "b", "none|1|", 0, 0, 1, 1, 1,
-            "none", 1, ""]
-    return [keys.hold(shard, ref), keys.expiry(shard), keys.write_back(shard)], args
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -551,7 +555,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--pg", default=PG_DSN, help="PostgreSQL for the pg baseline "
                    "(default: $BENCH_PG_DSN or the local server's database test)")
     p.add_argument("--systems", nargs="+", default=list(SYSTEMS),
-                   choices=[*SYSTEMS, "oversell-by-one"],
+                   choices=[*SYSTEMS, *EXTRA_SYSTEMS],
                    help="systems to measure (oversell-by-one: a deliberately broken "
                         "service, for the harness's own test)")
     p.add_argument("--max-error-rate", type=float, default=0.001,

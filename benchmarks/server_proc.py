@@ -21,14 +21,14 @@ from benchmarks.baselines import NaiveStore, NoopServicer, OversellByOne
 from benchmarks.pg_servicer import PgServicer
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.reservations import Reservations
-from reservation.server.app import build_server, start_app
+from reservation.server.app import build_server, interceptors, start_app
 from reservation.settings import Settings
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
 from reservation.storage.store import Store, connect
 from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
 
-SYSTEMS = ("service", "naive", "noop", "pg", "oversell-by-one")
+SYSTEMS = ("service", "naive", "noop", "noop-chain", "pg", "oversell-by-one")
 
 
 def bench_settings(redis_url: str, port: int, metrics_port: int = 0) -> Settings:
@@ -58,8 +58,12 @@ async def start(args: argparse.Namespace) -> tuple[grpc.aio.Server, int, list[ob
         port = server.add_insecure_port(f"127.0.0.1:{args.port}")
         await server.start()
         return server, port, [sweeper]
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
-    if args.system == "noop":
+    # noop-chain: the no-op servicer behind the service's own interceptor chain, to
+    # price the interceptors alone.
+    chain = interceptors(bench_settings(args.redis, args.port)) \
+        if args.system == "noop-chain" else None
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)], interceptors=chain)
+    if args.system in ("noop", "noop-chain"):
         pb_grpc.add_ReservationServiceServicer_to_server(NoopServicer(), server)
     else:
         servicer = PgServicer(args.pg, args.limit)
