@@ -60,7 +60,7 @@ class Reservations:
             if isinstance(first, PartReply):  # a new order: claimed and reserved
                 self._check_held(ref, first)
                 # A REJECTED one's identity was already shortened by the script.
-                return self.combine(cmd.channel, cmd.order_id, mine, [first])
+                return self.combine(cmd.channel, cmd.order_id, mine, [first], part.lines)
             identity = self._theirs(ref, mine, first.identity)
         else:
             identity = await self._claim(ref, cmd)
@@ -172,8 +172,14 @@ class Reservations:
         return ref, identity, orders.split_by_shard(identity.lines, self.settings.shards)
 
     def combine(self, channel: str, order_id: str, identity: Identity,
-                 replies: Sequence[PartReply]) -> Reservation:
-        """One order's view from its parts' replies."""
+                replies: Sequence[PartReply],
+                lines: tuple[OrderLine, ...] | None = None) -> Reservation:
+        """One order's view from its parts' replies. `lines`: the identity's lines when
+        the caller has them at hand (spares parsing its spec again)."""
+        if lines is None:
+            lines = identity.lines
+        if len(replies) == 1:
+            return _one(channel, order_id, identity, replies[0], lines)
         states = {State(r.state) for r in replies}
         state = next(s for s in PRECEDENCE if s in states)
         rejected = next((r for r in replies if r.state == State.REJECTED), None)
@@ -186,13 +192,34 @@ class Reservations:
             order_id=order_id,
             buyer_id=identity.buyer_id,
             state=state,
-            lines=identity.lines,
+            lines=lines,
             allocations=tuple(allocations),
             reject_reason=RejectReason(rejected.reason) if rejected else RejectReason.NONE,
             failed_sku=rejected.failed_sku if rejected else "",
             expires_at_ms=min(r.expires_at_ms for r in held) if state == State.RESERVED else 0,
             queue_position=max(r.queue_position for r in replies),
         )
+
+
+def _one(channel: str, order_id: str, identity: Identity, reply: PartReply,
+         lines: tuple[OrderLine, ...]) -> Reservation:
+    """combine() for the usual one-part order: the same view, without the sets and
+    scans that only many parts need."""
+    state = State(reply.state)
+    rejected = state == State.REJECTED
+    return Reservation(
+        reservation_id=identity.reservation_id,
+        channel=channel,
+        order_id=order_id,
+        buyer_id=identity.buyer_id,
+        state=state,
+        lines=lines,
+        allocations=() if rejected else tuple(orders.parse_allocations(reply.allocations)),
+        reject_reason=RejectReason(reply.reason) if rejected else RejectReason.NONE,
+        failed_sku=reply.failed_sku if rejected else "",
+        expires_at_ms=reply.expires_at_ms if state == State.RESERVED else 0,
+        queue_position=reply.queue_position,
+    )
 
 
 def _not_confirmable(ref: str, state: State) -> FailedPrecondition:
