@@ -548,7 +548,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--window", type=int, default=256, help="orders in flight per stream")
     p.add_argument("--workers", type=int, default=2, help="also run the service with N "
                                                           "processes (1: skip)")
-    p.add_argument("--bench-requests", type=int, default=300_000)
+    p.add_argument("--bench-requests", type=int, default=100_000)
     p.add_argument("--no-profile", dest="profile", action="store_false")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--quick", action="store_true", help="tiny smoke run (tests)")
