@@ -26,7 +26,8 @@ NO_ROUTE = "-"
 async def reserve_routed(reservations: Reservations, routing: Routing, cmd: ReserveCommand,
                          order: RouteOrder) -> tuple[Reservation, Decision]:
     validation.reserve(cmd, reservations.settings)  # the same field names as Reserve
-    [decision] = await routing.route([order])
+    # Recent stock is enough here: the script re-checks it and takes the next candidate.
+    [decision] = await routing.route([order], recent_stock=True)
     routes: dict[str, str] = {}
     for line in decision.lines:
         routes.setdefault(line.sku, ",".join(line.candidates) or NO_ROUTE)
@@ -35,11 +36,13 @@ async def reserve_routed(reservations: Reservations, routing: Routing, cmd: Rese
     # The script counts the order towards today's load of each warehouse it holds at;
     # routing's view of the loads between its reads counts it too (Loads.done).
     generation = routing.loads_seen.started()
-    held: list[str] = []
+    stock_generation = routing.stock_seen.started()
+    held: list[tuple[str, str, int]] = []
     try:
         result = await reservations.reserve(routed)
         if result.state == State.RESERVED:
-            held = sorted({a.warehouse_id for a in result.allocations})
+            held = [(a.sku, a.warehouse_id, a.quantity) for a in result.allocations]
     finally:
-        routing.loads_seen.done(generation, day, held)
+        routing.loads_seen.done(generation, day, sorted({wh for _, wh, _ in held}))
+        routing.stock_seen.done(stock_generation, held)
     return result, decision

@@ -51,8 +51,20 @@ NEAR_THRESHOLD = 0.05
 within this replica's routed holds in flight) is decided on a fresh read."""
 
 
+_today: tuple[int, str] = (-1, "")
+
+
 def today(now: datetime | None = None) -> str:
-    return (now or datetime.now(CHINA)).astimezone(CHINA).strftime("%Y%m%d")
+    """yyyymmdd in China time. Without `now`, kept per minute of Unix time (every
+    routed order asks, and strftime is not free): a day in UTC+8 starts on a minute
+    boundary, so a kept value never straddles midnight."""
+    global _today
+    if now is not None:
+        return now.astimezone(CHINA).strftime("%Y%m%d")
+    minute = int(time.time()) // 60
+    if _today[0] != minute:
+        _today = (minute, datetime.now(CHINA).strftime("%Y%m%d"))
+    return _today[1]
 
 
 @dataclass(frozen=True)
@@ -118,12 +130,13 @@ class Loads:
     def __init__(self) -> None:
         self.day = ""
         self.read_at = -math.inf
+        self.asked_at = -math.inf  # a read in flight: the others wait for its answer
         self.generation = 0
         self.counts: dict[str, int] = {}
         self.in_flight = 0
 
     def stale(self, tab: Table, threshold: float, day: str, now: float) -> bool:
-        if day != self.day or now - self.read_at >= REFRESH_S:
+        if day != self.day or now - max(self.read_at, self.asked_at) >= REFRESH_S:
             return True
         for w, cap in zip(tab.ids, tab.capacity, strict=True):
             if cap:
@@ -148,6 +161,80 @@ class Loads:
                 self.counts[w] = self.counts.get(w, 0) + 1
 
 
+STOCK_MARGIN = 10
+ACTIVE_SKUS = 256
+"""Reserve with a destination decides on the stock read in the last REFRESH_S (minus
+this replica's routed holds since) only with room to spare: every allocation leaves at
+least this many units (or this replica's routed orders in flight, if more) above the
+warehouse's safety stock, and the order is fully allocated; otherwise it reads again."""
+
+
+class StockSeen:
+    """Available units per SKU and warehouse from recent reads, for Reserve with a
+    destination: the reserve script re-checks stock atomically and tries the routed
+    candidates in order, so a stale view changes only which warehouse is tried first,
+    never what is held... within STOCK_MARGIN, where a fresh read decides instead (a
+    view can only run ahead of Redis by what other replicas and plain Reserves took in
+    the last REFRESH_S). Holds this replica made since a read are taken off the view,
+    as in Loads."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[float, int, dict[str, int]]] = {}
+        self.used: dict[str, float] = {}  # SKU -> when a decision last asked for it
+        self.generation = 0
+        self.in_flight = 0
+
+    def view(self, skus: Sequence[str], now: float) -> dict[str, dict[str, int]] | None:
+        out = {}
+        for sku in skus:
+            self.used[sku] = now
+            entry = self.entries.get(sku)
+            if entry is None or now - entry[0] >= REFRESH_S:
+                return None
+            out[sku] = entry[2]
+        return out
+
+    def active(self, now: float) -> list[str]:
+        """The SKUs decisions asked for in the last REFRESH_S (at most ACTIVE_SKUS, the
+        latest): the periodic read refreshes them all, so an order of a SKU sold
+        steadily finds a recent view instead of reading on its own."""
+        recent = [(t, sku) for sku, t in self.used.items() if now - t < REFRESH_S]
+        self.used = {sku: t for t, sku in recent}
+        return [sku for _, sku in sorted(recent, reverse=True)[:ACTIVE_SKUS]]
+
+    def read(self, stock: Mapping[str, Mapping[str, int]], now: float) -> None:
+        self.generation += 1
+        for sku, counts in stock.items():
+            self.entries[sku] = (now, self.generation, dict(counts))
+        if len(self.entries) > PLACES_KEPT:  # SKUs no longer ordered: dropped
+            for sku in [k for k, e in self.entries.items() if now - e[0] >= REFRESH_S]:
+                del self.entries[sku]
+
+    def roomy(self, decision: Decision, stock: Mapping[str, Mapping[str, int]],
+              tab: Table) -> bool:
+        if not decision.routed:
+            return False
+        margin = max(STOCK_MARGIN, self.in_flight)
+        for line in decision.lines:
+            counts = stock.get(line.sku, {})
+            for wh, q in line.allocations:
+                j = tab.index[wh]
+                if counts.get(wh, 0) - tab.safety[j] - q < margin:
+                    return False
+        return True
+
+    def started(self) -> int:
+        self.in_flight += 1
+        return self.generation
+
+    def done(self, generation: int, held: Sequence[tuple[str, str, int]]) -> None:
+        self.in_flight -= 1
+        for sku, wh, q in held:
+            entry = self.entries.get(sku)
+            if entry is not None and entry[1] <= generation:  # read before the hold began
+                entry[2][wh] = entry[2].get(wh, 0) - q
+
+
 @dataclass
 class _Cache:
     versions: Versions
@@ -170,6 +257,7 @@ class Routing:
         self._reader = SnapshotReader(store, before_flush=self._recent.stage)
         self._places: OrderedDict[tuple[str, str, str, str, str], Place] = OrderedDict()
         self.loads_seen = Loads()
+        self.stock_seen = StockSeen()
         self._checked_at = -math.inf  # when the versions were last read (monotonic)
 
     # -- hot reload -------------------------------------------------------------------
@@ -272,7 +360,10 @@ class Routing:
 
     # -- routing ----------------------------------------------------------------------
     async def route(self, orders: Sequence[RouteOrder], remember: bool = True,
-                    field: str = "requests") -> list[Decision]:
+                    field: str = "requests", recent_stock: bool = False) -> list[Decision]:
+        """Decisions for `orders`. `recent_stock`: decide on the stock read in the last
+        REFRESH_S when that leaves room to spare (StockSeen), for a caller that holds
+        the decision with the reserve script (reserve_routed); else on a fresh read."""
         if not orders:
             raise InvalidArgument(field, "must hold at least one order")
         if len(orders) > self.settings.max_batch:
@@ -285,22 +376,45 @@ class Routing:
         cache = self._cache
         now = time.monotonic()
         check = cache is None or now - self._checked_at >= REFRESH_S
-        snap = await self._reader.read(skus, cache.table.ids if cache else (), check,
-                                       self._need_loads(cache, day), day)
-        if snap.versions is not None:
+        if recent_stock and cache is not None and cache.warehouses and not check \
+                and not self._need_loads(cache, day):
+            view = self.stock_seen.view(skus, now)
+            if view is not None:
+                loads = self.loads_seen.counts if cache.table.needs_loads else {}
+                decisions = router.route_many(orders, places, cache.rules, cache.warehouses,
+                                              view, loads, cache.table)
+                if all(self.stock_seen.roomy(d, view, cache.table) for d in decisions):
+                    if remember:
+                        self._recent.add(orders)
+                    return decisions
+        need_loads = self._need_loads(cache, day)
+        if recent_stock and (check or need_loads):  # the periodic read: refresh them all
+            skus = list(dict.fromkeys([*skus, *self.stock_seen.active(now)]))
+        # One periodic read at a time: calls meanwhile keep what this replica holds.
+        checked_before, asked_before = self._checked_at, self.loads_seen.asked_at
+        if check:
             self._checked_at = now
-            if cache is None or cache.versions != snap.versions:
-                # New rules or warehouses: load them, and read stock again (the
-                # snapshot asked for the old warehouses' counters).
-                cache = await self._current(snap.versions)
-                snap = await self._reader.read(skus, cache.table.ids, False,
-                                               self._need_loads(cache, day), day)
+        if need_loads:
+            self.loads_seen.asked_at = now
+        try:
+            snap = await self._reader.read(skus, cache.table.ids if cache else (), check,
+                                           need_loads, day)
+        except BaseException:
+            self._checked_at, self.loads_seen.asked_at = checked_before, asked_before
+            raise
+        if snap.versions is not None and (cache is None or cache.versions != snap.versions):
+            # New rules or warehouses: load them, and read stock again (the snapshot
+            # asked for the old warehouses' counters).
+            cache = await self._current(snap.versions)
+            snap = await self._reader.read(skus, cache.table.ids, False,
+                                           self._need_loads(cache, day), day)
         assert cache is not None
         if not cache.warehouses:
             raise NotFound("no warehouses: put some first (reservation warehouses put)")
         seen = self.loads_seen
         if snap.loads is not None:
             seen.read(snap.loads, day, time.monotonic())
+        self.stock_seen.read(snap.stock, now)
         loads = seen.counts if cache.table.needs_loads else {}
         decisions = router.route_many(orders, places, cache.rules, cache.warehouses,
                                       snap.stock, loads, cache.table)
