@@ -254,7 +254,7 @@ class Routing:
         self._versions = SingleFlight(self.db.versions)
         self._loads = SingleFlight(lambda: self.db.loads(today()))
         self._recent = RecentBuffer(store, _remembered)
-        self._reader = SnapshotReader(store, before_flush=self._recent.stage)
+        self.reader = SnapshotReader(store, before_flush=self._recent.stage)
         self._places: OrderedDict[tuple[str, str, str, str, str], Place] = OrderedDict()
         self.loads_seen = Loads()
         self.stock_seen = StockSeen()
@@ -397,7 +397,7 @@ class Routing:
         if need_loads:
             self.loads_seen.asked_at = now
         try:
-            snap = await self._reader.read(skus, cache.table.ids if cache else (), check,
+            snap = await self.reader.read(skus, cache.table.ids if cache else (), check,
                                            need_loads, day)
         except BaseException:
             self._checked_at, self.loads_seen.asked_at = checked_before, asked_before
@@ -406,7 +406,7 @@ class Routing:
             # New rules or warehouses: load them, and read stock again (the snapshot
             # asked for the old warehouses' counters).
             cache = await self._current(snap.versions)
-            snap = await self._reader.read(skus, cache.table.ids, False,
+            snap = await self.reader.read(skus, cache.table.ids, False,
                                            self._need_loads(cache, day), day)
         assert cache is not None
         if not cache.warehouses:

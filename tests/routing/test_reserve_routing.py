@@ -137,3 +137,33 @@ async def test_batch_with_a_destination_is_refused_per_order(rstubs: RoutingStub
     assert reply.results[0].error_code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert "destination" in reply.results[0].error_message
     assert reply.results[1].reservation.state == RESERVED
+
+
+async def test_a_routed_reserve_right_after_a_restock_reads_the_stock_again(
+        rstubs: RoutingStubs) -> None:
+    """Routing's recent view of a SKU lacks a warehouse stocked since: the order does
+    not fit the view, so the decision is made again on a fresh read (not refused)."""
+    await load(rstubs, ("TEA-8", "WH-HZ", 1))
+    first = await rstubs.rs.Reserve(routed("A-8", "杭州", ("TEA-8", 1, "")), timeout=10)
+    assert allocations(first.reservation) == [("TEA-8", "WH-HZ", 1)]
+    await load(rstubs, ("TEA-8", "WH-BJ", 100))
+    second = await rstubs.rs.Reserve(routed("A-9", "杭州", ("TEA-8", 1, "")), timeout=10)
+    assert second.reservation.state == RESERVED
+    assert allocations(second.reservation) == [("TEA-8", "WH-BJ", 1)]
+    assert second.routing.routed
+
+
+async def test_a_recent_view_that_overstates_stock_holds_only_what_is_there(
+        rstubs: RoutingStubs) -> None:
+    """Another order empties the routed warehouse between the view's read and the next
+    routed order (a plain Reserve, which routing's view does not see): the script takes
+    the next candidate, so nothing is held that is not there."""
+    await load(rstubs, ("TEA-9", "WH-HZ", 100), ("TEA-9", "WH-BJ", 100))
+    first = await rstubs.rs.Reserve(routed("A-10", "杭州", ("TEA-9", 1, "")), timeout=10)
+    assert allocations(first.reservation) == [("TEA-9", "WH-HZ", 1)]
+    await rstubs.rs.Reserve(order("plain-10", line("TEA-9", 99, "WH-HZ")), timeout=10)
+    nxt = await rstubs.rs.Reserve(routed("A-11", "杭州", ("TEA-9", 1, "")), timeout=10)
+    assert allocations(nxt.reservation) == [("TEA-9", "WH-BJ", 1)]
+    by_wh = await levels(rstubs, "TEA-9")
+    assert (by_wh["WH-HZ"].available, by_wh["WH-HZ"].held) == (0, 100)
+    assert (by_wh["WH-BJ"].available, by_wh["WH-BJ"].held) == (99, 1)
