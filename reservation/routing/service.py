@@ -181,6 +181,7 @@ class StockSeen:
     def __init__(self) -> None:
         self.entries: dict[str, tuple[float, int, dict[str, int]]] = {}
         self.used: dict[str, float] = {}  # SKU -> when a decision last asked for it
+        self.refreshed_at = -math.inf     # when the SKUs routed lately were last read
         self.generation = 0
         self.in_flight = 0
 
@@ -376,31 +377,37 @@ class Routing:
         cache = self._cache
         now = time.monotonic()
         check = cache is None or now - self._checked_at >= REFRESH_S
-        if recent_stock and cache is not None and cache.warehouses and not check \
-                and not self._need_loads(cache, day):
-            view = self.stock_seen.view(skus, now)
+        need_loads = self._need_loads(cache, day)
+        seen = self.stock_seen
+        # Recent stock is read again every REFRESH_S / 2 (all SKUs routed lately, by one
+        # call), so the others find views younger than REFRESH_S and read nothing.
+        refresh = recent_stock and now - seen.refreshed_at >= REFRESH_S / 2
+        if recent_stock and cache is not None and cache.warehouses \
+                and not (check or need_loads or refresh):
+            view = seen.view(skus, now)
             if view is not None:
                 loads = self.loads_seen.counts if cache.table.needs_loads else {}
                 decisions = router.route_many(orders, places, cache.rules, cache.warehouses,
                                               view, loads, cache.table)
-                if all(self.stock_seen.roomy(d, view, cache.table) for d in decisions):
+                if all(seen.roomy(d, view, cache.table) for d in decisions):
                     if remember:
                         self._recent.add(orders)
                     return decisions
-        need_loads = self._need_loads(cache, day)
-        if recent_stock and (check or need_loads):  # the periodic read: refresh them all
-            skus = list(dict.fromkeys([*skus, *self.stock_seen.active(now)]))
+        if recent_stock and (check or need_loads or refresh):  # refresh them all
+            skus = list(dict.fromkeys([*skus, *seen.active(now)]))
         # One periodic read at a time: calls meanwhile keep what this replica holds.
-        checked_before, asked_before = self._checked_at, self.loads_seen.asked_at
+        before = self._checked_at, self.loads_seen.asked_at, seen.refreshed_at
         if check:
             self._checked_at = now
         if need_loads:
             self.loads_seen.asked_at = now
+        if refresh:
+            seen.refreshed_at = now
         try:
             snap = await self.reader.read(skus, cache.table.ids if cache else (), check,
                                            need_loads, day)
         except BaseException:
-            self._checked_at, self.loads_seen.asked_at = checked_before, asked_before
+            self._checked_at, self.loads_seen.asked_at, seen.refreshed_at = before
             raise
         if snap.versions is not None and (cache is None or cache.versions != snap.versions):
             # New rules or warehouses: load them, and read stock again (the snapshot
@@ -411,11 +418,10 @@ class Routing:
         assert cache is not None
         if not cache.warehouses:
             raise NotFound("no warehouses: put some first (reservation warehouses put)")
-        seen = self.loads_seen
         if snap.loads is not None:
-            seen.read(snap.loads, day, time.monotonic())
-        self.stock_seen.read(snap.stock, now)
-        loads = seen.counts if cache.table.needs_loads else {}
+            self.loads_seen.read(snap.loads, day, time.monotonic())
+        seen.read(snap.stock, now)
+        loads = self.loads_seen.counts if cache.table.needs_loads else {}
         decisions = router.route_many(orders, places, cache.rules, cache.warehouses,
                                       snap.stock, loads, cache.table)
         if remember:
