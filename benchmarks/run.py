@@ -573,6 +573,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 async def main(args: argparse.Namespace) -> int:
     global RESULTS
     RESULTS = args.out
+    args.out.mkdir(parents=True, exist_ok=True)  # the profiled servers write into it
     load_before = _loadavg()
     with tempfile.TemporaryDirectory(prefix="bench-redis-") as tmp, \
             RedisProcess(data_dir=Path(tmp), appendonly=True, appendfsync="everysec") as rp:

@@ -75,6 +75,7 @@ RESERVE_MANY = coalesce.Merge(
     bulk="reserve_many",
     group=lambda keys_, args: keys_[1],  # the shard's expiry key: one group per shard
     fold=_fold_reserves,
+    single=True,
 )
 """Concurrent reserve calls of one shard become one reserve_many call."""
 
@@ -93,6 +94,7 @@ CLAIM_RESERVE_MANY = coalesce.Merge(
     bulk="claim_reserve_many",
     group=lambda keys_, args: keys_[2],  # the shard's expiry key: one group per shard
     fold=_fold_claim_reserves,
+    single=True,
 )
 """Concurrent claim_reserve calls of one shard become one claim_reserve_many call."""
 

@@ -94,13 +94,13 @@ async def test_functions_are_loaded_once_and_again_after_a_flush(redis_url: str)
         await res.reserve(cmd("f1"))
         async with aioredis.Redis.from_url(redis_url, decode_responses=True) as r:
             names = libraries(await r.function_list())
-            assert scripts.function_name("claim_reserve") in names
+            assert scripts.function_name("claim_reserve_many") in names
             await r.function_flush()  # what a restart without persistence would leave
         reply = await res.reserve(cmd("f2"))  # "Function not found": loaded and sent again
         assert reply.state.value == "RESERVED"
         async with aioredis.Redis.from_url(redis_url, decode_responses=True) as r:
             names = libraries(await r.function_list())
-        assert scripts.function_name("claim_reserve") in names
+        assert scripts.function_name("claim_reserve_many") in names
     finally:
         await store.close()
 

@@ -19,7 +19,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from reservation import errors
-from reservation.server.interceptors.wrapping import HandlerInterceptor
+from reservation.server.interceptors.wrapping import Continuation, HandlerInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,32 @@ class ErrorInterceptor(HandlerInterceptor):
     def scope(self, details: grpc.HandlerCallDetails,
               context: grpc.aio.ServicerContext) -> contextlib.AbstractAsyncContextManager[Any]:
         return _mapped(context)
+
+    async def intercept_service(self, continuation: Continuation,
+                                details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or not handler.unary_unary:
+            return await super().intercept_service(_given(handler), details)
+        # Unary calls (every Reserve) are the common case: the same mapping as `scope`,
+        # without an async context manager built and entered per call.
+        inner: Any = handler.unary_unary
+
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                return await inner(request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - as in _mapped
+                await abort(context, exc)
+        return grpc.unary_unary_rpc_method_handler(call, handler.request_deserializer,
+                                                   handler.response_serializer)
+
+
+def _given(handler: grpc.RpcMethodHandler | None) -> Continuation:
+    """A continuation that answers the handler already looked up (no second lookup)."""
+    async def continuation(details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        return handler
+    return continuation
 
 
 @contextlib.asynccontextmanager
