@@ -11,7 +11,11 @@ request converge on the same answer.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from reservation.domain import orders, validation
 from reservation.domain.models import (
@@ -27,8 +31,20 @@ from reservation.errors import AlreadyExists, FailedPrecondition, NotFound
 from reservation.reserving.multi import MultiShard, Phase, Replies, view_parts
 from reservation.settings import Settings
 from reservation.storage import keys
-from reservation.storage.replies import PartReply
+from reservation.storage.replies import Claimed, PartReply
 from reservation.storage.store import Store
+
+
+@dataclass(slots=True)
+class Started:
+    """An order whose one claim_reserve call is queued (Reservations.start)."""
+
+    cmd: ReserveCommand
+    ref: str
+    part: Part
+    mine: Identity
+    sent: asyncio.Future[Any]
+    """claim_reserve's raw reply, from this turn's pipeline."""
 
 
 class Reservations:
@@ -45,25 +61,62 @@ class Reservations:
         return dict(cmd.routes).get(line.sku, "")
 
     async def reserve(self, cmd: ReserveCommand) -> Reservation:
+        started = self.start(cmd)
+        if started is None:
+            return await self._reserve_general(cmd)
+        with contextlib.suppress(Exception):  # finished() raises it (translated)
+            await started.sent
+        done = self.finished(started)
+        return done if done is not None else await self.after_claimed(started)
+
+    def start(self, cmd: ReserveCommand) -> Started | None:
+        """The usual order (one shard, claim and reserve in one call: see
+        Store.claims_with_reserve) is validated and its call queued in this turn's
+        pipeline; None for any other order (reserve() takes it the general way).
+        ReserveBatch starts all its orders, then waits once (batch.py)."""
         validation.reserve(cmd, self.settings)
+        ref = keys.order_ref(cmd.channel, cmd.order_id)
+        parts = orders.split_by_shard(cmd.lines, self.settings.shards)
+        if len(parts) > 1 or not self.store.claims_with_reserve(ref, parts[0].shard):
+            return None
+        part = parts[0]
+        mine = Identity(orders.new_reservation_id(), cmd.buyer_id, part.spec)
+        sent = self.store.send_claim_reserve(
+            part.shard, ref, mine.encode(), mine.reservation_id, cmd.channel,
+            cmd.order_id, cmd.buyer_id, part.spec, self._lines(part, cmd),
+            cmd.hold_ttl_ms, cmd.allow_queue, cmd.load_day)
+        return Started(cmd, ref, part, mine, sent)
+
+    def finished(self, started: Started) -> Reservation | None:
+        """A started order's view once its call came back; None when the order already
+        had an identity (a retry: after_claimed goes on with it)."""
+        first = self.store.claim_reserve_reply(started.sent)
+        if not isinstance(first, PartReply):
+            return None
+        self._check_held(started.ref, first)  # a new order: claimed and reserved
+        # A REJECTED one's identity was already shortened by the script.
+        cmd = started.cmd
+        return self.combine(cmd.channel, cmd.order_id, started.mine, [first],
+                            started.part.lines)
+
+    async def after_claimed(self, started: Started) -> Reservation:
+        """A started order whose identity was there: the same request again (answered as
+        recorded) or another one under the same key (AlreadyExists)."""
+        first = self.store.claim_reserve_reply(started.sent)
+        assert isinstance(first, Claimed)
+        identity = self._theirs(started.ref, started.mine, first.identity)
+        return await self._reserve_one_part(started.ref, started.part, identity, started.cmd)
+
+    async def _reserve_general(self, cmd: ReserveCommand) -> Reservation:
         ref = keys.order_ref(cmd.channel, cmd.order_id)
         parts = orders.split_by_shard(cmd.lines, self.settings.shards)
         if len(parts) > 1:
             return await self._reserve_multi(ref, cmd, parts)
-        part = parts[0]
-        if self.store.claims_with_reserve(ref, part.shard):
-            mine = Identity(orders.new_reservation_id(), cmd.buyer_id, part.spec)
-            first = await self.store.claim_reserve(
-                part.shard, ref, mine.encode(), mine.reservation_id, cmd.channel,
-                cmd.order_id, cmd.buyer_id, part.spec, self._lines(part, cmd),
-                cmd.hold_ttl_ms, cmd.allow_queue, cmd.load_day)
-            if isinstance(first, PartReply):  # a new order: claimed and reserved
-                self._check_held(ref, first)
-                # A REJECTED one's identity was already shortened by the script.
-                return self.combine(cmd.channel, cmd.order_id, mine, [first], part.lines)
-            identity = self._theirs(ref, mine, first.identity)
-        else:
-            identity = await self._claim(ref, cmd)
+        identity = await self._claim(ref, cmd)
+        return await self._reserve_one_part(ref, parts[0], identity, cmd)
+
+    async def _reserve_one_part(self, ref: str, part: Part, identity: Identity,
+                                cmd: ReserveCommand) -> Reservation:
         reply = await self._reserve_part(part, ref, identity, cmd, cmd.allow_queue)
         view = self.combine(cmd.channel, cmd.order_id, identity, [reply])
         if view.state == State.REJECTED:

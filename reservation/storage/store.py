@@ -218,6 +218,19 @@ class Store:
         """claim_order and reserve in one call (see claims_with_reserve). `identity` is
         what claim_order would record; claim_reserve.lua builds the same string from
         rid, buyer and spec (checked here, so the two can never drift apart)."""
+        sent = self.send_claim_reserve(shard, ref, identity, rid, channel, order_id, buyer,
+                                       spec, lines, hold_ttl_ms, allow_queue, load_day)
+        with contextlib.suppress(Exception):  # claim_reserve_reply raises it, translated
+            await sent
+        return self.claim_reserve_reply(sent)
+
+    def send_claim_reserve(self, shard: int, ref: str, identity: str, rid: str, channel: str,
+                           order_id: str, buyer: str, spec: str,
+                           lines: Sequence[tuple[str, int, str]], hold_ttl_ms: int,
+                           allow_queue: bool, load_day: str = "") -> asyncio.Future[Any]:
+        """claim_reserve without waiting: the call is queued in this turn's pipeline and
+        its future returned (a batch queues all its orders, then waits once); read the
+        finished future with claim_reserve_reply."""
         if identity != f"{rid}\t{buyer}\t{spec}":
             raise ValueError("claim_reserve: the identity must be rid, buyer and spec")
         s = self.settings
@@ -228,7 +241,14 @@ class Store:
             args += [sku, qty, cands]
         args.append(load_day)
         keys_ = [keys.order_home(ref, s.shards), *self._order_keys(shard, ref)]
-        return await self.eval("claim_reserve", keys_, args)  # type: ignore[no-any-return]
+        return self._coalescer.script("claim_reserve", keys_, args)
+
+    @staticmethod
+    def claim_reserve_reply(sent: asyncio.Future[Any]) -> replies.PartReply | replies.Claimed:
+        """The reply of a finished send_claim_reserve; its error as eval would raise it."""
+        with redis_errors():
+            raw = sent.result()
+        return replies.read_claim_reserve(raw)
 
     async def confirm(self, shard: int, ref: str, commit: bool = False) -> replies.PartReply:
         """Confirm a one-part order, or (commit) a locked part of a CONFIRMED order."""

@@ -58,6 +58,20 @@ async def test_batch_is_idempotent_per_order_and_matches_reserve(stubs: Any) -> 
     assert await levels(stubs, "A") == {"w1": (7, 3)}
 
 
+async def test_a_new_order_twice_in_one_batch_holds_once_and_answers_alike(stubs: Any) -> None:
+    # Both copies go out in the same pipeline: the first claims and holds, the second
+    # finds the identity and is answered from the recorded hold.
+    await load(stubs, "A", w1=10)
+    reqs = [order("n1", ("A", 2)), order("n2", ("A", 1)), order("n1", ("A", 2)),
+            order("n1", ("A", 3))]
+    resp = await stubs.rs.ReserveBatch(pb.ReserveBatchRequest(requests=reqs))
+    first, _, copy, other = resp.results
+    assert first.reservation.state == copy.reservation.state == RESERVED
+    assert first.reservation == copy.reservation
+    assert other.error_code == EXISTS  # same key, other lines
+    assert await levels(stubs, "A") == {"w1": (7, 3)}
+
+
 async def test_batch_multi_line_order_is_all_or_nothing(stubs: Any) -> None:
     # Many SKUs so the order spans several shards (compensation path) as well.
     skus = [f"S{i}" for i in range(8)]
