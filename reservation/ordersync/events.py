@@ -25,7 +25,7 @@ class EventType(StrEnum):
     ROUTING_DECIDED = "ROUTING_DECIDED"  # where the order ships from, and which rules said so
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init cost ~3 us per event, a sync's hot path
 class OrderEvent:
     type: EventType
     channel: str

@@ -12,6 +12,7 @@ unpaid holds that expire, or confirmed parts the retried sync finds and keeps.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -351,7 +352,7 @@ def _carry_gens(p: Plan, gens: dict[str, int]) -> None:
 def _substitute(order: Order, events: list[OrderEvent],
                 why: str) -> tuple[Order, list[OrderEvent], set[int]]:
     """A fallback written without its stock op: the refusal is named here, not in Lua."""
-    fixed = [OrderEvent(**{**vars(e), "reason": e.reason.replace(planning.STOCK_PLACEHOLDER, why)})
+    fixed = [dataclasses.replace(e, reason=e.reason.replace(planning.STOCK_PLACEHOLDER, why))
              for e in events]
     review = tuple(r.replace(planning.STOCK_PLACEHOLDER, why) for r in order.review)
     order.review = review
