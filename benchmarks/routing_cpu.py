@@ -278,14 +278,16 @@ def adds(rows: dict[str, Any]) -> float:
     return round((routed - plain) / plain * 100, 1)
 
 
-def result(n: int, width: int, rounds: list[dict[str, Any]], where: str) -> dict[str, Any]:
+def result(n: int, width: int, rounds: list[dict[str, Any]], where: str,
+           start: list[float]) -> dict[str, Any]:
     """The median round (by what routing adds) is the headline; every round is kept."""
     median = sorted(rounds, key=adds)[len(rounds) // 2]
     return {"mode": where, "rows": median, "routing_adds_percent": adds(median),
             "rounds": [{"routing_adds_percent": adds(r),
                         "cpu_us_per_order": {k: v["cpu_us_per_order"] for k, v in r.items()}}
                        for r in rounds],
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "load_average_at_start": start}
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -294,7 +296,8 @@ def markdown(r: dict[str, Any]) -> str:
            f"SKUs, {r['when']}; {r['machine']}.")]
     for m in r["modes"]:
         out += ["", (f"**{m['mode']}** (median of {len(m['rounds'])} rounds by what "
-                f"routing adds; load average {m['load_average']} at its end):"), "",
+                f"routing adds; load average {m.get('load_average_at_start')} at its start, "
+                f"{m['load_average']} at its end):"), "",
                 "| path | CPU µs/order | service µs | Redis µs | wall s |",
                 "|---|---|---|---|---|"]
         out += [f"| {k} | {v['cpu_us_per_order']} | {v['python_cpu_us_per_order']} | "
@@ -320,12 +323,13 @@ def main() -> None:
     a = p.parse_args()
     modes = []
     for mode in a.modes.split(","):
+        start = [round(x, 2) for x in os.getloadavg()]
         rounds = asyncio.run(run_grpc(a.orders, a.in_flight, a.rounds, a.profile)
                              if mode == "grpc"
                              else run(a.orders, a.in_flight, a.rounds, a.profile))
         modes.append(result(a.orders, a.in_flight, rounds,
                             "over gRPC, server process + Redis" if mode == "grpc"
-                            else "in process (no gRPC), Python + Redis"))
+                            else "in process (no gRPC), Python + Redis", start))
     out = {"benchmark": "routing CPU per order", "orders": a.orders, "in_flight": a.in_flight,
            "warehouses": len(WAREHOUSES), "skus": len(SKUS), "modes": modes,
            "routing_adds_percent": modes[0]["routing_adds_percent"],

@@ -89,10 +89,12 @@ def run(orders: int, warehouses: int, repeats: int) -> dict[str, Any]:
 def rounds(orders: int, warehouses: int, repeats: int, count: int) -> dict[str, Any]:
     """The comparison `count` times in a row; the median run is the headline, every
     run's ratios are kept (a loaded 2-core machine moves them a lot)."""
+    start = [round(x, 2) for x in os.getloadavg()]
     runs = [run(orders, warehouses, repeats) for _ in range(count)]
     by_ratio = sorted(runs, key=lambda r: r["numba_vs_python"])
     median = dict(by_ratio[len(by_ratio) // 2])
     median["kernel_warm_up_s"] = runs[0]["kernel_warm_up_s"]  # later rounds: compiled
+    median["load_average_at_start"] = start
     median["rounds"] = [{"numba_vs_python": r["numba_vs_python"],
                          "numba_vs_numpy": r["numba_vs_numpy"],
                          "seconds": {x["implementation"]: x["seconds"] for x in r["rows"]}}
@@ -103,7 +105,9 @@ def rounds(orders: int, warehouses: int, repeats: int, count: int) -> dict[str, 
 def markdown(r: dict[str, Any]) -> str:
     out = [(f"Routing kernel, {r['orders']:,} orders x {r['warehouses']} warehouses "
            f"(best of {r['repeats']}), {r['when']}; {r['machine']}; load average "
-           f"{r['load_average']} at the end."), "",
+           f"{r['load_average']} at the end"
+           + (f", {r['load_average_at_start']} at the start" if "load_average_at_start" in r
+              else "") + "."), "",
            "| implementation | CPU seconds | pairs/s | µs per order |", "|---|---|---|---|"]
     out += [f"| {x['implementation']} | {x['seconds']} | {x['pairs_per_s']:,} | "
             f"{x['us_per_order']} |" for x in r["rows"]]
