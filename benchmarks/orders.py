@@ -48,6 +48,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 SKUS = 200
 CHANNELS = ("taobao", "jd", "pdd", "douyin", "wechat", "pos")
+IDLE_S = 3.0
+"""How long the gRPC row first measures the idle server (background work)."""
 CREATED_MS = 1_699_999_940_000
 """When the benchmark's orders were placed (the same in every sync of an order)."""
 
@@ -276,6 +278,11 @@ async def over_grpc(url: str, n: int, batch: int) -> dict[str, Any]:
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = pb_grpc.OrderServiceStub(channel)
+            # What the server and Redis spend with no traffic at all (sweeper, pollers,
+            # guard ticks): part of every figure below, not of any order.
+            idle0 = tree_cpu_s(proc.pid) + await redis_cpu_s(store)
+            await asyncio.sleep(IDLE_S)
+            idle_per_s = (tree_cpu_s(proc.pid) + await redis_cpu_s(store) - idle0) / IDLE_S
             t0 = time.perf_counter()
             cpu0, redis0 = tree_cpu_s(proc.pid), await redis_cpu_s(store)
             for state, mod in (("PENDING_PAYMENT", 1_700_000_000), ("PAID", 1_700_000_001)):
@@ -301,7 +308,10 @@ async def over_grpc(url: str, n: int, batch: int) -> dict[str, Any]:
             "order_events_per_s": round(2 * n / wall),
             "python_cpu_s": round(python_s, 2), "redis_cpu_s": round(redis_s, 2),
             "cpu_us_per_event": round((python_s + redis_s) * 1e6 / (2 * n)),
-            "events_per_cpu_s": round(2 * n / (python_s + redis_s)), "check": status}
+            "events_per_cpu_s": round(2 * n / (python_s + redis_s)),
+            "idle_cpu_s_per_s": round(idle_per_s, 3),
+            "idle_cpu_us_per_event": round(idle_per_s * wall * 1e6 / (2 * n)),
+            "check": status}
 
 
 FLASH_SKU = "FLASH-1"
@@ -453,6 +463,12 @@ def write(results: list[dict[str, Any]], args: argparse.Namespace, load_start: f
                    "gRPC: the server's process tree from /proc) plus the Redis process's "
                    "(INFO cpu), over the timed window only. Events/s is wall time, with the "
                    "client on the same 2 cores.")]
+    for r in results:
+        if "idle_cpu_s_per_s" in r:
+            lines += ["", (f"{r['mode']}: the idle server and Redis used "
+                           f"{r['idle_cpu_s_per_s']} CPU-s per second before the run "
+                           f"(background work), about {r['idle_cpu_us_per_event']} us of "
+                           "the CPU per event above.")]
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
