@@ -93,6 +93,31 @@ async def reserve_all(reservations: Reservations,
     return [o if o is not None else ReservationError("internal error") for o in outcomes]
 
 
+def start(reservations: Reservations,
+          cmd: ReserveCommand | ReservationError) -> Started | ReservationError | None:
+    """Reservations.start for one order of a stream: its queued call, its error as the
+    outcome, or None when it goes the general way (reserve_one)."""
+    if isinstance(cmd, ReservationError):
+        return cmd
+    try:
+        return reservations.start(cmd)
+    except Exception as exc:  # noqa: BLE001 - the order's outcome, as in reserve_one
+        return _outcome_of(cmd, exc)
+
+
+def finished(reservations: Reservations, one: Started) -> Outcome | None:
+    """Reservations.finished as an outcome; None for a retry (after_claimed then)."""
+    try:
+        return reservations.finished(one)
+    except Exception as exc:  # noqa: BLE001 - the order's outcome, as in reserve_one
+        return _outcome_of(one.cmd, exc)
+
+
+async def after_claimed(reservations: Reservations, one: Started) -> Outcome:
+    """Reservations.after_claimed as an outcome."""
+    return await _after_claimed(reservations, one)
+
+
 async def _after_claimed(reservations: Reservations, one: Started) -> Outcome:
     try:
         return await reservations.after_claimed(one)

@@ -6,13 +6,15 @@ The servicer delegates here so it stays a list of thin methods.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
+from typing import Any
 
 from reservation.access import grant
 from reservation.domain.models import ReserveCommand
 from reservation.errors import InvalidArgument, ReservationError
 from reservation.reserving import batch
-from reservation.reserving.reservations import Reservations
+from reservation.reserving.reservations import Reservations, Started
 from reservation.server import convert
 from reservation.server.interceptors.errors import status_code
 from reservation.server.metrics import recorder
@@ -74,14 +76,43 @@ async def reserve_stream(
 ) -> AsyncIterator[pb.ReserveStreamResponse]:
     """Each request is processed as it arrives; responses go out as they are ready (so
     not necessarily in request order: they echo channel and order_id). At most
-    max_batch orders of one stream are in flight; beyond that reading waits (backpressure)."""
+    max_batch orders of one stream are in flight; beyond that reading waits (backpressure).
+    The usual order is started as it is read and answered from its reply's callback
+    (batch.start / batch.finished), without a task per message; others take a task."""
     done: asyncio.Queue[pb.ReserveStreamResponse | None] = asyncio.Queue()
     window = asyncio.Semaphore(reservations.settings.max_batch)
     tasks: set[asyncio.Task[None]] = set()
 
-    async def one(req: pb.ReserveRequest) -> None:
+    async def one(req: pb.ReserveRequest, cmd: ReserveCommand | ReservationError,
+                  started: Started | None = None) -> None:
         try:
-            outcome = await batch.reserve_one(reservations, _command(req))
+            if started is not None:  # a retry of a recorded order (see finish)
+                outcome = await batch.after_claimed(reservations, started)
+            else:
+                outcome = await batch.reserve_one(reservations, cmd)
+            done.put_nowait(stream_response(req, outcome))
+        finally:
+            window.release()
+
+    def spawn(req: pb.ReserveRequest, cmd: ReserveCommand | ReservationError,
+              started: Started | None = None) -> None:
+        task = asyncio.create_task(one(req, cmd, started))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    sent: set[asyncio.Future[Any]] = set()
+
+    def finish(req: pb.ReserveRequest, started: Started, _: asyncio.Future[Any]) -> None:
+        """The usual order's reply came back: its response, without a task of its own."""
+        sent.discard(started.sent)
+        if started.sent.cancelled():  # the stream is being torn down
+            window.release()
+            return
+        outcome = batch.finished(reservations, started)
+        if outcome is None:  # a retry: a task takes it on (and releases the window)
+            spawn(req, started.cmd, started)
+            return
+        try:
             done.put_nowait(stream_response(req, outcome))
         finally:
             window.release()
@@ -90,11 +121,24 @@ async def reserve_stream(
         try:
             async for message in requests:
                 await window.acquire()
-                task = asyncio.create_task(one(message.request))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if tasks:
-                await asyncio.gather(*tasks)
+                req = message.request
+                cmd = _command(req)
+                started = batch.start(reservations, cmd)
+                if isinstance(started, Started):
+                    sent.add(started.sent)
+                    started.sent.add_done_callback(functools.partial(finish, req, started))
+                elif started is not None:  # refused before any Redis call
+                    done.put_nowait(stream_response(req, started))
+                    window.release()
+                else:
+                    spawn(req, cmd)
+            # Every response before the end marker: replies still on their way (whose
+            # callbacks may spawn a task for a retry) and the tasks.
+            while sent or tasks:
+                if sent:
+                    await asyncio.wait(set(sent))
+                if tasks:
+                    await asyncio.gather(*tasks)
         finally:
             done.put_nowait(None)  # end of responses (or of reading, on error)
 
