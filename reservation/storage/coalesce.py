@@ -2,8 +2,9 @@
 
 Python's per-command cost (packing, a connection checkout, an awaited round trip), not
 Redis, limits the service; so every script call and order claim is queued here, and the
-first one of a loop turn schedules a flush for the end of that turn (`call_soon`). The
-flush sends everything queued as one non-transactional pipeline and hands each caller
+first one of a loop turn starts a pipeline task, whose first step runs after the rest
+of that turn and takes everything queued by then (no other hop before it, so an idle
+service sends a call at once). It sends it as one non-transactional pipeline and hands each caller
 its own result or its own error. Callers just await; nothing else changes for them.
 
 Better still, calls of a *mergeable* script that target the same shard are folded into
@@ -147,27 +148,31 @@ class Coalescer:
     def _queue(self, call: _Call) -> asyncio.Future[Any]:
         self._pending.append(call)
         if not self._scheduled and self._inflight < self.max_inflight:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._start()
         return call.future
 
-    def _flush(self) -> None:
-        self._scheduled = False
-        if not self._pending or self._inflight >= self.max_inflight:
-            return
-        batch, self._pending = self._pending, []
+    def _start(self) -> None:
+        """A pipeline task that takes whatever is pending when its first step runs: the
+        calls queued later in this loop turn still go with it (the first step runs
+        after them), and no extra callback hop is paid before it (idle: at once)."""
+        self._scheduled = True
         self._inflight += 1
-        task = asyncio.get_running_loop().create_task(self._send(batch))
+        task = asyncio.get_running_loop().create_task(self._send_pending())
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    async def _send_pending(self) -> None:
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        if batch:
+            await self._send(batch)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._inflight -= 1
         # Calls that queued up while we were at the limit go out now.
-        if self._pending and not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        if self._pending and not self._scheduled and self._inflight < self.max_inflight:
+            self._start()
 
     async def _send(self, batch: list[_Call]) -> None:
         items = self._fold(batch)
