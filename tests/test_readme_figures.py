@@ -11,15 +11,35 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "results.json"
 
 
+def tables(section: str) -> list[list[list[str]]]:
+    """Every Markdown table of a section: rows of cells, header row first."""
+    out: list[list[list[str]]] = []
+    previous = ""
+    for ln in section.splitlines():
+        if ln.startswith("| ") and "---" not in ln:
+            if not previous.startswith("|"):
+                out.append([])
+            out[-1].append([c.strip() for c in ln.strip().strip("|").split("|")])
+        previous = ln
+    return out
+
+
 def performance_table() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("\n## Performance", 1)[1].split("\n## ", 1)[0]
-    rows = [ln for ln in section.splitlines() if ln.startswith("| ") and "---" not in ln]
-    return [[c.strip() for c in ln.strip("|").split("|")] for ln in rows[1:]]
+    """The table of runs (the one whose header starts with "scenario"), header dropped."""
+    return next(t[1:] for t in tables(performance_section()) if t[0][0] == "scenario")
+
+
+def targets_table() -> list[list[str]]:
+    """The table of issue #9's targets (header starts with "target"), header dropped."""
+    return next(t[1:] for t in tables(performance_section()) if t[0][0] == "target")
+
+
+def performance_section() -> str:
+    return (ROOT / "README.md").read_text().split("\n## Performance", 1)[1].split("\n## ", 1)[0]
 
 
 def matches(cells: list[str], row: dict) -> bool:
-    scenario, system, mode, in_flight, per_s, p50, p99, check = cells
+    scenario, system, mode, in_flight, per_s, p50, p99, cpu, efficiency, check = cells
     rate = re.fullmatch(r"unary \(open loop (\d+)/s\)", mode)
     if rate:
         mode, in_flight = "unary", "0"
@@ -35,6 +55,8 @@ def matches(cells: list[str], row: dict) -> bool:
         and int(row["concurrency"]) == int(in_flight) \
         and round(row["orders_per_s"]) == int(per_s) \
         and same(p50, row.get("p50_ms"), 1) and same(p99, row.get("p99_ms"), 1) \
+        and same(cpu, row.get("cpu_us_per_order") or row.get("redis_us_per_order"), 0) \
+        and same(efficiency, row.get("efficiency"), 2) \
         and row["check"] == check
 
 
@@ -50,3 +72,19 @@ def test_the_readme_names_the_date_of_the_run_it_quotes() -> None:
     date = json.loads(RESULTS.read_text())["meta"]["date"]
     section = (ROOT / "README.md").read_text().split("\n## Performance", 1)[1]
     assert f"run of {date}" in section
+
+
+def test_each_target_the_readme_marks_is_marked_as_the_results_file_says() -> None:
+    summary = json.loads(RESULTS.read_text())["summary"]
+    rows = targets_table()
+    assert {cells[0] for cells in rows} == set(summary["targets"]), \
+        "README must list every target of the run, and only those"
+    for target, figures, verdict in rows:
+        assert verdict in ("met", "**missed**"), verdict
+        assert (verdict == "met") == summary["targets"][target], target
+        quoted = re.findall(r"`(\w+)` (-?[\d.]+)", figures)
+        assert quoted, f"{target}: no figure quoted"
+        for key, value in quoted:
+            digits = len(value.split(".")[1]) if "." in value else 0
+            assert summary[key] is not None and round(float(summary[key]), digits) \
+                == float(value), f"{target}: {key} is {summary[key]}, README says {value}"
