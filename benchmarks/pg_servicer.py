@@ -49,6 +49,10 @@ async def setup(dsn: str, items: Sequence[tuple[str, str, int]]) -> None:
                                (sku, wh, prio, qty, qty))
 
 
+DEADLOCK_RETRIES = 5
+"""How often a batch aborted by PostgreSQL's deadlock detector is run again."""
+
+
 class PgServicer(pb_grpc.ReservationServiceServicer):
     def __init__(self, dsn: str, per_buyer_limit: int, pool_size: int = 16) -> None:
         self.dsn = dsn
@@ -73,8 +77,18 @@ class PgServicer(pb_grpc.ReservationServiceServicer):
                            context: grpc.aio.ServicerContext) -> pb.ReserveBatchResponse:
         conn = await self._pool.get()
         try:
-            async with conn.transaction():  # one commit; each order is a savepoint
-                decided = [await self._reserve(conn, r) for r in request.requests]
+            for attempt in range(DEADLOCK_RETRIES + 1):
+                try:
+                    async with conn.transaction():  # one commit; each order is a savepoint
+                        decided = [await self._reserve(conn, r) for r in request.requests]
+                    break
+                except psycopg.errors.DeadlockDetected:
+                    # Two batches lock buyer and stock rows in different orders (a batch
+                    # of one SKU: buyer row, then the SKU's stock rows, order by order):
+                    # PostgreSQL aborts one; it rolled back whole, so it runs again, as
+                    # any application on row locks must.
+                    if attempt == DEADLOCK_RETRIES:
+                        raise
         finally:
             self._pool.put_nowait(conn)
         return pb.ReserveBatchResponse(results=[
