@@ -128,6 +128,17 @@ def asin_sqrt(a: float) -> float:  # pragma: no cover - compiled
     return math.pi / 2 - 2.0 * (s + s * r) if big else x + x * r
 
 
+def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
+    """A point on the unit sphere from degrees: every kernel's distance is the chord
+    between two of these. Plain Python for score_python; compiled below for the numba
+    kernels (inlined, so each keeps its own fastmath flags)."""
+    p, lam = math.radians(lat), math.radians(lon)
+    return math.cos(p) * math.cos(lam), math.cos(p) * math.sin(lam), math.sin(p)
+
+
+_unit_vector_compiled = _njit(inline="always")(_unit_vector)
+
+
 @_njit(fastmath=_FASTMATH)
 def score_numba(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F64,
                 capacity: F64, cost: F64, priority: F64, coverage: F64,
@@ -144,10 +155,7 @@ def score_numba(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F6
     wz = np.empty(m)
     fixed = np.empty(m)
     for j in range(m):
-        p, lam = math.radians(wh_lat[j]), math.radians(wh_lon[j])
-        wx[j] = math.cos(p) * math.cos(lam)
-        wy[j] = math.cos(p) * math.sin(lam)
-        wz[j] = math.sin(p)
+        wx[j], wy[j], wz[j] = _unit_vector_compiled(wh_lat[j], wh_lon[j])
         ratio = load[j] / capacity[j] if capacity[j] > 0 else 0.0
         fixed[j] = (weights[1] * ratio + weights[3] * (cost[j] / 10.0)
                     + weights[4] * (-priority[j] / 10.0))
@@ -155,10 +163,7 @@ def score_numba(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F6
             fixed[j] = np.inf
     w_km = weights[0] * (2 * EARTH_KM / 1000.0)
     for i in range(n):
-        p, lam = math.radians(dest_lat[i]), math.radians(dest_lon[i])
-        dx = math.cos(p) * math.cos(lam)
-        dy = math.cos(p) * math.sin(lam)
-        dz = math.sin(p)
+        dx, dy, dz = _unit_vector_compiled(dest_lat[i], dest_lon[i])
         # Every pair of the row without a branch (a masked pair is a select to +inf),
         # so LLVM vectorises it; the pick is a second, scalar pass over the row.
         for j in range(m):
@@ -189,15 +194,9 @@ def terms_numba(dest_lat: F64, dest_lon: F64, wh_lat: F64, wh_lon: F64, load: F6
     wy = np.empty(m)
     wz = np.empty(m)
     for j in range(m):
-        p, lam = math.radians(wh_lat[j]), math.radians(wh_lon[j])
-        wx[j] = math.cos(p) * math.cos(lam)
-        wy[j] = math.cos(p) * math.sin(lam)
-        wz[j] = math.sin(p)
+        wx[j], wy[j], wz[j] = _unit_vector_compiled(wh_lat[j], wh_lon[j])
     for i in range(n):
-        p, lam = math.radians(dest_lat[i]), math.radians(dest_lon[i])
-        dx = math.cos(p) * math.cos(lam)
-        dy = math.cos(p) * math.sin(lam)
-        dz = math.sin(p)
+        dx, dy, dz = _unit_vector_compiled(dest_lat[i], dest_lon[i])
         for j in range(m):
             ex, ey, ez = dx - wx[j], dy - wy[j], dz - wz[j]
             a = min((ex * ex + ey * ey + ez * ez) / 4, 1.0)
@@ -240,11 +239,6 @@ def score_python(dest_lat: list[float], dest_lon: list[float], wh_lat: list[floa
         scores.append(row)
         best.append(pick)
     return scores, best
-
-
-def _unit_vector(lat: float, lon: float) -> tuple[float, float, float]:
-    p, lam = math.radians(lat), math.radians(lon)
-    return math.cos(p) * math.cos(lam), math.cos(p) * math.sin(lam), math.sin(p)
 
 
 def warm_up() -> None:
