@@ -10,13 +10,9 @@ benchmarks/results/orders-levers.md.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+from benchmarks import levers
 
 
 def main(commits: list[str]) -> int:
@@ -29,11 +25,8 @@ def main(commits: list[str]) -> int:
               "us/event | gRPC events/s | Reserve/s hub idle (p99 ms) | Reserve/s hub "
               "syncing (p99 ms) | audit into PostgreSQL events/s |"),
              "|---|---|---|---|---|---|---|---|---|"]
-    for commit in commits:
-        data = json.loads((RESULTS / f"orders-at-{commit}.json").read_text())
+    for commit, subject, data in levers.per_commit(commits, "orders"):
         meta, rows = data["meta"], data["results"]
-        subject = subprocess.run(["git", "log", "-1", "--format=%s", commit], cwd=ROOT,
-                                 capture_output=True, text=True, check=True).stdout.strip()
         by = {r["mode"].split(" (")[0].split(",")[0]: r for r in rows}
         idle, busy = (r for r in rows if "Reserve" in r["mode"])
         grpc = by["gRPC SyncOrders"]
@@ -43,8 +36,7 @@ def main(commits: list[str]) -> int:
             f"{grpc['cpu_us_per_event']} | {grpc['order_events_per_s']} | "
             f"{idle['events_per_s']} ({idle['p99_ms']}) | {busy['events_per_s']} "
             f"({busy['p99_ms']}) | {rows[-1]['events_per_s']} |")
-    (RESULTS / "orders-levers.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    levers.write("orders-levers.md", lines)
     return 0
 
 

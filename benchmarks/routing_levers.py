@@ -10,13 +10,9 @@ each commit by its subject line. Writes benchmarks/results/routing-levers.md.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+from benchmarks import levers
 PLAIN, ROUTED = "Reserve (no routing)", "Reserve with destination (routed)"
 ROUTE, BATCH = "Route (one order per call)", "RouteBatch (100 orders per call)"
 
@@ -33,10 +29,7 @@ def main(commits: list[str]) -> int:
               "gRPC: Route | gRPC: RouteBatch/order | in process: Reserve | in process: "
               "routed | in process: adds | in process: Route |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for commit in commits:
-        data = json.loads((RESULTS / f"routing-cpu-at-{commit}.json").read_text())
-        subject = subprocess.run(["git", "log", "-1", "--format=%s", commit], cwd=ROOT,
-                                 capture_output=True, text=True, check=True).stdout.strip()
+    for commit, subject, data in levers.per_commit(commits, "routing-cpu"):
         g, i = (next(m for m in data["modes"] if m["mode"].startswith(p))
                 for p in ("over gRPC", "in process"))
         loads = f"{g['load_average'][0]}/{i['load_average'][0]}"
@@ -49,8 +42,7 @@ def main(commits: list[str]) -> int:
             f"{g['routing_adds_percent']}% | {cpu(g, ROUTE)} | {cpu(g, BATCH)} | "
             f"{cpu(i, PLAIN)} | {cpu(i, ROUTED)} | {i['routing_adds_percent']}% | "
             f"{cpu(i, ROUTE)} |")
-    (RESULTS / "routing-levers.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    levers.write("routing-levers.md", lines)
     return 0
 
 
