@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks import levers
+
 PLAIN, ROUTED = "Reserve (no routing)", "Reserve with destination (routed)"
 ROUTE, BATCH = "Route (one order per call)", "RouteBatch (100 orders per call)"
 
