@@ -3,12 +3,19 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv proto lint lint-proto test demo bench chaos mutants fuzz clean
+.PHONY: venv run-deps lock proto lint lint-proto test demo bench chaos mutants fuzz clean
 
-$(BIN)/reservation: pyproject.toml
+# Every install comes from uv.lock (hashes of every file, one universal resolution for
+# Linux/macOS, x86_64/aarch64, Python 3.11+). uv itself is bootstrapped into the venv at
+# the version the lock holds; nothing else is taken from the index unpinned.
+UV_VERSION := $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+UV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never $(BIN)/uv
+
+# The development venv: the server with every extra and the dev group (tests, linters).
+$(BIN)/reservation: pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --all-extras --quiet
 	touch $@
 
 venv: $(BIN)/reservation
@@ -25,6 +32,19 @@ lint: venv
 
 lint-proto: venv
 	cd protos && ../$(BIN)/buf lint
+
+# The runtime set alone (what the image installs: the server and its otel extra), in
+# .venv-run: to run the service without the development tools, or to see its size.
+run-deps:
+	$(PYTHON) -m venv .venv-run
+	.venv-run/bin/pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
+	UV_PROJECT_ENVIRONMENT=.venv-run UV_PYTHON_DOWNLOADS=never .venv-run/bin/uv sync \
+	    --frozen --no-dev --extra otel --no-editable --quiet
+
+# Re-resolve every dependency to the newest release its bounds in pyproject.toml allow
+# and rewrite uv.lock; commit the result once make test passes on it.
+lock: venv
+	$(UV) lock --upgrade
 
 test: venv
 	$(BIN)/pytest -q
@@ -51,4 +71,4 @@ mutants: venv
 	$(BIN)/python mutants/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-run .pytest_cache

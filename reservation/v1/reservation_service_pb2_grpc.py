@@ -5,7 +5,7 @@ import warnings
 
 from reservation.v1 import reservation_service_pb2 as reservation_dot_v1_dot_reservation__service__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 

@@ -1,12 +1,11 @@
 """The container image's entrypoint works with exactly what k8s/Dockerfile copies.
 
-Docker cannot run here, so the test does what the Dockerfile does, by hand: copy the
-files its COPY lines name (and nothing else) into an empty directory, build the wheel
-from there (`pip wheel --no-deps`), `pip install` it into a fresh virtualenv, and run
-the ENTRYPOINT from that virtualenv: `reservation serve --help`, then a real `serve`
-answering a health check. The third-party dependencies come from the test's own
-environment (a path line in the fresh venv), because this box may be offline; the
-project itself is imported from the fresh venv only, which the test checks.
+Docker cannot run here, so the test does what the Dockerfile's build stage does, by hand:
+copy the files its COPY lines name (and nothing else) into an empty directory and run the
+same `uv sync --frozen --no-dev --extra otel --no-editable` into a fresh venv, offline
+(uv's cache holds every file of the lock once `make venv` has run; the hashes are the
+lock's), then run the ENTRYPOINT from that venv: `reservation serve --help`, then a real
+`serve` answering a health check.
 """
 
 from __future__ import annotations
@@ -33,13 +32,28 @@ START_BOUND_S = 60.0
 
 
 def copied_paths() -> list[str]:
-    """Sources of the Dockerfile's COPY lines (all but the destination)."""
+    """Sources of the build stage's COPY lines (all but the destination; not --from)."""
     paths: list[str] = []
     for line in DOCKERFILE.read_text().splitlines():
-        if line.startswith("COPY "):
+        if line.startswith("COPY ") and "--from=" not in line:
             words = [w for w in line.split()[1:] if not w.startswith("--")]
             paths += words[:-1]
     return paths
+
+
+def dockerfile_run_sync() -> list[str]:
+    """The Dockerfile's `uv sync ...` arguments."""
+    text = DOCKERFILE.read_text()
+    match = re.search(r"uv sync ([^\n\\]+)", text)
+    assert match, "the Dockerfile installs with uv sync"
+    return match.group(1).split()
+
+
+def lock_uv_version() -> str:
+    match = re.search(r'^name = "uv"\nversion = "([^"]+)"', (REPO / "uv.lock").read_text(),
+                      re.MULTILINE)
+    assert match, "uv is in the lock (dev group)"
+    return match.group(1)
 
 
 @pytest.fixture(scope="module")
@@ -54,18 +68,26 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(source, context / rel)
-    wheels = root / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(wheels), str(context)], check=True, cwd=root)
     venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    [wheel] = wheels.glob("reservation-*.whl")
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
-                    "--no-index", str(wheel)], check=True, cwd=root)
-    # The dependencies come from this environment (this box may be offline); the project
-    # itself only from the wheel.
-    (site_packages(venv) / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    uv = Path(sys.executable).parent / "uv"
+    env = clean_env(UV_PROJECT_ENVIRONMENT=str(venv), UV_PYTHON_DOWNLOADS="never",
+                    UV_OFFLINE="1", UV_LINK_MODE="copy")
+    env.pop("VIRTUAL_ENV", None)
+    subprocess.run([str(uv), "sync", "--quiet", "--python", sys.executable,
+                    *dockerfile_run_sync()], check=True, cwd=context, env=env)
     yield venv
+
+
+def test_the_dockerfile_bootstraps_the_uv_release_the_lock_holds() -> None:
+    match = re.search(r"^ARG UV_VERSION=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert match and match.group(1) == lock_uv_version()
+
+
+def test_the_image_installs_the_runtime_set_without_the_dev_tools(image_venv: Path) -> None:
+    installed = {p.name.split("-")[0].lower()
+                 for p in site_packages(image_venv).glob("*.dist-info")}
+    assert {"grpcio", "redis", "numba", "opentelemetry_sdk"} <= installed, installed
+    assert not installed & {"pytest", "ruff", "mypy", "hypothesis", "locust", "uv"}, installed
 
 
 def site_packages(venv: Path) -> Path:
