@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 
-from reservation.clients import _grpc
+from reservation.api import connection
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import types_pb2 as types_pb
 
@@ -92,10 +92,10 @@ def result(system: str, mode: str, concurrency: int, seconds: float, t: Tally,
 class Target:
     """Channels to one server and raw (bytes in, message out) callables on them."""
 
-    def __init__(self, address: str, channels: int = 4, tls: _grpc.Tls | None = None) -> None:
-        """`tls`: the same client TLS options as every other client (clients/_grpc.py)."""
+    def __init__(self, address: str, channels: int = 4, tls: connection.Tls | None = None) -> None:
+        """`tls`: the same client TLS options as every other client (clients/connection.py)."""
         opts = [("grpc.use_local_subchannel_pool", 1)]  # one TCP connection per channel
-        self.channels = [_grpc.aio_channel(address, tls, options=opts)
+        self.channels = [connection.aio_channel(address, tls, options=opts)
                          for _ in range(channels)]
 
     def unary(self, i: int, method: str, response: Any) -> Any:

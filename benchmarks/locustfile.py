@@ -35,7 +35,7 @@ import grpc.experimental.gevent as grpc_gevent
 from google.protobuf.timestamp_pb2 import Timestamp
 from locust import User, events, task
 
-from reservation.clients import _grpc
+from reservation.api import connection
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import admin_service_pb2_grpc as admin_grpc
 from reservation.v1 import reservation_service_pb2 as pb
@@ -53,11 +53,11 @@ UNITS = int(os.environ.get("LOADTEST_UNITS", "1000"))
 WAREHOUSE = os.environ.get("LOADTEST_WAREHOUSE", "WH-1")
 SALE_ID = f"locust-{SKU}".lower()
 CHANNELS = ("tmall", "jd", "pdd", "douyin", "wechat", "pos")
-METADATA = _grpc.bearer(os.environ.get(_grpc.TOKEN_ENV))
+METADATA = connection.bearer(os.environ.get(connection.TOKEN_ENV))
 
 
 def target(host: str | None) -> str:
-    return host or _grpc.DEFAULT_TARGET
+    return host or connection.DEFAULT_TARGET
 
 
 def outcome_name(method: str, response: Any) -> str:
@@ -106,7 +106,7 @@ def _timestamp(ms_from_now: int) -> Timestamp:
 def start_sale(environment: Any, **_: Any) -> None:
     """Start the sale the users buy from, or say in one line why it cannot be."""
     address = target(environment.host)
-    with _grpc.channel(address, _grpc.tls_from_env()) as channel:
+    with connection.channel(address, connection.tls_from_env()) as channel:
         try:
             admin_grpc.AdminServiceStub(channel).StartFlashSale(admin_pb.StartFlashSaleRequest(
                 sale_id=SALE_ID, starts_at=_timestamp(0), ends_at=_timestamp(3_600_000),
@@ -122,7 +122,7 @@ def _hint(code: grpc.StatusCode) -> str:
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return " (is reservation serve running there? -H sets the address)"
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        return f" (set {_grpc.TOKEN_ENV} to the server's token)"
+        return f" (set {connection.TOKEN_ENV} to the server's token)"
     if code == grpc.StatusCode.FAILED_PRECONDITION:
         return " (another sale holds the SKU: set LOADTEST_SKU to another one)"
     return ""
@@ -144,7 +144,7 @@ class GrpcUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         # TLS from RESERVATION_TLS_CA / _CLIENT_CERT / _CLIENT_KEY, as for every client.
-        channel = grpc.intercept_channel(_grpc.channel(target(self.host), _grpc.tls_from_env()),
+        channel = grpc.intercept_channel(connection.channel(target(self.host), connection.tls_from_env()),
                                          LocustInterceptor(environment))
         self.stub = self.stub_class(channel)
 

@@ -87,7 +87,10 @@ def copy_repo(dest: Path) -> None:
         cwd=ROOT, check=True, capture_output=True).stdout.decode().split("\0")
     for name in filter(None, listed):
         src = ROOT / name
-        if src.is_file():
+        if src.is_symlink():  # clients/reservation/{v1,api}: links into the server tree
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(os.readlink(src), dest / name)
+        elif src.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
 
@@ -107,10 +110,10 @@ def apply(copy: Path, edits: tuple[Edit, ...]) -> str | None:
 
 
 def run_tests(copy: Path, tests: tuple[str, ...]) -> tuple[int, str, dict[str, bool]]:
-    """Run the tests inside the copy, importing the copy's `reservation` package.
+    """Run the tests inside the copy, importing the copy's `reservation` packages.
     Returns pytest's exit code, its last lines, and per named test whether all the test
     cases it stands for passed."""
-    env = dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, PYTHONPATH=_copy_path(copy), PYTHONDONTWRITEBYTECODE="1")
     junit = copy / "mutant-junit.xml"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
            f"--junitxml={junit}", *tests]
@@ -141,12 +144,20 @@ def _passed(junit: Path, tests: tuple[str, ...]) -> dict[str, bool]:
     return out
 
 
+def _copy_path(copy: Path) -> str:
+    """Both distributions' roots in the copy: `reservation` is a namespace package, so the
+    copy's server and clients come before the installed (editable) ones."""
+    return os.pathsep.join([str(copy), str(copy / "clients")])
+
+
 def check_copy_imports_itself(copy: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(copy))
-    where = subprocess.run([sys.executable, "-c", "import reservation; print(reservation.__file__)"],
-                           cwd=copy, env=env, capture_output=True, text=True, check=True).stdout
-    if not Path(where.strip()).resolve().is_relative_to(copy.resolve()):
-        raise SystemExit(f"the copy imports reservation from {where.strip()}, not from itself")
+    env = dict(os.environ, PYTHONPATH=_copy_path(copy))
+    for package in ("reservation.server", "reservation.clients"):
+        where = subprocess.run([sys.executable, "-c", f"import {package}; print({package}.__file__)"],
+                               cwd=copy, env=env, capture_output=True, text=True,
+                               check=True).stdout
+        if not Path(where.strip()).resolve().is_relative_to(copy.resolve()):
+            raise SystemExit(f"the copy imports {package} from {where.strip()}, not from itself")
 
 
 def baseline(mutants: list[Mutant], log) -> str | None:

@@ -273,7 +273,7 @@ _CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-# Read by the clients (reservation/clients/_grpc.py), not the server; a server started
+# Read by the clients (reservation/api/connection.py), not the server; a server started
 # from the same environment accepts and ignores them.
 CLIENT_VARIABLES = frozenset({"RESERVATION_TLS_CA",
                               "RESERVATION_TLS_CLIENT_CERT", "RESERVATION_TLS_CLIENT_KEY",

@@ -1,8 +1,10 @@
 """Dependencies point down only: the package map in README's "Code map" is enforced here.
 
-Every import in reservation/ (module level and inside functions alike) is checked
-against the layers below; an upward edge, or a capability importing a capability it
-does not declare, fails with the file, the line and the edge.
+Every import in both distributions (module level and inside functions alike) is checked:
+in the server's reservation/ against the layers below (an upward edge, or a capability
+importing a capability it does not declare, fails with the file, the line and the edge);
+in the clients' clients/reservation/clients/ against the API alone (reservation.v1, the
+generated stubs, and reservation.api, how to connect): a client never imports the server.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "reservation"
+CLIENTS = ROOT / "clients" / "reservation" / "clients"
 
 # Lowest first. A module may import its own package and any package of a lower layer.
+# The API packages (v1: generated; api: how to connect) are shipped by both distributions
+# and import nothing of the service: they are the bottom of the callers' side.
 LAYERS: list[set[str]] = [
+    {"api"},
     {"settings", "errors", "clock", "logs"},  # the foundation: may import each other
     {"domain"},
     {"storage"},
@@ -24,7 +30,6 @@ LAYERS: list[set[str]] = [
      "access",
      "guard"},
     {"server"},
-    {"clients"},
     {"cli"},
 ]
 # Capabilities share one layer; these are the edges between them that are allowed.
@@ -34,10 +39,11 @@ CAPABILITY_DEPS: dict[str, set[str]] = {
     "interception": {"ordersync", "routing"},
     "reserving": {"routing"},
 }
-# The generated protobuf code is for the edge only: nothing below the server imports it,
-# and the clients import nothing else of the service.
-MAY_IMPORT_V1 = {"server", "clients", "cli", "v1"}
-CLIENTS_MAY_IMPORT = {"clients", "v1"}
+# The generated protobuf code is for the edge only: nothing below the server imports it.
+# reservation.api is for callers: the server's CLI (and the clients).
+MAY_IMPORT_V1 = {"server", "cli", "v1"}
+MAY_IMPORT_API = {"cli", "api"}
+CLIENTS_MAY_IMPORT = {"clients", "v1", "api"}
 
 
 def _rank(top: str) -> int:
@@ -52,9 +58,9 @@ def _top(module: str) -> str | None:
     return parts[1] if parts[0] == "reservation" and len(parts) > 1 else None
 
 
-def _imports(path: Path) -> list[tuple[int, str]]:
+def _imports(path: Path, root: Path = ROOT) -> list[tuple[int, str]]:
     """(line, absolute module) of every import in a file, relative ones resolved."""
-    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    package = ".".join(path.relative_to(root).with_suffix("").parts[:-1])
     out = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -70,6 +76,21 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     return out
 
 
+def _server_edge(me: str, other: str, where: str) -> str | None:
+    """Why the server's package `me` may not import `other`; None when it may."""
+    if other == "clients":
+        return f"{where} (the server never imports the clients distribution)"
+    if other == "v1":
+        return None if me in MAY_IMPORT_V1 else f"{where} (generated code is for the gRPC edge only)"
+    if other == "api":
+        return None if me in MAY_IMPORT_API else f"{where} (reservation.api is for callers)"
+    if _rank(other) > _rank(me):
+        return f"{where} (upward)"
+    if _rank(other) == _rank(me) > 1 and other not in CAPABILITY_DEPS.get(me, set()):
+        return f"{where} (sideways: not in CAPABILITY_DEPS)"
+    return None
+
+
 def _violations() -> list[str]:
     found = []
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -81,19 +102,22 @@ def _violations() -> list[str]:
             other = _top(module)
             if other is None or other == me:
                 continue
-            where = f"{rel}:{line}: reservation.{me} imports {module}"
-            if other == "v1":
-                if me not in MAY_IMPORT_V1:
-                    found.append(f"{where} (generated code is for the gRPC edge only)")
-                continue
-            if me == "clients" and other not in CLIENTS_MAY_IMPORT:
-                found.append(f"{where} (clients use the gRPC API only)")
-                continue
-            if _rank(other) > _rank(me):
-                found.append(f"{where} (upward)")
-            elif (_rank(other) == _rank(me) > 0
-                  and other not in CAPABILITY_DEPS.get(me, set())):
-                found.append(f"{where} (sideways: not in CAPABILITY_DEPS)")
+            problem = _server_edge(me, other, f"{rel}:{line}: reservation.{me} imports {module}")
+            if problem:
+                found.append(problem)
+    return found + _client_violations()
+
+
+def _client_violations(clients: Path = CLIENTS) -> list[str]:
+    found = []
+    root = clients.parent.parent
+    for path in sorted(clients.rglob("*.py")):
+        rel = path.relative_to(root)
+        for line, module in _imports(path, root):
+            other = _top(module)
+            if other is not None and other not in CLIENTS_MAY_IMPORT:
+                found.append(f"{rel}:{line}: reservation.clients imports {module} "
+                              "(clients use the gRPC API only)")
     return found
 
 
@@ -105,6 +129,24 @@ def test_every_package_is_in_a_layer() -> None:
     for path in PACKAGE.iterdir():
         if path.is_dir() and (path / "__init__.py").exists() and path.name != "v1":
             _rank(path.name)
+
+
+def test_both_distributions_ship_the_same_api_packages() -> None:
+    """clients/ links to the server tree's API packages: one source for both wheels."""
+    for name in ("v1", "api"):
+        link = CLIENTS.parent / name
+        assert link.is_symlink() and link.resolve() == (PACKAGE / name).resolve(), link
+
+
+def test_a_client_importing_the_server_is_found(tmp_path: Path) -> None:
+    clients = tmp_path / "reservation" / "clients"
+    clients.mkdir(parents=True)
+    (clients / "ok.py").write_text("from reservation.v1 import types_pb2\n"
+                                   "from reservation.api import connection\n")
+    (clients / "bad.py").write_text("from ..storage import store\n")
+    assert _client_violations(clients) == [
+        ("reservation/clients/bad.py:1: reservation.clients imports reservation.storage "
+        "(clients use the gRPC API only)")]
 
 
 def test_capability_edges_have_no_cycle() -> None:

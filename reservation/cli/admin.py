@@ -13,8 +13,8 @@ from typing import Any
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from reservation.api import connection
 from reservation.cli import rpc
-from reservation.clients import _grpc
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import admin_service_pb2_grpc as admin_grpc
 from reservation.v1 import reservation_service_pb2 as rs_pb
@@ -109,7 +109,7 @@ def _dead_reject(a: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    _grpc.add_connection_arguments(common)
+    connection.add_connection_arguments(common)
 
     stock = sub.add_parser("stock", help="load and inspect stock").add_subparsers(
         dest="stock_command", required=True)

@@ -7,7 +7,7 @@ import sys
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from reservation.clients import _grpc
+from reservation.api import connection
 from reservation.errors import ReservationError
 from reservation.settings import Settings
 from reservation.storage.store import Store, connect
@@ -17,7 +17,7 @@ async def check(target: str, redis_direct: bool, timeout: float) -> int:
     if redis_direct:
         return await _check_redis(timeout)
     try:
-        async with _grpc.aio_channel(target) as channel:
+        async with connection.aio_channel(target) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             reply = await stub.Check(  # type: ignore[attr-defined]  # stubs lack the aio stub
                 health_pb2.HealthCheckRequest(), timeout=timeout)

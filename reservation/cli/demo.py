@@ -3,7 +3,9 @@
 Starts a private redis-server and the service, preloads a sale, fires thousands of
 concurrent reservations from several simulated channels (with duplicate re-sends),
 confirms some holds, lets the rest expire, and prints per SKU what happened. Then the
-order flow (demo_orders.py): channel orders through the adapters, the hub, a WMS and back.
+order flow: channel orders through the adapters, the hub, a WMS and back. The adapters are
+the clients distribution, so that act is `reservation-clients demo` run as a process of
+its own against this demo's server, as an adapter runs against a real one.
 
 The stock checks run twice against the live counters: at the peak (right after the
 reserve phase, when most units are held and an oversell shows as a negative available)
@@ -13,7 +15,11 @@ and at the end (every unpaid hold expired). Exit code 1 if any check fails.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import json
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -27,13 +33,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reservation.cli import demo_orders
-from reservation.clients import _grpc
+from reservation.api import connection
+from reservation.interception.rules import SEED_DOCUMENT
 from reservation.server.app import start_app
 from reservation.settings import Settings
 from reservation.storage.redis_process import RedisProcess
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import admin_service_pb2_grpc as admin_grpc
+from reservation.v1 import interception_service_pb2 as ipb
+from reservation.v1 import interception_service_pb2_grpc as igrpc
 from reservation.v1 import reservation_service_pb2 as rs_pb
 from reservation.v1 import reservation_service_pb2_grpc as rs_grpc
 from reservation.v1 import types_pb2 as pb
@@ -42,6 +50,9 @@ CHANNELS = ("taobao", "jd", "pinduoduo", "douyin", "wechat", "pos")
 SALE = [("PHONE-X", "WH-SHANGHAI", 300), ("PHONE-X", "WH-BEIJING", 200),
         ("EARBUDS", "WH-SHANGHAI", 400), ("CHARGER", "WH-GUANGZHOU", 150),
         ("CHARGER", "WH-SHANGHAI", 150)]
+# The order flow's channels: the server keeps an order event group per adapter's feed.
+ORDER_FLOW_CHANNELS = ("taobao", "jd", "pdd", "douyin", "wechat", "pos")
+ORDER_FLOW_GROUPS = "audit," + ",".join(f"feed-{c}" for c in ORDER_FLOW_CHANNELS)
 SALE_ORDERS = 3000  # SALE's quantities are for this many orders; scaled for other counts
 PER_BUYER_LIMIT = 2
 IN_FLIGHT = 200
@@ -136,15 +147,15 @@ async def main(orders: int = 3000, hold_ttl_s: float = 3.0) -> int:
         redis = RedisProcess(data_dir=Path(tmp), appendonly=True, appendfsync="everysec")
         await asyncio.to_thread(redis.start)
         try:
-            # one feed per channel adapter for the order flow (demo_orders)
+            # one feed per channel adapter for the order flow
             settings = Settings(redis_url=redis.url, port=0,
-                                order_event_groups=demo_orders.GROUPS)
+                                order_event_groups=ORDER_FLOW_GROUPS)
             app = await start_app(settings)
             try:
                 console.print(f"service on [bold]{app.target}[/], private redis on {redis.url}")
                 sale = await _run(app.target, orders, hold_ttl_s, rng, console)
                 console.rule("order flow: six channels -> adapters -> hub -> WMS -> channels")
-                flow = await demo_orders.run(app.target, console, rng)
+                flow = await _order_flow(app.target, console)
                 return sale or flow
             finally:
                 await app.stop(grace=1)
@@ -152,9 +163,28 @@ async def main(orders: int = 3000, hold_ttl_s: float = 3.0) -> int:
             await asyncio.to_thread(redis.stop)
 
 
+async def _order_flow(target: str, console: Console) -> int:
+    """The second act, with the seed interception rules in force (seed 004)."""
+    if importlib.util.find_spec("reservation.clients") is None:
+        console.print("order flow skipped: it runs the channel adapters, which are the clients "
+                      "distribution (pip install ./clients, or make demo)")
+        return 0
+    async with connection.aio_channel(target) as channel:
+        await igrpc.InterceptionServiceStub(channel).PutInterceptionRules(
+            ipb.PutInterceptionRulesRequest(
+                document_json=json.dumps(SEED_DOCUMENT, ensure_ascii=False),
+                comment="seed 004", actor="demo"), timeout=10)
+    sys.stdout.flush()
+    # posix_spawn (close_fds=False): no fork() while gRPC's threads run in this process.
+    act = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-m", "reservation.clients", "demo", "--target", target],
+        close_fds=False, check=False)
+    return act.returncode
+
+
 async def _run(target: str, n: int, hold_ttl_s: float, rng: random.Random,
                console: Console) -> int:
-    async with _grpc.aio_channel(target) as channel:
+    async with connection.aio_channel(target) as channel:
         admin, rs = admin_grpc.AdminServiceStub(channel), rs_grpc.ReservationServiceStub(channel)
         await _start_sale(admin, hold_ttl_s, sale_items(n))
         orders = make_orders(n, rng)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from reservation.api import connection
 from reservation.cli import rpc
-from reservation.clients import _grpc
 from reservation.v1 import guard_service_pb2 as pb
 from reservation.v1 import guard_service_pb2_grpc as pb_grpc
 
@@ -50,7 +50,7 @@ def _list(a: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    _grpc.add_connection_arguments(common)
+    connection.add_connection_arguments(common)
 
     safety = sub.add_parser("safety-stock", help="a SKU's dynamic safety stock").add_subparsers(
         dest="safety_command", required=True)

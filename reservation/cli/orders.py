@@ -1,10 +1,10 @@
 """Order hub commands of the `reservation` CLI (OrderService), JSON on stdout.
+(The audit puller is a process of its own: `reservation-clients audit`.)
 
     reservation orders get CHANNEL SHOP ORDER_ID
     reservation orders history CHANNEL SHOP ORDER_ID
     reservation orders list [--channel jd] [--state ON_HOLD] [--warehouse WH-SH]
                             [--from 2026-11-22] [--to 2026-11-23] [--page-size N] [--page-token T]
-    reservation orders audit --db sqlite:///audit.db     the audit puller
     reservation fulfilment --day 2026-11-22 [--channel jd] [--warehouse WH-SH]
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from reservation.api import connection
 from reservation.cli import rpc
-from reservation.clients import _grpc
 from reservation.v1 import order_service_pb2 as pb
 from reservation.v1 import order_service_pb2_grpc as pb_grpc
 
@@ -57,29 +57,21 @@ def _fulfilment(args: argparse.Namespace) -> int:
         day=args.day, channel=args.channel, warehouse_id=args.warehouse))
 
 
-def _audit(args: argparse.Namespace) -> int:
-    from reservation.clients.audit import puller
-
-    return puller.run(args)
-
-
 def add_commands(sub: Any) -> None:
     """Register `orders ...` and `fulfilment` on the top-level subparsers."""
-    from reservation.clients.audit import puller
-
-    orders = sub.add_parser("orders", help="the order hub: get, history, list, audit")
+    orders = sub.add_parser("orders", help="the order hub: get, history, list")
     osub = orders.add_subparsers(dest="orders_command", required=True)
     for name, func, text in (("get", _get, "one order as the hub has it now"),
                              ("history", _history, "every event of one order")):
         p = osub.add_parser(name, help=text)
-        _grpc.add_connection_arguments(p)
+        connection.add_connection_arguments(p)
         p.add_argument("channel")
         p.add_argument("shop")
         p.add_argument("order_id")
         p.set_defaults(func=func)
 
     p = osub.add_parser("list", help="orders by channel, state, warehouse and creation day")
-    _grpc.add_connection_arguments(p)
+    connection.add_connection_arguments(p)
     p.add_argument("--channel", default="")
     p.add_argument("--state", default="")
     p.add_argument("--warehouse", default="")
@@ -89,12 +81,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--page-token", default="")
     p.set_defaults(func=_list)
 
-    p = osub.add_parser("audit", help="pull order events into an audit store (SQLite/PostgreSQL)")
-    puller.add_arguments(p)
-    p.set_defaults(func=_audit)
-
     p = sub.add_parser("fulfilment", help="on-time rate, funnel, median times, late orders")
-    _grpc.add_connection_arguments(p)
+    connection.add_connection_arguments(p)
     p.add_argument("--day", required=True, help="day of payment, YYYY-MM-DD (UTC)")
     p.add_argument("--channel", default="")
     p.add_argument("--warehouse", default="")

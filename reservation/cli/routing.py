@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from google.protobuf import json_format, struct_pb2
 
+from reservation.api import connection
 from reservation.cli import rpc
-from reservation.clients import _grpc
 from reservation.v1 import routing_service_pb2 as pb
 from reservation.v1 import routing_service_pb2_grpc as pb_grpc
 
@@ -178,7 +178,7 @@ def _route(a: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    _grpc.add_connection_arguments(common)
+    connection.add_connection_arguments(common)
 
     whs = sub.add_parser("warehouses", help="routing: warehouses").add_subparsers(
         dest="warehouses_command", required=True)

@@ -10,9 +10,9 @@ from typing import Any
 
 import grpc
 
+from reservation.api import connection
 from reservation.cli import output
 from reservation.cli.loop import run
-from reservation.clients import _grpc
 
 
 def call(args: argparse.Namespace, stub: Callable[[grpc.aio.Channel], Any], method: str,
@@ -20,10 +20,10 @@ def call(args: argparse.Namespace, stub: Callable[[grpc.aio.Channel], Any], meth
     """`stub` is a generated stub class; `show` renders the reply instead of JSON."""
 
     async def go() -> int:
-        async with _grpc.aio_channel(args.target, _grpc.tls(args)) as channel:
+        async with connection.aio_channel(args.target, connection.tls(args)) as channel:
             try:
                 reply = await getattr(stub(channel), method)(
-                    request, metadata=_grpc.bearer(args.token) + _grpc.operator())
+                    request, metadata=connection.bearer(args.token) + connection.operator())
             except grpc.aio.AioRpcError as exc:
                 output.print_error(exc.code().name, exc.details() or "")
                 return 1

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from reservation.api.connection import DEFAULT_TARGET
 from reservation.cli.loop import run
-from reservation.clients._grpc import DEFAULT_TARGET
 from reservation.logs import configure as configure_logging
 from reservation.settings import Settings
 

@@ -18,7 +18,7 @@ import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from reservation.access.tokens import hash_token
-from reservation.clients._grpc import Tls, aio_channel
+from reservation.api.connection import Tls, aio_channel
 from reservation.server.app import App, TlsError, start_app
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import admin_service_pb2_grpc as apb_grpc

@@ -17,10 +17,15 @@ same number the way the channel does ("already shipped"), and counts what it acc
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
+import random
+import signal
+import tempfile
 import threading
+import time
 import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,6 +37,13 @@ from typing import Any
 from reservation.clients.channels import douyin, jd, pinduoduo, pos, taobao, wechat
 from reservation.clients.channels.base import CST
 from reservation.clients.channels.http import ChannelApi, sign_md5
+from reservation.clients.channels.samples import (
+    CHANNELS,
+    Sample,
+    build,
+    make_orders,
+    pay_or_abandon,
+)
 
 APP_KEY = "fake-app-key"
 APP_SECRET = "fake-app-secret"  # the fake's own, not a real channel's
@@ -90,6 +102,21 @@ class FakeChannels:
         with self.lock:
             self.orders[channel][str(raw[ID_FIELD[channel]])] = raw
 
+    def publish(self, orders: dict[str, list[Sample]], now: float) -> None:
+        """Each channel's current copy of these orders, as the channel shows them: JD
+        only once paid; the POS as one daily file with the orders that are final."""
+        for channel, samples in orders.items():
+            if channel == "pos":  # the store's daily file lands once, with final states
+                rows = [row for s in samples if s.state != "PENDING_PAYMENT"
+                        for row in build("pos", s)["rows"]]
+                if rows:
+                    self.write_pos_file("orders_today.csv", rows, int(now * 1000))
+                continue
+            for s in samples:
+                if channel == "jd" and s.state != "PAID":
+                    continue  # JD shows an order once paid, never before
+                self.put(channel, build(channel, s))
+
     def fail_next(self, channel: str, count: int = 1, kind: str = "limit") -> None:
         """The next `count` calls to `channel` answer its error shape: 'limit' (rate
         limited, retryable), 'http' (HTTP 503), 'auth' (not retryable)."""
@@ -132,7 +159,7 @@ class FakeChannels:
 
     # --- running -----------------------------------------------------------------------
 
-    def start(self) -> FakeChannels:
+    def start(self, port: int = 0) -> FakeChannels:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -152,7 +179,7 @@ class FakeChannels:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                          daemon=True).start()
@@ -372,3 +399,31 @@ class FakeChannels:
                                    if why == "shipped" else "")
             return {"errcode": 0, "errmsg": "ok"}
         return self._error("wechat", "other")
+
+
+# --- `reservation-clients fake-channels`: the fakes as a process, for trying an adapter -
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=0, help="HTTP port on 127.0.0.1 (0: any)")
+    p.add_argument("--pos-dir", help="the POS folder (default: a temporary one)")
+    p.add_argument("--orders", type=int, default=20, help="sample orders per channel")
+    p.add_argument("--seed", type=int, default=7, help="random seed of the sample orders")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve sample orders (a day's worth, paid or cancelled) in every channel's shape
+    until SIGTERM/SIGINT; print the environment each adapter needs to reach them."""
+    with tempfile.TemporaryDirectory(prefix="fake-channels-") as tmp:
+        fake = FakeChannels(pos_dir=Path(args.pos_dir or Path(tmp) / "pos"))
+        now = time.time()
+        rng = random.Random(args.seed)
+        fake.publish(pay_or_abandon(make_orders(args.orders, rng, now), rng, now), now)
+        fake.start(args.port)
+        for channel in CHANNELS:
+            print(" ".join(f"{k}={v}" for k, v in fake.env(channel).items()), flush=True)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        fake.stop()
+    return 0

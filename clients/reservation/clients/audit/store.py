@@ -1,6 +1,6 @@
 """The audit store: every order event once, in a relational database.
 
-Same pattern as the WMS ledger (reservation/clients/wms/ledger.py): each event is
+Same pattern as the WMS ledger (clients/reservation/clients/wms/ledger.py): each event is
 inserted keyed by its event_id in one transaction per batch, so a batch delivered again
 (after a crash between commit and acknowledge) finds its ids there and adds nothing.
 SQLite by default, PostgreSQL with a postgresql:// URL (psycopg 3).

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import grpc
 
-from reservation.clients import _grpc
-from reservation.clients._grpc import add_connection_arguments, bearer
+from reservation.api import connection
+from reservation.api.connection import add_connection_arguments, bearer
 from reservation.clients.wms.ledger import Ledger
 from reservation.v1 import admin_service_pb2 as pb
 from reservation.v1 import admin_service_pb2_grpc as pb_grpc
@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     ledger = Ledger(args.ledger)
     try:
-        with _grpc.channel(args.target, _grpc.tls(args)) as channel:
+        with connection.channel(args.target, connection.tls(args)) as channel:
             response = reconcile(channel, ledger, args.group, args.token)
     except grpc.RpcError as exc:
         print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)

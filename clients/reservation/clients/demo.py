@@ -1,4 +1,5 @@
-"""The demo's second act: a flash sale's orders through the whole order flow.
+"""`reservation-clients demo`: a flash sale's orders through the whole order flow, against
+a running service (`reservation demo` runs it as its second act, on its private server).
 
 Six fake channels (reservation/clients/channels/fake_server.py, on 127.0.0.1, and a POS
 folder) produce orders in their own payload shapes; the real adapters poll them and sync
@@ -7,31 +8,39 @@ review what it cannot serve); buyers pay or abandon; a WMS ships every routed or
 reports its tracking number; the adapters push the numbers back to their channels. The
 summary shows per channel the funnel, the on-time rate, the orders held for review,
 oversold = 0, and that every tracking number reached its channel exactly once.
+
+The service needs an order event group per adapter's feed (GROUPS below, in
+RESERVATION_ORDER_EVENT_GROUPS); the interception rules in force are the service's own
+(the server's demo puts the seed rules before this act).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import json
 import random
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from reservation.clients import _grpc
+from reservation.api import connection
 from reservation.clients.channels import adapter
 from reservation.clients.channels.fake_server import FakeChannels
 from reservation.clients.channels.poller import Backoff, Poller
 from reservation.clients.channels.pushback import PushBack
-from reservation.clients.channels.samples import Sample, build
+from reservation.clients.channels.samples import (
+    CHANNELS,
+    PRICES,
+    Sample,
+    make_orders,
+    pay_or_abandon,
+)
 from reservation.clients.channels.store import AdapterStore
 from reservation.clients.channels.sync import GrpcSink
-from reservation.interception.rules import SEED_DOCUMENT
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import admin_service_pb2_grpc as admin_grpc
 from reservation.v1 import interception_service_pb2 as ipb
@@ -42,65 +51,23 @@ from reservation.v1 import reservation_service_pb2 as rs_pb
 from reservation.v1 import reservation_service_pb2_grpc as rs_grpc
 from reservation.v1 import types_pb2 as pb
 
-CHANNELS = ("taobao", "jd", "pdd", "douyin", "wechat", "pos")
 GROUPS = "audit," + ",".join(f"feed-{c}" for c in CHANNELS)
 """The order event groups the server needs for this act (one feed per adapter)."""
 STOCK = [("HOODIE", "WH-SHANGHAI", 90), ("HOODIE", "WH-BEIJING", 40),
          ("MUG", "WH-SHANGHAI", 120), ("SOCKS", "WH-GUANGZHOU", 100)]
-PRICES = {"HOODIE": 19900, "MUG": 4900, "SOCKS": 1900}
-ADDRESSES = [("浙江省", "杭州市", "西湖区", "文三路 90 号"), ("北京市", "北京市", "朝阳区", "建国路 88 号"),
-             ("广东省", "深圳市", "南山区", "科技园南区 1 栋"), ("上海市", "上海市", "浦东新区", "世纪大道 1 号"),
-             ("四川省", "成都市", "武侯区", "天府大道 100 号")]
-PAY_RATE = 0.75
-DUPLICATE_RATE = 0.03  # the same buyer and address on two channels: held as a duplicate
-VAGUE_RATE = 0.04      # "near the school gate": intercepted for address confirmation
 SHOP = "flagship"
 
 
-@dataclass
-class Flow:
-    orders: dict[str, list[Sample]] = field(default_factory=dict)
-    shipped: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    # A demo server: plaintext, no token (the act loads stock and reads every order).
+    p.add_argument("--target", default=connection.DEFAULT_TARGET, help="service address")
+    p.add_argument("--per-channel", type=int, default=60, help="orders per channel")
+    p.add_argument("--seed", type=int, default=7, help="random seed of the orders")
 
 
-def make_orders(per_channel: int, rng: random.Random, now: float) -> dict[str, list[Sample]]:
-    out: dict[str, list[Sample]] = {c: [] for c in CHANNELS}
-    n = 0
-    for channel in CHANNELS:
-        for i in range(per_channel):
-            n += 1
-            sku = rng.choice(sorted(PRICES))
-            phone, address = f"139{n:08d}", rng.choice(ADDRESSES)
-            if rng.random() < VAGUE_RATE:
-                address = (*address[:3], "学校门口附近")
-            if n > 1 and rng.random() < DUPLICATE_RATE:  # same buyer as order n-1 elsewhere
-                phone = f"139{n - per_channel if n > per_channel else n - 1:08d}"
-            out[channel].append(Sample(
-                order_id=f"{channel[:2].upper()}{i:05d}", state="PENDING_PAYMENT",
-                lines=((sku, rng.choice((1, 1, 2)), PRICES[sku]),), phone=phone,
-                address=address, created_s=now - 120, modified_s=now - 120))
-    return out
-
-
-def _publish(fake: FakeChannels, orders: dict[str, list[Sample]], now: float) -> None:
-    for channel, samples in orders.items():
-        if channel == "pos":  # the store's daily file lands once, with final states
-            rows = [row for s in samples if s.state != "PENDING_PAYMENT"
-                    for row in build("pos", s)["rows"]]
-            if rows:
-                fake.write_pos_file("orders_today.csv", rows, int(now * 1000))
-            continue
-        for s in samples:
-            if channel == "jd" and s.state != "PAID":
-                continue  # JD shows an order once paid, never before
-            fake.put(channel, build(channel, s))
-
-
-def _pay_or_abandon(orders: dict[str, list[Sample]], rng: random.Random,
-                    now: float) -> dict[str, list[Sample]]:
-    return {c: [Sample(s.order_id, "PAID" if rng.random() < PAY_RATE else "CANCELLED",
-                       s.lines, s.phone, s.address, s.created_s, now - 60)
-                for s in samples] for c, samples in orders.items()}
+def main(args: argparse.Namespace) -> int:
+    console = Console(width=150)
+    return asyncio.run(run(args.target, console, random.Random(args.seed), args.per_channel))
 
 
 async def run(target: str, console: Console, rng: random.Random,
@@ -119,18 +86,15 @@ async def run(target: str, console: Console, rng: random.Random,
 async def _run(target: str, console: Console, rng: random.Random, per_channel: int,
                fake: FakeChannels, store: AdapterStore) -> int:
     t0 = time.perf_counter()
-    async with _grpc.aio_channel(target) as channel:
+    async with connection.aio_channel(target) as channel:
         admin = admin_grpc.AdminServiceStub(channel)
         rs, hub = rs_grpc.ReservationServiceStub(channel), ogrpc.OrderServiceStub(channel)
         icpt = igrpc.InterceptionServiceStub(channel)
-        await icpt.PutInterceptionRules(ipb.PutInterceptionRulesRequest(
-            document_json=json.dumps(SEED_DOCUMENT, ensure_ascii=False),
-            comment="seed 004", actor="demo"), timeout=10)
         await admin.LoadStock(admin_pb.LoadStockRequest(
             items=[pb.StockItem(sku=s, warehouse_id=w, quantity=q) for s, w, q in STOCK],
             mode=admin_pb.LOAD_MODE_ADD),
             timeout=10)
-        sync_channel = _grpc.channel(target)
+        sync_channel = connection.channel(target)
         try:
             sink = GrpcSink(sync_channel, store)
             pollers = {c: Poller(adapter(c), fake.api(c), SHOP, store, sink, lookback_s=3600,
@@ -143,10 +107,10 @@ async def _run(target: str, console: Console, rng: random.Random, per_channel: i
 
             now = time.time()
             orders = make_orders(per_channel, rng, now)
-            _publish(fake, orders, now)
+            fake.publish(orders, now)
             await poll_all()                        # unpaid orders arrive: stock held
-            orders = _pay_or_abandon(orders, rng, now)
-            _publish(fake, orders, now)
+            orders = pay_or_abandon(orders, rng, now)
+            fake.publish(orders, now)
             await poll_all()                        # paid: confirmed and routed; abandoned:
             #                                         released
             shipped = await _wms_ships(hub)          # the WMS ships what was routed

@@ -16,7 +16,7 @@ import sys
 
 import grpc
 
-from reservation.clients import _grpc
+from reservation.api import connection
 from reservation.clients.wms.ledger import Ledger, Total
 from reservation.v1 import admin_service_pb2 as pb
 from reservation.v1 import admin_service_pb2_grpc as pb_grpc
@@ -29,14 +29,14 @@ def bootstrap(channel: grpc.Channel, ledger: Ledger, group: str = "",
         raise ValueError(f"ledger {ledger.url} is not empty: bootstrap needs a new one")
     response = pb_grpc.AdminServiceStub(channel).BootstrapWriteBackGroup(
         pb.BootstrapWriteBackGroupRequest(group=group), timeout=300,
-        metadata=_grpc.bearer(token) + _grpc.operator())
+        metadata=connection.bearer(token) + connection.operator())
     ledger.seed(Total(t.sku, t.warehouse_id, t.loaded, t.available, t.held, t.confirmed,
                       t.returned) for t in response.totals)
     return len(response.totals)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    _grpc.add_connection_arguments(p)
+    connection.add_connection_arguments(p)
     p.add_argument("--ledger", default="sqlite:///wms-ledger.db",
                    help="a new, empty ledger: sqlite:///path.db or postgresql://user@host/db")
     p.add_argument("--group", default="", help="consumer group to restart (default: the first)")
@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     ledger = Ledger(args.ledger)
     try:
-        with _grpc.channel(args.target) as channel:
+        with connection.channel(args.target) as channel:
             rows = bootstrap(channel, ledger, args.group, args.token)
     except grpc.RpcError as exc:
         print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
-from reservation.clients import _grpc
-from reservation.clients._grpc import add_connection_arguments, bearer
+from reservation.api import connection
+from reservation.api.connection import add_connection_arguments, bearer
 from reservation.clients.audit.store import AuditStore
 from reservation.clients.wms.puller import RETRYABLE, default_consumer
 from reservation.v1 import order_service_pb2 as pb
@@ -105,7 +105,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     store = AuditStore(args.db)
     try:
-        with _grpc.channel(args.target, _grpc.tls(args)) as channel:
+        with connection.channel(args.target, connection.tls(args)) as channel:
             EventPuller(channel, store.apply, "audit", args.consumer, args.max_events,
                         args.wait, args.token, args.ack_delay,
                         log=not args.quiet).run(args.until_idle)

@@ -7,6 +7,7 @@ is never paid is never seen, as on the real channel.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,18 @@ RAW_STATUS: dict[str, dict[str, Any]] = {
     "wechat": {"PENDING_PAYMENT": 10, "PAID": 20, "CANCELLED": 250},
     "pos": {"PENDING_PAYMENT": "UNPAID", "PAID": "PAID", "CANCELLED": "VOID"},
 }
+
+
+# A made-up day of orders (the demo, `reservation-clients fake-channels`): channels,
+# prices in cents, addresses, and how often an order is paid or suspect.
+CHANNELS = ("taobao", "jd", "pdd", "douyin", "wechat", "pos")
+PRICES = {"HOODIE": 19900, "MUG": 4900, "SOCKS": 1900}
+ADDRESSES = [("浙江省", "杭州市", "西湖区", "文三路 90 号"), ("北京市", "北京市", "朝阳区", "建国路 88 号"),
+             ("广东省", "深圳市", "南山区", "科技园南区 1 栋"), ("上海市", "上海市", "浦东新区", "世纪大道 1 号"),
+             ("四川省", "成都市", "武侯区", "天府大道 100 号")]
+PAY_RATE = 0.75
+DUPLICATE_RATE = 0.03  # the same buyer and address on two channels: held as a duplicate
+VAGUE_RATE = 0.04      # "near the school gate": intercepted for address confirmation
 
 
 @dataclass(frozen=True)
@@ -107,3 +120,32 @@ def build(channel: str, o: Sample) -> dict[str, Any]:
              "phone": o.phone, "province": prov, "city": city, "district": district,
              "address": detail} for s, q, p in o.lines]}
     raise KeyError(f"no sample shape for channel {channel!r}")
+
+
+def make_orders(per_channel: int, rng: random.Random, now: float) -> dict[str, list[Sample]]:
+    """Unpaid orders from every channel, a few of them suspect (same buyer twice, vague
+    address), created two minutes before `now`."""
+    out: dict[str, list[Sample]] = {c: [] for c in CHANNELS}
+    n = 0
+    for channel in CHANNELS:
+        for i in range(per_channel):
+            n += 1
+            sku = rng.choice(sorted(PRICES))
+            phone, address = f"139{n:08d}", rng.choice(ADDRESSES)
+            if rng.random() < VAGUE_RATE:
+                address = (*address[:3], "学校门口附近")
+            if n > 1 and rng.random() < DUPLICATE_RATE:  # same buyer as order n-1 elsewhere
+                phone = f"139{n - per_channel if n > per_channel else n - 1:08d}"
+            out[channel].append(Sample(
+                order_id=f"{channel[:2].upper()}{i:05d}", state="PENDING_PAYMENT",
+                lines=((sku, rng.choice((1, 1, 2)), PRICES[sku]),), phone=phone,
+                address=address, created_s=now - 120, modified_s=now - 120))
+    return out
+
+
+def pay_or_abandon(orders: dict[str, list[Sample]], rng: random.Random,
+                   now: float) -> dict[str, list[Sample]]:
+    """The same orders a minute before `now`: PAY_RATE of them paid, the rest cancelled."""
+    return {c: [Sample(s.order_id, "PAID" if rng.random() < PAY_RATE else "CANCELLED",
+                       s.lines, s.phone, s.address, s.created_s, now - 60)
+                for s in samples] for c, samples in orders.items()}

@@ -3,7 +3,7 @@
     python -m reservation.clients.wms.puller --target 127.0.0.1:50051 --ledger sqlite:///wms.db
 
 The order of the three steps is the whole trick. The ledger records each event id in
-the same transaction as the event's effect (reservation/clients/wms/ledger.py), and the batch is
+the same transaction as the event's effect (clients/reservation/clients/wms/ledger.py), and the batch is
 acknowledged only after that transaction committed. Killed before the commit: nothing
 was applied and the events come again after the visibility timeout. Killed after the
 commit but before the acknowledgement: they come again and are skipped by id. So the
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
-from reservation.clients import _grpc
-from reservation.clients._grpc import add_connection_arguments, bearer
+from reservation.api import connection
+from reservation.api.connection import add_connection_arguments, bearer
 from reservation.clients.wms.ledger import Ledger
 from reservation.v1 import write_back_service_pb2 as pb
 from reservation.v1 import write_back_service_pb2_grpc as pb_grpc
@@ -127,7 +127,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     ledger = Ledger(args.ledger)
     try:
-        with _grpc.channel(args.target, _grpc.tls(args)) as channel:
+        with connection.channel(args.target, connection.tls(args)) as channel:
             Puller(channel, ledger, args.consumer, args.group, args.max_events, args.wait,
                    args.token, args.ack_delay, log=not args.quiet).run(args.until_idle)
     except KeyboardInterrupt:

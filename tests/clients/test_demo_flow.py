@@ -1,4 +1,4 @@
-"""The demo's order flow (reservation/cli/demo_orders.py) against the real server: six
+"""The demo's order flow (`reservation-clients demo`) against the real server: six
 fake channels, the real adapters, the hub, a WMS and back; every check must hold."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from reservation.cli import demo_orders
+from reservation.clients import demo as demo_orders
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from reservation.clients import _grpc
+from reservation.api import connection
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import admin_service_pb2_grpc as agrpc
 from reservation.v1 import guard_service_pb2 as gpb
@@ -42,8 +42,8 @@ class Operator:
     token: str
     name: str
 
-    def metadata(self) -> _grpc.Metadata:
-        return _grpc.bearer(self.token) + (("x-operator", self.name),)
+    def metadata(self) -> connection.Metadata:
+        return connection.bearer(self.token) + (("x-operator", self.name),)
 
 
 @dataclass
@@ -102,7 +102,7 @@ class Console:
                         list(dead.reservations), dict(zip(self.groups, stats)),
                         list(opened.breakers), funnel, missing, time.time())
 
-    async def _fulfilment(self, md: _grpc.Metadata) -> tuple[list[opb.FulfilmentStats], str]:
+    async def _fulfilment(self, md: connection.Metadata) -> tuple[list[opb.FulfilmentStats], str]:
         day = datetime.datetime.now(datetime.UTC).date().isoformat()
         try:
             reply = await self.orders.GetFulfilmentStats(

@@ -23,7 +23,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from reservation.clients import _grpc
+from reservation.api import connection
 from reservation.clients.console.client import (
     BREAKER_STATES,
     SALE_STATES,
@@ -67,7 +67,7 @@ def build_app(target: str, groups: tuple[str, ...] = ("wms",)) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        async with _grpc.aio_channel(target) as channel:
+        async with connection.aio_channel(target) as channel:
             state["console"] = Console(channel, groups)
             yield
 

@@ -1,7 +1,7 @@
 """One channel adapter as a process: the shared poller (orders to SyncOrders) and the
 push-back loop (tracking numbers to the channel), with their state in one SQLite file.
 
-    python -m reservation.clients.channels.run --channel taobao --shop main \\
+    reservation-clients adapter --channel taobao --shop main \\
         --target 127.0.0.1:50051 --state adapters.db
 
 The channel's address and secrets come from CHANNEL_<NAME>_URL / _APP_KEY / _APP_SECRET.
@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from reservation.clients import _grpc
+from reservation.api import connection
 from reservation.clients.channels import adapter as find_adapter
 from reservation.clients.channels.http import ChannelApi
 from reservation.clients.channels.poller import (
@@ -33,9 +33,7 @@ from reservation.clients.channels.store import AdapterStore
 from reservation.clients.channels.sync import GrpcSink
 
 
-def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="reservation-adapter", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channel", required=True)
     p.add_argument("--shop", required=True)
     p.add_argument("--state", default="adapters.db", help="SQLite file (cursor, pushes)")
@@ -48,20 +46,25 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--until-idle", action="store_true")
     p.add_argument("--idle-s", type=float, default=2.0)
     p.add_argument("--consumer", default="", help="feed consumer name (default channel-shop)")
-    _grpc.add_connection_arguments(p)
-    return p.parse_args(argv)
+    connection.add_connection_arguments(p)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="reservation-clients adapter", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    return run(p.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = parse(argv)
     adapter = find_adapter(args.channel)
     api = ChannelApi.from_env(adapter.name, rate=args.rate)
     api.page_size = args.page_size
     store = AdapterStore(args.state)
-    metadata = _grpc.bearer(args.token)
-    with _grpc.channel(args.target, _grpc.tls(args)) as channel:
+    metadata = connection.bearer(args.token)
+    with connection.channel(args.target, connection.tls(args)) as channel:
         sink = GrpcSink(channel, store, metadata)
         poller = Poller(adapter, api, args.shop, store, sink, interval_s=args.interval,
                         overlap_s=args.overlap, lookback_s=args.lookback)

@@ -1,0 +1,5 @@
+"""`python -m reservation.clients` is `reservation-clients`."""
+
+from reservation.clients.cli import main
+
+raise SystemExit(main())

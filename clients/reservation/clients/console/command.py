@@ -1,0 +1,30 @@
+"""`reservation-clients console`: serve the operators' web page for a running service."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reservation.api.connection import DEFAULT_TARGET
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--target", default=DEFAULT_TARGET, help="service address")
+    p.add_argument("--host", default="127.0.0.1", help="address the page listens on")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--groups", default="wms", help="write-back groups whose lag is shown")
+
+
+def run(a: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from reservation.clients.console.app import build_app
+    except ImportError as exc:  # the console extra is not installed
+        print(f"reservation-clients console: {exc.name} is missing: "
+              "pip install './clients[console]'", file=sys.stderr)
+        return 2
+    groups = tuple(g.strip() for g in a.groups.split(",") if g.strip())
+    print(f"console on http://{a.host}:{a.port}/ for the service at {a.target}", flush=True)
+    uvicorn.run(build_app(a.target, groups), host=a.host, port=a.port, log_level="warning")
+    return 0
