@@ -1,4 +1,9 @@
-"""Shared fixtures: real redis-server processes and the real gRPC server on port 0."""
+"""Shared fixtures: real redis-server processes and the real gRPC server on port 0.
+
+Test tiers (markers, registered in pyproject.toml): a test is marked by what it needs or
+how long it runs, here for whole folders and fixtures, in a module (`pytestmark`) for the
+rest. `make test-fast` leaves out every marked test; `make test` runs them all.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,36 @@ from reservation.settings import Settings
 from reservation.v1 import admin_service_pb2_grpc, reservation_service_pb2_grpc
 from tests.postgres_fixtures import postgres_server, postgres_url  # noqa: F401
 from tests.redis_fixtures import *
+
+# Folders and files whose every test carries these markers.
+MARKS_BY_PATH = {
+    "tests/chaos/": ("chaos", "slow"),
+    "tests/fuzz/": ("fuzz",),
+    "tests/clients/test_console_browser.py": ("browser", "slow"),
+    "tests/benchmarks/": ("slow",),
+    "tests/packaging/": ("slow",),
+}
+# A test that uses one of these fixtures (directly or through another) needs that part.
+MARKS_BY_FIXTURE = {"redis_cluster": "cluster", "postgres_server": "postgres"}
+# The model-based tests (hypothesis stateful): test_model*.py anywhere.
+MODEL_FILE_PREFIX = "test_model"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = config.rootpath
+    for item in items:
+        rel = item.path.relative_to(root).as_posix()
+        for prefix, marks in MARKS_BY_PATH.items():
+            if rel.startswith(prefix):
+                for mark in marks:
+                    item.add_marker(mark)
+        for fixture, mark in MARKS_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(mark)
+        if "[cluster" in item.name or "_cluster" in item.name:  # parametrized on Cluster
+            item.add_marker("cluster")
+        if item.path.name.startswith(MODEL_FILE_PREFIX):
+            item.add_marker("model")
 
 
 def test_settings(redis_url: str, **overrides: Any) -> Settings:

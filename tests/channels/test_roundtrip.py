@@ -26,6 +26,9 @@ from reservation.v1 import order_service_pb2_grpc
 from tests.channels.helpers import CHANNELS, payloads
 from tests.helpers import load
 
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 N = 8
 

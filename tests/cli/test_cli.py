@@ -28,6 +28,9 @@ from tests.cli.helpers import (
 )
 from tests.redis_fixtures import start_redis
 
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
+
 # ---------------------------------------------------------------- serve (embedded Redis)
 
 

@@ -14,6 +14,9 @@ import pytest
 from reservation.v1 import types_pb2 as pb
 from tests.helpers import DEAD_LETTERED, get, line, load, order, reserve, wait_for_state
 
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -12,6 +12,9 @@ import pytest
 from tests.cli.helpers import Served, cli, start_serve, stop_serve
 from tests.redis_fixtures import start_redis
 
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:

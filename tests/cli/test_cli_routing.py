@@ -8,8 +8,13 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from reservation.server.app import App
 from tests.helpers import load
+
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

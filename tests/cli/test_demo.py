@@ -3,7 +3,12 @@ oversold or the counter invariant fails, at the peak or at the end."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.cli.helpers import cli
+
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
 
 
 def test_quick_demo_exits_0_and_checks_oversold_at_the_peak_and_the_end() -> None:

@@ -10,9 +10,13 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from reservation.storage.redis_process import free_port
+
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
 
 
 def _children(pid: int) -> list[int]:

@@ -20,6 +20,9 @@ from reservation.clients.audit.puller import EventPuller
 from reservation.clients.audit.store import AuditStore
 from tests.helpers import channel_order, history, load, move, sync
 
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

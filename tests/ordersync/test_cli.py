@@ -11,7 +11,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import channel_order, sync
+
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 

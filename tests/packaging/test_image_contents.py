@@ -76,8 +76,8 @@ def test_serve_help_runs_from_the_image_venv(image_venv: Path) -> None:
 def test_the_imported_package_is_the_installed_one(image_venv: Path) -> None:
     result = subprocess.run([str(image_venv / "bin" / "python"), "-c",
                              "import reservation.server; print(reservation.server.__file__)"],
-                            env=dockerfile.clean_env(), capture_output=True, text=True, cwd=image_venv,
-                            check=False)
+                            env=dockerfile.clean_env(), capture_output=True, text=True,
+                            cwd=image_venv, check=False)
     assert result.stdout.strip().startswith(str(image_venv)), result.stdout + result.stderr
 
 

@@ -322,6 +322,7 @@ async def test_watching_an_unknown_order_is_not_found(stubs):
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+@pytest.mark.slow
 async def test_releases_expiries_retry_loops_and_new_orders_never_hand_a_unit_twice(
         redis_url):
     """Three replicas (three sweepers and retry loops) and a burst of traffic."""

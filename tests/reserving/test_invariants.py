@@ -10,6 +10,7 @@ import random
 from collections import defaultdict
 
 import grpc
+import pytest
 import redis.asyncio as aioredis
 
 from reservation.settings import Settings
@@ -67,6 +68,7 @@ async def test_100_units_and_500_concurrent_orders_give_exactly_100_holds(stubs)
     assert sum(lv.available for lv in by_wh.values()) == 0
 
 
+@pytest.mark.slow
 async def test_random_orders_releases_confirms_and_expiries_keep_every_invariant(
         stubs, redis_url):
     rng = random.Random(2026)

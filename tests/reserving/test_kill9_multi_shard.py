@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from benchmarks.chaos.__main__ import table, violations
 from benchmarks.chaos.run import run_seed
+
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
 
 
 def test_killing_the_only_replica_mid_order_leaves_no_partial_order(tmp_path):

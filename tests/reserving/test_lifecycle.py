@@ -109,6 +109,7 @@ async def test_unknown_order_is_not_found(stubs):
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+@pytest.mark.slow
 async def test_expiry_sweepers_in_three_replicas_expire_each_hold_once(redis_url):
     apps = [await start_app(test_settings(redis_url, sweep_interval_ms=10)) for _ in range(3)]
     try:

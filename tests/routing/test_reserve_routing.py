@@ -94,6 +94,7 @@ async def test_cold_chain_with_no_cold_stock_is_refused_not_held_elsewhere(
     assert not reply.routing.routed
 
 
+@pytest.mark.slow
 async def test_warehouse_past_500_routed_orders_today_overflows_to_nearest_under_it(
         rstubs: RoutingStubs) -> None:
     """The seed rule end to end: 500 orders reserved with routing fill Hangzhou's daily

@@ -19,6 +19,9 @@ from reservation.storage.redis_process import free_port
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import reservation_service_pb2_grpc as rpb_grpc
 
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 WAIT_S = 60.0
 

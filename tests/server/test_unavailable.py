@@ -27,6 +27,9 @@ from reservation.v1 import types_pb2 as types_pb
 from tests.conftest import Stubs, test_settings
 from tests.redis_fixtures import start_redis
 
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
+
 # Far above the 2 s Redis timeout: a call that comes back DEADLINE_EXCEEDED hung.
 DEADLINE_S = 10.0
 # The health watcher runs every 2 s; allow a few rounds before calling it a failure.

@@ -35,6 +35,9 @@ from reservation.v1 import types_pb2 as types_pb
 from tests.conftest import Stubs, test_settings
 from tests.redis_fixtures import start_redis
 
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
+
 SKUS = ("RST-A", "RST-B", "RST-C")
 WAREHOUSES = ("WH-1", "WH-2")
 STOCK_PER_WAREHOUSE = 100_000  # plenty: every order should be RESERVED, none rejected

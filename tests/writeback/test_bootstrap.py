@@ -38,6 +38,7 @@ async def pull_until_caught_up(app, wb, ledger: Ledger, group: str) -> None:
             await asyncio.to_thread(puller.step)
 
 
+@pytest.mark.slow
 async def test_a_late_group_bootstrapped_from_a_snapshot_reconciles_exactly(
         app, stubs, wb, ledger, tmp_path):
     traffic = Traffic(stubs, seed=11)

@@ -11,6 +11,9 @@ from reservation.v1 import write_back_service_pb2 as wpb
 from tests.writeback.test_pull_ack import pull_request
 from tests.writeback.traffic import Traffic, settled
 
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:

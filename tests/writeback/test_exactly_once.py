@@ -25,6 +25,9 @@ from tests.conftest import Stubs, test_settings
 from tests.helpers import wait_until
 from tests.writeback.traffic import Traffic, caught_up, counters, ledger_totals, settled
 
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -131,6 +131,7 @@ async def test_unacknowledged_events_are_redelivered_after_the_visibility_timeou
     assert {e.delivery_count for e in again.events} == {2}
 
 
+@pytest.mark.slow
 async def test_an_event_delivered_max_deliveries_times_goes_to_the_dead_letter(stubs, wb):
     await load(stubs, ("apple", "sh", 10))
     deliveries = []
@@ -149,6 +150,7 @@ async def test_an_event_delivered_max_deliveries_times_goes_to_the_dead_letter(s
     assert (stats.dead_lettered, stats.dead_lettered_total, stats.pending) == (1, 1, 0)
 
 
+@pytest.mark.slow
 async def test_a_replayed_dead_letter_is_delivered_again_under_its_event_id(stubs, wb):
     await load(stubs, ("apple", "sh", 10))
     for _ in range(4):  # three deliveries, then the dead letter

@@ -54,6 +54,7 @@ async def test_a_caught_up_ledger_has_no_differences(app, stubs, wb, ledger):
     assert response.checked_at.seconds > 0
 
 
+@pytest.mark.slow
 async def test_changes_not_pulled_yet_are_not_yet_written_back(app, stubs, wb, ledger):
     traffic = Traffic(stubs)
     await traffic.load()
@@ -81,6 +82,7 @@ async def test_a_batch_applied_but_not_acknowledged_reconciles_cleanly(app, stub
     assert list(response.differences) == []
 
 
+@pytest.mark.slow
 async def test_dead_lettered_events_are_not_yet_written_back(app, stubs, wb, ledger):
     await load(stubs, ("apple", "sh", 10))
     for _ in range(4):  # three deliveries, never acknowledged, then the dead letter
