@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,19 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def one_line(message: str, env: dict[str, str] | None = None) -> str:
+    """A start-up failure as the one line a person or a log collector reads: a JSON
+    object when RESERVATION_LOG_FORMAT=json (read from the environment: the settings
+    themselves may be what failed), else the message, newlines folded."""
+    env = dict(os.environ if env is None else env)
+    message = " ".join(message.split("\n"))
+    if env.get("RESERVATION_LOG_FORMAT", "").strip().lower() != "json":
+        return message
+    return json.dumps({"ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                       "level": "CRITICAL", "logger": "reservation.cli", "msg": message,
+                       "exit_code": 2}, ensure_ascii=False)
 
 
 def configure(settings: Settings) -> None:

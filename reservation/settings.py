@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import urllib.parse
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -208,6 +209,9 @@ class Settings:
                               "anyone can forge an acknowledgement)")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("RESERVATION_TLS_CERT and RESERVATION_TLS_KEY go together")
+        parse_order_sla(self.order_sla)  # refuse a malformed one now, not at the first read
+        if self.redis_url:
+            check_redis_url(self.redis_url)
         if self.tls_client_ca and not self.tls_cert:
             raise ConfigError("RESERVATION_TLS_CLIENT_CA needs RESERVATION_TLS_CERT and "
                               "RESERVATION_TLS_KEY (mTLS is TLS first)")
@@ -219,6 +223,60 @@ class Settings:
     @property
     def embedded_redis(self) -> bool:
         return not self.redis_url
+
+    @property
+    def order_sla_targets(self) -> dict[str, tuple[int, int]]:
+        """RESERVATION_ORDER_SLA as channel -> (route_ms, ship_ms)."""
+        return parse_order_sla(self.order_sla)
+
+
+def check_redis_url(url: str) -> None:
+    """What can be told of RESERVATION_REDIS_URL without connecting (the rest, e.g. a
+    database number the server does not have, is told at start-up)."""
+    shape = "redis://[user:password@]host[:port][/db], rediss://... or unix:///path"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # a ValueError when it is not a number in 0..65535
+    except ValueError as exc:
+        raise ConfigError(f"RESERVATION_REDIS_URL={redacted_url(url)!r}: {exc} ({shape})") from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"RESERVATION_REDIS_URL={redacted_url(url)!r}: the scheme must be redis, "
+                          f"rediss or unix ({shape})")
+    if parts.scheme == "unix" and not parts.path:
+        raise ConfigError(f"RESERVATION_REDIS_URL={redacted_url(url)!r}: no socket path ({shape})")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ConfigError(f"RESERVATION_REDIS_URL={redacted_url(url)!r}: no host ({shape})")
+    db = parts.path.strip("/") if parts.scheme != "unix" else ""
+    if db and not db.isdigit():
+        raise ConfigError(f"RESERVATION_REDIS_URL={redacted_url(url)!r}: the database must be a "
+                          f"number, not {db!r} ({shape})")
+
+
+def redacted_url(url: str) -> str:
+    """The URL without its password, for a message."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+def parse_order_sla(text: str) -> dict[str, tuple[int, int]]:
+    """'channel=route_ms/ship_ms,...' -> {channel: (route_ms, ship_ms)}."""
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        channel, _, pair = (part.strip() for part in item.partition("="))
+        route, _, ship = pair.partition("/")
+        try:
+            times = (int(route), int(ship))
+        except ValueError:
+            raise ConfigError(f"RESERVATION_ORDER_SLA: {item!r} is not channel=route_ms/ship_ms "
+                              "(e.g. jd=900000/14400000)") from None
+        if not channel or min(times) <= 0:
+            raise ConfigError(f"RESERVATION_ORDER_SLA: {item!r} needs a channel and two "
+                              "positive times in ms")
+        out[channel] = times
+    return out
 
 
 _DAY_MS = 24 * 3600 * 1000

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
 
-from reservation.settings import Settings
+from reservation.settings import ConfigError, Settings
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 # Fields that take one of a few words: a valid one other than the default.
 CHOICE_SAMPLES = {"log_level": ("debug", "DEBUG"), "log_format": ("json", "json")}
+# Strings with a shape of their own: a valid one.
+SHAPED_SAMPLES = {"redis_url": ("redis://127.0.0.1:6380/2", "redis://127.0.0.1:6380/2"),
+                  "order_sla": ("jd=900000/14400000", "jd=900000/14400000")}
 # Fields that only work together with others (the others are set too, then left out of
 # the "only that field changes" comparison).
 COMPANIONS = {
@@ -47,7 +51,7 @@ def test_every_field_is_read_from_its_own_variable(name: str) -> None:
         raw, parsed = "512", 512
     if name == "safety_days":  # at most 90 days of sales are averaged
         raw, parsed = "30", 30
-    raw, parsed = CHOICE_SAMPLES.get(name, (raw, parsed))
+    raw, parsed = CHOICE_SAMPLES.get(name, SHAPED_SAMPLES.get(name, (raw, parsed)))
     companions = COMPANIONS.get(name, {})
     settings = Settings.from_env({env_name(name): raw,
                                   **{env_name(k): v for k, v in companions.items()}})
@@ -167,3 +171,37 @@ def test_a_word_outside_the_choices_is_refused_by_name(name: str, raw: str) -> N
 def test_the_metrics_port_is_bounded() -> None:
     with pytest.raises(ValueError, match="RESERVATION_METRICS_PORT=70000 is outside"):
         Settings.from_env({"RESERVATION_METRICS_PORT": "70000"})
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("jd=abc", "RESERVATION_ORDER_SLA: 'jd=abc' is not channel=route_ms/ship_ms"),
+    ("=1/2", "RESERVATION_ORDER_SLA: '=1/2' needs a channel and two positive times"),
+    ("jd=0/5", "RESERVATION_ORDER_SLA: 'jd=0/5' needs a channel and two positive times"),
+])
+def test_a_malformed_order_sla_is_refused_naming_the_variable(value: str, says: str) -> None:
+    with pytest.raises(ConfigError, match="^" + re.escape(says)):
+        Settings.from_env({"RESERVATION_ORDER_SLA": value})
+
+
+def test_the_order_sla_is_read_per_channel() -> None:
+    settings = Settings.from_env(
+        {"RESERVATION_ORDER_SLA": "jd=900000/14400000, pdd = 60000/120000"})
+    assert settings.order_sla_targets == {"jd": (900000, 14400000), "pdd": (60000, 120000)}
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379", "rediss://h:6380/3",
+                                 "redis://user:pw@[::1]:6379/0", "unix:///run/redis.sock"])
+def test_a_well_formed_redis_url_is_accepted(url: str) -> None:
+    assert Settings.from_env({"RESERVATION_REDIS_URL": url}).redis_url == url
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("127.0.0.1:6379", "the scheme must be redis, rediss or unix"),
+    ("redis://h:port", "Port could not be cast to integer value"),
+    ("redis:///0", "no host"),
+    ("unix://", "no socket path"),
+    ("redis://h/zero", "the database must be a number"),
+])
+def test_a_malformed_redis_url_is_refused_naming_the_variable(url: str, says: str) -> None:
+    with pytest.raises(ConfigError, match="^RESERVATION_REDIS_URL=.*" + re.escape(says)):
+        Settings.from_env({"RESERVATION_REDIS_URL": url})

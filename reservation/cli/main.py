@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from reservation.cli import admin, auth, guard, orders, routing, serve, wms
 from reservation.errors import StartupError
+from reservation.logs import one_line
 from reservation.settings import ConfigError
 
 
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (ConfigError, StartupError) as exc:
         # A bad setting or a taken port: the message names it; a traceback would bury it.
-        print(f"reservation {args.command}: {exc}", file=sys.stderr)
+        print(one_line(f"reservation {args.command}: {exc}"), file=sys.stderr)
         return 2
 
 

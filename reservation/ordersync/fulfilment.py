@@ -47,15 +47,6 @@ class Row:
         return int(statistics.median(values)) if values else 0
 
 
-def parse_sla(text: str) -> dict[str, tuple[int, int]]:
-    out = {}
-    for item in filter(None, (p.strip() for p in text.split(","))):
-        channel, _, pair = item.partition("=")
-        route, _, ship = pair.partition("/")
-        out[channel] = (int(route), int(ship))
-    return out
-
-
 def parse_day(day: str) -> tuple[int, int]:
     try:
         start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
@@ -68,7 +59,7 @@ def parse_day(day: str) -> tuple[int, int]:
 class Fulfilment:
     def __init__(self, hub: OrderHub) -> None:
         self.hub = hub
-        self.sla = parse_sla(hub.settings.order_sla)
+        self.sla = hub.settings.order_sla_targets
         self.late_route_ms = hub.settings.order_late_route_ms
 
     async def _orders(self, low: int, high: int, channel: str) -> list[Order]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +48,8 @@ from reservation.settings import Settings
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
 from reservation.storage.redis_process import RedisProcess
-from reservation.storage.store import Store, connect
+from reservation.storage.startup import open_store
+from reservation.storage.store import Store
 from reservation.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
@@ -260,8 +263,7 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     url = redis_url or settings.redis_url
     if not url:
         raise ValueError("start_app needs a Redis URL (see redis_for)")
-    store = Store(connect(settings, url), settings)
-    await store.health()
+    store = await open_store(settings, url)  # RedisStartupError: one line naming the setting
     # Write-back groups exist before the first ack can trim the streams.
     await WriteBack.over(store).start()
     routing = Routing(store, settings)  # one for Reserve and the order hub (one cache)
@@ -298,7 +300,11 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     await app.set_serving(True)
     await health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     if metrics.enabled(settings.metrics_port):
-        _start_metrics(app)
+        try:
+            _start_metrics(app)
+        except ListenError:
+            await app.stop(grace=0)
+            raise
     if background:
         app.sweeper.start()
         app.recovery.start()  # type: ignore[union-attr]
@@ -311,6 +317,10 @@ async def start_app(settings: Settings, redis_url: str | None = None,
 def _bind(server: grpc.aio.Server, settings: Settings,
           tls: CertificateFiles | None = None) -> int:
     address = f"{settings.host}:{settings.port}"
+    if not settings.reuse_port:  # --workers share the port on purpose
+        problem = listen_problem(settings.host, settings.port, "RESERVATION_PORT")
+        if problem:
+            raise ListenError(problem)
     try:
         port = (server.add_secure_port(address, tls.credentials()) if tls is not None
                 else server.add_insecure_port(address))
@@ -320,6 +330,29 @@ def _bind(server: grpc.aio.Server, settings: Settings,
         hint = "" if settings.reuse_port else " (taken? only --workers N shares a port)"
         raise ListenError(f"cannot listen on {address}{hint}")
     return port
+
+
+def listen_problem(host: str, port: int, port_setting: str) -> str | None:
+    """Why (host, port) cannot be listened on, as the OS tells it, before gRPC tries
+    (gRPC says only that it failed, on a log line of its own); None when it can."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"RESERVATION_HOST={host} is not an address of this machine ({exc.strerror})"
+    for family, kind, proto, _, sockaddr in found:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(sockaddr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return (f"cannot listen on {host}:{port}: the port is taken ({port_setting};"
+                            " only --workers N shares a port)")
+                if exc.errno == errno.EADDRNOTAVAIL:
+                    return f"RESERVATION_HOST={host} is not an address of this machine"
+                return f"cannot listen on {host}:{port} ({port_setting}): {exc.strerror}"
+    return None
 
 
 class ListenError(StartupError):
@@ -335,6 +368,9 @@ def _health_only(settings: Settings, health_servicer: health.aio.HealthServicer
     """The plaintext health-only port (for kubelet probes when the main port is TLS)."""
     if not settings.health_port:
         return None, 0
+    problem = listen_problem(settings.host, settings.health_port, "RESERVATION_HEALTH_PORT")
+    if problem:
+        raise ListenError(problem)
     server = grpc.aio.server()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     address = f"{settings.host}:{settings.health_port}"
@@ -355,8 +391,13 @@ def _start_metrics(app: App) -> None:
                            hot_skus=lambda: active_sale_skus(app.sales), guard=app.guard)
     app._tasks.append(asyncio.create_task(sampler.run(), name="metrics"))
     if app.settings.metrics_port:
-        app._metrics_server, app.metrics_port = metrics.serve(app.settings.host,
-                                                              app.settings.metrics_port)
+        try:
+            app._metrics_server, app.metrics_port = metrics.serve(app.settings.host,
+                                                                  app.settings.metrics_port)
+        except OSError as exc:
+            raise ListenError(f"cannot serve /metrics on {app.settings.host}:"
+                              f"{app.settings.metrics_port} (RESERVATION_METRICS_PORT): "
+                              f"{exc.strerror or exc}") from None
 
 
 @contextlib.asynccontextmanager

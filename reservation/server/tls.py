@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from pathlib import Path
 
 import grpc
@@ -75,4 +76,18 @@ class CertificateFiles:
 def server_files(settings: Settings) -> CertificateFiles | None:
     if not settings.tls_cert or not settings.tls_key:
         return None
+    check_pair(settings.tls_cert, settings.tls_key)
     return CertificateFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+
+
+def check_pair(cert: str, key: str) -> None:
+    """The key belongs to the certificate (gRPC would only fail to bind the port, which
+    reads as a taken port): a ValueError naming both settings otherwise."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        if "KEY_VALUES_MISMATCH" in str(exc) or "key values mismatch" in str(exc):
+            raise ValueError(f"RESERVATION_TLS_KEY ({key}) is not the key of "
+                             f"RESERVATION_TLS_CERT ({cert})") from None
+        raise ValueError(f"RESERVATION_TLS_CERT / RESERVATION_TLS_KEY ({cert}, {key}): "
+                         f"{exc.reason or exc}") from None

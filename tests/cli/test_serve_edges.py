@@ -17,6 +17,9 @@ from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import reservation_service_pb2_grpc as rpb_grpc
 from tests.cli.helpers import START_BOUND_S, cli, cli_env, start_serve, stop_serve, wait_for
 
+# Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(("name", "value", "says"), [
     ("RESERVATION_LOG_LEVEL", "LOUD", "RESERVATION_LOG_LEVEL='LOUD' is not one of"),
@@ -41,8 +44,8 @@ def test_a_second_serve_on_a_taken_port_fails_in_one_line(tmp_path: Path) -> Non
         stop_serve(first)
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
-    assert last == (f"reservation serve: cannot listen on 127.0.0.1:{port} "
-                    "(taken? only --workers N shares a port)"), result.stderr
+    assert last == (f"reservation serve: cannot listen on 127.0.0.1:{port}: the port is taken "
+                    "(RESERVATION_PORT; only --workers N shares a port)"), result.stderr
     assert "Traceback" not in result.stderr
 
 
