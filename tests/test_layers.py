@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"storage"},
     {"stock", "reserving", "queueing", "writeback", "routing", "ordersync", "interception",
      "access",
-     "guard"},
+     "guard", "listings"},
     {"server"},
     {"cli"},
 ]

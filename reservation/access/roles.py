@@ -41,6 +41,7 @@ _ROUTE_ADMIN = "/reservation.v1.RoutingAdminService/"
 _ORDERS = "/reservation.v1.OrderService/"
 _ICPT = "/reservation.v1.InterceptionService/"
 _GUARD = "/reservation.v1.GuardService/"
+_LISTING = "/reservation.v1.ListingService/"
 
 A, W, O, L, R = Role.ADAPTER, Role.WMS, Role.OPERATOR, Role.LOADTEST, Role.READER
 ANY, CHANNEL, GROUP, FEED = Scope.ANY, Scope.CHANNEL, Scope.GROUP, Scope.FEED
@@ -125,6 +126,15 @@ METHODS: dict[str, Rule] = {
     _GUARD + "SetSafetyStock": _ADMIN_WRITE,
     _GUARD + "SetBreakerThreshold": _ADMIN_WRITE,
     _GUARD + "ForceBreaker": _ADMIN_WRITE,
+    # A channel's stock-sync worker asks and tells for its channels only.
+    _LISTING + "GetListingQuantities": {A: CHANNEL, L: ANY, O: ANY},
+    _LISTING + "ReportListingPushes": {A: CHANNEL, L: ANY},
+    _LISTING + "GetChannelStock": _ADMIN_READ,
+    _LISTING + "ResyncChannelStock": _ADMIN_WRITE,
+    _LISTING + "GetListingRules": _ADMIN_READ,
+    _LISTING + "PutListingRules": _ADMIN_WRITE,
+    _LISTING + "ListListingRuleHistory": _ADMIN_READ,
+    _LISTING + "RollbackListingRules": _ADMIN_WRITE,
 }
 
 

@@ -24,11 +24,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reservation.domain.documents import count as _count
+from reservation.domain.documents import no_unknown as _no_unknown
+from reservation.domain.documents import text as _text
+from reservation.domain.documents import texts as _texts
 from reservation.errors import InvalidArgument
 
 MAX_RULES = 200
-MAX_VALUES = 500
-MAX_TEXT = 128
 GRADES = ("A", "B", "C")
 """A: an automatic reminder, escalated after 2 minutes without action; B: a substitute
 SKU is suggested; C: the order is frozen until a person decides."""
@@ -161,27 +163,3 @@ def _then(where: str, raw: Any) -> Then:
         raise InvalidArgument(f"{where}.suggest", "a substitute SKU is grade B's answer")
     return Then(_text(f"{where}.hold", raw.get("hold")), grade,
                 _text(f"{where}.suggest", suggest) if suggest else "")
-
-
-def _no_unknown(where: str, raw: Mapping[str, Any], known: tuple[str, ...]) -> None:
-    for k in raw:
-        if k not in known:
-            raise InvalidArgument(f"{where}.{k}", f"unknown field (known: {', '.join(known)})")
-
-
-def _text(where: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise InvalidArgument(where, f"must be text of 1 to {MAX_TEXT} characters")
-    return value.strip()
-
-
-def _texts(where: str, raw: Any) -> list[str]:
-    if not isinstance(raw, list) or len(raw) > MAX_VALUES:
-        raise InvalidArgument(where, f"must be a list of at most {MAX_VALUES} values")
-    return [_text(f"{where}[{j}]", v) for j, v in enumerate(raw)]
-
-
-def _count(where: str, value: Any, top: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
-        raise InvalidArgument(where, f"must be a whole number from 0 to {top}")
-    return value

@@ -16,7 +16,7 @@ import math
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -32,6 +32,7 @@ from reservation.routing.rules import RuleSet
 from reservation.routing.warehouses import Warehouse
 from reservation.settings import Settings
 from reservation.storage.routing import RecentBuffer, RoutingStore, SnapshotReader, Versions
+from reservation.storage.rulesets import RulesVersion
 from reservation.storage.store import Store
 
 # Warehouses count "today" in China time (UTC+8, no daylight saving).
@@ -65,23 +66,6 @@ def today(now: datetime | None = None) -> str:
     if _today[0] != minute:
         _today = (minute, datetime.now(CHINA).strftime("%Y%m%d"))
     return _today[1]
-
-
-@dataclass(frozen=True)
-class RulesVersion:
-    version: int
-    document: Mapping[str, Any]
-    comment: str
-    created_at_ms: int
-    rolled_back_to: int = 0
-
-    def encode(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if k != "version"},
-                          ensure_ascii=False)
-
-    @classmethod
-    def decode(cls, version: int, raw: str) -> RulesVersion:
-        return cls(version=version, **json.loads(raw))
 
 
 @dataclass(frozen=True)

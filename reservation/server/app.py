@@ -21,6 +21,7 @@ from reservation.access.principals import Directory, PrincipalFile, PrincipalFil
 from reservation.errors import StartupError, Unavailable
 from reservation.guard import Guard
 from reservation.interception.service import Interception
+from reservation.listings.service import Listings
 from reservation.ordersync.hub import OrderHub
 from reservation.ordersync.routes import RoutingRouter
 from reservation.queueing.dead_letters import DeadLetters
@@ -39,6 +40,7 @@ from reservation.server.interceptors.requests import RequestCheckInterceptor
 from reservation.server.servicers.admin import AdminServicer
 from reservation.server.servicers.guard import GuardServicer
 from reservation.server.servicers.interception import InterceptionServicer
+from reservation.server.servicers.listings import ListingServicer
 from reservation.server.servicers.orders import OrderServicer
 from reservation.server.servicers.reservation import ReservationServicer
 from reservation.server.servicers.routing import RoutingAdminServicer, RoutingServicer
@@ -57,6 +59,8 @@ from reservation.v1 import (
     guard_service_pb2_grpc,
     interception_service_pb2,
     interception_service_pb2_grpc,
+    listing_service_pb2,
+    listing_service_pb2_grpc,
     order_service_pb2,
     order_service_pb2_grpc,
     reservation_service_pb2,
@@ -80,6 +84,7 @@ SERVICE_NAMES = (
     routing_service_pb2.DESCRIPTOR.services_by_name["RoutingService"].full_name,
     routing_service_pb2.DESCRIPTOR.services_by_name["RoutingAdminService"].full_name,
     guard_service_pb2.DESCRIPTOR.services_by_name["GuardService"].full_name,
+    listing_service_pb2.DESCRIPTOR.services_by_name["ListingService"].full_name,
 )
 HEALTH_PERIOD_S = 2.0
 # Health name for liveness probes: SERVING while the process runs, whatever Redis does,
@@ -235,6 +240,11 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
         RoutingAdminServicer(routing), server)
     guard_service_pb2_grpc.add_GuardServiceServicer_to_server(
         GuardServicer(Guard.over(reservations.store)), server)
+    listings = Listings(reservations.store, settings)
+    if metrics.enabled(settings.metrics_port):
+        listings.observer = metrics.recorder.listing_report
+    listing_service_pb2_grpc.add_ListingServiceServicer_to_server(
+        ListingServicer(listings), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection(server)
     return server

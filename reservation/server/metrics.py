@@ -68,6 +68,22 @@ redis_pipeline_commands = Histogram("reservation_redis_pipeline_commands",
                                     "Redis commands in one pipeline, after folding reserves "
                                     "into reserve_many.", buckets=_SIZES)
 
+# Stock out to the channels (ListingService.ReportListingPushes, from the stock-sync
+# workers): from a stock change to the channel holding the new quantity.
+_PUSH_LAG = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
+listing_push_lag = Histogram("reservation_listing_push_lag_seconds",
+                             "From a stock change to its channel listing holding the new "
+                             "quantity, per channel.", ("channel",), buckets=_PUSH_LAG)
+listing_drift = Counter("reservation_listing_drift_total",
+                        "Listings a full resync found different from what they were told.",
+                        ("channel",))
+listing_refused = Counter("reservation_listing_pushes_refused_total",
+                          "Stock pushes a channel refused after the worker's retries.",
+                          ("channel", "reason"))
+listing_unmapped = Counter("reservation_listing_unmapped_total",
+                           "Changed SKUs with no item on a shop (no mapping row).",
+                           ("channel",))
+
 _SAMPLED: dict[str, Any] = {"multiprocess_mode": "mostrecent"}
 queue_depth = Gauge("reservation_queue_depth", "Orders waiting in the overflow queues.",
                     **_SAMPLED)
@@ -148,6 +164,19 @@ class Recorder:
         if child is None:
             child = self._outcomes[key] = reserve_outcomes.labels(*key)
         child.inc()
+
+    @staticmethod
+    def listing_report(report: Any) -> None:
+        """A stock-sync worker's report (listings.service.Report)."""
+        channel = channel_label(report.channel)
+        for lag in report.lags_s:
+            listing_push_lag.labels(channel).observe(lag)
+        if report.drift:
+            listing_drift.labels(channel).inc(report.drift)
+        if report.unmapped:
+            listing_unmapped.labels(channel).inc(report.unmapped)
+        for reason, n in report.refused.items():
+            listing_refused.labels(channel, reason[:64]).inc(n)
 
     @staticmethod
     def pipeline(calls: int, commands: int, seconds: float) -> None:

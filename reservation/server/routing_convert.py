@@ -10,9 +10,10 @@ from google.protobuf import json_format, struct_pb2
 from reservation.errors import InvalidArgument
 from reservation.routing.matching import Destination, RouteLine, RouteOrder
 from reservation.routing.router import Decision, Explained
-from reservation.routing.service import RulesVersion, Simulation
+from reservation.routing.service import Simulation
 from reservation.routing.warehouses import Warehouse
 from reservation.server.convert import to_timestamp
+from reservation.storage.rulesets import RulesVersion
 from reservation.v1 import reservation_service_pb2 as rs_pb
 from reservation.v1 import routing_service_pb2 as pb
 

@@ -20,6 +20,8 @@
     rsv:{N}:breakers             zset  "<sku>|<ch>" of OPEN breakers -> opened at (ms)
     rsv:{N}:breakers:new         list  breakers orders opened, not yet alerted
     rsv:{N}:guardtick            string lease: one replica ticks a shard per period
+    rsv:{N}:told:<sku>           hash  "<channel>/<shop>" -> what that listing was last told
+                                       (quantity, open, when; TTL 30 days, renewed)
     rsv:{N}:locks                zset  locked parts of multi-shard orders by lock lease end
     rsv:{H}:order:<ch>:<oid>     string an order's identity (and, for a multi-shard order,
                                        its phase: see phase.lua), H = shard of "<ch>:<oid>"
@@ -36,6 +38,8 @@
     rsv:{routing}:recent         list  recently routed orders for SimulateRouting (capped)
     rsv:{routing}:interception   hash  the interception rule set's versions, as rules
                                        (routing's rules_put script writes both)
+    rsv:{routing}:listing        hash  the listing rule set's versions, as rules
+    rsv:{routing}:listing:resync hash  "<channel>/<shop>" or "<channel>/*" -> resyncs asked
     rsv:{icpt}:review:<ref>      string an order's review task (JSON; TTL: order retention)
     rsv:{icpt}:open              zset  refs of open reviews by when they were opened
     rsv:{icpt}:closed            zset  refs of closed reviews by when (trimmed to retention)
@@ -226,3 +230,17 @@ def breakers(shard: int) -> str:
 
 def guard_tick_lease(shard: int) -> str:
     return f"{prefix(shard)}guardtick"
+
+
+# -- channel listings (reservation/listings/): what each listing was told, per SKU.
+
+def listing_told(shard: int, sku: str) -> str:
+    return f"{prefix(shard)}told:{sku}"
+
+
+def listing_rules() -> str:
+    return f"{ROUTING}listing"
+
+
+def listing_resync() -> str:
+    return f"{ROUTING}listing:resync"

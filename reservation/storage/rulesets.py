@@ -7,12 +7,35 @@ trimmed) and the reads live here once; each store passes its own hash key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from reservation.errors import FailedPrecondition
 from reservation.storage.store import Store, redis_errors
 
 VERSIONS_KEPT = 500
+
+
+@dataclass(frozen=True)
+class RulesVersion:
+    """One version of a rule set as stored: the document and who put it, why, when."""
+
+    version: int
+    document: Mapping[str, Any]
+    comment: str
+    created_at_ms: int
+    rolled_back_to: int = 0
+    actor: str = ""
+
+    def encode(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if k != "version"},
+                          ensure_ascii=False)
+
+    @classmethod
+    def decode(cls, version: int, raw: str) -> RulesVersion:
+        return cls(version=version, **json.loads(raw))
 
 
 async def put(store: Store, key: str, record: str, expected_version: int) -> int:

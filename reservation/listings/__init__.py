@@ -1,0 +1,1 @@
+"""Stock out to the channels: what each channel listing may sell (see service.py)."""
