@@ -2,6 +2,7 @@
 
     reservation-clients adapter --channel taobao --shop main   one channel adapter
     reservation-clients fake-channels                           fake channel APIs to try it on
+    reservation-clients stock-sync --channel jd --shop main ...  stock out to a shop's listings
     reservation-clients wms pull|bootstrap|reconcile            the reference WMS puller
     reservation-clients audit --db sqlite:///audit.db          order events into SQL
     reservation-clients console                                 the operators' web page
@@ -25,6 +26,7 @@ from reservation.clients.audit import puller as audit_puller
 from reservation.clients.channels import fake_server
 from reservation.clients.channels import run as adapter_run
 from reservation.clients.console import command as console_command
+from reservation.clients.stocksync import command as stocksync_command
 from reservation.clients.wms import bootstrap as wms_bootstrap
 from reservation.clients.wms import puller as wms_puller
 from reservation.clients.wms import reconcile as wms_reconcile
@@ -55,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "fake-channels", "fake channel APIs on 127.0.0.1 serving sample orders "
                                    "(the real ones cannot be reached from a test box)",
              fake_server.add_arguments, fake_server.run)
+    _command(sub, "stock-sync", "keep a channel shop's listings showing what the service "
+                                "may sell", stocksync_command.add_arguments,
+             stocksync_command.run)
     wms = sub.add_parser("wms", help="the reference WMS puller: pull, bootstrap, reconcile")
     wsub = wms.add_subparsers(dest="wms_command", required=True)
     _command(wsub, "pull", "pull write-back batches into a ledger (SQLite or PostgreSQL)",

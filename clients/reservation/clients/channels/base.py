@@ -7,6 +7,7 @@ service's canonical order and states) plus three small functions behind `Adapter
     fetch(api, window, page_token) -> Page      one page of raw orders modified in a window
     to_order(raw, shop) -> CanonicalOrder       one raw order mapped, nothing decided
     push(api, Push) -> None                     a tracking number back to the channel
+    push_stock(api, [ItemPush]) -> Outcome      listings' quantities (stock.py), if any
 
 No business rule lives here: the hub decides what a state means for stock, review and
 shipping. An unknown status is `UnknownStatus` naming the channel, the field and the
@@ -15,7 +16,7 @@ value, never a guess.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from reservation.clients.channels.http import ChannelApi
+    from reservation.clients.channels.stock import ItemPush, Outcome
 
 # The hub's canonical states an adapter may report (the hub adds ROUTED, ALLOCATED,
 # PRINTED itself). A mapping table naming anything else fails its module's test.
@@ -42,11 +44,14 @@ CST = timezone(timedelta(hours=8))
 
 
 class ChannelError(Exception):
-    """The channel answered with an error (rate limit, timeout, bad signature, ...)."""
+    """The channel answered with an error (rate limit, timeout, bad signature, ...).
+    `auth`: the channel refused the app's or the shop's credentials: nothing will pass
+    until they are renewed, so callers keep their work and say so."""
 
-    def __init__(self, channel: str, code: str, message: str, retryable: bool = True) -> None:
+    def __init__(self, channel: str, code: str, message: str, retryable: bool = True,
+                 auth: bool = False) -> None:
         super().__init__(f"{channel}: error {code}: {message}")
-        self.channel, self.code, self.retryable = channel, code, retryable
+        self.channel, self.code, self.retryable, self.auth = channel, code, retryable, auth
 
 
 class MappingError(ValueError):
@@ -143,6 +148,8 @@ class Adapter:
     """Longest window one query may span (Pinduoduo: 24 h)."""
     extra_tables: Mapping[str, Mapping[Any, str | None]] = field(default_factory=dict)
     """Other status fields the mapping reads (refund, group, confirm status, ...)."""
+    push_stock: Callable[[ChannelApi, Sequence[ItemPush]], Outcome] | None = None
+    """The listings' quantities to the channel (stock.py); None: no listing to push (POS)."""
 
 
 V = TypeVar("V")

@@ -13,10 +13,12 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from reservation.clients.channels import base as b
 from reservation.clients.channels.http import ChannelApi
+from reservation.clients.channels.stock import ItemPush, Outcome, accepted, chunks, refused
 
 NAME = "douyin"
 
@@ -49,6 +51,11 @@ FIELDS = {
 
 SUCCESS = 10000
 ALREADY_SHIPPED = "30007"
+AUTH_REFUSED = frozenset({"30001", "30002"})
+"""The app's signature or the shop's access token refused (as the fake models them)."""
+STOCK_REFUSED = frozenset({"40050", "40051"})
+"""A stock or online call for a product the shop does not have, or a malformed one (as
+the fake channel models them; not retried)."""
 
 
 def _code(raw: dict[str, Any], oid: str, name: str, table: dict[int, str]) -> str:
@@ -109,7 +116,8 @@ def _call(api: ChannelApi, method: str, **params: Any) -> dict[str, Any]:
     if answer.get("code") != SUCCESS:
         code = str(answer.get("sub_code") or answer.get("code"))
         raise b.ChannelError(NAME, code, str(answer.get("sub_msg") or answer.get("msg")),
-                             retryable=code != ALREADY_SHIPPED)
+                             retryable=code != ALREADY_SHIPPED and code not in STOCK_REFUSED
+                             and code not in AUTH_REFUSED, auth=code in AUTH_REFUSED)
     return answer.get("data") or {}
 
 
@@ -132,5 +140,34 @@ def push(api: ChannelApi, p: b.Push) -> None:
             raise
 
 
+STOCK_BATCH = 50
+"""SKUs of one product per sku.syncStockBatch call (all of them succeed or none)."""
+
+
+def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
+    """Full quantities (incremental false) of a product's SKUs in one sku.syncStockBatch;
+    a product none of whose SKUs may sell is taken offline (product.setOffline) and back
+    online (product.setOnline) once one may: the live room's link closes with it."""
+    out: Outcome = {}
+    for item in items:
+        try:
+            if item.goes_offline:
+                _call(api, "product.setOffline", product_id=item.item_id)
+            for part in chunks(item.changed, STOCK_BATCH):
+                _call(api, "sku.syncStockBatch", product_id=item.item_id, incremental=False,
+                      sku_sync_list=[{"sku_id": t.row.sku_id, "sku_type": 0,
+                                      "stock_num": t.quantity if t.listed else 0}
+                                     for t in part])
+            if item.goes_online:
+                _call(api, "product.setOnline", product_id=item.item_id)
+        except b.ChannelError as exc:
+            if exc.retryable or exc.auth:
+                raise
+            out.update(refused(item, exc))
+            continue
+        out.update(accepted(item))
+    return out
+
+
 ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push,
-                    extra_tables={"main_status": MAIN_STATUS})
+                    extra_tables={"main_status": MAIN_STATUS}, push_stock=push_stock)

@@ -36,6 +36,7 @@ from typing import Any
 
 from reservation.clients.channels import douyin, jd, pinduoduo, pos, taobao, wechat
 from reservation.clients.channels.base import CST
+from reservation.clients.channels.fake_listings import FakeListings, ListingError, int_of
 from reservation.clients.channels.http import ChannelApi, sign_md5
 from reservation.clients.channels.samples import (
     CHANNELS,
@@ -47,6 +48,19 @@ from reservation.clients.channels.samples import (
 
 APP_KEY = "fake-app-key"
 APP_SECRET = "fake-app-secret"  # the fake's own, not a real channel's
+
+# The stock calls of Taobao's TOP API the fake answers.
+_TAOBAO_STOCK = ("taobao.skus.quantity.update", "taobao.item.update.listing",
+                 "taobao.item.update.delisting")
+# What a refused stock call answers, per channel and kind (each module's STOCK_REFUSED).
+_STOCK_CODES = {
+    "taobao": {"unknown": "isv.item-not-exist", "zero": "isv.item-quantity-zero-onsale",
+               "bad": "isv.invalid-parameter"},
+    "jd": {"unknown": "60001", "zero": "60002", "bad": "60002"},
+    "pdd": {"unknown": "70050", "zero": "70051", "bad": "70051"},
+    "douyin": {"unknown": "40050", "zero": "40051", "bad": "40051"},
+    "wechat": {"unknown": "10020052", "zero": "10020051", "bad": "10020051"},
+}
 
 # Where each channel keeps an order's id and modified time in its payload.
 ID_FIELD = {"taobao": "tid", "jd": "orderId", "pdd": "order_sn", "douyin": "order_id",
@@ -92,6 +106,7 @@ class FakeChannels:
         self.block_push_at = 0
         self.blocked = threading.Event()
         self.release = threading.Event()
+        self.listings = FakeListings()
         self._server: ThreadingHTTPServer | None = None
 
     # --- setting the scene -----------------------------------------------------------
@@ -216,7 +231,9 @@ class FakeChannels:
     def handle(self, path: str, query: dict[str, str],
                body: dict[str, Any]) -> tuple[int, Any]:
         channel = {"/router/rest": "taobao", "/routerjson": "jd", "/api/router": "pdd",
-                   "/order/searchList": "douyin", "/order/logisticsAdd": "douyin"
+                   "/order/searchList": "douyin", "/order/logisticsAdd": "douyin",
+                   "/sku/syncStockBatch": "douyin", "/product/setOffline": "douyin",
+                   "/product/setOnline": "douyin",
                    }.get(path, "wechat" if path.startswith(("/channels/", "/cgi-bin/"))
                          else "")
         if not channel:
@@ -245,8 +262,8 @@ class FakeChannels:
             return {"error_response": {"error_code": int(code or {"auth": 10019}.get(kind, 70031)),
                                        "error_msg": msg}}
         if channel == "douyin":
-            return {"code": 50002 if kind == "limit" else 40004, "msg": msg,
-                    "sub_code": code or None, "sub_msg": msg}
+            c = {"limit": 50002, "auth": 30002}.get(kind, 40004)
+            return {"code": c, "msg": msg, "sub_code": code or None, "sub_msg": msg}
         return {"errcode": int(code or {"auth": 40001}.get(kind, 45009)), "errmsg": msg}
 
     def _window(self, channel: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
@@ -307,7 +324,25 @@ class FakeChannels:
                 return self._error("taobao", why, taobao.ALREADY_SHIPPED
                                    if why == "shipped" else "isv.trade-not-exist")
             return {"logistics_offline_send_response": {"shipping": {"is_success": True}}}
+        if query["method"] in _TAOBAO_STOCK:
+            return self._stock("taobao", query["method"], lambda: self._taobao_stock(query))
         return self._error("taobao", "other")
+
+    def _taobao_stock(self, q: dict[str, str]) -> Any:
+        method, item = q["method"], q["num_iid"]
+        if method == "taobao.skus.quantity.update":
+            if q.get("type", "1") != "1":
+                raise ListingError("bad", "only full quantities (type 1) are modelled")
+            pairs = [(p.split(":")[0], int_of(p.split(":")[1]))
+                     for p in q["skuid_quantities"].split(";") if p]
+            if not 0 < len(pairs) <= taobao.STOCK_BATCH:
+                raise ListingError("bad", f"1 to {taobao.STOCK_BATCH} skuid_quantities")
+            self.listings.set_quantities("taobao", item, pairs, keep_total_on_sale=True)
+            return {"skus_quantity_update_response": {"item": {"num_iid": item}}}
+        online = method == "taobao.item.update.listing"
+        self.listings.set_online("taobao", item, online, need_stock=online)
+        key = "item_update_listing_response" if online else "item_update_delisting_response"
+        return {key: {"item": {"num_iid": item}}}
 
     def _jd(self, path: str, query: dict[str, str], body: Any) -> Any:
         if not self._signed_ok(query):
@@ -324,6 +359,13 @@ class FakeChannels:
                 return self._error("jd", why, jd.ALREADY_SHIPPED if why == "shipped" else "")
             return {"jingdong_pop_order_shipment_responce": {
                 "sopjosshipment_result": {"success": True}}}
+        if query["method"] == "jingdong.stock.write.updateSkuStock":
+            def update() -> Any:
+                sku_id = str(params["skuId"])
+                item = self.listings.sku_item("jd", sku_id)
+                self.listings.set_quantities("jd", item, [(sku_id, int_of(params["stockNum"]))])
+                return {"jingdong_stock_write_updateSkuStock_responce": {"success": True}}
+            return self._stock("jd", query["method"], update)
         return self._error("jd", "other")
 
     def _pdd(self, path: str, query: dict[str, str], body: dict[str, Any]) -> Any:
@@ -345,6 +387,20 @@ class FakeChannels:
                 return self._error("pdd", why, pinduoduo.ALREADY_SHIPPED
                                    if why == "shipped" else "")
             return {"logistics_online_send_response": {"is_success": True}}
+        if body["type"] == "pdd.goods.quantity.update":
+            def update() -> Any:
+                if body.get("update_type", 1) != 1:
+                    raise ListingError("bad", "only full quantities (update_type 1)")
+                self.listings.set_quantities("pdd", str(body["goods_id"]), [
+                    (str(body["sku_id"]), int_of(body["quantity"]))])
+                return {"goods_quantity_update_response": {"is_success": True}}
+            return self._stock("pdd", body["type"], update)
+        if body["type"] == "pdd.goods.sale.status.set":
+            def sale() -> Any:
+                self.listings.set_online("pdd", str(body["goods_id"]),
+                                         int_of(body["is_onsale"]) == 1)
+                return {"goods_sale_status_set_response": {"is_success": True}}
+            return self._stock("pdd", body["type"], sale)
         return self._error("pdd", "other")
 
     def _douyin(self, path: str, query: dict[str, str], body: Any) -> Any:
@@ -366,6 +422,23 @@ class FakeChannels:
                 return self._error("douyin", why, douyin.ALREADY_SHIPPED
                                    if why == "shipped" else "")
             return {"code": douyin.SUCCESS, "msg": "success", "data": {}}
+        if query["method"] == "sku.syncStockBatch":
+            def update() -> Any:
+                if params.get("incremental"):
+                    raise ListingError("bad", "only full quantities (incremental false)")
+                rows = params["sku_sync_list"]
+                if not 0 < len(rows) <= douyin.STOCK_BATCH:
+                    raise ListingError("bad", f"1 to {douyin.STOCK_BATCH} SKUs per call")
+                self.listings.set_quantities("douyin", str(params["product_id"]), [
+                    (str(r["sku_id"]), int_of(r["stock_num"])) for r in rows])
+                return {"code": douyin.SUCCESS, "msg": "success", "data": {}}
+            return self._stock("douyin", query["method"], update)
+        if query["method"] in ("product.setOffline", "product.setOnline"):
+            def online() -> Any:
+                self.listings.set_online("douyin", str(params["product_id"]),
+                                         query["method"] == "product.setOnline")
+                return {"code": douyin.SUCCESS, "msg": "success", "data": {}}
+            return self._stock("douyin", query["method"], online)
         return self._error("douyin", "other")
 
     def _wechat(self, path: str, query: dict[str, str], body: dict[str, Any]) -> Any:
@@ -398,7 +471,32 @@ class FakeChannels:
                 return self._error("wechat", why, wechat.ALREADY_SHIPPED
                                    if why == "shipped" else "")
             return {"errcode": 0, "errmsg": "ok"}
+        if path == "/channels/ec/product/stock/update":
+            def update() -> Any:
+                if body.get("diff_type") != 3:
+                    raise ListingError("bad", "only full numbers (diff_type 3) are modelled")
+                self.listings.set_quantities("wechat", str(body["product_id"]), [
+                    (str(body["sku_id"]), int_of(body["num"]))])
+                return {"errcode": 0, "errmsg": "ok"}
+            return self._stock("wechat", path, update)
+        if path in ("/channels/ec/product/listing", "/channels/ec/product/delisting"):
+            def online() -> Any:
+                self.listings.set_online("wechat", str(body["product_id"]),
+                                         path.endswith("/listing"))
+                return {"errcode": 0, "errmsg": "ok"}
+            return self._stock("wechat", path, online)
         return self._error("wechat", "other")
+
+    def _stock(self, channel: str, method: str, call: Any) -> Any:
+        """Run a stock call (counted by method); a ListingError becomes the channel's own
+        refusal."""
+        with self.lock:
+            self.listings.calls[method] += 1
+        try:
+            return call()
+        except (ListingError, KeyError) as exc:
+            kind = exc.kind if isinstance(exc, ListingError) else "bad"
+            return self._error(channel, "other", _STOCK_CODES[channel][kind])
 
 
 # --- `reservation-clients fake-channels`: the fakes as a process, for trying an adapter -

@@ -7,10 +7,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from reservation.clients.channels import base as b
 from reservation.clients.channels.http import ChannelApi
+from reservation.clients.channels.stock import ItemPush, Outcome, accepted, refused
 
 NAME = "jd"
 
@@ -42,6 +44,9 @@ FIELDS = {
 
 ALREADY_SHIPPED = "10400001"
 """Error code of a shipment for an order that already left (our own earlier push)."""
+STOCK_REFUSED = frozenset({"60001", "60002"})
+"""A stock update for a SKU the shop does not have, or a malformed one (as the fake
+channel models them; not retried)."""
 
 
 def to_order(raw: dict[str, Any], shop: str) -> b.CanonicalOrder:
@@ -73,7 +78,8 @@ def _call(api: ChannelApi, method: str, **params: Any) -> dict[str, Any]:
         err = answer["error_response"]
         code = str(err.get("code"))
         raise b.ChannelError(NAME, code, str(err.get("en_desc") or err.get("zh_desc")),
-                             retryable=code != ALREADY_SHIPPED and not code.startswith("19"))
+                             retryable=code != ALREADY_SHIPPED and not code.startswith("19")
+                             and code not in STOCK_REFUSED, auth=code.startswith("19"))
     return answer[method.replace(".", "_") + "_responce"]  # sic: JD spells it so
 
 
@@ -99,4 +105,22 @@ def push(api: ChannelApi, p: b.Push) -> None:
         raise b.ChannelError(NAME, "not accepted", str(body))
 
 
-ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push)
+def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
+    """One SKU per call (jingdong.stock.write.updateSkuStock, the full stock number); a
+    closed listing is stock 0, which JD shows as out of stock (no item-level call)."""
+    out: Outcome = {}
+    for item in items:
+        try:
+            for t in item.changed:
+                _call(api, "jingdong.stock.write.updateSkuStock", skuId=t.row.sku_id,
+                      stockNum=t.quantity if t.listed else 0)
+        except b.ChannelError as exc:
+            if exc.retryable or exc.auth:
+                raise
+            out.update(refused(item, exc))
+            continue
+        out.update(accepted(item))
+    return out
+
+
+ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push, push_stock=push_stock)

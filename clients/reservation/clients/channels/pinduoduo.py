@@ -10,10 +10,12 @@ value in any of them is refused), then one precedence picks the canonical state.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from reservation.clients.channels import base as b
 from reservation.clients.channels.http import ChannelApi
+from reservation.clients.channels.stock import ItemPush, Outcome, accepted, refused
 
 NAME = "pdd"
 
@@ -41,6 +43,11 @@ FIELDS = {
 
 ALREADY_SHIPPED = "52101"
 """error_code of an online send for an order that already shipped."""
+AUTH_REFUSED = frozenset({"10019"})
+"""The app's signature or the shop's access token refused."""
+STOCK_REFUSED = frozenset({"70050", "70051"})
+"""A stock or sale-status call for goods the shop does not have, or a malformed one (as
+the fake channel models them; not retried)."""
 
 
 def _status(raw: dict[str, Any], oid: str, name: str, table: dict[int, Any]) -> Any:
@@ -99,7 +106,8 @@ def _call(api: ChannelApi, method: str, **params: Any) -> dict[str, Any]:
         err = answer["error_response"]
         code = str(err.get("error_code"))
         raise b.ChannelError(NAME, code, str(err.get("error_msg")),
-                             retryable=code != ALREADY_SHIPPED)
+                             retryable=code != ALREADY_SHIPPED and code not in STOCK_REFUSED
+                             and code not in AUTH_REFUSED, auth=code in AUTH_REFUSED)
     return answer
 
 
@@ -126,8 +134,33 @@ def push(api: ChannelApi, p: b.Push) -> None:
         raise b.ChannelError(NAME, "not accepted", str(body))
 
 
+def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
+    """One SKU per call (pdd.goods.quantity.update, update_type 1: the full quantity); a
+    goods whose SKUs may sell nothing is taken off sale (pdd.goods.sale.status.set) and
+    put on sale again once one may."""
+    out: Outcome = {}
+    for item in items:
+        try:
+            if item.goes_offline:
+                _call(api, "pdd.goods.sale.status.set", goods_id=item.item_id, is_onsale=0)
+            for t in item.changed:
+                _call(api, "pdd.goods.quantity.update", goods_id=item.item_id,
+                      sku_id=t.row.sku_id, quantity=t.quantity if t.listed else 0,
+                      update_type=1)
+            if item.goes_online:
+                _call(api, "pdd.goods.sale.status.set", goods_id=item.item_id, is_onsale=1)
+        except b.ChannelError as exc:
+            if exc.retryable or exc.auth:
+                raise
+            out.update(refused(item, exc))
+            continue
+        out.update(accepted(item))
+    return out
+
+
 # The increment query spans at most 30 minutes (list queries by confirm time: 24 h).
 ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push, max_window_ms=30 * 60_000,
+                    push_stock=push_stock,
                     extra_tables={"refund_status": REFUND_STATUS,
                                   "group_status": GROUP_STATUS,
                                   "confirm_status": CONFIRM_STATUS})

@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from reservation.clients.channels import base as b
 from reservation.clients.channels.http import ChannelApi
+from reservation.clients.channels.stock import ItemPush, Outcome, accepted, chunks, refused
 
 NAME = "taobao"
 
@@ -111,7 +113,8 @@ def _call(api: ChannelApi, method: str, **params: Any) -> dict[str, Any]:
         code = str(err.get("sub_code") or err.get("code"))
         raise b.ChannelError(NAME, code, str(err.get("sub_msg") or err.get("msg")),
                              retryable=str(err.get("code")) not in _NOT_RETRYABLE
-                             and code != ALREADY_SHIPPED)
+                             and code != ALREADY_SHIPPED,
+                             auth=str(err.get("code")) in _NOT_RETRYABLE)
     return answer[method.removeprefix("taobao.").replace(".", "_") + "_response"]
 
 
@@ -137,5 +140,34 @@ def push(api: ChannelApi, p: b.Push) -> None:
         raise b.ChannelError(NAME, "not accepted", str(body))
 
 
-ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push,
+STOCK_BATCH = 20
+"""taobao.skus.quantity.update takes at most 20 skuId:quantity pairs of one item."""
+
+
+def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
+    """Full quantities (type 1), 20 SKUs of an item per call. An item on sale may not
+    show 0 in total: it is delisted first (taobao.item.update.delisting) and listed again
+    once one of its SKUs may sell (taobao.item.update.listing)."""
+    out: Outcome = {}
+    for item in items:
+        try:
+            if item.goes_offline:
+                _call(api, "taobao.item.update.delisting", num_iid=item.item_id)
+            for part in chunks(item.changed, STOCK_BATCH):
+                _call(api, "taobao.skus.quantity.update", num_iid=item.item_id, type=1,
+                      skuid_quantities=";".join(
+                          f"{t.row.sku_id}:{t.quantity if t.listed else 0}" for t in part))
+            if item.goes_online:
+                _call(api, "taobao.item.update.listing", num_iid=item.item_id,
+                      num=sum(t.quantity for t in item.targets if t.listed))
+        except b.ChannelError as exc:
+            if exc.auth or exc.retryable and not exc.code.startswith("isv."):
+                raise
+            out.update(refused(item, exc))
+            continue
+        out.update(accepted(item))
+    return out
+
+
+ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push, push_stock=push_stock,
                     extra_tables={"refund_status": REFUND_STATUS})

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from reservation.clients.channels import base as b
 from reservation.clients.channels.http import ChannelApi
+from reservation.clients.channels.stock import ItemPush, Outcome, accepted, refused
 
 NAME = "wechat"
 
@@ -46,6 +48,11 @@ FIELDS = {
 }
 
 ALREADY_SHIPPED = "10020074"
+CREDENTIALS_REFUSED = frozenset({"40125", "40013", "40164"})
+"""Getting a token: invalid secret, invalid appid, caller IP not allowed."""
+STOCK_REFUSED = frozenset({"10020052", "10020051"})
+"""10020052: no such product (the channel's documented code); 10020051: a malformed
+stock call (as the fake channel models it). Not retried."""
 _tokens: dict[tuple[str, str], tuple[str, float]] = {}
 _tokens_lock = threading.Lock()
 
@@ -92,7 +99,10 @@ def _token(api: ChannelApi) -> str:
     answer = api.post("/cgi-bin/token", {"grant_type": "client_credential",
                                          "appid": api.app_key, "secret": api.app_secret})
     if "access_token" not in answer:
-        raise b.ChannelError(NAME, str(answer.get("errcode")), str(answer.get("errmsg")))
+        code = str(answer.get("errcode"))
+        refused = code in CREDENTIALS_REFUSED  # else a limit or a fault: try again later
+        raise b.ChannelError(NAME, code, str(answer.get("errmsg")), retryable=not refused,
+                             auth=refused)
     token = answer["access_token"]
     with _tokens_lock:  # renewed a little before the channel's expiry
         _tokens[key] = (token, time.monotonic() + int(answer.get("expires_in", 7200)) - 300)
@@ -107,7 +117,7 @@ def _call(api: ChannelApi, path: str, body: dict[str, Any]) -> dict[str, Any]:
             with _tokens_lock:
                 _tokens.pop((api.base_url, api.app_key), None)
         raise b.ChannelError(NAME, code, str(answer.get("errmsg")),
-                             retryable=code != ALREADY_SHIPPED)
+                             retryable=code != ALREADY_SHIPPED and code not in STOCK_REFUSED)
     return answer
 
 
@@ -132,4 +142,28 @@ def push(api: ChannelApi, p: b.Push) -> None:
             raise
 
 
-ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push)
+def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
+    """One SKU per call (/channels/ec/product/stock/update, diff_type 3: the full number);
+    a product none of whose SKUs may sell is delisted (/channels/ec/product/delisting)
+    and listed again (/channels/ec/product/listing) once one may."""
+    out: Outcome = {}
+    for item in items:
+        try:
+            if item.goes_offline:
+                _call(api, "/channels/ec/product/delisting", {"product_id": item.item_id})
+            for t in item.changed:
+                _call(api, "/channels/ec/product/stock/update", {
+                    "product_id": item.item_id, "sku_id": t.row.sku_id, "diff_type": 3,
+                    "num": t.quantity if t.listed else 0})
+            if item.goes_online:
+                _call(api, "/channels/ec/product/listing", {"product_id": item.item_id})
+        except b.ChannelError as exc:
+            if exc.retryable or exc.auth:
+                raise
+            out.update(refused(item, exc))
+            continue
+        out.update(accepted(item))
+    return out
+
+
+ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push, push_stock=push_stock)

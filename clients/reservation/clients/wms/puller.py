@@ -19,7 +19,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
@@ -36,12 +37,19 @@ RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
              grpc.StatusCode.CANCELLED)
 
 
+class Applier(Protocol):
+    """What a pulled batch is applied to before it is acknowledged: the reference
+    ledger, or the stock-sync worker's dirty set. Returns how many events it took."""
+
+    def apply(self, events: Iterable[pb.WriteBackEvent]) -> int: ...
+
+
 def default_consumer() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Puller:
-    def __init__(self, channel: grpc.Channel, ledger: Ledger, consumer: str | None = None,
+    def __init__(self, channel: grpc.Channel, ledger: Applier, consumer: str | None = None,
                  group: str = "", max_events: int = 500, wait_s: float = 5.0,
                  token: str | None = None, ack_delay_s: float = 0.0,
                  log: bool = False) -> None:
