@@ -50,9 +50,13 @@ CHANNELS = ("taobao", "jd", "pinduoduo", "douyin", "wechat", "pos")
 SALE = [("PHONE-X", "WH-SHANGHAI", 300), ("PHONE-X", "WH-BEIJING", 200),
         ("EARBUDS", "WH-SHANGHAI", 400), ("CHARGER", "WH-GUANGZHOU", 150),
         ("CHARGER", "WH-SHANGHAI", 150)]
-# The order flow's channels: the server keeps an order event group per adapter's feed.
+# The order flow's channels (the clients' demo, which this server cannot import: a test
+# checks the two agree): an order event group per adapter's feed, and a write-back group
+# per stock-sync worker of its run with stock sync (shop flagship-on, the online channels).
 ORDER_FLOW_CHANNELS = ("taobao", "jd", "pdd", "douyin", "wechat", "pos")
 ORDER_FLOW_GROUPS = "audit," + ",".join(f"feed-{c}" for c in ORDER_FLOW_CHANNELS)
+ORDER_FLOW_WRITE_BACK_GROUPS = ",".join(
+    ["wms", *(f"listing-{c}-flagship-on" for c in ORDER_FLOW_CHANNELS if c != "pos")])
 SALE_ORDERS = 3000  # SALE's quantities are for this many orders; scaled for other counts
 PER_BUYER_LIMIT = 2
 IN_FLIGHT = 200
@@ -149,7 +153,8 @@ async def main(orders: int = 3000, hold_ttl_s: float = 3.0) -> int:
         try:
             # one feed per channel adapter for the order flow
             settings = Settings(redis_url=redis.url, port=0,
-                                order_event_groups=ORDER_FLOW_GROUPS)
+                                order_event_groups=ORDER_FLOW_GROUPS,
+                                write_back_groups=ORDER_FLOW_WRITE_BACK_GROUPS)
             app = await start_app(settings)
             try:
                 console.print(f"service on [bold]{app.target}[/], private redis on {redis.url}")

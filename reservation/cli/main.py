@@ -12,7 +12,7 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from reservation.cli import admin, auth, guard, orders, routing, serve, wms
+from reservation.cli import admin, auth, guard, listings, orders, routing, serve, wms
 from reservation.errors import StartupError
 from reservation.logs import one_line
 from reservation.settings import ConfigError
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_commands(sub)
     admin.add_commands(sub)
     guard.add_commands(sub)
+    listings.add_commands(sub)
     wms.add_commands(sub)
     orders.add_commands(sub)
     routing.add_commands(sub)

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from reservation.clients.console.app import build_app
 from reservation.server.app import App
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import guard_service_pb2 as gpb
-from reservation.v1 import guard_service_pb2_grpc
+from reservation.v1 import guard_service_pb2_grpc, listing_service_pb2_grpc
+from reservation.v1 import listing_service_pb2 as lpb
 from reservation.v1 import types_pb2 as pb
 from tests.conftest import Stubs
 from tests.helpers import (
@@ -190,6 +192,19 @@ async def test_an_operator_runs_a_sale_from_the_console(
             assert "breaker PHONE-X/douyin: open" in await page.inner_text("#msg")
             await page.wait_for_selector(
                 f'tr.breaker[data-sku="{SKU}"][data-channel="douyin"][data-state="OPEN"]')
+
+            # Douyin's listing was last told 120 units; with its breaker open the service
+            # would close it: the listings table shows both, side by side.
+            now_ms = int(time.time() * 1000)
+            await listing_service_pb2_grpc.ListingServiceStub(stubs.channel).ReportListingPushes(
+                lpb.ReportListingPushesRequest(channel="douyin", shop="live", pushes=[
+                    lpb.ListingPush(sku=SKU, quantity=120, listed=True,
+                                    changed_at_ms=now_ms - 300, pushed_at_ms=now_ms)]))
+            row = page.locator(
+                f'tr.listing[data-sku="{SKU}"][data-channel="douyin"][data-shop="live"]')
+            await row.wait_for(timeout=30_000)
+            cells = await row.locator("td").all_inner_texts()
+            assert cells[3] == "120" and cells[4] == "closed", cells
             await page.screenshot(path=str(shots / "console.png"), full_page=True)
         finally:
             stop.set()

@@ -18,7 +18,8 @@ from reservation.server.app import App, start_app
 from reservation.server.gauges import GaugeSampler, active_sale_skus
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import guard_service_pb2 as gpb
-from reservation.v1 import guard_service_pb2_grpc
+from reservation.v1 import guard_service_pb2_grpc, listing_service_pb2_grpc
+from reservation.v1 import listing_service_pb2 as lpb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
 from reservation.writeback import WriteBack
@@ -167,3 +168,26 @@ async def test_an_open_breaker_shows_as_a_gauge_the_alert_rule_reads(served: Any
     assert value(samples, "reservation_breaker_open", sku="MET-B", channel="jd") == 0
     rules = Path(__file__).resolve().parents[2] / "k8s" / "monitoring" / "prometheus-rules.yaml"
     assert "reservation_breaker_open" in rules.read_text(encoding="utf-8")
+
+
+async def test_listing_pushes_reported_by_a_worker_show_as_lag_refusals_and_drift(
+        served: Any) -> None:
+    app, stubs = served
+    listing = listing_service_pb2_grpc.ListingServiceStub(stubs.channel)
+    await listing.ReportListingPushes(lpb.ReportListingPushesRequest(
+        channel="douyin", shop="live", drift=2, unmapped=1,
+        pushes=[lpb.ListingPush(sku="MET-L", quantity=3, listed=True, changed_at_ms=1_000,
+                                pushed_at_ms=1_400)],
+        refused=[lpb.RefusedPush(sku="MET-M", reason="auth 30002")]))
+    samples = await asyncio.to_thread(scrape, app.metrics_port)
+    assert value(samples, "reservation_listing_push_lag_seconds_count", channel="douyin") == 1
+    assert value(samples, "reservation_listing_push_lag_seconds_sum", channel="douyin") == \
+        pytest.approx(0.4)
+    assert value(samples, "reservation_listing_drift_total", channel="douyin") == 2
+    assert value(samples, "reservation_listing_unmapped_total", channel="douyin") == 1
+    assert value(samples, "reservation_listing_pushes_refused_total", channel="douyin",
+                 reason="auth 30002") == 1
+    rules = Path(__file__).resolve().parents[2] / "k8s" / "monitoring" / "prometheus-rules.yaml"
+    text = rules.read_text(encoding="utf-8")
+    assert "reservation_listing_push_lag_seconds_bucket" in text
+    assert "reservation_listing_pushes_refused_total" in text

@@ -122,9 +122,10 @@ def build(channel: str, o: Sample) -> dict[str, Any]:
     raise KeyError(f"no sample shape for channel {channel!r}")
 
 
-def make_orders(per_channel: int, rng: random.Random, now: float) -> dict[str, list[Sample]]:
+def make_orders(per_channel: int, rng: random.Random, now: float,
+                sku_suffix: str = "") -> dict[str, list[Sample]]:
     """Unpaid orders from every channel, a few of them suspect (same buyer twice, vague
-    address), created two minutes before `now`."""
+    address), created two minutes before `now`; SKU codes end in `sku_suffix`."""
     out: dict[str, list[Sample]] = {c: [] for c in CHANNELS}
     n = 0
     for channel in CHANNELS:
@@ -138,7 +139,7 @@ def make_orders(per_channel: int, rng: random.Random, now: float) -> dict[str, l
                 phone = f"139{n - per_channel if n > per_channel else n - 1:08d}"
             out[channel].append(Sample(
                 order_id=f"{channel[:2].upper()}{i:05d}", state="PENDING_PAYMENT",
-                lines=((sku, rng.choice((1, 1, 2)), PRICES[sku]),), phone=phone,
+                lines=((sku + sku_suffix, rng.choice((1, 1, 2)), PRICES[sku]),), phone=phone,
                 address=address, created_s=now - 120, modified_s=now - 120))
     return out
 

@@ -20,6 +20,8 @@ from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import admin_service_pb2_grpc as agrpc
 from reservation.v1 import guard_service_pb2 as gpb
 from reservation.v1 import guard_service_pb2_grpc as ggrpc
+from reservation.v1 import listing_service_pb2 as lpb
+from reservation.v1 import listing_service_pb2_grpc as lgrpc
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import reservation_service_pb2 as rpb
@@ -60,6 +62,9 @@ class Snapshot:
     """Today's (UTC) funnel from the order hub: a total row first, then per channel and
     warehouse; empty with fulfilment_missing set when the service has no order hub."""
     fulfilment_missing: str = ""
+    listings: list[lpb.ChannelListing] = field(default_factory=list)
+    """Each listing of the SKUs shown: what it was told beside the service's count."""
+    listings_missing: str = ""
     read_at: float = 0.0
 
 
@@ -70,6 +75,7 @@ class Console:
         self.guard = ggrpc.GuardServiceStub(channel)
         self.wb = wgrpc.WriteBackServiceStub(channel)
         self.orders = ogrpc.OrderServiceStub(channel)
+        self.listing = lgrpc.ListingServiceStub(channel)
         self.groups = groups
 
     async def check(self, op: Operator) -> None:
@@ -98,9 +104,24 @@ class Console:
                                                             metadata=md, timeout=TIMEOUT_S)
                                         for sku in skus))
         funnel, missing = await self._fulfilment(md)
+        listings, listings_missing = await self._listings(md, skus)
         return Snapshot(list(sales.sales), list(stocks), {g.guard.sku: g.guard for g in guards},
                         list(dead.reservations), dict(zip(self.groups, stats)),
-                        list(opened.breakers), funnel, missing, time.time())
+                        list(opened.breakers), funnel, missing, listings, listings_missing,
+                        time.time())
+
+    async def _listings(self, md: connection.Metadata,
+                        skus: list[str]) -> tuple[list[lpb.ChannelListing], str]:
+        if not skus:
+            return [], ""
+        try:
+            reply = await self.listing.GetChannelStock(lpb.GetChannelStockRequest(skus=skus),
+                                                       metadata=md, timeout=TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.PERMISSION_DENIED):
+                return [], exc.code().name  # an older service, or a role without access
+            raise
+        return list(reply.listings), ""
 
     async def _fulfilment(self, md: connection.Metadata) -> tuple[list[opb.FulfilmentStats], str]:
         day = datetime.datetime.now(datetime.UTC).date().isoformat()
