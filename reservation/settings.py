@@ -88,6 +88,12 @@ class Settings:
     it changes. See README "Security"."""
     auth_reload_interval_ms: int = 1000
     """How often the auth file's modification time is looked at."""
+    auth_failure_rate: float = 2.0
+    """Failed authentications a second each peer address may make (token bucket); past
+    it, calls without a token known to be right are refused RESOURCE_EXHAUSTED unchecked
+    (no scrypt, no log record). 0: no budget."""
+    auth_failure_burst: int = 20
+    """Failed authentications a peer may make at once before auth_failure_rate applies."""
     tls_cert: str | None = None
     """PEM certificate chain the server presents; with tls_key, the port speaks TLS only.
     Both files are read again when they change (new connections get the new pair)."""
@@ -311,6 +317,8 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("order_duplicate_window_ms", 0, 30 * _DAY_MS),
     ("order_late_route_ms", 1, 30 * _DAY_MS),
     ("auth_reload_interval_ms", 0, 3_600_000),
+    ("auth_failure_rate", 0, 1_000_000),
+    ("auth_failure_burst", 1, 1_000_000),
     ("health_port", 0, 65535),
     ("max_in_flight", 0, 10_000_000),
     ("shed_retry_after_ms", 1, 600_000),

@@ -26,11 +26,15 @@ class TokenBucket:
         self.tokens = float(self.burst)
         self.stamp = clock()
 
-    def take(self) -> float:
-        """0 if a token was taken; else the seconds until one will be there."""
+    def refill(self) -> None:
+        """Add the tokens earned since the last look."""
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
+
+    def take(self) -> float:
+        """0 if a token was taken; else the seconds until one will be there."""
+        self.refill()
         if self.tokens >= 1:
             self.tokens -= 1
             return 0.0

@@ -24,9 +24,13 @@ the last good one in force (and says why in the log).
 
 from __future__ import annotations
 
+import collections
+import enum
 import hashlib
+import hmac
 import logging
 import os
+import secrets
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -75,34 +79,97 @@ def development(token: str) -> tuple[Principal, str]:
 
 
 class Directory:
-    """Principals by token and by certificate name; lookups compare in constant time."""
+    """Principals by token and by certificate name.
+
+    Looking a token up must cost the same small amount whether it is right or wrong, or
+    wrong tokens become a way to slow everyone down. So:
+
+    - sha256 principals are indexed by their digest: one hash and one dict lookup per
+      token, however many principals there are (the dict is keyed by a digest of the
+      token, so its timing tells nothing about a stored token's bytes);
+    - scrypt is slow on purpose and cannot be indexed without weakening the stored form
+      (a fast keyed digest beside it in the file would let a thief of the file test
+      guesses at that digest's speed). `fast` answers what it can in O(1) from two
+      memories keyed by a per-process HMAC of the token: tokens verified right, and
+      tokens verified wrong (bounded, least recently seen dropped first); only a token
+      in neither needs `slow`, which callers run off the event loop, bounded and
+      budgeted per peer (reservation.access.verify).
+    """
+
+    NEGATIVE_CACHE = 10_000
+    """Wrong tokens remembered (a client retrying a revoked token costs O(1))."""
 
     def __init__(self, principals: Iterable[Principal]) -> None:
         self.principals = tuple(principals)
         self._by_cn = {p.client_cert_cn: p for p in self.principals if p.client_cert_cn}
-        # scrypt is slow on purpose: a token verified once is remembered by its sha256.
+        self._by_sha256 = {bytes.fromhex(p.token_hash[len("sha256:"):]): p
+                           for p in self.principals
+                           if p.token_hash and p.token_hash.startswith("sha256:")}
+        self._scrypt = tuple(p for p in self.principals
+                             if p.token_hash and p.token_hash.startswith("scrypt:"))
+        self._key = secrets.token_bytes(32)  # keys the two memories below, per process
         self._verified: dict[bytes, Principal] = {}
+        self._refused: collections.OrderedDict[bytes, None] = collections.OrderedDict()
 
-    def by_token(self, token: str) -> Principal | None:
-        found = None
-        for p in self.principals:  # no early exit: every sha256 hash is compared
-            if p.token_hash and p.token_hash.startswith("sha256:") \
-                    and tokens.matches(token, p.token_hash) and found is None:
-                found = p
-        if found is not None:
+    @property
+    def has_slow_tokens(self) -> bool:
+        return bool(self._scrypt)
+
+    def _mark(self, token: str) -> bytes:
+        return hmac.new(self._key, token.encode(), hashlib.sha256).digest()
+
+    def fast(self, token: str) -> Principal | None | Slow:
+        """The principal, None (known wrong), or SLOW: only scrypt can tell (run `slow`)."""
+        found = self._by_sha256.get(hashlib.sha256(token.encode()).digest())
+        if found is not None or not self._scrypt:
             return found
-        key = hashlib.sha256(token.encode()).digest()
-        if key in self._verified:
-            return self._verified[key]
-        for p in self.principals:  # scrypt: slow on purpose, so a match is remembered
-            if p.token_hash and p.token_hash.startswith("scrypt:") \
-                    and tokens.matches(token, p.token_hash):
-                self._verified[key] = p
+        mark = self._mark(token)
+        known = self._verified.get(mark)
+        if known is not None:
+            return known
+        if mark in self._refused:
+            self._refused.move_to_end(mark)
+            return None
+        return SLOW
+
+    def slow(self, token: str) -> Principal | None:
+        """Verify against every scrypt principal: slow, and touches nothing shared, so it
+        may run in another thread; the caller then calls `remember` on its own."""
+        for p in self._scrypt:
+            if tokens.matches(token, p.token_hash or ""):
                 return p
         return None
 
+    def remember(self, token: str, found: Principal | None) -> None:
+        """Keep slow()'s answer, right or wrong, for fast() (on the event loop only)."""
+        mark = self._mark(token)
+        if found is not None:
+            self._verified[mark] = found
+            return
+        self._refused[mark] = None
+        while len(self._refused) > self.NEGATIVE_CACHE:
+            self._refused.popitem(last=False)
+
+    def by_token(self, token: str) -> Principal | None:
+        """Both steps in the caller's thread (tools and tests; the server runs the slow
+        step off its event loop, see reservation.access.verify)."""
+        found = self.fast(token)
+        if found is SLOW:
+            found = self.slow(token)
+            self.remember(token, found)
+        return found  # type: ignore[return-value]
+
     def by_certificate(self, common_name: str) -> Principal | None:
         return self._by_cn.get(common_name)
+
+
+class Slow(enum.Enum):
+    """fast()'s answer when only a scrypt verification can decide."""
+
+    SLOW = "slow"
+
+
+SLOW = Slow.SLOW
 
 
 def parse(document: Any, source: str = "auth file") -> Directory:

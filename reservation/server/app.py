@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from reservation.access.limits import InFlightCap
 from reservation.access.principals import Directory, PrincipalFile, PrincipalFileError, development
+from reservation.access.verify import Verifier
 from reservation.errors import StartupError, Unavailable
 from reservation.guard import Guard
 from reservation.interception.service import Interception
@@ -32,7 +33,7 @@ from reservation.routing import kernel
 from reservation.routing.service import Routing
 from reservation.server import metrics, reflection, tracing
 from reservation.server.gauges import GaugeSampler, active_sale_skus
-from reservation.server.interceptors.auth import AuthInterceptor
+from reservation.server.interceptors.auth import AuthInterceptor, count_failure
 from reservation.server.interceptors.errors import ErrorInterceptor
 from reservation.server.interceptors.limits import CallerLimitInterceptor, ShedInterceptor
 from reservation.server.interceptors.metrics import MetricsInterceptor
@@ -192,7 +193,9 @@ def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
                                                  settings.shed_retry_after_ms)))
     source = directory_source(settings)
     if source is not None:
-        chain.append(AuthInterceptor(source))
+        chain.append(AuthInterceptor(source, Verifier(
+            settings.auth_failure_rate, settings.auth_failure_burst,
+            retry_after_ms=settings.shed_retry_after_ms, on_failure=count_failure)))
         chain.append(CallerLimitInterceptor(settings))
     # Innermost: refuses requests that cannot mean anything (it wraps the deserializer).
     chain.append(RequestCheckInterceptor())

@@ -30,6 +30,35 @@ from reservation.errors import ReservationError
 log = logging.getLogger("reservation.audit")
 OPERATOR_HEADER = "x-operator"
 
+# Every field of a record is bounded, so no caller can write a huge line; text is
+# escaped (see clean), so no caller can start a line of its own or hide bytes in one.
+MAX_NAME = 128          # who, on_behalf_of, peer
+MAX_WHAT = 96           # the method
+MAX_TARGET = 256        # the object acted on (a SKU, "SKU/channel", a sale id ...)
+MAX_OUTCOME = 512       # "ok", or the error's class and message
+MAX_STATE = 4096        # before / after, as compact JSON
+_ESCAPES = {ord("\\"): "\\\\"}
+
+
+def clean(text: str, limit: int) -> str:
+    """`text` safe for one log line: control and format characters (newlines, NUL, ESC,
+    U+2028, bidi overrides ...) and backslashes written as escapes, then cut to `limit`
+    characters with a marker saying how long it was (a 1 MB name costs one slice)."""
+    out = text[:limit]
+    if "\\" in out:
+        out = out.translate(_ESCAPES)
+    if not out.isprintable():
+        out = "".join(ch if ch.isprintable() else _escape(ch) for ch in out)
+    if len(out) > limit or len(text) > limit:
+        out = f"{out[:limit]}...({len(text)} chars)"
+    return out
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+        else f"\\U{code:08x}"
+
 
 @dataclasses.dataclass
 class Entry:
@@ -56,15 +85,26 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _operator_header(context: grpc.aio.ServicerContext) -> str | None:
-    for key, value in context.invocation_metadata() or ():
+def bounded_state(value: Any) -> Any:
+    """before/after as written: the value itself when its compact JSON fits MAX_STATE,
+    else a marker with its size and the start of that JSON (a LoadStock of 1,000 items
+    does not write a megabyte)."""
+    value = plain(value)
+    text = json.dumps(value, separators=(",", ":"), default=str)
+    if len(text) <= MAX_STATE:
+        return value
+    return {"truncated": True, "json_chars": len(text), "head": text[:MAX_STATE // 2]}
+
+
+def _operator_header(metadata: Any) -> str | None:
+    for key, value in metadata or ():
         if key == OPERATOR_HEADER and value:
-            return str(value)[:128]
+            return str(value)
     return None
 
 
 def _entry(context: grpc.aio.ServicerContext, what: str, target: str) -> Entry:
-    header = _operator_header(context)
+    header = _operator_header(context.invocation_metadata())
     principal = grant.caller_name()
     if principal is None:
         return Entry(what, target, header or "anonymous", context.peer())
@@ -87,13 +127,29 @@ async def action(context: grpc.aio.ServicerContext, what: str,
     _write(entry, "ok")
 
 
+def refused(method: str, who: str | None, peer: str, metadata: Any,
+            error: ReservationError) -> None:
+    """A call the auth check refused (no or wrong credentials, a role without the
+    method): who (the principal, or "unauthenticated"), what (the method), why. Writing
+    these is bounded per peer by the failed-authentication budget (access/verify.py)."""
+    header = _operator_header(metadata)
+    what = method.rsplit("/", 2)[-2:]
+    entry = Entry(".".join(w.rsplit(".", 1)[-1] for w in what) if len(what) == 2 else method,
+                  "", who or "unauthenticated", peer, on_behalf_of=header)
+    _write(entry, f"refused {type(error).__name__}: {error.message}")
+
+
 def _write(entry: Entry, outcome: str) -> None:
-    fields = {"who": entry.who, "peer": entry.peer, "what": entry.what,
-              "target": entry.target, "before": plain(entry.before),
-              "after": plain(entry.after), "outcome": outcome}
+    fields: dict[str, Any] = {
+        "who": clean(entry.who, MAX_NAME), "peer": clean(entry.peer, MAX_NAME),
+        "what": clean(entry.what, MAX_WHAT), "target": clean(entry.target, MAX_TARGET),
+        "before": bounded_state(entry.before), "after": bounded_state(entry.after),
+        "outcome": clean(outcome, MAX_OUTCOME)}
     if entry.on_behalf_of:
-        fields["on_behalf_of"] = entry.on_behalf_of
+        fields["on_behalf_of"] = clean(entry.on_behalf_of, MAX_NAME)
+    # Text format: each field JSON-quoted, so a target cannot pass for what follows it.
     compact = json.dumps({"before": fields["before"], "after": fields["after"]},
                          separators=(",", ":"), default=str)
-    log.info("operator %s %s %s: %s %s", entry.who, entry.what, entry.target or "-",
-             outcome, compact, extra=fields)
+    log.info("operator %s %s %s: %s %s", json.dumps(fields["who"]), fields["what"],
+             json.dumps(fields["target"]), json.dumps(fields["outcome"]), compact,
+             extra=fields)

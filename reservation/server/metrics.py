@@ -83,6 +83,11 @@ listing_refused = Counter("reservation_listing_pushes_refused_total",
 listing_unmapped = Counter("reservation_listing_unmapped_total",
                            "Changed SKUs with no item on a shop (no mapping row).",
                            ("channel",))
+auth_failures = Counter("reservation_auth_failures_total",
+                        "Calls refused by authentication or authorisation, by reason: missing, "
+                        "malformed, duplicate_header, unknown_token, permission_denied; "
+                        "peer_limited (the peer's failure budget was spent: refused unchecked) "
+                        "and busy (too many token verifications waiting).", ("reason",))
 
 _SAMPLED: dict[str, Any] = {"multiprocess_mode": "mostrecent"}
 queue_depth = Gauge("reservation_queue_depth", "Orders waiting in the overflow queues.",

@@ -11,10 +11,13 @@ from typing import Any
 import grpc
 import pytest
 
-from reservation.logs import JsonFormatter, configure
+from reservation.logs import TEXT_FORMAT, JsonFormatter, TextFormatter, configure
+from reservation.server import audit
 from reservation.settings import Settings
 from reservation.v1 import admin_service_pb2 as apb
+from reservation.v1 import guard_service_pb2 as gpb
 from reservation.v1 import types_pb2 as pb
+from reservation.v1.guard_service_pb2_grpc import GuardServiceStub
 from tests.conftest import Stubs
 from tests.helpers import at
 
@@ -89,3 +92,73 @@ def test_json_format_writes_one_object_per_line_with_extra_fields() -> None:
     parsed = json.loads(line)
     assert (parsed["level"], parsed["logger"], parsed["msg"], parsed["sku"]) == (
         "INFO", "reservation.test", "hello world", "A")
+
+
+@pytest.fixture
+def text_audit_log() -> Iterator[Callable[[], str]]:
+    """The audit logger's output as the text formatter writes it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(TextFormatter(TEXT_FORMAT))
+    logger = logging.getLogger("reservation.audit")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    yield stream.getvalue
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
+
+
+FORGED = ("SKU-9\n2026-11-22 10:00:00,000 INFO reservation.audit: operator \"ops-bob\" "
+          "LoadStock \"SKU-1\": \"ok\" {}")
+
+
+async def test_a_target_with_a_newline_cannot_forge_a_record(
+        stubs: Stubs, audit_log: Records, text_audit_log: Callable[[], str]) -> None:
+    guard = GuardServiceStub(stubs.channel)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await guard.SetSafetyStock(gpb.SetSafetyStockRequest(sku=FORGED, override=1),
+                                   metadata=(("x-operator", "eve"),))
+    text = text_audit_log()
+    assert text.count("\n") == 1, text  # one record, one line
+    assert "ops-bob" in text and "\nLoadStock" not in text
+    last = audit_log()[-1]
+    assert last["target"] == FORGED.replace("\n", "\\x0a")
+    assert last["who"] == "eve"
+
+
+async def test_nul_and_other_control_characters_are_escaped(
+        stubs: Stubs, audit_log: Records) -> None:
+    guard = GuardServiceStub(stubs.channel)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await guard.ForceBreaker(gpb.ForceBreakerRequest(
+            sku="A\x00B", channel="c\x1b[2J\u2028\u202e", state=gpb.BREAKER_STATE_OPEN))
+    last = audit_log()[-1]
+    assert last["target"] == "A\\x00B/c\\x1b[2J\\u2028\\u202e"
+
+
+async def test_every_field_of_a_record_is_bounded(
+        stubs: Stubs, audit_log: Records, text_audit_log: Callable[[], str]) -> None:
+    guard = GuardServiceStub(stubs.channel)
+    huge = "c" * 1_000_000
+    with pytest.raises(grpc.aio.AioRpcError):
+        await guard.SetBreakerThreshold(gpb.SetBreakerThresholdRequest(
+            sku="AUD-3", channel=huge, threshold=1), metadata=(("x-operator", "o" * 6000),))
+    last = audit_log()[-1]
+    assert len(json.dumps(last)) < 4096
+    assert last["who"] == "o" * 128 + "...(6000 chars)"
+    assert last["target"].endswith("(1000006 chars)")
+    assert len(text_audit_log()) < 4096
+    # before/after: a LoadStock of 1,000 SKUs is cut to a bounded summary.
+    items = [pb.StockItem(sku=f"AUD-BIG-{i}", warehouse_id="WH", quantity=1)
+             for i in range(1000)]
+    await stubs.admin.LoadStock(apb.LoadStockRequest(items=items, mode=apb.LOAD_MODE_ADD))
+    last = audit_log()[-1]
+    assert last["after"]["truncated"] and last["after"]["json_chars"] > 4096
+    assert len(json.dumps(last)) < 16_384
+
+
+def test_clean_escapes_backslashes_so_escapes_cannot_be_forged() -> None:
+    assert audit.clean("a\\x0ab", 64) == "a\\\\x0ab"
+    assert audit.clean("a\nb", 64) == "a\\x0ab"
+    assert audit.clean("x" * 10, 4) == "xxxx...(10 chars)"
