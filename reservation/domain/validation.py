@@ -6,8 +6,11 @@ can attach google.rpc.BadRequest details.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from reservation.domain.models import OrderLine, ReserveCommand, StockItem
 from reservation.errors import InvalidArgument
@@ -99,3 +102,50 @@ def stock_items(field: str, items: Sequence[StockItem], settings: Settings,
         if (item.sku, item.warehouse_id) in seen:
             raise InvalidArgument(f"{field}[{i}]", "repeats an earlier sku and warehouse_id")
         seen.add((item.sku, item.warehouse_id))
+
+
+JSON_MAX_DEPTH = 32
+"""Deepest nesting of a JSON document callers send (a rule set needs 5)."""
+# A string (to its closing quote, or to the end when unterminated: so every character
+# is looked at once, never rescanned from a later quote) or a bracket.
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]++|\\.)*+(?:"|\Z)|[\[\]{}]', re.DOTALL)
+
+
+def json_document(field: str, text: str, max_depth: int = JSON_MAX_DEPTH) -> Any:
+    """`text` parsed as JSON, or InvalidArgument naming the field (and, for a number, its
+    path inside): not JSON, nested deeper than max_depth (measured before parsing, so a
+    document nested 100,000 deep costs one scan, not a RecursionError), NaN or an
+    infinity (also 1e400, which parses as one), an integer too long to convert."""
+    depth = deepest = 0
+    for token in _JSON_TOKENS.finditer(text):
+        mark = token.group()
+        if mark in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > max_depth:
+                raise InvalidArgument(field, f"nests deeper than {max_depth} levels")
+        elif mark in ("]", "}"):
+            depth -= 1
+    try:
+        value = json.loads(text)
+    except RecursionError:  # cannot happen after the scan; never INTERNAL all the same
+        raise InvalidArgument(field, f"nests deeper than {max_depth} levels") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer beyond Python's limit
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise InvalidArgument(field, f"is not JSON: {reason}") from None
+    finite(field, value)
+    return value
+
+
+def finite(field: str, value: Any) -> None:
+    """InvalidArgument naming the path of the first NaN or infinite number in a parsed
+    JSON value (walked with an explicit stack)."""
+    stack: list[tuple[str, Any]] = [(field, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise InvalidArgument(where, f"must be a finite number, not {item}")
+        if isinstance(item, dict):
+            stack.extend((f"{where}.{str(k)[:64]}", v) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(item))

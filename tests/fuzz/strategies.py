@@ -5,11 +5,14 @@ its type (0, -1, the type's bounds, huge counts of lines, empty and very long st
 NUL and non-ASCII text, enum numbers the enum does not define, Timestamps and Durations
 far outside their ranges), and strings are often names the server knows (a loaded SKU,
 a configured channel or group), so calls get past the first check. Raw bytes, beside
-these, stand for what a broken or hostile client sends.
+these, stand for what a broken or hostile client sends. Floats are often NaN or
+infinite, Structs nest from shallow to deeper than the server accepts, and JSON sent as
+text (`*_json` fields) is often nested 100,000 deep or holds NaN.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from google.protobuf import message_factory
@@ -51,6 +54,33 @@ _TEXT = st.one_of(
 )
 
 
+_NON_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])
+
+# JSON documents sent as text (document_json): nested far too deep, non-finite numbers
+# (NaN, Infinity, 1e400 which parses as one), integers past Python's conversion limit.
+_JSON_TEXT = st.one_of(
+    st.integers(1, 100_000).map(lambda n: "[" * n + "]" * n),
+    st.sampled_from(['{"rules": [{"when": {"amount_above": NaN}}]}',
+                     '{"rules": [{"when": {"amount_above": Infinity}}]}',
+                     '{"rules": [{"when": {"amount_above": 1e400}}]}',
+                     '{"rules": [{"when": {"amount_above": ' + "9" * 5000 + "}}]}",
+                     '"' * 10_000, '{"rules": []}']),
+)
+
+
+@st.composite
+def _struct_value(draw: st.DrawFn) -> dict[str, Any]:
+    """A Struct's content: a few keys, a leaf that may be NaN or infinite, and nesting
+    from shallow to deeper than the server accepts (requests.MAX_DEPTH)."""
+    depth = draw(st.sampled_from([0, 1, 3, 17, 30]))
+    leaf: Any = draw(st.one_of(_NON_FINITE, st.floats(), st.text(max_size=8),
+                               st.booleans(), st.none()))
+    value: Any = {"leaf": leaf, "list": [leaf, 1]}
+    for i in range(depth):
+        value = {"n": value} if i % 2 else [value]
+    return value if isinstance(value, dict) else {"rules": value}
+
+
 def _scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
     t = field.type
     if t in _RANGES:
@@ -58,9 +88,12 @@ def _scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
     if t == FieldDescriptor.TYPE_BOOL:
         return st.booleans()
     if t in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
-        return st.floats(allow_nan=True, allow_infinity=True, width=32
-                         if t == FieldDescriptor.TYPE_FLOAT else 64)
+        # NaN and the infinities often, not only when the float strategy happens on them.
+        return st.one_of(_NON_FINITE, st.floats(allow_nan=True, allow_infinity=True, width=32
+                         if t == FieldDescriptor.TYPE_FLOAT else 64))
     if t == FieldDescriptor.TYPE_STRING:
+        if field.name.endswith("_json"):
+            return st.one_of(_TEXT, _JSON_TEXT)
         return _TEXT
     if t == FieldDescriptor.TYPE_BYTES:
         return st.binary(max_size=64)
@@ -83,6 +116,9 @@ def _message(draw: st.DrawFn, descriptor: Descriptor, depth: int) -> Message:
     if descriptor.full_name in ("google.protobuf.Timestamp", "google.protobuf.Duration"):
         values = draw(_timestamp_like(descriptor))
         msg.seconds, msg.nanos = values["seconds"], values["nanos"]  # type: ignore[attr-defined]
+        return msg
+    if descriptor.full_name == "google.protobuf.Struct":
+        msg.update(draw(_struct_value()))  # type: ignore[attr-defined]
         return msg
     for field in descriptor.fields:
         if draw(st.integers(0, 4)) == 0:

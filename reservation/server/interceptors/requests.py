@@ -5,8 +5,12 @@ Two kinds, both the caller's doing, neither a server fault:
 - bytes that do not parse as the method's request message (grpcio would answer UNKNOWN
   for a unary call and INTERNAL mid-stream);
 - a parsed message whose enum fields hold a number the enum does not define (protobuf
-  keeps unknown enum numbers in proto3), or whose Timestamp / Duration fields lie outside
-  the range those types define (so no later conversion overflows).
+  keeps unknown enum numbers in proto3), whose Timestamp / Duration fields lie outside
+  the range those types define (so no later conversion overflows), whose float or
+  double fields hold NaN or an infinity (no weight, amount or coordinate means anything
+  then), or whose google.protobuf.Struct values nest deeper than MAX_DEPTH or hold a
+  non-finite number (a rule document; named by its JSON path, e.g.
+  `document.weights.load`).
 
 The deserializer cannot raise (grpcio turns that into UNKNOWN), so it returns a `Refused`
 marker instead, and the wrapped handler raises the marker's `InvalidArgument`, which the
@@ -18,6 +22,7 @@ the bad message.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +48,12 @@ class Refused:
 
 
 _RANGED = ("google.protobuf.Timestamp", "google.protobuf.Duration")
+_JSON = ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue")
+_FLOATS = (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT)
+MAX_DEPTH = 16
+"""Deepest nesting of a Struct value: a rule document needs 5; protobuf's own decoder
+refuses about 33 (three messages per level), as `request`. Deeper than this is refused
+naming the path, so nothing later walks an unbounded tree."""
 
 
 @functools.cache
@@ -55,13 +66,13 @@ def _checked_type(descriptor: Descriptor) -> bool:
 
 
 def _reaches_checked(descriptor: Descriptor, seen: set[str]) -> bool:
-    if descriptor.full_name in _RANGED:
+    if descriptor.full_name in _RANGED or descriptor.full_name in _JSON:
         return True
     if descriptor.full_name in seen:  # recursive types: decided where the cycle began
         return False
     seen.add(descriptor.full_name)
     for field in descriptor.fields:
-        if field.type == FieldDescriptor.TYPE_ENUM:
+        if field.type == FieldDescriptor.TYPE_ENUM or field.type in _FLOATS:
             return True
         if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None \
                 and _reaches_checked(field.message_type, seen):
@@ -78,6 +89,9 @@ def check(message: Message, path: str = "") -> None:
     if name == "google.protobuf.Duration":
         _duration(path, message)
         return
+    if name in _JSON:
+        _json(path, message)
+        return
     if not _checked_type(message.DESCRIPTOR):
         return
     for field, value in message.ListFields():
@@ -93,11 +107,44 @@ def check(message: Message, path: str = "") -> None:
                 if number not in enum.values_by_number:
                     at = f"{where}[{i}]" if field.is_repeated else where
                     raise InvalidArgument(at, f"{number} is not a {enum.name} value")
+        elif field.type in _FLOATS:
+            for i, number in enumerate(values):
+                if not math.isfinite(number):
+                    at = f"{where}[{i}]" if field.is_repeated else where
+                    raise InvalidArgument(at, f"must be a finite number, not {number}")
         elif (field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None
               and not field.message_type.GetOptions().map_entry):
             for i, item in enumerate(values):
                 at = f"{where}[{i}]" if field.is_repeated else where
                 check(item, at)
+
+
+def _json(path: str, message: Any) -> None:
+    """A Struct, Value or ListValue: no non-finite number, nesting at most MAX_DEPTH;
+    walked with an explicit stack (never recursion), paths as JSON paths."""
+    stack: list[tuple[str, Any, int]] = [(path, message, 1)]
+    while stack:
+        where, item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidArgument(where, f"nests deeper than {MAX_DEPTH} levels")
+        kind = item.DESCRIPTOR.full_name
+        if kind == "google.protobuf.Struct":
+            stack.extend((_key(where, k), v, depth + 1) for k, v in item.fields.items())
+        elif kind == "google.protobuf.ListValue":
+            stack.extend((f"{where}[{i}]", v, depth + 1) for i, v in enumerate(item.values))
+        else:
+            which = item.WhichOneof("kind")
+            if which == "number_value" and not math.isfinite(item.number_value):
+                raise InvalidArgument(where, f"must be a finite number, not {item.number_value}")
+            if which == "struct_value":
+                stack.append((where, item.struct_value, depth))
+            elif which == "list_value":
+                stack.append((where, item.list_value, depth))
+
+
+def _key(where: str, key: str) -> str:
+    shown = key if len(key) <= 64 else f"{key[:64]}..."
+    return f"{where}.{shown}" if where else shown
 
 
 def _timestamp(path: str, ts: Any) -> None:

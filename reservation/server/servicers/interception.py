@@ -7,6 +7,7 @@ import json
 
 import grpc
 
+from reservation.domain import validation
 from reservation.errors import InvalidArgument
 from reservation.interception.rules import RuleSet
 from reservation.interception.service import Interception, Review
@@ -48,10 +49,7 @@ class InterceptionServicer(pb_grpc.InterceptionServiceServicer):
                                    ) -> pb.PutInterceptionRulesResponse:
         if len(request.document_json) > MAX_DOCUMENT:
             raise InvalidArgument("document_json", f"is longer than {MAX_DOCUMENT} bytes")
-        try:
-            document = json.loads(request.document_json)
-        except json.JSONDecodeError as exc:
-            raise InvalidArgument("document_json", f"is not JSON: {exc.msg}") from None
+        document = validation.json_document("document_json", request.document_json)
         ov.text("comment", request.comment)
         ov.actor("actor", request.actor)
         if request.expected_version < 0:
