@@ -64,8 +64,26 @@ def day_name(day: int) -> str:
     return (datetime.date(1970, 1, 1) + datetime.timedelta(days=day)).isoformat()
 
 
+def sale_open(sale: dict[str, str], now_ms: int) -> bool:
+    """The same rule as sale_of in _lib.lua: started, not ended, not stopped."""
+    if not sale or sale.get("stopped") == "1":
+        return False
+    return int(sale.get("starts", "0")) <= now_ms < int(sale.get("ends", "0"))
+
+
+def factor_in_force(record: GuardRecord, now_ms: int, factor: float, hot: float) -> float:
+    """The factor of the safety stock shown: the one it was computed with, or, for a SKU
+    whose safety stock was never computed (no sale, live mode or override yet), the one
+    that applies now (hot while its sale is open or it is live)."""
+    if "factor" in record.guard:
+        return float(record.guard["factor"])
+    live = record.guard.get("live") == "1"
+    return hot if live or sale_open(record.sale, now_ms) else factor
+
+
 def build(sku: str, record: GuardRecord, opened: dict[str, int], now_ms: int, days: int,
-          hysteresis: float, margin: int) -> SkuGuard:
+          hysteresis: float, margin: int, factor: float = 0.0,
+          hot_factor: float = 0.0) -> SkuGuard:
     g = record.guard
     computed = int(g.get("ss", "0"))
     override = int(g["ss_set"]) if "ss_set" in g else None
@@ -85,5 +103,6 @@ def build(sku: str, record: GuardRecord, opened: dict[str, int], now_ms: int, da
                                 close_level(threshold, hysteresis, margin),
                                 opened.get(ch, 0)))
     return SkuGuard(sku, record.available, safety, computed, override,
-                    float(g.get("avg", "0")), float(g.get("factor", "0")),
+                    float(g.get("avg", "0")),
+                    factor_in_force(record, now_ms, factor, hot_factor),
                     g.get("live") == "1", daily, tuple(breakers))

@@ -58,7 +58,7 @@ class Guard:
         opened = {ch: at for s, ch, at in await self.store.open_breakers(shard) if s == sku}
         s = self.settings
         return build(sku, record, opened, now_ms(), s.safety_days, s.breaker_hysteresis,
-                     s.breaker_margin)
+                     s.breaker_margin, s.safety_factor, s.safety_factor_hot)
 
     async def set_safety_stock(self, sku: str, override: int | None, clear: bool,
                                live: bool | None) -> SkuGuard:

@@ -8,7 +8,7 @@ plain reads use `redis_errors()`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from reservation.storage import keys
@@ -29,6 +29,8 @@ class GuardRecord:
     guard: dict[str, str]
     sold: dict[str, str]
     available: int
+    sale: dict[str, str] = field(default_factory=dict)
+    """The SKU's flash-sale fields ({} for none): whether the hot factor applies."""
 
 
 class GuardStore:
@@ -63,9 +65,10 @@ class GuardStore:
                 pipe.hgetall(keys.guard(shard, sku))
                 pipe.hgetall(keys.sold(shard, sku))
                 pipe.hgetall(keys.stock(shard, sku))
-                exists, guard, sold, stock = await pipe.execute()
+                pipe.hgetall(keys.sale(shard, sku))
+                exists, guard, sold, stock, sale = await pipe.execute()
         available = sum(c["available"] for c in keys.parse_counters(stock).values())
-        return GuardRecord(bool(exists), guard, sold, available)
+        return GuardRecord(bool(exists), guard, sold, available, sale)
 
     async def open_breakers(self, shard: int) -> list[tuple[str, str, int]]:
         """(sku, channel, opened at ms) of one shard's OPEN breakers."""

@@ -97,3 +97,19 @@ async def test_counting_sales_adds_no_consumer_group_to_the_streams(app: App, st
     stream = keys.write_back(keys.shard_of(SKU, app.settings.shards))
     groups = {g["name"] for g in await app.store.client.xinfo_groups(stream)}
     assert groups == set(app.settings.write_back_groups.split(","))
+
+
+async def test_a_sku_without_guard_state_shows_the_factor_that_applies(
+        app: App, stubs, guard) -> None:
+    """GetGuard of a SKU whose safety stock was never computed showed factor 0.0; it
+    shows the configured factor, the hot one while its flash sale is open."""
+    await load(stubs, (SKU, WH, 10), ("SAFE-HOT", WH, 10))
+    assert (await get(guard)).factor == app.settings.safety_factor == 1.5
+    await stubs.admin.StartFlashSale(apb.StartFlashSaleRequest(
+        sale_id="factor-sale", starts_at=at(0), ends_at=at(3_600_000),
+        items=[pb.StockItem(sku="SAFE-HOT", warehouse_id=WH, quantity=5)]))
+    assert (await get(guard, "SAFE-HOT")).factor == app.settings.safety_factor_hot == 2.3
+    await stubs.admin.StartFlashSale(apb.StartFlashSaleRequest(
+        sale_id="later-sale", starts_at=at(3_600_000), ends_at=at(7_200_000),
+        items=[pb.StockItem(sku=SKU, warehouse_id=WH, quantity=1)]))
+    assert (await get(guard)).factor == 1.5  # its sale has not started
