@@ -88,11 +88,11 @@ class Settings:
     it changes. See README "Security"."""
     auth_reload_interval_ms: int = 1000
     """How often the auth file's modification time is looked at."""
-    auth_failure_rate: float = 2.0
+    auth_failure_rate: float = 1.0
     """Failed authentications a second each peer address may make (token bucket); past
     it, calls without a token known to be right are refused RESOURCE_EXHAUSTED unchecked
     (no scrypt, no log record). 0: no budget."""
-    auth_failure_burst: int = 20
+    auth_failure_burst: int = 10
     """Failed authentications a peer may make at once before auth_failure_rate applies."""
     tls_cert: str | None = None
     """PEM certificate chain the server presents; with tls_key, the port speaks TLS only.

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import math
 import time
 from collections.abc import Callable
 from typing import NoReturn
@@ -145,8 +146,9 @@ class Verifier:
         wait_s = self.budget.wait(address)
         if wait_s:
             self.on_failure("peer_limited")
+            # Whole 100 ms: the refusal's details repeat and are built once (errors.py).
             raise ResourceExhausted(f"too many failed authentications from {address}",
-                                    retry_after_ms=max(1, round(wait_s * 1000)))
+                                    retry_after_ms=100 * math.ceil(wait_s * 10))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -185,17 +185,21 @@ class AuthFileError(StartupError):
 
 
 def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
-    """Outermost first: metrics see every final code; errors map everything inside;
-    shedding comes before any work; auth decides the grant the caller limits use."""
-    chain: list[grpc.aio.ServerInterceptor] = [ErrorInterceptor()]
-    if settings.max_in_flight:
-        chain.append(ShedInterceptor(InFlightCap(settings.max_in_flight,
-                                                 settings.shed_retry_after_ms)))
+    """Outermost first: metrics see every final code; auth refuses wrong credentials
+    before any other work (a refusal must be the cheapest answer); errors map everything
+    inside; shedding comes before the call's work; the caller limits use auth's grant."""
+    chain: list[grpc.aio.ServerInterceptor] = []
     source = directory_source(settings)
     if source is not None:
         chain.append(AuthInterceptor(source, Verifier(
             settings.auth_failure_rate, settings.auth_failure_burst,
-            retry_after_ms=settings.shed_retry_after_ms, on_failure=count_failure)))
+            retry_after_ms=settings.shed_retry_after_ms, on_failure=count_failure),
+            method_kinds(), certificates=bool(settings.tls_client_ca)))
+    chain.append(ErrorInterceptor())
+    if settings.max_in_flight:
+        chain.append(ShedInterceptor(InFlightCap(settings.max_in_flight,
+                                                 settings.shed_retry_after_ms)))
+    if source is not None:
         chain.append(CallerLimitInterceptor(settings))
     # Innermost: refuses requests that cannot mean anything (it wraps the deserializer).
     chain.append(RequestCheckInterceptor())
@@ -204,6 +208,16 @@ def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
         chain.insert(0, MetricsInterceptor())
     # Outermost of all: the span covers the whole call and joins the caller's trace.
     return [*tracing.server_interceptors(), *chain]
+
+
+def method_kinds() -> dict[str, tuple[bool, bool]]:
+    """(client streaming, server streaming) of every method the server serves."""
+    files = (reservation_service_pb2, admin_service_pb2, write_back_service_pb2,
+             order_service_pb2, interception_service_pb2, routing_service_pb2,
+             guard_service_pb2)
+    return {f"/{service.full_name}/{m.name}": (m.client_streaming, m.server_streaming)
+            for f in files for service in f.DESCRIPTOR.services_by_name.values()
+            for m in service.methods}
 
 
 def build_server(settings: Settings, reservations: Reservations, sales: Sales,

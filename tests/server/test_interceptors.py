@@ -4,14 +4,17 @@ unary-stream, stream-unary and stream-stream alike, on a real gRPC server."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import grpc
 import pytest
+import yaml
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from reservation.access import roles
 from reservation.access.roles import Role, Scope
+from reservation.access.tokens import hash_token
 from reservation.errors import InvalidArgument
 from reservation.server.app import App, interceptors
 from reservation.settings import Settings
@@ -57,14 +60,20 @@ async def _stream_stream(requests: AsyncIterator[bytes], context: grpc.aio.Servi
         yield _behaviour(r)
 
 
-@pytest.fixture
-async def kinds_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
+@pytest.fixture(params=["sha256", "scrypt"])
+async def kinds_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                       tmp_path: Path) -> AsyncIterator[str]:
     """A real server with one method per handler kind, behind the service's interceptors
-    (the test methods get a role: the role table refuses methods it does not name)."""
+    (the test methods get a role: the role table refuses methods it does not name). The
+    token is stored sha256 (decided from the metadata alone) or scrypt (decided in the
+    call, off the event loop, then handed to the chain): both paths for every kind."""
     for kind in KINDS:
         monkeypatch.setitem(roles.METHODS, f"/{SERVICE}/{kind}", {Role.OPERATOR: Scope.ANY})
-    settings = Settings(redis_url="redis://127.0.0.1:1/0", port=0, auth_token=TOKEN,
-                        write_back_batch_key="k")
+    auth = tmp_path / "principals.yaml"
+    auth.write_text(yaml.safe_dump({"principals": [
+        {"name": "ops", "role": "operator", "token_hash": hash_token(TOKEN, request.param)}]}))
+    settings = Settings(redis_url="redis://127.0.0.1:1/0", port=0, auth_file=str(auth),
+                        write_back_batch_key="k", auth_failure_rate=0)
     server = grpc.aio.server(interceptors=interceptors(settings))
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {
         "unary_unary": grpc.unary_unary_rpc_method_handler(_unary_unary),

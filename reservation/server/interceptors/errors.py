@@ -44,7 +44,23 @@ def status_code(exc: errors.ReservationError) -> grpc.StatusCode:
 
 
 def status_details(exc: errors.ReservationError) -> tuple[tuple[str, bytes | str], ...]:
-    """Trailing metadata carrying google.rpc.Status (what grpcio-status reads)."""
+    """Trailing metadata carrying google.rpc.Status (what grpcio-status reads). Refusals
+    that repeat (a flood of wrong tokens) are built once (at most 256 kept)."""
+    if isinstance(exc, (errors.Unauthenticated, errors.ResourceExhausted)):
+        key = (type(exc).__name__, exc.message, getattr(exc, "retry_after_ms", None))
+        found = _REPEATED.get(key)
+        if found is None:
+            if len(_REPEATED) >= 256:
+                _REPEATED.clear()
+            found = _REPEATED[key] = _details(exc)
+        return found
+    return _details(exc)
+
+
+_REPEATED: dict[tuple[str, str, int | None], tuple[tuple[str, bytes | str], ...]] = {}
+
+
+def _details(exc: errors.ReservationError) -> tuple[tuple[str, bytes | str], ...]:
     status = status_pb2.Status(code=status_code(exc).value[0], message=exc.message)
     if isinstance(exc, errors.InvalidArgument):
         detail = any_pb2.Any()
