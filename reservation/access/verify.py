@@ -6,8 +6,9 @@ call of every other caller (scrypt is ~80 ms of CPU on purpose). So:
 
 - what Directory.fast cannot decide (a token it has never seen while scrypt principals
   exist) is verified in a small thread pool of its own, off the event loop
-  (hashlib.scrypt releases the GIL), with at most `queue` verifications waiting: beyond
-  that the call is refused RESOURCE_EXHAUSTED at once instead of piling up;
+  (hashlib.scrypt releases the GIL) and at the lowest CPU priority, with at most
+  `queue` verifications waiting: beyond that the call is refused RESOURCE_EXHAUSTED at
+  once instead of piling up;
 - every failed authentication spends a token of its peer's bucket (`rate` a second,
   `burst` saved up; peers are told apart by address, ports ignored); a peer with an
   empty bucket gets RESOURCE_EXHAUSTED with the wait until its next token for anything
@@ -28,7 +29,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextlib
 import math
+import os
+import threading
 import time
 from collections.abc import Callable
 from typing import NoReturn
@@ -85,6 +89,15 @@ class FailureBudget:
             self._bucket(peer).take()
 
 
+def _lowest_priority() -> None:
+    """Run this (scrypt) thread at nice 19: it releases the GIL, but its 80 ms of CPU and
+    16 MB of memory traffic would still take a core from the event loop on a small box;
+    at the lowest priority the loop preempts it. Linux sets this per thread; elsewhere
+    the call fails and the thread keeps the process's priority."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 class Verifier:
     def __init__(self, rate: float, burst: int, workers: int = 1, queue: int = 8,
                  retry_after_ms: int = 100,
@@ -94,8 +107,8 @@ class Verifier:
         self.queue = queue
         self.retry_after_ms = retry_after_ms
         self.on_failure = on_failure
-        self._pool = concurrent.futures.ThreadPoolExecutor(workers,
-                                                           thread_name_prefix="scrypt")
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            workers, thread_name_prefix="scrypt", initializer=_lowest_priority)
         self._waiting = 0
 
     async def principal(self, directory: Directory, token: str, peer: str) -> Principal:
