@@ -64,16 +64,18 @@ def auth_file(path: Path, scrypt: int) -> None:
 
 
 class Service:
-    def __init__(self, redis_url: str, auth: Path) -> None:
+    def __init__(self, redis_url: str, auth: Path, extra_env: dict[str, str]) -> None:
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("RESERVATION_")}
         env.update(RESERVATION_REDIS_URL=redis_url, RESERVATION_PORT=str(self.port),
                    RESERVATION_LOG_LEVEL="ERROR", RESERVATION_AUTH_FILE=str(auth),
-                   RESERVATION_WRITE_BACK_BATCH_KEY="bench-key")
-        if os.environ.get("CHAOS_SERVICE_PYTHONPATH"):
-            env["PYTHONPATH"] = os.environ["CHAOS_SERVICE_PYTHONPATH"]
+                   RESERVATION_WRITE_BACK_BATCH_KEY="bench-key", **extra_env)
+        # `-m` puts the working directory first on sys.path: run from the other checkout.
+        cwd = os.environ.get("CHAOS_SERVICE_PYTHONPATH") or None
+        if cwd:
+            env["PYTHONPATH"] = cwd
         self.proc = subprocess.Popen([sys.executable, "-m", "reservation.cli", "serve"],
-                                     env=env, stderr=subprocess.DEVNULL)
+                                     env=env, stderr=subprocess.DEVNULL, cwd=cwd)
         self.target = f"127.0.0.1:{self.port}"
 
     async def ready(self) -> None:
@@ -202,7 +204,7 @@ async def one_run(redis_url: str, workdir: Path, scrypt: int, args: argparse.Nam
                   ) -> dict[str, Any]:
     path = workdir / f"principals-{scrypt}.yaml"
     auth_file(path, scrypt)
-    service = Service(redis_url, path)
+    service = Service(redis_url, path, dict(kv.split("=", 1) for kv in args.server_env))
     try:
         await service.ready()
         async with grpc.aio.insecure_channel(service.target) as ch:
@@ -266,10 +268,14 @@ def markdown(rows: list[dict[str, Any]], args: argparse.Namespace, commit: str) 
 def service_commit() -> str:
     root = os.environ.get("CHAOS_SERVICE_PYTHONPATH") or str(Path(__file__).parents[1])
     try:
-        return subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--",
+                                "reservation"], capture_output=True, text=True,
+                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return f"{commit} with uncommitted changes" if dirty else commit
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -304,6 +310,8 @@ if __name__ == "__main__":
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--attackers", type=int, default=2, help="attacking processes")
     p.add_argument("--label", default="after")
+    p.add_argument("--server-env", nargs="*", default=[], metavar="RESERVATION_X=V",
+                   help="more settings for the server")
     parsed = p.parse_args()
     parsed.argv = sys.argv[1:]
     asyncio.run(main(parsed))
