@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from reservation.access.limits import InFlightCap
@@ -212,12 +213,9 @@ def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
 
 def method_kinds() -> dict[str, tuple[bool, bool]]:
     """(client streaming, server streaming) of every method the server serves."""
-    files = (reservation_service_pb2, admin_service_pb2, write_back_service_pb2,
-             order_service_pb2, interception_service_pb2, routing_service_pb2,
-             guard_service_pb2)
-    return {f"/{service.full_name}/{m.name}": (m.client_streaming, m.server_streaming)
-            for f in files for service in f.DESCRIPTOR.services_by_name.values()
-            for m in service.methods}
+    pool = descriptor_pool.Default()
+    return {f"/{name}/{m.name}": (m.client_streaming, m.server_streaming)
+            for name in SERVICE_NAMES for m in pool.FindServiceByName(name).methods}
 
 
 def build_server(settings: Settings, reservations: Reservations, sales: Sales,
