@@ -1,0 +1,1 @@
+"""Builds the documentation's reference pages from the code (settings, API, CLI)."""
