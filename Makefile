@@ -35,7 +35,7 @@ lint: venv
 # (NO_MKDOCS_2_WARNING: Material's banner about its end of life, May 2027; noted in
 # CONTRIBUTING.md, not repeated on every build.)
 docs: venv
-	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
 
 lint-proto: venv
 	cd protos && ../$(BIN)/buf lint

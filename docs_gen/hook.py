@@ -6,12 +6,22 @@ argparse parsers) and exists only in memory, so the site can never quote a stale
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
-PAGES: dict[str, Callable[[], str]] = {}
+# MkDocs loads this file by path; the generators are the package beside it.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from docs_gen import api_page, cli_page, settings_page
+
+PAGES: dict[str, Callable[[], str]] = {
+    "reference/settings.md": settings_page.render,
+    "reference/api.md": api_page.render,
+    "reference/cli.md": cli_page.render,
+}
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:

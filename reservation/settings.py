@@ -14,21 +14,25 @@ class ConfigError(ValueError):
 
 
 def _default_data_dir() -> str:
+    """`$XDG_DATA_HOME/reservation`, else `~/.local/share/reservation`."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return str(Path(base) / "reservation")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob of the service. README lists each with its environment variable."""
+    """Every knob of the service, RESERVATION_<FIELD> each. The docs' settings reference is
+    generated from this class: every field needs a docstring (tests/docs checks it)."""
 
     redis_url: str | None = None
-    """Redis to use; unset: start a private redis-server in data_dir."""
+    """Redis to use; unset: start a private redis-server in data_dir (AOF on, appendfsync
+    everysec)."""
     redis_cluster: bool = False
     """Talk Redis Cluster protocol to redis_url."""
     redis_functions: bool = True
     """Run the scripts as Redis Functions (one library loaded once) on Redis >= 7; false
-    (or Redis 6.2) keeps EVALSHA of each script with its libraries prepended."""
+    (or Redis 6.2, or Redis Cluster) keeps EVALSHA of each script with its libraries
+    prepended."""
     redis_timeout_ms: int = 2000
     """Socket timeout towards Redis: a hung Redis becomes UNAVAILABLE, not a hung call."""
     redis_max_connections: int = 64
@@ -38,6 +42,7 @@ class Settings:
     host: str = "127.0.0.1"
     """Address the gRPC server listens on."""
     port: int = 50051
+    """Port the gRPC server listens on (0: any free port, as the tests use)."""
     reuse_port: bool = False
     """Share the port with other processes (SO_REUSEPORT). `serve --workers N` sets it for
     its workers; otherwise a port already taken is an error, not a silent split."""
@@ -46,6 +51,7 @@ class Settings:
     default_hold_ttl_ms: int = 15 * 60 * 1000
     """Hold TTL when neither request nor sale gives one."""
     max_hold_ttl_ms: int = 24 * 60 * 60 * 1000
+    """Largest hold TTL a request or a flash sale may ask for."""
     retention_ms: int = 24 * 60 * 60 * 1000
     """How long finished orders stay readable (and idempotent)."""
     rejected_retention_ms: int = 60_000
@@ -74,10 +80,13 @@ class Settings:
     watch_max_ms: int = 15 * 60 * 1000
     """A watch ends after this long (the caller watches again)."""
     max_lines: int = 100
+    """Most lines per order."""
     max_quantity: int = 1_000_000
+    """Largest quantity per line or stock item."""
     max_batch: int = 1000
-    """Most orders in one ReserveBatch request."""
+    """Most orders in one ReserveBatch request, items in one LoadStock or flash sale."""
     max_id_length: int = 128
+    """Longest order or buyer id, in bytes."""
     grace_period_s: float = 5.0
     """Time in-flight calls get after SIGTERM."""
     auth_token: str | None = None
@@ -85,7 +94,7 @@ class Settings:
     that token is one principal with every role (a warning says so at start-up)."""
     auth_file: str | None = None
     """YAML file of principals (name, role, token hash, scope, limits); read again when
-    it changes. See README "Security"."""
+    it changes. See the docs' security page."""
     auth_reload_interval_ms: int = 1000
     """How often the auth file's modification time is looked at."""
     auth_failure_rate: float = 1.0
@@ -130,8 +139,9 @@ class Settings:
     metrics_port: int = 0
     """Port of the Prometheus /metrics endpoint (on host); 0: no endpoint."""
     write_back_groups: str = "wms"
-    """Comma-separated consumer groups a WMS may pull as. Fixed list, created at start:
-    a group that nobody acknowledges holds back stream trimming for every group."""
+    """Comma-separated consumer groups a WMS may pull as (the first is the default). Fixed
+    list, created at start: a group that nobody acknowledges holds back stream trimming
+    for every group."""
     write_back_visibility_timeout_ms: int = 30_000
     """Events of a batch not acknowledged this long are delivered again."""
     write_back_max_deliveries: int = 5

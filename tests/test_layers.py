@@ -1,4 +1,5 @@
-"""Dependencies point down only: the package map in README's "Code map" is enforced here.
+"""Dependencies point down only: the layers and code map in docs/ARCHITECTURE.md are
+enforced here.
 
 Every import in both distributions (module level and inside functions alike) is checked:
 in the server's reservation/ against the layers below (an upward edge, or a capability
@@ -50,7 +51,8 @@ def _rank(top: str) -> int:
     for i, layer in enumerate(LAYERS):
         if top in layer:
             return i
-    raise AssertionError(f"reservation.{top} is in no layer: add it to LAYERS and README")
+    raise AssertionError(f"reservation.{top} is in no layer: add it to LAYERS and to "
+                         "docs/ARCHITECTURE.md")
 
 
 def _top(module: str) -> str | None:

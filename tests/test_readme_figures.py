@@ -1,5 +1,6 @@
-"""Every row of README's Performance table is a row of the committed results file:
-README quotes measurements, it does not make them up or keep them past a re-run."""
+"""Every row of the performance page's table (docs/performance/service.md) is a row of the
+committed results file: the docs quote measurements, they do not make them up or keep
+them past a re-run."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "results.json"
+PAGE = ROOT / "docs" / "performance" / "service.md"
 
 
 def tables(section: str) -> list[list[list[str]]]:
@@ -35,7 +37,7 @@ def targets_table() -> list[list[str]]:
 
 
 def performance_section() -> str:
-    return (ROOT / "README.md").read_text().split("\n## Performance", 1)[1].split("\n## ", 1)[0]
+    return PAGE.read_text()
 
 
 def matches(cells: list[str], row: dict) -> bool:
@@ -65,20 +67,19 @@ def test_every_row_of_the_readme_performance_table_is_in_the_results_file() -> N
     table = performance_table()
     assert len(table) >= 10
     missing = [cells for cells in table if not any(matches(cells, r) for r in rows)]
-    assert missing == [], f"README figures not in {RESULTS.name}: {missing}"
+    assert missing == [], f"{PAGE.name} figures not in {RESULTS.name}: {missing}"
 
 
 def test_the_readme_names_the_date_of_the_run_it_quotes() -> None:
     date = json.loads(RESULTS.read_text())["meta"]["date"]
-    section = (ROOT / "README.md").read_text().split("\n## Performance", 1)[1]
-    assert f"run of {date}" in section
+    assert f"run of {date}" in PAGE.read_text()
 
 
 def test_each_target_the_readme_marks_is_marked_as_the_results_file_says() -> None:
     summary = json.loads(RESULTS.read_text())["summary"]
     rows = targets_table()
     assert {cells[0] for cells in rows} == set(summary["targets"]), \
-        "README must list every target of the run, and only those"
+        "the page must list every target of the run, and only those"
     for target, figures, verdict in rows:
         assert verdict in ("met", "**missed**"), verdict
         assert (verdict == "met") == summary["targets"][target], target
@@ -87,4 +88,4 @@ def test_each_target_the_readme_marks_is_marked_as_the_results_file_says() -> No
         for key, value in quoted:
             digits = len(value.split(".")[1]) if "." in value else 0
             assert summary[key] is not None and round(float(summary[key]), digits) \
-                == float(value), f"{target}: {key} is {summary[key]}, README says {value}"
+                == float(value), f"{target}: {key} is {summary[key]}, the page says {value}"

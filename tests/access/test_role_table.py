@@ -1,5 +1,6 @@
 """Every RPC x every role, on a real server with an auth file: the allowed and refused
-answers, compared with the role table, and written into README's "Security" section
+answers, compared with the role table, and written into the security page's role table
+(docs/operating/security.md)
 (regenerate with `UPDATE_ROLE_TABLE=1 pytest tests/access/test_role_table.py`).
 
 RPCs are enumerated from the descriptors in reservation/v1, so a new RPC without a role
@@ -21,7 +22,7 @@ from reservation.server.app import App
 from tests.access.conftest import ROLES, token_of
 from tests.access.rpcs import Rpc, all_rpcs, call
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "operating" / "security.md"
 START, END = "<!-- role-table:start -->", "<!-- role-table:end -->"
 REFUSED = (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED)
 RPCS = all_rpcs()
@@ -109,15 +110,16 @@ async def test_every_rpc_for_every_role_answers_as_the_table_says(
                 wrong.append(f"{method} as {role}: {code.name}, table says "
                              f"{'allowed' if allowed else 'refused'}")
     assert wrong == []
-    # The table in README is this one.
+    # The table in the security page is this one.
     table = markdown(matrix)
-    text = README.read_text(encoding="utf-8")
+    text = PAGE.read_text(encoding="utf-8")
     if os.environ.get("UPDATE_ROLE_TABLE"):
         text = re.sub(f"{re.escape(START)}.*?{re.escape(END)}",
                       lambda _: f"{START}\n{table}\n{END}", text, flags=re.DOTALL)
-        README.write_text(text, encoding="utf-8")
+        PAGE.write_text(text, encoding="utf-8")
     assert f"{START}\n{table}\n{END}" in text, (
-        "README's role table is out of date: UPDATE_ROLE_TABLE=1 pytest " + __file__)
+        "the security page's role table is out of date: UPDATE_ROLE_TABLE=1 pytest "
+        + __file__)
 
 
 @pytest.mark.parametrize("role", ROLES)

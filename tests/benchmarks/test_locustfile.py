@@ -1,5 +1,6 @@
-"""The README's locust command works as written: it starts its own sale, reports reserved
-and rejected orders as separate rows, and says in one line what is missing."""
+"""The load-testing page's locust command (docs/operating/load-testing.md) works as
+written: it starts its own sale, reports reserved and rejected orders as separate rows,
+and says in one line what is missing."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 async def locust(tmp: Path, host: str, *extra: str, **env: str) -> tuple[int, str]:
-    """The README's command, shortened (-u 5 -t 10s: on a busy machine locust needs seconds to start its users), against `host`: (exit code, stderr).
+    """The page's command, shortened (-u 5 -t 10s: on a busy machine locust needs seconds to start its users), against `host`: (exit code, stderr).
     Run without blocking: the server under test shares this event loop."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("RESERVATION_",
                                                                          "LOADTEST_"))}

@@ -4,8 +4,8 @@ log in (a wrong token is refused), start a sale with its confirmation step, watc
 bars move while a load generator runs, requeue a dead letter, force a breaker, stop the
 sale; every action is checked through the gRPC API and in the operator-action log.
 
-Screenshots go to $CONSOLE_SCREENSHOTS when set (README's come from
-benchmarks/results/console/), else to the test's temporary directory.
+Screenshots go to $CONSOLE_SCREENSHOTS when set (the docs' console page shows those in
+docs/assets/console/), else to the test's temporary directory.
 """
 
 from __future__ import annotations

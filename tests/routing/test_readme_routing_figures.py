@@ -1,5 +1,6 @@
-"""README's Routing section quotes the committed routing results files: the kernel's
-ratios and what routing adds to Reserve's CPU, as the files say (re-run, re-quote)."""
+"""The routing performance page (docs/performance/routing.md) quotes the committed routing
+results files: the kernel's ratios and what routing adds to Reserve's CPU, as the files
+say (re-run, re-quote)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def routing_section() -> str:
-    text = (ROOT / "README.md").read_text()
-    return text.split("\n## Routing", 1)[1].split("\n## ", 1)[0]
+    return (ROOT / "docs" / "performance" / "routing.md").read_text()
 
 
 def test_the_kernel_ratios_are_the_results_files() -> None:
