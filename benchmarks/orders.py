@@ -31,6 +31,7 @@ from typing import Any
 
 import grpc
 
+from benchmarks import paths
 from reservation.ordersync import validation
 from reservation.ordersync.hub import OrderHub
 from reservation.ordersync.model import Address, Line, RawOrder
@@ -159,7 +160,7 @@ async def profile_in_process(url: str, n: int, batch: int, prefix: Path) -> None
     await in_process(url, n, batch)
     profiler.stop()
     prefix.with_name(prefix.name + "-python.txt").write_text(
-        profiler.output_text(unicode=False, color=False, show_all=False))
+        paths.scrub(profiler.output_text(unicode=False, color=False, show_all=False)))
     lines = [(f"Redis side of `python -m benchmarks.orders --orders {n} --batch {batch}` "
               f"in process ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load "
               f"average {os.getloadavg()[0]:.1f}); CPU of the Redis process (INFO cpu) per "
@@ -434,7 +435,7 @@ def write(results: list[dict[str, Any]], args: argparse.Namespace, load_start: f
             "load_average_1m_at_end": round(os.getloadavg()[0], 1),
             "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
             "python": platform.python_version(), "batch": args.batch, "orders": args.orders,
-            "command": "python -m benchmarks.orders " + " ".join(sys.argv[1:]),
+            "command": paths.command("benchmarks.orders", sys.argv[1:]),
             "commit": args.commit or subprocess.run(
                 ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                 text=True, check=False).stdout.strip()}

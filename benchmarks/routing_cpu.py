@@ -30,6 +30,7 @@ from typing import Any, Self
 import grpc
 import redis.asyncio as aioredis
 
+from benchmarks import paths
 from reservation.domain.models import OrderLine, ReserveCommand, StockItem
 from reservation.reserving.reservations import Reservations
 from reservation.reserving.routed import reserve_routed
@@ -113,8 +114,8 @@ class Profiled:
     def __exit__(self, *exc: object) -> None:
         if self.profiler is not None:
             self.profiler.stop()
-            Path(self.path).write_text(self.profiler.output_text(
-                unicode=False, color=False, show_all=False))
+            Path(self.path).write_text(paths.scrub(self.profiler.output_text(
+                unicode=False, color=False, show_all=False)))
 
 
 async def setup(store: Store, settings: Settings) -> Routing:

@@ -34,7 +34,7 @@ import psycopg
 import redis.asyncio as aioredis
 import uvloop
 
-from benchmarks import cpu, loadgen, pg_servicer, redis_bench, report
+from benchmarks import cpu, loadgen, paths, pg_servicer, redis_bench, report
 from benchmarks.scenarios import HOT, Broad, Check, Flash
 from reservation.clock import now_ms
 from reservation.settings import Settings
@@ -516,8 +516,9 @@ def write(out: Path, args: argparse.Namespace, rows: list[dict[str, Any]],
     meta: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(),
             "load_average": {"before": load_before, "after": _loadavg()},
             "skipped": skipped or [],
-            "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
-            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+            "command": paths.command("benchmarks.run", sys.argv[1:]),
+            "args": {k: paths.relative(v) if isinstance(v, Path) else v
+                     for k, v in vars(args).items()}}
     add_efficiency(rows)
     summ = summary(rows)
     (out / "results.json").write_text(json.dumps(

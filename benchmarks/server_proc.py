@@ -17,6 +17,7 @@ import grpc
 import uvloop
 from grpc_health.v1 import health
 
+from benchmarks import paths
 from benchmarks.baselines import NaiveStore, NoopServicer, OversellByOne
 from benchmarks.pg_servicer import PgServicer
 from reservation.queueing.sweeper import Sweeper
@@ -89,8 +90,9 @@ async def main(args: argparse.Namespace) -> None:
     if profiler is not None:
         profiler.stop()
         out = Path(args.profile)
-        out.write_text(profiler.output_text(unicode=False, color=False, show_all=False))
-        out.with_suffix(".html").write_text(profiler.output_html())
+        out.write_text(paths.scrub(profiler.output_text(unicode=False, color=False,
+                                                        show_all=False)))
+        out.with_suffix(".html").write_text(paths.scrub(profiler.output_html()))
     for extra in extras:
         await extra.stop(0) if hasattr(extra, "server") else await extra.stop()  # type: ignore[attr-defined]
     await server.stop(0)
