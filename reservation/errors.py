@@ -6,6 +6,7 @@ them to status codes in one place (reservation/server/interceptors/errors.py).
     ├── NotFound              NOT_FOUND
     ├── AlreadyExists         ALREADY_EXISTS (same idempotency key, different request)
     ├── FailedPrecondition    FAILED_PRECONDITION (e.g. confirming an expired hold)
+    ├── Aborted               ABORTED (lost a race with concurrent writers; retry the call)
     ├── ResourceExhausted     RESOURCE_EXHAUSTED
     ├── Unauthenticated       UNAUTHENTICATED
     ├── PermissionDenied      PERMISSION_DENIED
@@ -42,6 +43,11 @@ class AlreadyExists(ReservationError):
 
 class FailedPrecondition(ReservationError):
     """Valid, but not in this state (confirming an expired hold, ...)."""
+
+
+class Aborted(ReservationError):
+    """Concurrent writers kept changing the same record while this call retried: the
+    call changed nothing and may be sent again."""
 
 
 class ResourceExhausted(ReservationError):

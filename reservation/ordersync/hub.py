@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from reservation import clock as clock_
 from reservation.domain.models import OrderLine
 from reservation.domain.orders import spec
-from reservation.errors import FailedPrecondition, NotFound, Unavailable
+from reservation.errors import Aborted, FailedPrecondition, NotFound
 from reservation.ordersync import codec
 from reservation.ordersync import plan as planning
 from reservation.ordersync.events import OrderEvent
@@ -288,7 +288,7 @@ class OrderHub:
                 gens = dict(p.order.hold_gens)
                 continue
             return _result(p, r, written)
-        raise Unavailable(f"order {ref} kept changing; try again")
+        raise Aborted(f"order {ref} kept changing under concurrent writers; try again")
 
     async def sync(self, orders: Sequence[ChannelOrder]) -> list[SyncResult]:
         """A batch: one-shard orders of one shard go out in one script call; the rest
@@ -317,7 +317,7 @@ class OrderHub:
                 gens = dict(p.order.hold_gens)
                 continue
             return _result(p, r, written)
-        raise Unavailable(f"order {ref} kept changing; try again")
+        raise Aborted(f"order {ref} kept changing under concurrent writers; try again")
 
     async def transition(self, channel: str, shop: str, order_id: str, to: OrderState,
                          actor: str, reason: str) -> SyncResult:

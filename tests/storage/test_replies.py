@@ -249,14 +249,17 @@ async def test_order_apply_many_reads_one_op_reply_per_op(store: Store) -> None:
         "part", "jd:s/o1", 0, 1, 0, 60_000, "held", "jd:s/o1", "jd:s/o1", "jd", "s/o1",
         "buyer-1", f"{SKU}|2|", 60_000, 1, SKU, 2, "", 0, 0, 0, 0, 0, ""])) + "\n"
     refused = part.replace(f"{SKU}\t2\t", f"{SKU}\t99\t").replace("jd:s/o1", "jd:s/o2")
+    # An order op that expects version 3 of an order that has none: a lost race.
+    conflict = part.replace("part\tjd:s/o1\t0\t1", "order\tjd:s/o3\t3\t4", 1)
 
-    ok, no = await store.eval("order_apply_many", [keys.write_back(shard(store), "olog"),
-                                                   keys.write_back(shard(store))],
-                              [*store.head(shard(store)), 2, part, refused])
+    ok, no, lost = await store.eval(
+        "order_apply_many", [keys.write_back(shard(store), "olog"), keys.write_back(shard(store))],
+        [*store.head(shard(store)), 3, part, refused, conflict])
 
     assert (ok.code, ok.hold_state, ok.allocations, ok.act) == (
         "OK", "RESERVED", f"{SKU}|{WH}|2", "reserve")
     assert (no.code, no.reason, no.failed_sku) == ("REFUSED", "INSUFFICIENT_STOCK", SKU)
+    assert (lost.code, lost.version, lost.act) == ("CONFLICT", 0, "")
 
 
 async def test_rules_put_reads_version_and_conflict(store: Store) -> None:

@@ -177,7 +177,7 @@ local function apply_order(s)
   local current = '0'
   if a[1] == 'order' then
     current = redis.call('HGET', ord_key(ref), 'v') or '0'
-    if current ~= a[3] then return {'CONFLICT', current, '', '', '', ''} end
+    if current ~= a[3] then return hold_reply('CONFLICT', current) end
   end
   local p = plan_hold(want, hold_ref, a, now)
   if p.act == 'dead' then return hold_reply('DEAD', current, p.h) end
