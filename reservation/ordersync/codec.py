@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from reservation.ordersync import effects
 from reservation.ordersync.model import Address, Line, Order, Shipment
 from reservation.ordersync.states import OrderState
 
@@ -56,4 +57,7 @@ def decode(text: str) -> Order:
     d["review"] = tuple(d["review"])
     d["routes"] = tuple(d.get("routes", ()))
     d["routed_warehouses"] = tuple(d.get("routed_warehouses", ()))
+    units = d.get("units")
+    d["units"] = effects.Units(units) if units else effects.of_legacy(
+        d["state"], d["paid_at_ms"] > 0, d["shipped_at_ms"] > 0)
     return Order(**d)

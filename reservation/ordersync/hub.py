@@ -22,11 +22,12 @@ from reservation.domain.orders import spec
 from reservation.errors import Aborted, FailedPrecondition, NotFound
 from reservation.ordersync import codec
 from reservation.ordersync import plan as planning
+from reservation.ordersync.effects import HoldWant
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.model import Address, ChannelOrder, Order, Shipment
 from reservation.ordersync.plan import Outcome, Plan
 from reservation.ordersync.routes import PriorityRouter, Route, Router
-from reservation.ordersync.states import HoldWant, OrderState
+from reservation.ordersync.states import OrderState
 from reservation.routing.service import today
 from reservation.settings import Settings
 from reservation.storage import keys
@@ -204,8 +205,7 @@ class OrderHub:
             if r.act == "reserve":
                 made.append(shard)
         if refused is not None:
-            await self._release(ref, parts, p, made)
-            return await self._fallback(ref, anchor, p, parts, refused)
+            return await self._fallback(ref, anchor, p, parts, refused, made)
         op = self._op("order", ref, anchor, p, order, parts.get(anchor, []), p.want)
         r = (await self.orders.apply(anchor, [op]))[0]
         return await self._settle(ref, anchor, p, parts, made, r)
@@ -220,33 +220,38 @@ class OrderHub:
             await self._release(ref, parts, p, made)
             raise _Retry
         if r.code == "REFUSED":
-            await self._release(ref, parts, p, made)
-            return await self._fallback(ref, anchor, p, parts, r)
+            return await self._fallback(ref, anchor, p, parts, r, made)
         return r, p.order
 
     async def _fallback(self, ref: str, anchor: int, p: Plan,
                         parts: dict[int, list[tuple[str, int, str]]],
-                        refused: OpReply) -> tuple[OpReply, Order]:
-        """The stock was refused and nothing was written: write the order as far as paid
-        and on review, naming why, under the same version check (no stock op). An
-        operator's move has no fallback: its refusal is FailedPrecondition."""
+                        refused: OpReply, made: list[int]) -> tuple[OpReply, Order]:
+        """The stock was refused and nothing was written at the refusing shard: write the
+        order as far as paid and on review, naming why, under the same version check.
+        An order written so holds nothing (units NONE): what its other parts hold is given
+        back. An operator's move has no fallback: its refusal is FailedPrecondition, and
+        only the holds this call made are given back."""
         why = f"{refused.reason} {refused.failed_sku}"
         if p.fallback_fn is None:
+            await self._release(ref, parts, p, made)
             raise FailedPrecondition(f"stock refused: {why}")
         order, events = p.fallback_fn()
         order.hold_gens = dict(p.order.hold_gens)
         fb = _substitute(order, events, why)
-        op = self._op("order", ref, anchor, p, order, parts.get(anchor, []), HoldWant.KEEP,
-                      primary=fb)
+        op = self._op("order", ref, anchor, p, order, parts.get(anchor, []),
+                      HoldWant.RELEASED, primary=fb)
         r = (await self.orders.apply(anchor, [op]))[0]
         if r.code == "CONFLICT":
+            await self._release(ref, parts, p, made)
             raise _Retry
+        # Written: the order holds nothing now, so neither do its other parts.
+        await self._release(ref, parts, p, [s for s in parts if s != anchor])
         return OpReply("FALLBACK", r.version, "", "", refused.reason, refused.failed_sku,
                        ""), order
 
     async def _release(self, ref: str, parts: dict[int, list[tuple[str, int, str]]], p: Plan,
                        shards: Sequence[int]) -> None:
-        """Compensation: give back the holds this call made in other shards."""
+        """Give back the holds of the order's parts in these shards (compensation)."""
         for shard in shards:
             await self.orders.apply(shard, [self._op("part", ref, shard, p, p.order,
                                                      parts[shard], HoldWant.RELEASED)])

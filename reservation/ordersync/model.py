@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from reservation.ordersync.effects import Units
 from reservation.ordersync.states import OrderState
 
 CHANNELS = ("taobao", "tmall", "jd", "pdd", "douyin", "wechat", "pos")
@@ -141,6 +142,8 @@ class Order:
     routed_warehouses: tuple[str, ...] = ()
     """Where routing planned to ship from when the order arrived (GetOrder's warehouses
     are where its stock is actually held)."""
+    units: Units = Units.NONE
+    """What the order's units are after the path it walked (ordersync/effects.py)."""
     # Filled from the live holds on read, not stored in the document:
     warehouses: tuple[str, ...] = ()
     reservation_state: str = ""

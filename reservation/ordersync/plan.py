@@ -14,12 +14,13 @@ from typing import Any
 import orjson
 
 from reservation.errors import FailedPrecondition, InvalidArgument
+from reservation.ordersync import effects, states
 from reservation.ordersync import events as ev
-from reservation.ordersync import states
+from reservation.ordersync.effects import HoldWant, Units
 from reservation.ordersync.events import Context, OrderEvent
 from reservation.ordersync.model import PAYLOAD_FIELDS, ChannelOrder, Order, Shipment
 from reservation.ordersync.routes import Route
-from reservation.ordersync.states import HoldWant, OrderState
+from reservation.ordersync.states import OrderState
 
 S = OrderState
 STOCK_PLACEHOLDER = "@STOCK@"
@@ -68,6 +69,8 @@ def _stamp(order: Order, state: OrderState, at_ms: int, paid_at_ms: int = 0) -> 
 
 def _walk(order: Order, ctx: Context, path: Sequence[OrderState], reason: str,
           paid_at_ms: int = 0, actor: str = "") -> list[OrderEvent]:
+    """Move the order along `path`, one recorded step each; each step's stock effect
+    is applied to the order's units as it is walked (effects.step)."""
     out = []
     for step in path:
         # Routing is the hub's own rule, whoever reported the payment.
@@ -75,16 +78,18 @@ def _walk(order: Order, ctx: Context, path: Sequence[OrderState], reason: str,
         out.append(ev.transition(ctx, order.state, step, reason, actor=who))
         _stamp(order, step, ctx.at_ms, paid_at_ms)
         order.state = step
+        order.units = effects.step(order.units, step)
     return out
 
 
 def _new_order(co: ChannelOrder, now: int) -> Order:
+    # Created is the first step: from nothing into the initial state, with its effect.
     return Order(channel=co.channel, shop=co.shop, order_id=co.order_id, state=states.INITIAL,
                  version=1, channel_state=co.state, raw_status=co.raw_status,
                  modified_at_ms=co.modified_at_ms, created_at_ms=co.created_at_ms,
                  buyer_hash=co.buyer_hash, address=co.address, lines=co.lines,
                  total_cents=co.total_cents, paid_cents=co.paid_cents, paid_at_ms=0,
-                 updated_at_ms=now)
+                 updated_at_ms=now, units=effects.step(Units.NONE, states.INITIAL))
 
 
 def _diff(current: Order, co: ChannelOrder) -> dict[str, tuple[Any, Any]]:
@@ -117,6 +122,7 @@ def _stock_fallback(base: Order, ctx: Context, head: list[OrderEvent],
     events.append(ev.stock_refused(ctx, STOCK_PLACEHOLDER))
     if fb.state != S.ON_HOLD:
         events += _walk(fb, ctx, [S.ON_HOLD], "stock refused", actor="rule:stock")
+    fb.units = Units.NONE  # refused: the hub releases whatever the order held
     return fb, events
 
 
@@ -160,6 +166,7 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
         outcome, expected = Outcome.UPDATED, current.version
         route = None  # routed when it arrived; its decision is on the order
     order = _base(current, co, now, route)
+    before = current.units if current is not None else Units.NONE
     reason = f"channel status {co.raw_status}"
     target = _target(order.state, co.state)
     suspect = bool(duplicates) and co.state in states.REVIEW_STICKY
@@ -181,7 +188,7 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
     if whys:
         events += _walk(order, ctx, [S.ON_HOLD], "; ".join(whys),
                         actor="rule:duplicates" if suspect else "rule:routing")
-    plan = Plan(order, events, _want(order), expected, outcome,
+    plan = Plan(order, events, effects.want(before, order.units), expected, outcome,
                 duplicates=tuple(duplicates),
                 reindex=current is None or current.created_at_ms != co.created_at_ms)
     if plan.want in (HoldWant.HELD, HoldWant.CONFIRMED):
@@ -192,10 +199,6 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
         plan.outcome = Outcome.ON_HOLD
     _mark_feed(plan)
     return plan
-
-
-def _want(order: Order) -> HoldWant:
-    return states.hold_want(order.state, order.paid, order.ever_shipped)
 
 
 # Module constants: an Enum member looked up on its class per event was a measurable
@@ -222,7 +225,8 @@ def transition(current: Order, to: OrderState, actor: str, reason: str, now: int
     if to == S.ON_HOLD:
         order.review = (*order.review, reason or f"held by {actor}")
     events = _walk(order, ctx, path, reason, actor=actor)
-    plan = Plan(order, events, _want(order), current.version, Outcome.UPDATED)
+    plan = Plan(order, events, effects.want(current.units, order.units), current.version,
+                Outcome.UPDATED)
     _mark_feed(plan)
     return plan
 
@@ -239,7 +243,8 @@ def shipment(current: Order, shipment_: Shipment, actor: str, now: int) -> Plan 
         events += _walk(order, ctx, states.walk(order.state, S.SHIPPED), ctx.reason,
                         actor=actor)
         order.shipped_at_ms = shipment_.shipped_at_ms or now
-    plan = Plan(order, events, _want(order), current.version, Outcome.UPDATED)
+    plan = Plan(order, events, effects.want(current.units, order.units), current.version,
+                Outcome.UPDATED)
     _mark_feed(plan)
     return plan
 

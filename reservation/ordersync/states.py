@@ -1,5 +1,5 @@
-"""The order state machine: ONE table of every allowed move, and what each state means
-for the order's stock.
+"""The order state machine: ONE table of every allowed move. What a move does to the
+order's stock is derived from the path it walks in ordersync/effects.py.
 
 A move not in the table is refused (FailedPrecondition naming from and to). A channel
 that reports a later state having skipped steps (SHIPPED seen before PAID) gets the
@@ -60,31 +60,6 @@ SHIPPED_STATES = frozenset({S.SHIPPED, S.DELIVERED})
 REVIEW_STICKY = frozenset({S.PENDING_PAYMENT, S.PAID, S.ROUTED})
 
 
-class HoldWant(StrEnum):
-    """What a state needs of the order's stock hold."""
-
-    KEEP = ""               # leave the hold as it is
-    HELD = "held"           # units held (reserve if there is no live hold)
-    CONFIRMED = "confirmed"  # units sold (reserve if needed, then confirm)
-    RELEASED = "released"   # units back to available (release a hold, restock a sale)
-
-
-HOLD_EFFECT: dict[OrderState, HoldWant] = {
-    S.PENDING_PAYMENT: HoldWant.HELD,
-    S.PAID: HoldWant.CONFIRMED,
-    S.ON_HOLD: HoldWant.KEEP,       # see hold_want: as before the review
-    S.ROUTED: HoldWant.CONFIRMED,
-    S.ALLOCATED: HoldWant.CONFIRMED,
-    S.PRINTED: HoldWant.CONFIRMED,
-    S.SHIPPED: HoldWant.KEEP,       # units left; nothing to reserve after the fact
-    S.DELIVERED: HoldWant.KEEP,
-    S.CANCELLED: HoldWant.RELEASED,
-    S.REFUND_REQUESTED: HoldWant.KEEP,
-    S.REFUNDED: HoldWant.RELEASED,  # unless shipped: see hold_want
-    S.CLOSED: HoldWant.KEEP,
-}
-
-
 def parse(field: str, value: str) -> OrderState:
     try:
         return OrderState(value)
@@ -135,12 +110,3 @@ RANK = {state: i for i, state in enumerate(
 
 def behind(reported: OrderState, current: OrderState) -> bool:
     return (reported in RANK and current in RANK and RANK[reported] <= RANK[current])
-
-
-def hold_want(state: OrderState, paid: bool, shipped: bool) -> HoldWant:
-    """The stock a state needs, given whether the order was paid and ever shipped."""
-    if state == S.ON_HOLD:
-        return HoldWant.CONFIRMED if paid else HoldWant.HELD
-    if state in (S.REFUNDED, S.CANCELLED) and shipped:
-        return HoldWant.KEEP
-    return HOLD_EFFECT[state]

@@ -1,4 +1,4 @@
-"""The state table itself: walks, refusals, and what each state asks of the stock."""
+"""The state table itself: walks and refusals (the stock effects: test_effects.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 
 from reservation.errors import FailedPrecondition, InvalidArgument
 from reservation.ordersync import states
-from reservation.ordersync.states import HoldWant
 from reservation.ordersync.states import OrderState as S
 
 
@@ -40,13 +39,3 @@ def test_an_unknown_state_is_invalid_argument_naming_the_field():
     with pytest.raises(InvalidArgument) as exc:
         states.parse("orders[0].state", "LOCKED")
     assert exc.value.field == "orders[0].state"
-
-
-def test_refund_after_shipping_gives_no_stock_back():
-    assert states.hold_want(S.REFUNDED, paid=True, shipped=False) == HoldWant.RELEASED
-    assert states.hold_want(S.REFUNDED, paid=True, shipped=True) == HoldWant.KEEP
-
-
-def test_a_review_keeps_what_the_order_had():
-    assert states.hold_want(S.ON_HOLD, paid=False, shipped=False) == HoldWant.HELD
-    assert states.hold_want(S.ON_HOLD, paid=True, shipped=False) == HoldWant.CONFIRMED

@@ -90,8 +90,9 @@ async def test_shipped_seen_before_paid_walks_and_records_every_step(hub, stubs)
     steps = [e.to_state for e in await history(hub, "A1") if e.type == "TRANSITION"]
     assert r.state == "SHIPPED"
     assert steps == ["PAID", "ROUTED", "ALLOCATED", "PRINTED", "SHIPPED"]
-    # Already gone from a warehouse when the hub heard of it: no units are taken now.
-    assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (10, 0, 0)
+    # Gone from a warehouse when the hub heard of it: its units are sold, not left
+    # in stock for another order.
+    assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (9, 0, 1)
 
 
 async def test_cancel_before_payment_releases_the_hold(hub, stubs):

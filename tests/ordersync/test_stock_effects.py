@@ -1,0 +1,122 @@
+"""The stock effect of a change is the effect of the path it walks, from the state the
+order had (or from nothing, when the hub first sees it): every path through SyncOrders
+and ReportShipment against a real Redis, with a short hold TTL so that a hold that
+should not expire is seen not to.
+
+The rule, stated here on its own: an order the hub knows holds its units while unpaid
+(until the hold TTL), has them sold (confirmed) once it is paid or has left a warehouse,
+and gives them back when cancelled or refunded before shipping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reservation.v1 import order_service_pb2 as opb
+from tests.helpers import (
+    channel_order,
+    counters,
+    get_order,
+    history,
+    key,
+    levels,
+    load,
+    sync,
+    wait_until,
+)
+
+HOLD_TTL_MS = 400
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"order_hold_ttl_ms": HOLD_TTL_MS, "expiry_grace_ms": 0}
+
+
+def shipment(tracking: str) -> opb.Shipment:
+    s = opb.Shipment(carrier="SF", tracking_number=tracking)
+    s.shipped_at.FromSeconds(5000)
+    return s
+
+
+async def hold_ttl_passed(hub, stubs) -> None:
+    """Returns once an unpaid hold made now has expired and been swept: every hold made
+    before it that was going to expire has expired too (the sweeper takes them in
+    expiry order). The witness holds a SKU of its own, so no count under test moves."""
+    await load(stubs, ("WITNESS-1", "WH-A", 1))
+    await sync(hub, channel_order("WITNESS", "PENDING_PAYMENT", ("WITNESS-1", 1),
+                                  phone="13700000009"))
+
+    async def probe() -> opb.Order:
+        return await get_order(hub, "WITNESS")
+
+    await wait_until(probe, lambda o: o.reservation_state == "EXPIRED",
+                     "the witness hold to expire")
+
+
+def transitions(events: list[opb.OrderEvent]) -> list[str]:
+    return [e.to_state for e in events if e.type == "TRANSITION"]
+
+
+async def test_unpaid_orders_shipped_by_a_jump_keep_their_units_past_the_hold_ttl(hub, stubs):
+    """Defect 1: the issue's reproduction. Two units; A and B unpaid, A reported SHIPPED
+    by its channel, B reported shipped by the WMS; past the TTL, C and D pay: there is
+    nothing left for them, and the two units stay sold to A and B."""
+    await load(stubs, ("TWO-1", "WH-A", 2))
+    await sync(hub, channel_order("A", "PENDING_PAYMENT", ("TWO-1", 1), modified_s=1000),
+           channel_order("B", "PENDING_PAYMENT", ("TWO-1", 1), modified_s=1000,
+                         phone="13700000002"))
+    await sync(hub, channel_order("A", "SHIPPED", ("TWO-1", 1), modified_s=1001))
+    await hub.ReportShipment(opb.ReportShipmentRequest(key=key("B"), shipment=shipment("SF2"),
+                                                       actor="wms"), timeout=10)
+    await hold_ttl_passed(hub, stubs)
+
+    late = await sync(hub, channel_order("C", "PAID", ("TWO-1", 1), phone="13700000003"),
+                      channel_order("D", "PAID", ("TWO-1", 1), phone="13700000004"))
+
+    assert [r.state for r in late] == ["ON_HOLD", "ON_HOLD"]
+    assert [r.stock_reason for r in late] == ["SOLD_OUT TWO-1"] * 2
+    assert counters(await levels(stubs, "TWO-1")) == {"WH-A": (0, 0, 2)}
+    for oid in ("A", "B"):
+        order = await get_order(hub, oid)
+        assert (order.state, order.reservation_state) == ("SHIPPED", "CONFIRMED")
+
+
+@pytest.mark.parametrize("state", ["SHIPPED", "DELIVERED"])
+async def test_an_order_first_seen_shipped_has_its_units_sold(hub, stubs, state):
+    """Defect 2: first seen late, the order takes the path from nothing: held, paid,
+    shipped; its units are sold, not left in stock for another order."""
+    [r] = await sync(hub, channel_order("L1", state, ("SKU-1", 2)))
+    await hold_ttl_passed(hub, stubs)
+
+    order = await get_order(hub, "L1")
+    assert r.state == state
+    assert order.reservation_state == "CONFIRMED"
+    assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (8, 0, 2)
+    assert transitions(await history(hub, "L1"))[:5] == [
+        "PAID", "ROUTED", "ALLOCATED", "PRINTED", "SHIPPED"]
+
+
+async def test_an_unpaid_order_on_hold_still_expires(hub, stubs):
+    """The rule's other half: unpaid, on hold or not, a hold lasts the TTL."""
+    await sync(hub, channel_order("H3", "ON_HOLD", ("SKU-1", 1)))
+    await hold_ttl_passed(hub, stubs)
+
+    assert (await get_order(hub, "H3")).reservation_state == "EXPIRED"
+    assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (10, 0, 0)
+
+
+@pytest.mark.parametrize("state", ["CANCELLED", "CLOSED"])
+async def test_an_order_first_seen_ended_holds_nothing(hub, stubs, state):
+    [r] = await sync(hub, channel_order("E1", state, ("SKU-1", 3)))
+
+    assert r.state == state
+    assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (10, 0, 0)
+
+
+async def test_an_order_first_seen_refunded_holds_nothing(hub, stubs):
+    [r] = await sync(hub, channel_order("E2", "REFUNDED", ("SKU-1", 3)))
+
+    assert r.state == "REFUNDED"
+    assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (10, 0, 0)
