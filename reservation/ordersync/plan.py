@@ -175,8 +175,14 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
     review = route.review if route is not None and co.state in states.REVIEW_STICKY else ""
     if suspect or review:
         target = S.PAID if co.state in (S.PAID, S.ROUTED) else order.state
-    path = states.walk(order.state, target)
+    held_before = order.state == S.ON_HOLD
+    path = _path(order, co, target)
     events = head + _walk(order, ctx, path, reason, co.paid_at_ms)
+    if held_before and path == [S.PAID, S.ON_HOLD]:
+        # Paid while it waits for review: sold now, and still held for the review.
+        why = order.review[-1] if order.review else "on hold"
+        events[-1] = ev.transition(ctx, S.PAID, S.ON_HOLD, f"still held: {why}",
+                                   actor="rule:review")
     whys = []
     if suspect:
         events.append(ev.duplicate_suspected(ctx, duplicates))
@@ -199,6 +205,23 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
         plan.outcome = Outcome.ON_HOLD
     _mark_feed(plan)
     return plan
+
+
+# Reports that say the buyer paid, whatever else they say.
+_PAID_REPORTS = frozenset({S.PAID, S.ROUTED, S.ALLOCATED, S.PRINTED})
+
+
+def _path(order: Order, co: ChannelOrder, target: OrderState) -> list[OrderState]:
+    """The states a channel's report walks. A payment reported for an order that is (or
+    goes) on hold walks PAID first: the payment is recorded and its units sold, so they
+    cannot expire while the order waits (Taobao's PAID_FORBID_CONSIGN: paid, shipping
+    forbidden, arrives as ON_HOLD with its payment time)."""
+    paid = co.paid_at_ms > 0 or co.state in _PAID_REPORTS
+    if target != S.ON_HOLD or order.paid or not paid:
+        return states.walk(order.state, target)
+    if order.state == S.ON_HOLD:
+        return [S.PAID, S.ON_HOLD]
+    return [*states.walk(order.state, S.PAID), S.ON_HOLD]
 
 
 # Module constants: an Enum member looked up on its class per event was a measurable

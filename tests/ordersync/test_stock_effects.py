@@ -98,6 +98,43 @@ async def test_an_order_first_seen_shipped_has_its_units_sold(hub, stubs, state)
         "PAID", "ROUTED", "ALLOCATED", "PRINTED", "SHIPPED"]
 
 
+async def test_a_paid_order_first_seen_on_hold_is_sold_and_never_expires(hub, stubs):
+    """Defect 3: Taobao's PAID_FORBID_CONSIGN (paid, shipping forbidden) arrives as
+    ON_HOLD with its payment time: PAID enters its history and its units are sold, so
+    the hold cannot expire while the order waits for review."""
+    o = channel_order("H1", "ON_HOLD", ("SKU-1", 1), channel="taobao", shop="tb-1",
+                      raw_status="PAID_FORBID_CONSIGN")
+    o.paid_at.FromSeconds(999)
+
+    [r] = await sync(hub, o)
+    await hold_ttl_passed(hub, stubs)
+
+    order = await get_order(hub, "H1", channel="taobao", shop="tb-1")
+    assert r.state == "ON_HOLD"
+    assert transitions(await history(hub, "H1", channel="taobao", shop="tb-1")) == [
+        "PAID", "ON_HOLD"]
+    assert order.reservation_state == "CONFIRMED" and order.paid_at.seconds == 999
+    assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (9, 0, 1)
+
+
+async def test_an_unpaid_order_on_hold_that_is_then_paid_is_sold_and_stays_held(hub, stubs):
+    """Paid while it waits for review: the payment is recorded and the units sold; the
+    order stays on hold (a person releases it, not the channel's "paid")."""
+    await sync(hub, channel_order("H2", "PENDING_PAYMENT", ("SKU-1", 1), modified_s=1000))
+    await hub.UpdateOrderState(opb.UpdateOrderStateRequest(
+        key=key("H2"), state="ON_HOLD", actor="operator:ann", reason="call the buyer"),
+        timeout=10)
+
+    [r] = await sync(hub, channel_order("H2", "PAID", ("SKU-1", 1), modified_s=1001))
+    await hold_ttl_passed(hub, stubs)
+
+    order = await get_order(hub, "H2")
+    assert r.state == "ON_HOLD"
+    assert transitions(await history(hub, "H2"))[-2:] == ["PAID", "ON_HOLD"]
+    assert order.reservation_state == "CONFIRMED"
+    assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (9, 0, 1)
+
+
 async def test_an_unpaid_order_on_hold_still_expires(hub, stubs):
     """The rule's other half: unpaid, on hold or not, a hold lasts the TTL."""
     await sync(hub, channel_order("H3", "ON_HOLD", ("SKU-1", 1)))
