@@ -35,6 +35,8 @@ from reservation.storage.store import Store
 S = OrderState
 ESCALATE_AFTER_MS = 2 * 60 * 1000
 DECISIONS = ("approve", "reject", "edit_address")
+INTERCEPT_FAILED = "intercept failed"
+"""The review of an order that shipped while held (Order.intercept_failed)."""
 # Too late or nothing to stop: no interception.
 _PAST = frozenset({S.SHIPPED, S.DELIVERED, S.CANCELLED, S.REFUNDED, S.CLOSED})
 _ENDED_BY_CHANNEL = frozenset({S.CANCELLED, S.REFUNDED, S.CLOSED})
@@ -177,19 +179,37 @@ class Interception:
                                     current.version, actor)
 
     # -- checking orders ----------------------------------------------------------------
-    async def check(self, keys: Iterable[tuple[str, str, str]],
+    async def check(self, orders: Iterable[Order],
                     payments: Mapping[tuple[str, str, str], str] | None = None) -> list[Review]:
-        """Check orders just synced; returns the reviews opened."""
+        """Check orders just written (the last of each key counts); returns the reviews
+        opened. An order that shipped past a hold gets its review whatever the rules."""
         rs = await self.rules()
         opened: list[Review] = []
-        if not rs.rules:
-            return opened
-        for key in dict.fromkeys(keys):
-            order = await self.hub.get(*key)
-            review = await self._check_one(rs, order, (payments or {}).get(key, ""))
+        for order in {o.key: o for o in orders}.values():
+            if order.intercept_failed:
+                review = await self._intercept_failed(rs, order)
+            elif rs.rules:
+                review = await self._check_one(rs, order, (payments or {}).get(order.key, ""))
+            else:
+                continue
             if review is not None:
                 opened.append(review)
         return opened
+
+    async def _intercept_failed(self, rs: RuleSet, order: Order) -> Review | None:
+        """Once per order: the open review (if the hold had one) becomes this one, as the
+        order is no longer where that review could stop it."""
+        ref = "/".join(order.key)
+        earlier = await self.store.review(ref)
+        if earlier is not None and Review.decode(earlier).rule == INTERCEPT_FAILED:
+            return None
+        now = self.clock()
+        review = Review(order.channel, order.shop, order.order_id, INTERCEPT_FAILED, "C",
+                        order.review[-1] if order.review else INTERCEPT_FAILED, "",
+                        order.intercept_failed, now, rs.version)
+        await self.store.open_review(ref, review.encode(), now, self._ttl(), _day(now),
+                                     replace=True)
+        return review
 
     async def _check_one(self, rs: RuleSet, order: Order, payment: str) -> Review | None:
         ref = "/".join(order.key)

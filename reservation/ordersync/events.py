@@ -23,6 +23,7 @@ class EventType(StrEnum):
     SHIPMENT_REPORTED = "SHIPMENT_REPORTED"
     STOCK_REFUSED = "STOCK_REFUSED"  # the stock effect could not be made (see reason)
     ROUTING_DECIDED = "ROUTING_DECIDED"  # where the order ships from, and which rules said so
+    INTERCEPT_FAILED = "INTERCEPT_FAILED"  # shipped while held: recorded, flagged, reviewed
 
 
 @dataclass(slots=True)  # not frozen: a frozen init cost ~3 us per event, a sync's hot path
@@ -132,3 +133,8 @@ def routing_decided(ctx: Context, warehouses: Any, candidates: Any, rules: Any,
 
 def stock_refused(ctx: Context, reason: str) -> OrderEvent:
     return ctx.event(EventType.STOCK_REFUSED, actor="rule:stock", reason=reason)
+
+
+def intercept_failed(ctx: Context, held: OrderState, why: str) -> OrderEvent:
+    return ctx.event(EventType.INTERCEPT_FAILED, from_state=held.value,
+                     to_state=OrderState.SHIPPED.value, reason=why)

@@ -144,6 +144,9 @@ class Order:
     are where its stock is actually held)."""
     units: Units = Units.NONE
     """What the order's units are after the path it walked (ordersync/effects.py)."""
+    intercept_failed: str = ""
+    """The hold (ON_HOLD or REFUND_REQUESTED) it shipped past, '' when none: the shipment
+    was recorded as a fact and a review opened (interception/service.py)."""
     # Filled from the live holds on read, not stored in the document:
     warehouses: tuple[str, ...] = ()
     reservation_state: str = ""

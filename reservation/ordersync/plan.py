@@ -104,6 +104,8 @@ def _target(start: OrderState, reported: OrderState) -> OrderState:
     """Where a channel's report takes the order (the hub routes what is paid)."""
     if start == S.ON_HOLD and reported in states.REVIEW_STICKY:
         return S.ON_HOLD  # a review is left by an operator, not by a channel's "paid"
+    if start == S.REFUND_REQUESTED and reported in states.LABEL_STATES:
+        return S.ROUTED  # refund withdrawn: back on the line; a label is the WMS's
     target = S.ROUTED if reported == S.PAID else reported
     if states.behind(target, start):
         return start
@@ -174,10 +176,13 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
     # like a duplicate: as far as paid, then ON_HOLD; its stock is held meanwhile.
     review = route.review if route is not None and co.state in states.REVIEW_STICKY else ""
     if suspect or review:
-        target = S.PAID if co.state in (S.PAID, S.ROUTED) else order.state
+        target = S.PAID if co.state in _PAID_REPORTS else order.state
     held_before = order.state == S.ON_HOLD
+    events = list(head)
+    if ships_past_hold(order, target):
+        events += _ship_past_hold(order, ctx, co.actor, reason)
     path = _path(order, co, target)
-    events = head + _walk(order, ctx, path, reason, co.paid_at_ms)
+    events += _walk(order, ctx, path, reason, co.paid_at_ms)
     if held_before and path == [S.PAID, S.ON_HOLD]:
         # Paid while it waits for review: sold now, and still held for the review.
         why = order.review[-1] if order.review else "on hold"
@@ -237,11 +242,46 @@ def _mark_feed(plan: Plan) -> None:
             plan.feed.add(i)
 
 
+def held_why(order: Order) -> str:
+    """Why an order in states.HOLDS is held, in words."""
+    if order.state == S.REFUND_REQUESTED:
+        return "refund requested"
+    return order.review[-1] if order.review else "held for review"
+
+
+def ships_past_hold(order: Order, to: OrderState) -> bool:
+    """Shipping (or delivering) an order that is held and has not shipped before."""
+    return (order.state in states.HOLDS and to in states.SHIPPED_STATES
+            and not order.ever_shipped)
+
+
+def _refuse_past_hold(order: Order, to: OrderState) -> None:
+    """Nothing is labelled or shipped while held: a move there is refused, naming the
+    state and why it is held."""
+    if order.state in states.HOLDS and (to in states.LABEL_STATES or ships_past_hold(order, to)):
+        raise FailedPrecondition(
+            f"order is {order.state} ({held_why(order)}): nothing is labelled or shipped "
+            f"while it is held, so it cannot move to {to}")
+
+
+def _ship_past_hold(order: Order, ctx: Context, actor: str, what: str) -> list[OrderEvent]:
+    """A shipment reported for a held order is a fact, not a request: one recorded step
+    to SHIPPED (its units sold, as every shipment's), the order flagged "intercept
+    failed" (a review is opened for it: interception/service.py)."""
+    held = order.state
+    note = f"intercept failed: {what} while {held} ({held_why(order)})"
+    order.review = (*order.review, note)
+    order.intercept_failed = held.value
+    return [ev.intercept_failed(ctx, held, note),
+            *_walk(order, ctx, [S.SHIPPED], note, actor=actor)]
+
+
 def transition(current: Order, to: OrderState, actor: str, reason: str, now: int) -> Plan:
     """An operator's (or the WMS's) move: one step of the table; refused stock is an
     error (FailedPrecondition), nothing written."""
     order = current.copy(version=current.version + 1, updated_at_ms=now)
     ctx = Context(order.channel, order.shop, order.order_id, order.version, now, actor, reason)
+    _refuse_past_hold(order, to)
     # One step of the table: a person or the WMS moves an order, they do not skip.
     states.check(order.state, to)
     path = [to]
@@ -262,14 +302,34 @@ def shipment(current: Order, shipment_: Shipment, actor: str, now: int) -> Plan 
     ctx = Context(order.channel, order.shop, order.order_id, order.version, now, actor,
                   f"{shipment_.carrier} {shipment_.tracking_number}")
     events = [ev.shipment_reported(ctx, shipment_)]
-    if order.state not in states.SHIPPED_STATES:
+    if ships_past_hold(order, S.SHIPPED):
+        what = f"shipped with {shipment_.carrier} {shipment_.tracking_number}"
+        events += _ship_past_hold(order, ctx, actor, what)
+        order.shipped_at_ms = shipment_.shipped_at_ms or now
+    elif order.state not in states.SHIPPED_STATES:
         events += _walk(order, ctx, states.walk(order.state, S.SHIPPED), ctx.reason,
                         actor=actor)
         order.shipped_at_ms = shipment_.shipped_at_ms or now
     plan = Plan(order, events, effects.want(current.units, order.units), current.version,
                 Outcome.UPDATED)
+    if plan.want in (HoldWant.HELD, HoldWant.CONFIRMED):
+        plan.fallback_fn = lambda: _shipment_fallback(current, shipment_, ctx)
     _mark_feed(plan)
     return plan
+
+
+def _shipment_fallback(current: Order, shipment_: Shipment,
+                       ctx: Context) -> tuple[Order, list[OrderEvent]]:
+    """A shipment whose units cannot be sold (the hold had expired and the stock is
+    gone): the shipment is recorded, the order waits for review holding nothing."""
+    fb = current.copy(version=current.version + 1, updated_at_ms=ctx.at_ms,
+                      shipments=(*current.shipments, shipment_),
+                      review=(*current.review, f"stock refused: {STOCK_PLACEHOLDER}"))
+    events = [ev.shipment_reported(ctx, shipment_), ev.stock_refused(ctx, STOCK_PLACEHOLDER)]
+    if fb.state != S.ON_HOLD:
+        events += _walk(fb, ctx, [S.ON_HOLD], "stock refused", actor="rule:stock")
+    fb.units = Units.NONE
+    return fb, events
 
 
 WMS_HAS_IT = frozenset({S.ALLOCATED, S.PRINTED})

@@ -42,8 +42,9 @@ TRANSITIONS: dict[OrderState, tuple[OrderState, ...]] = {
     S.PRINTED: (S.SHIPPED, S.ON_HOLD, S.CANCELLED, S.REFUND_REQUESTED),
     S.SHIPPED: (S.DELIVERED, S.REFUND_REQUESTED),
     S.DELIVERED: (S.CLOSED, S.REFUND_REQUESTED),
-    S.REFUND_REQUESTED: (S.REFUNDED, S.PAID, S.ROUTED, S.ALLOCATED, S.PRINTED, S.SHIPPED,
-                         S.DELIVERED, S.CLOSED),
+    # Back to where it was when the refund is withdrawn or declined; never to a label
+    # (HOLDS), and to SHIPPED or DELIVERED only for an order that had shipped.
+    S.REFUND_REQUESTED: (S.REFUNDED, S.PAID, S.ROUTED, S.SHIPPED, S.DELIVERED, S.CLOSED),
     S.REFUNDED: (S.CLOSED,),
     S.CANCELLED: (S.CLOSED,),
     S.CLOSED: (),
@@ -56,8 +57,16 @@ SHIPPED_STATES = frozenset({S.SHIPPED, S.DELIVERED})
 """Goods have left the warehouse: stock is not given back, the address is fixed."""
 
 # Hold reached through a review (ON_HOLD) is not left by a channel's "paid" or
-# "pending": only an operator (or a cancel/refund/shipment) moves it on.
-REVIEW_STICKY = frozenset({S.PENDING_PAYMENT, S.PAID, S.ROUTED})
+# "pending" (or a label it reports): only an operator (or a cancel/refund/shipment)
+# moves it on.
+REVIEW_STICKY = frozenset({S.PENDING_PAYMENT, S.PAID, S.ROUTED, S.ALLOCATED, S.PRINTED})
+
+HOLDS = frozenset({S.ON_HOLD, S.REFUND_REQUESTED})
+"""Paused: held for review, or the buyer asked for the money back. Nothing is labelled
+or shipped past a hold (plan.py refuses it; a shipment reported anyway is a fact)."""
+
+LABEL_STATES = frozenset({S.ALLOCATED, S.PRINTED})
+"""The WMS has the order and prints its label."""
 
 
 def parse(field: str, value: str) -> OrderState:

@@ -66,7 +66,8 @@ def to_order(o: Order) -> pb.Order:
         shipments=[pb.Shipment(carrier=s.carrier, tracking_number=s.tracking_number,
                                shipped_at=_ts(s.shipped_at_ms)) for s in o.shipments],
         review=list(o.review), warehouses=list(o.warehouses),
-        reservation_state=o.reservation_state, updated_at=_ts(o.updated_at_ms))
+        reservation_state=o.reservation_state, updated_at=_ts(o.updated_at_ms),
+        intercept_failed=bool(o.intercept_failed))
 
 
 def outcome(value: str) -> pb.SyncOutcome:

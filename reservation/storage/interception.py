@@ -43,11 +43,14 @@ class InterceptionStore:
             return await self.client.get(keys.review(ref))
 
     async def open_review(self, ref: str, record: str, now_ms: int, ttl_ms: int,
-                          day: str) -> bool:
-        """Opens a review unless one is open for the order; True when opened."""
+                          day: str, replace: bool = False) -> bool:
+        """Opens a review unless one is open for the order (with `replace`, the open one
+        becomes this record); True when opened or replaced."""
         with redis_errors():
             if await self.client.zscore(keys.reviews_open(), ref) is not None:
-                return False
+                if replace:
+                    await self.client.set(keys.review(ref), record, px=ttl_ms)
+                return replace
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.set(keys.review(ref), record, px=ttl_ms)
                 pipe.zadd(keys.reviews_open(), {ref: now_ms})

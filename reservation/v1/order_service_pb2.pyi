@@ -103,7 +103,7 @@ class Shipment(_message.Message):
     def __init__(self, carrier: _Optional[str] = ..., tracking_number: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("channel", "shop", "order_id", "state", "version", "channel_state", "raw_status", "modified_at", "created_at", "buyer_hash", "address", "lines", "total", "paid", "paid_at", "routed_at", "shipped_at", "delivered_at", "shipments", "review", "warehouses", "reservation_state", "updated_at")
+    __slots__ = ("channel", "shop", "order_id", "state", "version", "channel_state", "raw_status", "modified_at", "created_at", "buyer_hash", "address", "lines", "total", "paid", "paid_at", "routed_at", "shipped_at", "delivered_at", "shipments", "review", "warehouses", "reservation_state", "updated_at", "intercept_failed")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SHOP_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +127,7 @@ class Order(_message.Message):
     WAREHOUSES_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_STATE_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    INTERCEPT_FAILED_FIELD_NUMBER: _ClassVar[int]
     channel: str
     shop: str
     order_id: str
@@ -150,7 +151,8 @@ class Order(_message.Message):
     warehouses: _containers.RepeatedScalarFieldContainer[str]
     reservation_state: str
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., channel_state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., buyer_hash: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., review: _Optional[_Iterable[str]] = ..., warehouses: _Optional[_Iterable[str]] = ..., reservation_state: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    intercept_failed: bool
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., channel_state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., buyer_hash: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., review: _Optional[_Iterable[str]] = ..., warehouses: _Optional[_Iterable[str]] = ..., reservation_state: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., intercept_failed: _Optional[bool] = ...) -> None: ...
 
 class SyncOrdersRequest(_message.Message):
     __slots__ = ("orders",)

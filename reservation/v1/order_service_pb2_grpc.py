@@ -139,7 +139,9 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReportShipment(self, request, context):
-        """From the WMS: the order left with this carrier and tracking number -> SHIPPED.
+        """From the WMS: the order left with this carrier and tracking number -> SHIPPED. For an
+        order held (ON_HOLD, REFUND_REQUESTED) it is recorded all the same, flagged
+        intercept_failed, and a review is opened.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -147,6 +149,7 @@ class OrderServiceServicer:
 
     def UpdateOrderState(self, request, context):
         """An operator's or the WMS's move along the state table (ALLOCATED, PRINTED, review).
+        Nothing is labelled or shipped while held: FAILED_PRECONDITION naming state and why.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

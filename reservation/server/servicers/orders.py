@@ -15,7 +15,7 @@ import grpc
 
 from reservation.access import grant
 from reservation.errors import InvalidArgument
-from reservation.interception.service import Interception
+from reservation.interception.service import INTERCEPT_FAILED, Interception
 from reservation.ordersync import listing, states
 from reservation.ordersync import validation as ov
 from reservation.ordersync.events import OrderEvent
@@ -59,10 +59,11 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             # Before any label: the rules in force may hold what was just synced.
             payments = {c.key: o.payment_method for o, c in zip(orders, checked, strict=True)}
             held = {r.ref: r for r in await self.interception.check(
-                [r.order.key for r in results if r.order is not None], payments)}
+                [r.order for r in results if r.order is not None], payments)}
             for r in out:
                 review = held.get(f"{r.channel}/{r.shop}/{r.order_id}")
-                if review is not None:  # a refund request is a pause already: it stays
+                if review is not None and review.rule != INTERCEPT_FAILED:
+                    # Held by a rule (a refund request is a pause already: it stays).
                     r.outcome = pb.SYNC_OUTCOME_ON_HOLD
                     if review.state_before != "REFUND_REQUESTED":
                         r.state = "ON_HOLD"
@@ -132,6 +133,8 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         ov.text("shipment.tracking_number", shipment.tracking_number, required=True)
         ov.actor("actor", request.actor)
         r = await self.hub.report_shipment(*key, shipment, request.actor or "wms")
+        if self.interception is not None and r.order is not None:
+            await self.interception.check([r.order])  # shipped past a hold: a review
         return pb.ReportShipmentResponse(outcome=co.outcome(r.outcome.value),
                                          order=co.to_order(r.order) if r.order else None)
 
