@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from reservation.ordersync import codec
-from reservation.ordersync import plan as planning
 from reservation.ordersync.model import ChannelOrder
-from reservation.ordersync.plan import Outcome, Plan
+from reservation.ordersync.plan import Plan
 from reservation.storage.orders import order_ref
 
 if TYPE_CHECKING:
@@ -24,7 +23,7 @@ CHUNK = 100
 
 
 async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[SyncResult]:
-    from reservation.ordersync.hub import SyncResult, _result
+    from reservation.ordersync.hub import SyncResult, _result, plan_sync
 
     results: list[SyncResult | None] = [None] * len(orders)
     refs = [order_ref(*co.key) for co in orders]
@@ -64,10 +63,10 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
     for i in [*fresh, *(i for i in first if recs[i] is not None)]:
         rec = recs[i]
         current = codec.decode(rec[1]) if rec else None
-        p = planning.sync(current, orders[i], dups[i] if current is None else [], now,
-                          routes.get(i))
-        if isinstance(p, Outcome):
-            results[i] = SyncResult(p, current)
+        p = plan_sync(current, orders[i], dups[i] if current is None else [], now,
+                      routes.get(i))
+        if isinstance(p, SyncResult):  # unchanged, stale, or refused alone
+            results[i] = p
             continue
         anchor = anchors[i]
         parts = hub._parts(p.order)

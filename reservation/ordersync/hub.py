@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from reservation import clock as clock_
 from reservation.domain.models import OrderLine
 from reservation.domain.orders import spec
-from reservation.errors import Aborted, FailedPrecondition, NotFound
+from reservation.errors import (
+    Aborted,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ReservationError,
+)
 from reservation.ordersync import codec
 from reservation.ordersync import plan as planning
 from reservation.ordersync.effects import HoldWant
@@ -49,6 +55,22 @@ class SyncResult:
     order: Order | None
     stock_reason: str = ""
     duplicates: tuple[str, ...] = ()
+    refused: ReservationError | None = None
+    """With REFUSED: what the order alone would have raised."""
+
+
+REFUSALS = (FailedPrecondition, InvalidArgument)
+"""What planning a channel's order may refuse it with: that order alone is refused."""
+
+
+def plan_sync(current: Order | None, co: ChannelOrder, dups: list[str], now: int,
+              route: Route | None) -> Plan | SyncResult:
+    """planning.sync, with a refusal as the order's own result."""
+    try:
+        p = planning.sync(current, co, dups, now, route)
+    except REFUSALS as exc:
+        return SyncResult(Outcome.REFUSED, current, refused=exc)
+    return SyncResult(p, current) if isinstance(p, Outcome) else p
 
 
 class _Retry(Exception):
@@ -281,9 +303,9 @@ class OrderHub:
             if current is None and routed is None:
                 routed = await self.router.route([co])  # an order that arrives is routed
             route = routed[0] if routed and current is None else None
-            p = planning.sync(current, co, dups, self.clock(), route)
-            if isinstance(p, Outcome):
-                return SyncResult(p, current)
+            p = plan_sync(current, co, dups, self.clock(), route)
+            if isinstance(p, SyncResult):
+                return p
             _carry_gens(p, gens)
             anchor = found[0] if found else await self.orders.locate(ref, self._anchor(co))
             assert anchor is not None

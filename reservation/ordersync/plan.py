@@ -32,6 +32,7 @@ class Outcome(StrEnum):
     UNCHANGED = "UNCHANGED"   # the same payload again: nothing written
     STALE = "STALE"           # older than what is stored (by modified time): ignored
     ON_HOLD = "ON_HOLD"       # written, but held for review (stock refused, duplicate)
+    REFUSED = "REFUSED"       # this order alone refused (a forbidden move): nothing written
 
 
 @dataclass

@@ -13,6 +13,7 @@ from reservation.ordersync.fulfilment import Row
 from reservation.ordersync.hub import SyncResult
 from reservation.ordersync.model import Address, Line, Order, RawOrder, Shipment
 from reservation.server.convert import timestamp_ms, to_duration, to_timestamp
+from reservation.server.interceptors.errors import status_code
 from reservation.v1 import order_service_pb2 as pb
 
 
@@ -77,11 +78,14 @@ def outcome(value: str) -> pb.SyncOutcome:
 
 def to_result(r: SyncResult, key: tuple[str, str, str]) -> pb.SyncResult:
     o = r.order
+    refused = r.refused
     return pb.SyncResult(channel=key[0], shop=key[1], order_id=key[2],
                          outcome=outcome(r.outcome.value),
                          state=o.state.value if o else "", version=o.version if o else 0,
                          stock_reason=r.stock_reason,
-                         suspected_duplicates=list(r.duplicates))
+                         suspected_duplicates=list(r.duplicates),
+                         refused_code=status_code(refused).name if refused else "",
+                         refused_reason=refused.message if refused else "")
 
 
 def to_event(e: OrderEvent) -> pb.OrderEvent:

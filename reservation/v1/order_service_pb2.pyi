@@ -19,12 +19,14 @@ class SyncOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SYNC_OUTCOME_UNCHANGED: _ClassVar[SyncOutcome]
     SYNC_OUTCOME_STALE: _ClassVar[SyncOutcome]
     SYNC_OUTCOME_ON_HOLD: _ClassVar[SyncOutcome]
+    SYNC_OUTCOME_REFUSED: _ClassVar[SyncOutcome]
 SYNC_OUTCOME_UNSPECIFIED: SyncOutcome
 SYNC_OUTCOME_CREATED: SyncOutcome
 SYNC_OUTCOME_UPDATED: SyncOutcome
 SYNC_OUTCOME_UNCHANGED: SyncOutcome
 SYNC_OUTCOME_STALE: SyncOutcome
 SYNC_OUTCOME_ON_HOLD: SyncOutcome
+SYNC_OUTCOME_REFUSED: SyncOutcome
 
 class Address(_message.Message):
     __slots__ = ("province", "city", "district", "detail")
@@ -161,7 +163,7 @@ class SyncOrdersRequest(_message.Message):
     def __init__(self, orders: _Optional[_Iterable[_Union[ChannelOrder, _Mapping]]] = ...) -> None: ...
 
 class SyncResult(_message.Message):
-    __slots__ = ("channel", "shop", "order_id", "outcome", "state", "version", "stock_reason", "suspected_duplicates")
+    __slots__ = ("channel", "shop", "order_id", "outcome", "state", "version", "stock_reason", "suspected_duplicates", "refused_code", "refused_reason")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SHOP_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +172,8 @@ class SyncResult(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STOCK_REASON_FIELD_NUMBER: _ClassVar[int]
     SUSPECTED_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_CODE_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_REASON_FIELD_NUMBER: _ClassVar[int]
     channel: str
     shop: str
     order_id: str
@@ -178,7 +182,9 @@ class SyncResult(_message.Message):
     version: int
     stock_reason: str
     suspected_duplicates: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., outcome: _Optional[_Union[SyncOutcome, str]] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., stock_reason: _Optional[str] = ..., suspected_duplicates: _Optional[_Iterable[str]] = ...) -> None: ...
+    refused_code: str
+    refused_reason: str
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., outcome: _Optional[_Union[SyncOutcome, str]] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., stock_reason: _Optional[str] = ..., suspected_duplicates: _Optional[_Iterable[str]] = ..., refused_code: _Optional[str] = ..., refused_reason: _Optional[str] = ...) -> None: ...
 
 class SyncOrdersResponse(_message.Message):
     __slots__ = ("results",)

@@ -100,7 +100,9 @@ class OrderServiceServicer:
 
     def SyncOrders(self, request, context):
         """Upserts a batch of orders as the channels send them (at most RESERVATION_MAX_BATCH).
-        The same payload again changes nothing (UNCHANGED); an older one is STALE.
+        The same payload again changes nothing (UNCHANGED); an older one is STALE. An order
+        the hub refuses is REFUSED alone; the others are applied. A batch that does not
+        parse (a field no order may have) is INVALID_ARGUMENT whole, naming the field.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

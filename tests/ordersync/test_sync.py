@@ -216,11 +216,10 @@ async def test_bad_input_names_the_field(hub, change, field):
 async def test_lines_that_differ_from_the_earlier_version_are_refused(hub, stubs):
     await sync(hub, channel_order("A1", "PAID", ("SKU-1", 1), modified_s=1000))
 
-    with pytest.raises(grpc.aio.AioRpcError) as exc:
-        await sync(hub, channel_order("A1", "PAID", ("SKU-1", 4), modified_s=1001))
+    [r] = await sync(hub, channel_order("A1", "PAID", ("SKU-1", 4), modified_s=1001))
 
-    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_request_fields(exc.value) == ["lines"]
+    assert (r.outcome, r.refused_code) == (opb.SYNC_OUTCOME_REFUSED, "INVALID_ARGUMENT")
+    assert r.refused_reason.startswith("lines: ")
     assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (9, 0, 1)
 
 

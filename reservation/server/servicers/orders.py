@@ -22,6 +22,7 @@ from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.fulfilment import Fulfilment
 from reservation.ordersync.hub import OrderHub
 from reservation.ordersync.model import ChannelOrder
+from reservation.ordersync.plan import Outcome
 from reservation.server import convert
 from reservation.server import convert_orders as co
 from reservation.v1 import order_service_pb2 as pb
@@ -59,7 +60,8 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             # Before any label: the rules in force may hold what was just synced.
             payments = {c.key: o.payment_method for o, c in zip(orders, checked, strict=True)}
             held = {r.ref: r for r in await self.interception.check(
-                [r.order for r in results if r.order is not None], payments)}
+                [r.order for r in results
+                 if r.order is not None and r.outcome != Outcome.REFUSED], payments)}
             for r in out:
                 review = held.get(f"{r.channel}/{r.shop}/{r.order_id}")
                 if review is not None and review.rule != INTERCEPT_FAILED:
