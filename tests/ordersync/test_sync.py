@@ -241,3 +241,19 @@ async def test_an_unknown_state_names_the_field(hub):
 
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert bad_request_fields(exc.value) == ["orders[0].state"]
+
+
+async def test_an_older_copy_is_stale_by_modified_time_not_created_time(hub):
+    """Defect 8: created and modified times differ, as they do in life. The copy modified
+    at 2500 is older than the stored one (3000) though newer than its creation (1000):
+    it is STALE, and the newer address stays."""
+    await sync(hub, channel_order("A1", "PAID", ("SKU-1", 1), created_s=1000, modified_s=2000,
+                                  detail="1 Old Rd"))
+    await sync(hub, channel_order("A1", "PAID", ("SKU-1", 1), created_s=1000, modified_s=3000,
+                                  detail="3 New Rd"))
+
+    [r] = await sync(hub, channel_order("A1", "PAID", ("SKU-1", 1), created_s=1000,
+                                        modified_s=2500, detail="2 Middle Rd"))
+
+    assert (r.outcome, r.version) == (STALE, 2)
+    assert (await get_order(hub, "A1")).address.detail == "3 New Rd"
