@@ -243,6 +243,20 @@ async def test_an_unknown_state_names_the_field(hub):
     assert bad_request_fields(exc.value) == ["orders[0].state"]
 
 
+async def test_the_same_content_with_a_newer_modified_time_is_unchanged(hub):
+    """Defect 7: a POS file exported again (newer file time, the same rows) is not a
+    change: no version, no UPDATED event whose only difference is the modified time."""
+    await sync(hub, channel_order("P1", "PAID", ("SKU-1", 1), channel="pos", shop="store-1",
+                                  modified_s=1000, created_s=900))
+
+    [r] = await sync(hub, channel_order("P1", "PAID", ("SKU-1", 1), channel="pos",
+                                        shop="store-1", modified_s=1600, created_s=900))
+
+    events = await history(hub, "P1", channel="pos", shop="store-1")
+    assert (r.outcome, r.version) == (UNCHANGED, 1)
+    assert "UPDATED" not in [e.type for e in events]
+
+
 async def test_an_older_copy_is_stale_by_modified_time_not_created_time(hub):
     """Defect 8: created and modified times differ, as they do in life. The copy modified
     at 2500 is older than the stored one (3000) though newer than its creation (1000):
