@@ -190,6 +190,9 @@ class Settings:
     use 2 h to route and 4 h to ship after payment."""
     order_late_route_ms: int = 15 * 60 * 1000
     """A paid order not routed this long after payment is listed as late."""
+    order_future_skew_ms: int = 24 * 60 * 60 * 1000
+    """How far in the future a channel's order times (modified, created, paid, shipped)
+    may lie before they are refused: a typo (year 9999) must not freeze an order."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -326,6 +329,7 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("order_hold_ttl_ms", 100, 30 * _DAY_MS),
     ("order_duplicate_window_ms", 0, 30 * _DAY_MS),
     ("order_late_route_ms", 1, 30 * _DAY_MS),
+    ("order_future_skew_ms", 0, 365 * _DAY_MS),
     ("auth_reload_interval_ms", 0, 3_600_000),
     ("auth_failure_rate", 0, 1_000_000),
     ("auth_failure_burst", 1, 1_000_000),

@@ -138,6 +138,17 @@ async def redis_snapshot(url: str) -> dict[str, tuple[str, bytes | None]]:
 
 # -- the order hub (OrderService) ---------------------------------------------------------
 
+TEST_EPOCH_S = 1_767_225_600
+"""2026-01-01T00:00:00Z. Tests write channel times as small numbers of seconds (1000,
+1001: their order is what matters); the hub refuses times before 2000, so `when` puts
+them after this instant. Real epoch seconds (time.time()) pass through unchanged."""
+
+
+def when(seconds: int) -> int:
+    """A channel time in epoch seconds: small test numbers moved to TEST_EPOCH_S + n."""
+    return seconds + TEST_EPOCH_S if 0 < seconds < TEST_EPOCH_S // 2 else seconds
+
+
 def channel_order(order_id: str, state: str = "PAID", *lines: tuple[str, int] | opb.OrderItem,
                   channel: str = "jd", shop: str = "shop-1", modified_s: int = 1000,
                   phone: str = "13800138000", province: str = "Zhejiang",
@@ -150,8 +161,8 @@ def channel_order(order_id: str, state: str = "PAID", *lines: tuple[str, int] | 
                          address=opb.Address(province=province, city=city, district="Xihu",
                                              detail=detail),
                          lines=items or [opb.OrderItem(sku="SKU-1", quantity=1, price=1999)])
-    o.modified_at.FromSeconds(modified_s)
-    o.created_at.FromSeconds(created_s or modified_s)
+    o.modified_at.FromSeconds(when(modified_s))
+    o.created_at.FromSeconds(when(created_s or modified_s))
     return o
 
 

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import re
 
+from reservation import clock
 from reservation.domain import validation as v
 from reservation.errors import InvalidArgument
 from reservation.ordersync import states
@@ -70,9 +71,24 @@ def money(field: str, cents: int) -> None:
         raise InvalidArgument(field, f"must be between 0 and {MONEY_MAX}")
 
 
-def time_ms(field: str, ms: int, required: bool = False) -> None:
-    if ms < 0 or (required and ms == 0):
-        raise InvalidArgument(field, "must be set" if ms == 0 else "must not be negative")
+EARLIEST_MS = 946_684_800_000
+"""2000-01-01T00:00:00Z: no channel order is older; an earlier time is a mistake."""
+
+
+def time_ms(field: str, ms: int, settings: Settings, now_ms: int,
+            required: bool = False) -> None:
+    """A channel's time: set when required (0 is unset otherwise), not before 2000, not
+    more than the allowed skew (RESERVATION_ORDER_FUTURE_SKEW_MS) in the future."""
+    if ms == 0:
+        if required:
+            raise InvalidArgument(field, "must be set")
+        return
+    if ms < EARLIEST_MS:
+        raise InvalidArgument(field, "must not be before 2000-01-01")
+    skew = settings.order_future_skew_ms
+    if ms > now_ms + skew:
+        raise InvalidArgument(field, f"is more than {skew} ms in the future "
+                                     "(RESERVATION_ORDER_FUTURE_SKEW_MS)")
 
 
 def lines(field: str, values: tuple[Line, ...], order_id: str, settings: Settings) -> None:
@@ -110,15 +126,17 @@ def actor(field: str, value: str) -> None:
     text(field, value)
 
 
-def channel_order(raw: RawOrder, settings: Settings, prefix: str = "") -> ChannelOrder:
+def channel_order(raw: RawOrder, settings: Settings, prefix: str = "",
+                  now_ms: int | None = None) -> ChannelOrder:
     """Validate everything; the field names carry `prefix` (orders[3].)."""
+    now = clock.now_ms() if now_ms is None else now_ms
     try:
         order_key(raw.channel, raw.shop, raw.order_id, settings)
         state = states.parse("state", raw.state)
         text("raw_status", raw.raw_status, required=True)
-        time_ms("modified_at", raw.modified_at_ms, required=True)
-        time_ms("created_at", raw.created_at_ms)
-        time_ms("paid_at", raw.paid_at_ms)
+        time_ms("modified_at", raw.modified_at_ms, settings, now, required=True)
+        time_ms("created_at", raw.created_at_ms, settings, now)
+        time_ms("paid_at", raw.paid_at_ms, settings, now)
         phone("receiver_phone", raw.receiver_phone)
         address("address", raw.address)
         lines("lines", raw.lines, raw.order_id, settings)

@@ -11,14 +11,14 @@ import pytest
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc
-from tests.helpers import channel_order, get_order, history, key, move, sync
+from tests.helpers import channel_order, get_order, history, key, move, sync, when
 
 NEW = opb.Address(province="Jiangsu", city="Suzhou", district="Gusu", detail="9 Canal St")
 
 
 def shipment(tracking: str = "SF1001") -> opb.Shipment:
     s = opb.Shipment(carrier="SF", tracking_number=tracking)
-    s.shipped_at.FromSeconds(5000)
+    s.shipped_at.FromSeconds(when(5000))
     return s
 
 

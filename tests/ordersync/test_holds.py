@@ -12,12 +12,12 @@ import pytest
 from reservation.v1 import interception_service_pb2 as ipb
 from reservation.v1 import interception_service_pb2_grpc as igrpc
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, counters, get_order, history, key, levels, move, sync
+from tests.helpers import channel_order, counters, get_order, history, key, levels, move, sync, when
 
 
 def shipment(tracking: str = "SF1001") -> opb.Shipment:
     s = opb.Shipment(carrier="SF", tracking_number=tracking)
-    s.shipped_at.FromSeconds(5000)
+    s.shipped_at.FromSeconds(when(5000))
     return s
 
 

@@ -12,7 +12,16 @@ import pytest
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import routing_service_pb2 as rpb
-from tests.helpers import assert_invariant, channel_order, get_order, history, levels, load, sync
+from tests.helpers import (
+    assert_invariant,
+    channel_order,
+    get_order,
+    history,
+    levels,
+    load,
+    sync,
+    when,
+)
 from tests.routing.conftest import SEED_WAREHOUSES, RoutingStubs, struct
 from tests.routing.test_seed_rules import SEED_RULES
 
@@ -88,7 +97,7 @@ async def test_paying_a_routed_order_confirms_at_the_same_warehouse(routed: Hub)
     # Beijing is outside the rule: the nearest warehouse wins.
     await sync(routed.orders, milk("R2", "北京"))
     paid = milk("R2", "北京", "PAID")
-    paid.modified_at.FromSeconds(1010)
+    paid.modified_at.FromSeconds(when(1010))
 
     [r] = await sync(routed.orders, paid)
 

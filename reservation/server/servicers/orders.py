@@ -47,7 +47,8 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             raise InvalidArgument("orders", f"holds {len(orders)} orders, at most {top}")
         for o in orders:
             grant.channel(o.channel)
-        return [ov.channel_order(co.raw_order(o), self.settings, f"orders[{i}].")
+        now = self.hub.clock()
+        return [ov.channel_order(co.raw_order(o), self.settings, f"orders[{i}].", now)
                 for i, o in enumerate(orders)]
 
     async def _sync(self, orders: list[pb.ChannelOrder]) -> list[pb.SyncResult]:
@@ -131,6 +132,8 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
                              context: grpc.aio.ServicerContext) -> pb.ReportShipmentResponse:
         key = self._key(request.key)
         shipment = co.shipment(request.shipment)
+        ov.time_ms("shipment.shipped_at", shipment.shipped_at_ms, self.settings,
+                   self.hub.clock())
         ov.text("shipment.carrier", shipment.carrier, required=True)
         ov.text("shipment.tracking_number", shipment.tracking_number, required=True)
         ov.actor("actor", request.actor)
