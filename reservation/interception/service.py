@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -25,8 +25,14 @@ from reservation import clock as clock_
 from reservation.errors import FailedPrecondition, InvalidArgument, NotFound
 from reservation.interception import rules as rules_
 from reservation.interception.rules import Rule, RuleSet
-from reservation.ordersync.hub import OrderHub
+from reservation.ordersync.hub import OrderHub, SyncResult
 from reservation.ordersync.model import Address, Order
+from reservation.ordersync.plan import (
+    ROUTING_REVIEW,
+    STOCK_REFUSED,
+    SUSPECTED_DUPLICATE,
+    Outcome,
+)
 from reservation.ordersync.states import OrderState
 from reservation.settings import Settings
 from reservation.storage.interception import InterceptionStore
@@ -37,6 +43,9 @@ ESCALATE_AFTER_MS = 2 * 60 * 1000
 DECISIONS = ("approve", "reject", "edit_address")
 INTERCEPT_FAILED = "intercept failed"
 """The review of an order that shipped while held (Order.intercept_failed)."""
+HUB_HOLDS = (SUSPECTED_DUPLICATE, STOCK_REFUSED, ROUTING_REVIEW)
+"""Holds the hub makes itself, named by how their note begins: each gets a review."""
+_PAUSED = frozenset({S.ON_HOLD, S.REFUND_REQUESTED})
 # Too late or nothing to stop: no interception.
 _PAST = frozenset({S.SHIPPED, S.DELIVERED, S.CANCELLED, S.REFUNDED, S.CLOSED})
 _ENDED_BY_CHANNEL = frozenset({S.CANCELLED, S.REFUNDED, S.CLOSED})
@@ -73,6 +82,22 @@ class Review:
     @classmethod
     def decode(cls, raw: str) -> Review:
         return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An order after the interception check."""
+
+    order: Order
+    """As it stands now (moved to ON_HOLD when a rule held it)."""
+    review: Review | None
+    """Its open review, if it has one."""
+    held_now: bool = False
+    """A rule held it in this check."""
+
+    @property
+    def suspected_duplicate(self) -> bool:
+        return self.review is not None and self.review.rule == SUSPECTED_DUPLICATE
 
 
 @dataclass(frozen=True)
@@ -179,22 +204,74 @@ class Interception:
                                     current.version, actor)
 
     # -- checking orders ----------------------------------------------------------------
-    async def check(self, orders: Iterable[Order],
-                    payments: Mapping[tuple[str, str, str], str] | None = None) -> list[Review]:
-        """Check orders just written (the last of each key counts); returns the reviews
-        opened. An order that shipped past a hold gets its review whatever the rules."""
+    async def after_change(self, results: Sequence[SyncResult],
+                           payments: Mapping[tuple[str, str, str], str] | None = None
+                           ) -> dict[tuple[str, str, str], Checked]:
+        """Check orders just written (the last result of each key counts; refused ones
+        changed nothing): the rules in force may hold them, a hold of the hub's own gets
+        its review, and an order that shipped past a hold gets its review whatever the
+        rules. Returns each order as it stands after the check, with its open review."""
         rs = await self.rules()
-        opened: list[Review] = []
-        for order in {o.key: o for o in orders}.values():
-            if order.intercept_failed:
-                review = await self._intercept_failed(rs, order)
-            elif rs.rules:
-                review = await self._check_one(rs, order, (payments or {}).get(order.key, ""))
-            else:
-                continue
-            if review is not None:
-                opened.append(review)
-        return opened
+        last = {r.order.key: r for r in results
+                if r.order is not None and r.outcome != Outcome.REFUSED}
+        return {k: await self._after(rs, r, (payments or {}).get(k, ""))
+                for k, r in last.items()}
+
+    async def _after(self, rs: RuleSet, r: SyncResult, payment: str) -> Checked:
+        order = r.order
+        assert order is not None
+        if order.intercept_failed:
+            review = await self._intercept_failed(rs, order) or await self._open(order)
+            return Checked(order, review)
+        if order.state in _ENDED_BY_CHANNEL:
+            await self._close_automatic(order)
+            return Checked(order, None)
+        by_rule = None
+        if rs.rules and order.state not in _PAST:
+            by_rule, order = await self._check_one(rs, order, payment)
+        if by_rule is not None:
+            return Checked(order, by_rule, held_now=True)
+        review = await self._hub_hold(rs, order, r.duplicates)
+        if review is None and order.state in _PAUSED:
+            review = await self._open(order)
+        return Checked(order, review)
+
+    async def _open(self, order: Order) -> Review | None:
+        raw = await self.store.review("/".join(order.key))
+        review = Review.decode(raw) if raw is not None else None
+        return review if review is not None and review.status == "open" else None
+
+    async def _close_automatic(self, order: Order) -> None:
+        """The channel cancelled or refunded the order while it waited: the cause went
+        away without a person (the self-healing rate counts these)."""
+        review = await self._open(order)
+        if review is None or review.rule == INTERCEPT_FAILED:
+            return  # a shipment past a hold is not undone by a refund: a person looks
+        now = self.clock()
+        closed = replace(review, status="automatic", closed_at_ms=now,
+                         note=f"channel moved the order to {order.state}")
+        await self.store.close_review(review.ref, closed.encode(), now, self._ttl(),
+                                      _day(now), "automatic")
+
+    async def _hub_hold(self, rs: RuleSet, order: Order,
+                        duplicates: Sequence[str]) -> Review | None:
+        """The hub held the order itself (a suspected duplicate, refused stock, a routing
+        rule's review): a review task for it, once. A duplicate's review names the other
+        orders, for operators (ListReviews); the order's own record does not."""
+        if order.state != S.ON_HOLD or not order.review:
+            return None
+        note = order.review[-1]
+        rule = next((kind for kind in HUB_HOLDS if note.startswith(kind)), None)
+        if rule is None:
+            return None
+        reason = note + (": " + ", ".join(duplicates) if duplicates else "")
+        now = self.clock()
+        review = Review(order.channel, order.shop, order.order_id, rule, "C", reason, "",
+                        str(order.channel_state), now, rs.version)
+        if not await self.store.open_review(review.ref, review.encode(), now, self._ttl(),
+                                            _day(now)):
+            return None  # one open review per order: it has one
+        return review
 
     async def _intercept_failed(self, rs: RuleSet, order: Order) -> Review | None:
         """Once per order: the open review (if the hold had one) becomes this one, as the
@@ -211,26 +288,19 @@ class Interception:
                                      replace=True)
         return review
 
-    async def _check_one(self, rs: RuleSet, order: Order, payment: str) -> Review | None:
+    async def _check_one(self, rs: RuleSet, order: Order,
+                         payment: str) -> tuple[Review | None, Order]:
+        """The rules on one order: the review a hit opened (None: none) and the order
+        after it (moved to ON_HOLD by the hit)."""
         ref = "/".join(order.key)
         now = self.clock()
-        if order.state in _ENDED_BY_CHANNEL:  # the cause went away without a person
-            raw = await self.store.review(ref)
-            if raw is not None and Review.decode(raw).status == "open":
-                closed = replace(Review.decode(raw), status="automatic", closed_at_ms=now,
-                                 note=f"channel moved the order to {order.state}")
-                await self.store.close_review(ref, closed.encode(), now, self._ttl(),
-                                              _day(now), "automatic")
-            return None
-        if order.state in _PAST:
-            return None
         phones = 0
         if any(r.when.phone_orders_per_day_at_least for r in rs.rules if r.enabled):
             phones = await self.store.phone_orders(_day(order.created_at_ms or now),
                                                    order.buyer_hash, ref)
         hits = evaluate(rs, order, phones, payment)
         if not hits:
-            return None
+            return None, order
         hit = hits[0]  # the first rule decides, as in routing
         earlier = await self.store.review(ref)
         if earlier is not None:
@@ -238,18 +308,19 @@ class Interception:
             # Decided by a person already (a repeat sync from the poller's overlap, an
             # approved address): the same rule does not hold the order again.
             if last.status != "open" and last.rule == hit.rule.name:
-                return None
+                return None, order
         review = Review(order.channel, order.shop, order.order_id, hit.rule.name,
                         hit.rule.then.grade, f"{hit.rule.then.hold} ({hit.detail})",
                         hit.rule.then.suggest, str(order.state), now, rs.version)
         if not await self.store.open_review(ref, review.encode(), now, self._ttl(),
                                             _day(now)):
-            return None  # one open review per order
+            return None, order  # one open review per order
         if order.state != S.ON_HOLD and S.ON_HOLD in _allowed(order.state):
-            await self.hub.transition(*order.key, S.ON_HOLD, f"rule:{hit.rule.name}",
-                                      review.reason)
+            moved = await self.hub.transition(*order.key, S.ON_HOLD, f"rule:{hit.rule.name}",
+                                              review.reason)
+            order = moved.order or order
         # REFUND_REQUESTED is already a pause (no label is printed); the task is the point.
-        return review
+        return review, order
 
     def _ttl(self) -> int:
         return self.settings.order_retention_ms

@@ -107,10 +107,21 @@ def transition(ctx: Context, src: OrderState, dst: OrderState, reason: str = "",
                      reason=reason or ctx.reason, actor=actor or ctx.actor)
 
 
+DUPLICATE_REASON = "same phone hash and address within the window as "
+
+
 def duplicate_suspected(ctx: Context, others: list[str]) -> OrderEvent:
     return ctx.event(EventType.DUPLICATE_SUSPECTED, actor="rule:duplicates",
-                     reason="same phone hash and address within the window as "
-                            + ", ".join(others))
+                     reason=DUPLICATE_REASON + ", ".join(others),
+                     changes={"suspected_duplicates": change([], list(others))})
+
+
+def duplicates_of(e: OrderEvent) -> list[str]:
+    """The orders a DUPLICATE_SUSPECTED event names."""
+    named = e.changes.get("suspected_duplicates", {}).get("after")
+    if named is None:  # recorded before the event carried them as a change
+        return e.reason.removeprefix(DUPLICATE_REASON).split(", ")
+    return list(named)
 
 
 def address_changed(ctx: Context, before: Any, after: Any) -> OrderEvent:

@@ -24,6 +24,10 @@ from reservation.ordersync.states import OrderState
 
 S = OrderState
 STOCK_PLACEHOLDER = "@STOCK@"
+SUSPECTED_DUPLICATE = "suspected duplicate"
+STOCK_REFUSED = "stock refused"
+ROUTING_REVIEW = "routing"
+"""How the hub's own holds begin their review note (each gets a review task)."""
 
 
 class Outcome(StrEnum):
@@ -118,13 +122,13 @@ def _stock_fallback(base: Order, ctx: Context, head: list[OrderEvent],
                     paid_at_ms: int) -> tuple[Order, list[OrderEvent]]:
     """The order as written when its stock is refused: it goes as far as paid, then
     waits for review."""
-    fb = base.copy(review=(*base.review, f"stock refused: {STOCK_PLACEHOLDER}"))
+    fb = base.copy(review=(*base.review, f"{STOCK_REFUSED}: {STOCK_PLACEHOLDER}"))
     events = list(head)
     upto = [s for s in path if s in (S.PAID, S.PENDING_PAYMENT)]
     events += _walk(fb, ctx, upto, reason, paid_at_ms)
     events.append(ev.stock_refused(ctx, STOCK_PLACEHOLDER))
     if fb.state != S.ON_HOLD:
-        events += _walk(fb, ctx, [S.ON_HOLD], "stock refused", actor="rule:stock")
+        events += _walk(fb, ctx, [S.ON_HOLD], STOCK_REFUSED, actor="rule:stock")
     fb.units = Units.NONE  # refused: the hub releases whatever the order held
     return fb, events
 
@@ -193,12 +197,14 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
                                    actor="rule:review")
     whys = []
     if suspect:
+        # The event names the other orders (the audit trail; shown to who may read
+        # them); the order's own review note does not (its adapter reads it).
         events.append(ev.duplicate_suspected(ctx, duplicates))
-        order.review = (*order.review, "suspected duplicate of " + ", ".join(duplicates))
-        whys.append("suspected duplicate")
+        order.review = (*order.review, f"{SUSPECTED_DUPLICATE} of an order of another channel")
+        whys.append(SUSPECTED_DUPLICATE)
     if review:
-        order.review = (*order.review, f"routing: {review}")
-        whys.append(f"routing: {review}")
+        order.review = (*order.review, f"{ROUTING_REVIEW}: {review}")
+        whys.append(f"{ROUTING_REVIEW}: {review}")
     if whys:
         events += _walk(order, ctx, [S.ON_HOLD], "; ".join(whys),
                         actor="rule:duplicates" if suspect else "rule:routing")
@@ -327,10 +333,10 @@ def _shipment_fallback(current: Order, shipment_: Shipment,
     gone): the shipment is recorded, the order waits for review holding nothing."""
     fb = current.copy(version=current.version + 1, updated_at_ms=ctx.at_ms,
                       shipments=(*current.shipments, shipment_),
-                      review=(*current.review, f"stock refused: {STOCK_PLACEHOLDER}"))
+                      review=(*current.review, f"{STOCK_REFUSED}: {STOCK_PLACEHOLDER}"))
     events = [ev.shipment_reported(ctx, shipment_), ev.stock_refused(ctx, STOCK_PLACEHOLDER)]
     if fb.state != S.ON_HOLD:
-        events += _walk(fb, ctx, [S.ON_HOLD], "stock refused", actor="rule:stock")
+        events += _walk(fb, ctx, [S.ON_HOLD], STOCK_REFUSED, actor="rule:stock")
     fb.units = Units.NONE
     return fb, events
 

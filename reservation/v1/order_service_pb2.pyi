@@ -163,7 +163,7 @@ class SyncOrdersRequest(_message.Message):
     def __init__(self, orders: _Optional[_Iterable[_Union[ChannelOrder, _Mapping]]] = ...) -> None: ...
 
 class SyncResult(_message.Message):
-    __slots__ = ("channel", "shop", "order_id", "outcome", "state", "version", "stock_reason", "suspected_duplicates", "refused_code", "refused_reason")
+    __slots__ = ("channel", "shop", "order_id", "outcome", "state", "version", "stock_reason", "suspected_duplicates", "refused_code", "refused_reason", "review_id", "suspected_duplicate")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SHOP_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +174,8 @@ class SyncResult(_message.Message):
     SUSPECTED_DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     REFUSED_CODE_FIELD_NUMBER: _ClassVar[int]
     REFUSED_REASON_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_ID_FIELD_NUMBER: _ClassVar[int]
+    SUSPECTED_DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     channel: str
     shop: str
     order_id: str
@@ -184,7 +186,9 @@ class SyncResult(_message.Message):
     suspected_duplicates: _containers.RepeatedScalarFieldContainer[str]
     refused_code: str
     refused_reason: str
-    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., outcome: _Optional[_Union[SyncOutcome, str]] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., stock_reason: _Optional[str] = ..., suspected_duplicates: _Optional[_Iterable[str]] = ..., refused_code: _Optional[str] = ..., refused_reason: _Optional[str] = ...) -> None: ...
+    review_id: str
+    suspected_duplicate: bool
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., outcome: _Optional[_Union[SyncOutcome, str]] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., stock_reason: _Optional[str] = ..., suspected_duplicates: _Optional[_Iterable[str]] = ..., refused_code: _Optional[str] = ..., refused_reason: _Optional[str] = ..., review_id: _Optional[str] = ..., suspected_duplicate: _Optional[bool] = ...) -> None: ...
 
 class SyncOrdersResponse(_message.Message):
     __slots__ = ("results",)

@@ -8,6 +8,7 @@ adapter only its channels' feeds).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import cast
 
@@ -15,14 +16,14 @@ import grpc
 
 from reservation.access import grant
 from reservation.errors import InvalidArgument
-from reservation.interception.service import INTERCEPT_FAILED, Interception
+from reservation.interception.service import Checked, Interception
+from reservation.ordersync import events as ev
 from reservation.ordersync import listing, states
 from reservation.ordersync import validation as ov
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.fulfilment import Fulfilment
-from reservation.ordersync.hub import OrderHub
+from reservation.ordersync.hub import OrderHub, SyncResult
 from reservation.ordersync.model import ChannelOrder
-from reservation.ordersync.plan import Outcome
 from reservation.server import convert
 from reservation.server import convert_orders as co
 from reservation.v1 import order_service_pb2 as pb
@@ -56,21 +57,14 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         for i, o in enumerate(orders):
             ov.text(f"orders[{i}].payment_method", o.payment_method)
         results = await self.hub.sync(checked)
-        out = [co.to_result(r, c.key) for r, c in zip(results, checked, strict=True)]
+        after: dict[tuple[str, str, str], Checked] = {}
         if self.interception is not None:
             # Before any label: the rules in force may hold what was just synced.
             payments = {c.key: o.payment_method for o, c in zip(orders, checked, strict=True)}
-            held = {r.ref: r for r in await self.interception.check(
-                [r.order for r in results
-                 if r.order is not None and r.outcome != Outcome.REFUSED], payments)}
-            for r in out:
-                review = held.get(f"{r.channel}/{r.shop}/{r.order_id}")
-                if review is not None and review.rule != INTERCEPT_FAILED:
-                    # Held by a rule (a refund request is a pause already: it stays).
-                    r.outcome = pb.SYNC_OUTCOME_ON_HOLD
-                    if review.state_before != "REFUND_REQUESTED":
-                        r.state = "ON_HOLD"
-        return out
+            after = await self.interception.after_change(results, payments)
+        last = {c.key: i for i, c in enumerate(checked)}  # what the check saw of a key
+        return [_result(r, c.key, after.get(c.key) if last[c.key] == i else None)
+                for i, (r, c) in enumerate(zip(results, checked, strict=True))]
 
     async def SyncOrders(self, request: pb.SyncOrdersRequest,
                          context: grpc.aio.ServicerContext) -> pb.SyncOrdersResponse:
@@ -100,7 +94,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         if not 0 <= request.page_size <= HISTORY_MAX:
             raise InvalidArgument("page_size", f"must be between 0 and {HISTORY_MAX}")
         events = await self.hub.history(*key, request.offset, request.page_size or HISTORY_MAX)
-        return pb.GetOrderHistoryResponse(events=[co.to_event(e) for e in events])
+        return pb.GetOrderHistoryResponse(events=[co.to_event(_disclosed(e)) for e in events])
 
     async def ListOrders(self, request: pb.ListOrdersRequest,
                          context: grpc.aio.ServicerContext) -> pb.ListOrdersResponse:
@@ -138,8 +132,8 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         ov.text("shipment.tracking_number", shipment.tracking_number, required=True)
         ov.actor("actor", request.actor)
         r = await self.hub.report_shipment(*key, shipment, request.actor or "wms")
-        if self.interception is not None and r.order is not None:
-            await self.interception.check([r.order])  # shipped past a hold: a review
+        if self.interception is not None:
+            await self.interception.after_change([r])  # shipped past a hold: a review
         return pb.ReportShipmentResponse(outcome=co.outcome(r.outcome.value),
                                          order=co.to_order(r.order) if r.order else None)
 
@@ -173,3 +167,39 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
                                  ) -> pb.GetFulfilmentStatsResponse:
         rows = await self.fulfilment.stats(request.day, request.channel, request.warehouse_id)
         return pb.GetFulfilmentStatsResponse(rows=[co.to_stats(r) for r in rows])
+
+
+def _may_read(ref: str) -> bool:
+    """Whether the caller may read the order `ref` ("channel:shop/order_id"): an adapter
+    its own channels' orders only; operators and readers any."""
+    g = grant.current()
+    return g is None or g.channels is None or ref.split(":", 1)[0] in g.channels
+
+
+def _result(r: SyncResult, key: tuple[str, str, str], after: Checked | None) -> pb.SyncResult:
+    """One order's answer: as the interception check left it, and a suspected duplicate
+    named only to a caller who may read it (the adapter learns of the suspicion and the
+    review that decides it)."""
+    out = co.to_result(r, key)
+    del out.suspected_duplicates[:]
+    out.suspected_duplicates.extend(d for d in r.duplicates if _may_read(d))
+    if after is None:
+        return out
+    if after.order is not r.order:
+        out.state, out.version = after.order.state.value, after.order.version
+    if after.held_now:  # held by a rule (a refund request is a pause already: it stays)
+        out.outcome = pb.SYNC_OUTCOME_ON_HOLD
+    if after.review is not None:
+        out.review_id = after.review.ref
+    out.suspected_duplicate = after.suspected_duplicate
+    return out
+
+
+def _disclosed(e: OrderEvent) -> OrderEvent:
+    """An event as the caller may see it: which orders another one is suspected to
+    duplicate is told to who may read them."""
+    if e.type != ev.EventType.DUPLICATE_SUSPECTED or all(
+            _may_read(ref) for ref in ev.duplicates_of(e)):
+        return e
+    return dataclasses.replace(e, reason=ev.DUPLICATE_REASON + "an order of another channel",
+                               changes={})
