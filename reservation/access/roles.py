@@ -95,6 +95,7 @@ METHODS: dict[str, Rule] = {
     _ORDERS + "UpdateAddress": _ADMIN_WRITE,
     _ORDERS + "ReportShipment": {W: ANY, O: ANY},
     _ORDERS + "UpdateOrderState": _ADMIN_WRITE,
+    _ORDERS + "RestockOrder": {W: ANY, O: ANY},                 # goods back at the WMS
     _ORDERS + "PullOrderEvents": {A: FEED, O: ANY},             # audit puller: operator
     _ORDERS + "AckOrderEvents": {A: FEED, O: ANY},
     _ORDERS + "GetFulfilmentStats": _ADMIN_READ,

@@ -24,6 +24,7 @@ class EventType(StrEnum):
     STOCK_REFUSED = "STOCK_REFUSED"  # the stock effect could not be made (see reason)
     ROUTING_DECIDED = "ROUTING_DECIDED"  # where the order ships from, and which rules said so
     INTERCEPT_FAILED = "INTERCEPT_FAILED"  # shipped while held: recorded, flagged, reviewed
+    RESTOCKED = "RESTOCKED"          # shipped goods came back to stock (RestockOrder)
 
 
 @dataclass(slots=True)  # not frozen: a frozen init cost ~3 us per event, a sync's hot path
@@ -149,3 +150,9 @@ def stock_refused(ctx: Context, reason: str) -> OrderEvent:
 def intercept_failed(ctx: Context, held: OrderState, why: str) -> OrderEvent:
     return ctx.event(EventType.INTERCEPT_FAILED, from_state=held.value,
                      to_state=OrderState.SHIPPED.value, reason=why)
+
+
+def restocked(ctx: Context, restock_id: str, units: dict[str, int]) -> OrderEvent:
+    return ctx.event(EventType.RESTOCKED,
+                     changes={"restocked": change(None, {"restock_id": restock_id,
+                                                         "units": units})})

@@ -172,7 +172,7 @@ class OrderHub:
         return [n, *out]
 
     def _op(self, mode: str, ref: str, shard: int, p: Plan, order: Order,
-            lines: Sequence[tuple[str, int, str]], want: HoldWant,
+            lines: Sequence[tuple[str, int, str]], want: str,
             primary: tuple[Order, list[OrderEvent], set[int]] | None = None) -> bytes:
         """One order op for _order.lua: the tab-separated header, a newline, then the
         documents and events the header gives the byte lengths of (the script cuts them
@@ -189,7 +189,7 @@ class OrderHub:
         fields: list[object] = [
             mode, ref, p.expected_version, p.order.version,
             p.order.created_at_ms if p.reindex else "",
-            s.order_retention_ms, want.value, self._hold_ref(ref, shard, order), ref,
+            s.order_retention_ms, want, self._hold_ref(ref, shard, order), ref,
             order.channel, f"{order.shop}/{order.order_id}", order.buyer_hash, spec_,
             s.order_hold_ttl_ms, len(lines)]
         for line in lines:
@@ -357,6 +357,56 @@ class OrderHub:
         async def make(current: Order) -> Plan | Outcome:
             return planning.shipment(current, shipment, actor, self.clock())
         return await self._change(channel, shop, order_id, make)
+
+    async def restock(self, channel: str, shop: str, order_id: str, restock_id: str,
+                      lines: Sequence[tuple[str, int]], actor: str,
+                      reason: str) -> SyncResult:
+        """Goods of a shipped order that came back. The anchor script records the restock
+        on the order (the ledger: its version check makes it once) with its own shard's
+        units; the other shards' units follow, each once per restock id, and a repeat
+        of the call drives any that a crash left behind (the answer is UNCHANGED)."""
+        ref = order_ref(channel, shop, order_id)
+        for _ in range(ATTEMPTS):
+            found = await self._load(ref)
+            if found is None:
+                raise NotFound(f"order {channel}/{shop}/{order_id} not found")
+            anchor, current = found
+            p = planning.restock(current, restock_id, lines, actor, reason, self.clock())
+            if isinstance(p, Outcome):
+                await self._restock_parts(ref, current, restock_id, skip=anchor)
+                return SyncResult(p, current)
+            want = f"restock:{restock_id}"
+            parts = self._restock_lines(p.order, restock_id)
+            r = (await self.orders.apply(anchor, [self._op(
+                "order", ref, anchor, p, p.order, parts.get(anchor, []), want)]))[0]
+            if r.code == "CONFLICT":
+                continue
+            if r.code != "OK":
+                raise FailedPrecondition(f"restock refused: {r.reason} {r.failed_sku}")
+            await self._restock_parts(ref, p.order, restock_id, skip=anchor)
+            return SyncResult(Outcome.UPDATED, p.order)
+        raise Aborted(f"order {ref} kept changing under concurrent writers; try again")
+
+    def _restock_lines(self, order: Order,
+                       restock_id: str) -> dict[int, list[tuple[str, int, str]]]:
+        """A restock's units by shard, as script lines (sku, units, '')."""
+        parts: dict[int, list[tuple[str, int, str]]] = {}
+        for sku, units in order.restocked[restock_id].items():
+            shard = keys.shard_of(sku, self.settings.shards)
+            parts.setdefault(shard, []).append((sku, units, ""))
+        return parts
+
+    async def _restock_parts(self, ref: str, order: Order, restock_id: str,
+                             skip: int) -> None:
+        p = Plan(order, [], HoldWant.KEEP, order.version, Outcome.UPDATED)
+        for shard, lines in sorted(self._restock_lines(order, restock_id).items()):
+            if shard == skip:
+                continue
+            r = (await self.orders.apply(shard, [self._op(
+                "part", ref, shard, p, order, lines, f"restock:{restock_id}")]))[0]
+            if r.code != "OK":
+                raise FailedPrecondition(f"restock refused in shard {shard}: {r.reason} "
+                                         f"{r.failed_sku}")
 
     async def update_address(self, channel: str, shop: str, order_id: str, address: Address,
                              actor: str, reason: str) -> SyncResult:

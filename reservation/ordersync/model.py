@@ -144,6 +144,8 @@ class Order:
     are where its stock is actually held)."""
     units: Units = Units.NONE
     """What the order's units are after the path it walked (ordersync/effects.py)."""
+    restocked: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Goods that came back after shipping: restock id -> {sku: units} (RestockOrder)."""
     intercept_failed: str = ""
     """The hold (ON_HOLD or REFUND_REQUESTED) it shipped past, '' when none: the shipment
     was recorded as a fact and a review opened (interception/service.py)."""
@@ -163,6 +165,16 @@ class Order:
     @property
     def ever_shipped(self) -> bool:
         return self.shipped_at_ms > 0
+
+    def restockable(self) -> dict[str, int]:
+        """Per SKU: units shipped and not yet restocked."""
+        left: dict[str, int] = {}
+        for line in self.lines:
+            left[line.sku] = left.get(line.sku, 0) + line.quantity
+        for units in self.restocked.values():
+            for sku, n in units.items():
+                left[sku] -= n
+        return left
 
     def copy(self, **changes: Any) -> Order:
         # A shallow copy by its __dict__: dataclasses.replace re-runs __init__ and

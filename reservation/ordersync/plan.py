@@ -341,6 +341,34 @@ def _shipment_fallback(current: Order, shipment_: Shipment,
     return fb, events
 
 
+def restock(current: Order, restock_id: str, lines: Sequence[tuple[str, int]], actor: str,
+            reason: str, now: int) -> Plan | Outcome:
+    """Goods of a shipped order that came back: recorded once per restock id, at most
+    what was shipped and not restocked yet. The units move in the script (want
+    `restock:<id>`); the plan carries them per SKU."""
+    if restock_id in current.restocked:
+        return Outcome.UNCHANGED
+    if current.units != Units.SHIPPED:
+        raise FailedPrecondition(
+            f"order is {current.state} and has not shipped: its units come back when it "
+            "is cancelled or refunded, not by a restock")
+    units: dict[str, int] = {}
+    left = current.restockable()
+    for i, (sku, qty) in enumerate(lines):
+        if sku not in left:
+            raise InvalidArgument(f"lines[{i}].sku", f"{sku} is not a line of the order")
+        units[sku] = units.get(sku, 0) + qty
+    for sku, qty in units.items():
+        if qty > left[sku]:
+            raise FailedPrecondition(f"{sku}: {qty} units to restock, but {left[sku]} "
+                                     "shipped and not restocked yet")
+    order = current.copy(version=current.version + 1, updated_at_ms=now,
+                         restocked={**current.restocked, restock_id: units})
+    ctx = Context(order.channel, order.shop, order.order_id, order.version, now, actor, reason)
+    return Plan(order, [ev.restocked(ctx, restock_id, units)], HoldWant.KEEP,
+                current.version, Outcome.UPDATED)
+
+
 WMS_HAS_IT = frozenset({S.ALLOCATED, S.PRINTED})
 ADDRESS_FINAL = frozenset({S.SHIPPED, S.DELIVERED, S.CANCELLED, S.REFUNDED, S.CLOSED})
 

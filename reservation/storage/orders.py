@@ -10,6 +10,8 @@ duplicate suspicion, records, history and the per-shard order index.
                                         feed groups, trimmed after ack)
     rsv:{H}:odup:<buyer>:<addr>  zset   refs by created ms, H = shard of the pair (TTL:
                                         the duplicate window, renewed)
+    rsv:{N}:rst:<hold ref>       hash   restock ids applied to the order's hold in shard
+                                        N (RestockOrder, exactly once; TTL: retention)
 """
 
 from __future__ import annotations

@@ -336,6 +336,36 @@ class UpdateOrderStateRequest(_message.Message):
     reason: str
     def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., state: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class RestockLine(_message.Message):
+    __slots__ = ("sku", "quantity")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    QUANTITY_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    quantity: int
+    def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ...) -> None: ...
+
+class RestockOrderRequest(_message.Message):
+    __slots__ = ("key", "restock_id", "lines", "reason", "actor")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    RESTOCK_ID_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    restock_id: str
+    lines: _containers.RepeatedCompositeFieldContainer[RestockLine]
+    reason: str
+    actor: str
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., restock_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[RestockLine, _Mapping]]] = ..., reason: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class RestockOrderResponse(_message.Message):
+    __slots__ = ("outcome", "order")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    outcome: SyncOutcome
+    order: Order
+    def __init__(self, outcome: _Optional[_Union[SyncOutcome, str]] = ..., order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
 class UpdateAddressResponse(_message.Message):
     __slots__ = ("outcome", "order")
     OUTCOME_FIELD_NUMBER: _ClassVar[int]

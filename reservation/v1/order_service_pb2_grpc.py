@@ -76,6 +76,11 @@ class OrderServiceStub:
                 request_serializer=reservation_dot_v1_dot_order__service__pb2.UpdateOrderStateRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_order__service__pb2.UpdateOrderStateResponse.FromString,
                 _registered_method=True)
+        self.RestockOrder = channel.unary_unary(
+                '/reservation.v1.OrderService/RestockOrder',
+                request_serializer=reservation_dot_v1_dot_order__service__pb2.RestockOrderRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_order__service__pb2.RestockOrderResponse.FromString,
+                _registered_method=True)
         self.PullOrderEvents = channel.unary_unary(
                 '/reservation.v1.OrderService/PullOrderEvents',
                 request_serializer=reservation_dot_v1_dot_order__service__pb2.PullOrderEventsRequest.SerializeToString,
@@ -157,6 +162,15 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RestockOrder(self, request, context):
+        """Goods of a shipped order that came back: its units return to the warehouse that
+        shipped them, at most what was shipped, in the order's history (RESTOCKED) and on
+        the WMS's write-back stream exactly once per restock_id (a repeat is UNCHANGED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PullOrderEvents(self, request, context):
         """Order events, pull and acknowledge (like WriteBackService): group "audit" for the
         audit trail, "feed-<channel>" for a channel adapter's changes to push back.
@@ -219,6 +233,11 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.UpdateOrderState,
                     request_deserializer=reservation_dot_v1_dot_order__service__pb2.UpdateOrderStateRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_order__service__pb2.UpdateOrderStateResponse.SerializeToString,
+            ),
+            'RestockOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestockOrder,
+                    request_deserializer=reservation_dot_v1_dot_order__service__pb2.RestockOrderRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_order__service__pb2.RestockOrderResponse.SerializeToString,
             ),
             'PullOrderEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.PullOrderEvents,
@@ -454,6 +473,33 @@ class OrderService:
             '/reservation.v1.OrderService/UpdateOrderState',
             reservation_dot_v1_dot_order__service__pb2.UpdateOrderStateRequest.SerializeToString,
             reservation_dot_v1_dot_order__service__pb2.UpdateOrderStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestockOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.OrderService/RestockOrder',
+            reservation_dot_v1_dot_order__service__pb2.RestockOrderRequest.SerializeToString,
+            reservation_dot_v1_dot_order__service__pb2.RestockOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,6 +15,7 @@ from typing import cast
 import grpc
 
 from reservation.access import grant
+from reservation.domain import validation as v
 from reservation.errors import InvalidArgument
 from reservation.interception.service import Checked, Interception
 from reservation.ordersync import events as ev
@@ -147,6 +148,23 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         r = await self.hub.transition(*key, to, request.actor, request.reason)
         return pb.UpdateOrderStateResponse(outcome=co.outcome(r.outcome.value),
                                            order=co.to_order(r.order) if r.order else None)
+
+    async def RestockOrder(self, request: pb.RestockOrderRequest,
+                           context: grpc.aio.ServicerContext) -> pb.RestockOrderResponse:
+        key = self._key(request.key)
+        v.text_id("restock_id", request.restock_id, self.settings)
+        if not request.lines:
+            raise InvalidArgument("lines", "must hold at least one line")
+        for i, line in enumerate(request.lines):
+            v.code(f"lines[{i}].sku", line.sku)
+            v.quantity(f"lines[{i}].quantity", line.quantity, self.settings)
+        ov.text("reason", request.reason)
+        ov.actor("actor", request.actor)
+        r = await self.hub.restock(*key, request.restock_id,
+                                   [(ln.sku, ln.quantity) for ln in request.lines],
+                                   request.actor or "wms", request.reason)
+        return pb.RestockOrderResponse(outcome=co.outcome(r.outcome.value),
+                                       order=co.to_order(r.order) if r.order else None)
 
     async def PullOrderEvents(self, request: pb.PullOrderEventsRequest,
                               context: grpc.aio.ServicerContext) -> pb.PullOrderEventsResponse:

@@ -12,7 +12,10 @@
 --    rsv:{N}:ohist:<ref>, index rsv:{N}:oidx, event stream rsv:{N}:olog)
 --  3 expected version ('0': the order must not exist yet)   4 new version
 --  5 index score (created ms; '' : unchanged, the index is not written)   6 record TTL ms
---  7 hold want: '' | held | confirmed | released   8 hold ref (rsv:{N}:hold:<ref>)
+--  7 hold want: '' | held | confirmed | released | restock:<restock id> (the lines are
+--    the units that came back: confirmed -> available at the warehouses the hold took
+--    them from, once per restock id, recorded in rsv:{N}:rst:<hold ref>)
+--  8 hold ref (rsv:{N}:hold:<ref>)
 --  9 reservation id  10 channel  11 reservation order id "<shop>/<order_id>"
 --  12 buyer  13 spec "sku|qty|wh;..."  14 hold TTL ms  15 n lines, then n x (sku, qty,
 --     candidate warehouses "w1,w2"|"")
@@ -34,9 +37,37 @@ local function ohist_key(ref) return PFX .. 'ohist:' .. ref end
 local function oidx_key() return PFX .. 'oidx' end
 local function olog_key() return PFX .. 'olog' end
 
+local function rst_key(ref) return PFX .. 'rst:' .. ref end
+
+-- Units of a confirmed hold that came back, decided without writing: per line, taken
+-- from the hold's allocations of that SKU in order. 'refused' when the hold does not
+-- have them (NOT_SHIPPED sku).
+local function plan_restock(id, ref, a)
+  local h = load_hold(ref)
+  if redis.call('HEXISTS', rst_key(ref), id) == 1 then return {act = 'none', h = h} end
+  local lines = parse_lines(a, 16, tonumber(a[15]))
+  if h == nil or h.st ~= ST.CONFIRMED then
+    return {act = 'refused', reason = 'NOT_SHIPPED', sku = lines[1].sku}
+  end
+  local als, moves = allocations(h), {}
+  for _, l in ipairs(lines) do
+    local need = l.qty
+    for _, al in ipairs(als) do
+      if need > 0 and al[1] == l.sku and al[3] > 0 then
+        local q = math.min(need, al[3])
+        al[3], need = al[3] - q, need - q
+        moves[#moves + 1] = {al[1], al[2], q}
+      end
+    end
+    if need > 0 then return {act = 'refused', reason = 'NOT_SHIPPED', sku = l.sku} end
+  end
+  return {act = 'restock_units', h = h, id = id, moves = moves, left = als}
+end
+
 -- What the hold needs, decided without writing.
 local function plan_hold(want, ref, a, now)
   if want == '' then return {act = 'none'} end
+  if string.sub(want, 1, 8) == 'restock:' then return plan_restock(string.sub(want, 9), ref, a) end
   local h = load_hold(ref)
   if want == 'released' then
     if h == nil then return {act = 'none'} end
@@ -109,6 +140,24 @@ local function apply_plan(p, ref, a, now, load_day)
     h.st = ST.RELEASED
     save_hold(ref, h, CFG.retention)
     serve_queues(skus_of(h), CFG, now)
+  elseif p.act == 'restock_units' then
+    -- Shipped goods that came back: sold units back to available, once per restock id.
+    for _, m in ipairs(p.moves) do
+      bump(m[1], m[2], 'c', -m[3])
+      bump(m[1], m[2], 'a', m[3])
+      emit('RESTOCKED', h, m[1], m[2], m[3], now)
+    end
+    local al = {}
+    for _, x in ipairs(p.left) do
+      if x[3] > 0 then al[#al + 1] = x[1] .. '|' .. x[2] .. '|' .. x[3] end
+    end
+    h.al = table.concat(al, ';')
+    save_hold(ref, h, nil)
+    redis.call('HSET', rst_key(ref), p.id, '1')
+    redis.call('PEXPIRE', rst_key(ref), CFG.retention)
+    local skus = {}
+    for _, m in ipairs(p.moves) do skus[#skus + 1] = m[1] end
+    serve_queues(skus, CFG, now)
   elseif p.act == 'unqueue' then
     leave_queues(ref, h)
     redis.call('ZREM', dead_key(), ref)
