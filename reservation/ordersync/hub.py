@@ -236,6 +236,9 @@ class OrderHub:
                       parts: dict[int, list[tuple[str, int, str]]], made: list[int],
                       r: OpReply) -> tuple[OpReply, Order]:
         if r.code == "CONFLICT":
+            # Another writer moved the order first: the holds this call made in other
+            # shards belong to a plan that will not be written.
+            await self._release(ref, parts, p, made)
             raise _Retry
         if r.code == "DEAD":
             self._bump(p, anchor)

@@ -3,6 +3,8 @@ the anchor script (made first, released again if the anchor's stock is refused).
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from reservation.storage import keys
@@ -70,3 +72,19 @@ async def test_a_refused_anchor_releases_the_other_shards_hold(hub, stubs, stock
     assert r.state == "ON_HOLD"
     assert counters(await levels(stubs, A)) == {"WH-A": (5, 0, 0)}
     assert counters(await levels(stubs, B)) == {"WH-A": (2, 0, 0)}
+
+
+async def test_racing_syncs_of_a_two_shard_order_leave_no_hold_behind(hub, stubs):
+    """Found by the model (test_model.py): a writer that made the other shard's hold,
+    then lost the anchor's version race, left that hold confirmed under a document that
+    another writer wrote; its units were sold to nobody."""
+    await load(stubs, (A, "WH-A", 1), (B, "WH-A", 50))
+    await sync(hub, channel_order("M8", "PAID", (A, 1), phone="13700000001"))
+    states = ["DELIVERED", "SHIPPED", "REFUND_REQUESTED", "REFUNDED"]
+
+    for k in range(15):
+        await asyncio.gather(*(hub.SyncOrders(opb.SyncOrdersRequest(orders=[channel_order(
+            f"MR{k}", s, (A, 1), (B, 1), modified_s=1000 + i, detail=f"{i} Race Rd")]),
+            timeout=20) for i, s in enumerate(states)))
+
+    assert counters(await levels(stubs, B)) == {"WH-A": (50, 0, 0)}
