@@ -42,12 +42,13 @@ class HoldWant(StrEnum):
 
 _SOLD = frozenset({S.PAID, S.ROUTED, S.ALLOCATED, S.PRINTED})
 _GONE = frozenset({S.SHIPPED, S.DELIVERED})
-_ENDED = frozenset({S.CANCELLED, S.REFUNDED})
+_ENDED = frozenset({S.CANCELLED, S.REFUNDED, S.CLOSED})
 
 
 def step(units: Units, state: OrderState) -> Units:
-    """The units of an order that enters `state`. ON_HOLD, REFUND_REQUESTED and CLOSED
-    are a pause or a closing: they change nothing."""
+    """The units of an order that enters `state`. ON_HOLD and REFUND_REQUESTED are a
+    pause: they change nothing. Ending (cancelled, refunded, closed) gives back what an
+    order holds, unless it shipped: shipped goods come back only by a restock."""
     if state == S.PENDING_PAYMENT:
         return Units.HELD if units == Units.NONE else units
     if state in _SOLD:
@@ -81,6 +82,6 @@ def of_legacy(state: OrderState, paid: bool, shipped: bool) -> Units:
     """The units of an order document written before units were kept on it."""
     if shipped:
         return Units.SHIPPED
-    if state in (*_ENDED, S.CLOSED):
+    if state in _ENDED:
         return Units.RELEASED
     return Units.CONFIRMED if paid else Units.HELD

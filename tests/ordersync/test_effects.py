@@ -40,8 +40,14 @@ def test_a_refund_after_shipping_gives_nothing_back():
 
 def test_a_pause_changes_nothing():
     for units in Units:
-        for pause in (S.ON_HOLD, S.REFUND_REQUESTED, S.CLOSED):
+        for pause in (S.ON_HOLD, S.REFUND_REQUESTED):
             assert effects.step(units, pause) == units
+
+
+def test_closing_an_order_that_never_shipped_gives_its_units_back():
+    """A refund request the channel then closes: the sale did not happen."""
+    assert effects.walk(Units.CONFIRMED, [S.REFUND_REQUESTED, S.CLOSED]) == Units.RELEASED
+    assert effects.walk(Units.SHIPPED, [S.DELIVERED, S.CLOSED]) == Units.SHIPPED
 
 
 def test_refused_stock_is_reserved_again_when_the_order_is_sold():

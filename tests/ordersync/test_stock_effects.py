@@ -158,3 +158,16 @@ async def test_an_order_first_seen_refunded_holds_nothing(hub, stubs):
 
     assert r.state == "REFUNDED"
     assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (10, 0, 0)
+
+
+async def test_a_refund_request_the_channel_closes_before_shipping_gives_the_units_back(
+        hub, stubs):
+    """Found by the model (test_model.py): REFUND_REQUESTED -> CLOSED kept the units sold
+    for an order that never shipped."""
+    await sync(hub, channel_order("C1", "PAID", ("SKU-1", 2), modified_s=1000))
+    await sync(hub, channel_order("C1", "REFUND_REQUESTED", ("SKU-1", 2), modified_s=1001))
+
+    [r] = await sync(hub, channel_order("C1", "CLOSED", ("SKU-1", 2), modified_s=1002))
+
+    assert r.state == "CLOSED"
+    assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (10, 0, 0)
