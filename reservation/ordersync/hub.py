@@ -12,6 +12,7 @@ unpaid holds that expire, or confirmed parts the retried sync finds and keeps.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from reservation.ordersync import codec
 from reservation.ordersync import plan as planning
 from reservation.ordersync.effects import HoldWant
 from reservation.ordersync.events import OrderEvent
-from reservation.ordersync.model import Address, ChannelOrder, Order, Shipment
+from reservation.ordersync.model import Address, ChannelOrder, Line, Order, Shipment
 from reservation.ordersync.plan import Outcome, Plan
 from reservation.ordersync.routes import PriorityRouter, Route, Router
 from reservation.ordersync.states import OrderState
@@ -294,9 +295,28 @@ class OrderHub:
         # Cross-channel only: one channel's own order numbers do not collide.
         return sorted(r for r in near if r.split(":", 1)[0] != co.channel)
 
+    def _writer(self, ref: str,
+                lines: Sequence[OrderLine | Line]) -> contextlib.AbstractAsyncContextManager[None]:
+        """Writers of a multi-shard order go one at a time (OrderStore.writer); a one-shard
+        order changes in one script and needs no lock."""
+        n = self.settings.shards
+        if len({keys.shard_of(line.sku, n) for line in lines}) > 1:
+            return self.orders.writer(ref)
+        return contextlib.nullcontext()
+
+    async def _lines_of(self, ref: str, channel: str, shop: str, order_id: str) -> tuple[Line, ...]:
+        found = await self._load(ref)
+        if found is None:
+            raise NotFound(f"order {channel}/{shop}/{order_id} not found")
+        return found[1].lines
+
     async def sync_one(self, co: ChannelOrder,
                        routed: list[Route | None] | None = None) -> SyncResult:
         """One order; `routed`: its routing decision when the caller made it already."""
+        async with self._writer(order_ref(*co.key), co.lines):
+            return await self._sync_one(co, routed)
+
+    async def _sync_one(self, co: ChannelOrder, routed: list[Route | None] | None) -> SyncResult:
         ref = order_ref(*co.key)
         gens: dict[str, int] = {}
         for _ in range(ATTEMPTS):
@@ -331,6 +351,11 @@ class OrderHub:
     async def _change(self, channel: str, shop: str, order_id: str,
                       make: planning.PlanMaker) -> SyncResult:
         ref = order_ref(channel, shop, order_id)
+        async with self._writer(ref, await self._lines_of(ref, channel, shop, order_id)):
+            return await self._change_now(ref, channel, shop, order_id, make)
+
+    async def _change_now(self, ref: str, channel: str, shop: str, order_id: str,
+                          make: planning.PlanMaker) -> SyncResult:
         gens: dict[str, int] = {}
         for _ in range(ATTEMPTS):
             found = await self._load(ref)
@@ -369,6 +394,13 @@ class OrderHub:
         units; the other shards' units follow, each once per restock id, and a repeat
         of the call drives any that a crash left behind (the answer is UNCHANGED)."""
         ref = order_ref(channel, shop, order_id)
+        async with self._writer(ref, await self._lines_of(ref, channel, shop, order_id)):
+            return await self._restock(ref, channel, shop, order_id, restock_id, lines,
+                                       actor, reason)
+
+    async def _restock(self, ref: str, channel: str, shop: str, order_id: str,
+                       restock_id: str, lines: Sequence[tuple[str, int]], actor: str,
+                       reason: str) -> SyncResult:
         for _ in range(ATTEMPTS):
             found = await self._load(ref)
             if found is None:

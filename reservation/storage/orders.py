@@ -12,16 +12,22 @@ duplicate suspicion, records, history and the per-shard order index.
                                         the duplicate window, renewed)
     rsv:{N}:rst:<hold ref>       hash   restock ids applied to the order's hold in shard
                                         N (RestockOrder, exactly once; TTL: retention)
+    rsv:{H}:olock:<ref>          string the writer of a multi-shard order (redis-py Lock,
+                                        H = shard of the ref; TTL: RESERVATION_ORDER_LEASE_MS)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.exceptions import LockError
+
+from reservation.errors import Aborted
 from reservation.storage import keys
 from reservation.storage.replies import OpReply, PartReply
 from reservation.storage.store import Store, redis_errors
@@ -42,6 +48,10 @@ def record(shard: int, ref: str) -> str:
 
 def history(shard: int, ref: str) -> str:
     return f"{keys.prefix(shard)}ohist:{ref}"
+
+
+def lock(ref: str, shards: int) -> str:
+    return f"{keys.prefix(keys.shard_of(ref, shards))}olock:{ref}"
 
 
 def index(shard: int) -> str:
@@ -114,6 +124,26 @@ class OrderStore:
                 if found is None:
                     return shard_if_new
         return None if found is None else int(found)
+
+    @contextlib.asynccontextmanager
+    async def writer(self, ref: str) -> AsyncIterator[None]:
+        """One writer at a time for a multi-shard order. Its other shards' holds change
+        before the anchor script checks the version, so two writers planning from
+        different reads must not interleave there (a stale plan would release or
+        confirm a part behind the other's back). A lock, not a version check in every
+        part: redis-py's Lock (token, expiry, release by script); a writer that dies
+        holding it holds it at most the order lease. Aborted when it cannot be had."""
+        lease_s = self.settings.order_lease_ms / 1000
+        held = self.store.client.lock(lock(ref, self.settings.shards), timeout=lease_s,
+                                      sleep=0.005, blocking_timeout=lease_s)
+        with redis_errors():
+            if not await held.acquire():
+                raise Aborted(f"order {ref} is being changed by another writer; try again")
+        try:
+            yield
+        finally:
+            with redis_errors(), contextlib.suppress(LockError):
+                await held.release()  # expired meanwhile: the lease ran out
 
     async def touch_locator(self, ref: str) -> None:
         with redis_errors():
