@@ -117,14 +117,15 @@ def _target(start: OrderState, reported: OrderState) -> OrderState:
     return target
 
 
-def _stock_fallback(base: Order, ctx: Context, head: list[OrderEvent],
-                    path: list[OrderState], reason: str,
-                    paid_at_ms: int) -> tuple[Order, list[OrderEvent]]:
-    """The order as written when its stock is refused: it goes as far as paid, then
-    waits for review."""
+def _stock_fallback(base: Order, ctx: Context, head: list[OrderEvent], paid: bool,
+                    reason: str, paid_at_ms: int) -> tuple[Order, list[OrderEvent]]:
+    """The order as written when its stock is refused: it goes as far as paid (when the
+    report says it was: the payment is a fact whether or not units can be had), then
+    waits for review holding nothing."""
     fb = base.copy(review=(*base.review, f"{STOCK_REFUSED}: {STOCK_PLACEHOLDER}"))
     events = list(head)
-    upto = [s for s in path if s in (S.PAID, S.PENDING_PAYMENT)]
+    upto = (states.walk(fb.state, S.PAID)
+            if paid and not fb.paid and not fb.ever_shipped else [])
     events += _walk(fb, ctx, upto, reason, paid_at_ms)
     events.append(ev.stock_refused(ctx, STOCK_PLACEHOLDER))
     if fb.state != S.ON_HOLD:
@@ -183,7 +184,7 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
     # like a duplicate: as far as paid, then ON_HOLD; its stock is held meanwhile.
     review = route.review if route is not None and co.state in states.REVIEW_STICKY else ""
     if suspect or review:
-        target = S.PAID if co.state in _PAID_REPORTS else order.state
+        target = S.PAID if co.state in _PAYMENT else order.state
     held_before = order.state == S.ON_HOLD
     events = list(head)
     if ships_past_hold(order, target):
@@ -214,7 +215,8 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
     if plan.want in (HoldWant.HELD, HoldWant.CONFIRMED):
         # Built only when the stock is refused (rare): most orders never pay for it.
         plan.fallback_fn = lambda: _stock_fallback(
-            _base(current, co, now, route), ctx, head, path, reason, co.paid_at_ms)
+            _base(current, co, now, route), ctx, head, _reports_payment(co), reason,
+            co.paid_at_ms)
     if order.state == S.ON_HOLD:
         plan.outcome = Outcome.ON_HOLD
     _mark_feed(plan)
@@ -222,20 +224,32 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
 
 
 # Reports that say the buyer paid, whatever else they say.
-_PAID_REPORTS = frozenset({S.PAID, S.ROUTED, S.ALLOCATED, S.PRINTED})
+_PAYMENT = frozenset({S.PAID, S.ROUTED, S.ALLOCATED, S.PRINTED, S.SHIPPED, S.DELIVERED,
+                      S.REFUND_REQUESTED})
+
+
+def _reports_payment(co: ChannelOrder) -> bool:
+    """The channel says the buyer paid: a payment time, or a state only a paid order
+    reaches."""
+    return co.paid_at_ms > 0 or co.state in _PAYMENT
 
 
 def _path(order: Order, co: ChannelOrder, target: OrderState) -> list[OrderState]:
-    """The states a channel's report walks. A payment reported for an order that is (or
-    goes) on hold walks PAID first: the payment is recorded and its units sold, so they
-    cannot expire while the order waits (Taobao's PAID_FORBID_CONSIGN: paid, shipping
-    forbidden, arrives as ON_HOLD with its payment time)."""
-    paid = co.paid_at_ms > 0 or co.state in _PAID_REPORTS
-    if target != S.ON_HOLD or order.paid or not paid:
-        return states.walk(order.state, target)
-    if order.state == S.ON_HOLD:
-        return [S.PAID, S.ON_HOLD]
-    return [*states.walk(order.state, S.PAID), S.ON_HOLD]
+    """The states a channel's report walks. A payment reported for an unpaid order walks
+    PAID, so it is recorded and the units sold, also where the shortest path would skip
+    it: an order that is (or goes) on hold (Taobao's PAID_FORBID_CONSIGN, paid and
+    shipping forbidden, arrives as ON_HOLD with its payment time; a paid order on hold
+    never expires), or one on hold that the channel reports refund-requested."""
+    path = states.walk(order.state, target)
+    if (not _reports_payment(co) or order.paid or order.ever_shipped
+            or target in _ENDS or S.PAID in path):
+        return path
+    if target == S.ON_HOLD:
+        return [*states.walk(order.state, S.PAID), S.ON_HOLD]
+    return [*states.walk(order.state, S.PAID), *states.walk(S.PAID, target)]
+
+
+_ENDS = frozenset({S.CANCELLED, S.REFUNDED, S.CLOSED})
 
 
 # Module constants: an Enum member looked up on its class per event was a measurable

@@ -171,3 +171,22 @@ async def test_a_refund_request_the_channel_closes_before_shipping_gives_the_uni
 
     assert r.state == "CLOSED"
     assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (10, 0, 0)
+
+
+async def test_a_refund_request_for_an_unpaid_order_on_hold_records_the_payment(hub, stubs):
+    """Found by the model: ON_HOLD -> REFUND_REQUESTED is one step of the table, so the
+    payment a refund request implies was skipped and the unpaid hold expired under a
+    refund request (a paid order's units)."""
+    await sync(hub, channel_order("H4", "PENDING_PAYMENT", ("SKU-1", 1), modified_s=1000))
+    await hub.UpdateOrderState(opb.UpdateOrderStateRequest(
+        key=key("H4"), state="ON_HOLD", actor="operator:ann", reason="call the buyer"),
+        timeout=10)
+
+    [r] = await sync(hub, channel_order("H4", "REFUND_REQUESTED", ("SKU-1", 1),
+                                        modified_s=1001))
+    await hold_ttl_passed(hub, stubs)
+
+    assert r.state == "REFUND_REQUESTED"
+    assert transitions(await history(hub, "H4"))[-2:] == ["PAID", "REFUND_REQUESTED"]
+    assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (9, 0, 1)
+
