@@ -3,9 +3,9 @@
 Every state an order enters says what its units become (`step`). A change that walks
 several states (a channel that skipped steps: SHIPPED seen while the hub has the order
 unpaid) applies every step it walks in turn, so a jump has the effect of the walk. An
-order the hub sees for the first time walks from nothing: it is created in
-PENDING_PAYMENT (held), then walks to what the channel reports, so an order first seen
-SHIPPED is held, sold and shipped, and one first seen CANCELLED holds nothing.
+order the hub sees for the first time walks from nothing: it arrives (held, ARRIVAL),
+then walks to what the channel reports, so an order first seen SHIPPED is held, sold
+and shipped, and one first seen CANCELLED holds nothing.
 
 The result (`Units`) is kept on the order; the script is asked to make it only when a
 change moves it (`want`): a change that walks no step has no stock effect.
@@ -45,12 +45,17 @@ _GONE = frozenset({S.SHIPPED, S.DELIVERED})
 _ENDED = frozenset({S.CANCELLED, S.REFUNDED, S.CLOSED})
 
 
+ARRIVAL = Units.HELD
+"""An order holds its units once, when it arrives (unpaid: until the hold TTL). After
+that only a sale takes units again: an expired or refused unpaid order waits holding
+nothing until it is paid."""
+
+
 def step(units: Units, state: OrderState) -> Units:
-    """The units of an order that enters `state`. ON_HOLD and REFUND_REQUESTED are a
-    pause: they change nothing. Ending (cancelled, refunded, closed) gives back what an
-    order holds, unless it shipped: shipped goods come back only by a restock."""
-    if state == S.PENDING_PAYMENT:
-        return Units.HELD if units == Units.NONE else units
+    """The units of an order that enters `state`. PENDING_PAYMENT (after arrival),
+    ON_HOLD and REFUND_REQUESTED change nothing. Ending (cancelled, refunded, closed)
+    gives back what an order holds, unless it shipped: shipped goods come back only by a
+    restock."""
     if state in _SOLD:
         return Units.CONFIRMED if units in (Units.NONE, Units.HELD) else units
     if state in _GONE:

@@ -88,13 +88,13 @@ def _walk(order: Order, ctx: Context, path: Sequence[OrderState], reason: str,
 
 
 def _new_order(co: ChannelOrder, now: int) -> Order:
-    # Created is the first step: from nothing into the initial state, with its effect.
+    # Arriving is the first step: from nothing, its units held.
     return Order(channel=co.channel, shop=co.shop, order_id=co.order_id, state=states.INITIAL,
                  version=1, channel_state=co.state, raw_status=co.raw_status,
                  modified_at_ms=co.modified_at_ms, created_at_ms=co.created_at_ms,
                  buyer_hash=co.buyer_hash, address=co.address, lines=co.lines,
                  total_cents=co.total_cents, paid_cents=co.paid_cents, paid_at_ms=0,
-                 updated_at_ms=now, units=effects.step(Units.NONE, states.INITIAL))
+                 updated_at_ms=now, units=effects.ARRIVAL)
 
 
 def _diff(current: Order, co: ChannelOrder) -> dict[str, tuple[Any, Any]]:

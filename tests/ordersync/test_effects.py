@@ -13,7 +13,7 @@ from reservation.ordersync.states import OrderState as S
 
 
 def first_seen(*path: S) -> Units:
-    return effects.walk(Units.NONE, [S.PENDING_PAYMENT, *path])
+    return effects.walk(effects.ARRIVAL, path)
 
 
 def test_a_jump_over_payment_sells_the_units():
@@ -42,6 +42,11 @@ def test_a_pause_changes_nothing():
     for units in Units:
         for pause in (S.ON_HOLD, S.REFUND_REQUESTED):
             assert effects.step(units, pause) == units
+
+
+def test_units_are_held_once_on_arrival_then_only_a_sale_takes_them():
+    assert effects.ARRIVAL == Units.HELD
+    assert effects.step(Units.NONE, S.PENDING_PAYMENT) == Units.NONE
 
 
 def test_closing_an_order_that_never_shipped_gives_its_units_back():

@@ -190,3 +190,25 @@ async def test_a_refund_request_for_an_unpaid_order_on_hold_records_the_payment(
     assert transitions(await history(hub, "H4"))[-2:] == ["PAID", "REFUND_REQUESTED"]
     assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (9, 0, 1)
 
+
+async def test_units_are_held_once_on_arrival_then_only_a_sale_takes_them(hub, stubs):
+    """An unpaid order that found no stock waits for review holding nothing; sent back to
+    wait for payment it still holds nothing (a hold is made once, on arrival); paid, it
+    takes its units."""
+    from reservation.v1 import interception_service_pb2 as ipb
+    from reservation.v1 import interception_service_pb2_grpc as igrpc
+
+    [r] = await sync(hub, channel_order("N1", "PENDING_PAYMENT", ("SKU-1", 20),
+                                        modified_s=1000))
+    await load(stubs, ("SKU-1", "WH-A", 10))
+    decided = await igrpc.InterceptionServiceStub(stubs.channel).ResolveReview(
+        ipb.ResolveReviewRequest(key=key("N1"), decision="approve", operator="ann"),
+        timeout=10)
+    waiting = counters(await levels(stubs, "SKU-1"))["WH-A"]
+
+    [paid] = await sync(hub, channel_order("N1", "PAID", ("SKU-1", 20), modified_s=1001))
+
+    assert (r.state, r.stock_reason) == ("ON_HOLD", "SOLD_OUT SKU-1")
+    assert decided.order.state == "PENDING_PAYMENT" and waiting == (20, 0, 0)
+    assert paid.state == "ROUTED"
+    assert counters(await levels(stubs, "SKU-1"))["WH-A"] == (0, 0, 20)
