@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv run-deps lock proto test-fast lint lint-proto docs test demo bench chaos mutants fuzz clean
+.PHONY: venv run-deps lock proto test-fast lint lint-proto docs test demo bench chaos mutants fuzz model clean
 
 # Every install comes from uv.lock (hashes of every file, one universal resolution for
 # Linux/macOS, x86_64/aarch64, Python 3.11+). uv itself is bootstrapped into the venv at
@@ -81,6 +81,14 @@ bench: venv
 # fixed-seed slice in `make test`. FUZZ_EXAMPLES per RPC and kind (generated, raw bytes).
 fuzz: venv
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-300} FUZZ_RANDOM=1 FUZZ_REPORT=1 $(BIN)/pytest -q -s tests/fuzz
+
+# The order hub's model-based test (tests/ordersync/test_model.py) at length: MODEL_EXAMPLES
+# examples of MODEL_STEPS steps from a random seed (printed; MODEL_SEED=n repeats it), a
+# failure shrunk to its shortest steps. `make test` runs a seeded 40 x 30 slice of it.
+model: venv
+	MODEL_EXAMPLES=$${MODEL_EXAMPLES:-400} MODEL_STEPS=$${MODEL_STEPS:-50} \
+	    MODEL_SEED=$${MODEL_SEED:-random} MODEL_SHRINK=$${MODEL_SHRINK:-1} \
+	    $(BIN)/pytest -q -s tests/ordersync/test_model.py
 
 chaos: venv
 	$(BIN)/python -m benchmarks.chaos --seeds 1 2 3 --faults 20
