@@ -82,6 +82,9 @@ def test_one_scrape_sees_every_worker(tmp_path: Path) -> None:
             with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError):
                 rpb_grpc.ReservationServiceStub(channel).GetStock(
                     rpb.GetStockRequest(sku="NO-SUCH"), timeout=10)
+        # A worker counts a call as its handler ends, which may be a moment after the
+        # client has the answer: wait for the counts (bounded), then demand them exact.
+        wait_for(lambda: _scrape(metrics_port).get("grpc_server_handled_total") == calls, 5)
         totals = _scrape(metrics_port)
         assert totals["grpc_server_started_total"] == calls
         assert totals["grpc_server_handled_total"] == calls

@@ -168,12 +168,15 @@ async def test_top_up_while_holds_are_live_keeps_holds_and_adds_available(stubs)
 
 async def test_concurrent_top_ups_and_reservations_keep_the_invariant(stubs):
     await load(stubs, ("A", "W1", 10))
-    tasks = [reserve(stubs, order(f"o{i}", line("A"))) for i in range(100)]
-    tasks += [load(stubs, ("A", "W1", 1)) for _ in range(30)]
-    await asyncio.gather(*tasks)
+    reserves = [reserve(stubs, order(f"o{i}", line("A"))) for i in range(100)]
+    loads = [load(stubs, ("A", "W1", 1)) for _ in range(30)]
+    replies = (await asyncio.gather(*reserves, *loads))[:100]
     by_wh = await levels(stubs, "A")
     assert_invariant(by_wh)
-    assert by_wh["W1"].loaded == 40 and by_wh["W1"].held == 40
+    # How many orders came before a top-up is up to the scheduler; what may not vary:
+    # every unit loaded is counted, and the units held are exactly the orders told so.
+    held = sum(r.state == RESERVED for r in replies)
+    assert by_wh["W1"].loaded == 40 and by_wh["W1"].held == held <= 40
 
 
 async def test_retried_start_without_starts_at_is_the_same_request(stubs):
