@@ -74,6 +74,9 @@ METHODS: dict[str, Rule] = {
     _ADMIN + "Reconcile": _ADMIN_WRITE,
     # Restarts a write-back group from a snapshot (its cursor moves): operators only.
     _ADMIN + "BootstrapWriteBackGroup": _ADMIN_WRITE,
+    # The flash sales' blocklist: operators edit it, dashboards read it.
+    _ADMIN + "UpdateBlocklist": _ADMIN_WRITE,
+    _ADMIN + "ListBlocklist": _ADMIN_READ,
 
     # Pulling and acknowledging move a group's cursor: only that group's WMS may.
     _WB + "PullBatch": {W: GROUP},

@@ -44,6 +44,15 @@ def parse_duration(text: str) -> Duration:
     return d
 
 
+def parse_rate(text: str) -> admin_pb.RateLimit:
+    """"5/1m": at most 5 new orders per minute ("5/30s", "100/1h")."""
+    orders, _, per = text.partition("/")
+    try:
+        return admin_pb.RateLimit(orders=int(orders), per=parse_duration(per))
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not ORDERS/PERIOD like 5/1m") from None
+
+
 def parse_time(text: str) -> Timestamp:
     """"now", "+10m" (from now), or an RFC 3339 time."""
     ts = Timestamp()
@@ -77,7 +86,25 @@ def _sale_start(a: argparse.Namespace) -> int:
     return _call(a, "admin", "StartFlashSale", admin_pb.StartFlashSaleRequest(
         sale_id=a.sale_id, items=a.items, starts_at=a.starts, ends_at=a.ends,
         per_buyer_limit=a.per_buyer_limit, hold_ttl=a.hold_ttl,
-        queue_deadline=a.queue_deadline))
+        queue_deadline=a.queue_deadline, buyer_rate=a.buyer_rate, device_rate=a.device_rate,
+        ip_rate=a.ip_rate))
+
+
+_BLOCK_KINDS = {"buyer": admin_pb.BLOCK_KIND_BUYER, "device": admin_pb.BLOCK_KIND_DEVICE,
+                "ip": admin_pb.BLOCK_KIND_IP}
+
+
+def _blocklist_change(a: argparse.Namespace) -> int:
+    entries = [admin_pb.BlockEntry(kind=_BLOCK_KINDS[a.kind], value=v, reason=a.reason)
+               for v in a.values]
+    request = (admin_pb.UpdateBlocklistRequest(add=entries) if a.blocklist_command == "add"
+               else admin_pb.UpdateBlocklistRequest(remove=entries))
+    return _call(a, "admin", "UpdateBlocklist", request)
+
+
+def _blocklist_list(a: argparse.Namespace) -> int:
+    return _call(a, "admin", "ListBlocklist", admin_pb.ListBlocklistRequest(
+        kind=_BLOCK_KINDS.get(a.kind, admin_pb.BLOCK_KIND_UNSPECIFIED), page_size=a.limit))
 
 
 def _sale_stop(a: argparse.Namespace) -> int:
@@ -133,6 +160,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--per-buyer-limit", type=int, default=0)
     p.add_argument("--hold-ttl", type=parse_duration, default=Duration())
     p.add_argument("--queue-deadline", type=parse_duration, default=Duration())
+    for who in ("buyer", "device", "ip"):
+        p.add_argument(f"--{who}-rate", type=parse_rate, default=None, metavar="N/PERIOD",
+                       help=f"at most N new orders per PERIOD per {who} and SKU (e.g. 5/1m)"
+                       + ("" if who == "buyer" else f"; adapters send the {who} as "
+                          f"x-{'device-id' if who == 'device' else 'client-ip'}"))
     p.set_defaults(func=_sale_start)
     for name, func in (("stop", _sale_stop), ("get", _sale_get)):
         p = sale.add_parser(name, parents=[common], help=f"{name} a flash sale")
@@ -142,6 +174,20 @@ def add_commands(sub: Any) -> None:
                         help="sales started within the retention, soonest to end first")
     p.add_argument("--limit", type=int, default=100, help="at most this many (1..100)")
     p.set_defaults(func=_sale_list)
+
+    blocklist = sub.add_parser("blocklist", help="buyers, devices and addresses refused "
+                               "during flash sales").add_subparsers(
+        dest="blocklist_command", required=True)
+    for name in ("add", "remove"):
+        p = blocklist.add_parser(name, parents=[common], help=f"{name} entries")
+        p.add_argument("kind", choices=sorted(_BLOCK_KINDS))
+        p.add_argument("values", nargs="+")
+        p.add_argument("--reason", default="", help="why (kept with the entry)")
+        p.set_defaults(func=_blocklist_change)
+    p = blocklist.add_parser("list", parents=[common], help="the entries, by kind and value")
+    p.add_argument("--kind", choices=sorted(_BLOCK_KINDS), default="")
+    p.add_argument("--limit", type=int, default=1000)
+    p.set_defaults(func=_blocklist_list)
 
     dead = sub.add_parser("dead-letters", help="orders that waited in the queue too long")
     dead_sub = dead.add_subparsers(dest="dead_command", required=True)

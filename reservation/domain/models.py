@@ -20,6 +20,8 @@ class RejectReason(StrEnum):
     QUEUE_FULL = "QUEUE_FULL"
     OPERATOR_REJECTED = "OPERATOR_REJECTED"
     CHANNEL_PAUSED = "CHANNEL_PAUSED"
+    RATE_LIMITED = "RATE_LIMITED"
+    BLOCKED = "BLOCKED"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class ReserveCommand:
     # (yyyymmdd) whose per-warehouse load the hold counts towards.
     routes: tuple[tuple[str, str], ...] = ()
     load_day: str = ""
+    # Who is behind the order, as the adapter tells (x-device-id, x-client-ip metadata):
+    # what a flash sale's gate limits and blocks besides the buyer. "" : not told.
+    device_id: str = ""
+    client_ip: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,29 @@ class StockItem:
     quantity: int
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `orders` new orders per `per_ms` (as many at once); 0 orders: none."""
+
+    orders: int = 0
+    per_ms: int = 0
+
+
+class BlockKind(StrEnum):
+    BUYER = "buyer"
+    DEVICE = "device"
+    IP = "ip"
+
+
+@dataclass(frozen=True)
+class BlockEntry:
+    kind: BlockKind
+    value: str
+    reason: str = ""
+    added_at_ms: int = 0
+    added_by: str = ""
+
+
 class SaleState(StrEnum):
     SCHEDULED = "SCHEDULED"
     ACTIVE = "ACTIVE"
@@ -107,6 +136,9 @@ class FlashSale:
     queue_deadline_ms: int = 0
     stopped: bool = False
     levels: dict[tuple[str, str], StockLevel] = field(default_factory=dict)
+    buyer_rate: RateLimit = RateLimit()
+    device_rate: RateLimit = RateLimit()
+    ip_rate: RateLimit = RateLimit()
 
     def state(self, now_ms: int) -> SaleState:
         if self.stopped:

@@ -6,13 +6,20 @@ can attach google.rpc.BadRequest details.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
 from collections.abc import Sequence
 from typing import Any
 
-from reservation.domain.models import OrderLine, ReserveCommand, StockItem
+from reservation.domain.models import (
+    BlockKind,
+    OrderLine,
+    RateLimit,
+    ReserveCommand,
+    StockItem,
+)
 from reservation.errors import InvalidArgument
 from reservation.settings import Settings
 
@@ -149,3 +156,49 @@ def finite(field: str, value: Any) -> None:
             stack.extend((f"{where}.{str(k)[:64]}", v) for k, v in item.items())
         elif isinstance(item, list):
             stack.extend((f"{where}[{i}]", v) for i, v in enumerate(item))
+
+
+RATE_PER_MAX_MS = 24 * 3600 * 1000
+
+
+def rate_limit(field: str, rate: RateLimit, settings: Settings) -> None:
+    """A flash sale's rate limit: off (0 orders), or 1..max_quantity orders per 1 s..1 day
+    (whole milliseconds)."""
+    if rate.orders == 0:
+        if rate.per_ms:
+            raise InvalidArgument(f"{field}.orders", "must be set when per is")
+        return
+    if not 0 < rate.orders <= settings.max_quantity:
+        raise InvalidArgument(f"{field}.orders", f"must be between 0 and {settings.max_quantity}")
+    if not 1000 <= rate.per_ms <= RATE_PER_MAX_MS:
+        raise InvalidArgument(f"{field}.per", "must be between 1 s and 1 day")
+
+
+def device_id(field: str, value: str) -> str:
+    """x-device-id: an id of the code alphabet, up to 64 characters ("" : not sent)."""
+    code(field, value, required=False)
+    return value
+
+
+def client_ip(field: str, value: str) -> str:
+    """x-client-ip: an IPv4 or IPv6 address, written the one canonical way ("" : not
+    sent), so 2001:DB8::1 and 2001:db8:0::1 are one client."""
+    if not value:
+        return ""
+    try:
+        return ipaddress.ip_address(value.strip()).compressed
+    except ValueError:
+        raise InvalidArgument(field, "must be an IPv4 or IPv6 address") from None
+
+
+def block_value(field: str, kind: BlockKind, value: str, settings: Settings) -> str:
+    """A blocklist entry's value, as the gate compares it."""
+    if kind == BlockKind.BUYER:
+        text_id(field, value, settings)
+        return value
+    if kind == BlockKind.DEVICE:
+        code(field, value)
+        return value
+    if not value:
+        raise InvalidArgument(field, "must not be empty")
+    return client_ip(field, value)

@@ -84,7 +84,7 @@ class Reservations:
         sent = self.store.send_claim_reserve(
             part.shard, ref, mine.encode(), mine.reservation_id, cmd.channel,
             cmd.order_id, cmd.buyer_id, part.spec, self._lines(part, cmd),
-            cmd.hold_ttl_ms, cmd.allow_queue, cmd.load_day)
+            cmd.hold_ttl_ms, cmd.allow_queue, cmd.load_day, cmd.device_id, cmd.client_ip)
         return Started(cmd, ref, part, mine, sent)
 
     def finished(self, started: Started) -> Reservation | None:
@@ -173,7 +173,7 @@ class Reservations:
         reply = await self.store.reserve(
             part.shard, ref, identity.reservation_id, cmd.channel, cmd.order_id,
             cmd.buyer_id, part.spec, self._lines(part, cmd), cmd.hold_ttl_ms, allow_queue,
-            cmd.load_day)
+            cmd.load_day, cmd.device_id, cmd.client_ip)
         self._check_held(ref, reply)
         return reply
 

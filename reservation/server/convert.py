@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from reservation.domain import validation
 from reservation.domain.models import (
+    BlockEntry,
+    BlockKind,
     FlashSale,
     OrderLine,
+    RateLimit,
     RejectReason,
     Reservation,
     ReserveCommand,
@@ -42,7 +49,9 @@ def to_duration(ms: int) -> Duration:
     return Duration(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)
 
 
-def reserve_command(req: rs_pb.ReserveRequest) -> ReserveCommand:
+def reserve_command(req: rs_pb.ReserveRequest, sender: tuple[str, str] = ("", "")
+                    ) -> ReserveCommand:
+    """sender: (device id, client address) from the call's metadata (see `sender`)."""
     return ReserveCommand(
         channel=req.channel,
         order_id=req.order_id,
@@ -50,7 +59,25 @@ def reserve_command(req: rs_pb.ReserveRequest) -> ReserveCommand:
         lines=tuple(OrderLine(ln.sku, ln.quantity, ln.warehouse_id) for ln in req.lines),
         hold_ttl_ms=duration_ms("hold_ttl", req.hold_ttl),
         allow_queue=req.allow_queue,
+        device_id=sender[0],
+        client_ip=sender[1],
     )
+
+
+DEVICE_HEADER, IP_HEADER = "x-device-id", "x-client-ip"
+
+
+def sender(metadata: Any) -> tuple[str, str]:
+    """(device id, client address) an adapter sends with Reserve calls for a flash sale's
+    gate (per-device and per-address limits, the blocklist): validated, the address in its
+    one canonical form; ("", "") when not sent. For ReserveBatch and ReserveStream they
+    apply to every order of the call."""
+    found = {DEVICE_HEADER: "", IP_HEADER: ""}
+    for key, value in metadata or ():
+        if key in found:
+            found[key] = value if isinstance(value, str) else ""
+    return (validation.device_id(DEVICE_HEADER, found[DEVICE_HEADER]),
+            validation.client_ip(IP_HEADER, found[IP_HEADER]))
 
 
 _STATES = {s: pb.ReservationState.Value(f"RESERVATION_STATE_{s.value}") for s in State}
@@ -110,7 +137,52 @@ def flash_sale_request(req: admin_pb.StartFlashSaleRequest) -> FlashSale:
         per_buyer_limit=req.per_buyer_limit,
         hold_ttl_ms=duration_ms("hold_ttl", req.hold_ttl),
         queue_deadline_ms=duration_ms("queue_deadline", req.queue_deadline),
+        buyer_rate=rate_limit("buyer_rate", req.buyer_rate),
+        device_rate=rate_limit("device_rate", req.device_rate),
+        ip_rate=rate_limit("ip_rate", req.ip_rate),
     )
+
+
+def rate_limit(field: str, msg: admin_pb.RateLimit) -> RateLimit:
+    if msg.orders < 0:
+        raise InvalidArgument(f"{field}.orders", "must not be negative")
+    return RateLimit(msg.orders, duration_ms(f"{field}.per", msg.per))
+
+
+def to_rate_limit(rate: RateLimit) -> admin_pb.RateLimit | None:
+    if not rate.orders:
+        return None
+    return admin_pb.RateLimit(orders=rate.orders, per=to_duration(rate.per_ms))
+
+
+_BLOCK_KINDS = {BlockKind.BUYER: admin_pb.BLOCK_KIND_BUYER,
+                BlockKind.DEVICE: admin_pb.BLOCK_KIND_DEVICE,
+                BlockKind.IP: admin_pb.BLOCK_KIND_IP}
+_BLOCK_KINDS_IN: dict[int, BlockKind] = {v: k for k, v in _BLOCK_KINDS.items()}
+
+
+def block_kind(field: str, value: int, required: bool = True) -> BlockKind | None:
+    if value == admin_pb.BLOCK_KIND_UNSPECIFIED and not required:
+        return None
+    if value not in _BLOCK_KINDS_IN:
+        raise InvalidArgument(field, "must be BLOCK_KIND_BUYER, _DEVICE or _IP")
+    return _BLOCK_KINDS_IN[value]
+
+
+def block_entries(field: str, entries: Iterable[admin_pb.BlockEntry]) -> list[BlockEntry]:
+    out = []
+    for i, e in enumerate(entries):
+        kind = block_kind(f"{field}[{i}].kind", e.kind)
+        assert kind is not None
+        out.append(BlockEntry(kind, e.value, e.reason))
+    return out
+
+
+def block_entry(entry: BlockEntry) -> admin_pb.BlockEntry:
+    return admin_pb.BlockEntry(kind=_BLOCK_KINDS[entry.kind],  # type: ignore[arg-type]
+                               value=entry.value, reason=entry.reason,
+                               added_at=to_timestamp(entry.added_at_ms),
+                               added_by=entry.added_by)
 
 
 def flash_sale(sale: FlashSale, now_ms: int) -> admin_pb.FlashSale:
@@ -127,6 +199,9 @@ def flash_sale(sale: FlashSale, now_ms: int) -> admin_pb.FlashSale:
             sku=it.sku, warehouse_id=it.warehouse_id, quantity=it.quantity,
             level=level(sale.levels.get((it.sku, it.warehouse_id), StockLevel(it.warehouse_id))))
             for it in sale.items],
+        buyer_rate=to_rate_limit(sale.buyer_rate),
+        device_rate=to_rate_limit(sale.device_rate),
+        ip_rate=to_rate_limit(sale.ip_rate),
     )
 
 

@@ -8,10 +8,11 @@ the reserve script reads them.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from reservation.clock import now_ms
 from reservation.domain import validation
-from reservation.domain.models import FlashSale, StockItem
+from reservation.domain.models import FlashSale, RateLimit, StockItem
 from reservation.domain.shards import by_shard
 from reservation.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from reservation.settings import Settings
@@ -43,7 +44,7 @@ class Sales:
         for shard, group in items_by_shard(sale.items, self.settings.shards):
             answer = await self.store.start_sale(
                 shard, sale.sale_id, sale.starts_at_ms, sale.ends_at_ms, sale.per_buyer_limit,
-                sale.hold_ttl_ms, sale.queue_deadline_ms, group)
+                sale.hold_ttl_ms, sale.queue_deadline_ms, group, rate_spec(sale))
             if answer.code == "CONFLICT":
                 note = await self._undo_start(sale.sale_id, created=existing is None,
                                               started=started)
@@ -89,6 +90,8 @@ class Sales:
         if not 0 <= sale.per_buyer_limit <= s.max_quantity:
             raise InvalidArgument("per_buyer_limit", f"must be between 0 and {s.max_quantity}")
         validation.hold_ttl("hold_ttl", sale.hold_ttl_ms, s)
+        for _, name in _RATES:
+            validation.rate_limit(name, getattr(sale, name), s)
         if not 0 <= sale.queue_deadline_ms <= s.max_queue_deadline_ms:
             raise InvalidArgument("queue_deadline", f"must be between 0 and "
                                   f"{s.max_queue_deadline_ms / 1000:g} s")
@@ -136,17 +139,36 @@ class Sales:
         return FlashSale(**{**sale.__dict__, "levels": levels})
 
 
+_RATES = (("b", "buyer_rate"), ("d", "device_rate"), ("i", "ip_rate"))
+"""A sale's rate limits as the reserve script reads them (_gate.lua): b buyer, d device,
+i client address."""
+
+
+def rate_spec(sale: FlashSale) -> str:
+    """"b:<orders>:<per ms>,d:...,i:..." for the limits that are on ("" : none)."""
+    return ",".join(f"{k}:{rate.orders}:{rate.per_ms}" for k, name in _RATES
+                    if (rate := getattr(sale, name)).orders > 0)
+
+
 def _encode(sale: FlashSale) -> str:
-    return json.dumps({
+    doc: dict[str, Any] = {
         "items": [[it.sku, it.warehouse_id, it.quantity] for it in sale.items],
         "starts": sale.starts_at_ms, "ends": sale.ends_at_ms, "limit": sale.per_buyer_limit,
         "ttl": sale.hold_ttl_ms, "qdl": sale.queue_deadline_ms, "id": sale.sale_id,
-    }, separators=(",", ":"))
+    }
+    if rate_spec(sale):  # only then: a sale without limits encodes as it always did
+        doc["rates"] = {name: [r.orders, r.per_ms] for _, name in _RATES
+                        if (r := getattr(sale, name)).orders > 0}
+    return json.dumps(doc, separators=(",", ":"))
 
 
 def _decode(text: str, stopped: bool) -> FlashSale:
     d = json.loads(text)
+    rates = d.get("rates", {})
+    rate = lambda name: RateLimit(*rates[name]) if name in rates else RateLimit()
     return FlashSale(
         sale_id=d["id"], items=tuple(StockItem(*it) for it in d["items"]),
         starts_at_ms=d["starts"], ends_at_ms=d["ends"], per_buyer_limit=d["limit"],
-        hold_ttl_ms=d["ttl"], queue_deadline_ms=d["qdl"], stopped=stopped)
+        hold_ttl_ms=d["ttl"], queue_deadline_ms=d["qdl"], stopped=stopped,
+        buyer_rate=rate("buyer_rate"), device_rate=rate("device_rate"),
+        ip_rate=rate("ip_rate"))

@@ -23,6 +23,12 @@
     rsv:{N}:told:<sku>           hash  "<channel>/<shop>" -> what that listing was last told
                                        (quantity, open, when; TTL 30 days, renewed)
     rsv:{N}:locks                zset  locked parts of multi-shard orders by lock lease end
+    rsv:{N}:blocked              set   "b:<buyer>", "d:<device>", "i:<ip>": the flash sales'
+                                       blocklist, a copy per shard (see _gate.lua)
+    rsv:{N}:rate:<sale>:<sku>:<k>:<id>  string next allowed arrival (ms) of a buyer (k=b),
+                                       device (d) or client address (i) for a SKU on sale
+                                       (TTL: up to the limit's period)
+    rsv:blocklist                hash  blocklist member -> JSON record (reason, when, who)
     rsv:{H}:order:<ch>:<oid>     string an order's identity (and, for a multi-shard order,
                                        its phase: see phase.lua), H = shard of "<ch>:<oid>"
     rsv:{H}:pending              zset  multi-shard orders homed in H not yet decided or
@@ -244,3 +250,11 @@ def listing_rules() -> str:
 
 def listing_resync() -> str:
     return f"{ROUTING}listing:resync"
+
+
+def blocked(shard: int) -> str:
+    return f"{prefix(shard)}blocked"
+
+
+BLOCKLIST = f"{ROOT}:blocklist"
+"""The blocklist's entries with their records (what ListBlocklist reads)."""

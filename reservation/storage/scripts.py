@@ -28,7 +28,7 @@ from importlib import resources
 
 from reservation.domain import states
 
-LIBRARIES = ("_lib.lua", "_queue.lua", "_guard.lua", "_reserve.lua")
+LIBRARIES = ("_lib.lua", "_queue.lua", "_guard.lua", "_gate.lua", "_reserve.lua")
 # Libraries only some scripts need, prepended after LIBRARIES.
 EXTRA_LIBRARIES = {
     **{name: ("_wb.lua",) for name in

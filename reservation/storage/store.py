@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -192,15 +192,17 @@ class Store:
     async def reserve(self, shard: int, ref: str, rid: str, channel: str, order_id: str,
                       buyer: str, spec: str, lines: Sequence[tuple[str, int, str]],
                       hold_ttl_ms: int, allow_queue: bool,
-                      load_day: str = "") -> replies.PartReply:
+                      load_day: str = "", device: str = "",
+                      ip: str = "") -> replies.PartReply:
         """load_day: set for a routed order, which then counts towards the day's load of
-        each warehouse it holds units at (in the same script as the hold)."""
+        each warehouse it holds units at (in the same script as the hold). device, ip:
+        who is behind the order, for a flash sale's gate (_gate.lua)."""
         s = self.settings
         args = [*self.head(shard), ref, rid, channel, order_id, buyer, spec, hold_ttl_ms,
                 1 if allow_queue else 0, s.queue_bound, s.queue_deadline_ms, len(lines)]
         for sku, qty, cands in lines:
             args += [sku, qty, cands]
-        args.append(load_day)
+        args += [load_day, device, ip]
         return (await self.eval("reserve", self._order_keys(shard, ref), args))
 
     def claims_with_reserve(self, ref: str, shard: int) -> bool:
@@ -213,13 +215,14 @@ class Store:
     async def claim_reserve(self, shard: int, ref: str, identity: str, rid: str, channel: str,
                             order_id: str, buyer: str, spec: str,
                             lines: Sequence[tuple[str, int, str]], hold_ttl_ms: int,
-                            allow_queue: bool, load_day: str = ""
-                            ) -> replies.PartReply | replies.Claimed:
+                            allow_queue: bool, load_day: str = "", device: str = "",
+                            ip: str = "") -> replies.PartReply | replies.Claimed:
         """claim_order and reserve in one call (see claims_with_reserve). `identity` is
         what claim_order would record; claim_reserve.lua builds the same string from
         rid, buyer and spec (checked here, so the two can never drift apart)."""
         sent = self.send_claim_reserve(shard, ref, identity, rid, channel, order_id, buyer,
-                                       spec, lines, hold_ttl_ms, allow_queue, load_day)
+                                       spec, lines, hold_ttl_ms, allow_queue, load_day,
+                                       device, ip)
         with contextlib.suppress(Exception):  # claim_reserve_reply raises it, translated
             await sent
         return self.claim_reserve_reply(sent)
@@ -227,7 +230,8 @@ class Store:
     def send_claim_reserve(self, shard: int, ref: str, identity: str, rid: str, channel: str,
                            order_id: str, buyer: str, spec: str,
                            lines: Sequence[tuple[str, int, str]], hold_ttl_ms: int,
-                           allow_queue: bool, load_day: str = "") -> asyncio.Future[Any]:
+                           allow_queue: bool, load_day: str = "", device: str = "",
+                           ip: str = "") -> asyncio.Future[Any]:
         """claim_reserve without waiting: the call is queued in this turn's pipeline and
         its future returned (a batch queues all its orders, then waits once); read the
         finished future with claim_reserve_reply."""
@@ -239,7 +243,7 @@ class Store:
                 s.queue_deadline_ms, len(lines)]
         for sku, qty, cands in lines:
             args += [sku, qty, cands]
-        args.append(load_day)
+        args += [load_day, device, ip]
         keys_ = [keys.order_home(ref, s.shards), *self._order_keys(shard, ref)]
         return self._coalescer.script("claim_reserve", keys_, args)
 
@@ -338,11 +342,14 @@ class Store:
 
     async def start_sale(self, shard: int, sale_id: str, starts_ms: int, ends_ms: int,
                          limit: int, ttl_ms: int, deadline_ms: int,
-                         items: Sequence[tuple[str, str, int]]) -> replies.StartSaleReply:
+                         items: Sequence[tuple[str, str, int]],
+                         rates: str = "") -> replies.StartSaleReply:
+        """rates: the sale's rate limits as _gate.lua reads them ("" : none)."""
         args = [*self.head(shard), sale_id, starts_ms, ends_ms, limit, ttl_ms, deadline_ms,
                 len(items)]
         for item in items:
             args += list(item)
+        args.append(rates)
         return await self.eval("start_sale", [keys.write_back(shard)], args)  # type: ignore[no-any-return]
 
     async def stop_sale(self, shard: int, sale_id: str, skus: Sequence[str]) -> int:
@@ -410,6 +417,31 @@ class Store:
         with redis_errors():
             await self.client.hset(keys.sale_definition(sale_id, self.settings.shards),
                                    "stopped", "1")
+
+    # -- the flash sales' blocklist (_gate.lua reads a copy in every shard) ----------
+    async def update_blocklist(self, add: Mapping[str, str], remove: Sequence[str]) -> int:
+        """Add members ("b:<buyer>", "d:<device>", "i:<ip>") with their records (JSON),
+        then remove members; every shard's copy and the list's own hash. Idempotent: a
+        retry after a partial failure puts every copy right. The list's size after."""
+        with redis_errors():
+            async with self.client.pipeline(transaction=False) as pipe:
+                for shard in range(self.settings.shards):
+                    if add:
+                        pipe.sadd(keys.blocked(shard), *add)
+                    if remove:
+                        pipe.srem(keys.blocked(shard), *remove)
+                if add:
+                    pipe.hset(keys.BLOCKLIST, mapping=dict(add))
+                if remove:
+                    pipe.hdel(keys.BLOCKLIST, *remove)
+                pipe.hlen(keys.BLOCKLIST)
+                *_, size = await pipe.execute()
+        return int(size)
+
+    async def blocklist(self) -> dict[str, str]:
+        """member -> record of every entry."""
+        with redis_errors():
+            return cast(dict[str, str], await self.client.hgetall(keys.BLOCKLIST))
 
     async def health(self) -> None:
         """A script round trip on every shard, not only PING: proves scripts load and run

@@ -32,6 +32,13 @@ class DifferenceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DIFFERENCE_KIND_NOT_YET_WRITTEN_BACK: _ClassVar[DifferenceKind]
     DIFFERENCE_KIND_UNKNOWN_TO_SERVICE: _ClassVar[DifferenceKind]
     DIFFERENCE_KIND_QUANTITY_MISMATCH: _ClassVar[DifferenceKind]
+
+class BlockKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BLOCK_KIND_UNSPECIFIED: _ClassVar[BlockKind]
+    BLOCK_KIND_BUYER: _ClassVar[BlockKind]
+    BLOCK_KIND_DEVICE: _ClassVar[BlockKind]
+    BLOCK_KIND_IP: _ClassVar[BlockKind]
 LOAD_MODE_UNSPECIFIED: LoadMode
 LOAD_MODE_SET: LoadMode
 LOAD_MODE_ADD: LoadMode
@@ -44,6 +51,10 @@ DIFFERENCE_KIND_UNSPECIFIED: DifferenceKind
 DIFFERENCE_KIND_NOT_YET_WRITTEN_BACK: DifferenceKind
 DIFFERENCE_KIND_UNKNOWN_TO_SERVICE: DifferenceKind
 DIFFERENCE_KIND_QUANTITY_MISMATCH: DifferenceKind
+BLOCK_KIND_UNSPECIFIED: BlockKind
+BLOCK_KIND_BUYER: BlockKind
+BLOCK_KIND_DEVICE: BlockKind
+BLOCK_KIND_IP: BlockKind
 
 class LoadStockRequest(_message.Message):
     __slots__ = ("items", "mode")
@@ -68,7 +79,7 @@ class SkuStock(_message.Message):
     def __init__(self, sku: _Optional[str] = ..., levels: _Optional[_Iterable[_Union[_types_pb2.StockLevel, _Mapping]]] = ...) -> None: ...
 
 class StartFlashSaleRequest(_message.Message):
-    __slots__ = ("sale_id", "items", "starts_at", "ends_at", "per_buyer_limit", "hold_ttl", "queue_deadline")
+    __slots__ = ("sale_id", "items", "starts_at", "ends_at", "per_buyer_limit", "hold_ttl", "queue_deadline", "buyer_rate", "device_rate", "ip_rate")
     SALE_ID_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     STARTS_AT_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +87,9 @@ class StartFlashSaleRequest(_message.Message):
     PER_BUYER_LIMIT_FIELD_NUMBER: _ClassVar[int]
     HOLD_TTL_FIELD_NUMBER: _ClassVar[int]
     QUEUE_DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    BUYER_RATE_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_RATE_FIELD_NUMBER: _ClassVar[int]
+    IP_RATE_FIELD_NUMBER: _ClassVar[int]
     sale_id: str
     items: _containers.RepeatedCompositeFieldContainer[_types_pb2.StockItem]
     starts_at: _timestamp_pb2.Timestamp
@@ -83,7 +97,18 @@ class StartFlashSaleRequest(_message.Message):
     per_buyer_limit: int
     hold_ttl: _duration_pb2.Duration
     queue_deadline: _duration_pb2.Duration
-    def __init__(self, sale_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[_types_pb2.StockItem, _Mapping]]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., per_buyer_limit: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., queue_deadline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    buyer_rate: RateLimit
+    device_rate: RateLimit
+    ip_rate: RateLimit
+    def __init__(self, sale_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[_types_pb2.StockItem, _Mapping]]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., per_buyer_limit: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., queue_deadline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., buyer_rate: _Optional[_Union[RateLimit, _Mapping]] = ..., device_rate: _Optional[_Union[RateLimit, _Mapping]] = ..., ip_rate: _Optional[_Union[RateLimit, _Mapping]] = ...) -> None: ...
+
+class RateLimit(_message.Message):
+    __slots__ = ("orders", "per")
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    PER_FIELD_NUMBER: _ClassVar[int]
+    orders: int
+    per: _duration_pb2.Duration
+    def __init__(self, orders: _Optional[int] = ..., per: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class StartFlashSaleResponse(_message.Message):
     __slots__ = ("sale",)
@@ -128,7 +153,7 @@ class ListFlashSalesResponse(_message.Message):
     def __init__(self, sales: _Optional[_Iterable[_Union[FlashSale, _Mapping]]] = ...) -> None: ...
 
 class FlashSale(_message.Message):
-    __slots__ = ("sale_id", "state", "starts_at", "ends_at", "per_buyer_limit", "hold_ttl", "queue_deadline", "items")
+    __slots__ = ("sale_id", "state", "starts_at", "ends_at", "per_buyer_limit", "hold_ttl", "queue_deadline", "items", "buyer_rate", "device_rate", "ip_rate")
     SALE_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     STARTS_AT_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +162,9 @@ class FlashSale(_message.Message):
     HOLD_TTL_FIELD_NUMBER: _ClassVar[int]
     QUEUE_DEADLINE_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
+    BUYER_RATE_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_RATE_FIELD_NUMBER: _ClassVar[int]
+    IP_RATE_FIELD_NUMBER: _ClassVar[int]
     sale_id: str
     state: FlashSaleState
     starts_at: _timestamp_pb2.Timestamp
@@ -145,7 +173,10 @@ class FlashSale(_message.Message):
     hold_ttl: _duration_pb2.Duration
     queue_deadline: _duration_pb2.Duration
     items: _containers.RepeatedCompositeFieldContainer[FlashSaleItem]
-    def __init__(self, sale_id: _Optional[str] = ..., state: _Optional[_Union[FlashSaleState, str]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., per_buyer_limit: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., queue_deadline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., items: _Optional[_Iterable[_Union[FlashSaleItem, _Mapping]]] = ...) -> None: ...
+    buyer_rate: RateLimit
+    device_rate: RateLimit
+    ip_rate: RateLimit
+    def __init__(self, sale_id: _Optional[str] = ..., state: _Optional[_Union[FlashSaleState, str]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., per_buyer_limit: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., queue_deadline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., items: _Optional[_Iterable[_Union[FlashSaleItem, _Mapping]]] = ..., buyer_rate: _Optional[_Union[RateLimit, _Mapping]] = ..., device_rate: _Optional[_Union[RateLimit, _Mapping]] = ..., ip_rate: _Optional[_Union[RateLimit, _Mapping]] = ...) -> None: ...
 
 class FlashSaleItem(_message.Message):
     __slots__ = ("sku", "warehouse_id", "quantity", "level")
@@ -264,3 +295,47 @@ class ReconcileResponse(_message.Message):
     differences: _containers.RepeatedCompositeFieldContainer[ReconcileDifference]
     checked_at: _timestamp_pb2.Timestamp
     def __init__(self, differences: _Optional[_Iterable[_Union[ReconcileDifference, _Mapping]]] = ..., checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class BlockEntry(_message.Message):
+    __slots__ = ("kind", "value", "reason", "added_at", "added_by")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ADDED_AT_FIELD_NUMBER: _ClassVar[int]
+    ADDED_BY_FIELD_NUMBER: _ClassVar[int]
+    kind: BlockKind
+    value: str
+    reason: str
+    added_at: _timestamp_pb2.Timestamp
+    added_by: str
+    def __init__(self, kind: _Optional[_Union[BlockKind, str]] = ..., value: _Optional[str] = ..., reason: _Optional[str] = ..., added_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., added_by: _Optional[str] = ...) -> None: ...
+
+class UpdateBlocklistRequest(_message.Message):
+    __slots__ = ("add", "remove")
+    ADD_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    add: _containers.RepeatedCompositeFieldContainer[BlockEntry]
+    remove: _containers.RepeatedCompositeFieldContainer[BlockEntry]
+    def __init__(self, add: _Optional[_Iterable[_Union[BlockEntry, _Mapping]]] = ..., remove: _Optional[_Iterable[_Union[BlockEntry, _Mapping]]] = ...) -> None: ...
+
+class UpdateBlocklistResponse(_message.Message):
+    __slots__ = ("size",)
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    size: int
+    def __init__(self, size: _Optional[int] = ...) -> None: ...
+
+class ListBlocklistRequest(_message.Message):
+    __slots__ = ("kind", "page_size")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    kind: BlockKind
+    page_size: int
+    def __init__(self, kind: _Optional[_Union[BlockKind, str]] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class ListBlocklistResponse(_message.Message):
+    __slots__ = ("entries", "size")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[BlockEntry]
+    size: int
+    def __init__(self, entries: _Optional[_Iterable[_Union[BlockEntry, _Mapping]]] = ..., size: _Optional[int] = ...) -> None: ...

@@ -85,6 +85,16 @@ class AdminServiceStub:
                 request_serializer=reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupResponse.FromString,
                 _registered_method=True)
+        self.UpdateBlocklist = channel.unary_unary(
+                '/reservation.v1.AdminService/UpdateBlocklist',
+                request_serializer=reservation_dot_v1_dot_admin__service__pb2.UpdateBlocklistRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_admin__service__pb2.UpdateBlocklistResponse.FromString,
+                _registered_method=True)
+        self.ListBlocklist = channel.unary_unary(
+                '/reservation.v1.AdminService/ListBlocklist',
+                request_serializer=reservation_dot_v1_dot_admin__service__pb2.ListBlocklistRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_admin__service__pb2.ListBlocklistResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -154,6 +164,20 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateBlocklist(self, request, context):
+        """Buyers, devices and client addresses refused by every open flash sale's SKUs
+        (REJECT_REASON_BLOCKED); outside sales they are not refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBlocklist(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -206,6 +230,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.BootstrapWriteBackGroup,
                     request_deserializer=reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupResponse.SerializeToString,
+            ),
+            'UpdateBlocklist': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBlocklist,
+                    request_deserializer=reservation_dot_v1_dot_admin__service__pb2.UpdateBlocklistRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_admin__service__pb2.UpdateBlocklistResponse.SerializeToString,
+            ),
+            'ListBlocklist': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBlocklist,
+                    request_deserializer=reservation_dot_v1_dot_admin__service__pb2.ListBlocklistRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_admin__service__pb2.ListBlocklistResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -479,6 +513,60 @@ class AdminService:
             '/reservation.v1.AdminService/BootstrapWriteBackGroup',
             reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupRequest.SerializeToString,
             reservation_dot_v1_dot_admin__service__pb2.BootstrapWriteBackGroupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateBlocklist(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.AdminService/UpdateBlocklist',
+            reservation_dot_v1_dot_admin__service__pb2.UpdateBlocklistRequest.SerializeToString,
+            reservation_dot_v1_dot_admin__service__pb2.UpdateBlocklistResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBlocklist(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.AdminService/ListBlocklist',
+            reservation_dot_v1_dot_admin__service__pb2.ListBlocklistRequest.SerializeToString,
+            reservation_dot_v1_dot_admin__service__pb2.ListBlocklistResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -32,6 +32,8 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_QUEUE_FULL: _ClassVar[RejectReason]
     REJECT_REASON_OPERATOR_REJECTED: _ClassVar[RejectReason]
     REJECT_REASON_CHANNEL_PAUSED: _ClassVar[RejectReason]
+    REJECT_REASON_RATE_LIMITED: _ClassVar[RejectReason]
+    REJECT_REASON_BLOCKED: _ClassVar[RejectReason]
 RESERVATION_STATE_UNSPECIFIED: ReservationState
 RESERVATION_STATE_RESERVED: ReservationState
 RESERVATION_STATE_CONFIRMED: ReservationState
@@ -49,6 +51,8 @@ REJECT_REASON_INSUFFICIENT_STOCK: RejectReason
 REJECT_REASON_QUEUE_FULL: RejectReason
 REJECT_REASON_OPERATOR_REJECTED: RejectReason
 REJECT_REASON_CHANNEL_PAUSED: RejectReason
+REJECT_REASON_RATE_LIMITED: RejectReason
+REJECT_REASON_BLOCKED: RejectReason
 
 class Allocation(_message.Message):
     __slots__ = ("sku", "warehouse_id", "quantity")

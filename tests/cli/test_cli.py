@@ -191,6 +191,20 @@ def test_sale_start_prints_the_sale_as_json(server: Served) -> None:
     assert sale["items"][0]["level"]["available"] == 30  # type: ignore[index]
 
 
+def test_sale_start_takes_rate_limits_and_the_blocklist_its_entries(server: Served) -> None:
+    out = ok_json(operator(server, "sale", "start", "op-sale-g", "OP-G:WH-1:5", "--ends",
+                           "+1h", "--buyer-rate", "5/1m", "--ip-rate", "100/1h"))
+    sale = out["sale"]
+    assert sale["buyerRate"] == {"orders": 5, "per": "60s"}  # type: ignore[index]
+    assert sale["ipRate"] == {"orders": 100, "per": "3600s"}  # type: ignore[index]
+    assert ok_json(operator(server, "blocklist", "add", "ip", "192.0.2.1", "192.0.2.2",
+                            "--reason", "scalper"))["size"] == 2
+    listed = ok_json(operator(server, "blocklist", "list", "--kind", "ip"))
+    assert [(e["value"], e["reason"]) for e in listed["entries"]] == [  # type: ignore[index]
+        ("192.0.2.1", "scalper"), ("192.0.2.2", "scalper")]
+    assert ok_json(operator(server, "blocklist", "remove", "ip", "192.0.2.1"))["size"] == 1
+
+
 def test_sale_get_prints_the_sale_as_json(server: Served) -> None:
     ok_json(operator(server, "sale", "start", "op-sale-2", "OP-S2:WH-1:10", "--ends", "+1h"))
     out = ok_json(operator(server, "sale", "get", "op-sale-2"))

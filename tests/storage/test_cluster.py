@@ -256,6 +256,22 @@ async def test_flash_sale_over_several_nodes_sells_its_quota(
     assert held == {(skus[0], 2), (skus[1], 0), (skus[2], 1)}
 
 
+async def test_a_sales_gate_limits_and_blocks_on_every_node(
+        cstubs: Stubs, skus: list[str]) -> None:
+    request = sale_request("gate", [item(s, "WH-1", 5) for s in skus])
+    request.buyer_rate.orders = 1
+    request.buyer_rate.per.FromMilliseconds(3_600_000)
+    await cstubs.admin.StartFlashSale(request, timeout=10)
+    await cstubs.admin.UpdateBlocklist(admin_pb.UpdateBlocklistRequest(add=[
+        admin_pb.BlockEntry(kind=admin_pb.BLOCK_KIND_BUYER, value="mallory")]), timeout=10)
+    for n, sku in enumerate(skus):  # one allowance per SKU, each on its own node
+        assert (await reserve(cstubs, f"g{n}", (sku, 1), buyer="u1")).state == RESERVED
+        over = await reserve(cstubs, f"h{n}", (sku, 1), buyer="u1")
+        assert over.reject_reason == types_pb.REJECT_REASON_RATE_LIMITED
+        blocked = await reserve(cstubs, f"m{n}", (sku, 1), buyer="mallory")
+        assert blocked.reject_reason == types_pb.REJECT_REASON_BLOCKED
+
+
 async def test_stopping_a_flash_sale_returns_unsold_units_on_every_node(
         cstubs: Stubs, skus: list[str]) -> None:
     await cstubs.admin.StartFlashSale(sale_request("s1", [item(s, "WH-1", 5) for s in skus]),

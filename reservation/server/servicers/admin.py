@@ -15,6 +15,7 @@ from reservation.errors import FailedPrecondition, ReservationError
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.server import audit, convert
 from reservation.server.servicers import write_back as write_back_servicer
+from reservation.stock.blocklist import Blocklist
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
 from reservation.v1 import admin_service_pb2 as pb
@@ -31,6 +32,26 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         self.inventory = inventory
         self.reconciler = reconciler
         self.dead_letters = dead_letters
+        self.blocklist = Blocklist(sales.store, sales.settings)
+
+    async def UpdateBlocklist(self, request: pb.UpdateBlocklistRequest,
+                              context: grpc.aio.ServicerContext) -> pb.UpdateBlocklistResponse:
+        async with audit.action(context, "UpdateBlocklist") as entry:
+            add = convert.block_entries("add", request.add)
+            remove = convert.block_entries("remove", request.remove)
+            entry.before = {"add": add, "remove": remove}
+            who = f"{entry.who} ({entry.on_behalf_of})" if entry.on_behalf_of else entry.who
+            size = await self.blocklist.update(add, remove, who)
+            entry.after = {"size": size}
+        return pb.UpdateBlocklistResponse(size=size)
+
+    async def ListBlocklist(self, request: pb.ListBlocklistRequest,
+                            context: grpc.aio.ServicerContext) -> pb.ListBlocklistResponse:
+        async with audit.action(context, "ListBlocklist"):
+            kind = convert.block_kind("kind", request.kind, required=False)
+            found, size = await self.blocklist.list(kind, request.page_size)
+        return pb.ListBlocklistResponse(entries=[convert.block_entry(e) for e in found],
+                                        size=size)
 
     async def ListDeadLetters(self, request: pb.ListDeadLettersRequest,
                               context: grpc.aio.ServicerContext) -> pb.ListDeadLettersResponse:

@@ -34,7 +34,7 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
     async def Reserve(self, request: pb.ReserveRequest,
                       context: grpc.aio.ServicerContext) -> pb.ReserveResponse:
         grant.channel(request.channel)
-        cmd = convert.reserve_command(request)
+        cmd = convert.reserve_command(request, convert.sender(context.invocation_metadata()))
         if not routing_convert.has_destination(request):
             result = await self.reservations.reserve(cmd)
             recorder.outcome(result.channel, result.state, result.reject_reason)
@@ -48,12 +48,15 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
 
     async def ReserveBatch(self, request: pb.ReserveBatchRequest,
                            context: grpc.aio.ServicerContext) -> pb.ReserveBatchResponse:
-        return await reserve_many.reserve_batch(self.reservations, request)
+        return await reserve_many.reserve_batch(
+            self.reservations, request, convert.sender(context.invocation_metadata()))
 
     async def ReserveStream(self, request_iterator: AsyncIterator[pb.ReserveStreamRequest],
                             context: grpc.aio.ServicerContext
                             ) -> AsyncIterator[pb.ReserveStreamResponse]:
-        async for response in reserve_many.reserve_stream(self.reservations, request_iterator):
+        sender = convert.sender(context.invocation_metadata())
+        async for response in reserve_many.reserve_stream(self.reservations, request_iterator,
+                                                          sender):
             yield response
 
     async def Confirm(self, request: pb.ConfirmRequest,

@@ -21,7 +21,8 @@ from reservation.server.metrics import recorder
 from reservation.v1 import reservation_service_pb2 as pb
 
 
-def _command(req: pb.ReserveRequest) -> ReserveCommand | ReservationError:
+def _command(req: pb.ReserveRequest, sender: tuple[str, str] = ("", "")
+             ) -> ReserveCommand | ReservationError:
     """The order's command, or its error (an order of a channel the caller may not act
     on is refused alone: PERMISSION_DENIED in its result, the others go ahead)."""
     try:
@@ -30,7 +31,7 @@ def _command(req: pb.ReserveRequest) -> ReserveCommand | ReservationError:
             raise InvalidArgument("destination", "routed reserves go through Reserve (one "
                                   "order per call); batches take lines with warehouses or "
                                   "the SKU's priority order")
-        return convert.reserve_command(req)
+        return convert.reserve_command(req, sender)
     except ReservationError as exc:
         return exc
 
@@ -53,10 +54,12 @@ def batch_result(req: pb.ReserveRequest, outcome: batch.Outcome) -> pb.ReserveBa
     return pb.ReserveBatchResult(reservation=convert.reservation(outcome))
 
 
-async def reserve_batch(reservations: Reservations,
-                        request: pb.ReserveBatchRequest) -> pb.ReserveBatchResponse:
+async def reserve_batch(reservations: Reservations, request: pb.ReserveBatchRequest,
+                        sender: tuple[str, str] = ("", "")) -> pb.ReserveBatchResponse:
+    """sender: the call's device and client address (convert.sender), for every order."""
     batch.check_size("requests", len(request.requests), reservations.settings)
-    outcomes = await batch.reserve_all(reservations, [_command(r) for r in request.requests])
+    outcomes = await batch.reserve_all(reservations,
+                                       [_command(r, sender) for r in request.requests])
     return pb.ReserveBatchResponse(
         results=[batch_result(r, o) for r, o in zip(request.requests, outcomes)])
 
@@ -73,6 +76,7 @@ def stream_response(req: pb.ReserveRequest, outcome: batch.Outcome) -> pb.Reserv
 
 async def reserve_stream(
     reservations: Reservations, requests: AsyncIterator[pb.ReserveStreamRequest],
+    sender: tuple[str, str] = ("", ""),
 ) -> AsyncIterator[pb.ReserveStreamResponse]:
     """Each request is processed as it arrives; responses go out as they are ready (so
     not necessarily in request order: they echo channel and order_id). At most
@@ -122,7 +126,7 @@ async def reserve_stream(
             async for message in requests:
                 await window.acquire()
                 req = message.request
-                cmd = _command(req)
+                cmd = _command(req, sender)
                 started = batch.start(reservations, cmd)
                 if isinstance(started, Started):
                     sent.add(started.sent)

@@ -15,6 +15,8 @@
 -- a[i+10] number of lines n, then n x (sku, quantity, candidate warehouses "w1,w2"|"")
 -- a[i+11+3n] load day "yyyymmdd" of a routed order ("" : not routed): the order then
 --          counts once towards each warehouse it holds units at that day (load:<day>)
+-- a[i+12+3n] device id, a[i+13+3n] client address ("" or absent: not told), for the
+--          gate of a SKU's open flash sale (_gate.lua: rate limits, blocklist)
 -- A REJECTED order carries its reason, CHANNEL_PAUSED included (see _guard.lua).
 -- Returns reply() with code OK | CONFLICT (same order, other spec), and the index of
 -- the first field past this order's.
@@ -34,7 +36,7 @@ end
 
 local function reserve_at(a, i)
   local ref, n = a[i], tonumber(a[i + 10])
-  local after = i + 12 + 3 * n
+  local after = i + 14 + 3 * n
   local existing = load_hold(ref)
   if existing ~= nil then
     if existing.spec ~= a[i + 5] then return {'CONFLICT'}, after end
@@ -49,12 +51,17 @@ local function reserve_at(a, i)
     spec = a[i + 5], cands = table.concat(cands, ';')}
   local requested_ttl = tonumber(a[i + 6])
 
-  local decision = try_allocate(lines, h.buyer, now)
-  -- The oversell circuit breaker (_guard.lua): a channel paused for a SKU, or an order
-  -- that would take a SKU below the channel's threshold, is refused (and not queued).
-  local guard = breaker_read(h.ch, lines)
-  local paused = breaker_paused(guard) or (decision.ok and breaker_trip(h, guard, decision, now))
-  if paused then decision = {ok = false, reason = 'CHANNEL_PAUSED', sku = paused} end
+  -- A sale's gate first (_gate.lua): a blocked or too eager sender holds nothing.
+  local decision = sale_gate(lines, h.buyer, a[i + 12 + 3 * n] or '', a[i + 13 + 3 * n] or '',
+    now)
+  if decision == nil then
+    decision = try_allocate(lines, h.buyer, now)
+    -- The oversell circuit breaker (_guard.lua): a channel paused for a SKU, or an order
+    -- that would take a SKU below the channel's threshold, is refused (and not queued).
+    local guard = breaker_read(h.ch, lines)
+    local paused = breaker_paused(guard) or (decision.ok and breaker_trip(h, guard, decision, now))
+    if paused then decision = {ok = false, reason = 'CHANNEL_PAUSED', sku = paused} end
+  end
   if decision.ok then
     local ttl = requested_ttl
     if decision.ttl ~= nil and (ttl == 0 or decision.ttl < ttl) then ttl = decision.ttl end

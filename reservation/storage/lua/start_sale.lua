@@ -6,6 +6,8 @@
 -- ARGV[4]  sale id      ARGV[5] starts at ms   ARGV[6] ends at ms
 -- ARGV[7]  per-buyer limit (0 none)   ARGV[8] hold TTL ms   ARGV[9] queue deadline ms
 -- ARGV[10] number of items n, then n x (sku, warehouse, quantity)
+-- ARGV[11+3n] the sale's rate limits "b:<orders>:<per ms>,d:...,i:..." ("" : none; see
+--          _gate.lua)
 -- Returns  {'OK', 'STARTED'|'EXISTS'} | {'CONFLICT', sku, other sale id}
 
 local now = now_ms()
@@ -28,7 +30,8 @@ end
 for _, sku in ipairs(skus) do
   redis.call('DEL', sale_key(sku))
   redis.call('HSET', sale_key(sku), 'sale_id', sale_id, 'starts', ARGV[5], 'ends', ARGV[6],
-    'limit', ARGV[7], 'ttl', ARGV[8], 'qdl', ARGV[9], 'stopped', '0')
+    'limit', ARGV[7], 'ttl', ARGV[8], 'qdl', ARGV[9], 'stopped', '0',
+    'rl', ARGV[11 + 3 * n] or '')
 end
 local src = {ch = '', oid = '', rid = sale_id}
 for k = 0, n - 1 do
