@@ -254,3 +254,13 @@ async def settled_orders(stubs, order_ids: Iterable[str], channel: str = "jd",
 
     return await wait_until(read, done, "queued orders and short holds to settle",
                             deadline_s=30)
+
+
+async def refused(call: Awaitable[object]) -> tuple[list[str], str]:
+    """An INVALID_ARGUMENT call's (BadRequest field names, details)."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, exc.details()
+        return bad_request_fields(exc), exc.details() or ""
+    raise AssertionError("the call was not refused")

@@ -11,6 +11,7 @@ region; `Place.level` and `Place.note` say which was used, so a decision can exp
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 import warnings
@@ -115,6 +116,26 @@ class Geography:
         e = self._find(province, rank=0)
         return _REGION_OF_PROVINCE.get(e.adcode[:2], "") if e else ""
 
+    def known(self, name: str, rank: int) -> bool:
+        """Whether `name` (full or short) is a province (rank 0) or city (rank 1); a
+        province-level city (上海) is a city too."""
+        ranks = (0, 1) if rank == 1 else (rank,)
+        return any(e.rank in ranks for e in self._by_name.get(name.strip(), ()))
+
+    def suggest(self, name: str, rank: int) -> str:
+        """The closest known province (0) or city (1) name, for a "did you mean"; ""
+        when nothing is close."""
+        ranks = (0, 1) if rank == 1 else (rank,)
+        names = sorted({short(e.name) for entries in self._by_name.values() for e in entries
+                        if e.rank in ranks})
+        close = difflib.get_close_matches(short(name.strip()), names, n=1, cutoff=0.5)
+        return close[0] if close else ""
+
+    def province_of(self, city: str) -> str:
+        """The (short) province of a known city; "" when unknown."""
+        found = [e for e in self._by_name.get(city.strip(), ()) if e.rank in (0, 1)]
+        return short(self._province_entry(found[0].adcode).name) if found else ""
+
     def _find(self, name: str, rank: int, within: str = "") -> _Entry | None:
         """The entry named `name` at `rank`, inside the adcode prefix `within` if given.
         A city name shared by a province-level city (上海) matches the city entry."""
@@ -168,9 +189,12 @@ class Geography:
         if region in self._region_centres:
             lat, lon = self._region_centres[region]
             return Place("", "", "", region, lat, lon, "region", note + "routed by region")
+        given = ", ".join(f"{k} {v!r}" for k, v in (
+            ("address", address), ("province", province), ("city", city),
+            ("district", district), ("region", region)) if v)
         raise InvalidArgument("destination",
-                              "no known district, city, province or region "
-                              f"({note.rstrip('; ') or 'none given'})")
+                              "names no known district, city, province or region "
+                              f"({given or 'none given'})")
 
 
 def _coordinates(latitude: str, longitude: str) -> tuple[float, float] | None:

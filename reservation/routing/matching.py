@@ -70,8 +70,9 @@ def plan(rules: RuleSet, order: RouteOrder, place: Place) -> OrderPlan:
         return out
     # What the order-level conditions compare with, once per order, not per rule.
     checks = (("region", place.region), ("province", short(place.province)),
-              ("city", short(place.city)), ("channel", order.channel),
-              ("payment", order.payment), ("customer_grade", order.customer_grade))
+              ("city", short(place.city)), ("channel", order.channel.lower()),
+              ("payment", order.payment.lower()),
+              ("customer_grade", order.customer_grade.lower()))
     for rule in rules.rules:
         if not _order_matches(rule, order, checks):
             continue

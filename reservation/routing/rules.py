@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reservation.errors import InvalidArgument
-from reservation.routing.geography import REGIONS, short
+from reservation.routing.geography import REGIONS, geography, short
 from reservation.routing.warehouses import CAPABILITIES, Warehouse
 
 MAX_RULES = 1000
@@ -33,6 +33,9 @@ LINE_FIELDS = ("sku", "sku_prefix", "category", "brand")
 ORDER_LIST_FIELDS = ("region", "province", "city", "channel", "payment", "customer_grade")
 ORDER_NUMBER_FIELDS = ("amount_above", "amount_at_most", "promised_hours_at_most")
 WHEN_FIELDS = (*LINE_FIELDS, *ORDER_LIST_FIELDS, *ORDER_NUMBER_FIELDS)
+# Enumerated values, matched without regard to case: kept lower-case on both sides (a rule
+# written `payment: [CREDIT_CARD]` matches the `credit_card` orders carry).
+CASELESS_FIELDS = ("channel", "payment", "customer_grade")
 THEN_FIELDS = ("prefer", "min_stock", "require", "exclude", "review", "rush", "split")
 SPLITS = ("", "together", "by_brand")
 WEIGHTS = ("distance", "load", "shipments", "cost", "priority")
@@ -81,9 +84,12 @@ class RuleSet:
         return tuple(float(self.weights[w]) for w in WEIGHTS)
 
 
-def parse(doc: Any, warehouses: Collection[Warehouse], version: int = 0) -> RuleSet:
+def parse(doc: Any, warehouses: Collection[Warehouse], version: int = 0,
+          strict: bool = True) -> RuleSet:
     """A validated RuleSet from a document; warehouse names or ids are both accepted in
-    prefer/exclude and stored as ids."""
+    prefer/exclude and stored as ids. `strict=False` reads a version stored before the
+    language grew stricter (unknown places, repeated names, control characters were
+    accepted then): it must still load, as it was put."""
     if not isinstance(doc, Mapping):
         raise InvalidArgument("rules", "must be a mapping with a 'rules' list")
     _no_unknown("", doc, ("rules", "weights", "load_threshold", "comment"))
@@ -95,7 +101,12 @@ def parse(doc: Any, warehouses: Collection[Warehouse], version: int = 0) -> Rule
         raise InvalidArgument("rules", "must be a list")
     if len(raw_rules) > MAX_RULES:
         raise InvalidArgument("rules", f"holds {len(raw_rules)} rules, at most {MAX_RULES}")
-    rules = tuple(_rule(i, r, ids) for i, r in enumerate(raw_rules))
+    rules = tuple(_rule(i, r, ids, strict) for i, r in enumerate(raw_rules))
+    names = [r.name for r in rules] if strict else []
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise InvalidArgument(f"rules[{i}].name", f"{name!r} is used twice (rules "
+                                  f"{names.index(name)} and {i}); names say which rule decided")
     return RuleSet(rules, weights, threshold, version, dict(doc))
 
 
@@ -105,27 +116,36 @@ def _warehouse_ids(warehouses: Collection[Warehouse]) -> dict[str, str]:
     return ids
 
 
-def _rule(i: int, raw: Any, ids: Mapping[str, str]) -> Rule:
+def _rule(i: int, raw: Any, ids: Mapping[str, str], strict: bool = True) -> Rule:
     where = f"rules[{i}]"
     if not isinstance(raw, Mapping):
         raise InvalidArgument(where, "must be a mapping with 'when' and 'then'")
     _no_unknown(where, raw, ("name", "when", "then"))
     name = raw.get("name", f"rule {i}")
-    if not isinstance(name, str) or not 0 < len(name) <= MAX_TEXT:
-        raise InvalidArgument(f"{where}.name", f"must be text of 1..{MAX_TEXT} characters")
-    return Rule(i, name, _when(where, raw.get("when", {})), _then(where, raw.get("then"), ids))
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_TEXT \
+            or strict and not name.isprintable():
+        raise InvalidArgument(f"{where}.name", f"must be text of 1..{MAX_TEXT} printable "
+                              "characters")
+    return Rule(i, name, _when(where, raw.get("when", {}), strict),
+                _then(where, raw.get("then"), ids, strict))
 
 
-def _when(where: str, raw: Any) -> When:
+def _when(where: str, raw: Any, strict: bool = True) -> When:
     where = f"{where}.when"
     if not isinstance(raw, Mapping):
         raise InvalidArgument(where, "must be a mapping of conditions")
     _no_unknown(where, raw, WHEN_FIELDS)
-    values = {k: frozenset(_texts(f"{where}.{k}", v)) for k, v in raw.items()
+    values = {k: frozenset(_texts(f"{where}.{k}", v, strict=strict)) for k, v in raw.items()
               if k not in ORDER_NUMBER_FIELDS}
-    for place in ("province", "city"):  # 杭州 and 杭州市 name one city
+    for place, rank in (("province", 0), ("city", 1)):  # 杭州 and 杭州市 name one city
+        if place in values and strict:
+            for j, v in enumerate(raw[place] if isinstance(raw[place], list) else [raw[place]]):
+                _known_place(f"{where}.{place}[{j}]", place, v, rank)
         if place in values:
             values[place] = frozenset(short(v) for v in values[place])
+    for name in CASELESS_FIELDS:
+        if name in values:
+            values[name] = frozenset(v.lower() for v in values[name])
     for region in sorted(values.get("region", ())):
         if region not in REGIONS:
             raise InvalidArgument(f"{where}.region", f"unknown region {region!r}; "
@@ -135,7 +155,7 @@ def _when(where: str, raw: Any) -> When:
     return When(values, numbers)
 
 
-def _then(where: str, raw: Any, ids: Mapping[str, str]) -> Then:
+def _then(where: str, raw: Any, ids: Mapping[str, str], strict: bool = True) -> Then:
     where = f"{where}.then"
     if not isinstance(raw, Mapping) or not raw:
         raise InvalidArgument(where, "must name at least one action")
@@ -157,9 +177,10 @@ def _then(where: str, raw: Any, ids: Mapping[str, str]) -> Then:
     if min_stock and not prefer:
         raise InvalidArgument(f"{where}.min_stock", "applies to 'prefer'; name warehouses")
     review = raw.get("review", "")
-    if not isinstance(review, str) or len(review) > MAX_TEXT:
+    if not isinstance(review, str) or len(review) > MAX_TEXT \
+            or strict and not review.isprintable():
         raise InvalidArgument(f"{where}.review", f"must be a reason of at most {MAX_TEXT} "
-                              "characters")
+                              "printable characters")
     rush = raw.get("rush", False)
     if not isinstance(rush, bool):
         raise InvalidArgument(f"{where}.rush", "must be true or false")
@@ -191,7 +212,7 @@ def _no_unknown(where: str, raw: Mapping[str, Any], known: Collection[str]) -> N
             raise InvalidArgument(path, f"unknown field; known: {', '.join(known)}")
 
 
-def _texts(where: str, raw: Any, allow_empty: bool = False) -> list[str]:
+def _texts(where: str, raw: Any, allow_empty: bool = False, strict: bool = True) -> list[str]:
     """A condition value: one text or a list of texts (1..MAX_VALUES of them)."""
     values = [raw] if isinstance(raw, str) else raw
     if not isinstance(values, list) or (not values and not allow_empty):
@@ -199,9 +220,21 @@ def _texts(where: str, raw: Any, allow_empty: bool = False) -> list[str]:
     if len(values) > MAX_VALUES:
         raise InvalidArgument(where, f"holds {len(values)} values, at most {MAX_VALUES}")
     for j, v in enumerate(values):
-        if not isinstance(v, str) or not 0 < len(v) <= MAX_TEXT:
-            raise InvalidArgument(f"{where}[{j}]", f"must be text of 1..{MAX_TEXT} characters")
+        if not isinstance(v, str) or not 0 < len(v) <= MAX_TEXT \
+                or strict and not v.isprintable():
+            raise InvalidArgument(f"{where}[{j}]", f"must be text of 1..{MAX_TEXT} printable "
+                                  "characters")
     return values
+
+
+def _known_place(where: str, kind: str, value: str, rank: int) -> None:
+    """A province or city the geography does not know would never match: refused, with
+    the closest known name."""
+    geo = geography()
+    if not geo.known(value, rank):
+        close = geo.suggest(value, rank)
+        raise InvalidArgument(where, f"unknown {kind} {value!r}" +
+                              (f" (did you mean {close}?)" if close else ""))
 
 
 def _number(where: str, raw: Any, low: float, high: float, integral: bool = False) -> float:

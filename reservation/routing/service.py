@@ -24,14 +24,20 @@ import orjson
 
 from reservation.domain import validation
 from reservation.errors import InvalidArgument, NotFound
-from reservation.routing import router, rules, warehouses
+from reservation.routing import lint, router, rules, warehouses
 from reservation.routing.geography import Place, geography
 from reservation.routing.matching import Destination, RouteLine, RouteOrder
 from reservation.routing.router import Decision, Table
 from reservation.routing.rules import RuleSet
 from reservation.routing.warehouses import Warehouse
 from reservation.settings import Settings
-from reservation.storage.routing import RecentBuffer, RoutingStore, SnapshotReader, Versions
+from reservation.storage.routing import (
+    RECENT_KEPT,
+    RecentBuffer,
+    RoutingStore,
+    SnapshotReader,
+    Versions,
+)
 from reservation.storage.rulesets import RulesVersion
 from reservation.storage.store import Store
 
@@ -66,6 +72,18 @@ def today(now: datetime | None = None) -> str:
     if _today[0] != minute:
         _today = (minute, datetime.now(CHINA).strftime("%Y%m%d"))
     return _today[1]
+
+
+@dataclass(frozen=True)
+class RulesView:
+    """A rule set version with what is in force because of it: the weights and load
+    threshold (the document's or the defaults), and the rules that can never act given
+    the warehouses defined now."""
+
+    record: RulesVersion
+    weights: Mapping[str, float]
+    load_threshold: float
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -301,17 +319,32 @@ class Routing:
 
     # -- rule sets --------------------------------------------------------------------
     async def put_rules(self, document: Mapping[str, Any], comment: str = "",
-                        expected_version: int = 0, rolled_back_to: int = 0) -> RulesVersion:
+                        expected_version: int = 0, rolled_back_to: int = 0) -> RulesView:
         if len(comment) > 256:
             raise InvalidArgument("comment", "is longer than 256 characters")
         if expected_version < 0:
             raise InvalidArgument("expected_version", "must be 0 (any) or a version")
-        rules.parse(document, await self.list_warehouses())
+        whs = await self.list_warehouses()
+        parsed = rules.parse(document, whs)
         record = RulesVersion(0, dict(document), comment, int(time.time() * 1000),
                               rolled_back_to)
         version = await self.db.put_rules(record.encode(), expected_version)
         self._checked_at = -math.inf  # this replica's next call uses it
-        return replace(record, version=version)
+        return RulesView(replace(record, version=version), parsed.weights,
+                         parsed.load_threshold, tuple(lint.never_matching(parsed, whs)))
+
+    async def view(self, record: RulesVersion) -> RulesView:
+        """What a stored version puts in force (weights, threshold), and its warnings."""
+        return (await self.views([record]))[0]
+
+    async def views(self, records: Sequence[RulesVersion]) -> list[RulesView]:
+        whs = await self.list_warehouses()
+        out = []
+        for record in records:
+            parsed = _lenient(record.document, whs, record.version)
+            out.append(RulesView(record, parsed.weights, parsed.load_threshold,
+                                 tuple(lint.never_matching(parsed, whs))))
+        return out
 
     async def get_rules(self, version: int = 0) -> RulesVersion:
         if version < 0:
@@ -336,7 +369,7 @@ class Routing:
         return [RulesVersion.decode(v, r) for v, r in zip(wanted, raws, strict=True)
                 if r is not None], current
 
-    async def rollback(self, version: int) -> RulesVersion:
+    async def rollback(self, version: int) -> RulesView:
         if version <= 0:
             raise InvalidArgument("version", "must name an earlier version")
         old = await self.get_rules(version)
@@ -344,6 +377,10 @@ class Routing:
                                     rolled_back_to=version)
 
     # -- routing ----------------------------------------------------------------------
+    def remember(self, orders: Sequence[RouteOrder]) -> None:
+        """Keep real orders as samples for SimulateRouting (the newest call per order id)."""
+        self._recent.add(orders)
+
     async def route(self, orders: Sequence[RouteOrder], remember: bool = True,
                     field: str = "requests", recent_stock: bool = False) -> list[Decision]:
         """Decisions for `orders`. `recent_stock`: decide on the stock read in the last
@@ -451,7 +488,8 @@ class Routing:
         current, whs = await self.current()
         candidate = rules.parse(document, whs)
         await self._recent.flush()  # this replica's latest orders too
-        recent = [_recalled(r) for r in await self.db.recent(sample_size or SAMPLE_DEFAULT)]
+        recent = _newest_per_order([_recalled(r) for r in await self.db.recent(RECENT_KEPT)],
+                                   sample_size or SAMPLE_DEFAULT)
         if not recent:
             return Simulation(0, 0, {}, current.version)
         places = [self.resolve(o) for o in recent]
@@ -465,14 +503,32 @@ class Routing:
         return Simulation(len(recent), sum(changes.values()), dict(changes), current.version)
 
 
+def _newest_per_order(orders: Sequence[RouteOrder], limit: int) -> list[RouteOrder]:
+    """The samples, newest first, one per order id (an order routed five times is one
+    sample, as it was last seen); orders without an id are each their own."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for o in orders:
+        key = (o.channel, o.order_id)
+        if o.order_id and key in seen:
+            continue
+        seen.add(key)
+        out.append(o)
+        if len(out) == limit:
+            break
+    return out
+
+
 def _lenient(doc: Mapping[str, Any], whs: Sequence[Warehouse], version: int) -> RuleSet:
+    """A stored version as it was put: warehouses since removed are dropped, and what the
+    stricter language refuses now (unknown places, repeated names) still loads."""
     try:
         return rules.parse(doc, whs, version)
     except InvalidArgument:
         known = {w.warehouse_id for w in whs} | {w.name for w in whs}
         cleaned = dict(doc)
         cleaned["rules"] = [_drop_unknown(r, known) for r in doc.get("rules", [])]
-        return rules.parse(cleaned, whs, version)
+        return rules.parse(cleaned, whs, version, strict=False)
 
 
 def _drop_unknown(rule: Mapping[str, Any], known: set[str]) -> Mapping[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from reservation.domain import validation
 from reservation.errors import InvalidArgument
-from reservation.routing.geography import REGIONS, Geography
+from reservation.routing.geography import REGIONS, Geography, short
 
 CAPABILITIES = ("COLD_CHAIN", "OVERSIZE", "FRAGILE", "HAZMAT")
 MAX_WAREHOUSES = 500
@@ -76,6 +76,7 @@ def _locate(wh: Warehouse, geo: Geography, field_: str) -> Warehouse:
         raise InvalidArgument(f"{field_}.latitude", "latitude -90..90, longitude -180..180")
     if not (wh.city or wh.province or has_point):
         raise InvalidArgument(f"{field_}.city", "give a city (or province), or coordinates")
+    _known_places(wh, geo, field_)
     try:
         place = geo.resolve(province=wh.province, city=wh.city) \
             if (wh.city or wh.province) else None
@@ -93,6 +94,21 @@ def _locate(wh: Warehouse, geo: Geography, field_: str) -> Warehouse:
     lat, lon = (wh.latitude, wh.longitude) if has_point else (place.latitude, place.longitude)
     return replace(wh, region=region, province=place.province, city=place.city,
                    latitude=lat, longitude=lon)
+
+
+def _known_places(wh: Warehouse, geo: Geography, field_: str) -> None:
+    """A province or city the geography does not know is refused, with the closest known
+    name; a city in another province than the one given too (never silently resolved)."""
+    for name, value, rank in (("province", wh.province, 0), ("city", wh.city, 1)):
+        if value and not geo.known(value, rank):
+            close = geo.suggest(value, rank)
+            hint = f" (did you mean {close}?)" if close else ""
+            raise InvalidArgument(f"{field_}.{name}", f"unknown {name} {value!r}{hint}")
+    if wh.province and wh.city:
+        actual = geo.province_of(wh.city)
+        if actual and actual != short(wh.province):
+            raise InvalidArgument(f"{field_}.province",
+                                  f"{wh.city} is in {actual}, not {wh.province}")
 
 
 def from_dict(data: dict[str, Any]) -> Warehouse:

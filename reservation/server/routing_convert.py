@@ -10,10 +10,9 @@ from google.protobuf import json_format, struct_pb2
 from reservation.errors import InvalidArgument
 from reservation.routing.matching import Destination, RouteLine, RouteOrder
 from reservation.routing.router import Decision, Explained
-from reservation.routing.service import Simulation
+from reservation.routing.service import RulesView, Simulation
 from reservation.routing.warehouses import Warehouse
 from reservation.server.convert import to_timestamp
-from reservation.storage.rulesets import RulesVersion
 from reservation.v1 import reservation_service_pb2 as rs_pb
 from reservation.v1 import routing_service_pb2 as pb
 
@@ -60,9 +59,12 @@ def to_document(doc: Any) -> struct_pb2.Struct:
     return s
 
 
-def to_rules(rv: RulesVersion) -> pb.RoutingRules:
+def to_rules(view: RulesView) -> pb.RoutingRules:
+    rv = view.record
     msg = pb.RoutingRules(version=rv.version, document=to_document(rv.document),
-                          comment=rv.comment, rolled_back_to=rv.rolled_back_to)
+                          comment=rv.comment, rolled_back_to=rv.rolled_back_to,
+                          effective_weights=dict(view.weights),
+                          effective_load_threshold=view.load_threshold)
     if rv.created_at_ms:
         msg.created_at.CopyFrom(to_timestamp(rv.created_at_ms))
     return msg

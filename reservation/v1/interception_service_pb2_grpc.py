@@ -74,7 +74,8 @@ class InterceptionServiceServicer:
     """
 
     def GetInterceptionRules(self, request, context):
-        """The rule set in force (version 0: the built-in seed rules).
+        """The rule set in force (version 0: none put yet, which intercepts nothing; the seed
+        rules are a document to put, not a default).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -79,18 +79,29 @@ class ListWarehousesResponse(_message.Message):
     def __init__(self, warehouses: _Optional[_Iterable[_Union[Warehouse, _Mapping]]] = ...) -> None: ...
 
 class RoutingRules(_message.Message):
-    __slots__ = ("version", "document", "comment", "created_at", "rolled_back_to")
+    __slots__ = ("version", "document", "comment", "created_at", "rolled_back_to", "effective_weights", "effective_load_threshold")
+    class EffectiveWeightsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     ROLLED_BACK_TO_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_LOAD_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     version: int
     document: _struct_pb2.Struct
     comment: str
     created_at: _timestamp_pb2.Timestamp
     rolled_back_to: int
-    def __init__(self, version: _Optional[int] = ..., document: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., comment: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rolled_back_to: _Optional[int] = ...) -> None: ...
+    effective_weights: _containers.ScalarMap[str, float]
+    effective_load_threshold: float
+    def __init__(self, version: _Optional[int] = ..., document: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., comment: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rolled_back_to: _Optional[int] = ..., effective_weights: _Optional[_Mapping[str, float]] = ..., effective_load_threshold: _Optional[float] = ...) -> None: ...
 
 class GetRoutingRulesRequest(_message.Message):
     __slots__ = ("version",)
@@ -115,10 +126,12 @@ class PutRoutingRulesRequest(_message.Message):
     def __init__(self, document: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., comment: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
 
 class PutRoutingRulesResponse(_message.Message):
-    __slots__ = ("rules",)
+    __slots__ = ("rules", "warnings")
     RULES_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     rules: RoutingRules
-    def __init__(self, rules: _Optional[_Union[RoutingRules, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, rules: _Optional[_Union[RoutingRules, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListRoutingRuleHistoryRequest(_message.Message):
     __slots__ = ("limit",)
@@ -173,7 +186,7 @@ class RouteLine(_message.Message):
     def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ..., category: _Optional[str] = ..., brand: _Optional[str] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
-    __slots__ = ("channel", "order_id", "lines", "destination", "amount", "payment_method", "customer_grade", "promised_hours")
+    __slots__ = ("channel", "order_id", "lines", "destination", "amount", "payment_method", "customer_grade", "promised_hours", "what_if")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +195,7 @@ class RouteRequest(_message.Message):
     PAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_GRADE_FIELD_NUMBER: _ClassVar[int]
     PROMISED_HOURS_FIELD_NUMBER: _ClassVar[int]
+    WHAT_IF_FIELD_NUMBER: _ClassVar[int]
     channel: str
     order_id: str
     lines: _containers.RepeatedCompositeFieldContainer[RouteLine]
@@ -190,7 +204,8 @@ class RouteRequest(_message.Message):
     payment_method: str
     customer_grade: str
     promised_hours: float
-    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[RouteLine, _Mapping]]] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., amount: _Optional[float] = ..., payment_method: _Optional[str] = ..., customer_grade: _Optional[str] = ..., promised_hours: _Optional[float] = ...) -> None: ...
+    what_if: bool
+    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[RouteLine, _Mapping]]] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., amount: _Optional[float] = ..., payment_method: _Optional[str] = ..., customer_grade: _Optional[str] = ..., promised_hours: _Optional[float] = ..., what_if: _Optional[bool] = ...) -> None: ...
 
 class RouteResponse(_message.Message):
     __slots__ = ("decision",)

@@ -141,8 +141,9 @@ async def test_simulate_reports_how_many_orders_change_warehouse(rstubs: Routing
     await load(rstubs, ("MILK-1", "WH-EAST-A", 100), ("MILK-1", "WH-HZ", 100),
                ("TEA-1", "WH-HZ", 100))
     for i in range(3):
-        await rstubs.routing.Route(route_request("杭州", ("MILK-1", 1, "奶粉")))
-    await rstubs.routing.Route(route_request("杭州", ("TEA-1", 1, "")))
+        await rstubs.routing.Route(route_request("杭州", ("MILK-1", 1, "奶粉"),
+                                                 order_id=f"R-{i}"))
+    await rstubs.routing.Route(route_request("杭州", ("TEA-1", 1, ""), order_id="R-3"))
     sim = await rstubs.routing.SimulateRouting(rpb.SimulateRoutingRequest(
         document=struct(SEED_RULES)))
     assert (sim.orders, sim.changed) == (4, 3)
@@ -152,6 +153,22 @@ async def test_simulate_reports_how_many_orders_change_warehouse(rstubs: Routing
     assert await invalid(rstubs.routing.SimulateRouting(rpb.SimulateRoutingRequest(
         document=struct({"rules": [{"then": {"prefer": ["NOPE"]}}]})))) == [
         "rules[0].then.prefer[0]"]
+
+
+async def test_samples_are_kept_per_order_and_what_if_probes_are_not_kept(
+        rstubs: RoutingStubs) -> None:
+    await load(rstubs, ("MILK-1", "WH-EAST-A", 100), ("MILK-1", "WH-HZ", 100))
+    for _ in range(5):  # one order routed five times: one sample
+        await rstubs.routing.Route(route_request("杭州", ("MILK-1", 1, "奶粉"), order_id="A"))
+    for i in range(3):  # what-if probes: none
+        await rstubs.routing.Route(route_request("杭州", ("MILK-1", 1, "奶粉"),
+                                                 order_id=f"probe-{i}", what_if=True))
+    await rstubs.routing.RouteBatch(rpb.RouteBatchRequest(requests=[
+        route_request("杭州", ("MILK-1", 1, "奶粉"), order_id="B"),
+        route_request("杭州", ("MILK-1", 1, "奶粉"), order_id="probe-9", what_if=True)]))
+    sim = await rstubs.routing.SimulateRouting(rpb.SimulateRoutingRequest(
+        document=struct(SEED_RULES)))
+    assert sim.orders == 2
 
 
 async def test_route_batch_decides_each_order_in_one_call(rstubs: RoutingStubs) -> None:

@@ -31,8 +31,9 @@ async def put_seed_rules(stubs: RoutingStubs) -> int:
 
 
 def route_request(city: str, *lines: tuple[str, int, str], **kw) -> rpb.RouteRequest:
+    kw.setdefault("order_id", "R-1")
     return rpb.RouteRequest(
-        channel="tmall", order_id="R-1",
+        channel="tmall",
         lines=[rpb.RouteLine(sku=s, quantity=q, category=c) for s, q, c in lines],
         destination=rpb.Destination(city=city), **kw)
 

@@ -16,13 +16,17 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
 
     async def Route(self, request: pb.RouteRequest,
                     context: grpc.aio.ServicerContext) -> pb.RouteResponse:
-        [decision] = await self.routing.route([convert.route_order(request)])
+        [decision] = await self.routing.route([convert.route_order(request)],
+                                              remember=not request.what_if)
         return pb.RouteResponse(decision=convert.decision(decision))
 
     async def RouteBatch(self, request: pb.RouteBatchRequest,
                          context: grpc.aio.ServicerContext) -> pb.RouteBatchResponse:
+        real = [r for r in request.requests if not r.what_if]
         decisions = await self.routing.route([convert.route_order(r)
-                                              for r in request.requests])
+                                              for r in request.requests], remember=False)
+        if real:  # only real orders are kept as SimulateRouting's samples
+            self.routing.remember([convert.route_order(r) for r in real])
         return pb.RouteBatchResponse(decisions=[convert.decision(d) for d in decisions])
 
     async def SimulateRouting(self, request: pb.SimulateRoutingRequest,
@@ -60,21 +64,23 @@ class RoutingAdminServicer(pb_grpc.RoutingAdminServiceServicer):
                               context: grpc.aio.ServicerContext
                               ) -> pb.GetRoutingRulesResponse:
         rv = await self.routing.get_rules(request.version)
-        return pb.GetRoutingRulesResponse(rules=convert.to_rules(rv))
+        return pb.GetRoutingRulesResponse(rules=convert.to_rules(await self.routing.view(rv)))
 
     async def PutRoutingRules(self, request: pb.PutRoutingRulesRequest,
                               context: grpc.aio.ServicerContext
                               ) -> pb.PutRoutingRulesResponse:
-        rv = await self.routing.put_rules(convert.document("document", request.document),
-                                          request.comment, request.expected_version)
-        return pb.PutRoutingRulesResponse(rules=convert.to_rules(rv))
+        view = await self.routing.put_rules(convert.document("document", request.document),
+                                            request.comment, request.expected_version)
+        return pb.PutRoutingRulesResponse(rules=convert.to_rules(view),
+                                          warnings=list(view.warnings))
 
     async def ListRoutingRuleHistory(self, request: pb.ListRoutingRuleHistoryRequest,
                                      context: grpc.aio.ServicerContext
                                      ) -> pb.ListRoutingRuleHistoryResponse:
         versions, current = await self.routing.history(request.limit)
         return pb.ListRoutingRuleHistoryResponse(
-            versions=[convert.to_rules(v) for v in versions], current_version=current)
+            versions=[convert.to_rules(v) for v in await self.routing.views(versions)],
+            current_version=current)
 
     async def RollbackRoutingRules(self, request: pb.RollbackRoutingRulesRequest,
                                    context: grpc.aio.ServicerContext
