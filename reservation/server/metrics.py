@@ -58,6 +58,10 @@ grpc_seconds = Histogram("grpc_server_handling_seconds",
 reserve_outcomes = Counter("reservation_reserve_outcomes_total",
                            "Orders answered, by channel, state and reject reason.",
                            ("channel", "state", "reason"))
+order_sync_outcomes = Counter("reservation_order_sync_outcomes_total",
+                              "Orders answered by SyncOrders/SyncOrderStream, by channel and "
+                              "outcome; a refused one with its code (what an adapter parks).",
+                              ("channel", "outcome", "code"))
 redis_pipeline_seconds = Histogram("reservation_redis_pipeline_seconds",
                                    "Round trip of one coalesced Redis pipeline.",
                                    buckets=_LATENCY)
@@ -169,6 +173,11 @@ class Recorder:
         if child is None:
             child = self._outcomes[key] = reserve_outcomes.labels(*key)
         child.inc()
+
+    def order_sync(self, channel: str, outcome: str, code: str) -> None:
+        """One order's SyncOrders answer (code: a refused order's status code)."""
+        if self.on:
+            order_sync_outcomes.labels(channel_label(channel), outcome, code).inc()
 
     @staticmethod
     def listing_report(report: Any) -> None:

@@ -7,6 +7,7 @@
     reservation-clients audit --db sqlite:///audit.db          order events into SQL
     reservation-clients console                                 the operators' web page
     reservation-clients demo --target 127.0.0.1:50051           the order flow, end to end
+    reservation-clients refused --state adapters.db            the orders adapters parked
 
 Each talks to a running service over gRPC only (--target, --token, TLS options), so it
 installs without the server (`pip install ./clients`). Operator commands that are one
@@ -24,6 +25,7 @@ from typing import Any
 from reservation.clients import demo
 from reservation.clients.audit import puller as audit_puller
 from reservation.clients.channels import fake_server
+from reservation.clients.channels import refused as refused_command
 from reservation.clients.channels import run as adapter_run
 from reservation.clients.console import command as console_command
 from reservation.clients.stocksync import command as stocksync_command
@@ -54,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _command(sub, "adapter", "one channel adapter: orders to the hub, tracking numbers back",
              adapter_run.add_arguments, adapter_run.run)
+    _command(sub, "refused", "list the orders the adapters parked for a person (refused "
+                             "by a mapping, the hub or the channel), with why",
+             refused_command.add_arguments, refused_command.run)
     _command(sub, "fake-channels", "fake channel APIs on 127.0.0.1 serving sample orders "
                                    "(the real ones cannot be reached from a test box)",
              fake_server.add_arguments, fake_server.run)

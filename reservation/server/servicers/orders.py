@@ -27,6 +27,7 @@ from reservation.ordersync.hub import OrderHub, SyncResult
 from reservation.ordersync.model import ChannelOrder
 from reservation.server import convert
 from reservation.server import convert_orders as co
+from reservation.server.metrics import recorder
 from reservation.v1 import order_service_pb2 as pb
 from reservation.v1 import order_service_pb2_grpc as pb_grpc
 
@@ -64,8 +65,13 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             payments = {c.key: o.payment_method for o, c in zip(orders, checked, strict=True)}
             after = await self.interception.after_change(results, payments)
         last = {c.key: i for i, c in enumerate(checked)}  # what the check saw of a key
-        return [_result(r, c.key, after.get(c.key) if last[c.key] == i else None)
-                for i, (r, c) in enumerate(zip(results, checked, strict=True))]
+        out = [_result(r, c.key, after.get(c.key) if last[c.key] == i else None)
+               for i, (r, c) in enumerate(zip(results, checked, strict=True))]
+        if recorder.on:
+            for r in out:
+                recorder.order_sync(r.channel, pb.SyncOutcome.Name(r.outcome).removeprefix(
+                    "SYNC_OUTCOME_"), r.refused_code)
+        return out
 
     async def SyncOrders(self, request: pb.SyncOrdersRequest,
                          context: grpc.aio.ServicerContext) -> pb.SyncOrdersResponse:

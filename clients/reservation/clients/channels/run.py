@@ -5,6 +5,8 @@ push-back loop (tracking numbers to the channel), with their state in one SQLite
         --target 127.0.0.1:50051 --state adapters.db
 
 The channel's address and secrets come from CHANNEL_<NAME>_URL / _APP_KEY / _APP_SECRET.
+Orders refused (by the mapping, the hub or the channel) are parked in the SQLite file,
+listed by `reservation-clients refused`; the poll goes on past them.
 SIGTERM or SIGINT stops both loops after the step in progress. --until-idle polls once,
 then pushes until the feed has been empty for --idle-s seconds, and exits (the demo).
 """
@@ -77,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
             while time.monotonic() - idle_since < args.idle_s:
                 if pushback.step():
                     idle_since = time.monotonic()
-            print(f"{adapter.name}: synced {sink.outcomes}, pushed {pushback.pushed}",
-                  flush=True)
+            print(f"{adapter.name}: synced {sink.outcomes}, parked {sink.parked}, "
+                  f"pushed {pushback.pushed}", flush=True)
             return 0
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,5 +1,6 @@
 """The adapters' own durable state, in one SQLite file: where each channel's pull got to
-(the cursor), the orders refused by a mapping (kept with their raw payload for a person),
+(the cursor), the orders parked for a person (refused by a mapping, by the hub or by the
+channel on push, kept with their payload; `reservation-clients refused` lists them),
 and the tracking numbers a channel has accepted (so none is pushed twice).
 
 Every write commits before the caller moves on; WAL mode keeps readers off the writer's
@@ -38,6 +39,7 @@ class Refused:
     order_id: str
     error: str
     raw: dict[str, Any]
+    at_ms: int = 0
 
 
 class AdapterStore:
@@ -75,19 +77,21 @@ class AdapterStore:
     # refused orders -------------------------------------------------------------------
 
     def refuse(self, channel: str, shop: str, order_id: str, error: str,
-               raw: dict[str, Any]) -> None:
+               raw: dict[str, Any]) -> bool:
+        """Park an order for a person; True when it was not parked for this reason yet."""
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO refused VALUES (?, ?, ?, ?, ?, ?)",
-                             (channel, shop, order_id, error,
-                              json.dumps(raw, ensure_ascii=False, sort_keys=True),
-                              self._now()))
+            cur = self._db.execute("INSERT OR IGNORE INTO refused VALUES (?, ?, ?, ?, ?, ?)",
+                                   (channel, shop, order_id, error,
+                                    json.dumps(raw, ensure_ascii=False, sort_keys=True),
+                                    self._now()))
+            return cur.rowcount == 1
 
     def refused(self, channel: str | None = None) -> list[Refused]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT channel, shop, order_id, error, raw FROM refused "
+                "SELECT channel, shop, order_id, error, raw, at_ms FROM refused "
                 "WHERE ? IS NULL OR channel=? ORDER BY at_ms", (channel, channel)).fetchall()
-        return [Refused(c, s, o, e, json.loads(r)) for c, s, o, e, r in rows]
+        return [Refused(c, s, o, e, json.loads(r), int(t)) for c, s, o, e, r, t in rows]
 
     # pushed tracking numbers ---------------------------------------------------------
 

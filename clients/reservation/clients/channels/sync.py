@@ -1,9 +1,14 @@
 """The poller's sink: mapped orders to the hub's `SyncOrders`, in batches.
 
-A batch the service refuses as a whole (INVALID_ARGUMENT names one order's field) is sent
-again one order at a time, so one bad order is recorded (with the service's message) and
-the rest still arrive. UNAVAILABLE and a passed deadline are retried with backoff: the
-same orders again are harmless (the hub answers UNCHANGED).
+An order the hub refuses alone (SYNC_OUTCOME_REFUSED: a move its state table forbids,
+such as a late "paid" for a cancelled order, or lines that differ) is parked: kept in the
+adapter's store with the hub's code and reason (the hub counts its refusals per channel
+in reservation_order_sync_outcomes_total), and the poll goes on, so the cursor moves past
+it. A batch the service refuses as a whole (INVALID_ARGUMENT names one
+order's field) is sent again one order at a time, so the bad order is parked the same
+way and the rest still arrive. UNAVAILABLE, a passed deadline and ABORTED (writers
+racing on one order) are retried with backoff: the same orders again are harmless (the
+hub answers UNCHANGED).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from reservation.v1 import order_service_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-             grpc.StatusCode.CANCELLED, grpc.StatusCode.RESOURCE_EXHAUSTED)
+             grpc.StatusCode.CANCELLED, grpc.StatusCode.RESOURCE_EXHAUSTED,
+             grpc.StatusCode.ABORTED)
 BATCH = 200
 
 
@@ -58,6 +64,8 @@ class GrpcSink:
         self.store, self.metadata = store, tuple(metadata)
         self.timeout_s, self.attempts, self.sleep = timeout_s, attempts, sleep
         self.outcomes: dict[str, int] = {}
+        self.parked = 0
+        """Orders parked by this sink (not parked before for the same reason)."""
 
     def __call__(self, orders: list[CanonicalOrder]) -> None:
         for i in range(0, len(orders), BATCH):
@@ -82,14 +90,20 @@ class GrpcSink:
             if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
                 raise
             if len(orders) == 1:
-                o = orders[0]
-                log.error("hub refused %s/%s: %s", o.channel, o.order_id, exc.details())
-                self.store.refuse(o.channel, o.shop, o.order_id,
-                                  f"SyncOrders: {exc.details()}", asdict(o))
+                self._park(orders[0], f"SyncOrders INVALID_ARGUMENT: {exc.details()}")
                 return
             for o in orders:  # find the bad one; the others go through
                 self._send([o])
             return
-        for r in answer.results:
+        for o, r in zip(orders, answer.results, strict=True):
             name = pb.SyncOutcome.Name(r.outcome).removeprefix("SYNC_OUTCOME_")
             self.outcomes[name] = self.outcomes.get(name, 0) + 1
+            if r.outcome == pb.SYNC_OUTCOME_REFUSED:
+                self._park(o, f"SyncOrders {r.refused_code}: {r.refused_reason}")
+
+    def _park(self, o: CanonicalOrder, why: str) -> None:
+        """Kept for a person (once per order and reason); the poll goes on past it. The
+        hub counts what it refused (reservation_order_sync_outcomes_total)."""
+        if self.store.refuse(o.channel, o.shop, o.order_id, why, asdict(o)):
+            log.error("parked %s/%s: %s", o.channel, o.order_id, why)
+            self.parked += 1
