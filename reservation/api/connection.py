@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,12 +66,58 @@ def operator() -> Metadata:
         return ()
 
 
+TOKEN_ARGUMENT_WARNING = ("warning: --token is visible to other users in ps and stays in "
+                          "shell history; use --token-file PATH (- for stdin) or "
+                          f"${TOKEN_ENV}")
+
+
+def read_token(path: str) -> str:
+    """The token in the first line of `path` ("-": stdin), surrounding spaces dropped; a
+    file of a Kubernetes secret or `pass show` output both work."""
+    text = sys.stdin.readline() if path == "-" else Path(path).read_text()
+    lines = text.strip().splitlines()
+    if not lines or not lines[0].strip():
+        raise ValueError("no token in it")
+    return lines[0].strip()
+
+
+class _TokenFile(argparse.Action):
+    """--token-file: read at parse time, so a missing file is a usage error (exit 2)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        try:
+            token = read_token(str(values))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            where = "stdin" if values == "-" else str(values)
+            parser.error(f"--token-file {where}: {getattr(exc, 'strerror', None) or exc}")
+        namespace.token = token
+
+
+class _TokenArgument(argparse.Action):
+    """--token still works (scripts use it) but says once why it should not be used."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(TOKEN_ARGUMENT_WARNING, file=sys.stderr)
+        namespace.token = values
+
+
 def add_connection_arguments(p: argparse.ArgumentParser) -> None:
-    """--target, --token and the TLS options, with the same defaults in every command."""
+    """--target, the token options and the TLS options, with the same defaults in every
+    command. The token: --token-file PATH (- reads stdin), else RESERVATION_AUTH_TOKEN;
+    --token on the command line works but warns (ps and shell history show it)."""
     p.add_argument("--target", default=DEFAULT_TARGET,
                    help=f"service address (default {DEFAULT_TARGET})")
-    p.add_argument("--token", default=os.environ.get(TOKEN_ENV),
-                   help=f"bearer token (default ${TOKEN_ENV})")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--token-file", action=_TokenFile, dest="token", metavar="PATH",
+                       default=os.environ.get(TOKEN_ENV),
+                       help="read the bearer token from the first line of PATH (- for "
+                            f"stdin); default ${TOKEN_ENV}")
+    token.add_argument("--token", action=_TokenArgument, dest="token", metavar="TOKEN",
+                       default=os.environ.get(TOKEN_ENV),
+                       help="the bearer token itself (warns: visible in ps and shell "
+                            "history)")
     add_tls_arguments(p)
 
 
