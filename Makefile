@@ -21,9 +21,12 @@ $(BIN)/reservation: pyproject.toml uv.lock
 venv: $(BIN)/reservation
 
 # Regenerate reservation/v1 from protos/ (generated code is committed and never edited).
+# reservation/v1/descriptors.binpb is the same protos as a descriptor set WITH source info
+# (the comments): the generated _pb2 modules carry none, so server reflection serves this.
 proto: venv
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=. --grpc_python_out=. \
-	    --pyi_out=. protos/reservation/v1/*.proto
+	    --pyi_out=. --include_source_info \
+	    --descriptor_set_out=reservation/v1/descriptors.binpb protos/reservation/v1/*.proto
 
 # ruff (rules: pyproject's [tool.ruff], a pinned ruff) and mypy (reservation/); CI runs it.
 lint: venv

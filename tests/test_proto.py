@@ -1,4 +1,5 @@
-"""The API contract: buf lint (STANDARD rules) is clean and generated code is current."""
+"""The API contract: buf lint (STANDARD and COMMENTS rules) is clean and generated code,
+the descriptor set reflection serves included, is current."""
 
 from __future__ import annotations
 
@@ -62,3 +63,16 @@ def test_generated_code_matches_the_protos(tmp_path):
         assert committed.exists(), f"{path.name} is not committed: run make proto"
         assert without_version_stamps(path.read_text()) == without_version_stamps(
             committed.read_text()), f"{path.name} is stale: make proto"
+
+
+def test_descriptor_set_with_comments_matches_the_protos(tmp_path):
+    """reservation/v1/descriptors.binpb (what reflection serves, comments included) is
+    what protoc makes of the protos now."""
+    protos = sorted(str(p.relative_to(ROOT / "protos"))
+                    for p in (ROOT / "protos/reservation/v1").glob("*.proto"))
+    out = tmp_path / "descriptors.binpb"
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'protos'}",
+                    "--include_source_info", f"--descriptor_set_out={out}", *protos],
+                   check=True)
+    assert out.read_bytes() == (ROOT / "reservation/v1/descriptors.binpb").read_bytes(), \
+        "reservation/v1/descriptors.binpb is stale: make proto"

@@ -27,6 +27,7 @@ if _version_not_supported:
 
 class AdminServiceStub:
     """What operators call: stock loading, flash sales, dead letters, reconciliation.
+    Every call is written to the operator-action log (who, what, before and after).
     """
 
     def __init__(self, channel):
@@ -99,28 +100,36 @@ class AdminServiceStub:
 
 class AdminServiceServicer:
     """What operators call: stock loading, flash sales, dead letters, reconciliation.
+    Every call is written to the operator-action log (who, what, before and after).
     """
 
     def LoadStock(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Set or add units of SKUs per warehouse (outside sales); answers the SKUs' stock after.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StartFlashSale(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Start a flash sale: its items' units are added to stock now, sold only inside the
+        window, with the sale's limits. The same request again is harmless; the same sale_id
+        with another definition is ALREADY_EXISTS; a SKU already in an open sale is
+        FAILED_PRECONDITION naming that sale.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StopFlashSale(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """End a sale early: its unsold available units move to returned.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetFlashSale(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A sale with its live counters; NOT_FOUND past its retention.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -133,25 +142,31 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListDeadLetters(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Orders that waited in a retry queue past their deadline (DEAD_LETTERED).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RequeueDeadLetter(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Put a dead-lettered order back at the tail of its SKU's queue with a fresh deadline
+        (served at once if stock is there); FAILED_PRECONDITION if it is not DEAD_LETTERED.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RejectDeadLetter(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Reject a dead-lettered order (REJECTED, OPERATOR_REJECTED).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Reconcile(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The WMS ledger's totals against the service's counters (T+1 reconciliation): what
+        differs beyond the events the ledger has not received yet.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -173,7 +188,8 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListBlocklist(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The blocklist's entries, by kind and value.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -251,6 +267,7 @@ def add_AdminServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
     """What operators call: stock loading, flash sales, dead letters, reconciliation.
+    Every call is written to the operator-action log (who, what, before and after).
     """
 
     @staticmethod

@@ -96,7 +96,8 @@ class InterceptionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListReviews(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Review tasks, open or closed (see ListReviewsRequest.status).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -110,7 +111,8 @@ class InterceptionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetReviewStats(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A day's review counts and its self-healing rate.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

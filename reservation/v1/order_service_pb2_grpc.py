@@ -121,19 +121,22 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One order as the hub keeps it; NOT_FOUND if it was never synced (or aged out).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetOrderHistory(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every change of one order, oldest first (its audit trail).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListOrders(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Orders by channel, state, warehouse and creation time, a page at a time.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -180,13 +183,16 @@ class OrderServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AckOrderEvents(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Acknowledge a pulled batch; its events are not delivered again (twice is harmless).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetFulfilmentStats(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A day's funnel, on-time rate, median times and late orders per channel and
+        warehouse.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

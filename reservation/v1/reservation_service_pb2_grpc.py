@@ -117,7 +117,9 @@ class ReservationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetReservation(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The order's reservation as it stands; NOT_FOUND if it was never reserved (or its
+        record has aged out of the retention period).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -130,7 +132,9 @@ class ReservationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStock(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A SKU's counters per warehouse and its retry-queue depth; NOT_FOUND if no stock was
+        ever loaded for it.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

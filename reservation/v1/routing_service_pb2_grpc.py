@@ -247,25 +247,29 @@ class RoutingAdminServiceServicer:
     """
 
     def PutWarehouse(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Create or replace a warehouse (whole: fields left out take their defaults).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetWarehouse(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One warehouse with today's routed orders; NOT_FOUND if it was never put.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListWarehouses(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every warehouse, disabled ones included.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetRoutingRules(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The rule set in force (or an earlier version), with the weights in force.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -278,7 +282,8 @@ class RoutingAdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListRoutingRuleHistory(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Earlier versions of the rule set, newest first.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -81,19 +81,23 @@ class WriteBackServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetWriteBackStats(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A group's backlog: pending, undelivered and dead-lettered events, and totals.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListWriteBackDeadLetters(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Events delivered RESERVATION_WRITE_BACK_MAX_DELIVERIES times without an
+        acknowledgement, oldest first.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReplayWriteBackDeadLetters(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Deliver dead letters again (to the same group).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
