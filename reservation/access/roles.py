@@ -77,6 +77,8 @@ METHODS: dict[str, Rule] = {
     # The flash sales' blocklist: operators edit it, dashboards read it.
     _ADMIN + "UpdateBlocklist": _ADMIN_WRITE,
     _ADMIN + "ListBlocklist": _ADMIN_READ,
+    # Any caller may ask who it is (the console admits operators only, by the answer).
+    _ADMIN + "WhoAmI": {A: ANY, W: ANY, O: ANY, L: ANY, R: ANY},
 
     # Pulling and acknowledging move a group's cursor: only that group's WMS may.
     _WB + "PullBatch": {W: GROUP},

@@ -339,3 +339,17 @@ class ListBlocklistResponse(_message.Message):
     entries: _containers.RepeatedCompositeFieldContainer[BlockEntry]
     size: int
     def __init__(self, entries: _Optional[_Iterable[_Union[BlockEntry, _Mapping]]] = ..., size: _Optional[int] = ...) -> None: ...
+
+class WhoAmIRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WhoAmIResponse(_message.Message):
+    __slots__ = ("auth_enabled", "principal", "roles")
+    AUTH_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FIELD_NUMBER: _ClassVar[int]
+    ROLES_FIELD_NUMBER: _ClassVar[int]
+    auth_enabled: bool
+    principal: str
+    roles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, auth_enabled: _Optional[bool] = ..., principal: _Optional[str] = ..., roles: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -96,6 +96,11 @@ class AdminServiceStub:
                 request_serializer=reservation_dot_v1_dot_admin__service__pb2.ListBlocklistRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_admin__service__pb2.ListBlocklistResponse.FromString,
                 _registered_method=True)
+        self.WhoAmI = channel.unary_unary(
+                '/reservation.v1.AdminService/WhoAmI',
+                request_serializer=reservation_dot_v1_dot_admin__service__pb2.WhoAmIRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_admin__service__pb2.WhoAmIResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -194,6 +199,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WhoAmI(self, request, context):
+        """Who the caller is to this server: its principal and roles (any caller may ask;
+        the console admits operators only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -256,6 +269,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListBlocklist,
                     request_deserializer=reservation_dot_v1_dot_admin__service__pb2.ListBlocklistRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_admin__service__pb2.ListBlocklistResponse.SerializeToString,
+            ),
+            'WhoAmI': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhoAmI,
+                    request_deserializer=reservation_dot_v1_dot_admin__service__pb2.WhoAmIRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_admin__service__pb2.WhoAmIResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -584,6 +602,33 @@ class AdminService:
             '/reservation.v1.AdminService/ListBlocklist',
             reservation_dot_v1_dot_admin__service__pb2.ListBlocklistRequest.SerializeToString,
             reservation_dot_v1_dot_admin__service__pb2.ListBlocklistResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WhoAmI(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.AdminService/WhoAmI',
+            reservation_dot_v1_dot_admin__service__pb2.WhoAmIRequest.SerializeToString,
+            reservation_dot_v1_dot_admin__service__pb2.WhoAmIResponse.FromString,
             options,
             channel_credentials,
             insecure,

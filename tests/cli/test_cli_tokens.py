@@ -161,3 +161,10 @@ def test_reservation_clients_takes_the_same_token_options(
     wrong = run(server, *audit, "--token-file", token_file(tmp_path, "wrong"), command=clients)
     assert wrong.returncode == 1
     assert "UNAUTHENTICATED" in wrong.stderr
+
+
+def test_whoami_names_the_principal_of_the_token(server: Served, tmp_path: Path) -> None:
+    result = run(server, "auth", "whoami", "--token-file", token_file(tmp_path, READER))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"authEnabled": True, "principal": "dash",
+                                         "roles": ["reader"]}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import grpc
 
+from reservation.access import grant
+from reservation.access.roles import Role
 from reservation.clock import now_ms
 from reservation.domain.models import FlashSale, Reservation, Stock
 from reservation.errors import FailedPrecondition, ReservationError
@@ -52,6 +54,15 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
             found, size = await self.blocklist.list(kind, request.page_size)
         return pb.ListBlocklistResponse(entries=[convert.block_entry(e) for e in found],
                                         size=size)
+
+    async def WhoAmI(self, request: pb.WhoAmIRequest,
+                     context: grpc.aio.ServicerContext) -> pb.WhoAmIResponse:
+        async with audit.action(context, "WhoAmI"):
+            caller = grant.current()
+        if caller is None:  # no auth interceptor: every caller may call everything
+            return pb.WhoAmIResponse(auth_enabled=False, roles=sorted(r.value for r in Role))
+        return pb.WhoAmIResponse(auth_enabled=True, principal=caller.name,
+                                 roles=sorted(r.value for r in caller.principal.roles))
 
     async def ListDeadLetters(self, request: pb.ListDeadLettersRequest,
                               context: grpc.aio.ServicerContext) -> pb.ListDeadLettersResponse:

@@ -3,8 +3,9 @@
 Pages: /login, / (sale form, and the live part), /live (the live part alone, fetched
 every second by the page), and confirmation pages before a sale starts or stops.
 Actions are POSTs that call the service and redirect back to / with a message; the
-operator's token and name ride in HttpOnly, SameSite=Strict cookies, so another site
-cannot make the browser post an action.
+operator's token and name ride in HttpOnly, SameSite=Strict cookies (Secure when the
+page is served over TLS), so another site cannot make the browser post an action. Only
+a token with the operator role logs in.
 """
 
 from __future__ import annotations
@@ -85,19 +86,29 @@ def build_app(target: str, groups: tuple[str, ...] = ("wms",)) -> Starlette:
                                               {"error": "Your name goes into the action log."},
                                               status_code=400)
         try:
-            await console().check(op)
+            refused = await console().check(op)
         except grpc.aio.AioRpcError as exc:
             return TEMPLATES.TemplateResponse(request, "login.html", {"error": _why(exc)},
                                               status_code=401)
+        if refused:
+            return TEMPLATES.TemplateResponse(request, "login.html", {"error": refused},
+                                              status_code=403)
         response = RedirectResponse("/", status_code=303)
+        # Secure when the page came over TLS (uvicorn's own, or a proxy's
+        # X-Forwarded-Proto it trusts): the browser then never sends the token in clear.
+        secure = request.url.scheme == "https"
         for key, value in (("op_token", op.token), ("op_name", op.name)):
-            response.set_cookie(key, value, httponly=True, samesite="strict", path="/")
+            response.set_cookie(key, value, httponly=True, samesite="strict", path="/",
+                                secure=secure)
         return response
 
     async def logout(request: Request) -> Response:
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie("op_token", path="/")
-        response.delete_cookie("op_name", path="/")
+        secure = request.url.scheme == "https"
+        response.delete_cookie("op_token", path="/", secure=secure, httponly=True,
+                               samesite="strict")
+        response.delete_cookie("op_name", path="/", secure=secure, httponly=True,
+                               samesite="strict")
         return response
 
     async def live_context(request: Request, op: Operator) -> dict[str, Any]:

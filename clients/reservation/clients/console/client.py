@@ -31,6 +31,7 @@ from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc as wgrpc
 
 TIMEOUT_S = 5.0
+OPERATOR_ROLE = "operator"  # the role the console admits (reservation/access/roles.py)
 SALE_STATES = {apb.FLASH_SALE_STATE_SCHEDULED: "scheduled", apb.FLASH_SALE_STATE_ACTIVE: "active",
                apb.FLASH_SALE_STATE_ENDED: "ended", apb.FLASH_SALE_STATE_STOPPED: "stopped"}
 BREAKER_STATES = {gpb.BREAKER_STATE_OPEN: "OPEN", gpb.BREAKER_STATE_CLOSED: "CLOSED",
@@ -78,10 +79,17 @@ class Console:
         self.listing = lgrpc.ListingServiceStub(channel)
         self.groups = groups
 
-    async def check(self, op: Operator) -> None:
-        """Raises grpc.aio.AioRpcError when the service refuses this operator."""
-        await self.admin.ListFlashSales(apb.ListFlashSalesRequest(page_size=1),
-                                        metadata=op.metadata(), timeout=TIMEOUT_S)
+    async def check(self, op: Operator) -> str:
+        """Why `op` may not use the console ("" if it may); raises grpc.aio.AioRpcError
+        when the service refuses the token itself. Only operators get in: a reader's
+        token would show the page and then have every action refused."""
+        who = await self.admin.WhoAmI(apb.WhoAmIRequest(), metadata=op.metadata(),
+                                      timeout=TIMEOUT_S)
+        if not who.auth_enabled or OPERATOR_ROLE in who.roles:
+            return ""
+        roles = ", ".join(who.roles) or "no role"
+        return (f"This token is {who.principal}'s ({roles}); the console needs a token "
+                f"of a principal with the {OPERATOR_ROLE} role.")
 
     async def snapshot(self, op: Operator, extra_skus: list[str]) -> Snapshot:
         md = op.metadata()
