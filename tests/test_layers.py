@@ -42,7 +42,7 @@ CAPABILITY_DEPS: dict[str, set[str]] = {
 }
 # The generated protobuf code is for the edge only: nothing below the server imports it.
 # reservation.api is for callers: the server's CLI (and the clients).
-MAY_IMPORT_V1 = {"server", "cli", "v1"}
+MAY_IMPORT_V1 = {"server", "cli", "v1", "api"}  # api: the messages callers build (history)
 MAY_IMPORT_API = {"cli", "api"}
 CLIENTS_MAY_IMPORT = {"clients", "v1", "api"}
 

@@ -116,6 +116,7 @@ METHODS: dict[str, Rule] = {
     _ROUTE_ADMIN + "GetRoutingRules": _ADMIN_READ,
     _ROUTE_ADMIN + "PutRoutingRules": _ADMIN_WRITE,
     _ROUTE_ADMIN + "ListRoutingRuleHistory": _ADMIN_READ,
+    _ROUTE_ADMIN + "BacktestRouting": _ADMIN_READ,
     _ROUTE_ADMIN + "RollbackRoutingRules": _ADMIN_WRITE,
 
     # Interception: rules and the review queue are operators' work.

@@ -14,7 +14,7 @@ import yaml
 from google.protobuf import json_format, struct_pb2
 
 from reservation.api import connection
-from reservation.cli import rpc
+from reservation.cli import backtest, rpc
 from reservation.v1 import routing_service_pb2 as pb
 from reservation.v1 import routing_service_pb2_grpc as pb_grpc
 
@@ -112,6 +112,10 @@ def _rules_history(a: argparse.Namespace) -> int:
 
 def _rules_rollback(a: argparse.Namespace) -> int:
     return _call(a, "RollbackRoutingRules", pb.RollbackRoutingRulesRequest(version=a.version))
+
+
+def _rules_backtest(a: argparse.Namespace) -> int:
+    return backtest.backtest(a, _struct(_read(a.file)))
 
 
 def _rules_simulate(a: argparse.Namespace) -> int:
@@ -226,6 +230,11 @@ def add_commands(sub: Any) -> None:
     p.add_argument("file", metavar="FILE.yaml")
     p.add_argument("--sample", type=int, default=0)
     p.set_defaults(func=_rules_simulate)
+    p = rules.add_parser("backtest", parents=[common],
+                         help="a rule file over orders that really happened: how often it "
+                              "agrees with the recorded decisions and the shipping warehouses")
+    backtest.add_arguments(p)
+    p.set_defaults(func=_rules_backtest)
 
     p = sub.add_parser("route", parents=[common], help="route an order and explain why")
     p.add_argument("--sku", action="append", type=parse_sku, required=True,

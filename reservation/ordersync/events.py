@@ -135,12 +135,13 @@ def shipment_reported(ctx: Context, shipment: Any) -> OrderEvent:
 
 
 def routing_decided(ctx: Context, warehouses: Any, candidates: Any, rules: Any,
-                    rules_version: int, why: str) -> OrderEvent:
+                    rules_version: int, why: str, scores: Any = ()) -> OrderEvent:
+    changes = {"warehouses": change([], warehouses), "candidates": change([], candidates),
+               "rules": change([], rules), "rules_version": change(0, rules_version)}
+    if scores:  # the best candidates and their scores (lower is better)
+        changes["scores"] = change([], [list(s) for s in scores])
     return ctx.event(EventType.ROUTING_DECIDED, actor="rule:routing", reason=why,
-                     changes={"warehouses": change([], warehouses),
-                              "candidates": change([], candidates),
-                              "rules": change([], rules),
-                              "rules_version": change(0, rules_version)})
+                     changes=changes)
 
 
 def stock_refused(ctx: Context, reason: str) -> OrderEvent:

@@ -383,8 +383,17 @@ class OrderHub:
     async def report_shipment(self, channel: str, shop: str, order_id: str,
                               shipment: Shipment, actor: str) -> SyncResult:
         async def make(current: Order) -> Plan | Outcome:
-            return planning.shipment(current, shipment, actor, self.clock())
+            return planning.shipment(current, await self._shipped_from(current, shipment),
+                                     actor, self.clock())
         return await self._change(channel, shop, order_id, make)
+
+    async def _shipped_from(self, order: Order, shipment: Shipment) -> Shipment:
+        """The shipment with its warehouse: the WMS's word, else the one warehouse the
+        order's stock is held at (where the units leave from), else left empty."""
+        if shipment.warehouse_id:
+            return shipment
+        held = (await self._with_holds(order)).warehouses
+        return dataclasses.replace(shipment, warehouse_id=held[0]) if len(held) == 1 else shipment
 
     async def restock(self, channel: str, shop: str, order_id: str, restock_id: str,
                       lines: Sequence[tuple[str, int]], actor: str,

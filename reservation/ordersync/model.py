@@ -57,6 +57,17 @@ class Shipment:
     carrier: str
     tracking_number: str
     shipped_at_ms: int
+    warehouse_id: str = ""
+    """The warehouse that shipped it: the WMS's report, else the one warehouse the
+    order's stock was held at (empty when it was held at several)."""
+
+    def same_as(self, other: Shipment) -> bool:
+        """The same shipment reported again (one report may name the warehouse and a
+        repeat not, or the hub filled it in)."""
+        return (self.carrier, self.tracking_number, self.shipped_at_ms) == (
+            other.carrier, other.tracking_number, other.shipped_at_ms) and (
+            not self.warehouse_id or not other.warehouse_id
+            or self.warehouse_id == other.warehouse_id)
 
 
 @dataclass(frozen=True)
@@ -142,6 +153,9 @@ class Order:
     routed_warehouses: tuple[str, ...] = ()
     """Where routing planned to ship from when the order arrived (GetOrder's warehouses
     are where its stock is actually held)."""
+    routing_version: int = 0
+    """The rule set version that decided `routed_warehouses` (0: not routed), so a
+    backtest compares a candidate with the decisions each version really made."""
     units: Units = Units.NONE
     """What the order's units are after the path it walked (ordersync/effects.py)."""
     restocked: dict[str, dict[str, int]] = field(default_factory=dict)

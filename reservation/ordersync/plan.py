@@ -141,6 +141,7 @@ def _base(current: Order | None, co: ChannelOrder, now: int,
         order = _new_order(co, now)
         if route is not None:
             order.routes, order.routed_warehouses = route.candidates, route.warehouses
+            order.routing_version = route.rules_version
         return order
     return current.copy(version=current.version + 1, updated_at_ms=now,
                         channel_state=co.state, **{f: getattr(co, f) for f in PAYLOAD_FIELDS})
@@ -158,7 +159,7 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
         if route is not None:
             head.append(ev.routing_decided(
                 ctx, route.warehouses, route.candidates, route.rules, route.rules_version,
-                "; ".join(route.decided_by) or route.review))
+                "; ".join(route.decided_by) or route.review, route.scores))
         outcome, expected = Outcome.CREATED, 0
     else:
         if co.modified_at_ms < current.modified_at_ms:
@@ -318,7 +319,7 @@ def transition(current: Order, to: OrderState, actor: str, reason: str, now: int
 
 
 def shipment(current: Order, shipment_: Shipment, actor: str, now: int) -> Plan | Outcome:
-    if shipment_ in current.shipments:
+    if any(shipment_.same_as(s) for s in current.shipments):
         return Outcome.UNCHANGED
     order = current.copy(version=current.version + 1, updated_at_ms=now,
                          shipments=(*current.shipments, shipment_))

@@ -13,6 +13,7 @@ any, a line takes its own warehouse, else the SKU's warehouses in priority order
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -43,6 +44,12 @@ class Route:
     review: str = ""
     """Non-empty: a rule (or an address routing cannot place) asks for review."""
     note: str = ""
+    scores: tuple[tuple[str, float], ...] = ()
+    """The best candidates of the order's first group of lines with their scores (lower
+    is better), at most SCORES_KEPT: what the decision weighed, kept in its history."""
+
+
+SCORES_KEPT = 5
 
 
 class Router(Protocol):
@@ -82,7 +89,15 @@ def from_decision(co: ChannelOrder, d: Decision) -> Route:
         cands.append(",".join(cs) or NO_ROUTE)
     why = tuple(f"{dl.sku}: {dl.decided_by}" for dl in d.lines)
     return Route(tuple(cands), tuple(d.warehouses()), why, d.matched_rules, d.rules_version,
-                 d.review_reason if d.review else "", "; ".join(d.notes))
+                 d.review_reason if d.review else "", "; ".join(d.notes), _scores(d))
+
+
+def _scores(d: Decision) -> tuple[tuple[str, float], ...]:
+    if not d.explained:
+        return ()
+    e = d.explained[0]
+    best = [j for j in e.by_score if math.isfinite(e.scores[j])][:SCORES_KEPT]
+    return tuple((e.ids[j], round(e.scores[j], 4)) for j in best)
 
 
 class RoutingRouter:

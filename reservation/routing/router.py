@@ -158,9 +158,11 @@ class _Row:
 
 def route_many(orders: Sequence[RouteOrder], places: Sequence[Place], rules: RuleSet,
                warehouses: Sequence[Warehouse], stock: Stock,
-               loads: Mapping[str, int], tab: Table | None = None) -> list[Decision]:
+               loads: Mapping[str, int], tab: Table | None = None,
+               explain: bool = True) -> list[Decision]:
     """Decisions for `orders`, all scored in one kernel call. `tab` is `table(warehouses)`
-    when the caller keeps one (Routing does, per warehouse version)."""
+    when the caller keeps one (Routing does, per warehouse version). `explain=False`:
+    no per-warehouse terms or notes (a backtest reads only where each order goes)."""
     t = tab or table(warehouses)
     m = len(t.ids)
     plans = [matching.plan(rules, o, p) for o, p in zip(orders, places, strict=True)]
@@ -178,18 +180,20 @@ def route_many(orders: Sequence[RouteOrder], places: Sequence[Place], rules: Rul
     weights = np.array(rules.weight_vector(), dtype=np.float64)
     # numba's Dispatcher stubs do not know the compiled functions' signatures.
     score: Any = kernel.score_numba
-    explain: Any = kernel.terms_numba
+    terms_of: Any = kernel.terms_numba
     scores, _ = score(dest_lat, dest_lon, *cols, coverage, allowed, weights,
                       rules.load_threshold)
-    terms = explain(dest_lat, dest_lon, *cols, coverage)
+    terms = terms_of(dest_lat, dest_lon, *cols, coverage) if explain else None
     full = [bool(c) and loads.get(w, 0) >= rules.load_threshold * c
             for w, c in zip(t.ids, t.capacity, strict=True)]
     by_order: dict[int, list[int]] = {}
     for r, row in enumerate(rows):
         by_order.setdefault(row.order, []).append(r)
-    score_rows, term_rows = scores.tolist(), terms.tolist()
+    score_rows = scores.tolist()
+    term_rows = terms.tolist() if terms is not None else [[]] * len(rows)
     return [_decide(o, places[k], rules, plans[k], facts[k], t, loads, full,
-                    [(rows[r], score_rows[r], term_rows[r]) for r in by_order.get(k, [])])
+                    [(rows[r], score_rows[r], term_rows[r]) for r in by_order.get(k, [])],
+                    explain)
             for k, o in enumerate(orders)]
 
 
@@ -250,12 +254,13 @@ def _rows(k: int, order: RouteOrder, plan: OrderPlan, facts: list[_Line],
 
 def _decide(order: RouteOrder, place: Place, rules: RuleSet, plan: OrderPlan,
             facts: list[_Line], t: Table, loads: Mapping[str, int], full: list[bool],
-            rows: list[tuple[_Row, list[float], list[list[float]]]]) -> Decision:
+            rows: list[tuple[_Row, list[float], list[list[float]]]],
+            explain: bool = True) -> Decision:
     taken: dict[tuple[str, int], int] = {}
     lines: dict[int, LineDecision] = {}
     groups = []
     for g, (row, scores, terms) in enumerate(rows):
-        notes = _notes(row, plan, facts, t, loads, full)
+        notes = _notes(row, plan, facts, t, loads, full) if explain else []
         preferred = frozenset().union(*(plan.lines[i].prefer for i in row.lines))
         # Stable by score: ties (and every +inf) keep the warehouses' order.
         order_ = sorted(range(len(t.ids)), key=scores.__getitem__)

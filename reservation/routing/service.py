@@ -24,7 +24,7 @@ import orjson
 
 from reservation.domain import validation
 from reservation.errors import InvalidArgument, NotFound
-from reservation.routing import lint, router, rules, warehouses
+from reservation.routing import backtest, lint, router, rules, warehouses
 from reservation.routing.geography import Place, geography
 from reservation.routing.matching import Destination, RouteLine, RouteOrder
 from reservation.routing.router import Decision, Table
@@ -457,6 +457,10 @@ class Routing:
 
     def resolve(self, order: RouteOrder, field: str = "") -> Place:
         validate_order(order, self.settings, field)
+        return self.place(order, field)
+
+    def place(self, order: RouteOrder, field: str = "") -> Place:
+        """Where the order goes, from the geography (kept per destination)."""
         d = order.destination
         key = (d.province, d.city, d.district, d.region, d.address)
         place = self._places.get(key)
@@ -501,6 +505,54 @@ class Routing:
             if was != now:
                 changes[(was, now)] += 1
         return Simulation(len(recent), sum(changes.values()), dict(changes), current.version)
+
+
+    async def backtest(self, document: Mapping[str, Any],
+                       samples: Sequence[backtest.Sample]) -> backtest.Report:
+        """What the candidate rule set would have decided for `samples` (validated by
+        the caller), against their recorded decisions and shipping warehouses. Stock,
+        loads and warehouses are today's: the service keeps no history of them."""
+        if len(samples) > backtest.MAX_SAMPLE:
+            raise InvalidArgument("orders", f"holds {len(samples)} orders, at most "
+                                  f"{backtest.MAX_SAMPLE}")
+        _, whs = await self.current()
+        if not whs:
+            raise NotFound("no warehouses: put some first (reservation warehouses put)")
+        candidate = rules.parse(document, whs)
+        report = backtest.Report()
+        groups = backtest.group(samples)
+        placed: list[tuple[RouteOrder, Place]] = []
+        unplaced: list[str] = []
+        for order, members in groups.items():
+            try:
+                placed.append((order, self.place(order)))
+            except InvalidArgument:
+                report.unplaced += len(members)
+                unplaced += [m.order.order_id for m in members][:max(0, 3 - len(unplaced))]
+        report.distinct = len(placed)
+        skus = sorted({ln.sku for o, _ in placed for ln in o.lines})
+        tab = router.table(whs)
+        stock = await self.db.available(skus)
+        loads = await self.loads() if tab.needs_loads else {}
+        by_id = {w.warehouse_id: w for w in whs}
+        for k in range(0, len(placed), BACKTEST_CHUNK):
+            part = placed[k:k + BACKTEST_CHUNK]
+            decisions = router.route_many([o for o, _ in part], [p for _, p in part],
+                                          candidate, whs, stock, loads, tab, explain=False)
+            for (o, p), d in zip(part, decisions, strict=True):
+                backtest.tally(report, groups[o], d, p, by_id)
+            await asyncio.sleep(0)  # a long backtest does not stall the calls beside it
+        report.notes.append(
+            f"decided on stock and loads as of now ({datetime.now(CHINA):%Y-%m-%d %H:%M} "
+            "China time) and today's warehouses: the service keeps no history of them")
+        if report.unplaced:
+            report.notes.append(f"{report.unplaced} orders not decided: routing cannot "
+                                f"place their destination (e.g. {', '.join(unplaced)})")
+        return report
+
+
+BACKTEST_CHUNK = 2000
+"""Orders decided per kernel call in a backtest; the event loop runs between chunks."""
 
 
 def _newest_per_order(orders: Sequence[RouteOrder], limit: int) -> list[RouteOrder]:

@@ -252,7 +252,7 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
     routing_service_pb2_grpc.add_RoutingServiceServicer_to_server(
         RoutingServicer(routing), server)
     routing_service_pb2_grpc.add_RoutingAdminServiceServicer_to_server(
-        RoutingAdminServicer(routing), server)
+        RoutingAdminServicer(routing, orders), server)
     guard_service_pb2_grpc.add_GuardServiceServicer_to_server(
         GuardServicer(Guard.over(reservations.store)), server)
     listings = Listings(reservations.store, settings)

@@ -7,6 +7,7 @@ from typing import cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from reservation.domain import validation
 from reservation.errors import InvalidArgument
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.fulfilment import Row
@@ -44,7 +45,9 @@ def raw_order(o: pb.ChannelOrder) -> RawOrder:
 
 
 def shipment(s: pb.Shipment) -> Shipment:
-    return Shipment(s.carrier, s.tracking_number, _ms("shipment.shipped_at", s.shipped_at))
+    validation.code("shipment.warehouse_id", s.warehouse_id, required=False)
+    return Shipment(s.carrier, s.tracking_number, _ms("shipment.shipped_at", s.shipped_at),
+                    s.warehouse_id)
 
 
 def to_address(a: Address) -> pb.Address:
@@ -65,10 +68,12 @@ def to_order(o: Order) -> pb.Order:
         routed_at=_ts(o.routed_at_ms), shipped_at=_ts(o.shipped_at_ms),
         delivered_at=_ts(o.delivered_at_ms),
         shipments=[pb.Shipment(carrier=s.carrier, tracking_number=s.tracking_number,
-                               shipped_at=_ts(s.shipped_at_ms)) for s in o.shipments],
+                               shipped_at=_ts(s.shipped_at_ms), warehouse_id=s.warehouse_id)
+                   for s in o.shipments],
         review=list(o.review), warehouses=list(o.warehouses),
         reservation_state=o.reservation_state, updated_at=_ts(o.updated_at_ms),
-        intercept_failed=bool(o.intercept_failed))
+        intercept_failed=bool(o.intercept_failed),
+        routed_warehouses=list(o.routed_warehouses), routing_version=o.routing_version)
 
 
 def outcome(value: str) -> pb.SyncOutcome:

@@ -7,12 +7,15 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2
 
+from reservation.domain import validation
 from reservation.errors import InvalidArgument
+from reservation.routing.backtest import Report, Sample, Tally
 from reservation.routing.matching import Destination, RouteLine, RouteOrder
 from reservation.routing.router import Decision, Explained
-from reservation.routing.service import RulesView, Simulation
+from reservation.routing.service import RulesView, Simulation, validate_order
 from reservation.routing.warehouses import Warehouse
 from reservation.server.convert import to_timestamp
+from reservation.settings import Settings
 from reservation.v1 import reservation_service_pb2 as rs_pb
 from reservation.v1 import routing_service_pb2 as pb
 
@@ -144,3 +147,42 @@ def simulation(s: Simulation) -> pb.SimulateRoutingResponse:
                  for (a, b), n in sorted(s.changes.items(), key=lambda kv: -kv[1])])
 
 
+
+
+def historical(msg: pb.HistoricalOrder, field: str, settings: Settings) -> Sample:
+    """One uploaded historical order, checked as Route checks an order (field named)."""
+    order = RouteOrder(
+        lines=tuple(RouteLine(ln.sku, ln.quantity, ln.category, ln.brand)
+                    for ln in msg.lines),
+        destination=_destination(msg.destination), channel=msg.channel,
+        order_id=msg.order_id, amount=msg.amount_cents / 100, payment=msg.payment_method)
+    if msg.amount_cents < 0:
+        raise InvalidArgument(f"{field}.amount_cents", "must not be negative")
+    validate_order(order, settings, field)
+    validation.code(f"{field}.shipped_warehouse_id", msg.shipped_warehouse_id,
+                    required=False)
+    for i, w in enumerate(msg.decided_warehouses):
+        validation.code(f"{field}.decided_warehouses[{i}]", w)
+    return Sample(order, tuple(sorted(msg.decided_warehouses)), 0, msg.shipped_warehouse_id)
+
+
+def _tally(t: Tally) -> pb.BacktestTally:
+    return pb.BacktestTally(orders=t.orders, matched=t.matched, match_rate=t.rate)
+
+
+def backtest(r: Report) -> pb.BacktestRoutingResponse:
+    n = r.compared or 1
+    return pb.BacktestRoutingResponse(
+        orders=r.orders, distinct_orders=r.distinct, unplaced=r.unplaced,
+        vs_recorded=_tally(r.vs_recorded), vs_shipped=_tally(r.vs_shipped),
+        rules=[pb.BacktestRuleRow(rule=k, tally=_tally(v))
+               for k, v in sorted(r.by_rule.items(), key=lambda kv: -kv[1].orders)],
+        warehouses=[pb.BacktestWarehouseRow(warehouse_id=w, before=x.before, after=x.after,
+                                            kept=x.kept)
+                    for w, x in sorted(r.by_warehouse.items())],
+        versions=[pb.BacktestVersionRow(rules_version=v, tally=_tally(t))
+                  for v, t in sorted(r.by_version.items())],
+        moves=[pb.BacktestMove(before=b, after=a, orders=m.orders, examples=m.examples)
+               for b, a, m in r.top_moves()],
+        cost_before=r.cost_before, cost_after=r.cost_after,
+        mean_km_before=r.km_before / n, mean_km_after=r.km_after / n, notes=r.notes)

@@ -366,3 +366,117 @@ class SimulateRoutingResponse(_message.Message):
     changes: _containers.RepeatedCompositeFieldContainer[WarehouseChange]
     current_version: int
     def __init__(self, orders: _Optional[int] = ..., changed: _Optional[int] = ..., match_ratio: _Optional[float] = ..., changes: _Optional[_Iterable[_Union[WarehouseChange, _Mapping]]] = ..., current_version: _Optional[int] = ...) -> None: ...
+
+class BacktestRoutingRequest(_message.Message):
+    __slots__ = ("document", "recorded_from", "recorded_to", "orders")
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_FROM_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_TO_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    document: _struct_pb2.Struct
+    recorded_from: _timestamp_pb2.Timestamp
+    recorded_to: _timestamp_pb2.Timestamp
+    orders: _containers.RepeatedCompositeFieldContainer[HistoricalOrder]
+    def __init__(self, document: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., recorded_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recorded_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., orders: _Optional[_Iterable[_Union[HistoricalOrder, _Mapping]]] = ...) -> None: ...
+
+class HistoricalOrder(_message.Message):
+    __slots__ = ("order_id", "channel", "destination", "lines", "amount_cents", "payment_method", "shipped_warehouse_id", "decided_warehouses")
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_CENTS_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
+    SHIPPED_WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_WAREHOUSES_FIELD_NUMBER: _ClassVar[int]
+    order_id: str
+    channel: str
+    destination: Destination
+    lines: _containers.RepeatedCompositeFieldContainer[RouteLine]
+    amount_cents: int
+    payment_method: str
+    shipped_warehouse_id: str
+    decided_warehouses: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, order_id: _Optional[str] = ..., channel: _Optional[str] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[RouteLine, _Mapping]]] = ..., amount_cents: _Optional[int] = ..., payment_method: _Optional[str] = ..., shipped_warehouse_id: _Optional[str] = ..., decided_warehouses: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BacktestTally(_message.Message):
+    __slots__ = ("orders", "matched", "match_rate")
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
+    MATCH_RATE_FIELD_NUMBER: _ClassVar[int]
+    orders: int
+    matched: int
+    match_rate: float
+    def __init__(self, orders: _Optional[int] = ..., matched: _Optional[int] = ..., match_rate: _Optional[float] = ...) -> None: ...
+
+class BacktestRuleRow(_message.Message):
+    __slots__ = ("rule", "tally")
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    TALLY_FIELD_NUMBER: _ClassVar[int]
+    rule: str
+    tally: BacktestTally
+    def __init__(self, rule: _Optional[str] = ..., tally: _Optional[_Union[BacktestTally, _Mapping]] = ...) -> None: ...
+
+class BacktestWarehouseRow(_message.Message):
+    __slots__ = ("warehouse_id", "before", "after", "kept")
+    WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FIELD_NUMBER: _ClassVar[int]
+    warehouse_id: str
+    before: int
+    after: int
+    kept: int
+    def __init__(self, warehouse_id: _Optional[str] = ..., before: _Optional[int] = ..., after: _Optional[int] = ..., kept: _Optional[int] = ...) -> None: ...
+
+class BacktestVersionRow(_message.Message):
+    __slots__ = ("rules_version", "tally")
+    RULES_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TALLY_FIELD_NUMBER: _ClassVar[int]
+    rules_version: int
+    tally: BacktestTally
+    def __init__(self, rules_version: _Optional[int] = ..., tally: _Optional[_Union[BacktestTally, _Mapping]] = ...) -> None: ...
+
+class BacktestMove(_message.Message):
+    __slots__ = ("before", "after", "orders", "examples")
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    before: str
+    after: str
+    orders: int
+    examples: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, before: _Optional[str] = ..., after: _Optional[str] = ..., orders: _Optional[int] = ..., examples: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BacktestRoutingResponse(_message.Message):
+    __slots__ = ("orders", "distinct_orders", "unplaced", "vs_recorded", "vs_shipped", "rules", "warehouses", "versions", "moves", "cost_before", "cost_after", "mean_km_before", "mean_km_after", "notes")
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    DISTINCT_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    UNPLACED_FIELD_NUMBER: _ClassVar[int]
+    VS_RECORDED_FIELD_NUMBER: _ClassVar[int]
+    VS_SHIPPED_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    WAREHOUSES_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    MOVES_FIELD_NUMBER: _ClassVar[int]
+    COST_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    COST_AFTER_FIELD_NUMBER: _ClassVar[int]
+    MEAN_KM_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    MEAN_KM_AFTER_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    orders: int
+    distinct_orders: int
+    unplaced: int
+    vs_recorded: BacktestTally
+    vs_shipped: BacktestTally
+    rules: _containers.RepeatedCompositeFieldContainer[BacktestRuleRow]
+    warehouses: _containers.RepeatedCompositeFieldContainer[BacktestWarehouseRow]
+    versions: _containers.RepeatedCompositeFieldContainer[BacktestVersionRow]
+    moves: _containers.RepeatedCompositeFieldContainer[BacktestMove]
+    cost_before: float
+    cost_after: float
+    mean_km_before: float
+    mean_km_after: float
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, orders: _Optional[int] = ..., distinct_orders: _Optional[int] = ..., unplaced: _Optional[int] = ..., vs_recorded: _Optional[_Union[BacktestTally, _Mapping]] = ..., vs_shipped: _Optional[_Union[BacktestTally, _Mapping]] = ..., rules: _Optional[_Iterable[_Union[BacktestRuleRow, _Mapping]]] = ..., warehouses: _Optional[_Iterable[_Union[BacktestWarehouseRow, _Mapping]]] = ..., versions: _Optional[_Iterable[_Union[BacktestVersionRow, _Mapping]]] = ..., moves: _Optional[_Iterable[_Union[BacktestMove, _Mapping]]] = ..., cost_before: _Optional[float] = ..., cost_after: _Optional[float] = ..., mean_km_before: _Optional[float] = ..., mean_km_after: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -239,6 +239,11 @@ class RoutingAdminServiceStub:
                 request_serializer=reservation_dot_v1_dot_routing__service__pb2.RollbackRoutingRulesRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_routing__service__pb2.RollbackRoutingRulesResponse.FromString,
                 _registered_method=True)
+        self.BacktestRouting = channel.stream_unary(
+                '/reservation.v1.RoutingAdminService/BacktestRouting',
+                request_serializer=reservation_dot_v1_dot_routing__service__pb2.BacktestRoutingRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_routing__service__pb2.BacktestRoutingResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingAdminServiceServicer:
@@ -295,6 +300,17 @@ class RoutingAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BacktestRouting(self, request_iterator, context):
+        """A candidate rule set over orders that really happened: the hub's recorded orders of
+        a period, or historical orders sent in the stream (e.g. a file from an older
+        system). Answers how often the candidate agrees with the recorded decisions and
+        with the warehouses that really shipped, per rule, warehouse and rule set version,
+        the orders that would move, and the cost and distance change. Holds nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingAdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -332,6 +348,11 @@ def add_RoutingAdminServiceServicer_to_server(servicer, server):
                     servicer.RollbackRoutingRules,
                     request_deserializer=reservation_dot_v1_dot_routing__service__pb2.RollbackRoutingRulesRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_routing__service__pb2.RollbackRoutingRulesResponse.SerializeToString,
+            ),
+            'BacktestRouting': grpc.stream_unary_rpc_method_handler(
+                    servicer.BacktestRouting,
+                    request_deserializer=reservation_dot_v1_dot_routing__service__pb2.BacktestRoutingRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_routing__service__pb2.BacktestRoutingResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -525,6 +546,33 @@ class RoutingAdminService:
             '/reservation.v1.RoutingAdminService/RollbackRoutingRules',
             reservation_dot_v1_dot_routing__service__pb2.RollbackRoutingRulesRequest.SerializeToString,
             reservation_dot_v1_dot_routing__service__pb2.RollbackRoutingRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BacktestRouting(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/reservation.v1.RoutingAdminService/BacktestRouting',
+            reservation_dot_v1_dot_routing__service__pb2.BacktestRoutingRequest.SerializeToString,
+            reservation_dot_v1_dot_routing__service__pb2.BacktestRoutingResponse.FromString,
             options,
             channel_credentials,
             insecure,

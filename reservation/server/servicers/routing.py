@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 
+from reservation.errors import InvalidArgument
+from reservation.ordersync import backtest as recorded
+from reservation.ordersync.hub import OrderHub
+from reservation.routing.backtest import MAX_SAMPLE, Sample
 from reservation.routing.service import Routing
 from reservation.server import routing_convert as convert
+from reservation.server.convert import timestamp_ms
 from reservation.v1 import routing_service_pb2 as pb
 from reservation.v1 import routing_service_pb2_grpc as pb_grpc
 
@@ -38,8 +45,9 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
 
 
 class RoutingAdminServicer(pb_grpc.RoutingAdminServiceServicer):
-    def __init__(self, routing: Routing) -> None:
+    def __init__(self, routing: Routing, orders: OrderHub | None = None) -> None:
         self.routing = routing
+        self.orders = orders
 
     async def PutWarehouse(self, request: pb.PutWarehouseRequest,
                            context: grpc.aio.ServicerContext) -> pb.PutWarehouseResponse:
@@ -87,3 +95,36 @@ class RoutingAdminServicer(pb_grpc.RoutingAdminServiceServicer):
                                    ) -> pb.RollbackRoutingRulesResponse:
         rv = await self.routing.rollback(request.version)
         return pb.RollbackRoutingRulesResponse(rules=convert.to_rules(rv))
+
+    async def BacktestRouting(self, request_iterator: AsyncIterator[pb.BacktestRoutingRequest],
+                              context: grpc.aio.ServicerContext
+                              ) -> pb.BacktestRoutingResponse:
+        first: pb.BacktestRoutingRequest | None = None
+        samples: list[Sample] = []
+        async for request in request_iterator:
+            if first is None:
+                first = request
+            elif request.HasField("document") or request.HasField("recorded_from"):
+                raise InvalidArgument("document", "only the first message names the "
+                                      "candidate and the period")
+            if len(samples) + len(request.orders) > MAX_SAMPLE:
+                raise InvalidArgument("orders", f"more than {MAX_SAMPLE} orders")
+            base = len(samples)
+            samples += [convert.historical(o, f"orders[{base + i}]", self.routing.settings)
+                        for i, o in enumerate(request.orders)]
+        if first is None:
+            raise InvalidArgument("document", "no request sent")
+        document = convert.document("document", first.document)
+        period = first.HasField("recorded_from") or first.HasField("recorded_to")
+        if period and samples:
+            raise InvalidArgument("orders", "send either a period or historical orders")
+        if period:
+            assert self.orders is not None  # the server always passes the hub
+            report = await recorded.backtest(
+                self.orders, self.routing, document, timestamp_ms(first.recorded_from),
+                timestamp_ms(first.recorded_to))
+        elif samples:
+            report = await self.routing.backtest(document, samples)
+        else:
+            raise InvalidArgument("recorded_from", "name a period or send historical orders")
+        return convert.backtest(report)
