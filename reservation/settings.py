@@ -29,6 +29,22 @@ class Settings:
     everysec)."""
     redis_cluster: bool = False
     """Talk Redis Cluster protocol to redis_url."""
+    redis_sentinels: str = ""
+    """Redis Sentinel instead of redis_url: the sentinels as host:port,host:port,...; the
+    service asks them for the current primary of redis_sentinel_master and follows a
+    failover (new connections go to the promoted replica)."""
+    redis_sentinel_master: str = ""
+    """The master name the sentinels monitor (their `sentinel monitor <name> ...`); goes
+    with redis_sentinels."""
+    redis_wait_replicas: int = 0
+    """Acknowledge a write only when this many replicas have it (Redis WAIT after each
+    coalesced pipeline of script calls; on Cluster, on every shard's primary). 0: answer
+    once the primary has it; a failover may then lose the last writes (see the
+    reliability page). When too few replicas confirm within redis_wait_timeout_ms the
+    call is UNAVAILABLE (its write may be on the primary: retry it, every write is
+    idempotent)."""
+    redis_wait_timeout_ms: int = 1000
+    """How long a write waits for redis_wait_replicas replicas; below redis_timeout_ms."""
     redis_functions: bool = True
     """Run the scripts as Redis Functions (one library loaded once) on Redis >= 7; false
     (or Redis 6.2, or Redis Cluster) keeps EVALSHA of each script with its libraries
@@ -231,6 +247,11 @@ class Settings:
         parse_order_sla(self.order_sla)  # refuse a malformed one now, not at the first read
         if self.redis_url:
             check_redis_url(self.redis_url)
+        check_sentinels(self)
+        if self.redis_wait_replicas and self.redis_wait_timeout_ms >= self.redis_timeout_ms:
+            raise ConfigError(f"RESERVATION_REDIS_WAIT_TIMEOUT_MS={self.redis_wait_timeout_ms} "
+                              "must be below RESERVATION_REDIS_TIMEOUT_MS="
+                              f"{self.redis_timeout_ms} (the wait is inside one Redis call)")
         if self.tls_client_ca and not self.tls_cert:
             raise ConfigError("RESERVATION_TLS_CLIENT_CA needs RESERVATION_TLS_CERT and "
                               "RESERVATION_TLS_KEY (mTLS is TLS first)")
@@ -241,7 +262,12 @@ class Settings:
 
     @property
     def embedded_redis(self) -> bool:
-        return not self.redis_url
+        return not self.redis_url and not self.redis_sentinels
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """RESERVATION_REDIS_SENTINELS as (host, port) pairs (checked at start)."""
+        return [_host_port(item) for item in self.redis_sentinels.split(",") if item.strip()]
 
     @property
     def order_sla_targets(self) -> dict[str, tuple[int, int]]:
@@ -269,6 +295,31 @@ def check_redis_url(url: str) -> None:
     if db and not db.isdigit():
         raise ConfigError(f"RESERVATION_REDIS_URL={redacted_url(url)!r}: the database must be a "
                           f"number, not {db!r} ({shape})")
+
+
+def _host_port(item: str) -> tuple[str, int]:
+    host, _, port = item.strip().rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def check_sentinels(settings: Settings) -> None:
+    """RESERVATION_REDIS_SENTINELS and _SENTINEL_MASTER: both or neither, host:port each,
+    not beside redis_url or Cluster (one way to find Redis)."""
+    given, master = settings.redis_sentinels.strip(), settings.redis_sentinel_master
+    if not given and not master:
+        return
+    name = "RESERVATION_REDIS_SENTINELS"
+    if not given or not master:
+        raise ConfigError(f"{name} and RESERVATION_REDIS_SENTINEL_MASTER go together "
+                          "(the sentinels, and the master name they monitor)")
+    if settings.redis_url or settings.redis_cluster:
+        raise ConfigError(f"{name} is set: unset RESERVATION_REDIS_URL and "
+                          "RESERVATION_REDIS_CLUSTER (the sentinels say where the primary is)")
+    for item in given.split(","):
+        host, sep, port = item.strip().rpartition(":")
+        if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name}={given!r}: {item.strip()!r} is not host:port "
+                              "(e.g. 10.0.0.5:26379,10.0.0.6:26379,10.0.0.7:26379)")
 
 
 def redacted_url(url: str) -> str:
@@ -305,6 +356,8 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("shards", 1, 16384),
     ("redis_timeout_ms", 1, 600_000),
     ("redis_max_connections", 1, 100_000),
+    ("redis_wait_replicas", 0, 100),
+    ("redis_wait_timeout_ms", 1, 600_000),
     ("default_hold_ttl_ms", 100, 30 * _DAY_MS),
     ("max_hold_ttl_ms", 100, 30 * _DAY_MS),
     ("retention_ms", 1000, 365 * _DAY_MS),

@@ -28,7 +28,8 @@ MARKS_BY_PATH = {
     "tests/packaging/": ("slow",),
 }
 # A test that uses one of these fixtures (directly or through another) needs that part.
-MARKS_BY_FIXTURE = {"redis_cluster": "cluster", "postgres_server": "postgres"}
+MARKS_BY_FIXTURE = {"redis_cluster": "cluster", "postgres_server": "postgres",
+                    "redis_sentinel": "slow"}
 # The model-based tests (hypothesis stateful): test_model*.py anywhere.
 MODEL_FILE_PREFIX = "test_model"
 

@@ -15,7 +15,9 @@ FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 CHOICE_SAMPLES = {"log_level": ("debug", "DEBUG"), "log_format": ("json", "json")}
 # Strings with a shape of their own: a valid one.
 SHAPED_SAMPLES = {"redis_url": ("redis://127.0.0.1:6380/2", "redis://127.0.0.1:6380/2"),
-                  "order_sla": ("jd=900000/14400000", "jd=900000/14400000")}
+                  "order_sla": ("jd=900000/14400000", "jd=900000/14400000"),
+                  "redis_sentinels": ("10.0.0.5:26379,10.0.0.6:26379",
+                                      "10.0.0.5:26379,10.0.0.6:26379")}
 # Fields that only work together with others (the others are set too, then left out of
 # the "only that field changes" comparison).
 COMPANIONS = {
@@ -24,6 +26,8 @@ COMPANIONS = {
     "tls_cert": {"tls_key": "key.pem"},
     "tls_key": {"tls_cert": "cert.pem"},
     "tls_client_ca": {"tls_cert": "cert.pem", "tls_key": "key.pem"},
+    "redis_sentinels": {"redis_sentinel_master": "mymaster"},
+    "redis_sentinel_master": {"redis_sentinels": "10.0.0.5:26379"},
 }
 
 
@@ -51,6 +55,8 @@ def test_every_field_is_read_from_its_own_variable(name: str) -> None:
         raw, parsed = "512", 512
     if name == "safety_days":  # at most 90 days of sales are averaged
         raw, parsed = "30", 30
+    if name == "redis_wait_replicas":  # at most 100 replicas
+        raw, parsed = "2", 2
     raw, parsed = CHOICE_SAMPLES.get(name, SHAPED_SAMPLES.get(name, (raw, parsed)))
     companions = COMPANIONS.get(name, {})
     settings = Settings.from_env({env_name(name): raw,

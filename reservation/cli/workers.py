@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 def child_env(settings: Settings, redis_url: str, metrics_dir: str | None) -> dict[str, str]:
     env = dict(os.environ)
-    env["RESERVATION_REDIS_URL"] = redis_url
+    if not settings.redis_sentinels:  # under Sentinel the workers ask the sentinels too
+        env["RESERVATION_REDIS_URL"] = redis_url
     env["RESERVATION_HOST"] = settings.host
     env["RESERVATION_PORT"] = str(settings.port)
     env["RESERVATION_REUSE_PORT"] = "true"

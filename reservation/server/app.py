@@ -285,7 +285,8 @@ def enable_reflection(server: grpc.aio.Server) -> None:
 async def start_app(settings: Settings, redis_url: str | None = None,
                     background: bool = True) -> App:
     """Connect, check Redis with a script, bind, start serving and background work."""
-    url = redis_url or settings.redis_url
+    url = redis_url or settings.redis_url or (
+        sentinel_label(settings) if settings.redis_sentinels else None)
     if not url:
         raise ValueError("start_app needs a Redis URL (see redis_for)")
     store = await open_store(settings, url)  # RedisStartupError: one line naming the setting
@@ -425,11 +426,20 @@ def _start_metrics(app: App) -> None:
                               f"{exc.strerror or exc}") from None
 
 
+def sentinel_label(settings: Settings) -> str:
+    """Where Redis is, under Sentinel, for messages: the master name and the sentinels."""
+    return f"sentinel:{settings.redis_sentinel_master}@{settings.redis_sentinels}"
+
+
 @contextlib.asynccontextmanager
 async def redis_for(settings: Settings) -> AsyncIterator[str]:
-    """The configured Redis URL, or a private redis-server started (and stopped) here."""
+    """The configured Redis URL (with sentinels: a label naming them), or a private
+    redis-server started (and stopped) here."""
     if settings.redis_url:
         yield settings.redis_url
+        return
+    if settings.redis_sentinels:
+        yield sentinel_label(settings)
         return
     data_dir = Path(settings.data_dir) / "redis"
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,14 @@ On one Redis >= 7 the scripts run as Redis Functions (scripts.library: loaded on
 called with FCALL) unless `functions` is off; the server's version is read once, on the
 first flush. NOSCRIPT, or "Function not found" (a restarted, flushed or failed-over
 Redis), is answered by loading the script or function and sending those calls once more.
+
+Replica wait (`wait_replicas` > 0): a pipeline that may write ends with WAIT on the same
+connection, so its replies are handed out only once that many replicas have every write
+of it (and, the replication stream being one ordered stream, every write the primary
+took before). Fewer within `wait_timeout_ms`: every call of the pipeline fails with
+ReplicaWaitTimeout (UNAVAILABLE to the caller, whose retry is safe: the scripts are
+idempotent). On Cluster the WAIT goes to every primary (the pipeline's commands for a
+node and its WAIT share that node's connection); the fewest confirmations count.
 """
 
 from __future__ import annotations
@@ -55,6 +63,14 @@ PIPELINES_ONLY = False
 Pipeline, so with tracing on every flush goes through one."""
 DEFAULT_MAX_MERGE = 128
 """Most orders folded into one bulk script call: bounds how long one call blocks Redis."""
+READ_SCRIPTS = frozenset({"get", "wb_stats", "wb_snapshot"})
+"""Scripts that write nothing: a pipeline of only these (and READ_COMMANDS) needs no
+replica wait, so reads keep working while the replicas are away."""
+READ_COMMANDS = frozenset({"ZCARD", "GET", "HGET", "HGETALL", "HMGET", "ZRANGE", "XLEN"})
+
+
+class ReplicaWaitTimeout(RedisTimeoutError):
+    """The pipeline ran on the primary but too few replicas confirmed it in time."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +122,11 @@ class Coalescer:
     def __init__(self, client: Any, scripts: dict[str, AsyncScript],
                  merges: dict[str, Merge] | None = None,
                  max_inflight: int = DEFAULT_MAX_INFLIGHT,
-                 max_merge: int = DEFAULT_MAX_MERGE, functions: bool = False) -> None:
+                 max_merge: int = DEFAULT_MAX_MERGE, functions: bool = False,
+                 wait_replicas: int = 0, wait_timeout_ms: int = 1000) -> None:
         self.client = client
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
         self.scripts = scripts
         self.merges = merges or {}
         self.max_inflight = max_inflight
@@ -237,18 +256,50 @@ class Coalescer:
         self.stats["pipelines"] += 1
         self.stats["commands"] += len(items)
         self.stats["calls"] += calls
+        wait = bool(self.wait_replicas) and _writes(items)
+        if wait:
+            commands.append(("WAIT", self.wait_replicas, self.wait_timeout_ms))
         send = self._pipeline_roundtrip if self._pipelines else self._direct_roundtrip
         if self.observer is None:
-            return await send(commands)
-        started = time.perf_counter()
-        try:
-            return await send(commands)
-        finally:
-            self.observer(calls, len(items), time.perf_counter() - started)
+            replies = await send(commands)
+        else:
+            started = time.perf_counter()
+            try:
+                replies = await send(commands)
+            finally:
+                self.observer(calls, len(items), time.perf_counter() - started)
+        if wait:
+            refused = self._check_wait(replies.pop())
+            if refused is not None:
+                # The writes fail (their answer was not made safe); reads that rode
+                # along in the pipeline keep their replies.
+                replies = [refused if _writes([item]) else reply
+                           for item, reply in zip(items, replies)]
+        return replies
+
+    def _check_wait(self, reply: Any) -> Exception | None:
+        """None when enough replicas confirmed, else the error the writes get."""
+        if isinstance(reply, Exception):
+            return reply
+        # Cluster: one reply per primary (a dict or list when not aggregated): the least.
+        values = reply.values() if isinstance(reply, dict) else \
+            reply if isinstance(reply, list) else [reply]
+        confirmed = min((int(v) for v in values), default=0)
+        if confirmed < self.wait_replicas:
+            return ReplicaWaitTimeout(
+                f"written on the primary, but {confirmed} of {self.wait_replicas} replicas "
+                f"confirmed it within {self.wait_timeout_ms} ms "
+                "(RESERVATION_REDIS_WAIT_REPLICAS)")
+        self.stats["waits"] = self.stats.get("waits", 0) + 1
+        return None
 
     async def _pipeline_roundtrip(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
         for command in commands:
+            if command[0] == "WAIT" and not self._direct:
+                # Every primary: each gets it after its own share of this pipeline.
+                pipe.execute_command(*command, target_nodes=RedisCluster.PRIMARIES)
+                continue
             pipe.execute_command(*command)
         return list(await pipe.execute(raise_on_error=False))
 
@@ -274,6 +325,10 @@ class Coalescer:
 
     async def _send_and_read(self, conn: AbstractConnection, packed: list[bytes],
                              count: int) -> list[Any]:
+        if not conn.is_connected:
+            # connect() itself, not send_packed_command's implicit connect: under
+            # Sentinel only connect() asks the sentinels where the primary is now.
+            await conn.connect()
         await conn.send_packed_command(packed, check_health=False)
         out: list[Any] = []
         # One deadline for the whole batch instead of one per reply (math.inf: no
@@ -318,6 +373,12 @@ class Coalescer:
         idle, self._idle = self._idle, []
         for conn in idle:
             await conn.disconnect()
+
+
+def _writes(items: Sequence[_Call | _Bulk]) -> bool:
+    """Whether any of these may write (then the pipeline waits for the replicas)."""
+    return any(item.script not in READ_SCRIPTS if item.script is not None
+               else item.method not in READ_COMMANDS for item in items)
 
 
 def _not_loaded(reply: Any) -> bool:

@@ -47,6 +47,10 @@ def describe(exc: Exception, settings: Settings, url: str) -> str:
     if text.startswith(("MOVED", "ASK ")) or "CLUSTERDOWN" in text:
         return (f"{where} is a Redis Cluster node: set RESERVATION_REDIS_CLUSTER=true "
                 "(RESERVATION_REDIS_URL may name any node)")
+    if isinstance(exc, Unavailable) and settings.redis_sentinels:
+        return (f"cannot reach the primary {settings.redis_sentinel_master!r} through the "
+                f"sentinels {settings.redis_sentinels} (RESERVATION_REDIS_SENTINELS, "
+                f"RESERVATION_REDIS_SENTINEL_MASTER): {_brief(text)}")
     if isinstance(exc, Unavailable):
         private = ("" if settings.redis_url is None else
                    "; start it, or unset RESERVATION_REDIS_URL for a private redis-server")

@@ -14,6 +14,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.exceptions import BusyLoadingError, ClusterDownError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -43,11 +44,27 @@ def redis_errors() -> Iterator[None]:
         raise Unavailable(f"redis unavailable: {exc}") from exc
 
 
+class _BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
+    """Sentinel's pool (connections go to the primary the sentinels name now) that waits
+    for a free connection like the plain one (redis-py has no such class for asyncio)."""
+
+
 def connect(settings: Settings, url: str) -> aioredis.Redis | RedisCluster:
-    """A client for `url`; cluster protocol when settings say so."""
+    """A client for `url`; cluster protocol when settings say so; with sentinels, a
+    client of the primary they name (url is then only a label)."""
     timeout = settings.redis_timeout_ms / 1000
     opts: dict[str, Any] = {"decode_responses": True, "socket_timeout": timeout,
                             "socket_connect_timeout": timeout}
+    if settings.redis_sentinels:
+        sentinel = Sentinel(settings.sentinel_addresses,
+                            sentinel_kwargs={"socket_timeout": timeout,
+                                             "socket_connect_timeout": timeout})
+        return sentinel.master_for(  # type: ignore[no-any-return]
+            settings.redis_sentinel_master, redis_class=aioredis.Redis,
+            connection_pool_class=_BlockingSentinelPool,
+            max_connections=settings.redis_max_connections, timeout=timeout,
+            socket_keepalive=True,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)), **opts)
     if settings.redis_cluster:
         return RedisCluster.from_url(url, max_connections=settings.redis_max_connections, **opts)
     # A bounded pool: a burst of calls waits for a connection instead of opening
@@ -140,7 +157,9 @@ class Store:
                                               "claim_reserve": CLAIM_RESERVE_MANY,
                                               "claim": CLAIM_MANY,
                                               "shorten": SHORTEN_MANY},
-                                             functions=settings.redis_functions)
+                                             functions=settings.redis_functions,
+                                             wait_replicas=settings.redis_wait_replicas,
+                                             wait_timeout_ms=settings.redis_wait_timeout_ms)
 
     def observe_pipelines(self, observer: Callable[[int, int, float], None] | None) -> None:
         """Hear (calls, commands, seconds) of every coalesced pipeline (metrics)."""
