@@ -43,13 +43,13 @@ from typing import Any
 import grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks.serve import served
 from reservation.clients.channels import adapter
 from reservation.clients.channels.fake_server import FakeChannels
 from reservation.clients.channels.poller import Backoff, Poller
 from reservation.clients.channels.samples import Sample, build
 from reservation.clients.channels.store import AdapterStore
 from reservation.clients.channels.sync import GrpcSink
-from reservation.storage.redis_process import RedisProcess, free_port
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import admin_service_pb2_grpc as agrpc
 from reservation.v1 import guard_service_pb2 as gpb
@@ -72,34 +72,10 @@ WH = "WH-BENCH"
 @contextmanager
 def server(tmp: Path) -> Iterator[tuple[str, int]]:
     """(target, metrics port) of a `reservation serve` on its own Redis."""
-    redis = RedisProcess(data_dir=tmp / "redis", appendonly=True, appendfsync="everysec")
-    redis.start()
-    port, metrics = free_port(), free_port()
     groups = ",".join(["wms", *(f"listing-{c}-{SHOP}" for c in LISTED)])
-    env = {**os.environ, "RESERVATION_REDIS_URL": redis.url, "RESERVATION_PORT": str(port),
-           "RESERVATION_METRICS_PORT": str(metrics), "RESERVATION_LOG_LEVEL": "WARNING",
-           "RESERVATION_WRITE_BACK_GROUPS": groups, "RESERVATION_DEFAULT_HOLD_TTL_MS": "3600000",
-           "RESERVATION_ORDER_EVENT_GROUPS": "audit"}
-    proc = subprocess.Popen([sys.executable, "-m", "reservation.cli", "serve"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    target = f"127.0.0.1:{port}"
-    try:
-        _wait_healthy(target)
-        yield target, metrics
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-        redis.stop()
-
-
-def _wait_healthy(target: str) -> None:
-    for _ in range(600):
-        r = subprocess.run([sys.executable, "-m", "reservation.cli", "check", "--target",
-                            target, "--timeout", "1"], capture_output=True, check=False)
-        if r.returncode == 0:
-            return
-        time.sleep(0.1)
-    raise RuntimeError("the server did not start")
+    with served(tmp, write_back_groups=groups, default_hold_ttl_ms="3600000",
+                order_event_groups="audit") as s:
+        yield s.target, s.metrics_port
 
 
 @contextmanager

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from reservation.ordersync.hub import OrderHub
 
 PAGE = 1000
-"""Orders read per round trip (refs from a shard's index, then their records)."""
+"""Orders read per script call (order_docs.lua: the index page and its documents)."""
 MAX_PERIOD_MS = 93 * 86_400_000
 """A quarter at most: longer periods are more orders than one call should hold."""
 
@@ -48,21 +48,16 @@ async def recorded(hub: OrderHub, from_ms: int, to_ms: int) -> tuple[list[Sample
     for shard in range(hub.settings.shards):
         after = (-1, "")
         while True:
-            page = await hub.orders.index_page(shard, from_ms, to_ms - 1, after, PAGE)
-            if not page:
-                break
-            rows = await hub.orders.read_many([(shard, ref) for ref, _ in page])
-            for row in rows:
-                if row is None:
-                    continue  # expired between the index and the read
-                sample = sample_of(orjson.loads(row[1]))
+            reached, docs = await hub.orders.docs_page(shard, from_ms, to_ms - 1, after, PAGE)
+            if reached == after:
+                break  # no entries past `after`: this shard is done
+            after = reached
+            for doc in docs:
+                sample = sample_of(orjson.loads(doc))
                 if sample is None:
                     skipped += 1
                 else:
                     samples.append(sample)
-            after = (page[-1][1], page[-1][0])
-            if len(page) < PAGE:
-                break
     return samples, skipped
 
 

@@ -69,12 +69,17 @@ def plan(rules: RuleSet, order: RouteOrder, place: Place) -> OrderPlan:
     if not rules.rules:
         return out
     # What the order-level conditions compare with, once per order, not per rule.
-    checks = (("region", place.region), ("province", short(place.province)),
-              ("city", short(place.city)), ("channel", order.channel.lower()),
-              ("payment", order.payment.lower()),
-              ("customer_grade", order.customer_grade.lower()))
-    for rule in rules.rules:
-        if not _order_matches(rule, order, checks):
+    values = (place.region, short(place.province), short(place.city),
+              order.channel.lower(), order.payment.lower(), order.customer_grade.lower())
+    passing = rules.passing.get(values)
+    if passing is None:
+        if len(rules.passing) > PASSING_KEPT:
+            rules.passing.clear()
+        checks = tuple(zip(ORDER_VALUES, values, strict=True))
+        passing = rules.passing[values] = tuple(
+            r for r in rules.rules if _values_match(r, checks))
+    for rule in passing:
+        if not _numbers_match(rule, order):
             continue
         hit = [i for i, ln in enumerate(order.lines) if _line_matches(rule, ln)]
         if not hit:
@@ -100,11 +105,20 @@ def _apply(rule: Rule, out: OrderPlan, hit: list[int]) -> None:
         out.split = t.split
 
 
-def _order_matches(rule: Rule, order: RouteOrder,
-                   checks: tuple[tuple[str, str], ...]) -> bool:
-    v, n = rule.when.values, rule.when.numbers
-    if v and any(name in v and value not in v[name] for name, value in checks):
-        return False
+ORDER_VALUES = ("region", "province", "city", "channel", "payment", "customer_grade")
+"""The order-level text conditions, in the order plan() reads them."""
+PASSING_KEPT = 10_000
+
+
+def _values_match(rule: Rule, checks: tuple[tuple[str, str], ...]) -> bool:
+    v = rule.when.values
+    return not (v and any(name in v and value not in v[name] for name, value in checks))
+
+
+def _numbers_match(rule: Rule, order: RouteOrder) -> bool:
+    n = rule.when.numbers
+    if not n:
+        return True
     if "amount_above" in n and not order.amount > n["amount_above"]:
         return False
     if "amount_at_most" in n and not order.amount <= n["amount_at_most"]:

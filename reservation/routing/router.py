@@ -14,7 +14,7 @@ import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -39,8 +39,10 @@ class Candidate(NamedTuple):
     preferred: bool = False
 
 
-@dataclass(frozen=True)
-class LineDecision:
+class LineDecision(NamedTuple):
+    """One line's decision (a tuple: a backtest makes one per line of 100,000 orders,
+    and a frozen dataclass costs several times as much to build)."""
+
     sku: str
     quantity: int
     group: int
@@ -166,10 +168,16 @@ def route_many(orders: Sequence[RouteOrder], places: Sequence[Place], rules: Rul
     t = tab or table(warehouses)
     m = len(t.ids)
     plans = [matching.plan(rules, o, p) for o, p in zip(orders, places, strict=True)]
-    facts = [[_line_facts(ln, lp, t, stock) for ln, lp in zip(o.lines, pl.lines, strict=True)]
+    # Lines of one SKU under the same exclusions and requirements have the same facts,
+    # and the same quantity the same coverage: a batch of orders repeats SKUs, so each
+    # is worked out once per call (a backtest decides thousands of orders per call).
+    seen: dict[Any, _Line] = {}
+    covered: dict[tuple[int, int, bool], tuple[list[float], list[bool]]] = {}
+    facts = [[_facts_of(ln, lp, t, stock, seen) for ln, lp in zip(o.lines, pl.lines,
+                                                                    strict=True)]
              for o, pl in zip(orders, plans, strict=True)]
     rows = [row for k, (o, pl) in enumerate(zip(orders, plans, strict=True))
-            for row in _rows(k, o, pl, facts[k], m)]
+            for row in _rows(k, o, pl, facts[k], covered)]
     load = np.array([float(loads.get(w, 0)) for w in t.ids], dtype=np.float64)
     lat, lon, capacity, cost, priority = t.columns
     cols = (lat, lon, load, capacity, cost, priority)
@@ -215,6 +223,16 @@ def line_allowed(lp: LinePlan, wh: Warehouse) -> bool:
     return wh.warehouse_id not in lp.exclude and lp.require <= set(wh.capabilities)
 
 
+def _facts_of(ln: RouteLine, lp: LinePlan, t: Table, stock: Stock,
+              seen: dict[Any, _Line]) -> _Line:
+    key: Any = ((ln.sku, frozenset(lp.exclude), frozenset(lp.require))
+                if lp.exclude or lp.require else ln.sku)
+    found = seen.get(key)
+    if found is None:
+        found = seen[key] = _line_facts(ln, lp, t, stock)
+    return found
+
+
 def _line_facts(ln: RouteLine, lp: LinePlan, t: Table, stock: Stock) -> _Line:
     have = stock.get(ln.sku, {})
     available = [have.get(w, 0) for w in t.ids]
@@ -228,27 +246,33 @@ def _line_facts(ln: RouteLine, lp: LinePlan, t: Table, stock: Stock) -> _Line:
 
 
 def _rows(k: int, order: RouteOrder, plan: OrderPlan, facts: list[_Line],
-          m: int) -> list[_Row]:
+          covered: dict[tuple[int, int, bool], tuple[list[float], list[bool]]]
+          ) -> list[_Row]:
     rows = []
     together = plan.split == "together"  # keep lines together: whole-order warehouses only
     for group in _groups(order, plan):
         if len(group) == 1:  # the common case, without the per-warehouse line loop
             f, q = facts[group[0]], order.lines[group[0]].quantity
-            cov = [min(q, u) / q if ok else 0.0
-                   for u, ok in zip(f.usable, f.allowed, strict=True)]
-            allowed = [ok and (not together or c >= 1.0)
-                       for ok, c in zip(f.allowed, cov, strict=True)]
-            rows.append(_Row(k, group, cov, allowed))
+            key = (id(f), q, together)
+            found = covered.get(key)
+            if found is None:
+                cov = [min(q, u) / q if ok else 0.0
+                       for u, ok in zip(f.usable, f.allowed, strict=True)]
+                allowed = [ok and (not together or c >= 1.0)
+                           for ok, c in zip(f.allowed, cov, strict=True)]
+                found = covered[key] = (cov, allowed)
+            rows.append(_Row(k, group, *found))
             continue
-        total = sum(order.lines[i].quantity for i in group)
-        cov, allowed = [], []
-        for j in range(m):
-            fit = [i for i in group if facts[i].allowed[j]]
-            covered = sum(min(order.lines[i].quantity, facts[i].usable[j])
-                          for i in fit) / total
-            cov.append(covered)
-            allowed.append(bool(fit) and (not together or covered >= 1.0))
-        rows.append(_Row(k, group, cov, allowed))
+        # Several lines: per warehouse, the share of the group's units it can ship
+        # (lines it may take, up to their quantity), as arrays (lines x warehouses).
+        qty = np.array([order.lines[i].quantity for i in group], dtype=np.float64)
+        usable_ = np.array([facts[i].usable for i in group], dtype=np.float64)
+        ok = np.array([facts[i].allowed for i in group], dtype=np.bool_)
+        share = (np.minimum(usable_, qty[:, None]) * ok).sum(axis=0) / qty.sum()
+        fit = cast(list[bool], ok.any(axis=0).tolist())
+        cov = share.tolist()
+        rows.append(_Row(k, group, cov, [bool(f) and (not together or c >= 1.0)
+                                         for f, c in zip(fit, cov, strict=True)]))
     return rows
 
 
@@ -268,7 +292,7 @@ def _decide(order: RouteOrder, place: Place, rules: RuleSet, plan: OrderPlan,
         by_score = [j for j in order_ if math.isfinite(scores[j])]
         for i in row.lines:
             lines[i] = _line(i, g, order, plan.lines[i], facts[i], by_score, t, full,
-                             taken)
+                             taken, explain)
     notes_ = (place.note,) if place.note else ()
     return Decision(order.order_id, place, tuple(lines[i] for i in sorted(lines)),
                     tuple(groups), bool(plan.review), plan.review, plan.rush,
@@ -276,7 +300,8 @@ def _decide(order: RouteOrder, place: Place, rules: RuleSet, plan: OrderPlan,
 
 
 def _line(i: int, g: int, order: RouteOrder, lp: LinePlan, f: _Line, by_score: list[int],
-          t: Table, full: list[bool], taken: dict[tuple[str, int], int]) -> LineDecision:
+          t: Table, full: list[bool], taken: dict[tuple[str, int], int],
+          explain: bool = True) -> LineDecision:
     ln = order.lines[i]
     preferred = [j for j in (t.index.get(p) for p in lp.prefer) if j is not None
                  and f.allowed[j] and not full[j] and f.available[j] > lp.min_stock
@@ -293,9 +318,9 @@ def _line(i: int, g: int, order: RouteOrder, lp: LinePlan, f: _Line, by_score: l
             taken[(ln.sku, j)] = taken.get((ln.sku, j), 0) + q
             allocs.append((t.ids[j], q))
             need -= q
+    why = _why(allocs, preferred, t, lp, need) if explain else ""
     return LineDecision(ln.sku, ln.quantity, g, tuple(t.ids[j] for j in order_),
-                        tuple(allocs), _why(allocs, preferred, t, lp, need),
-                        tuple(lp.rules))
+                        tuple(allocs), why, tuple(lp.rules))
 
 
 def _why(allocs: list[tuple[str, int]], preferred: list[int], t: Table, lp: LinePlan,

@@ -79,6 +79,11 @@ class RuleSet:
     load_threshold: float = 1.0
     version: int = 0
     document: Mapping[str, Any] = field(default_factory=dict)  # as put, for get/history
+    passing: dict[tuple[str, ...], tuple[Rule, ...]] = field(
+        default_factory=dict, compare=False, repr=False)
+    """Memo of matching.plan: per (region, province, city, channel, payment, grade), the
+    rules whose text conditions hold. A set is immutable once parsed, so it never goes
+    stale; orders repeat a few dozen places and channels, so it stays small."""
 
     def weight_vector(self) -> tuple[float, ...]:
         return tuple(float(self.weights[w]) for w in WEIGHTS)

@@ -521,26 +521,26 @@ class Routing:
         candidate = rules.parse(document, whs)
         report = backtest.Report()
         groups = backtest.group(samples)
-        placed: list[tuple[RouteOrder, Place]] = []
+        placed: list[tuple[RouteOrder, Place, list[backtest.Sample]]] = []
         unplaced: list[str] = []
         for order, members in groups.items():
             try:
-                placed.append((order, self.place(order)))
+                placed.append((order, self.place(order), members))
             except InvalidArgument:
                 report.unplaced += len(members)
                 unplaced += [m.order.order_id for m in members][:max(0, 3 - len(unplaced))]
         report.distinct = len(placed)
-        skus = sorted({ln.sku for o, _ in placed for ln in o.lines})
+        skus = sorted({ln.sku for o, _, _ in placed for ln in o.lines})
         tab = router.table(whs)
         stock = await self.db.available(skus)
         loads = await self.loads() if tab.needs_loads else {}
         by_id = {w.warehouse_id: w for w in whs}
         for k in range(0, len(placed), BACKTEST_CHUNK):
             part = placed[k:k + BACKTEST_CHUNK]
-            decisions = router.route_many([o for o, _ in part], [p for _, p in part],
+            decisions = router.route_many([o for o, _, _ in part], [p for _, p, _ in part],
                                           candidate, whs, stock, loads, tab, explain=False)
-            for (o, p), d in zip(part, decisions, strict=True):
-                backtest.tally(report, groups[o], d, p, by_id)
+            for (_, p, members), d in zip(part, decisions, strict=True):
+                backtest.tally(report, members, d, p, by_id)
             await asyncio.sleep(0)  # a long backtest does not stall the calls beside it
         report.notes.append(
             f"decided on stock and loads as of now ({datetime.now(CHINA):%Y-%m-%d %H:%M} "

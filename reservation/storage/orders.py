@@ -181,6 +181,17 @@ class OrderStore:
         out = [(ref, int(score)) for ref, score in rows if (int(score), ref) > after]
         return out[:count]
 
+    async def docs_page(self, shard: int, low_ms: int, high_ms: int, after: tuple[int, str],
+                        count: int) -> tuple[tuple[int, str], list[str]]:
+        """Documents of one shard's orders created in [low, high], by (created, ref),
+        past `after`, at most count, in one script call; and the position reached
+        (pass it as `after` for the next page; unchanged when the page is empty)."""
+        raw = await self.store.eval("order_docs", [index(shard)], [
+            keys.prefix(shard), low_ms, high_ms, after[0], after[1], count])
+        if raw[0] == "":
+            return after, []
+        return (int(raw[0]), raw[1]), raw[2:]
+
     async def suspect_duplicates(self, ref: str, buyer_hash: str, address_key: str,
                                  created_ms: int) -> list[str]:
         """Register the order under its phone hash and address; return the other refs

@@ -39,7 +39,7 @@ EXTRA_LIBRARIES["order_apply_many"] = ("_order.lua",)
 # Scripts that need none of the libraries: sent with only _compat.lua, without the
 # library prelude every other script pays for on each call.
 STANDALONE = frozenset({"claim", "claim_many", "shorten", "intent", "phase", "due",
-                        "rules_put", "order_lookup"})
+                        "rules_put", "order_lookup", "order_docs"})
 NAMES = (
     "claim",
     "claim_many",
@@ -73,6 +73,7 @@ NAMES = (
     # Orders (reservation/ordersync/).
     "order_apply_many",
     "order_lookup",
+    "order_docs",
     # Routing (reservation/routing/).
     "rules_put",
     # Oversell guard: safety stock and circuit breakers (reservation/guard/).

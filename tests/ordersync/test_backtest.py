@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
+from reservation.ordersync import backtest as recorded_orders
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import routing_service_pb2 as rpb
@@ -75,7 +76,8 @@ async def ship(orders: ogrpc.OrderServiceStub, order_id: str, warehouse: str = "
 
 
 async def test_a_candidate_matches_the_decisions_only_of_the_version_that_made_them(
-        routed: RoutingStubs) -> None:
+        routed: RoutingStubs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recorded_orders, "PAGE", 3)  # the period is read in several pages
     orders = ogrpc.OrderServiceStub(routed.channel)
     va = await put(routed, RULES_A)
     await sync(orders, *[milk(f"A{i}", 1000 + i) for i in range(4)])
