@@ -7,6 +7,7 @@ decision as an explanation (`--json` for the message).
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,19 @@ def _call(args: argparse.Namespace, method: str, request: Any, admin: bool = Tru
           show: Any = None) -> int:
     stub = pb_grpc.RoutingAdminServiceStub if admin else pb_grpc.RoutingServiceStub
     return rpc.call(args, stub, method, request, show)
+
+def yuan_to_cents(text: str) -> int:
+    """An amount in yuan as typed ("499.99") to exact cents, for the API's *_cents fields
+    (a float would round 0.29 to 28.999...)."""
+    try:
+        cents = Decimal(text) * 100
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in yuan") from None
+    if not cents.is_finite() or cents != cents.to_integral_value() or cents < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in yuan (at most two "
+                                         "decimals, not negative)")
+    return int(cents)
+
 
 def _read(path: str) -> Any:
     """A YAML (or JSON, which is YAML) file."""
@@ -55,7 +69,7 @@ def _warehouse_put(a: argparse.Namespace) -> int:
     wh = pb.Warehouse(
         warehouse_id=a.warehouse_id, name=a.name or a.warehouse_id, region=a.region,
         province=a.province, city=a.city, capabilities=a.capability,
-        daily_capacity=a.capacity, cutoff_hour=a.cutoff_hour, cost_per_order=a.cost,
+        daily_capacity=a.capacity, cutoff_hour=a.cutoff_hour, cost_per_order_cents=a.cost,
         priority=a.priority, safety_stock=a.safety_stock, disabled=a.disabled)
     return _call(a, "PutWarehouse", pb.PutWarehouseRequest(warehouse=wh))
 
@@ -174,7 +188,7 @@ def _route(a: argparse.Namespace) -> int:
         channel=a.channel, order_id=a.order_id, lines=a.sku,
         destination=pb.Destination(province=a.province, city=a.city, district=a.district,
                                    region=a.region, address=a.address),
-        amount=a.amount, payment_method=a.payment, customer_grade=a.grade,
+        amount_cents=a.amount, payment_method=a.payment, customer_grade=a.grade,
         promised_hours=a.promised_hours)
     show = None if a.json else (lambda reply: explain(reply.decision))
     return _call(a, "Route", req, admin=False, show=show)
@@ -197,7 +211,8 @@ def add_commands(sub: Any) -> None:
                    help="COLD_CHAIN, OVERSIZE, FRAGILE, HAZMAT (repeat)")
     p.add_argument("--capacity", type=int, default=0, help="orders a day (0: unlimited)")
     p.add_argument("--cutoff-hour", type=int, default=24)
-    p.add_argument("--cost", type=float, default=0.0, help="cost per order")
+    p.add_argument("--cost", type=yuan_to_cents, default=0, metavar="YUAN",
+                   help="cost per order in yuan (sent exactly, as cost_per_order_cents)")
     p.add_argument("--priority", type=int, default=0)
     p.add_argument("--safety-stock", type=int, default=0)
     p.add_argument("--disabled", action="store_true")
@@ -246,7 +261,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--address", default="")
     p.add_argument("--channel", default="cli")
     p.add_argument("--order-id", default="")
-    p.add_argument("--amount", type=float, default=0.0)
+    p.add_argument("--amount", type=yuan_to_cents, default=0, metavar="YUAN",
+                   help="the order's amount in yuan (sent exactly, as amount_cents)")
     p.add_argument("--payment", default="")
     p.add_argument("--grade", default="")
     p.add_argument("--promised-hours", type=float, default=0.0)

@@ -19,6 +19,31 @@ from reservation.settings import Settings
 from reservation.v1 import reservation_service_pb2 as rs_pb
 from reservation.v1 import routing_service_pb2 as pb
 
+# Money crosses the API in exact cents (int64); the deprecated double fields in yuan are
+# still read when the cents field is unset. The routing domain keeps yuan as floats (its
+# rules compare amounts in yuan); cents / 100 is the one conversion, here at the edge.
+MAX_AMOUNT_CENTS = 10**14          # the routing domain's bound: 1e12 yuan
+MAX_COST_CENTS = 100_000_000       # warehouses.py's bound: 1,000,000 yuan
+
+
+def yuan(msg: Any, cents_name: str, yuan_name: str, field: str, top: int) -> float:
+    """The amount in yuan from `cents_name` when set (checked 0..top, and against the
+    deprecated `yuan_name` if that is set too), else from `yuan_name` as sent."""
+    old = getattr(msg, yuan_name)
+    if not msg.HasField(cents_name):
+        return float(old)
+    cents = getattr(msg, cents_name)
+    if not 0 <= cents <= top:
+        raise InvalidArgument(field, f"must be 0..{top} cents, got {cents}")
+    if old and not (math.isfinite(old) and round(old * 100) == cents):
+        raise InvalidArgument(field, f"is {cents} cents but the deprecated {yuan_name} says "
+                                     f"{old!r} yuan: send {cents_name} alone")
+    return cents / 100
+
+
+def cents(amount_yuan: float) -> int:
+    return round(amount_yuan * 100)
+
 
 def warehouse(msg: pb.Warehouse) -> Warehouse:
     return Warehouse(
@@ -26,7 +51,9 @@ def warehouse(msg: pb.Warehouse) -> Warehouse:
         province=msg.province, city=msg.city, latitude=msg.latitude,
         longitude=msg.longitude, capabilities=tuple(msg.capabilities),
         daily_capacity=msg.daily_capacity, cutoff_hour=msg.cutoff_hour or 24,
-        cost_per_order=msg.cost_per_order, priority=msg.priority,
+        cost_per_order=yuan(msg, "cost_per_order_cents", "cost_per_order",
+                            "warehouse.cost_per_order_cents", MAX_COST_CENTS),
+        priority=msg.priority,
         safety_stock=msg.safety_stock, active=not msg.disabled)
 
 
@@ -35,7 +62,8 @@ def to_warehouse(wh: Warehouse, orders_today: int = 0) -> pb.Warehouse:
         warehouse_id=wh.warehouse_id, name=wh.name, region=wh.region, province=wh.province,
         city=wh.city, latitude=wh.latitude, longitude=wh.longitude,
         capabilities=list(wh.capabilities), daily_capacity=wh.daily_capacity,
-        cutoff_hour=wh.cutoff_hour, cost_per_order=wh.cost_per_order, priority=wh.priority,
+        cutoff_hour=wh.cutoff_hour, cost_per_order=wh.cost_per_order,
+        cost_per_order_cents=cents(wh.cost_per_order), priority=wh.priority,
         safety_stock=wh.safety_stock, disabled=not wh.active, orders_today=orders_today)
 
 
@@ -82,7 +110,9 @@ def route_order(msg: pb.RouteRequest) -> RouteOrder:
         lines=tuple(RouteLine(ln.sku, ln.quantity, ln.category, ln.brand)
                     for ln in msg.lines),
         destination=_destination(msg.destination), channel=msg.channel,
-        order_id=msg.order_id, amount=msg.amount, payment=msg.payment_method,
+        order_id=msg.order_id,
+        amount=yuan(msg, "amount_cents", "amount", "amount_cents", MAX_AMOUNT_CENTS),
+        payment=msg.payment_method,
         customer_grade=msg.customer_grade, promised_hours=msg.promised_hours)
 
 
@@ -96,7 +126,9 @@ def reserve_route_order(msg: rs_pb.ReserveRequest) -> RouteOrder:
         lines=tuple(RouteLine(ln.sku, ln.quantity, x.category, x.brand)
                     for ln, x in zip(msg.lines, extra, strict=True)),
         destination=_destination(msg.destination), channel=msg.channel,
-        order_id=msg.order_id, amount=attrs.amount, payment=attrs.payment_method,
+        order_id=msg.order_id,
+        amount=yuan(attrs, "amount_cents", "amount", "route.amount_cents", MAX_AMOUNT_CENTS),
+        payment=attrs.payment_method,
         customer_grade=attrs.customer_grade, promised_hours=attrs.promised_hours)
 
 
@@ -185,4 +217,5 @@ def backtest(r: Report) -> pb.BacktestRoutingResponse:
         moves=[pb.BacktestMove(before=b, after=a, orders=m.orders, examples=m.examples)
                for b, a, m in r.top_moves()],
         cost_before=r.cost_before, cost_after=r.cost_after,
+        cost_before_cents=cents(r.cost_before), cost_after_cents=cents(r.cost_after),
         mean_km_before=r.km_before / n, mean_km_after=r.km_after / n, notes=r.notes)

@@ -32,18 +32,20 @@ class ReserveRequest(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_types_pb2.OrderLine, _Mapping]]] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., allow_queue: _Optional[bool] = ..., destination: _Optional[_Union[_routing_service_pb2.Destination, _Mapping]] = ..., route: _Optional[_Union[RouteAttributes, _Mapping]] = ...) -> None: ...
 
 class RouteAttributes(_message.Message):
-    __slots__ = ("amount", "payment_method", "customer_grade", "promised_hours", "lines")
+    __slots__ = ("amount", "payment_method", "customer_grade", "promised_hours", "lines", "amount_cents")
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_GRADE_FIELD_NUMBER: _ClassVar[int]
     PROMISED_HOURS_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_CENTS_FIELD_NUMBER: _ClassVar[int]
     amount: float
     payment_method: str
     customer_grade: str
     promised_hours: float
     lines: _containers.RepeatedCompositeFieldContainer[_routing_service_pb2.RouteLine]
-    def __init__(self, amount: _Optional[float] = ..., payment_method: _Optional[str] = ..., customer_grade: _Optional[str] = ..., promised_hours: _Optional[float] = ..., lines: _Optional[_Iterable[_Union[_routing_service_pb2.RouteLine, _Mapping]]] = ...) -> None: ...
+    amount_cents: int
+    def __init__(self, amount: _Optional[float] = ..., payment_method: _Optional[str] = ..., customer_grade: _Optional[str] = ..., promised_hours: _Optional[float] = ..., lines: _Optional[_Iterable[_Union[_routing_service_pb2.RouteLine, _Mapping]]] = ..., amount_cents: _Optional[int] = ...) -> None: ...
 
 class ReserveResponse(_message.Message):
     __slots__ = ("reservation", "routing")

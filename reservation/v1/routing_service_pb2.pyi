@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Warehouse(_message.Message):
-    __slots__ = ("warehouse_id", "name", "region", "province", "city", "latitude", "longitude", "capabilities", "daily_capacity", "cutoff_hour", "cost_per_order", "priority", "safety_stock", "disabled", "orders_today")
+    __slots__ = ("warehouse_id", "name", "region", "province", "city", "latitude", "longitude", "capabilities", "daily_capacity", "cutoff_hour", "cost_per_order", "priority", "safety_stock", "disabled", "orders_today", "cost_per_order_cents")
     WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,7 @@ class Warehouse(_message.Message):
     SAFETY_STOCK_FIELD_NUMBER: _ClassVar[int]
     DISABLED_FIELD_NUMBER: _ClassVar[int]
     ORDERS_TODAY_FIELD_NUMBER: _ClassVar[int]
+    COST_PER_ORDER_CENTS_FIELD_NUMBER: _ClassVar[int]
     warehouse_id: str
     name: str
     region: str
@@ -42,7 +43,8 @@ class Warehouse(_message.Message):
     safety_stock: int
     disabled: bool
     orders_today: int
-    def __init__(self, warehouse_id: _Optional[str] = ..., name: _Optional[str] = ..., region: _Optional[str] = ..., province: _Optional[str] = ..., city: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., capabilities: _Optional[_Iterable[str]] = ..., daily_capacity: _Optional[int] = ..., cutoff_hour: _Optional[int] = ..., cost_per_order: _Optional[float] = ..., priority: _Optional[int] = ..., safety_stock: _Optional[int] = ..., disabled: _Optional[bool] = ..., orders_today: _Optional[int] = ...) -> None: ...
+    cost_per_order_cents: int
+    def __init__(self, warehouse_id: _Optional[str] = ..., name: _Optional[str] = ..., region: _Optional[str] = ..., province: _Optional[str] = ..., city: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., capabilities: _Optional[_Iterable[str]] = ..., daily_capacity: _Optional[int] = ..., cutoff_hour: _Optional[int] = ..., cost_per_order: _Optional[float] = ..., priority: _Optional[int] = ..., safety_stock: _Optional[int] = ..., disabled: _Optional[bool] = ..., orders_today: _Optional[int] = ..., cost_per_order_cents: _Optional[int] = ...) -> None: ...
 
 class PutWarehouseRequest(_message.Message):
     __slots__ = ("warehouse",)
@@ -186,7 +188,7 @@ class RouteLine(_message.Message):
     def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ..., category: _Optional[str] = ..., brand: _Optional[str] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
-    __slots__ = ("channel", "order_id", "lines", "destination", "amount", "payment_method", "customer_grade", "promised_hours", "what_if")
+    __slots__ = ("channel", "order_id", "lines", "destination", "amount", "payment_method", "customer_grade", "promised_hours", "what_if", "amount_cents")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
@@ -196,6 +198,7 @@ class RouteRequest(_message.Message):
     CUSTOMER_GRADE_FIELD_NUMBER: _ClassVar[int]
     PROMISED_HOURS_FIELD_NUMBER: _ClassVar[int]
     WHAT_IF_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_CENTS_FIELD_NUMBER: _ClassVar[int]
     channel: str
     order_id: str
     lines: _containers.RepeatedCompositeFieldContainer[RouteLine]
@@ -205,7 +208,8 @@ class RouteRequest(_message.Message):
     customer_grade: str
     promised_hours: float
     what_if: bool
-    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[RouteLine, _Mapping]]] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., amount: _Optional[float] = ..., payment_method: _Optional[str] = ..., customer_grade: _Optional[str] = ..., promised_hours: _Optional[float] = ..., what_if: _Optional[bool] = ...) -> None: ...
+    amount_cents: int
+    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[RouteLine, _Mapping]]] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., amount: _Optional[float] = ..., payment_method: _Optional[str] = ..., customer_grade: _Optional[str] = ..., promised_hours: _Optional[float] = ..., what_if: _Optional[bool] = ..., amount_cents: _Optional[int] = ...) -> None: ...
 
 class RouteResponse(_message.Message):
     __slots__ = ("decision",)
@@ -450,7 +454,7 @@ class BacktestMove(_message.Message):
     def __init__(self, before: _Optional[str] = ..., after: _Optional[str] = ..., orders: _Optional[int] = ..., examples: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BacktestRoutingResponse(_message.Message):
-    __slots__ = ("orders", "distinct_orders", "unplaced", "vs_recorded", "vs_shipped", "rules", "warehouses", "versions", "moves", "cost_before", "cost_after", "mean_km_before", "mean_km_after", "notes")
+    __slots__ = ("orders", "distinct_orders", "unplaced", "vs_recorded", "vs_shipped", "rules", "warehouses", "versions", "moves", "cost_before", "cost_after", "mean_km_before", "mean_km_after", "notes", "cost_before_cents", "cost_after_cents")
     ORDERS_FIELD_NUMBER: _ClassVar[int]
     DISTINCT_ORDERS_FIELD_NUMBER: _ClassVar[int]
     UNPLACED_FIELD_NUMBER: _ClassVar[int]
@@ -465,6 +469,8 @@ class BacktestRoutingResponse(_message.Message):
     MEAN_KM_BEFORE_FIELD_NUMBER: _ClassVar[int]
     MEAN_KM_AFTER_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
+    COST_BEFORE_CENTS_FIELD_NUMBER: _ClassVar[int]
+    COST_AFTER_CENTS_FIELD_NUMBER: _ClassVar[int]
     orders: int
     distinct_orders: int
     unplaced: int
@@ -479,4 +485,6 @@ class BacktestRoutingResponse(_message.Message):
     mean_km_before: float
     mean_km_after: float
     notes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, orders: _Optional[int] = ..., distinct_orders: _Optional[int] = ..., unplaced: _Optional[int] = ..., vs_recorded: _Optional[_Union[BacktestTally, _Mapping]] = ..., vs_shipped: _Optional[_Union[BacktestTally, _Mapping]] = ..., rules: _Optional[_Iterable[_Union[BacktestRuleRow, _Mapping]]] = ..., warehouses: _Optional[_Iterable[_Union[BacktestWarehouseRow, _Mapping]]] = ..., versions: _Optional[_Iterable[_Union[BacktestVersionRow, _Mapping]]] = ..., moves: _Optional[_Iterable[_Union[BacktestMove, _Mapping]]] = ..., cost_before: _Optional[float] = ..., cost_after: _Optional[float] = ..., mean_km_before: _Optional[float] = ..., mean_km_after: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+    cost_before_cents: int
+    cost_after_cents: int
+    def __init__(self, orders: _Optional[int] = ..., distinct_orders: _Optional[int] = ..., unplaced: _Optional[int] = ..., vs_recorded: _Optional[_Union[BacktestTally, _Mapping]] = ..., vs_shipped: _Optional[_Union[BacktestTally, _Mapping]] = ..., rules: _Optional[_Iterable[_Union[BacktestRuleRow, _Mapping]]] = ..., warehouses: _Optional[_Iterable[_Union[BacktestWarehouseRow, _Mapping]]] = ..., versions: _Optional[_Iterable[_Union[BacktestVersionRow, _Mapping]]] = ..., moves: _Optional[_Iterable[_Union[BacktestMove, _Mapping]]] = ..., cost_before: _Optional[float] = ..., cost_after: _Optional[float] = ..., mean_km_before: _Optional[float] = ..., mean_km_after: _Optional[float] = ..., notes: _Optional[_Iterable[str]] = ..., cost_before_cents: _Optional[int] = ..., cost_after_cents: _Optional[int] = ...) -> None: ...

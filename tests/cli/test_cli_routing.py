@@ -78,3 +78,25 @@ async def test_warehouses_rules_and_route_from_the_command_line(
     assert code == 0 and json.loads(out)["rules"]["rolledBackTo"] == 1
     code, out, _ = await cli(app, "rules", "history")
     assert out.splitlines()[0] == "current version: 2"
+
+
+async def test_amounts_typed_in_yuan_are_sent_as_exact_cents(
+        app: App, stubs, tmp_path: Path) -> None:
+    """--cost 12.29 reaches the server as 1229 cents (a float would carry 12.29 as
+    12.2899...); an amount with a third decimal is refused before any call."""
+    code, out, err = await cli(app, "warehouses", "put", "WH-C", "--name", "C仓",
+                               "--city", "杭州", "--cost", "12.29")
+    assert code == 0, err
+    assert json.loads(out)["warehouse"]["costPerOrderCents"] == 1229
+    rules = tmp_path / "big.yaml"
+    rules.write_text("rules:\n  - name: big\n    when: {amount_above: 500}\n"
+                     "    then: {review: big order}\n", encoding="utf-8")
+    assert (await cli(app, "rules", "put", str(rules)))[0] == 0
+    await load(stubs, ("TEA-9", "WH-C", 5))
+    code, out, err = await cli(app, "route", "--city", "杭州", "--sku", "TEA-9:1",
+                               "--amount", "500.01", "--json")
+    assert code == 0, err
+    assert json.loads(out)["decision"]["reviewReason"] == "big order"
+    code, _, err = await cli(app, "route", "--city", "杭州", "--sku", "TEA-9:1",
+                             "--amount", "500.001")
+    assert code == 2 and "at most two decimals" in err
