@@ -54,13 +54,17 @@ def read(path: str | Path, sheet: str = "") -> History:
     """The orders of a CSV or XLSX file (by its suffix)."""
     p = Path(path)
     try:
-        if p.suffix.lower() in (".xlsx", ".xlsm"):
-            rows = _xlsx_rows(p, sheet)
-        else:
-            rows = _csv_rows(p.read_bytes())
-        return parse(rows)
+        data = p.read_bytes()
     except OSError as exc:
         raise HistoryError(f"cannot read {p}: {exc.strerror or exc}") from None
+    return read_bytes(data, p.name, sheet)
+
+
+def read_bytes(data: bytes, filename: str, sheet: str = "") -> History:
+    """The orders of an uploaded file's bytes; XLSX when the name says so, else CSV."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        return parse(_xlsx_rows(data, filename, sheet))
+    return parse(_csv_rows(data))
 
 
 def _csv_rows(data: bytes) -> Iterator[Sequence[object]]:
@@ -74,7 +78,7 @@ def _csv_rows(data: bytes) -> Iterator[Sequence[object]]:
     return iter(csv.reader(io.StringIO(text)))
 
 
-def _xlsx_rows(path: Path, sheet: str) -> Iterator[Sequence[object]]:
+def _xlsx_rows(data: bytes, filename: str, sheet: str) -> Iterator[Sequence[object]]:
     # openpyxl: the maintained reader of Excel's XML format; read-only mode streams rows
     # instead of building the whole workbook (a month of orders is a large sheet).
     import zipfile
@@ -82,9 +86,9 @@ def _xlsx_rows(path: Path, sheet: str) -> Iterator[Sequence[object]]:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise HistoryError(f"{path.name} is not an XLSX workbook: {exc}") from None
+        raise HistoryError(f"{filename} is not an XLSX workbook: {exc}") from None
     if sheet and sheet not in book.sheetnames:
         raise HistoryError(f"no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
     ws = book[sheet] if sheet else book.worksheets[0]

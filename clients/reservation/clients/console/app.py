@@ -25,6 +25,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from reservation.api import connection
+from reservation.clients.console import backtest
 from reservation.clients.console.client import (
     BREAKER_STATES,
     SALE_STATES,
@@ -70,6 +71,7 @@ def build_app(target: str, groups: tuple[str, ...] = ("wms",)) -> Starlette:
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         async with connection.aio_channel(target) as channel:
             state["console"] = Console(channel, groups)
+            state["channel"] = channel
             yield
 
     def console() -> Console:
@@ -218,4 +220,5 @@ def build_app(target: str, groups: tuple[str, ...] = ("wms",)) -> Starlette:
         Route("/dead-letters/{action:str}", dead_letter, methods=["POST"]),
         Route("/breakers/force", force, methods=["POST"]),
     ]
+    routes += backtest.routes(lambda: state["channel"], _operator, TEMPLATES)
     return Starlette(routes=routes, lifespan=lifespan)
