@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv run-deps lock proto test-fast lint lint-proto docs test demo bench chaos mutants fuzz model clean
+.PHONY: venv run-deps lock proto stubs codegen-deps test-fast lint lint-proto breaking-proto released-image docs test demo bench chaos mutants fuzz model clean
 
 # Every install comes from uv.lock (hashes of every file, one universal resolution for
 # Linux/macOS, x86_64/aarch64, Python 3.11+). uv itself is bootstrapped into the venv at
@@ -42,6 +42,30 @@ docs: venv
 
 lint-proto: venv
 	cd protos && ../$(BIN)/buf lint
+
+# The protos against the last released API (protos/released.binpb, a buf image of the
+# release's protos; there are no git tags to compare with): a wire, JSON or generated-code
+# break fails it. CI runs it (tests/test_proto.py). After a release: make released-image.
+breaking-proto: venv
+	cd protos && ../$(BIN)/buf breaking --against released.binpb
+
+# Rebuild protos/released.binpb from the protos at RELEASED_REF (the commit CHANGELOG.md
+# names for the release being made; 0.1.0 is d07e467) and commit it with the release.
+RELEASED_REF ?= d07e467
+released-image: venv
+	rm -rf .released && mkdir .released && git archive $(RELEASED_REF) protos | tar -x -C .released
+	$(BIN)/buf build .released/protos -o protos/released.binpb
+	rm -rf .released
+
+# Go, Java and TypeScript client stubs from buf.gen.yaml, local plugins only (Debian's
+# protoc-gen-go, protoc-gen-go-grpc, protobuf-compiler-grpc-java-plugin; ts-proto from
+# codegen/package-lock.json), into STUBS_OUT (not committed).
+STUBS_OUT ?= gen
+codegen-deps:
+	cd codegen && npm ci --no-audit --no-fund --loglevel=error
+
+stubs: venv codegen-deps
+	$(BIN)/buf generate protos --template buf.gen.yaml --output $(STUBS_OUT)
 
 # The runtime set alone (what the image installs: the server and its otel extra), in
 # .venv-run: to run the service without the development tools, or to see its size.

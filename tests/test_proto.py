@@ -76,3 +76,35 @@ def test_descriptor_set_with_comments_matches_the_protos(tmp_path):
                    check=True)
     assert out.read_bytes() == (ROOT / "reservation/v1/descriptors.binpb").read_bytes(), \
         "reservation/v1/descriptors.binpb is stale: make proto"
+
+
+def _buf() -> str:
+    buf = shutil.which("buf", path=str(Path(sys.executable).parent)) or shutil.which("buf")
+    if buf is None:
+        pytest.fail("buf is missing: it comes with the dev extra (buf-bin)")
+    return buf
+
+
+def test_protos_do_not_break_the_released_api():
+    """make breaking-proto: buf breaking (FILE rules) against protos/released.binpb, the
+    image of the last release's protos (there are no git tags to compare with)."""
+    result = subprocess.run([_buf(), "breaking", "--against", "released.binpb"],
+                            cwd=ROOT / "protos", capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_breaking_change_is_caught(tmp_path):
+    """The check is live: a field renumbered and a field's type changed in a copy of the
+    protos are each named by buf breaking against the same released image."""
+    shutil.copytree(ROOT / "protos", tmp_path / "protos")
+    types = tmp_path / "protos/reservation/v1/types.proto"
+    text = types.read_text()
+    assert "  int64 quantity = 3;\n}" in text
+    types.write_text(text.replace("  int64 quantity = 3;\n}", "  int32 quantity = 3;\n}", 1)
+                     .replace("  string failed_sku = 9;", "  string failed_sku = 19;"))
+    result = subprocess.run([_buf(), "breaking", "--against", "released.binpb"],
+                            cwd=tmp_path / "protos", capture_output=True, text=True,
+                            check=False)
+    assert result.returncode != 0
+    assert 'changed type from "int64" to "int32"' in result.stdout
+    assert "failed_sku" in result.stdout
