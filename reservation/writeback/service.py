@@ -54,8 +54,10 @@ class WriteBack:
             return self.groups[0]
         validation.code("group", value)
         if value not in self.groups:
-            raise InvalidArgument("group", f"is not a configured write-back group "
-                                           f"({', '.join(self.groups)})")
+            setting = f"RESERVATION_{self.setting.upper()}"
+            raise InvalidArgument("group", f"{value!r} is not configured on the service: "
+                                           f"{setting} is {','.join(self.groups)!r} (add it "
+                                           "there and restart the service)")
         return value
 
     # -- pull and acknowledge -----------------------------------------------------------

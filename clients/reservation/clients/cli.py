@@ -22,6 +22,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import grpc
+
 from reservation.clients import demo
 from reservation.clients.audit import puller as audit_puller
 from reservation.clients.channels import fake_server
@@ -92,3 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # a bad option value the parser could not see (TLS pairs)
         print(f"reservation-clients {args.command}: {exc}", file=sys.stderr)
         return 2
+    except grpc.RpcError as exc:
+        # The service refused what this process asked at start (a feed group it does not
+        # have, a token it does not know): one line saying so, not a traceback.
+        code = exc.code().name if isinstance(exc, grpc.Call) else "UNKNOWN"
+        details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+        print(f"reservation-clients {args.command}: the service answered {code}: {details}",
+              file=sys.stderr)
+        return 1
