@@ -109,6 +109,7 @@ def start_sale(environment: Any, **_: Any) -> None:
     with connection.channel(address, connection.tls_from_env()) as channel:
         try:
             admin_grpc.AdminServiceStub(channel).StartFlashSale(admin_pb.StartFlashSaleRequest(
+                create_skus=True,  # the load test's SKU is its own
                 sale_id=SALE_ID, starts_at=_timestamp(0), ends_at=_timestamp(3_600_000),
                 items=[types_pb.StockItem(sku=SKU, warehouse_id=WAREHOUSE, quantity=UNITS)]),
                 metadata=METADATA, timeout=10)

@@ -256,6 +256,7 @@ async def _start_sale(admin: admin_grpc.AdminServiceStub, hold_ttl_s: float,
     ends.FromSeconds(starts.seconds + 3600)
     ttl.FromMilliseconds(int(hold_ttl_s * 1000))
     await admin.StartFlashSale(admin_pb.StartFlashSaleRequest(
+        create_skus=True,  # the demo's SKUs are its own
         sale_id="demo-flash-sale", starts_at=starts, ends_at=ends, hold_ttl=ttl,
         per_buyer_limit=PER_BUYER_LIMIT,
         items=[pb.StockItem(sku=s, warehouse_id=w, quantity=q) for s, w, q in items]))

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from reservation.api import connection
-from reservation.cli import rpc
+from reservation.cli import plan, rpc
 from reservation.v1 import listing_service_pb2 as pb
 from reservation.v1 import listing_service_pb2_grpc as pb_grpc
 
@@ -55,6 +55,8 @@ def _quantities(a: argparse.Namespace) -> int:
 
 
 def _resync(a: argparse.Namespace) -> int:
+    if a.dry_run:
+        return plan.plan(a, "listings resync", lambda reads: _resync_plan(reads, a))
     return _call(a, "ResyncChannelStock", pb.ResyncChannelStockRequest(channel=a.channel,
                                                                       shop=a.shop))
 
@@ -63,10 +65,20 @@ def _rules_get(a: argparse.Namespace) -> int:
     return _call(a, "GetListingRules", pb.GetListingRulesRequest(version=a.version))
 
 
+async def _resync_plan(reads: plan.Reads, a: argparse.Namespace) -> dict[str, Any]:
+    """Nothing to read but the rule set in force: the workers push what it says."""
+    rules = (await reads(pb_grpc.ListingServiceStub, "GetListingRules",
+                         pb.GetListingRulesRequest())).rules
+    return {"channel": a.channel, "shop": a.shop or "(every shop)",
+            "effect": "its stock-sync workers push every SKU again",
+            "rules_version": rules.version}
+
+
 def _rules_put(a: argparse.Namespace) -> int:
-    return _call(a, "PutListingRules", pb.PutListingRulesRequest(
+    return rpc.call(a, pb_grpc.ListingServiceStub, "PutListingRules", pb.PutListingRulesRequest(
         document_json=_document(a.file), comment=a.comment,
-        expected_version=a.expected_version, actor=_actor()))
+        expected_version=a.expected_version, actor=_actor(), validate_only=a.dry_run),
+        show=plan.show("listings rules put") if a.dry_run else None)
 
 
 def _rules_history(a: argparse.Namespace) -> int:
@@ -74,8 +86,19 @@ def _rules_history(a: argparse.Namespace) -> int:
 
 
 def _rules_rollback(a: argparse.Namespace) -> int:
+    if a.dry_run:
+        return plan.plan(a, "listings rules rollback", lambda reads: _rollback_plan(reads, a))
     return _call(a, "RollbackListingRules", pb.RollbackListingRulesRequest(
         version=a.version, actor=_actor()))
+
+
+async def _rollback_plan(reads: plan.Reads, a: argparse.Namespace) -> dict[str, Any]:
+    stub = pb_grpc.ListingServiceStub
+    current = (await reads(stub, "GetListingRules", pb.GetListingRulesRequest())).rules
+    old = (await reads(stub, "GetListingRules", pb.GetListingRulesRequest(
+        version=a.version))).rules
+    return {"version": [current.version, current.version + 1],
+            "document_of_version": old.version, "document_json": old.document_json}
 
 
 def add_commands(sub: Any) -> None:
@@ -97,6 +120,7 @@ def add_commands(sub: Any) -> None:
                       help="ask a channel's (or one shop's) workers to push every SKU again")
     p.add_argument("channel")
     p.add_argument("shop", nargs="?", default="")
+    plan.add_dry_run(p)
     p.set_defaults(func=_resync)
 
     rules = ls.add_parser("rules", help="the listing rule set: shares per channel")
@@ -109,10 +133,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--comment", default="")
     p.add_argument("--expected-version", type=int, default=0,
                    help="refuse unless this is the current version")
+    plan.add_dry_run(p)
     p.set_defaults(func=_rules_put)
     p = rs.add_parser("history", parents=[common], help="earlier versions, newest first")
     p.add_argument("--limit", type=int, default=0)
     p.set_defaults(func=_rules_history)
     p = rs.add_parser("rollback", parents=[common], help="an earlier version, put again")
     p.add_argument("version", type=int)
+    plan.add_dry_run(p)
     p.set_defaults(func=_rules_rollback)

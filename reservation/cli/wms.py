@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 
 from reservation.api import connection
-from reservation.cli import output
+from reservation.cli import output, plan
 from reservation.v1 import write_back_service_pb2 as pb
 from reservation.v1 import write_back_service_pb2_grpc as pb_grpc
 
@@ -42,11 +42,24 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _dead_letters(args: argparse.Namespace) -> int:
+    if args.replay is not None and args.dry_run:
+        return plan.plan(args, "wms dead-letters --replay",
+                         lambda reads: _replay_plan(reads, args))
     if args.replay is not None:
         return _call(args, "ReplayWriteBackDeadLetters", pb.ReplayWriteBackDeadLettersRequest(
             group=args.group, event_ids=args.replay))
     return _call(args, "ListWriteBackDeadLetters", pb.ListWriteBackDeadLettersRequest(
         group=args.group, page_size=args.page_size))
+
+
+async def _replay_plan(reads: plan.Reads, args: argparse.Namespace) -> dict[str, Any]:
+    listed = await reads(pb_grpc.WriteBackServiceStub, "ListWriteBackDeadLetters",
+                         pb.ListWriteBackDeadLettersRequest(group=args.group, page_size=1000))
+    there = [e.event_id for e in listed.events]
+    wanted = args.replay or there
+    return {"group": args.group or "(the service's)",
+            "replayed": [i for i in wanted if i in there],
+            "not_dead_lettered": [i for i in wanted if i not in there]}
 
 
 def add_commands(sub: Any) -> None:
@@ -63,5 +76,6 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--page-size", type=int, default=100)
     p.add_argument("--replay", nargs="*", metavar="EVENT_ID",
                    help="replay these event ids (none given: all)")
+    plan.add_dry_run(p)
     p.set_defaults(func=_dead_letters)
 

@@ -22,6 +22,7 @@ class RejectReason(StrEnum):
     CHANNEL_PAUSED = "CHANNEL_PAUSED"
     RATE_LIMITED = "RATE_LIMITED"
     BLOCKED = "BLOCKED"
+    SALE_PAUSED = "SALE_PAUSED"
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class SaleState(StrEnum):
     ACTIVE = "ACTIVE"
     ENDED = "ENDED"
     STOPPED = "STOPPED"
+    PAUSED = "PAUSED"
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,14 @@ class FlashSale:
     buyer_rate: RateLimit = RateLimit()
     device_rate: RateLimit = RateLimit()
     ip_rate: RateLimit = RateLimit()
+    paused: bool = False
+    """Held by an operator (PauseFlashSale) until resumed: reserves nothing."""
 
     def state(self, now_ms: int) -> SaleState:
         if self.stopped:
             return SaleState.STOPPED
+        if self.paused and now_ms < self.ends_at_ms:
+            return SaleState.PAUSED
         if now_ms < self.starts_at_ms:
             return SaleState.SCHEDULED
         return SaleState.ACTIVE if now_ms < self.ends_at_ms else SaleState.ENDED

@@ -183,8 +183,12 @@ class Interception:
         return rs
 
     async def put_rules(self, document: Mapping[str, Any], comment: str = "",
-                        expected_version: int = 0, actor: str = "") -> RuleSet:
+                        expected_version: int = 0, actor: str = "",
+                        validate_only: bool = False) -> RuleSet:
+        """validate_only: every check, and the version it would get; nothing stored."""
         rules_.parse(document)  # everything checked before anything is written
+        if validate_only:
+            return rules_.parse(document, await self.store.next_version(expected_version))
         record = json.dumps({"document": document, "comment": comment, "actor": actor,
                              "at_ms": self.clock()}, ensure_ascii=False, sort_keys=True)
         version = await self.store.put_rules(record, expected_version)

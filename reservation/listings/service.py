@@ -100,11 +100,14 @@ class Listings:
 
     async def put_rules(self, document: Mapping[str, Any], comment: str = "",
                         expected_version: int = 0, actor: str = "",
-                        rolled_back_to: int = 0) -> RulesVersion:
+                        rolled_back_to: int = 0, validate_only: bool = False) -> RulesVersion:
+        """validate_only: every check, and the version it would get; nothing stored."""
         if expected_version < 0:
             raise InvalidArgument("expected_version", "must be 0 (any) or a version")
         rules_.parse(document)  # everything checked before anything is written
         record = RulesVersion(0, dict(document), comment, self.clock(), rolled_back_to, actor)
+        if validate_only:
+            return replace(record, version=await self.db.next_version(expected_version))
         version = await self.db.put_rules(record.encode(), expected_version)
         return replace(record, version=version)
 

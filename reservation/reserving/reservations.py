@@ -47,6 +47,23 @@ class Started:
     """claim_reserve's raw reply, from this turn's pipeline."""
 
 
+SUPERSEDE_ROUNDS = 3
+"""Attempts of a request whose key names a REJECTED other request: each replaces the
+rejected one; concurrent corrected copies converge in two (see Reservations.reserve)."""
+
+
+class OtherRequest(AlreadyExists):
+    """The key (channel, order_id) names another request (other lines or buyer_id);
+    `existing` is its recorded identity. ALREADY_EXISTS unless that one was REJECTED."""
+
+    def __init__(self, ref: str, existing: str) -> None:
+        super().__init__(f"order {ref} was already reserved with different lines or "
+                         "buyer_id; an idempotency key (channel, order_id) names one "
+                         "request (a REJECTED one may be replaced at once)")
+        self.ref = ref
+        self.existing = existing
+
+
 class Reservations:
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
@@ -61,6 +78,35 @@ class Reservations:
         return dict(cmd.routes).get(line.sku, "")
 
     async def reserve(self, cmd: ReserveCommand) -> Reservation:
+        """Hold the order's lines (or queue or reject it). Its key (channel, order_id)
+        names one request: the same request again is answered as recorded; another
+        request under the key is ALREADY_EXISTS, unless the recorded one was REJECTED
+        (a typo'd SKU, sold out...): then the new one replaces it at once."""
+        for _ in range(SUPERSEDE_ROUNDS - 1):
+            try:
+                return await self._reserve_once(cmd)
+            except OtherRequest as exc:
+                await self._supersede(cmd, exc)
+        return await self._reserve_once(cmd)
+
+    async def _supersede(self, cmd: ReserveCommand, exc: OtherRequest) -> None:
+        """Drop the recorded identity of a REJECTED order so `cmd` can claim the key;
+        re-raise `exc` (ALREADY_EXISTS) when the recorded order holds, held or waits.
+        Compare-and-delete: a concurrent request that replaced it first wins."""
+        if await self.store.order_identity(exc.ref) != exc.existing:
+            return  # replaced (or dropped) meanwhile: the caller tries again against it
+        theirs = Identity.decode(exc.existing)
+        try:
+            recorded = await self.get(cmd.channel, cmd.order_id)
+        except NotFound:
+            raise exc from None  # claimed, nothing reserved yet: a request in flight
+        if recorded.reservation_id != theirs.reservation_id:
+            return  # replaced between the two reads
+        if recorded.state != State.REJECTED:
+            raise exc
+        await self.store.drop_identity(exc.ref, exc.existing)
+
+    async def _reserve_once(self, cmd: ReserveCommand) -> Reservation:
         started = self.start(cmd)
         if started is None:
             return await self._reserve_general(cmd)
@@ -104,7 +150,11 @@ class Reservations:
         recorded) or another one under the same key (AlreadyExists)."""
         first = self.store.claim_reserve_reply(started.sent)
         assert isinstance(first, Claimed)
-        identity = self._theirs(started.ref, started.mine, first.identity)
+        try:
+            identity = self._theirs(started.ref, started.mine, first.identity)
+        except OtherRequest as exc:
+            await self._supersede(started.cmd, exc)
+            return await self.reserve(started.cmd)
         return await self._reserve_one_part(started.ref, started.part, identity, started.cmd)
 
     async def _reserve_general(self, cmd: ReserveCommand) -> Reservation:
@@ -155,9 +205,7 @@ class Reservations:
         """The identity already recorded for the order, if it names the same request."""
         theirs = Identity.decode(existing)
         if (theirs.buyer_id, theirs.spec) != (mine.buyer_id, mine.spec):
-            raise AlreadyExists(
-                f"order {ref} was already reserved with different lines or buyer_id; "
-                "an idempotency key (channel, order_id) names one request")
+            raise OtherRequest(ref, existing)
         return theirs
 
     def _lines(self, part: Part, cmd: ReserveCommand) -> list[tuple[str, int, str]]:

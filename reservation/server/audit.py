@@ -1,7 +1,8 @@
 """The operator-action log: who did what to which object, what it was before and after.
 
-Every AdminService call writes one record on the `reservation.audit` logger when it
-ends, failed calls included (with the error). With RESERVATION_LOG_FORMAT=json the
+Every AdminService and GuardService call that changes something writes one record on
+the `reservation.audit` logger when it ends, failed calls included (with the error);
+reads (Get*, List*) and dry runs (validate_only) write none. With RESERVATION_LOG_FORMAT=json the
 fields `who`, `peer`, `what`, `target`, `before`, `after`, `outcome` are keys of the JSON
 line, so a log pipeline can keep them as an audit trail; in text format they follow the
 message as compact JSON.
@@ -69,6 +70,8 @@ class Entry:
     before: Any = None
     after: Any = None
     on_behalf_of: str | None = None
+    skip: bool = False
+    """No record: a read, or a dry run (validate_only), is not an action."""
 
 
 def plain(value: Any) -> Any:
@@ -113,9 +116,13 @@ def _entry(context: grpc.aio.ServicerContext, what: str, target: str) -> Entry:
 
 @contextlib.asynccontextmanager
 async def action(context: grpc.aio.ServicerContext, what: str,
-                 target: str = "") -> AsyncIterator[Entry]:
-    """Fill entry.before / entry.after inside; one log record is written on the way out."""
+                 target: str = "", read: bool = False) -> AsyncIterator[Entry]:
+    """Fill entry.before / entry.after inside; one log record is written on the way out.
+    read=True (a Get or List): no record, succeeded or not. The log is of actions: a
+    console tab re-reading its page every second would otherwise write several records
+    a second and bury them (a refused read is still recorded, by `refused`)."""
     entry = _entry(context, what, target)
+    entry.skip = read
     try:
         yield entry
     except ReservationError as exc:
@@ -140,6 +147,8 @@ def refused(method: str, who: str | None, peer: str, metadata: Any,
 
 
 def _write(entry: Entry, outcome: str) -> None:
+    if entry.skip:
+        return
     fields: dict[str, Any] = {
         "who": clean(entry.who, MAX_NAME), "peer": clean(entry.peer, MAX_NAME),
         "what": clean(entry.what, MAX_WHAT), "target": clean(entry.target, MAX_TARGET),

@@ -143,6 +143,14 @@ def flash_sale_request(req: admin_pb.StartFlashSaleRequest) -> FlashSale:
     )
 
 
+def sale_window(req: admin_pb.RescheduleFlashSaleRequest) -> tuple[int, int]:
+    """(starts_at ms or 0: keep the sale's start, ends_at ms)."""
+    if not req.HasField("ends_at"):
+        raise InvalidArgument("ends_at", "must be set")
+    starts = timestamp_ms(req.starts_at) if req.HasField("starts_at") else 0
+    return starts, timestamp_ms(req.ends_at)
+
+
 def rate_limit(field: str, msg: admin_pb.RateLimit) -> RateLimit:
     if msg.orders < 0:
         raise InvalidArgument(f"{field}.orders", "must not be negative")

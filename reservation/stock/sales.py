@@ -14,7 +14,7 @@ from reservation.clock import now_ms
 from reservation.domain import validation
 from reservation.domain.models import FlashSale, RateLimit, StockItem
 from reservation.domain.shards import by_shard
-from reservation.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+from reservation.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from reservation.settings import Settings
 from reservation.stock.levels import items_by_shard
 from reservation.storage.store import Store
@@ -28,12 +28,19 @@ class Sales:
         self.store = store
         self.settings = settings
 
-    async def start(self, sale: FlashSale) -> FlashSale:
+    async def start(self, sale: FlashSale, create_skus: bool = False,
+                    validate_only: bool = False) -> FlashSale:
         """Start (or, for the same request again, confirm) a sale. starts_at_ms 0 means
-        now; the definition keeps the request as sent, so a retry compares equal."""
+        now; the definition keeps the request as sent, so a retry compares equal.
+        Without create_skus a SKU or warehouse that has no stock record (a typo) is
+        NotFound; validate_only checks all of it and answers the sale as it would be."""
         self._validate(sale)
         await self._refuse_overlap(sale)
+        if not create_skus:
+            await self._refuse_unknown(sale)
         spec = _encode(sale)
+        if validate_only:
+            return await self._would_start(sale, spec)
         ttl = max(sale.ends_at_ms - now_ms(), 0) + self.settings.retention_ms
         existing, opened_ms = await self.store.save_sale_definition(
             sale.sale_id, spec, now_ms(), ttl)
@@ -71,22 +78,43 @@ class Sales:
         return (f"; sale {sale_id} was stopped on the SKUs it had already started "
                 f"({', '.join(sku for _, skus in started for sku in skus)})")
 
+    async def _would_start(self, sale: FlashSale, spec: str) -> FlashSale:
+        """validate_only: the sale on record when this is a retry of its start, else the
+        sale as a start would make it (with today's counters), nothing written."""
+        stored = await self.store.sale_definition(sale.sale_id)
+        if "spec" in stored:
+            if stored["spec"] != spec:
+                raise AlreadyExists(
+                    f"flash sale {sale.sale_id} exists with a different definition")
+            return await self.get(sale.sale_id)
+        return await self._with_levels(
+            FlashSale(**{**sale.__dict__, "starts_at_ms": sale.starts_at_ms or now_ms()}))
+
+    async def _refuse_unknown(self, sale: FlashSale) -> None:
+        """A SKU or warehouse never loaded is most likely a typo (PHNOE-X): starting
+        would create its stock and tell the WMS. NotFound names the item."""
+        known: dict[str, set[str]] = {}
+        for i, item in enumerate(sale.items):
+            if item.sku not in known:
+                levels, _ = await self.store.stock(item.sku)
+                known[item.sku] = {level.warehouse_id for level in levels}
+            if not known[item.sku]:
+                raise NotFound(f"items[{i}].sku: no stock was ever loaded for sku "
+                               f"{item.sku}; load it first, or ask to create it "
+                               "(create_skus, `sale start --create`)")
+            if item.warehouse_id not in known[item.sku]:
+                raise NotFound(f"items[{i}].warehouse_id: sku {item.sku} has no stock in "
+                               f"warehouse {item.warehouse_id} (it has "
+                               f"{', '.join(sorted(known[item.sku]))}); ask to create it "
+                               "(create_skus, `sale start --create`)")
+
     def _validate(self, sale: FlashSale) -> None:
         """Every time and count bounded before the first write: Redis cannot expire a key
         past its range (PEXPIRE overflows), and a sale record without a TTL stays forever."""
         s = self.settings
         validation.code("sale_id", sale.sale_id)
         validation.stock_items("items", sale.items, s, allow_zero=False)
-        now, horizon = now_ms(), s.max_sale_horizon_ms
-        days = f"{horizon / 86_400_000:g} days"
-        if sale.starts_at_ms and not now - horizon <= sale.starts_at_ms <= now + horizon:
-            raise InvalidArgument("starts_at", f"must be within {days} of now")
-        if sale.starts_at_ms and sale.ends_at_ms <= sale.starts_at_ms:
-            raise InvalidArgument("ends_at", "must be after starts_at")
-        if sale.ends_at_ms <= now:
-            raise InvalidArgument("ends_at", "is in the past")
-        if sale.ends_at_ms > now + horizon:
-            raise InvalidArgument("ends_at", f"must be within {days} of now")
+        self._validate_window(sale.starts_at_ms, sale.ends_at_ms)
         if not 0 <= sale.per_buyer_limit <= s.max_quantity:
             raise InvalidArgument("per_buyer_limit", f"must be between 0 and {s.max_quantity}")
         validation.hold_ttl("hold_ttl", sale.hold_ttl_ms, s)
@@ -95,6 +123,18 @@ class Sales:
         if not 0 <= sale.queue_deadline_ms <= s.max_queue_deadline_ms:
             raise InvalidArgument("queue_deadline", f"must be between 0 and "
                                   f"{s.max_queue_deadline_ms / 1000:g} s")
+
+    def _validate_window(self, starts_at_ms: int, ends_at_ms: int) -> None:
+        now, horizon = now_ms(), self.settings.max_sale_horizon_ms
+        days = f"{horizon / 86_400_000:g} days"
+        if starts_at_ms and not now - horizon <= starts_at_ms <= now + horizon:
+            raise InvalidArgument("starts_at", f"must be within {days} of now")
+        if starts_at_ms and ends_at_ms <= starts_at_ms:
+            raise InvalidArgument("ends_at", "must be after starts_at")
+        if ends_at_ms <= now:
+            raise InvalidArgument("ends_at", "is in the past")
+        if ends_at_ms > now + horizon:
+            raise InvalidArgument("ends_at", f"must be within {days} of now")
 
     async def _refuse_overlap(self, sale: FlashSale) -> None:
         """Refuse before the first write when any SKU is in another open sale."""
@@ -113,6 +153,64 @@ class Sales:
             await self.store.stop_sale(shard, sale_id, group)
         return await self.get(sale_id)
 
+    async def reschedule(self, sale_id: str, starts_at_ms: int, ends_at_ms: int,
+                         validate_only: bool = False) -> FlashSale:
+        """A new window for a sale not stopped (before, during or after it: an ended
+        sale opens again if no other sale took its SKUs). starts_at_ms 0 keeps the
+        start."""
+        sale = await self.get(sale_id)
+        starts = starts_at_ms or sale.starts_at_ms
+        self._validate_window(starts_at_ms, ends_at_ms)
+        if starts_at_ms == 0 and ends_at_ms <= starts:
+            raise InvalidArgument("ends_at", "must be after the sale's start")
+        if sale.stopped:
+            raise FailedPrecondition(f"flash sale {sale_id} was stopped; start a new one")
+        moved = FlashSale(**{**sale.__dict__, "starts_at_ms": starts, "ends_at_ms": ends_at_ms})
+        await self._refuse_overlap(moved)
+        if validate_only:
+            return moved
+        ttl = max(ends_at_ms - now_ms(), 0) + self.settings.retention_ms
+        await self.store.update_sale_definition(
+            sale_id, {"window": f"{starts}:{ends_at_ms}"}, now_ms(), ttl)
+        await self._update_shards(sale, "window", starts, ends_at_ms)
+        return await self.get(sale_id)
+
+    async def pause(self, sale_id: str) -> FlashSale:
+        """Hold a sale (SALE_PAUSED answers, queues wait); a paused sale stays paused."""
+        return await self._pause(sale_id, True)
+
+    async def resume(self, sale_id: str) -> FlashSale:
+        return await self._pause(sale_id, False)
+
+    async def _pause(self, sale_id: str, paused: bool) -> FlashSale:
+        sale = await self.get(sale_id)
+        if sale.stopped:
+            raise FailedPrecondition(f"flash sale {sale_id} was stopped")
+        if now_ms() >= sale.ends_at_ms:
+            raise FailedPrecondition(f"flash sale {sale_id} has ended; reschedule it to "
+                                     "open it again")
+        ttl = max(sale.ends_at_ms - now_ms(), 0) + self.settings.retention_ms
+        await self.store.update_sale_definition(
+            sale_id, {"paused": "1" if paused else "0"}, now_ms(), ttl)
+        await self._update_shards(sale, "pause" if paused else "resume")
+        return await self.get(sale_id)
+
+    async def _update_shards(self, sale: FlashSale, op: str, starts_ms: int = 0,
+                             ends_ms: int = 0) -> None:
+        """The change on every shard of the sale's SKUs (each shard atomic, as Start
+        and Stop); a SKU another sale took since is FailedPrecondition."""
+        skus = dict.fromkeys(it.sku for it in sale.items)
+        for shard, group in by_shard(skus, lambda sku: sku, self.settings.shards):
+            answer = await self.store.update_sale(shard, sale.sale_id, op, group,
+                                                  starts_ms, ends_ms)
+            if answer.code == "STOPPED":
+                raise FailedPrecondition(f"flash sale {sale.sale_id} was stopped")
+            if answer.code == "OTHER":
+                now = (f"is in flash sale {answer.other_sale_id}" if answer.other_sale_id
+                       else "carries no sale")
+                raise FailedPrecondition(f"sku {answer.sku} {now}; flash sale "
+                                         f"{sale.sale_id} no longer governs it")
+
     async def list(self, page_size: int = 0) -> list[FlashSale]:
         """Sales still on record (started within the retention), soonest to end first."""
         if not 0 <= page_size <= MAX_LIST:
@@ -128,10 +226,18 @@ class Sales:
         validation.code("sale_id", sale_id)
         stored = await self.store.sale_definition(sale_id)
         if "spec" not in stored:
-            raise InvalidArgument("sale_id", f"no flash sale {sale_id}")
+            raise NotFound(f"no flash sale {sale_id}")
         sale = _decode(stored["spec"], stopped=stored.get("stopped") == "1")
-        if not sale.starts_at_ms:
-            sale = FlashSale(**{**sale.__dict__, "starts_at_ms": int(stored["opened"])})
+        changed: dict[str, Any] = {"paused": stored.get("paused") == "1"}
+        if "window" in stored:  # rescheduled: the window operators set last
+            starts, ends = stored["window"].split(":")
+            changed.update(starts_at_ms=int(starts), ends_at_ms=int(ends))
+        elif not sale.starts_at_ms:
+            changed["starts_at_ms"] = int(stored["opened"])
+        return await self._with_levels(FlashSale(**{**sale.__dict__, **changed}))
+
+    async def _with_levels(self, sale: FlashSale) -> FlashSale:
+        """The sale with its SKUs' live counters."""
         levels = {}
         for sku in dict.fromkeys(it.sku for it in sale.items):
             for level in (await self.store.stock(sku))[0]:

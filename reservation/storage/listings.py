@@ -82,6 +82,9 @@ class ListingStore:
     async def current_version(self) -> int:
         return await rulesets.current_version(self.store, keys.listing_rules())
 
+    async def next_version(self, expected_version: int) -> int:
+        return await rulesets.next_version(self.store, keys.listing_rules(), expected_version)
+
     async def put_rules(self, record: str, expected_version: int) -> int:
         return await rulesets.put(self.store, keys.listing_rules(), record, expected_version)
 

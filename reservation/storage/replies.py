@@ -159,6 +159,26 @@ class StopSaleReply:
 
 
 @dataclass(frozen=True)
+class UpdateSaleReply:
+    code: str
+    """OK, STOPPED (the sale was stopped) or OTHER (the SKU carries another sale, or
+    none: a later sale replaced it)."""
+    served: int = 0
+    """With OK: orders served from the SKUs' queues."""
+    sku: str = ""
+    other_sale_id: str = ""
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> UpdateSaleReply:
+        if raw[0] == "OK":
+            return cls("OK", served=int(raw[1]))
+        if raw[0] == "STOPPED":
+            return cls("STOPPED", sku=raw[1])
+        _, sku, other = raw
+        return cls("OTHER", sku=sku, other_sale_id=other)
+
+
+@dataclass(frozen=True)
 class PulledEntry:
     entry_id: str
     delivery_count: int
@@ -338,6 +358,8 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "load_stock": LoadStockReply.read,
     "start_sale": StartSaleReply.read,
     "stop_sale": StopSaleReply.read,
+    "update_sale": UpdateSaleReply.read,
+    "drop_identity": int,
     "wb_pull": PullReply.read,
     "wb_ack": AckReply.read,
     "wb_stats": StatsReply.read,

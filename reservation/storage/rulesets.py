@@ -47,6 +47,15 @@ async def put(store: Store, key: str, record: str, expected_version: int) -> int
     return int(reply.version)
 
 
+async def next_version(store: Store, key: str, expected_version: int) -> int:
+    """The version a put would get now (validate_only), refused as a put would be."""
+    current = await current_version(store, key)
+    if expected_version and expected_version != current:
+        raise FailedPrecondition(f"expected_version {expected_version} is not current "
+                                 f"(version {current} is)")
+    return current + 1
+
+
 async def current_version(store: Store, key: str) -> int:
     with redis_errors():
         return int(await store.client.hget(key, "current") or 0)

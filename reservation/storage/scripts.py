@@ -38,12 +38,14 @@ EXTRA_LIBRARIES = {
 EXTRA_LIBRARIES["order_apply_many"] = ("_order.lua",)
 # Scripts that need none of the libraries: sent with only _compat.lua, without the
 # library prelude every other script pays for on each call.
-STANDALONE = frozenset({"claim", "claim_many", "shorten", "intent", "phase", "due",
-                        "rules_put", "order_lookup", "order_docs"})
+STANDALONE = frozenset({"claim", "claim_many", "shorten", "drop_identity", "intent", "phase",
+                        "due", "rules_put", "order_lookup", "order_docs"})
 NAMES = (
     "claim",
     "claim_many",
     "shorten",
+    # A REJECTED order's identity, replaced by a corrected request under the same key.
+    "drop_identity",
     # Multi-shard orders: intent and decision at the home key, locks on the parts.
     "intent",
     "phase",
@@ -62,6 +64,8 @@ NAMES = (
     "load_stock",
     "start_sale",
     "stop_sale",
+    # Pause, resume or reschedule a sale (its SKUs of one shard).
+    "update_sale",
     "dead_letter",
     # WMS write-back (reservation/writeback/).
     "wb_pull",

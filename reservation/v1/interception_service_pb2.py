@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from reservation.v1 import order_service_pb2 as reservation_dot_v1_dot_order__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)reservation/v1/interception_service.proto\x12\x0ereservation.v1\x1a\"reservation/v1/order_service.proto\"\x1d\n\x1bGetInterceptionRulesRequest\";\n\x11InterceptionRules\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x15\n\rdocument_json\x18\x02 \x01(\t\"P\n\x1cGetInterceptionRulesResponse\x12\x30\n\x05rules\x18\x01 \x01(\x0b\x32!.reservation.v1.InterceptionRules\"P\n\x1cPutInterceptionRulesResponse\x12\x30\n\x05rules\x18\x01 \x01(\x0b\x32!.reservation.v1.InterceptionRules\"V\n\"SetInterceptionRuleEnabledResponse\x12\x30\n\x05rules\x18\x01 \x01(\x0b\x32!.reservation.v1.InterceptionRules\"n\n\x1bPutInterceptionRulesRequest\x12\x15\n\rdocument_json\x18\x01 \x01(\t\x12\x0f\n\x07\x63omment\x18\x02 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\"Q\n!SetInterceptionRuleEnabledRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\"\x89\x02\n\x06Review\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.reservation.v1.OrderKey\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\r\n\x05grade\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07suggest\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x10\n\x08operator\x18\x07 \x01(\t\x12\x14\n\x0copened_at_ms\x18\x08 \x01(\x03\x12\x14\n\x0c\x63losed_at_ms\x18\t \x01(\x03\x12\x11\n\tescalated\x18\n \x01(\x08\x12\x14\n\x0cstate_before\x18\x0b \x01(\t\x12\x15\n\rrules_version\x18\x0c \x01(\x03\x12\x0c\n\x04note\x18\r \x01(\t\"7\n\x12ListReviewsRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\">\n\x13ListReviewsResponse\x12\'\n\x07reviews\x18\x01 \x03(\x0b\x32\x16.reservation.v1.Review\"\x99\x01\n\x14ResolveReviewRequest\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.reservation.v1.OrderKey\x12\x10\n\x08\x64\x65\x63ision\x18\x02 \x01(\t\x12\x10\n\x08operator\x18\x03 \x01(\t\x12(\n\x07\x61\x64\x64ress\x18\x04 \x01(\x0b\x32\x17.reservation.v1.Address\x12\x0c\n\x04note\x18\x05 \x01(\t\"e\n\x15ResolveReviewResponse\x12&\n\x06review\x18\x01 \x01(\x0b\x32\x16.reservation.v1.Review\x12$\n\x05order\x18\x02 \x01(\x0b\x32\x15.reservation.v1.Order\"$\n\x15GetReviewStatsRequest\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\"{\n\x16GetReviewStatsResponse\x12\x0e\n\x06opened\x18\x01 \x01(\x03\x12\x18\n\x10\x63losed_by_person\x18\x02 \x01(\x03\x12\x1c\n\x14\x63losed_automatically\x18\x03 \x01(\x03\x12\x19\n\x11self_healing_rate\x18\x04 \x01(\x01\x32\x98\x05\n\x13InterceptionService\x12q\n\x14GetInterceptionRules\x12+.reservation.v1.GetInterceptionRulesRequest\x1a,.reservation.v1.GetInterceptionRulesResponse\x12q\n\x14PutInterceptionRules\x12+.reservation.v1.PutInterceptionRulesRequest\x1a,.reservation.v1.PutInterceptionRulesResponse\x12\x83\x01\n\x1aSetInterceptionRuleEnabled\x12\x31.reservation.v1.SetInterceptionRuleEnabledRequest\x1a\x32.reservation.v1.SetInterceptionRuleEnabledResponse\x12V\n\x0bListReviews\x12\".reservation.v1.ListReviewsRequest\x1a#.reservation.v1.ListReviewsResponse\x12\\\n\rResolveReview\x12$.reservation.v1.ResolveReviewRequest\x1a%.reservation.v1.ResolveReviewResponse\x12_\n\x0eGetReviewStats\x12%.reservation.v1.GetReviewStatsRequest\x1a&.reservation.v1.GetReviewStatsResponseBG\n\x12\x63om.reservation.v1P\x01Z/reservation/gen/go/reservation/v1;reservationv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)reservation/v1/interception_service.proto\x12\x0ereservation.v1\x1a\"reservation/v1/order_service.proto\"\x1d\n\x1bGetInterceptionRulesRequest\";\n\x11InterceptionRules\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x15\n\rdocument_json\x18\x02 \x01(\t\"P\n\x1cGetInterceptionRulesResponse\x12\x30\n\x05rules\x18\x01 \x01(\x0b\x32!.reservation.v1.InterceptionRules\"P\n\x1cPutInterceptionRulesResponse\x12\x30\n\x05rules\x18\x01 \x01(\x0b\x32!.reservation.v1.InterceptionRules\"V\n\"SetInterceptionRuleEnabledResponse\x12\x30\n\x05rules\x18\x01 \x01(\x0b\x32!.reservation.v1.InterceptionRules\"\x85\x01\n\x1bPutInterceptionRulesRequest\x12\x15\n\rdocument_json\x18\x01 \x01(\t\x12\x0f\n\x07\x63omment\x18\x02 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12\x15\n\rvalidate_only\x18\x05 \x01(\x08\"Q\n!SetInterceptionRuleEnabledRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x02 \x01(\x08\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\"\x89\x02\n\x06Review\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.reservation.v1.OrderKey\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\r\n\x05grade\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07suggest\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x10\n\x08operator\x18\x07 \x01(\t\x12\x14\n\x0copened_at_ms\x18\x08 \x01(\x03\x12\x14\n\x0c\x63losed_at_ms\x18\t \x01(\x03\x12\x11\n\tescalated\x18\n \x01(\x08\x12\x14\n\x0cstate_before\x18\x0b \x01(\t\x12\x15\n\rrules_version\x18\x0c \x01(\x03\x12\x0c\n\x04note\x18\r \x01(\t\"7\n\x12ListReviewsRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\">\n\x13ListReviewsResponse\x12\'\n\x07reviews\x18\x01 \x03(\x0b\x32\x16.reservation.v1.Review\"\x99\x01\n\x14ResolveReviewRequest\x12%\n\x03key\x18\x01 \x01(\x0b\x32\x18.reservation.v1.OrderKey\x12\x10\n\x08\x64\x65\x63ision\x18\x02 \x01(\t\x12\x10\n\x08operator\x18\x03 \x01(\t\x12(\n\x07\x61\x64\x64ress\x18\x04 \x01(\x0b\x32\x17.reservation.v1.Address\x12\x0c\n\x04note\x18\x05 \x01(\t\"e\n\x15ResolveReviewResponse\x12&\n\x06review\x18\x01 \x01(\x0b\x32\x16.reservation.v1.Review\x12$\n\x05order\x18\x02 \x01(\x0b\x32\x15.reservation.v1.Order\"$\n\x15GetReviewStatsRequest\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\"{\n\x16GetReviewStatsResponse\x12\x0e\n\x06opened\x18\x01 \x01(\x03\x12\x18\n\x10\x63losed_by_person\x18\x02 \x01(\x03\x12\x1c\n\x14\x63losed_automatically\x18\x03 \x01(\x03\x12\x19\n\x11self_healing_rate\x18\x04 \x01(\x01\x32\x98\x05\n\x13InterceptionService\x12q\n\x14GetInterceptionRules\x12+.reservation.v1.GetInterceptionRulesRequest\x1a,.reservation.v1.GetInterceptionRulesResponse\x12q\n\x14PutInterceptionRules\x12+.reservation.v1.PutInterceptionRulesRequest\x1a,.reservation.v1.PutInterceptionRulesResponse\x12\x83\x01\n\x1aSetInterceptionRuleEnabled\x12\x31.reservation.v1.SetInterceptionRuleEnabledRequest\x1a\x32.reservation.v1.SetInterceptionRuleEnabledResponse\x12V\n\x0bListReviews\x12\".reservation.v1.ListReviewsRequest\x1a#.reservation.v1.ListReviewsResponse\x12\\\n\rResolveReview\x12$.reservation.v1.ResolveReviewRequest\x1a%.reservation.v1.ResolveReviewResponse\x12_\n\x0eGetReviewStats\x12%.reservation.v1.GetReviewStatsRequest\x1a&.reservation.v1.GetReviewStatsResponseBG\n\x12\x63om.reservation.v1P\x01Z/reservation/gen/go/reservation/v1;reservationv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,24 +43,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PUTINTERCEPTIONRULESRESPONSE']._serialized_end=351
   _globals['_SETINTERCEPTIONRULEENABLEDRESPONSE']._serialized_start=353
   _globals['_SETINTERCEPTIONRULEENABLEDRESPONSE']._serialized_end=439
-  _globals['_PUTINTERCEPTIONRULESREQUEST']._serialized_start=441
-  _globals['_PUTINTERCEPTIONRULESREQUEST']._serialized_end=551
-  _globals['_SETINTERCEPTIONRULEENABLEDREQUEST']._serialized_start=553
-  _globals['_SETINTERCEPTIONRULEENABLEDREQUEST']._serialized_end=634
-  _globals['_REVIEW']._serialized_start=637
-  _globals['_REVIEW']._serialized_end=902
-  _globals['_LISTREVIEWSREQUEST']._serialized_start=904
-  _globals['_LISTREVIEWSREQUEST']._serialized_end=959
-  _globals['_LISTREVIEWSRESPONSE']._serialized_start=961
-  _globals['_LISTREVIEWSRESPONSE']._serialized_end=1023
-  _globals['_RESOLVEREVIEWREQUEST']._serialized_start=1026
-  _globals['_RESOLVEREVIEWREQUEST']._serialized_end=1179
-  _globals['_RESOLVEREVIEWRESPONSE']._serialized_start=1181
-  _globals['_RESOLVEREVIEWRESPONSE']._serialized_end=1282
-  _globals['_GETREVIEWSTATSREQUEST']._serialized_start=1284
-  _globals['_GETREVIEWSTATSREQUEST']._serialized_end=1320
-  _globals['_GETREVIEWSTATSRESPONSE']._serialized_start=1322
-  _globals['_GETREVIEWSTATSRESPONSE']._serialized_end=1445
-  _globals['_INTERCEPTIONSERVICE']._serialized_start=1448
-  _globals['_INTERCEPTIONSERVICE']._serialized_end=2112
+  _globals['_PUTINTERCEPTIONRULESREQUEST']._serialized_start=442
+  _globals['_PUTINTERCEPTIONRULESREQUEST']._serialized_end=575
+  _globals['_SETINTERCEPTIONRULEENABLEDREQUEST']._serialized_start=577
+  _globals['_SETINTERCEPTIONRULEENABLEDREQUEST']._serialized_end=658
+  _globals['_REVIEW']._serialized_start=661
+  _globals['_REVIEW']._serialized_end=926
+  _globals['_LISTREVIEWSREQUEST']._serialized_start=928
+  _globals['_LISTREVIEWSREQUEST']._serialized_end=983
+  _globals['_LISTREVIEWSRESPONSE']._serialized_start=985
+  _globals['_LISTREVIEWSRESPONSE']._serialized_end=1047
+  _globals['_RESOLVEREVIEWREQUEST']._serialized_start=1050
+  _globals['_RESOLVEREVIEWREQUEST']._serialized_end=1203
+  _globals['_RESOLVEREVIEWRESPONSE']._serialized_start=1205
+  _globals['_RESOLVEREVIEWRESPONSE']._serialized_end=1306
+  _globals['_GETREVIEWSTATSREQUEST']._serialized_start=1308
+  _globals['_GETREVIEWSTATSREQUEST']._serialized_end=1344
+  _globals['_GETREVIEWSTATSRESPONSE']._serialized_start=1346
+  _globals['_GETREVIEWSTATSRESPONSE']._serialized_end=1469
+  _globals['_INTERCEPTIONSERVICE']._serialized_start=1472
+  _globals['_INTERCEPTIONSERVICE']._serialized_end=2136
 # @@protoc_insertion_point(module_scope)

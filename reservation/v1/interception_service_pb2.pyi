@@ -38,16 +38,18 @@ class SetInterceptionRuleEnabledResponse(_message.Message):
     def __init__(self, rules: _Optional[_Union[InterceptionRules, _Mapping]] = ...) -> None: ...
 
 class PutInterceptionRulesRequest(_message.Message):
-    __slots__ = ("document_json", "comment", "expected_version", "actor")
+    __slots__ = ("document_json", "comment", "expected_version", "actor", "validate_only")
     DOCUMENT_JSON_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     document_json: str
     comment: str
     expected_version: int
     actor: str
-    def __init__(self, document_json: _Optional[str] = ..., comment: _Optional[str] = ..., expected_version: _Optional[int] = ..., actor: _Optional[str] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, document_json: _Optional[str] = ..., comment: _Optional[str] = ..., expected_version: _Optional[int] = ..., actor: _Optional[str] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class SetInterceptionRuleEnabledRequest(_message.Message):
     __slots__ = ("name", "enabled", "actor")

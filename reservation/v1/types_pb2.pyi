@@ -34,6 +34,7 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REJECT_REASON_CHANNEL_PAUSED: _ClassVar[RejectReason]
     REJECT_REASON_RATE_LIMITED: _ClassVar[RejectReason]
     REJECT_REASON_BLOCKED: _ClassVar[RejectReason]
+    REJECT_REASON_SALE_PAUSED: _ClassVar[RejectReason]
 RESERVATION_STATE_UNSPECIFIED: ReservationState
 RESERVATION_STATE_RESERVED: ReservationState
 RESERVATION_STATE_CONFIRMED: ReservationState
@@ -53,6 +54,7 @@ REJECT_REASON_OPERATOR_REJECTED: RejectReason
 REJECT_REASON_CHANNEL_PAUSED: RejectReason
 REJECT_REASON_RATE_LIMITED: RejectReason
 REJECT_REASON_BLOCKED: RejectReason
+REJECT_REASON_SALE_PAUSED: RejectReason
 
 class Allocation(_message.Message):
     __slots__ = ("sku", "warehouse_id", "quantity")

@@ -182,7 +182,7 @@ def test_stock_load_of_a_malformed_item_is_a_usage_error(server: Served) -> None
 
 
 def test_sale_start_prints_the_sale_as_json(server: Served) -> None:
-    out = ok_json(operator(server, "sale", "start", "op-sale-1", "OP-S1:WH-1:30",
+    out = ok_json(operator(server, "sale", "start", "op-sale-1", "OP-S1:WH-1:30", "--create",
                            "--ends", "+1h", "--per-buyer-limit", "2", "--hold-ttl", "15m"))
     sale = out["sale"]
     assert sale["saleId"] == "op-sale-1"  # type: ignore[index]
@@ -192,7 +192,7 @@ def test_sale_start_prints_the_sale_as_json(server: Served) -> None:
 
 
 def test_sale_start_takes_rate_limits_and_the_blocklist_its_entries(server: Served) -> None:
-    out = ok_json(operator(server, "sale", "start", "op-sale-g", "OP-G:WH-1:5", "--ends",
+    out = ok_json(operator(server, "sale", "start", "op-sale-g", "OP-G:WH-1:5", "--create", "--ends",
                            "+1h", "--buyer-rate", "5/1m", "--ip-rate", "100/1h"))
     sale = out["sale"]
     assert sale["buyerRate"] == {"orders": 5, "per": "60s"}  # type: ignore[index]
@@ -206,13 +206,13 @@ def test_sale_start_takes_rate_limits_and_the_blocklist_its_entries(server: Serv
 
 
 def test_sale_get_prints_the_sale_as_json(server: Served) -> None:
-    ok_json(operator(server, "sale", "start", "op-sale-2", "OP-S2:WH-1:10", "--ends", "+1h"))
+    ok_json(operator(server, "sale", "start", "op-sale-2", "OP-S2:WH-1:10", "--create", "--ends", "+1h"))
     out = ok_json(operator(server, "sale", "get", "op-sale-2"))
     assert out["sale"]["items"][0]["sku"] == "OP-S2"  # type: ignore[index]
 
 
 def test_sale_stop_prints_the_unsold_units_as_returned(server: Served) -> None:
-    ok_json(operator(server, "sale", "start", "op-sale-3", "OP-S3:WH-1:10", "--ends", "+1h"))
+    ok_json(operator(server, "sale", "start", "op-sale-3", "OP-S3:WH-1:10", "--create", "--ends", "+1h"))
     out = ok_json(operator(server, "sale", "stop", "op-sale-3"))
     sale = out["sale"]
     assert sale["state"] == "FLASH_SALE_STATE_STOPPED"  # type: ignore[index]
@@ -220,8 +220,8 @@ def test_sale_stop_prints_the_unsold_units_as_returned(server: Served) -> None:
 
 
 def test_sale_list_shows_the_sales_started(server: Served) -> None:
-    ok_json(operator(server, "sale", "start", "op-sale-l1", "OP-L1:WH-1:5", "--ends", "+1h"))
-    ok_json(operator(server, "sale", "start", "op-sale-l2", "OP-L2:WH-1:5", "--ends", "+2h"))
+    ok_json(operator(server, "sale", "start", "op-sale-l1", "OP-L1:WH-1:5", "--create", "--ends", "+1h"))
+    ok_json(operator(server, "sale", "start", "op-sale-l2", "OP-L2:WH-1:5", "--create", "--ends", "+2h"))
     out = ok_json(operator(server, "sale", "list"))
     ids = [s["saleId"] for s in out["sales"]]  # type: ignore[index]
     assert ids.index("op-sale-l1") < ids.index("op-sale-l2")  # soonest to end first
@@ -240,18 +240,18 @@ def test_version_is_printed() -> None:
 
 
 def test_sale_start_ending_before_it_starts_exits_1_naming_the_field(server: Served) -> None:
-    result = operator(server, "sale", "start", "op-sale-4", "OP-S4:WH-1:10",
+    result = operator(server, "sale", "start", "op-sale-4", "OP-S4:WH-1:10", "--create",
                       "--starts", "+2h", "--ends", "+1h")
     assert result.returncode == 1
     assert "INVALID_ARGUMENT" in result.stderr
     assert "ends_at" in result.stderr
 
 
-def test_sale_get_of_an_unknown_sale_exits_1_naming_the_field(server: Served) -> None:
+def test_sale_get_of_an_unknown_sale_exits_1_not_found(server: Served) -> None:
     result = operator(server, "sale", "get", "no-such-sale")
     assert result.returncode == 1
-    assert "INVALID_ARGUMENT" in result.stderr
-    assert "sale_id" in result.stderr
+    assert "NOT_FOUND" in result.stderr
+    assert "no-such-sale" in result.stderr
 
 
 def test_operator_command_exits_1_when_no_server_listens() -> None:

@@ -158,7 +158,9 @@ async def test_an_operator_runs_a_sale_from_the_console(
         # Start a sale: review, then confirm.
         await page.fill("#sale_id", "double11")
         await page.fill("#items", f"{SKU}:WH-SH:300 {SKU}:WH-BJ:200")
+        await page.check("#create_skus")  # the SKU has no stock yet: the sale creates it
         await page.click("#review-sale")
+        assert "would be active" in await page.inner_text("#review-ok")
         await page.screenshot(path=str(shots / "confirm-start.png"))
         with pytest.raises(grpc.aio.AioRpcError):  # nothing starts before the confirmation
             await stubs.admin.GetFlashSale(apb.GetFlashSaleRequest(sale_id="double11"))

@@ -67,6 +67,7 @@ async def test_safety_stock_is_the_average_of_the_last_whole_days_times_the_fact
 
 async def test_an_open_flash_sale_switches_to_the_hot_factor(app: App, stubs, guard) -> None:
     await stubs.admin.StartFlashSale(apb.StartFlashSaleRequest(
+        create_skus=True,  # the test's SKUs are new
         sale_id="hot", items=[pb.StockItem(sku=SKU, warehouse_id=WH, quantity=100)],
         starts_at=at(-1000), ends_at=at(3_600_000)))
     await seed_past_sales(app, {2: 7})  # 1 a day
@@ -106,10 +107,12 @@ async def test_a_sku_without_guard_state_shows_the_factor_that_applies(
     await load(stubs, (SKU, WH, 10), ("SAFE-HOT", WH, 10))
     assert (await get(guard)).factor == app.settings.safety_factor == 1.5
     await stubs.admin.StartFlashSale(apb.StartFlashSaleRequest(
+        create_skus=True,  # the test's SKUs are new
         sale_id="factor-sale", starts_at=at(0), ends_at=at(3_600_000),
         items=[pb.StockItem(sku="SAFE-HOT", warehouse_id=WH, quantity=5)]))
     assert (await get(guard, "SAFE-HOT")).factor == app.settings.safety_factor_hot == 2.3
     await stubs.admin.StartFlashSale(apb.StartFlashSaleRequest(
+        create_skus=True,  # the test's SKUs are new
         sale_id="later-sale", starts_at=at(3_600_000), ends_at=at(7_200_000),
         items=[pb.StockItem(sku=SKU, warehouse_id=WH, quantity=1)]))
     assert (await get(guard)).factor == 1.5  # its sale has not started

@@ -142,9 +142,11 @@ def _skus(*skus: str) -> Any:
 async def test_hot_skus_are_those_of_running_sales(served: Any) -> None:
     app, stubs = served
     await stubs.admin.StartFlashSale(apb.StartFlashSaleRequest(
+        create_skus=True,  # the test's SKUs are new
         sale_id="met-sale", starts_at=at(0), ends_at=at(3_600_000),
         items=[pb.StockItem(sku="MET-HOT", warehouse_id="WH", quantity=2)]))
     await stubs.admin.StartFlashSale(apb.StartFlashSaleRequest(
+        create_skus=True,  # the test's SKUs are new
         sale_id="met-later", starts_at=at(1_800_000), ends_at=at(3_600_000),
         items=[pb.StockItem(sku="MET-LATER", warehouse_id="WH", quantity=2)]))
     hot = await active_sale_skus(app.sales)

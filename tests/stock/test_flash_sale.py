@@ -36,6 +36,7 @@ from tests.helpers import (
 def sale_request(sale_id: str = "s1", items=(("PHONE", "W1", 10),), starts_in_ms: int = 0,
                  ends_in_ms: int = 3_600_000, limit: int = 0, hold_ttl_ms: int = 0):
     req = apb.StartFlashSaleRequest(
+        create_skus=True,  # the test's SKUs are new
         sale_id=sale_id, items=[pb.StockItem(sku=s, warehouse_id=w, quantity=q)
                                 for s, w, q in items],
         starts_at=at(starts_in_ms), ends_at=at(ends_in_ms), per_buyer_limit=limit)
@@ -198,7 +199,8 @@ async def test_two_sales_racing_for_a_sku_never_leave_one_half_started(app):
     ends = now_ms() + 3_600_000
     a = FlashSale("race-a", (StockItem(late, "W1", 5),), 0, ends)
     b = FlashSale("race-b", (StockItem(early, "W1", 5), StockItem(late, "W1", 5)), 0, ends)
-    results = await asyncio.gather(app.sales.start(b), app.sales.start(a),
+    results = await asyncio.gather(app.sales.start(b, create_skus=True),
+                                   app.sales.start(a, create_skus=True),
                                    return_exceptions=True)
     failed = [(sale, r) for sale, r in zip((b, a), results) if isinstance(r, Exception)]
     assert len(failed) == 1 and isinstance(failed[0][1], FailedPrecondition), results

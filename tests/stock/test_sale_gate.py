@@ -49,6 +49,7 @@ def rate(orders: int, per_ms: int = HOUR) -> apb.RateLimit:
 async def start_sale(stubs: Any, sale_id: str = "gate", skus: tuple[str, ...] = (SKU,),
                      starts_in_ms: int = 0, **rates: apb.RateLimit) -> apb.FlashSale:
     return (await stubs.admin.StartFlashSale(apb.StartFlashSaleRequest(
+        create_skus=True,  # the test's SKUs are new
         sale_id=sale_id, items=[pb.StockItem(sku=s, warehouse_id="W1", quantity=50)
                                 for s in skus],
         starts_at=at(starts_in_ms), ends_at=at(HOUR), **rates))).sale
@@ -237,6 +238,7 @@ async def test_a_bad_rate_limit_is_invalid_argument(stubs, rates, field):
 
 async def test_the_limits_are_part_of_the_sale(stubs):
     request = apb.StartFlashSaleRequest(
+        create_skus=True,  # the test's SKUs are new
         sale_id="limits", items=[pb.StockItem(sku=SKU, warehouse_id="W1", quantity=5)],
         starts_at=at(0), ends_at=at(HOUR), buyer_rate=rate(3),
         ip_rate=rate(10, per_ms=60_000))

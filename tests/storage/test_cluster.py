@@ -238,7 +238,8 @@ def sale_request(sale_id: str, items: Sequence[types_pb.StockItem], limit: int =
     ends.FromMilliseconds(now_ms + ends_in_s * 1000)
     return admin_pb.StartFlashSaleRequest(sale_id=sale_id, items=items, starts_at=starts,
                                           ends_at=ends, per_buyer_limit=limit,
-                                          hold_ttl=Duration(seconds=60))
+                                          hold_ttl=Duration(seconds=60),
+                                          create_skus=True)  # the test's SKUs are new
 
 
 async def test_flash_sale_over_several_nodes_sells_its_quota(

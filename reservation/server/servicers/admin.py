@@ -49,7 +49,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
     async def ListBlocklist(self, request: pb.ListBlocklistRequest,
                             context: grpc.aio.ServicerContext) -> pb.ListBlocklistResponse:
-        async with audit.action(context, "ListBlocklist"):
+        async with audit.action(context, "ListBlocklist", read=True):
             kind = convert.block_kind("kind", request.kind, required=False)
             found, size = await self.blocklist.list(kind, request.page_size)
         return pb.ListBlocklistResponse(entries=[convert.block_entry(e) for e in found],
@@ -66,7 +66,7 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
     async def ListDeadLetters(self, request: pb.ListDeadLettersRequest,
                               context: grpc.aio.ServicerContext) -> pb.ListDeadLettersResponse:
-        async with audit.action(context, "ListDeadLetters", request.sku):
+        async with audit.action(context, "ListDeadLetters", request.sku, read=True):
             found = await self._dead().list(request.sku, request.page_size)
         return pb.ListDeadLettersResponse(reservations=[convert.reservation(r) for r in found])
 
@@ -127,9 +127,37 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                              context: grpc.aio.ServicerContext) -> pb.StartFlashSaleResponse:
         async with audit.action(context, "StartFlashSale", request.sale_id) as entry:
             wanted = convert.flash_sale_request(request)
+            if request.validate_only:  # a dry run is not an action: nothing to record
+                entry.skip = True
             entry.before = await self._sale(wanted.sale_id)
-            sale = entry.after = await self.sales.start(wanted)
+            sale = entry.after = await self.sales.start(
+                wanted, create_skus=request.create_skus, validate_only=request.validate_only)
         return pb.StartFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
+
+    async def RescheduleFlashSale(self, request: pb.RescheduleFlashSaleRequest,
+                                  context: grpc.aio.ServicerContext
+                                  ) -> pb.RescheduleFlashSaleResponse:
+        async with audit.action(context, "RescheduleFlashSale", request.sale_id) as entry:
+            starts, ends = convert.sale_window(request)
+            entry.skip = request.validate_only
+            entry.before = await self._sale(request.sale_id)
+            sale = entry.after = await self.sales.reschedule(
+                request.sale_id, starts, ends, validate_only=request.validate_only)
+        return pb.RescheduleFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
+
+    async def PauseFlashSale(self, request: pb.PauseFlashSaleRequest,
+                             context: grpc.aio.ServicerContext) -> pb.PauseFlashSaleResponse:
+        async with audit.action(context, "PauseFlashSale", request.sale_id) as entry:
+            entry.before = await self._sale(request.sale_id)
+            sale = entry.after = await self.sales.pause(request.sale_id)
+        return pb.PauseFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
+
+    async def ResumeFlashSale(self, request: pb.ResumeFlashSaleRequest,
+                              context: grpc.aio.ServicerContext) -> pb.ResumeFlashSaleResponse:
+        async with audit.action(context, "ResumeFlashSale", request.sale_id) as entry:
+            entry.before = await self._sale(request.sale_id)
+            sale = entry.after = await self.sales.resume(request.sale_id)
+        return pb.ResumeFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
 
     async def StopFlashSale(self, request: pb.StopFlashSaleRequest,
                             context: grpc.aio.ServicerContext) -> pb.StopFlashSaleResponse:
@@ -140,13 +168,13 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
     async def GetFlashSale(self, request: pb.GetFlashSaleRequest,
                            context: grpc.aio.ServicerContext) -> pb.GetFlashSaleResponse:
-        async with audit.action(context, "GetFlashSale", request.sale_id):
+        async with audit.action(context, "GetFlashSale", request.sale_id, read=True):
             sale = await self.sales.get(request.sale_id)
         return pb.GetFlashSaleResponse(sale=convert.flash_sale(sale, now_ms()))
 
     async def ListFlashSales(self, request: pb.ListFlashSalesRequest,
                              context: grpc.aio.ServicerContext) -> pb.ListFlashSalesResponse:
-        async with audit.action(context, "ListFlashSales"):
+        async with audit.action(context, "ListFlashSales", read=True):
             sales = await self.sales.list(request.page_size)
         now = now_ms()
         return pb.ListFlashSalesResponse(sales=[convert.flash_sale(s, now) for s in sales])

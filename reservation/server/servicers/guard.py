@@ -27,7 +27,7 @@ class GuardServicer(pb_grpc.GuardServiceServicer):
 
     async def GetGuard(self, request: pb.GetGuardRequest,
                        context: grpc.aio.ServicerContext) -> pb.GetGuardResponse:
-        async with audit.action(context, "GetGuard", request.sku):
+        async with audit.action(context, "GetGuard", request.sku, read=True):
             found = await self.guard.get(request.sku)
         return pb.GetGuardResponse(guard=convert.sku_guard(found))
 
@@ -61,6 +61,6 @@ class GuardServicer(pb_grpc.GuardServiceServicer):
 
     async def ListOpenBreakers(self, request: pb.ListOpenBreakersRequest,
                                context: grpc.aio.ServicerContext) -> pb.ListOpenBreakersResponse:
-        async with audit.action(context, "ListOpenBreakers"):
+        async with audit.action(context, "ListOpenBreakers", read=True):
             found = await self.guard.open_breakers(request.page_size)
         return pb.ListOpenBreakersResponse(breakers=[convert.open_breaker(b) for b in found])

@@ -55,7 +55,7 @@ class InterceptionServicer(pb_grpc.InterceptionServiceServicer):
         if request.expected_version < 0:
             raise InvalidArgument("expected_version", "must not be negative")
         rs = await self.icpt.put_rules(document, request.comment, request.expected_version,
-                                       request.actor)
+                                       request.actor, validate_only=request.validate_only)
         return pb.PutInterceptionRulesResponse(rules=_rules(rs))
 
     async def SetInterceptionRuleEnabled(self, request: pb.SetInterceptionRuleEnabledRequest,

@@ -85,7 +85,7 @@ class ListingServicer(pb_grpc.ListingServiceServicer):
         ov.text("comment", request.comment)
         ov.actor("actor", request.actor)
         rv = await self.listings.put_rules(document, request.comment, request.expected_version,
-                                           request.actor)
+                                           request.actor, validate_only=request.validate_only)
         return pb.PutListingRulesResponse(rules=_rules(rv))
 
     async def ListListingRuleHistory(self, request: pb.ListListingRuleHistoryRequest,

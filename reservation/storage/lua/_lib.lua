@@ -101,13 +101,16 @@ local function emit(etype, h, sku, wh, qty, now)
 end
 
 -- Sale status of a SKU at time now: nil when no sale governs it, else the sale hash
--- as a table plus .open (window open and not stopped).
+-- as a table plus .open (window open, not stopped, not paused) and .held (paused by an
+-- operator, neither stopped nor over: orders are told SALE_PAUSED, queues wait).
 local function sale_of(sku, now)
   local flat = redis.call('HGETALL', sale_key(sku))
   if #flat == 0 then return nil end
   local s = {}
   for i = 1, #flat, 2 do s[flat[i]] = flat[i + 1] end
-  s.open = s.stopped ~= '1' and now >= tonumber(s.starts) and now < tonumber(s.ends)
+  s.held = s.paused == '1' and s.stopped ~= '1' and now < tonumber(s.ends)
+  s.open = not s.held and s.stopped ~= '1' and now >= tonumber(s.starts)
+    and now < tonumber(s.ends)
   return s
 end
 
@@ -218,6 +221,7 @@ local function try_allocate(lines, buyer, now)
     per_sku[l.sku] = (per_sku[l.sku] or 0) + l.qty
     local s = sale_of(l.sku, now)
     if s ~= nil then
+      if s.held then return {ok = false, reason = 'SALE_PAUSED', sku = l.sku} end
       if not s.open then return {ok = false, reason = 'NOT_ON_SALE', sku = l.sku} end
       sales[l.sku] = s
       local t = tonumber(s.ttl)

@@ -84,8 +84,9 @@ end
 
 -- Serve the SKU's queue from its head while the head can be given all its lines.
 -- A head that needs more than is available keeps its place and blocks the rest
--- (strict FIFO). A head that can never be served (sold out, sale over, buyer limit
--- reached meanwhile) is rejected and the next one is tried.
+-- (strict FIFO), and so does every order while the sale is paused. A head that can
+-- never be served (sold out, sale over, buyer limit reached meanwhile) is rejected and
+-- the next one is tried.
 -- cfg: {default_ttl=ms, retention=ms}. Returns the number of orders served.
 local function serve_queue(sku, cfg, now)
   local served = 0
@@ -105,8 +106,8 @@ local function serve_queue(sku, cfg, now)
         h.ttl = tostring(ttl)
         apply_hold(head, h, d, ttl, cfg.retention, now)
         served = served + 1
-      elseif d.reason == 'INSUFFICIENT_STOCK' then
-        break
+      elseif d.reason == 'INSUFFICIENT_STOCK' or d.reason == 'SALE_PAUSED' then
+        break  -- units may come back, or the sale resume: the head keeps its place
       else
         reject_queued(head, h, d.reason, d.sku, cfg.retention)
       end

@@ -34,10 +34,19 @@ local function count_load(day, allocs)
   redis.call('PEXPIRE', key, 2 * 86400000)
 end
 
+-- A record of another request under the same key (another reservation id) that holds
+-- nothing and never will: its order was REJECTED (or released, or expired) and its
+-- identity replaced by a corrected request (Reservations.reserve), or expired. The new
+-- request reserves as if the record were not there, and overwrites it.
+local SUPERSEDED = {[ST.REJECTED] = true, [ST.RELEASED] = true, [ST.EXPIRED] = true}
+
 local function reserve_at(a, i)
   local ref, n = a[i], tonumber(a[i + 10])
   local after = i + 14 + 3 * n
   local existing = load_hold(ref)
+  if existing ~= nil and existing.rid ~= a[i + 1] and SUPERSEDED[existing.st] then
+    existing = nil
+  end
   if existing ~= nil then
     if existing.spec ~= a[i + 5] then return {'CONFLICT'}, after end
     return reply('OK', existing, queue_position(existing)), after

@@ -137,15 +137,26 @@ def build_app(target: str, groups: tuple[str, ...] = ("wms",)) -> Starlette:
         return TEMPLATES.TemplateResponse(request, "live.html", await live_context(request, op))
 
     async def sale_confirm(request: Request) -> Response:
-        if _operator(request) is None:
+        op = _operator(request)
+        if op is None:
             return RedirectResponse("/login", status_code=303)
         form = {k: str(v) for k, v in (await request.form()).items()}
         try:
             plan = SalePlan.parse(form)
         except ValueError as exc:
             return _back(error=str(exc))
-        return TEMPLATES.TemplateResponse(request, "confirm_start.html",
-                                          {"plan": plan, "form": form})
+        # The service checks the plan now (validate_only), so a typo'd SKU or an
+        # overlapping sale shows here, before anyone confirms.
+        refused, would_be, known = "", "", set()
+        try:
+            sale = await console().start_sale(op, plan, validate_only=True)
+            would_be = SALE_STATES.get(sale.state, "?")
+            known = {i.sku for i in sale.items if i.level.loaded}
+        except grpc.aio.AioRpcError as exc:
+            refused = _why(exc)
+        return TEMPLATES.TemplateResponse(request, "confirm_start.html", {
+            "plan": plan, "form": form, "refused": refused, "would_be": would_be,
+            "known": known})
 
     async def sale_start(request: Request) -> Response:
         op = _operator(request)

@@ -33,7 +33,8 @@ from reservation.v1 import write_back_service_pb2_grpc as wgrpc
 TIMEOUT_S = 5.0
 OPERATOR_ROLE = "operator"  # the role the console admits (reservation/access/roles.py)
 SALE_STATES = {apb.FLASH_SALE_STATE_SCHEDULED: "scheduled", apb.FLASH_SALE_STATE_ACTIVE: "active",
-               apb.FLASH_SALE_STATE_ENDED: "ended", apb.FLASH_SALE_STATE_STOPPED: "stopped"}
+               apb.FLASH_SALE_STATE_ENDED: "ended", apb.FLASH_SALE_STATE_STOPPED: "stopped",
+               apb.FLASH_SALE_STATE_PAUSED: "paused"}
 BREAKER_STATES = {gpb.BREAKER_STATE_OPEN: "OPEN", gpb.BREAKER_STATE_CLOSED: "CLOSED",
                   gpb.BREAKER_STATE_UNSPECIFIED: ""}
 
@@ -146,8 +147,13 @@ class Console:
         return rows, ""
 
     # -- actions ------------------------------------------------------------------------
-    async def start_sale(self, op: Operator, plan: SalePlan) -> apb.FlashSale:
-        reply = await self.admin.StartFlashSale(plan.request(), metadata=op.metadata(),
+    async def start_sale(self, op: Operator, plan: SalePlan,
+                         validate_only: bool = False) -> apb.FlashSale:
+        """validate_only: the service checks the plan (an unknown SKU, an overlapping
+        sale ...) and answers the sale as it would be, starting nothing."""
+        request = plan.request()
+        request.validate_only = validate_only
+        reply = await self.admin.StartFlashSale(request, metadata=op.metadata(),
                                                 timeout=TIMEOUT_S)
         return reply.sale
 
@@ -183,6 +189,8 @@ class SalePlan:
     starts_in_s: int
     lasts_s: int
     per_buyer_limit: int
+    create_skus: bool = False
+    """Create the stock records of SKUs and warehouses never loaded (else NOT_FOUND)."""
 
     @classmethod
     def parse(cls, form: dict[str, str]) -> SalePlan:
@@ -200,7 +208,8 @@ class SalePlan:
             return cls(form.get("sale_id", "").strip(), tuple(items),
                        int(form.get("starts_in_min") or 0) * 60,
                        int(form.get("lasts_min") or 60) * 60,
-                       int(form.get("per_buyer_limit") or 0))
+                       int(form.get("per_buyer_limit") or 0),
+                       form.get("create_skus") == "on")
         except ValueError:
             raise ValueError("minutes and the limit are whole numbers") from None
 
@@ -212,4 +221,5 @@ class SalePlan:
         return apb.StartFlashSaleRequest(
             sale_id=self.sale_id, starts_at=starts, ends_at=ends,
             per_buyer_limit=self.per_buyer_limit, hold_ttl=Duration(), queue_deadline=Duration(),
+            create_skus=self.create_skus,
             items=[pb.StockItem(sku=s, warehouse_id=w, quantity=q) for s, w, q in self.items])
