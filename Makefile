@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv run-deps lock proto stubs codegen-deps test-fast lint lint-proto breaking-proto released-image docs test demo bench chaos mutants fuzz model clean
+.PHONY: venv run-deps lock proto stubs codegen-deps example-deps test-fast lint lint-proto breaking-proto released-image docs test demo bench chaos mutants fuzz model clean
 
 # Every install comes from uv.lock (hashes of every file, one universal resolution for
 # Linux/macOS, x86_64/aarch64, Python 3.11+). uv itself is bootstrapped into the venv at
@@ -62,7 +62,12 @@ released-image: venv
 # codegen/package-lock.json), into STUBS_OUT (not committed).
 STUBS_OUT ?= gen
 codegen-deps:
-	cd codegen && npm ci --no-audit --no-fund --loglevel=error
+	cd codegen && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+
+# The Node.js example adapter's packages, from its committed package-lock.json
+# (tests/examples/test_node_adapter.py runs it against a real server).
+example-deps:
+	cd examples/node-adapter && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 stubs: venv codegen-deps
 	$(BIN)/buf generate protos --template buf.gen.yaml --output $(STUBS_OUT)
