@@ -5,18 +5,33 @@ own rate on 2 cores; benchmarks/loadgen.py is the lighter generator). Start a se
 (`reservation serve`), then:
 
     locust -f benchmarks/locustfile.py --headless -u 50 -r 10 -t 30s \\
-        -H 127.0.0.1:50051 --csv locust --html locust.html
+        -H 127.0.0.1:50051 --csv loadtest-results/locust --html loadtest-results/locust.html
 
--H is the service's gRPC address (default 127.0.0.1:50051). At start the file starts
-its own flash sale of LOADTEST_SKU (default HOT-SKU-1) with LOADTEST_UNITS units
-(default 1000) in warehouse LOADTEST_WAREHOUSE (default WH-1), open for an hour; a sale
-of that id already running is reused. With RESERVATION_AUTH_TOKEN set (the server's
-token) the calls carry it. If the service cannot be reached, or refuses the sale, the
-run stops with one line saying why.
+-H is the service's gRPC address (default 127.0.0.1:50051). Each run starts a flash sale
+of its own (`locust-<sku>-<start time>`) of LOADTEST_UNITS units, first stopping any
+earlier run's sale of that SKU that is still open, and stops it at the end: a run never
+inherits the last one's sold-out stock, so the same command measures the same thing
+twice in a row. The settings (environment, each checked at start; an unknown LOADTEST_*
+name or a bad value stops the run with one line saying which):
 
-Every call is reported to locust under its method name; Reserve is reported under its
-outcome too ("Reserve RESERVED", "Reserve REJECTED SOLD_OUT", ...), so reserved and
-rejected orders are separate rows, and neither counts as a failure: only gRPC errors do.
+    LOADTEST_SKU            HOT-SKU-1   the SKU on sale
+    LOADTEST_WAREHOUSE      WH-1        its warehouse
+    LOADTEST_UNITS          1000        units put on sale
+    LOADTEST_SCENARIO       flow        flow: every reserved order is confirmed
+                                        (LOADTEST_CONFIRM_SHARE) or released at once and
+                                        confirmed units are restocked each second, so
+                                        stock keeps flowing and the run measures
+                                        reservations, not rejections; sellout: a flash sale
+                                        that sells out (holds kept, nothing restocked)
+    LOADTEST_CONFIRM_SHARE  0.3         share of reserved orders that are paid (0..1)
+    LOADTEST_HOLD_S         60          the sale's hold TTL, seconds (1..3600)
+    LOADTEST_REJECTIONS     apart       apart: rejected orders are their own rows
+                                        ("Reserve REJECTED SOLD_OUT"), not failures;
+                                        fail: they count as failures
+
+With RESERVATION_AUTH_TOKEN set (a loadtest or operator principal's token) the calls
+carry it. If the service cannot be reached, or refuses the sale, the run stops with one
+line saying why.
 """
 
 from __future__ import annotations
@@ -24,14 +39,17 @@ from __future__ import annotations
 import os
 import random
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
 import grpc
 import grpc.experimental.gevent as grpc_gevent
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from locust import User, events, task
 
@@ -48,12 +66,62 @@ grpc_gevent.init_gevent()
 # imports loaded (seconds, on a busy machine): refresh it, or the run ends that much early.
 gevent.get_hub().loop.update_now()
 
-SKU = os.environ.get("LOADTEST_SKU", "HOT-SKU-1")
-UNITS = int(os.environ.get("LOADTEST_UNITS", "1000"))
-WAREHOUSE = os.environ.get("LOADTEST_WAREHOUSE", "WH-1")
-SALE_ID = f"locust-{SKU}".lower()
 CHANNELS = ("tmall", "jd", "pdd", "douyin", "wechat", "pos")
 METADATA = connection.bearer(os.environ.get(connection.TOKEN_ENV))
+SCENARIOS = ("flow", "sellout")
+REJECTIONS = ("apart", "fail")
+
+
+@dataclass(frozen=True)
+class Run:
+    sku: str = "HOT-SKU-1"
+    warehouse: str = "WH-1"
+    units: int = 1000
+    scenario: str = "flow"
+    confirm_share: float = 0.3
+    hold_s: int = 60
+    rejections: str = "apart"
+
+
+def settings(env: dict[str, str]) -> Run:
+    """The run's settings from LOADTEST_* variables; ValueError names a bad one."""
+    known = {f"LOADTEST_{name.upper()}" for name in Run.__dataclass_fields__}
+    unknown = sorted(k for k in env if k.startswith("LOADTEST_") and k not in known)
+    if unknown:
+        raise ValueError(f"unknown setting {unknown[0]} (known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = {}
+    for name, f in Run.__dataclass_fields__.items():
+        raw = env.get(f"LOADTEST_{name.upper()}")
+        if raw is None:
+            continue
+        try:
+            values[name] = type(f.default)(raw)
+        except ValueError:
+            kind = {int: "a whole number", float: "a number"}[type(f.default)]
+            raise ValueError(f"LOADTEST_{name.upper()}={raw!r} is not {kind}") from None
+    run = Run(**values)
+    checks = [(run.units >= 1, "LOADTEST_UNITS must be at least 1"),
+              (run.scenario in SCENARIOS, f"LOADTEST_SCENARIO must be one of {SCENARIOS}"),
+              (0 <= run.confirm_share <= 1, "LOADTEST_CONFIRM_SHARE must be 0..1"),
+              (1 <= run.hold_s <= 3600, "LOADTEST_HOLD_S must be 1..3600"),
+              (run.rejections in REJECTIONS, f"LOADTEST_REJECTIONS must be one of {REJECTIONS}"),
+              (bool(run.sku and run.warehouse), "LOADTEST_SKU and _WAREHOUSE must be set")]
+    for ok, why in checks:
+        if not ok:
+            raise ValueError(why)
+    return run
+
+
+try:
+    RUN, SETTINGS_ERROR = settings(dict(os.environ)), ""
+except ValueError as exc:
+    RUN, SETTINGS_ERROR = Run(), str(exc)
+SALE_PREFIX = f"locust-{RUN.sku}".lower()
+SALE_ID = f"{SALE_PREFIX}-{int(time.time())}"
+
+
+class Rejected(Exception):
+    """A rejected order, reported as a failure when LOADTEST_REJECTIONS=fail."""
 
 
 def target(host: str | None) -> str:
@@ -87,6 +155,8 @@ class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
         try:
             response = call.result()
             name, length = outcome_name(details.method, response), response.ByteSize()
+            if RUN.rejections == "fail" and name.startswith("Reserve REJECTED"):
+                exception = Rejected(name.removeprefix("Reserve "))
         except grpc.RpcError as exc:
             exception = exc
         self.env.events.request.fire(
@@ -104,19 +174,78 @@ def _timestamp(ms_from_now: int) -> Timestamp:
 
 @events.test_start.add_listener
 def start_sale(environment: Any, **_: Any) -> None:
-    """Start the sale the users buy from, or say in one line why it cannot be."""
+    """Check the settings, close an earlier run's sale, start this run's, or say in one
+    line why it cannot be."""
+    if SETTINGS_ERROR:
+        _stop(environment, SETTINGS_ERROR)
+        return
     address = target(environment.host)
     with connection.channel(address, connection.tls_from_env()) as channel:
+        admin = admin_grpc.AdminServiceStub(channel)
         try:
-            admin_grpc.AdminServiceStub(channel).StartFlashSale(admin_pb.StartFlashSaleRequest(
+            _close_earlier(admin)
+            admin.StartFlashSale(admin_pb.StartFlashSaleRequest(
                 create_skus=True,  # the load test's SKU is its own
                 sale_id=SALE_ID, starts_at=_timestamp(0), ends_at=_timestamp(3_600_000),
-                items=[types_pb.StockItem(sku=SKU, warehouse_id=WAREHOUSE, quantity=UNITS)]),
+                hold_ttl=Duration(seconds=RUN.hold_s),
+                items=[types_pb.StockItem(sku=RUN.sku, warehouse_id=RUN.warehouse,
+                                          quantity=RUN.units)]),
                 metadata=METADATA, timeout=10)
         except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:  # a sale of that id runs: reuse
-                _stop(environment, f"cannot start flash sale {SALE_ID} of {SKU} on {address}: "
-                                   f"{exc.code().name}: {exc.details()}{_hint(exc.code())}")
+            _stop(environment, f"cannot start flash sale {SALE_ID} of {RUN.sku} on {address}: "
+                               f"{exc.code().name}: {exc.details()}{_hint(exc.code())}")
+            return
+    if RUN.scenario == "flow":
+        threading.Thread(target=_restock, args=(address,), daemon=True).start()
+
+
+def _close_earlier(admin: admin_grpc.AdminServiceStub) -> None:
+    """Stop the open sales earlier runs of this file left on the SKU (a run killed
+    before its end): their unsold units go to returned, and this run starts afresh."""
+    sales = admin.ListFlashSales(admin_pb.ListFlashSalesRequest(), metadata=METADATA,
+                                 timeout=10).sales
+    for sale in sales:
+        if sale.sale_id.startswith(SALE_PREFIX) and sale.state in (
+                admin_pb.FLASH_SALE_STATE_ACTIVE, admin_pb.FLASH_SALE_STATE_SCHEDULED):
+            admin.StopFlashSale(admin_pb.StopFlashSaleRequest(sale_id=sale.sale_id),
+                                metadata=METADATA, timeout=10)
+
+
+@events.test_stop.add_listener
+def stop_sale(environment: Any, **_: Any) -> None:
+    """This run's sale ends with the run: its unsold units are returned."""
+    if SETTINGS_ERROR:
+        return
+    with connection.channel(target(environment.host), connection.tls_from_env()) as channel:
+        try:
+            admin_grpc.AdminServiceStub(channel).StopFlashSale(
+                admin_pb.StopFlashSaleRequest(sale_id=SALE_ID), metadata=METADATA, timeout=10)
+        except grpc.RpcError:
+            pass  # never started, or the server is gone: nothing to give back
+
+
+_confirmed = [0]  # units paid since the last restock (flow scenario)
+_confirmed_lock = threading.Lock()
+
+
+def _restock(address: str) -> None:
+    """Flow scenario: every second, the units paid since are loaded again, so the sale
+    never sells out and the run keeps measuring reservations."""
+    with connection.channel(address, connection.tls_from_env()) as channel:
+        admin = admin_grpc.AdminServiceStub(channel)
+        while True:
+            time.sleep(1)
+            with _confirmed_lock:
+                units, _confirmed[0] = _confirmed[0], 0
+            if units:
+                try:
+                    admin.LoadStock(admin_pb.LoadStockRequest(
+                        items=[types_pb.StockItem(sku=RUN.sku, warehouse_id=RUN.warehouse,
+                                                  quantity=units)],
+                        mode=admin_pb.LOAD_MODE_ADD), metadata=METADATA, timeout=10)
+                except grpc.RpcError:
+                    with _confirmed_lock:
+                        _confirmed[0] += units  # the next second tries again
 
 
 def _hint(code: grpc.StatusCode) -> str:
@@ -151,7 +280,8 @@ class GrpcUser(User):
 
 
 class FlashSaleBuyer(GrpcUser):
-    """A channel adapter forwarding a buyer's order for the hot SKU, sometimes paying."""
+    """A channel adapter forwarding a buyer's order for the hot SKU; the order is then
+    paid (LOADTEST_CONFIRM_SHARE) or, in the flow scenario, abandoned at once."""
 
     @task(10)
     def reserve(self) -> None:
@@ -160,10 +290,17 @@ class FlashSaleBuyer(GrpcUser):
         try:
             resp = self.stub.Reserve(pb.ReserveRequest(
                 channel=channel, order_id=order, buyer_id=f"buyer-{random.randrange(50_000)}",
-                lines=[types_pb.OrderLine(sku=SKU, quantity=1)]), metadata=METADATA)
-            if resp.reservation.state == types_pb.RESERVATION_STATE_RESERVED \
-                    and random.random() < 0.3:
+                lines=[types_pb.OrderLine(sku=RUN.sku, quantity=1)]), metadata=METADATA)
+            if resp.reservation.state != types_pb.RESERVATION_STATE_RESERVED:
+                return
+            if random.random() < RUN.confirm_share:
                 self.stub.Confirm(pb.ConfirmRequest(channel=channel, order_id=order),
+                                  metadata=METADATA)
+                if RUN.scenario == "flow":
+                    with _confirmed_lock:
+                        _confirmed[0] += 1
+            elif RUN.scenario == "flow":
+                self.stub.Release(pb.ReleaseRequest(channel=channel, order_id=order),
                                   metadata=METADATA)
         except grpc.RpcError:
             pass  # already reported to locust as a failure by the interceptor
@@ -171,6 +308,6 @@ class FlashSaleBuyer(GrpcUser):
     @task(1)
     def stock(self) -> None:
         try:
-            self.stub.GetStock(pb.GetStockRequest(sku=SKU), metadata=METADATA)
+            self.stub.GetStock(pb.GetStockRequest(sku=RUN.sku), metadata=METADATA)
         except grpc.RpcError:
             pass

@@ -1,6 +1,8 @@
 """The load-testing page's locust command (docs/operating/load-testing.md) works as
-written: it starts its own sale, reports reserved and rejected orders as separate rows,
-and says in one line what is missing."""
+written: each run starts a sale of its own (so a second run measures what the first
+did), the flow scenario keeps stock flowing, reserved and rejected orders are separate
+rows or rejections count as failures by choice, every LOADTEST_* setting is honoured or
+refused, and what is missing is said in one line."""
 
 from __future__ import annotations
 
@@ -37,9 +39,10 @@ def rows(tmp: Path) -> dict[str, dict[str, str]]:
         return {row["Name"]: row for row in csv.DictReader(f)}
 
 
-async def test_locust_starts_its_sale_and_counts_rejections_apart(app: App,
-                                                                 tmp_path: Path) -> None:
-    code, stderr = await locust(tmp_path, app.target, LOADTEST_SKU="LOC-1", LOADTEST_UNITS="5")
+async def test_a_sellout_sells_exactly_the_units_and_counts_rejections_apart(
+        app: App, tmp_path: Path) -> None:
+    code, stderr = await locust(tmp_path, app.target, LOADTEST_SKU="LOC-1",
+                                LOADTEST_UNITS="5", LOADTEST_SCENARIO="sellout")
     assert code == 0, stderr[-2000:]
     stats = rows(tmp_path)
     assert int(stats["Reserve RESERVED"]["Request Count"]) == 5  # exactly the units loaded
@@ -47,6 +50,40 @@ async def test_locust_starts_its_sale_and_counts_rejections_apart(app: App,
     assert rejected, sorted(stats)
     assert int(stats["Aggregated"]["Failure Count"]) == 0
     assert "Traceback" not in stderr
+
+    # Run again at once with other units: a sale of its own, holding what it says.
+    code, stderr = await locust(tmp_path, app.target, LOADTEST_SKU="LOC-1",
+                                LOADTEST_UNITS="7", LOADTEST_SCENARIO="sellout",
+                                LOADTEST_REJECTIONS="fail")
+    assert code == 1, stderr[-2000:]  # locust's exit code when a request failed
+    stats = rows(tmp_path)
+    assert int(stats["Reserve RESERVED"]["Request Count"]) == 7
+    failed = int(stats["Aggregated"]["Failure Count"])
+    assert failed > 0 and failed == sum(int(r["Request Count"]) for name, r in stats.items()
+                                        if name.startswith("Reserve REJECTED"))
+
+
+async def test_the_flow_scenario_reserves_in_two_runs_in_a_row(app: App,
+                                                               tmp_path: Path) -> None:
+    for _ in range(2):
+        code, stderr = await locust(tmp_path, app.target, LOADTEST_SKU="FLOW-1",
+                                    LOADTEST_UNITS="3")
+        assert code == 0, stderr[-2000:]
+        stats = rows(tmp_path)
+        # 3 units, each released or paid and restocked at once: far more than 3 reserved.
+        assert int(stats["Reserve RESERVED"]["Request Count"]) > 3, stats.keys()
+        assert int(stats["Release"]["Request Count"]) > 0
+
+
+async def test_a_bad_setting_stops_the_run_in_one_line(app: App, tmp_path: Path) -> None:
+    for env, says in (({"LOADTEST_UNIT": "5000"}, "unknown setting LOADTEST_UNIT"),
+                      ({"LOADTEST_UNITS": "many"}, "LOADTEST_UNITS='many' is not a whole number"),
+                      ({"LOADTEST_SCENARIO": "burst"}, "LOADTEST_SCENARIO must be one of")):
+        code, stderr = await locust(tmp_path, app.target, **env)
+        assert code != 0
+        [line] = [ln for ln in stderr.splitlines() if ln.startswith("locustfile:")]
+        assert says in line, line
+        assert "Traceback" not in stderr
 
 
 async def test_locust_says_in_one_line_when_no_server_listens(tmp_path: Path) -> None:
