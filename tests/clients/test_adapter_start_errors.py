@@ -30,7 +30,7 @@ async def test_a_missing_feed_group_is_one_line(app: App, tmp_path) -> None:
             "--shop", "s1", "--target", app.target, "--state", str(tmp_path / "a.db"),
             "--until-idle", "--idle-s", "1", env=env, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), 120)
+        _, err = await asyncio.wait_for(proc.communicate(), 120)
     finally:
         fake.stop()
     lines = err.decode().strip().splitlines()
