@@ -184,6 +184,11 @@ class Settings:
     write_back_batch_key: str = ""
     """Secret that signs batch ids (same on every replica); empty: a fixed key, which
     still refuses mangled ids but not forged ones, so it is required when auth is on."""
+    trace_background: bool = False
+    """With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT): also trace the Redis commands of
+    background work (sweeps, health checks, gauges, write-back trimming), which no call
+    started. Off: only what a gRPC call does is traced, so an idle server exports
+    nothing."""
 
     order_retention_ms: int = 90 * 24 * 60 * 60 * 1000
     """How long an order's record, history and stock hold stay in Redis after its last

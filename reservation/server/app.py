@@ -130,6 +130,8 @@ class App:
                   else health_pb2.HealthCheckResponse.NOT_SERVING)
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, status)
+        if metrics.recorder.on:
+            metrics.serving.set(1 if serving else 0)
 
     async def _watch_health(self) -> None:
         """Health follows Redis: a script round trip every few seconds."""
@@ -414,7 +416,8 @@ def _start_metrics(app: App) -> None:
     metrics.recorder.on = True
     app.store.observe_pipelines(metrics.recorder.pipeline)
     sampler = GaugeSampler(app.store, app.inventory, WriteBack.over(app.store),
-                           hot_skus=lambda: active_sale_skus(app.sales), guard=app.guard)
+                           hot_skus=lambda: active_sale_skus(app.sales), guard=app.guard,
+                           order_events=app.orders.events if app.orders else None)
     app._tasks.append(asyncio.create_task(sampler.run(), name="metrics"))
     if app.settings.metrics_port:
         try:
@@ -455,7 +458,8 @@ async def redis_for(settings: Settings) -> AsyncIterator[str]:
 
 async def serve(settings: Settings) -> None:
     """`reservation serve`: run until SIGTERM or SIGINT, then shut down gracefully."""
-    tracing.start()  # before the Redis client and the server exist: both are traced
+    tracing.start(settings.trace_background)  # before the Redis client and the server
+    # exist: both are traced
     async with redis_for(settings) as url:
         app = await start_app(settings, url)
         log.info("serving on %s (redis %s)", app.target, url)

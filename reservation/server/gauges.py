@@ -38,10 +38,12 @@ async def active_sale_skus(sales: Sales) -> list[str]:
 
 class GaugeSampler:
     def __init__(self, store: Store, inventory: Inventory, write_back: WriteBack,
-                 hot_skus: HotSkus | None = None, guard: Guard | None = None) -> None:
+                 hot_skus: HotSkus | None = None, guard: Guard | None = None,
+                 order_events: WriteBack | None = None) -> None:
         self.store = store
         self.inventory = inventory
         self.write_back = write_back
+        self.order_events = order_events
         self.hot_skus = hot_skus
         self.guard = guard
         self._open: set[tuple[str, str]] = set()
@@ -59,6 +61,13 @@ class GaugeSampler:
             metrics.write_back_oldest_age.labels(group).set(
                 stats.oldest_unacknowledged_age_ms / 1000)
             metrics.write_back_dead_letters.labels(group).set(stats.dead_lettered)
+        if self.order_events is not None:  # the order hub's groups: audit, feed-<channel>
+            for group in self.order_events.groups:
+                stats = await self.order_events.stats(group)
+                metrics.order_events_pending.labels(group).set(stats.pending)
+                metrics.order_events_undelivered.labels(group).set(stats.undelivered)
+                metrics.order_events_oldest_age.labels(group).set(
+                    stats.oldest_unacknowledged_age_ms / 1000)
         if self.guard is not None:
             await self._sample_breakers(self.guard)
         if self.hot_skus is not None:

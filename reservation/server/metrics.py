@@ -110,6 +110,18 @@ write_back_oldest_age = Gauge("reservation_write_back_oldest_age_seconds",
 write_back_dead_letters = Gauge("reservation_write_back_dead_letters",
                                 "Write-back dead letters waiting for a replay.", ("group",),
                                 **_SAMPLED)
+order_events_pending = Gauge("reservation_order_events_pending",
+                             "Order events delivered to the group and not acknowledged.",
+                             ("group",), **_SAMPLED)
+order_events_undelivered = Gauge("reservation_order_events_undelivered",
+                                 "Order events not yet delivered to the group (audit, "
+                                 "feed-<channel>).", ("group",), **_SAMPLED)
+order_events_oldest_age = Gauge("reservation_order_events_oldest_age_seconds",
+                                "Age of the oldest order event the group has not "
+                                "acknowledged.", ("group",), **_SAMPLED)
+serving = Gauge("reservation_serving",
+                "1 while this process answers SERVING (Redis reachable, routing kernel "
+                "ready), 0 while NOT_SERVING.", multiprocess_mode="livemin")
 hot_sku_stock = Gauge("reservation_hot_sku_stock",
                       "Counters of the SKUs in running flash sales (at most HOT_SKUS).",
                       ("sku", "warehouse", "counter"), **_SAMPLED)

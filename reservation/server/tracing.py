@@ -6,6 +6,10 @@ command or pipeline a child span (opentelemetry-instrumentation-redis), exported
 batches over OTLP/gRPC. The SDK reads the standard OTEL_* variables (service name,
 sampler, headers, batch delays). Without the variable none of this is imported: the
 packages are an optional extra (`pip install ".[otel]"`) and cost nothing when unused.
+
+Spans start only from gRPC calls: a Redis command that no call made (a sweep, the
+health check, a gauge sample) would be a root span of its own, hundreds a minute on an
+idle server, so the sampler drops such roots unless RESERVATION_TRACE_BACKGROUND is on.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ def wanted() -> bool:
     return bool(os.environ.get(ENDPOINT_ENV))
 
 
-def start() -> None:
+def start(background: bool = False) -> None:
     """Install the tracer provider, the OTLP exporter and the Redis instrumentation
-    (once per process; `serve` calls it before building the server)."""
+    (once per process; `serve` calls it before building the server). `background`:
+    trace work no call started too (RESERVATION_TRACE_BACKGROUND)."""
     global _provider
     if _provider is not None or not wanted():
         return
@@ -42,9 +47,14 @@ def start() -> None:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.sampling import ParentBased, _get_from_env_or_default
 
     name = os.environ.get("OTEL_SERVICE_NAME", DEFAULT_SERVICE_NAME)
-    provider = TracerProvider(resource=Resource.create({"service.name": name}))
+    sampler = _get_from_env_or_default()  # OTEL_TRACES_SAMPLER, as the SDK reads it
+    if not background:
+        sampler = ParentBased(root=_calls_only(sampler))
+    provider = TracerProvider(resource=Resource.create({"service.name": name}),
+                              sampler=sampler)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     RedisInstrumentor().instrument(tracer_provider=provider)
@@ -68,3 +78,35 @@ def stop() -> None:
     if _provider is not None:
         _provider.shutdown()
         _provider = None
+
+
+def _calls_only_class() -> Any:
+    from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+    from opentelemetry.trace import SpanKind
+
+    class CallsOnly(Sampler):
+        """A root span is kept only if it is a call's (SERVER): background Redis
+        commands (CLIENT spans with no parent) are dropped; children follow their
+        parent (ParentBased)."""
+
+        def __init__(self, inner: Sampler) -> None:
+            self.inner = inner
+
+        def should_sample(self, parent_context: Any, trace_id: int, name: str,
+                          kind: Any = None, attributes: Any = None, links: Any = None,
+                          trace_state: Any = None) -> SamplingResult:
+            if kind != SpanKind.SERVER:
+                return SamplingResult(Decision.DROP)
+            return self.inner.should_sample(parent_context, trace_id, name, kind,
+                                            attributes, links, trace_state)
+
+        def get_description(self) -> str:
+            return f"CallsOnly{{{self.inner.get_description()}}}"
+
+    return CallsOnly
+
+
+def _calls_only(inner: Any) -> Any:
+    """A CallsOnly sampler around `inner` (the class is made here: the SDK is imported
+    only when tracing is on)."""
+    return _calls_only_class()(inner)

@@ -18,13 +18,14 @@ from reservation.server.app import App, start_app
 from reservation.server.gauges import GaugeSampler, active_sale_skus
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import guard_service_pb2 as gpb
-from reservation.v1 import guard_service_pb2_grpc, listing_service_pb2_grpc
+from reservation.v1 import guard_service_pb2_grpc, listing_service_pb2_grpc, order_service_pb2_grpc
 from reservation.v1 import listing_service_pb2 as lpb
+from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
 from reservation.writeback import WriteBack
 from tests.conftest import Stubs, test_settings
-from tests.helpers import at, line, load, order, reserve
+from tests.helpers import at, channel_order, line, load, order, reserve
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -131,6 +132,34 @@ async def test_sampled_gauges_show_queue_dead_letters_and_write_back_lag(served:
     assert value(samples, "reservation_hot_sku_stock", sku="MET-4", warehouse="WH",
                  counter="held") == 1
     assert value(samples, "reservation_hot_sku_queue_depth", sku="MET-4") == 1
+
+
+async def test_every_order_event_group_has_its_lag_and_serving_is_a_gauge(
+        served: Any) -> None:
+    app, stubs = served
+    await load(stubs, ("MET-O", "WH-A", 5))
+    hub = order_service_pb2_grpc.OrderServiceStub(stubs.channel)
+    await hub.SyncOrders(opb.SyncOrdersRequest(orders=[
+        channel_order("MO-1", "PAID", ("MET-O", 1))]))
+    sampler = GaugeSampler(app.store, app.inventory, WriteBack.over(app.store),
+                           order_events=app.orders.events)
+    await sampler.sample()
+    samples = await asyncio.to_thread(scrape, app.metrics_port)
+    # Nothing has pulled the audit group yet: the order's events wait there.
+    assert value(samples, "reservation_order_events_undelivered", group="audit") >= 1
+    assert value(samples, "reservation_order_events_oldest_age_seconds", group="audit") >= 0
+    serving = [v for (name, _), v in samples.items() if name == "reservation_serving"]
+    assert serving and min(serving) == 1
+    await app.set_serving(False)
+    samples = await asyncio.to_thread(scrape, app.metrics_port)
+    assert min(v for (name, _), v in samples.items() if name == "reservation_serving") == 0
+    await app.set_serving(True)
+    rules = (Path(__file__).resolve().parents[2] / "k8s" / "monitoring"
+             / "prometheus-rules.yaml").read_text(encoding="utf-8")
+    for metric in ("reservation_serving", "reservation_order_events_oldest_age_seconds",
+                   "reservation_write_back_oldest_age_seconds", "grpc_server_handled_total",
+                   "grpc_server_handling_seconds_bucket"):
+        assert metric in rules, metric
 
 
 def _skus(*skus: str) -> Any:
