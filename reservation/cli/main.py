@@ -12,7 +12,18 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from reservation.cli import admin, auth, guard, listings, orders, routing, serve, wms
+from reservation.cli import (
+    admin,
+    auth,
+    guard,
+    interception,
+    listings,
+    orders,
+    reservations,
+    routing,
+    serve,
+    wms,
+)
 from reservation.errors import StartupError
 from reservation.logs import one_line
 from reservation.settings import ConfigError
@@ -30,11 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"reservation {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve.add_commands(sub)
+    reservations.add_commands(sub)
     admin.add_commands(sub)
     guard.add_commands(sub)
     listings.add_commands(sub)
     wms.add_commands(sub)
     orders.add_commands(sub)
+    interception.add_commands(sub)
     routing.add_commands(sub)
     auth.add_commands(sub)
     return parser

@@ -26,7 +26,7 @@ import grpc
 
 from reservation.clients import demo
 from reservation.clients.audit import puller as audit_puller
-from reservation.clients.channels import fake_server
+from reservation.clients.channels import fake_server, sample_stock
 from reservation.clients.channels import refused as refused_command
 from reservation.clients.channels import run as adapter_run
 from reservation.clients.console import command as console_command
@@ -50,6 +50,16 @@ def _command(sub: Any, name: str, text: str, add: Callable[[argparse.ArgumentPar
     p.set_defaults(func=run)
 
 
+def _fake_channels_arguments(p: argparse.ArgumentParser) -> None:
+    fake_server.add_arguments(p)
+    sample_stock.add_arguments(p)
+
+
+def _fake_channels(args: argparse.Namespace) -> int:
+    sample_stock.load(args)  # a refusal is one line (main), before anything is served
+    return fake_server.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reservation-clients", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "by a mapping, the hub or the channel), with why",
              refused_command.add_arguments, refused_command.run)
     _command(sub, "fake-channels", "fake channel APIs on 127.0.0.1 serving sample orders "
-                                   "(the real ones cannot be reached from a test box)",
-             fake_server.add_arguments, fake_server.run)
+                                   "(the real ones cannot be reached from a test box); "
+                                   "--load-stock N loads their SKUs into the service first",
+             _fake_channels_arguments, _fake_channels)
     _command(sub, "stock-sync", "keep a channel shop's listings showing what the service "
                                 "may sell", stocksync_command.add_arguments,
              stocksync_command.run)
