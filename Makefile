@@ -122,6 +122,8 @@ model: venv
 	    MODEL_SEED=$${MODEL_SEED:-random} MODEL_SHRINK=$${MODEL_SHRINK:-1} \
 	    $(BIN)/pytest -q -s tests/ordersync/test_model.py
 
+# Then the Redis failovers (benchmarks/chaos/failover.py: kill, freeze, partition of the
+# primary under load, replica wait off and on); fails when the wait on lost anything.
 chaos: venv
 	$(BIN)/python -m benchmarks.chaos --seeds 1 2 3 --faults 20
 

@@ -32,18 +32,21 @@ from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
 SYSTEMS = ("service", "naive", "noop", "noop-chain", "pg", "oversell-by-one")
 
 
-def bench_settings(redis_url: str, port: int, metrics_port: int = 0) -> Settings:
+def bench_settings(redis_url: str, port: int, metrics_port: int = 0,
+                   wait_replicas: int = 0) -> Settings:
     # Long holds and a long retention: nothing expires during a run, so the client's
     # ledger can be checked against the counters exactly. Several processes of one system
     # share the port on purpose (the x2 runs).
     return Settings(redis_url=redis_url, port=port, log_level="WARNING",
-                    default_hold_ttl_ms=3_600_000, reuse_port=True, metrics_port=metrics_port)
+                    default_hold_ttl_ms=3_600_000, reuse_port=True, metrics_port=metrics_port,
+                    redis_wait_replicas=wait_replicas)
 
 
 async def start(args: argparse.Namespace) -> tuple[grpc.aio.Server, int, list[object]]:
     """The server of the chosen system; also what must be stopped with it."""
     if args.system == "service":
-        app = await start_app(bench_settings(args.redis, args.port, args.metrics_port))
+        app = await start_app(bench_settings(args.redis, args.port, args.metrics_port,
+                                             args.wait_replicas))
         return app.server, app.port, [app]
     if args.system in ("naive", "oversell-by-one"):
         settings = bench_settings(args.redis, args.port)
@@ -107,6 +110,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=0, help="per-buyer limit (pg)")
     p.add_argument("--profile", default="")
     p.add_argument("--metrics-port", type=int, default=0, help="service: /metrics on this port")
+    p.add_argument("--wait-replicas", type=int, default=0,
+                   help="service: RESERVATION_REDIS_WAIT_REPLICAS")
     return p.parse_args(argv)
 
 

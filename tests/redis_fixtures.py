@@ -230,12 +230,14 @@ class LocalSentinelGroup:
     """
 
     def __init__(self, base_dir: Path | str, replicas: int = 1, sentinels: int = 3,
-                 master: str = "mymaster", down_after_ms: int = 1000) -> None:
+                 master: str = "mymaster", down_after_ms: int = 1000,
+                 failover_timeout_ms: int = 10000) -> None:
         self.base_dir = Path(base_dir)
         self.replica_count = replicas
         self.sentinel_count = sentinels
         self.master = master
         self.down_after_ms = down_after_ms
+        self.failover_timeout_ms = failover_timeout_ms
         self.primary: RedisProcess | None = None
         self.replicas: list[RedisProcess] = []
         self.sentinel_ports: list[int] = []
@@ -283,7 +285,7 @@ class LocalSentinelGroup:
             f"logfile {directory / 'sentinel.log'}",
             f"sentinel monitor {self.master} {LOOPBACK} {self.primary.port} 2",
             f"sentinel down-after-milliseconds {self.master} {self.down_after_ms}",
-            f"sentinel failover-timeout {self.master} 10000",
+            f"sentinel failover-timeout {self.master} {self.failover_timeout_ms}",
             f"sentinel parallel-syncs {self.master} 1", ""]))
         with open(directory / "stdout.log", "ab") as out:
             self._sentinels.append(subprocess.Popen(
@@ -295,13 +297,17 @@ class LocalSentinelGroup:
         return redis.Redis(host=LOOPBACK, port=self.sentinel_ports[i], decode_responses=True,
                            socket_timeout=2)
 
-    def _watching(self) -> bool:
+    def replicas_online(self) -> bool:
+        """Every replica is in sync with the primary (state online)."""
         assert self.primary is not None
         with redis.Redis(host=LOOPBACK, port=self.primary.port, decode_responses=True) as r:
             info = r.info("replication")
         online = [k for k, v in info.items()
                   if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"]
-        if len(online) < self.replica_count:
+        return len(online) >= self.replica_count
+
+    def _watching(self) -> bool:
+        if not self.replicas_online():
             return False
         for i in range(len(self.sentinel_ports)):
             try:

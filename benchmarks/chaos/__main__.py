@@ -12,11 +12,13 @@ import asyncio
 import collections
 import datetime
 import platform
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.chaos import failover
 from benchmarks.chaos.faults import KINDS
 from benchmarks.chaos.run import Result, run_seed
 
@@ -66,16 +68,40 @@ def violations(results: Sequence[Result]) -> str:
     return "\n".join(out)
 
 
-def report(results: Sequence[Result], argv: Sequence[str]) -> str:
+def commit() -> str:
+    """The commit the run is of (with '+changes' when the tree differs from it)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=False,
+                              cwd=Path(__file__).resolve().parents[2]).stdout.strip()
+    head = git("rev-parse", "--short=7", "HEAD") or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def report(results: Sequence[Result], argv: Sequence[str],
+           failovers: Sequence[failover.FailoverResult] = ()) -> str:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    head = [f"# Chaos run of {when}", "",
+    head = [f"# Chaos run of {when}, commit {commit()}", "",
             (f"`python -m benchmarks.chaos {' '.join(argv)}` on {platform.node() or 'this box'}"
              f" ({platform.python_version()}); Redis with appendonly yes, appendfsync always;"
              f" {len(results)} seed(s). Faults are described in "
              "`benchmarks/chaos/faults.py`, checks in `benchmarks/chaos/checks.py`."), ""]
-    body = [table(results)]
+    body = [table(results)] if results else []
     bad = violations(results)
     body += ["", "Violations:", "", bad] if bad else ["", "No violations."]
+    if failovers:
+        body += ["", "## Redis failover under load", "",
+                 ("A primary with one replica and three sentinels, two `reservation serve`, "
+                 "8 workers reserving and confirming (`benchmarks/chaos/failover.py`). "
+                 "kill: the primary SIGKILLed (and started again, empty: Sentinel makes it a "
+                 "replica); freeze: the primary SIGSTOPped until the replica was promoted, "
+                 "then let go (a partitioned primary coming back); partition: for 1 s the "
+                 "replica hears nothing from the primary (a relay drops it), then kill. Lost: "
+                 "answered holds, acknowledged confirms and their write-back events that "
+                 "are not there afterwards."), "", failover.table(failovers)]
+        bad_failover = failover.violations(failovers)
+        body += ["", "Failover violations:", "", bad_failover] if bad_failover else \
+            ["", ("No failover violations (with the wait on nothing was lost; the service "
+                 "took writes again after every failover).")]
     return "\n".join(head + body) + "\n"
 
 
@@ -87,22 +113,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=16)
     p.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
                    help="fault kinds to draw from (default: all)")
+    p.add_argument("--failover", choices=("on", "off", "only"), default="on",
+                   help="the Redis failover runs (kill, freeze; wait 0 and 1) after the seeds")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
     results = []
+    failovers = []
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
-        for seed in args.seeds:
+        for seed in args.seeds if args.failover != "only" else ():
             result = asyncio.run(run_seed(seed, args.faults, args.replicas, args.workers,
                                           Path(tmp), args.kinds))
             print(f"seed {seed}: {'ok' if result.ok else 'VIOLATIONS'} "
                   f"({sum(result.faults.injected.values())} faults, "
                   f"{len(result.traffic.records)} orders, {result.seconds:.0f} s)", flush=True)
             results.append(result)
-    text = report(results, sys.argv[1:] if argv is None else list(argv))
+        for scenario in failover.SCENARIOS if args.failover != "off" else ():
+            for wait in (0, 1):
+                one = asyncio.run(failover.run_failover(
+                    Path(tmp) / f"failover-{scenario}-{wait}", scenario, wait))
+                print(f"failover {scenario}, wait {wait}: {'ok' if one.ok else 'VIOLATIONS'} "
+                      f"({len(one.told.held)} holds, {one.lost} lost)", flush=True)
+                failovers.append(one)
+    text = report(results, sys.argv[1:] if argv is None else list(argv), failovers)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
-    return 0 if all(r.ok for r in results) else 1
+    return 0 if all(r.ok for r in results) and all(f.ok for f in failovers) else 1
 
 
 if __name__ == "__main__":
