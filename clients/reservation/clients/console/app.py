@@ -1,7 +1,9 @@
 """The console's pages and actions (Starlette). Read client.py for what each one calls.
 
 Pages: /login, / (sale form, and the live part), /live (the live part alone, fetched
-every second by the page), and confirmation pages before a sale starts or stops.
+every second by the page), and confirmation pages before a sale starts or stops; the
+order hub's pages (/reviews, /interception, /orders) are in hub.py, the routing
+backtest in backtest.py.
 Actions are POSTs that call the service and redirect back to / with a message; the
 operator's token and name ride in HttpOnly, SameSite=Strict cookies (Secure when the
 page is served over TLS), so another site cannot make the browser post an action. Only
@@ -25,7 +27,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from reservation.api import connection
-from reservation.clients.console import backtest
+from reservation.clients.console import backtest, hub
 from reservation.clients.console.client import (
     BREAKER_STATES,
     SALE_STATES,
@@ -232,4 +234,5 @@ def build_app(target: str, groups: tuple[str, ...] = ("wms",)) -> Starlette:
         Route("/breakers/force", force, methods=["POST"]),
     ]
     routes += backtest.routes(lambda: state["channel"], _operator, TEMPLATES)
+    routes += hub.routes(lambda: state["channel"], _operator, TEMPLATES)
     return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,210 @@
+"""The console's order-hub pages: the review queue (resolve a held order), the
+interception rule set (view, check, replace), and one order with its history.
+
+GET /reviews            open reviews with approve / reject / edit-address forms, and the
+                        latest closed ones; a form to look an order up
+POST /reviews/resolve   ResolveReview in the operator's name, back to /reviews
+GET /interception       the rule set in force, as YAML, in an editable box
+POST /interception      check it (validate_only) or put it as a new version; a refusal
+                        (INVALID_ARGUMENT naming rules[N]...) is shown with the text kept
+GET /orders?channel=&shop=&order_id=   the order and every event of its history
+
+Each is one or two gRPC calls with the operator's token, so the service checks, limits
+and (for the writes) logs them like the CLI's `reservation reviews resolve` and
+`reservation interception rules put`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import grpc
+import yaml
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from reservation.clients.console.client import TIMEOUT_S, Operator
+from reservation.v1 import interception_service_pb2 as ipb
+from reservation.v1 import interception_service_pb2_grpc as igrpc
+from reservation.v1 import order_service_pb2 as opb
+from reservation.v1 import order_service_pb2_grpc as ogrpc
+
+DECISIONS = ("approve", "reject", "edit_address")
+CLOSED_SHOWN = 20
+MAX_RULES_TEXT = 256 * 1024  # the service refuses longer documents anyway
+
+
+def _why(exc: grpc.aio.AioRpcError) -> str:
+    return f"{exc.code().name}: {exc.details() or ''}"
+
+
+def _when_ms(ms: int) -> str:
+    if not ms:
+        return ""
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime(
+        "%Y-%m-%d %H:%M:%S")
+
+
+def _as_yaml(document_json: str) -> str:
+    if not document_json:
+        return "rules: []\n"
+    return str(yaml.safe_dump(json.loads(document_json), allow_unicode=True,
+                              sort_keys=False))
+
+
+def routes(channel: Callable[[], grpc.aio.Channel],
+           operator: Callable[[Request], Operator | None],
+           templates: Jinja2Templates) -> list[Route]:
+    """The pages' routes; `channel` is the console's connection to the service."""
+    templates.env.globals.setdefault("when_ms", _when_ms)
+
+    def icpt() -> igrpc.InterceptionServiceStub:
+        return igrpc.InterceptionServiceStub(channel())
+
+    def orders() -> ogrpc.OrderServiceStub:
+        return ogrpc.OrderServiceStub(channel())
+
+    def login() -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    # -- reviews ------------------------------------------------------------------------
+    async def reviews_page(request: Request) -> Response:
+        op = operator(request)
+        if op is None:
+            return login()
+        ctx: dict[str, Any] = {"op": op, "msg": request.query_params.get("msg", ""),
+                               "error": request.query_params.get("error", ""),
+                               "open": [], "closed": [], "decisions": DECISIONS}
+        try:
+            ctx["open"] = list((await icpt().ListReviews(
+                ipb.ListReviewsRequest(status="open"), metadata=op.metadata(),
+                timeout=TIMEOUT_S)).reviews)
+            ctx["closed"] = list((await icpt().ListReviews(
+                ipb.ListReviewsRequest(status="closed", page_size=CLOSED_SHOWN),
+                metadata=op.metadata(), timeout=TIMEOUT_S)).reviews)
+        except grpc.aio.AioRpcError as exc:
+            ctx["error"] = _why(exc)
+        return templates.TemplateResponse(request, "reviews.html", ctx)
+
+    async def resolve(request: Request) -> Response:
+        op = operator(request)
+        if op is None:
+            return login()
+        form = {k: str(v).strip() for k, v in (await request.form()).items()}
+        key = opb.OrderKey(channel=form.get("channel", ""), shop=form.get("shop", ""),
+                           order_id=form.get("order_id", ""))
+        decision = form.get("decision", "")
+        name = f"{key.channel}/{key.shop}/{key.order_id}"
+        if decision not in DECISIONS:
+            return _to("/reviews", error=f"unknown decision {decision!r}")
+        req = ipb.ResolveReviewRequest(key=key, decision=decision, operator=op.name,
+                                       note=form.get("note", ""))
+        if decision == "edit_address":
+            req.address.CopyFrom(opb.Address(
+                province=form.get("province", ""), city=form.get("city", ""),
+                district=form.get("district", ""), detail=form.get("detail", "")))
+        try:
+            reply = await icpt().ResolveReview(req, metadata=op.metadata(),
+                                               timeout=TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            return _to("/reviews", error=f"{name}: {_why(exc)}")
+        return _to("/reviews", msg=f"{name} {reply.review.status}: order now "
+                                   f"{reply.order.state}")
+
+    # -- interception rules -------------------------------------------------------------
+    async def render_rules(request: Request, op: Operator, text: str | None = None,
+                           msg: str = "", error: str = "", status: int = 200) -> Response:
+        version, current = 0, ""
+        try:
+            rules = (await icpt().GetInterceptionRules(
+                ipb.GetInterceptionRulesRequest(), metadata=op.metadata(),
+                timeout=TIMEOUT_S)).rules
+            version, current = rules.version, _as_yaml(rules.document_json)
+        except grpc.aio.AioRpcError as exc:
+            error = error or _why(exc)
+        return templates.TemplateResponse(request, "interception.html", {
+            "op": op, "version": version, "text": current if text is None else text,
+            "msg": msg, "error": error}, status_code=status)
+
+    async def rules_page(request: Request) -> Response:
+        op = operator(request)
+        if op is None:
+            return login()
+        return await render_rules(request, op, msg=request.query_params.get("msg", ""))
+
+    async def rules_put(request: Request) -> Response:
+        op = operator(request)
+        if op is None:
+            return login()
+        form = await request.form()
+        text = str(form.get("document", ""))
+        check_only = form.get("action") == "check"
+        if len(text) > MAX_RULES_TEXT:
+            return await render_rules(request, op, text, error="the rule set is too long",
+                                      status=400)
+        try:
+            doc = yaml.safe_load(text)  # JSON is YAML too
+        except yaml.YAMLError as exc:
+            return await render_rules(request, op, text,
+                                      error=f"not YAML or JSON: {exc}", status=400)
+        if not isinstance(doc, dict):
+            return await render_rules(request, op, text, status=400,
+                                      error="the rule set must be a mapping with a "
+                                            "'rules' list")
+        try:
+            expected = int(str(form.get("expected_version", "0")) or 0)
+        except ValueError:
+            expected = 0
+        req = ipb.PutInterceptionRulesRequest(
+            document_json=json.dumps(doc, ensure_ascii=False), comment=str(
+                form.get("comment", "")), expected_version=expected,
+            actor=f"operator:{op.name}", validate_only=check_only)
+        try:
+            reply = await icpt().PutInterceptionRules(req, metadata=op.metadata(),
+                                                      timeout=TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            return await render_rules(request, op, text, error=_why(exc), status=400)
+        if check_only:
+            return await render_rules(request, op, text, msg=(
+                f"valid: it would become version {reply.rules.version}; nothing stored"))
+        return _to("/interception", msg=f"version {reply.rules.version} is in force")
+
+    # -- an order and its history ---------------------------------------------------------
+    async def order_page(request: Request) -> Response:
+        op = operator(request)
+        if op is None:
+            return login()
+        q = request.query_params
+        key = opb.OrderKey(channel=q.get("channel", ""), shop=q.get("shop", ""),
+                           order_id=q.get("order_id", ""))
+        ctx: dict[str, Any] = {"op": op, "key": key, "order": None, "events": [],
+                               "error": ""}
+        try:
+            ctx["order"] = (await orders().GetOrder(
+                opb.GetOrderRequest(key=key), metadata=op.metadata(),
+                timeout=TIMEOUT_S)).order
+            ctx["events"] = list((await orders().GetOrderHistory(
+                opb.GetOrderHistoryRequest(key=key), metadata=op.metadata(),
+                timeout=TIMEOUT_S)).events)
+        except grpc.aio.AioRpcError as exc:
+            ctx["error"] = _why(exc)
+        return templates.TemplateResponse(request, "order.html", ctx,
+                                          status_code=404 if ctx["order"] is None
+                                          and "NOT_FOUND" in ctx["error"] else 200)
+
+    return [Route("/reviews", reviews_page, methods=["GET"]),
+            Route("/reviews/resolve", resolve, methods=["POST"]),
+            Route("/interception", rules_page, methods=["GET"]),
+            Route("/interception", rules_put, methods=["POST"]),
+            Route("/orders", order_page, methods=["GET"])]
+
+
+def _to(path: str, **query: str) -> RedirectResponse:
+    shown = urlencode({k: v for k, v in query.items() if v})
+    return RedirectResponse(f"{path}?{shown}" if shown else path, status_code=303)

@@ -1,0 +1,99 @@
+"""The console's order-hub pages, served by uvicorn on loopback in front of the real
+server: the review queue (a held order rejected from the page), the interception rule
+set (checked without storing, a bad one refused with its field named and the text kept,
+a good one put), and an order's history."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlencode
+
+import yaml
+
+from reservation.server.app import App
+from reservation.v1 import interception_service_pb2 as ipb
+from reservation.v1 import interception_service_pb2_grpc as igrpc
+from reservation.v1 import order_service_pb2 as opb
+from reservation.v1 import order_service_pb2_grpc as ogrpc
+from tests.clients.test_console_login import Console, Reply, console_for
+from tests.helpers import channel_order, load
+
+COOKIE = {"Cookie": "op_name=alice; op_token=x"}  # the test server runs without auth
+
+
+async def get(console: Console, path: str) -> Reply:
+    return await asyncio.to_thread(console._request, "GET", path, None, COOKIE)
+
+
+async def post(console: Console, path: str, form: dict[str, str]) -> Reply:
+    return await asyncio.to_thread(console._request, "POST", path, form, COOKIE)
+
+
+async def test_a_held_order_is_rejected_from_the_reviews_page(app: App, stubs) -> None:
+    orders = ogrpc.OrderServiceStub(stubs.channel)
+    await load(stubs, ("SKU-OK", "WH-1", 5))
+    await orders.SyncOrders(opb.SyncOrdersRequest(orders=[
+        channel_order("H1", "PAID", ("SKU-NONE", 1)),    # no stock: held for a person
+        channel_order("G1", "PAID", ("SKU-OK", 1))]))
+    async with console_for(app) as console:
+        page = await get(console, "/reviews")
+        assert page.status == 200, page.body
+        assert 'data-order="jd/shop-1/H1"' in page.body
+        assert 'data-order="jd/shop-1/G1"' not in page.body
+
+        done = await post(console, "/reviews/resolve", {
+            "channel": "jd", "shop": "shop-1", "order_id": "H1", "decision": "reject",
+            "note": "we do not sell it"})
+        assert done.status == 303
+        page = await get(console, "/reviews?" + urlencode({"msg": "x"}))
+        assert 'id="no-open"' in page.body
+        assert 'class="closed-review" data-order="jd/shop-1/H1"' in page.body
+        assert "we do not sell it" in page.body
+
+        again = await post(console, "/reviews/resolve", {
+            "channel": "jd", "shop": "shop-1", "order_id": "H1", "decision": "approve"})
+        assert again.status == 303  # the service's refusal goes back to the page
+
+        history = await get(console, "/orders?channel=jd&shop=shop-1&order_id=H1")
+        assert history.status == 200, history.body
+        assert '<td id="state">CANCELLED</td>' in history.body
+        assert "operator:alice" in history.body and "ON_HOLD → CANCELLED" in history.body
+        missing = await get(console, "/orders?channel=jd&shop=shop-1&order_id=nosuch")
+        assert missing.status == 404 and "NOT_FOUND" in missing.body
+    got = await orders.GetOrder(opb.GetOrderRequest(key=opb.OrderKey(
+        channel="jd", shop="shop-1", order_id="H1")))
+    assert got.order.state == "CANCELLED"
+
+
+async def test_interception_rules_are_checked_refused_with_the_field_and_put(
+        app: App, stubs) -> None:
+    icpt = igrpc.InterceptionServiceStub(stubs.channel)
+    before = (await icpt.GetInterceptionRules(ipb.GetInterceptionRulesRequest())).rules
+    async with console_for(app) as console:
+        page = await get(console, "/interception")
+        assert page.status == 200, page.body
+        assert f'<span id="version">{before.version}</span>' in page.body
+        document = yaml.safe_dump({"rules": []})
+
+        checked = await post(console, "/interception", {
+            "document": document, "action": "check", "expected_version": str(before.version)})
+        assert checked.status == 200, checked.body
+        assert f"it would become version {before.version + 1}; nothing stored" in checked.body
+        now = (await icpt.GetInterceptionRules(ipb.GetInterceptionRulesRequest())).rules
+        assert now.version == before.version
+
+        bad = "rules:\n  - name: odd\n    whenn: {}\n"
+        refused = await post(console, "/interception", {
+            "document": bad, "action": "put", "expected_version": str(before.version)})
+        assert refused.status == 400
+        assert "INVALID_ARGUMENT" in refused.body and "whenn" in refused.body
+        assert "name: odd" in refused.body  # the text is kept for the fix
+
+        put = await post(console, "/interception", {
+            "document": document, "action": "put", "comment": "no rules today",
+            "expected_version": str(before.version)})
+        assert put.status == 303
+        page = await get(console, "/interception")
+        assert f'<span id="version">{before.version + 1}</span>' in page.body
+    now = (await icpt.GetInterceptionRules(ipb.GetInterceptionRulesRequest())).rules
+    assert now.version == before.version + 1
