@@ -91,7 +91,7 @@ def workers(target: str, fake: FakeChannels, tmp: Path, channels: tuple[str, ...
             [sys.executable, "-m", "reservation.clients", "stock-sync", "--channel", c,
              "--shop", SHOP, "--mapping", str(table), "--state", str(tmp / f"{c}.db"),
              "--target", target, "--rate", str(rate), "--wait", "0.5", "--batch", "500"],
-            env={**os.environ, **fake.env(c)}, stdout=subprocess.DEVNULL,
+            env={**os.environ, **fake.env(c, SHOP)}, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL))
     try:
         yield

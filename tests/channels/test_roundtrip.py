@@ -65,7 +65,7 @@ def fresh(channel: str, i: int, now: float) -> dict[str, Any]:
 
 def start_adapter(channel: str, fake: FakeChannels, target: str, state: Path,
                   log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **fake.env(channel)}
+    env = {**os.environ, **fake.env(channel, "shop-1")}
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "reservation.clients.channels.run", "--channel", channel,

@@ -24,7 +24,7 @@ def settings_overrides() -> dict[str, Any]:
 async def test_a_missing_feed_group_is_one_line(app: App, tmp_path) -> None:
     fake = FakeChannels().start()
     try:
-        env = {**os.environ, **fake.env("taobao")}
+        env = {**os.environ, **fake.env("taobao", "s1")}
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "reservation.clients", "adapter", "--channel", "taobao",
             "--shop", "s1", "--target", app.target, "--state", str(tmp_path / "a.db"),

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reservation.clients.channels import base as b
+from reservation.clients.channels.credentials import ShopToken
 from reservation.clients.channels.http import ChannelApi
 from reservation.clients.channels.stock import ItemPush, Outcome, accepted, chunks, refused
 
@@ -106,15 +107,34 @@ def sign(app_key: str, secret: str, method: str, param_json: str, timestamp: int
     return hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
 
 
-def _call(api: ChannelApi, method: str, **params: Any) -> dict[str, Any]:
+TOKEN_EXPIRED = "30002"
+"""access_token expired: refreshed, then the call is tried again."""
+
+
+def refresh(api: ChannelApi, refresh_token: str) -> ShopToken:
+    """token.refresh: a refresh token is good for one refresh (the answer carries the
+    next one); expires_in is seconds from now."""
+    data = _call(api, "token.refresh", token=False, grant_type="refresh_token",
+                 refresh_token=refresh_token)
+    return ShopToken(str(data["access_token"]),
+                     int(time.time() * 1000) + int(data.get("expires_in") or 0) * 1000,
+                     str(data.get("refresh_token") or ""))
+
+
+def _call(api: ChannelApi, method: str, token: bool = True, **params: Any) -> dict[str, Any]:
     param_json = json.dumps(params, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     now = int(time.time())
-    answer = api.post("/" + method.replace(".", "/"), {
-        "app_key": api.app_key, "method": method, "param_json": param_json,
-        "timestamp": now, "v": "2",
-        "sign": sign(api.app_key, api.app_secret, method, param_json, now)})
+    query = {"app_key": api.app_key, "method": method, "param_json": param_json,
+             "timestamp": now, "v": "2",
+             "sign": sign(api.app_key, api.app_secret, method, param_json, now)}
+    if token:  # the access_token travels beside the signed parameters
+        query["access_token"] = api.token(refresh)
+    answer = api.post("/" + method.replace(".", "/"), query)
     if answer.get("code") != SUCCESS:
         code = str(answer.get("sub_code") or answer.get("code"))
+        if str(answer.get("code")) == TOKEN_EXPIRED and token:
+            api.token_expired()
+            raise b.ChannelError(NAME, code, "the shop's access_token expired: refreshing")
         raise b.ChannelError(NAME, code, str(answer.get("sub_msg") or answer.get("msg")),
                              retryable=code != ALREADY_SHIPPED and code not in STOCK_REFUSED
                              and code not in AUTH_REFUSED, auth=code in AUTH_REFUSED)

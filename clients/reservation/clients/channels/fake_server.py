@@ -9,6 +9,12 @@ to take late and out-of-order writes (`put` an order with any modified time, at 
 moment). It records every tracking number pushed to it, answers a second push of the
 same number the way the channel does ("already shipped"), and counts what it accepted.
 
+Shops: it issues each shop its own access token (`issue`, or on demand by `api` and
+`env`), checks it on every call (Taobao's `session`, the others' `access_token`; WeChat's
+from appid and secret), answers an expired or unknown one with the channel's own error,
+and refreshes it by the channel's own refresh call (a refresh token is good for one
+refresh). An order put for a shop is served to that shop's token only.
+
     server = FakeChannels(pos_dir=tmp_path / "pos").start()
     server.put("taobao", {...raw trade...})
     api = server.api("taobao")                # a ChannelApi pointing at it
@@ -22,6 +28,7 @@ import csv
 import json
 import os
 import random
+import secrets
 import signal
 import tempfile
 import threading
@@ -36,6 +43,7 @@ from typing import Any
 
 from reservation.clients.channels import douyin, jd, pinduoduo, pos, taobao, wechat
 from reservation.clients.channels.base import CST
+from reservation.clients.channels.credentials import ShopCredentials, ShopToken, shop_variable
 from reservation.clients.channels.fake_listings import FakeListings, ListingError, int_of
 from reservation.clients.channels.http import ChannelApi, sign_md5
 from reservation.clients.channels.samples import (
@@ -80,6 +88,17 @@ def _cst_ms(text: str) -> int:
                .timestamp() * 1000)
 
 
+TOKEN_TTL_S = 86_400
+REFRESH_TTL_S = 30 * 86_400
+
+
+@dataclass
+class Issued:
+    channel: str
+    shop: str
+    token: ShopToken
+
+
 @dataclass(frozen=True)
 class Pushed:
     channel: str
@@ -107,15 +126,80 @@ class FakeChannels:
         self.blocked = threading.Event()
         self.release = threading.Event()
         self.listings = FakeListings()
+        self.order_shop: dict[str, dict[str, str]] = defaultdict(dict)
+        self.issued: dict[tuple[str, str], Issued] = {}       # (channel, access token)
+        self.refreshable: dict[tuple[str, str], Issued] = {}  # (channel, refresh token)
+        self.shop_tokens: dict[tuple[str, str], ShopToken] = {}  # (channel, shop): current
+        self.shop_requests: dict[tuple[str, str], int] = defaultdict(int)
+        self.refreshes: dict[tuple[str, str], int] = defaultdict(int)
+        self.clock = time.time
+        self.wechat_ttl_s = 7200.0
+        self.wechat_tokens: dict[str, float] = {}  # access_token -> expires at (epoch s)
         self._server: ThreadingHTTPServer | None = None
 
     # --- setting the scene -----------------------------------------------------------
 
-    def put(self, channel: str, raw: dict[str, Any]) -> None:
+    def put(self, channel: str, raw: dict[str, Any], shop: str = "") -> None:
         """Make `raw` the channel's current copy of that order (whatever its modified
-        time: an older copy after a newer one is an out-of-order write)."""
+        time: an older copy after a newer one is an out-of-order write); with `shop`,
+        only that shop's token is shown it."""
         with self.lock:
-            self.orders[channel][str(raw[ID_FIELD[channel]])] = raw
+            oid = str(raw[ID_FIELD[channel]])
+            self.orders[channel][oid] = raw
+            self.order_shop[channel][oid] = shop
+
+    # --- shops' tokens -------------------------------------------------------------------
+
+    def issue(self, channel: str, shop: str, ttl_s: float = TOKEN_TTL_S,
+              refresh_ttl_s: float = REFRESH_TTL_S) -> ShopToken:
+        """A new token for the shop (its previous one stops working), as the channel's
+        authorization would give it."""
+        now = self.clock()
+        token = ShopToken(f"{channel}-{shop}-{secrets.token_hex(8)}",
+                          int((now + ttl_s) * 1000), f"r-{secrets.token_hex(8)}",
+                          int((now + refresh_ttl_s) * 1000) if refresh_ttl_s else 0)
+        with self.lock:
+            self._replace(channel, shop, token)
+        return token
+
+    def _replace(self, channel: str, shop: str, token: ShopToken) -> None:
+        old = self.shop_tokens.get((channel, shop))
+        if old is not None:
+            self.issued.pop((channel, old.access_token), None)
+            self.refreshable.pop((channel, old.refresh_token), None)
+        issued = Issued(channel, shop, token)
+        self.shop_tokens[(channel, shop)] = token
+        self.issued[(channel, token.access_token)] = issued
+        if token.refresh_token:
+            self.refreshable[(channel, token.refresh_token)] = issued
+
+    def token_of(self, channel: str, shop: str) -> ShopToken:
+        """The shop's current token (issued now if it has none)."""
+        with self.lock:
+            token = self.shop_tokens.get((channel, shop))
+        return token or self.issue(channel, shop)
+
+    def _shop(self, channel: str, access_token: str | None) -> str | None:
+        """The shop a token was issued to, or None when it is unknown or expired."""
+        with self.lock:
+            issued = self.issued.get((channel, access_token or ""))
+        if issued is None or issued.token.expires_at_ms <= self.clock() * 1000:
+            return None
+        with self.lock:
+            self.shop_requests[(channel, issued.shop)] += 1
+        return issued.shop
+
+    def _refresh(self, channel: str, refresh_token: str) -> ShopToken | None:
+        """The channel's refresh: a new access and refresh token, the old ones dead."""
+        with self.lock:
+            issued = self.refreshable.get((channel, refresh_token))
+        if issued is None or (issued.token.refresh_expires_at_ms
+                              and issued.token.refresh_expires_at_ms <= self.clock() * 1000):
+            return None
+        token = self.issue(channel, issued.shop)
+        with self.lock:
+            self.refreshes[(channel, issued.shop)] += 1
+        return token
 
     def publish(self, orders: dict[str, list[Sample]], now: float) -> None:
         """Each channel's current copy of these orders, as the channel shows them: JD
@@ -191,6 +275,8 @@ class FakeChannels:
                 self.end_headers()
                 self.wfile.write(data)
 
+            do_GET = do_POST  # JD's token refresh is a GET
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -210,27 +296,40 @@ class FakeChannels:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def api(self, channel: str, page_size: int = 100, rate: float = 1000.0) -> ChannelApi:
+    def api(self, channel: str, page_size: int = 100, rate: float = 1000.0,
+            shop: str = "main") -> ChannelApi:
+        """A ChannelApi for one shop, with the token this fake issued it."""
         if channel == "pos":
             assert self.pos_dir is not None
             return ChannelApi("pos", self.pos_dir.resolve().as_uri(), page_size=page_size,
                               rate=rate)
+        creds = ShopCredentials(channel, shop, self.token_of(channel, shop),
+                                clock=self.clock) if channel != "wechat" else None
         return ChannelApi(channel, self.url, APP_KEY, APP_SECRET, rate=rate,
-                          page_size=page_size)
+                          page_size=page_size, shop=shop, credentials=creds)
 
-    def env(self, channel: str) -> dict[str, str]:
-        """The environment an adapter process needs to reach this fake."""
+    def env(self, channel: str, shop: str = "main") -> dict[str, str]:
+        """The environment an adapter process for `shop` needs to reach this fake."""
         p = f"CHANNEL_{channel.upper()}_"
         if channel == "pos":
             assert self.pos_dir is not None
             return {p + "URL": self.pos_dir.resolve().as_uri()}
-        return {p + "URL": self.url, p + "APP_KEY": APP_KEY, p + "APP_SECRET": APP_SECRET}
+        env = {p + "URL": self.url, p + "APP_KEY": APP_KEY, p + "APP_SECRET": APP_SECRET}
+        if channel != "wechat":
+            t = self.token_of(channel, shop)
+            env |= {shop_variable(channel, shop, "ACCESS_TOKEN"): t.access_token,
+                    shop_variable(channel, shop, "EXPIRES_AT"): str(t.expires_at_ms // 1000),
+                    shop_variable(channel, shop, "REFRESH_TOKEN"): t.refresh_token,
+                    shop_variable(channel, shop, "REFRESH_EXPIRES_AT"):
+                        str(t.refresh_expires_at_ms // 1000)}
+        return env
 
     # --- the channels ------------------------------------------------------------------
 
     def handle(self, path: str, query: dict[str, str],
                body: dict[str, Any]) -> tuple[int, Any]:
         channel = {"/router/rest": "taobao", "/routerjson": "jd", "/api/router": "pdd",
+                   "/oauth2/refresh_token": "jd", "/token/refresh": "douyin",
                    "/order/searchList": "douyin", "/order/logisticsAdd": "douyin",
                    "/sku/syncStockBatch": "douyin", "/product/setOffline": "douyin",
                    "/product/setOnline": "douyin",
@@ -266,10 +365,29 @@ class FakeChannels:
             return {"code": c, "msg": msg, "sub_code": code or None, "sub_msg": msg}
         return {"errcode": int(code or {"auth": 40001}.get(kind, 45009)), "errmsg": msg}
 
-    def _window(self, channel: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+    def _expired(self, channel: str) -> dict[str, Any]:
+        """The channel's answer to an expired, revoked or unknown shop token."""
+        msg = "access token expired or invalid"
+        if channel == "taobao":
+            return {"error_response": {"code": int(taobao.SESSION_INVALID), "msg":
+                                       "Invalid session", "sub_code": "session-expired",
+                                       "sub_msg": msg}}
+        if channel == "jd":
+            return {"error_response": {"code": jd.TOKEN_INVALID, "en_desc": msg,
+                                       "zh_desc": msg}}
+        if channel == "pdd":
+            return {"error_response": {"error_code": int(pinduoduo.TOKEN_EXPIRED),
+                                       "error_msg": msg}}
+        return {"code": int(douyin.TOKEN_EXPIRED), "msg": msg, "sub_code": None,
+                "sub_msg": msg}
+
+    def _window(self, channel: str, start_ms: int, end_ms: int,
+                shop: str = "") -> list[dict[str, Any]]:
         with self.lock:
-            found = [o for o in self.orders[channel].values()
-                     if start_ms <= modified_ms(channel, o) <= end_ms]
+            shops = self.order_shop[channel]
+            found = [o for oid, o in self.orders[channel].items()
+                     if start_ms <= modified_ms(channel, o) <= end_ms
+                     and shops.get(oid, "") in ("", shop)]
         return sorted(found, key=lambda o: (modified_ms(channel, o),
                                             str(o[ID_FIELD[channel]])))
 
@@ -311,9 +429,22 @@ class FakeChannels:
     def _taobao(self, path: str, query: dict[str, str], body: Any) -> Any:
         if not self._signed_ok(query):
             return self._error("taobao", "auth")
+        if query["method"] == "taobao.top.auth.token.refresh":
+            t = self._refresh("taobao", query.get("refresh_token", ""))
+            if t is None:
+                return {"error_response": {"code": 15, "msg": "Remote service error",
+                                           "sub_code": "isv.refresh-token-invalid",
+                                           "sub_msg": "refresh token invalid or expired"}}
+            return {"top_auth_token_refresh_response": {"token_result": json.dumps({
+                "access_token": t.access_token, "expire_time": t.expires_at_ms,
+                "refresh_token": t.refresh_token,
+                "refresh_token_valid_time": t.refresh_expires_at_ms})}}
+        shop = self._shop("taobao", query.get("session"))
+        if shop is None:
+            return self._expired("taobao")
         if query["method"] == "taobao.trades.sold.increment.get":
             rows = self._window("taobao", _cst_ms(query["start_modified"]),
-                                _cst_ms(query["end_modified"]))
+                                _cst_ms(query["end_modified"]), shop)
             no, size = int(query["page_no"]), int(query["page_size"])
             return {"trades_sold_increment_get_response": {
                 "total_results": len(rows), "has_next": no * size < len(rows),
@@ -345,11 +476,24 @@ class FakeChannels:
         return {key: {"item": {"num_iid": item}}}
 
     def _jd(self, path: str, query: dict[str, str], body: Any) -> Any:
+        if path == "/oauth2/refresh_token":
+            if (query.get("app_key"), query.get("app_secret")) != (APP_KEY, APP_SECRET):
+                return {"code": 401, "msg": "invalid app"}
+            t = self._refresh("jd", query.get("refresh_token", ""))
+            if t is None:
+                return {"code": 403, "msg": "refresh_token invalid or expired"}
+            now_ms = int(self.clock() * 1000)
+            return {"access_token": t.access_token, "refresh_token": t.refresh_token,
+                    "expires_in": (t.expires_at_ms - now_ms) // 1000, "time": now_ms}
         if not self._signed_ok(query):
             return self._error("jd", "auth")
+        shop = self._shop("jd", query.get("access_token"))
+        if shop is None:
+            return self._expired("jd")
         params = json.loads(query["360buy_param_json"])
         if query["method"] == "jingdong.pop.order.search":
-            rows = self._window("jd", _cst_ms(params["start_date"]), _cst_ms(params["end_date"]))
+            rows = self._window("jd", _cst_ms(params["start_date"]), _cst_ms(params["end_date"]),
+                                shop)
             return {"jingdong_pop_order_search_responce": {"searchorderinfo_result": {
                 "apiResult": {"success": True}, "orderTotal": len(rows),
                 "orderInfoList": self._page(rows, params["page"] - 1, params["page_size"])}}}
@@ -373,9 +517,22 @@ class FakeChannels:
         params.pop("client_id", None)
         if params.get("sign") != sign_md5(params, APP_SECRET):
             return self._error("pdd", "auth")
+        if body["type"] == "pdd.pop.auth.token.refresh":
+            t = self._refresh("pdd", body.get("refresh_token", ""))
+            if t is None:
+                return {"error_response": {"error_code": 10020, "error_msg":
+                                           "refresh_token invalid or expired"}}
+            return {"pop_auth_token_refresh_response": {
+                "access_token": t.access_token, "expires_at": t.expires_at_ms // 1000,
+                "expires_in": int(t.expires_at_ms / 1000 - self.clock()),
+                "refresh_token": t.refresh_token,
+                "refresh_token_expires_at": t.refresh_expires_at_ms // 1000}}
+        shop = self._shop("pdd", body.get("access_token"))
+        if shop is None:
+            return self._expired("pdd")
         if body["type"] == "pdd.order.number.list.increment.get":
             rows = self._window("pdd", body["start_updated_at"] * 1000,
-                                body["end_updated_at"] * 1000)
+                                body["end_updated_at"] * 1000, shop)
             page, size = body["page"], body["page_size"]
             return {"order_sn_increment_get_response": {
                 "total_count": len(rows), "has_next": page * size < len(rows),
@@ -409,9 +566,20 @@ class FakeChannels:
         if query.get("sign") != expected:
             return self._error("douyin", "auth")
         params = json.loads(query["param_json"])
+        if query["method"] == "token.refresh":
+            t = self._refresh("douyin", params.get("refresh_token", ""))
+            if t is None:
+                return {"code": 30004, "msg": "refresh_token invalid or used",
+                        "sub_code": "isv.refresh-token-invalid", "sub_msg": "refused"}
+            return {"code": douyin.SUCCESS, "msg": "success", "data": {
+                "access_token": t.access_token, "refresh_token": t.refresh_token,
+                "expires_in": int(t.expires_at_ms / 1000 - self.clock())}}
+        shop = self._shop("douyin", query.get("access_token"))
+        if shop is None:
+            return self._expired("douyin")
         if query["method"] == "order.searchList":
             rows = self._window("douyin", params["update_time_start"] * 1000,
-                                params["update_time_end"] * 1000)
+                                params["update_time_end"] * 1000, shop)
             return {"code": douyin.SUCCESS, "msg": "success", "data": {
                 "total": len(rows), "page": params["page"], "size": params["size"],
                 "shop_order_list": self._page(rows, params["page"], params["size"])}}
@@ -445,9 +613,16 @@ class FakeChannels:
         if path == "/cgi-bin/token":
             if query.get("appid") != APP_KEY or query.get("secret") != APP_SECRET:
                 return {"errcode": 40125, "errmsg": "invalid appsecret"}
-            return {"access_token": "fake-token", "expires_in": 7200}
-        if query.get("access_token") != "fake-token":
+            token = f"wx-{secrets.token_hex(8)}"
+            with self.lock:
+                self.wechat_tokens[token] = self.clock() + self.wechat_ttl_s
+            return {"access_token": token, "expires_in": int(self.wechat_ttl_s)}
+        with self.lock:
+            until = self.wechat_tokens.get(query.get("access_token") or "")
+        if until is None:
             return self._error("wechat", "auth")
+        if until <= self.clock():
+            return {"errcode": 42001, "errmsg": "access_token expired"}
         if path == "/channels/ec/order/list/get":
             r = body["update_time_range"]
             rows = self._window("wechat", r["start_time"] * 1000, r["end_time"] * 1000)

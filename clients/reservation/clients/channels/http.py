@@ -1,9 +1,10 @@
 """The one way an adapter talks to its channel: JSON over HTTP, at a bounded rate, with
-the app key and secret from the environment (none is ever committed).
+the app key and secret from the environment (none is ever committed), and the shop's
+own token (credentials.py: per shop, refreshed as each channel documents).
 
     CHANNEL_<NAME>_URL          base URL of the channel's API (the fake server in tests)
     CHANNEL_<NAME>_APP_KEY      the app key the channel issued
-    CHANNEL_<NAME>_APP_SECRET   the secret that signs requests
+    CHANNEL_<NAME>_APP_SECRET   the secret that signs requests (or _APP_SECRET_FILE)
 
 (Not RESERVATION_*: the service refuses RESERVATION_ variables it does not know.)
 """
@@ -18,10 +19,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reservation.clients.channels import credentials as creds
 from reservation.clients.channels.base import ChannelError
 
 
@@ -63,6 +65,8 @@ class ChannelApi:
     rate: float = 10.0
     timeout_s: float = 10.0
     page_size: int = 100
+    shop: str = ""
+    credentials: creds.ShopCredentials | None = field(default=None, repr=False)
     limiter: RateLimiter = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -73,24 +77,54 @@ class ChannelApi:
 
     @classmethod
     def from_env(cls, channel: str, base_url: str | None = None, rate: float = 10.0,
-                 env: Mapping[str, str] = os.environ) -> ChannelApi:
+                 env: Mapping[str, str] = os.environ, shop: str = "") -> ChannelApi:
+        """The channel's address and app, and with `shop` that shop's credentials (its
+        own app key and secret when it has them, else the channel's)."""
         prefix = f"CHANNEL_{channel.upper()}_"
         url = base_url or env.get(prefix + "URL")
         if not url:
             raise ValueError(f"{channel}: set {prefix}URL (the channel's API address)")
-        return cls(channel, url, env.get(prefix + "APP_KEY", ""),
-                   env.get(prefix + "APP_SECRET", ""), rate=rate)
+        key = creds.secret(env, creds.shop_variable(channel, shop, "APP_KEY")) if shop else ""
+        secret = creds.secret(env, creds.shop_variable(channel, shop, "APP_SECRET")) \
+            if shop else ""
+        shop_creds = creds.load(channel, shop, env) if shop else None
+        if shop and shop_creds is None and channel in creds.SHOP_TOKEN_CHANNELS:
+            raise ValueError(f"{channel} shop {shop}: no access token: set "
+                             f"{creds.shop_variable(channel, shop, 'ACCESS_TOKEN')} (or _FILE)"
+                             f" or {prefix}SHOPS_FILE")
+        return cls(channel, url, key or creds.secret(env, prefix + "APP_KEY"),
+                   secret or creds.secret(env, prefix + "APP_SECRET"), rate=rate, shop=shop,
+                   credentials=shop_creds)
+
+    def token(self, refresh: Callable[[ChannelApi, str], creds.ShopToken]) -> str:
+        """The shop's access token for the next call, refreshed first when it is about
+        to expire (`refresh`: the channel's own refresh call)."""
+        if self.credentials is None:
+            where = f"shop {self.shop}" if self.shop else "no shop given"
+            raise ChannelError(self.channel, "no-token",
+                               f"{where}: no access token; set "
+                               f"{creds.shop_variable(self.channel, self.shop or 'NAME', 'ACCESS_TOKEN')}"
+                               f" or CHANNEL_{self.channel.upper()}_SHOPS_FILE",
+                               retryable=False, auth=True)
+        return self.credentials.access_token(lambda rt: refresh(self, rt))
+
+    def token_expired(self) -> None:
+        """The channel refused the token as expired or invalid: refresh before the next
+        call."""
+        if self.credentials is not None:
+            self.credentials.expired()
 
     def post(self, path: str, params: Mapping[str, Any] | None = None,
-             body: Any = None) -> Any:
+             body: Any = None, method: str = "POST") -> Any:
         """POST (query `params`, JSON `body`) and return the decoded JSON answer. Network
         failures and HTTP 5xx/429 are retryable ChannelErrors; the caller backs off."""
         self.limiter.acquire()
         url = self.base_url.rstrip("/") + path
         if params:
             url += "?" + urllib.parse.urlencode(params)
-        data = json.dumps(body if body is not None else {}, ensure_ascii=False).encode()
-        request = urllib.request.Request(url, data=data, method="POST",
+        data = None if method == "GET" else json.dumps(
+            body if body is not None else {}, ensure_ascii=False).encode()
+        request = urllib.request.Request(url, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reservation.clients.channels import base as b
+from reservation.clients.channels.credentials import ShopToken
 from reservation.clients.channels.http import ChannelApi
 from reservation.clients.channels.stock import ItemPush, Outcome, accepted, refused
 
@@ -70,13 +71,36 @@ def to_order(raw: dict[str, Any], shop: str) -> b.CanonicalOrder:
         paid_cents=b.yuan_to_cents(raw.get("orderPayment"), NAME, oid, "orderPayment"))
 
 
+TOKEN_INVALID = "19"
+"""The shop's access_token expired or is invalid: refreshed, then the call is tried again."""
+
+
+def refresh(api: ChannelApi, refresh_token: str) -> ShopToken:
+    """JD's OAuth refresh: GET /oauth2/refresh_token with the app key and secret; the
+    answer's expires_in is seconds from `time` (epoch ms)."""
+    answer = api.post("/oauth2/refresh_token", {
+        "app_key": api.app_key, "app_secret": api.app_secret,
+        "grant_type": "refresh_token", "refresh_token": refresh_token}, method="GET")
+    if not answer.get("access_token"):
+        raise b.ChannelError(NAME, str(answer.get("code", "refresh")),
+                             f"the refresh of shop {api.shop}'s token was refused: "
+                             f"{answer.get('msg', '')}", retryable=False, auth=True)
+    issued = int(answer.get("time") or 0)
+    return ShopToken(str(answer["access_token"]),
+                     issued + int(answer.get("expires_in") or 0) * 1000 if issued else 0,
+                     str(answer.get("refresh_token") or ""))
+
+
 def _call(api: ChannelApi, method: str, **params: Any) -> dict[str, Any]:
     answer = api.post("/routerjson", api.signed({
-        "method": method, "v": "2.0",
+        "method": method, "v": "2.0", "access_token": api.token(refresh),
         "360buy_param_json": json.dumps(params, ensure_ascii=False, sort_keys=True)}))
     if "error_response" in answer:
         err = answer["error_response"]
         code = str(err.get("code"))
+        if code == TOKEN_INVALID:
+            api.token_expired()
+            raise b.ChannelError(NAME, code, "the shop's access_token expired: refreshing")
         raise b.ChannelError(NAME, code, str(err.get("en_desc") or err.get("zh_desc")),
                              retryable=code != ALREADY_SHIPPED and not code.startswith("19")
                              and code not in STOCK_REFUSED, auth=code.startswith("19"))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reservation.clients.channels import base as b
+from reservation.clients.channels.credentials import ShopToken
 from reservation.clients.channels.http import ChannelApi
 from reservation.clients.channels.stock import ItemPush, Outcome, accepted, refused
 
@@ -97,14 +98,32 @@ def to_order(raw: dict[str, Any], shop: str) -> b.CanonicalOrder:
         paid_cents=b.yuan_to_cents(raw.get("pay_amount"), NAME, oid, "pay_amount"))
 
 
-def _call(api: ChannelApi, method: str, **params: Any) -> dict[str, Any]:
+TOKEN_EXPIRED = "10019"
+"""access_token expired: refreshed, then the call is tried again."""
+
+
+def refresh(api: ChannelApi, refresh_token: str) -> ShopToken:
+    """pdd.pop.auth.token.refresh: expires_at and refresh_token_expires_at are epoch
+    seconds."""
+    body = _call(api, "pdd.pop.auth.token.refresh", token=False,
+                 refresh_token=refresh_token)["pop_auth_token_refresh_response"]
+    return ShopToken(str(body["access_token"]), int(body.get("expires_at") or 0) * 1000,
+                     str(body.get("refresh_token") or ""),
+                     int(body.get("refresh_token_expires_at") or 0) * 1000)
+
+
+def _call(api: ChannelApi, method: str, token: bool = True, **params: Any) -> dict[str, Any]:
+    extra = {"access_token": api.token(refresh)} if token else {}
     query = api.signed({"type": method, "data_type": "JSON",
-                        "timestamp": int(time.time()), **params})
+                        "timestamp": int(time.time()), **extra, **params})
     query["client_id"] = query.pop("app_key")
     answer = api.post("/api/router", body=query)
     if "error_response" in answer:
         err = answer["error_response"]
         code = str(err.get("error_code"))
+        if code == TOKEN_EXPIRED and token:
+            api.token_expired()
+            raise b.ChannelError(NAME, code, "the shop's access_token expired: refreshing")
         raise b.ChannelError(NAME, code, str(err.get("error_msg")),
                              retryable=code != ALREADY_SHIPPED and code not in STOCK_REFUSED
                              and code not in AUTH_REFUSED, auth=code in AUTH_REFUSED)

@@ -4,7 +4,9 @@ push-back loop (tracking numbers to the channel), with their state in one SQLite
     reservation-clients adapter --channel taobao --shop main \\
         --target 127.0.0.1:50051 --state adapters.db
 
-The channel's address and secrets come from CHANNEL_<NAME>_URL / _APP_KEY / _APP_SECRET.
+The channel's address and secrets come from CHANNEL_<NAME>_URL / _APP_KEY / _APP_SECRET,
+the shop's token from CHANNEL_<NAME>_SHOPS_FILE or CHANNEL_<NAME>_SHOP_<SHOP>_ACCESS_TOKEN
+(credentials.py).
 Orders refused (by the mapping, the hub or the channel) are parked in the SQLite file,
 listed by `reservation-clients refused`; the poll goes on past them.
 SIGTERM or SIGINT stops both loops after the step in progress. --until-idle polls once,
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     adapter = find_adapter(args.channel)
-    api = ChannelApi.from_env(adapter.name, rate=args.rate)
+    api = ChannelApi.from_env(adapter.name, rate=args.rate, shop=args.shop)
     api.page_size = args.page_size
     store = AdapterStore(args.state)
     metadata = connection.bearer(args.token)

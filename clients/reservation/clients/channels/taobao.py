@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from reservation.clients.channels import base as b
+from reservation.clients.channels.credentials import ShopToken
 from reservation.clients.channels.http import ChannelApi
 from reservation.clients.channels.stock import ItemPush, Outcome, accepted, chunks, refused
 
@@ -62,7 +64,9 @@ FIELDS = {
 ALREADY_SHIPPED = "isv.logistics-offline-service-error:B04"
 """sub_code of an offline send for a trade that is already consigned."""
 
-_NOT_RETRYABLE = {"11", "25", "26", "27"}   # no permission, bad signature, bad session
+_NOT_RETRYABLE = {"11", "25", "26"}   # no permission, bad signature, missing session
+SESSION_INVALID = "27"
+"""The shop's session expired or was revoked: refreshed, then the call is tried again."""
 
 
 def _sub_orders(raw: dict[str, Any]) -> list[dict[str, Any]]:
@@ -105,12 +109,30 @@ def to_order(raw: dict[str, Any], shop: str) -> b.CanonicalOrder:
         paid_cents=b.yuan_to_cents(raw.get("payment"), NAME, oid, "payment"))
 
 
-def _call(api: ChannelApi, method: str, **params: Any) -> dict[str, Any]:
-    answer = api.post("/router/rest", api.signed({"method": method, "v": "2.0",
-                                                   "format": "json", **params}))
+def refresh(api: ChannelApi, refresh_token: str) -> ShopToken:
+    """taobao.top.auth.token.refresh: the new session in token_result, a JSON text whose
+    expire_time and refresh_token_valid_time are epoch milliseconds."""
+    body = _call(api, "taobao.top.auth.token.refresh", session=False,
+                 refresh_token=refresh_token)
+    result = json.loads(body["token_result"])
+    return ShopToken(str(result["access_token"]), int(result.get("expire_time") or 0),
+                     str(result.get("refresh_token") or ""),
+                     int(result.get("refresh_token_valid_time") or 0))
+
+
+def _call(api: ChannelApi, method: str, session: bool = True, **params: Any
+          ) -> dict[str, Any]:
+    """One TOP call, signed, with the shop's session (every call but the refresh)."""
+    query = {"method": method, "v": "2.0", "format": "json", **params}
+    if session:
+        query["session"] = api.token(refresh)
+    answer = api.post("/router/rest", api.signed(query))
     if "error_response" in answer:
         err = answer["error_response"]
         code = str(err.get("sub_code") or err.get("code"))
+        if str(err.get("code")) == SESSION_INVALID and session:
+            api.token_expired()
+            raise b.ChannelError(NAME, code, "the shop's session expired: refreshing")
         raise b.ChannelError(NAME, code, str(err.get("sub_msg") or err.get("msg")),
                              retryable=str(err.get("code")) not in _NOT_RETRYABLE
                              and code != ALREADY_SHIPPED,

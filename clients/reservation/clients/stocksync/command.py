@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, MappingFileError) as exc:
         print(f"stock-sync: {exc}", file=sys.stderr)
         return 2
-    api = ChannelApi.from_env(adapter.name, rate=args.rate)
+    api = ChannelApi.from_env(adapter.name, rate=args.rate, shop=args.shop)
     store = StockSyncStore(args.state)
     metadata = connection.bearer(args.token)
     try:
