@@ -33,6 +33,10 @@ def table(results: Sequence[Result]) -> str:
     for kind in KINDS:
         counts = [r.faults.injected[kind] for r in results]
         lines.append(f"| {kind} | " + " | ".join(map(str, counts)) + f" | {sum(counts)} |")
+        missed = [r.faults.injected[f"{kind} missed"] for r in results]
+        if any(missed):  # a saga step no order reached in time: nothing was injected
+            lines.append(f"| {kind} (step not reached, none injected) | "
+                         + " | ".join(map(str, missed)) + f" | {sum(missed)} |")
     lines += ["", "| check | " + " | ".join(f"seed {r.seed}" for r in results) + " |",
               "|---" * (len(results) + 1) + "|"]
     for i, check in enumerate(results[0].checks):
