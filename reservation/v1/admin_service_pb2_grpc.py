@@ -151,7 +151,8 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RescheduleFlashSale(self, request, context):
-        """Move a sale's window (before or during it); NOT_FOUND for a sale not on record,
+        """Move a sale's window (before, during or after it: an ended sale opens again unless
+        another sale took its SKUs); NOT_FOUND for a sale not on record,
         FAILED_PRECONDITION for a stopped one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

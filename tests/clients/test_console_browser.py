@@ -224,7 +224,7 @@ async def test_an_operator_runs_a_sale_from_the_console(
         assert "jd:dl-2 requeued: now QUEUED" in await page.inner_text("#msg")
 
         # Stop the sale: confirm first.
-        await page.locator('tr.sale[data-sale="double11"] button').click()
+        await page.locator('tr.sale[data-sale="double11"] button.danger').click()
         await page.click("#confirm-stop")
         assert "sale double11 stopped" in await page.inner_text("#msg")
         # The order hub's funnel for today is read (this walk synced no hub orders).

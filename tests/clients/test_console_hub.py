@@ -11,12 +11,14 @@ from urllib.parse import urlencode
 import yaml
 
 from reservation.server.app import App
+from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import interception_service_pb2 as ipb
 from reservation.v1 import interception_service_pb2_grpc as igrpc
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
+from reservation.v1 import types_pb2 as pb
 from tests.clients.test_console_login import Console, Reply, console_for
-from tests.helpers import channel_order, load
+from tests.helpers import at, channel_order, load
 
 COOKIE = {"Cookie": "op_name=alice; op_token=x"}  # the test server runs without auth
 
@@ -97,3 +99,25 @@ async def test_interception_rules_are_checked_refused_with_the_field_and_put(
         assert f'<span id="version">{before.version + 1}</span>' in page.body
     now = (await icpt.GetInterceptionRules(ipb.GetInterceptionRulesRequest())).rules
     assert now.version == before.version + 1
+
+
+async def test_a_sale_is_paused_and_resumed_from_the_page(app: App, stubs) -> None:
+    await stubs.admin.StartFlashSale(apb.StartFlashSaleRequest(
+        sale_id="s1", items=[pb.StockItem(sku="SALE-1", warehouse_id="WH-1", quantity=3)],
+        starts_at=at(0), ends_at=at(3_600_000), create_skus=True))
+    async with console_for(app) as console:
+        live = await get(console, "/live")
+        assert 'data-sale="s1" data-state="active"' in live.body
+        assert 'action="/sales/s1/pause"' in live.body
+        paused = await post(console, "/sales/s1/pause", {})
+        assert paused.status == 303
+        sale = (await stubs.admin.GetFlashSale(apb.GetFlashSaleRequest(sale_id="s1"))).sale
+        assert sale.state == apb.FLASH_SALE_STATE_PAUSED
+        live = await get(console, "/live")
+        assert 'data-sale="s1" data-state="paused"' in live.body
+        assert 'action="/sales/s1/resume"' in live.body
+        assert (await post(console, "/sales/s1/resume", {})).status == 303
+        unknown = await post(console, "/sales/s1/explode", {})
+        assert unknown.status == 303  # said on the page, nothing called
+    sale = (await stubs.admin.GetFlashSale(apb.GetFlashSaleRequest(sale_id="s1"))).sale
+    assert sale.state == apb.FLASH_SALE_STATE_ACTIVE

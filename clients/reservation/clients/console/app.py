@@ -189,6 +189,21 @@ def build_app(target: str, groups: tuple[str, ...] = ("wms",)) -> Starlette:
             return _back(error=_why(exc))
         return _back(msg=f"sale {sale.sale_id} stopped; unsold units returned")
 
+    async def sale_pause(request: Request) -> Response:
+        op = _operator(request)
+        if op is None:
+            return RedirectResponse("/login", status_code=303)
+        action = request.path_params["action"]
+        if action not in ("pause", "resume"):
+            return _back(error=f"unknown sale action {action!r}")
+        try:
+            sale = await console().pause_sale(op, request.path_params["sale_id"],
+                                              action == "pause")
+        except grpc.aio.AioRpcError as exc:
+            return _back(error=_why(exc))
+        return _back(msg=f"sale {sale.sale_id} {action}d: now "
+                         f"{SALE_STATES.get(sale.state, '?')}")
+
     async def dead_letter(request: Request) -> Response:
         op = _operator(request)
         if op is None:
@@ -230,6 +245,7 @@ def build_app(target: str, groups: tuple[str, ...] = ("wms",)) -> Starlette:
         Route("/sales/start", sale_start, methods=["POST"]),
         Route("/sales/{sale_id}/stop/confirm", sale_stop_confirm, methods=["POST"]),
         Route("/sales/{sale_id}/stop", sale_stop, methods=["POST"]),
+        Route("/sales/{sale_id}/{action:str}", sale_pause, methods=["POST"]),
         Route("/dead-letters/{action:str}", dead_letter, methods=["POST"]),
         Route("/breakers/force", force, methods=["POST"]),
     ]

@@ -162,6 +162,16 @@ class Console:
                                                metadata=op.metadata(), timeout=TIMEOUT_S)
         return reply.sale
 
+    async def pause_sale(self, op: Operator, sale_id: str, pause: bool) -> apb.FlashSale:
+        """Pause (orders rejected SALE_PAUSED, queues wait) or resume a sale."""
+        if pause:
+            reply = await self.admin.PauseFlashSale(apb.PauseFlashSaleRequest(
+                sale_id=sale_id), metadata=op.metadata(), timeout=TIMEOUT_S)
+        else:
+            reply = await self.admin.ResumeFlashSale(apb.ResumeFlashSaleRequest(
+                sale_id=sale_id), metadata=op.metadata(), timeout=TIMEOUT_S)
+        return reply.sale
+
     async def dead_letter(self, op: Operator, action: str, channel: str,
                           order_id: str) -> pb.Reservation:
         if action == "requeue":
