@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import math
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -100,3 +102,28 @@ def configure(settings: Settings) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+
+
+class Throttled:
+    """A warning that repeats while a condition lasts (Redis away: every sweep, every
+    recovery pass, every health check) logged once when it starts, then at most once
+    per `every_s` with how many were held back; `ok()` ends the episode."""
+
+    def __init__(self, logger: logging.Logger, every_s: float = 60.0) -> None:
+        self.logger = logger
+        self.every_s = every_s
+        self._since = -math.inf
+        self._held = 0
+
+    def warning(self, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._since < self.every_s:
+            self._held += 1
+            return
+        if self._held:
+            msg += f" ({self._held} more like it since the last one)"
+        self.logger.warning(msg, *args)
+        self._since, self._held = now, 0
+
+    def ok(self) -> None:
+        self._since, self._held = -math.inf, 0

@@ -11,6 +11,7 @@ import asyncio
 import logging
 
 from reservation.errors import Unavailable
+from reservation.logs import Throttled
 from reservation.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -30,11 +31,13 @@ class Sweeper:
                 sum(r.served for r in results))
 
     async def _loop(self, interval_ms: int, serve_queues: bool) -> None:
+        outage = Throttled(log)  # Redis away: said once a minute, not every pass
         while True:
             try:
                 await self.sweep_once(serve_queues)
+                outage.ok()
             except Unavailable as exc:
-                log.warning("sweep skipped: %s", exc)
+                outage.warning("sweep skipped: %s", exc)
             except Exception:
                 log.exception("sweep failed")
             await asyncio.sleep(interval_ms / 1000)

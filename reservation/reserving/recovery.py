@@ -16,6 +16,7 @@ import logging
 from reservation.domain import orders
 from reservation.domain.orders import Identity
 from reservation.errors import ReservationError, Unavailable
+from reservation.logs import Throttled
 from reservation.reserving.multi import BeingPlaced, MultiShard, Phase
 from reservation.storage.store import Store
 
@@ -74,11 +75,13 @@ class Recovery:
 
     async def _loop(self) -> None:
         period = max(self.settings.order_lease_ms / 4, self.settings.sweep_interval_ms) / 1000
+        outage = Throttled(log)  # Redis away: said once a minute, not every pass
         while True:
             try:
                 await self.run_once()
+                outage.ok()
             except Unavailable as exc:
-                log.warning("recovery pass skipped: %s", exc)
+                outage.warning("recovery pass skipped: %s", exc)
             except Exception:
                 log.exception("recovery pass failed")
             await asyncio.sleep(period)

@@ -24,6 +24,7 @@ from reservation.errors import StartupError, Unavailable
 from reservation.guard import Guard
 from reservation.interception.service import Interception
 from reservation.listings.service import Listings
+from reservation.logs import Throttled
 from reservation.ordersync.hub import OrderHub
 from reservation.ordersync.routes import RoutingRouter
 from reservation.queueing.dead_letters import DeadLetters
@@ -135,12 +136,18 @@ class App:
 
     async def _watch_health(self) -> None:
         """Health follows Redis: a script round trip every few seconds."""
+        outage, healthy = Throttled(log), True  # an outage is told once a minute
         while True:
             try:
                 await self.store.health()
+                if not healthy:
+                    log.warning("redis healthy again: SERVING")
+                healthy = True
+                outage.ok()
                 await self.set_serving(True)
             except Unavailable as exc:
-                log.warning("redis unhealthy: %s", exc)
+                healthy = False
+                outage.warning("redis unhealthy: %s", exc)
                 await self.set_serving(False)
             await asyncio.sleep(HEALTH_PERIOD_S)
 
@@ -449,11 +456,48 @@ async def redis_for(settings: Settings) -> AsyncIterator[str]:
     proc = RedisProcess(data_dir=data_dir, appendonly=True, appendfsync="everysec")
     await asyncio.to_thread(proc.start)
     log.info("started private redis-server on %s (data in %s)", proc.url, data_dir)
+    EMBEDDED_LOST.clear()
+    watcher = asyncio.create_task(_keep_running(proc), name="embedded-redis")
     try:
         yield proc.url
     finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         await asyncio.to_thread(proc.stop)
         log.info("stopped private redis-server")
+
+
+EMBEDDED_CHECK_S = 1.0
+EMBEDDED_RESTARTS = 3
+"""Restarts of a private redis-server that died, in a row, before the server gives up."""
+
+
+async def _keep_running(proc: RedisProcess) -> None:
+    """The private redis-server, restarted with its AOF (same port and data) when it
+    dies; if it will not come back, the server stops (exit code 1) so that whatever
+    supervises it starts it afresh, instead of answering NOT_SERVING for ever."""
+    failures = 0
+    while True:
+        await asyncio.sleep(EMBEDDED_CHECK_S)
+        if proc.is_running:
+            failures = 0
+            continue
+        log.error("private redis-server on %s died; restarting it with its AOF", proc.url)
+        try:
+            await asyncio.to_thread(proc.restart)
+            log.warning("private redis-server on %s is back", proc.url)
+        except (OSError, RuntimeError, ValueError) as exc:
+            failures += 1
+            log.error("private redis-server did not restart (%d of %d): %s", failures,
+                      EMBEDDED_RESTARTS, exc)
+            if failures >= EMBEDDED_RESTARTS:
+                EMBEDDED_LOST.set()
+                return
+
+
+EMBEDDED_LOST = asyncio.Event()
+"""Set when the private redis-server could not be restarted: serve stops, exit 1."""
 
 
 async def serve(settings: Settings) -> None:
@@ -467,7 +511,12 @@ async def serve(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-        await stopping.wait()
+        lost = asyncio.ensure_future(EMBEDDED_LOST.wait())
+        await asyncio.wait([asyncio.ensure_future(stopping.wait()), lost],
+                           return_when=asyncio.FIRST_COMPLETED)
         log.info("shutting down: NOT_SERVING, %.1f s grace", settings.grace_period_s)
         await app.stop()
     tracing.stop()
+    if lost.done():
+        raise SystemExit("reservation serve: the private redis-server died and could not "
+                         "be restarted (see its redis.log in RESERVATION_DATA_DIR)")
