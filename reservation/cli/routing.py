@@ -15,7 +15,7 @@ import yaml
 from google.protobuf import json_format, struct_pb2
 
 from reservation.api import connection
-from reservation.cli import backtest, rpc
+from reservation.cli import backtest, plan, rpc
 from reservation.v1 import routing_service_pb2 as pb
 from reservation.v1 import routing_service_pb2_grpc as pb_grpc
 
@@ -62,7 +62,8 @@ def _warehouse_put(a: argparse.Namespace) -> int:
         code = 0
         for entry in entries:
             wh = json_format.ParseDict(entry, pb.Warehouse())
-            code |= _call(a, "PutWarehouse", pb.PutWarehouseRequest(warehouse=wh))
+            code |= _call(a, "PutWarehouse", pb.PutWarehouseRequest(
+                warehouse=wh, validate_only=a.dry_run), show=_dry(a, "warehouses put"))
         return code
     if not a.warehouse_id:
         raise SystemExit("error: give WAREHOUSE_ID and options, or --file")
@@ -71,7 +72,9 @@ def _warehouse_put(a: argparse.Namespace) -> int:
         province=a.province, city=a.city, capabilities=a.capability,
         daily_capacity=a.capacity, cutoff_hour=a.cutoff_hour, cost_per_order_cents=a.cost,
         priority=a.priority, safety_stock=a.safety_stock, disabled=a.disabled)
-    return _call(a, "PutWarehouse", pb.PutWarehouseRequest(warehouse=wh))
+    return _call(a, "PutWarehouse", pb.PutWarehouseRequest(warehouse=wh,
+                                                           validate_only=a.dry_run),
+                 show=_dry(a, "warehouses put"))
 
 
 def _warehouse_list(a: argparse.Namespace) -> int:
@@ -108,7 +111,8 @@ def _ints(value: Any) -> Any:
 def _rules_put(a: argparse.Namespace) -> int:
     return _call(a, "PutRoutingRules", pb.PutRoutingRulesRequest(
         document=_struct(_read(a.file)), comment=a.comment or f"from {a.file}",
-        expected_version=a.expected_version))
+        expected_version=a.expected_version, validate_only=a.dry_run),
+        show=_dry(a, "rules put"))
 
 
 def _rules_history(a: argparse.Namespace) -> int:
@@ -125,7 +129,13 @@ def _rules_history(a: argparse.Namespace) -> int:
 
 
 def _rules_rollback(a: argparse.Namespace) -> int:
-    return _call(a, "RollbackRoutingRules", pb.RollbackRoutingRulesRequest(version=a.version))
+    return _call(a, "RollbackRoutingRules", pb.RollbackRoutingRulesRequest(
+        version=a.version, validate_only=a.dry_run), show=_dry(a, "rules rollback"))
+
+
+def _dry(a: argparse.Namespace, command: str) -> Any:
+    """With --dry-run: the server's validate_only answer, shown as the plan."""
+    return plan.show(command) if a.dry_run else None
 
 
 def _rules_backtest(a: argparse.Namespace) -> int:
@@ -216,6 +226,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--priority", type=int, default=0)
     p.add_argument("--safety-stock", type=int, default=0)
     p.add_argument("--disabled", action="store_true")
+    plan.add_dry_run(p)
     p.set_defaults(func=_warehouse_put)
     p = whs.add_parser("list", parents=[common], help="every warehouse, with today's orders")
     p.set_defaults(func=_warehouse_list)
@@ -233,12 +244,14 @@ def add_commands(sub: Any) -> None:
     p.add_argument("file", metavar="FILE.yaml")
     p.add_argument("--comment", default="")
     p.add_argument("--expected-version", type=int, default=0)
+    plan.add_dry_run(p)
     p.set_defaults(func=_rules_put)
     p = rules.add_parser("history", parents=[common], help="versions, newest first")
     p.add_argument("--limit", type=int, default=0)
     p.set_defaults(func=_rules_history)
     p = rules.add_parser("rollback", parents=[common], help="apply an earlier version again")
     p.add_argument("version", type=int)
+    plan.add_dry_run(p)
     p.set_defaults(func=_rules_rollback)
     p = rules.add_parser("simulate", parents=[common],
                          help="a rule file over recent orders: how many change warehouse")

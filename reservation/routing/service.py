@@ -291,12 +291,14 @@ class Routing:
         return _Cache(versions, _lenient(doc, whs, versions.rules), whs, tab)
 
     # -- warehouses -------------------------------------------------------------------
-    async def put_warehouse(self, wh: Warehouse) -> Warehouse:
+    async def put_warehouse(self, wh: Warehouse, validate_only: bool = False) -> Warehouse:
         wh = warehouses.validate(wh, self.geo)
         known = await self.db.warehouse_records()
         if wh.warehouse_id not in known and len(known) >= warehouses.MAX_WAREHOUSES:
             raise InvalidArgument("warehouse.warehouse_id",
                                   f"at most {warehouses.MAX_WAREHOUSES} warehouses")
+        if validate_only:
+            return wh
         await self.db.put_warehouse(wh.warehouse_id, wh.encode())
         self._checked_at = -math.inf  # this replica's next call uses it
         return wh
@@ -319,7 +321,8 @@ class Routing:
 
     # -- rule sets --------------------------------------------------------------------
     async def put_rules(self, document: Mapping[str, Any], comment: str = "",
-                        expected_version: int = 0, rolled_back_to: int = 0) -> RulesView:
+                        expected_version: int = 0, rolled_back_to: int = 0,
+                        validate_only: bool = False) -> RulesView:
         if len(comment) > 256:
             raise InvalidArgument("comment", "is longer than 256 characters")
         if expected_version < 0:
@@ -328,6 +331,9 @@ class Routing:
         parsed = rules.parse(document, whs)
         record = RulesVersion(0, dict(document), comment, int(time.time() * 1000),
                               rolled_back_to)
+        if validate_only:  # what it would put in force; version 0: nothing stored
+            return RulesView(record, parsed.weights, parsed.load_threshold,
+                             tuple(lint.never_matching(parsed, whs)))
         version = await self.db.put_rules(record.encode(), expected_version)
         self._checked_at = -math.inf  # this replica's next call uses it
         return RulesView(replace(record, version=version), parsed.weights,
@@ -369,12 +375,12 @@ class Routing:
         return [RulesVersion.decode(v, r) for v, r in zip(wanted, raws, strict=True)
                 if r is not None], current
 
-    async def rollback(self, version: int) -> RulesView:
+    async def rollback(self, version: int, validate_only: bool = False) -> RulesView:
         if version <= 0:
             raise InvalidArgument("version", "must name an earlier version")
         old = await self.get_rules(version)
         return await self.put_rules(old.document, f"rollback to version {version}",
-                                    rolled_back_to=version)
+                                    rolled_back_to=version, validate_only=validate_only)
 
     # -- routing ----------------------------------------------------------------------
     def remember(self, orders: Sequence[RouteOrder]) -> None:

@@ -47,10 +47,12 @@ class Warehouse(_message.Message):
     def __init__(self, warehouse_id: _Optional[str] = ..., name: _Optional[str] = ..., region: _Optional[str] = ..., province: _Optional[str] = ..., city: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., capabilities: _Optional[_Iterable[str]] = ..., daily_capacity: _Optional[int] = ..., cutoff_hour: _Optional[int] = ..., cost_per_order: _Optional[float] = ..., priority: _Optional[int] = ..., safety_stock: _Optional[int] = ..., disabled: _Optional[bool] = ..., orders_today: _Optional[int] = ..., cost_per_order_cents: _Optional[int] = ...) -> None: ...
 
 class PutWarehouseRequest(_message.Message):
-    __slots__ = ("warehouse",)
+    __slots__ = ("warehouse", "validate_only")
     WAREHOUSE_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     warehouse: Warehouse
-    def __init__(self, warehouse: _Optional[_Union[Warehouse, _Mapping]] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, warehouse: _Optional[_Union[Warehouse, _Mapping]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class PutWarehouseResponse(_message.Message):
     __slots__ = ("warehouse",)
@@ -118,14 +120,16 @@ class GetRoutingRulesResponse(_message.Message):
     def __init__(self, rules: _Optional[_Union[RoutingRules, _Mapping]] = ...) -> None: ...
 
 class PutRoutingRulesRequest(_message.Message):
-    __slots__ = ("document", "comment", "expected_version")
+    __slots__ = ("document", "comment", "expected_version", "validate_only")
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     document: _struct_pb2.Struct
     comment: str
     expected_version: int
-    def __init__(self, document: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., comment: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, document: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., comment: _Optional[str] = ..., expected_version: _Optional[int] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class PutRoutingRulesResponse(_message.Message):
     __slots__ = ("rules", "warnings")
@@ -150,10 +154,12 @@ class ListRoutingRuleHistoryResponse(_message.Message):
     def __init__(self, versions: _Optional[_Iterable[_Union[RoutingRules, _Mapping]]] = ..., current_version: _Optional[int] = ...) -> None: ...
 
 class RollbackRoutingRulesRequest(_message.Message):
-    __slots__ = ("version",)
+    __slots__ = ("version", "validate_only")
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     version: int
-    def __init__(self, version: _Optional[int] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, version: _Optional[int] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class RollbackRoutingRulesResponse(_message.Message):
     __slots__ = ("rules",)

@@ -100,3 +100,38 @@ async def test_amounts_typed_in_yuan_are_sent_as_exact_cents(
     code, _, err = await cli(app, "route", "--city", "杭州", "--sku", "TEA-9:1",
                              "--amount", "500.001")
     assert code == 2 and "at most two decimals" in err
+
+
+async def test_routing_writes_have_a_dry_run_that_changes_nothing(
+        app: App, stubs, tmp_path: Path) -> None:
+    code, out, err = await cli(app, "warehouses", "put", "WH-DRY", "--name", "干仓",
+                               "--city", "杭州", "--dry-run")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["dry_run"] is True and plan["command"] == "warehouses put"
+    assert plan["would"]["warehouse"]["region"] == "华东"  # as it would be stored
+    code, out, _ = await cli(app, "warehouses", "list")
+    assert json.loads(out).get("warehouses", []) == []
+
+    assert (await cli(app, "warehouses", "put", "WH-HZ", "--name", "杭州仓", "--city",
+                      "杭州"))[0] == 0
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: nowhere\n    when: {city: [杭州]}\n"
+                     "    then: {exclude: [WH-HZ]}\n", encoding="utf-8")
+    code, out, err = await cli(app, "rules", "put", str(rules), "--dry-run")
+    assert code == 0, err
+    would = json.loads(out)["would"]
+    assert would["rules"]["version"] == 0 and would["warnings"]  # every warehouse excluded
+    code, out, _ = await cli(app, "rules", "history")
+    assert out.splitlines()[0] == "current version: 0"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - then: {prefer: [NOWHERE]}\n", encoding="utf-8")
+    code, _, err = await cli(app, "rules", "put", str(bad), "--dry-run")
+    assert code == 1 and "rules[0].then.prefer[0]" in err
+
+    assert (await cli(app, "rules", "put", str(rules)))[0] == 0
+    code, out, err = await cli(app, "rules", "rollback", "1", "--dry-run")
+    assert code == 0, err
+    assert json.loads(out)["would"]["rules"]["rolledBackTo"] == 1
+    code, out, _ = await cli(app, "rules", "history")
+    assert out.splitlines()[0] == "current version: 1"

@@ -51,7 +51,8 @@ class RoutingAdminServicer(pb_grpc.RoutingAdminServiceServicer):
 
     async def PutWarehouse(self, request: pb.PutWarehouseRequest,
                            context: grpc.aio.ServicerContext) -> pb.PutWarehouseResponse:
-        wh = await self.routing.put_warehouse(convert.warehouse(request.warehouse))
+        wh = await self.routing.put_warehouse(convert.warehouse(request.warehouse),
+                                              request.validate_only)
         return pb.PutWarehouseResponse(warehouse=convert.to_warehouse(wh))
 
     async def GetWarehouse(self, request: pb.GetWarehouseRequest,
@@ -78,7 +79,8 @@ class RoutingAdminServicer(pb_grpc.RoutingAdminServiceServicer):
                               context: grpc.aio.ServicerContext
                               ) -> pb.PutRoutingRulesResponse:
         view = await self.routing.put_rules(convert.document("document", request.document),
-                                            request.comment, request.expected_version)
+                                            request.comment, request.expected_version,
+                                            validate_only=request.validate_only)
         return pb.PutRoutingRulesResponse(rules=convert.to_rules(view),
                                           warnings=list(view.warnings))
 
@@ -93,7 +95,7 @@ class RoutingAdminServicer(pb_grpc.RoutingAdminServiceServicer):
     async def RollbackRoutingRules(self, request: pb.RollbackRoutingRulesRequest,
                                    context: grpc.aio.ServicerContext
                                    ) -> pb.RollbackRoutingRulesResponse:
-        rv = await self.routing.rollback(request.version)
+        rv = await self.routing.rollback(request.version, request.validate_only)
         return pb.RollbackRoutingRulesResponse(rules=convert.to_rules(rv))
 
     async def BacktestRouting(self, request_iterator: AsyncIterator[pb.BacktestRoutingRequest],
