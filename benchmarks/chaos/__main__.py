@@ -96,7 +96,7 @@ def report(results: Sequence[Result], argv: Sequence[str],
         body += ["", "## Redis failover under load", "",
                  ("A primary with one replica and three sentinels, two `reservation serve`, "
                  "8 workers reserving and confirming (`benchmarks/chaos/failover.py`). "
-                 "kill: the primary SIGKILLed (and started again, empty: Sentinel makes it a "
+                 "kill: the primary SIGKILLed (and started again as the new primary's "
                  "replica); freeze: the primary SIGSTOPped until the replica was promoted, "
                  "then let go (a partitioned primary coming back); partition: for 1 s the "
                  "replica hears nothing from the primary (a relay drops it), then kill. Lost: "

@@ -18,6 +18,9 @@ from tests.conftest import Stubs, test_settings
 from tests.helpers import RESERVED, line, load, order, reserve
 from tests.redis_fixtures import LocalRedisCluster
 
+# Six or three redis-server processes joined into a Cluster: the cluster tier.
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def replicated_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
