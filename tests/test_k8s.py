@@ -137,15 +137,27 @@ def test_redis_url_comes_from_a_secret() -> None:
     assert "secretKeyRef" in env["RESERVATION_REDIS_URL"]
 
 
+# What the clients' containers may set: each channel's address, app and shops file
+# (reservation/clients/channels), uvicorn's trusted proxies for the console.
+_CLIENT_ENV = re.compile(r"CHANNEL_[A-Z]+_(URL|APP_KEY|APP_SECRET|SHOPS_FILE)|FORWARDED_ALLOW_IPS")
+
+
 def test_every_deployment_env_var_is_a_settings_field() -> None:
     seen = 0
     for path, doc in manifest_docs():
-        if doc.get("kind") != "Deployment":
+        if doc.get("kind") not in WORKLOADS:
             continue
         for container in containers(doc):
             names = set(env_of(container))
             seen += len(names)
-            assert names <= SETTINGS_VARS, (path.name, sorted(names - SETTINGS_VARS))
+            if container["name"] == "reservation":
+                assert names <= SETTINGS_VARS, (path.name, sorted(names - SETTINGS_VARS))
+                continue
+            # A caller's: read by the clients, or expanded into its args as $(NAME).
+            args = " ".join(container.get("args", []))
+            unknown = {n for n in names if not _CLIENT_ENV.fullmatch(n)
+                       and f"$({n})" not in args}
+            assert not unknown, (path.name, container["name"], sorted(unknown))
     assert seen
 
 
@@ -307,7 +319,9 @@ def test_prod_speaks_redis_cluster_with_three_or_more_spread_replicas(
     assert deployment["spec"]["replicas"] >= 3
     assert one(objects, "HorizontalPodAutoscaler")["spec"]["minReplicas"] >= 3
     anti = deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
-    [rule] = anti["requiredDuringSchedulingIgnoredDuringExecution"]
+    # Preferred, not required: a required rule leaves pods Pending past the node count.
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti
+    rule = anti["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]
     assert rule["topologyKey"] == "kubernetes.io/hostname"
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert rule["labelSelector"]["matchLabels"].items() <= labels.items()
@@ -345,3 +359,32 @@ def test_prod_probes_ask_the_plaintext_health_port(
     assert port in [p["containerPort"] for p in container["ports"]]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"]["port"] == port, probe
+
+
+def test_prod_deploys_the_callers_with_their_groups_configured(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Every adapter's feed and every puller's group is one the server keeps, and every
+    group the server keeps has a consumer here (an unconsumed group holds back trimming)."""
+    objects = rendered["prod"]
+    env = env_of(reservation_container(one(objects, "Deployment")))
+    feeds = set(env["RESERVATION_ORDER_EVENT_GROUPS"].split(","))
+    wb_groups = set(env["RESERVATION_WRITE_BACK_GROUPS"].split(","))
+    adapters = [o for o in objects if o["kind"] == "StatefulSet"
+                and o["metadata"]["name"].startswith("adapter-")]
+    channels = {containers(o)[0]["args"][2] for o in adapters}
+    assert len(adapters) >= 2 and feeds == {"audit"} | {f"feed-{c}" for c in channels}
+    for o in adapters:
+        args = containers(o)[0]["args"]
+        channel, shop = args[2], args[4]
+        assert o["metadata"]["name"] == f"adapter-{channel}-{shop}"
+        selector = o["spec"]["selector"]["matchLabels"]
+        assert selector["reservation.example.com/shop"] == f"{channel}-{shop}"
+        assert f"CHANNEL_{channel.upper()}_URL" in env_of(containers(o)[0])
+    wms = containers(one(objects, "Deployment", "wms-puller"))[0]["args"]
+    assert {wms[wms.index("--group") + 1]} == wb_groups
+    assert containers(one(objects, "Deployment", "audit-puller"))[0]["args"][0] == "audit"
+    one(objects, "Deployment", "console")
+    server_policy = one(objects, "NetworkPolicy", "reservation-server")
+    assert server_policy["spec"]["podSelector"]["matchLabels"].items() <= \
+        one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"].items()
+    one(objects, "NetworkPolicy", "reservation-callers")
