@@ -69,6 +69,7 @@ class Service:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RESERVATION_")}
         env.update(RESERVATION_REDIS_URL=redis_url, RESERVATION_PORT=str(self.port),
                    RESERVATION_LOG_LEVEL="ERROR", RESERVATION_AUTH_FILE=str(auth),
+                   RESERVATION_ORDER_BUYER_HASH_KEY="bench-buyer-hash-key",
                    RESERVATION_WRITE_BACK_BATCH_KEY="bench-key", **extra_env)
         # `-m` puts the working directory first on sys.path: run from the other checkout.
         cwd = os.environ.get("CHAOS_SERVICE_PYTHONPATH") or None

@@ -19,6 +19,9 @@ def _default_data_dir() -> str:
     return str(Path(base) / "reservation")
 
 
+MIN_SECRET = 16
+"""Characters a secret key must have when auth is on (the buyer hash key)."""
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the service, RESERVATION_<FIELD> each. The docs' settings reference is
@@ -198,7 +201,8 @@ class Settings:
     again if stock is left)."""
     order_buyer_hash_key: str = ""
     """Secret of the keyed hash of receiver phones (same on every replica); empty: a fixed
-    key (the hash is still stable, but guessable by who knows the code)."""
+    key (the hash is still stable, but guessable by who knows the code), so with auth on
+    one of at least 16 characters is required."""
     order_duplicate_window_ms: int = 2 * 60 * 60 * 1000
     """Orders with the same phone hash and address this close in time are flagged for
     review as suspected cross-channel duplicates (never merged)."""
@@ -247,6 +251,11 @@ class Settings:
             raise ConfigError("RESERVATION_WRITE_BACK_BATCH_KEY is required when auth is on "
                               "(without it batch ids are signed with a public key and "
                               "anyone can forge an acknowledgement)")
+        if self.auth_enabled and len(self.order_buyer_hash_key) < MIN_SECRET:
+            raise ConfigError(f"RESERVATION_ORDER_BUYER_HASH_KEY of at least {MIN_SECRET} "
+                              "characters is required when auth is on (the keyed hash of an "
+                              "11-digit phone number with a known key is brute-forced in "
+                              "seconds; e.g. $(openssl rand -hex 16))")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("RESERVATION_TLS_CERT and RESERVATION_TLS_KEY go together")
         parse_order_sla(self.order_sla)  # refuse a malformed one now, not at the first read

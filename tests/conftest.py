@@ -54,7 +54,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def test_settings(redis_url: str, **overrides: Any) -> Settings:
     """Settings for a test: loopback port 0, fast background loops."""
     base: dict[str, Any] = {"redis_url": redis_url, "port": 0, "sweep_interval_ms": 50,
-                                "queue_retry_interval_ms": 200, "grace_period_s": 0.5}
+                                "queue_retry_interval_ms": 200, "grace_period_s": 0.5,
+                                # required with auth on; harmless without it
+                                "order_buyer_hash_key": "test-buyer-hash-key"}
     base.update(overrides)
     return Settings(**base)
 

@@ -21,8 +21,8 @@ SHAPED_SAMPLES = {"redis_url": ("redis://127.0.0.1:6380/2", "redis://127.0.0.1:6
 # Fields that only work together with others (the others are set too, then left out of
 # the "only that field changes" comparison).
 COMPANIONS = {
-    "auth_token": {"write_back_batch_key": "k"},
-    "auth_file": {"write_back_batch_key": "k"},
+    "auth_token": {"write_back_batch_key": "k", "order_buyer_hash_key": "k" * 16},
+    "auth_file": {"write_back_batch_key": "k", "order_buyer_hash_key": "k" * 16},
     "tls_cert": {"tls_key": "key.pem"},
     "tls_key": {"tls_cert": "cert.pem"},
     "tls_client_ca": {"tls_cert": "cert.pem", "tls_key": "key.pem"},
@@ -97,7 +97,8 @@ def test_optional_string_fields_keep_the_value_verbatim() -> None:
     url = "redis://user:p%40ss@127.0.0.1:7000/2?x=1"
     settings = Settings.from_env({"RESERVATION_REDIS_URL": url,
                                   "RESERVATION_AUTH_TOKEN": " spaced token ",
-                                  "RESERVATION_WRITE_BACK_BATCH_KEY": "k"})
+                                  "RESERVATION_WRITE_BACK_BATCH_KEY": "k",
+                                  "RESERVATION_ORDER_BUYER_HASH_KEY": "k" * 16})
     assert settings.redis_url == url
     assert settings.auth_token == " spaced token "
 

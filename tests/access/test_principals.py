@@ -138,6 +138,16 @@ def test_auth_without_a_batch_key_is_refused_at_start() -> None:
         Settings.from_env({"RESERVATION_AUTH_FILE": "/x.yaml"})
 
 
+def test_auth_without_a_strong_buyer_hash_key_is_refused_at_start() -> None:
+    # An empty (or short) key makes the keyed hash of an 11-digit phone number a table
+    # lookup away: with callers kept apart by auth, the buyers' phones must be too.
+    for key in ("", "short-key"):
+        with pytest.raises(ConfigError, match="RESERVATION_ORDER_BUYER_HASH_KEY of at least"):
+            Settings(auth_token="t", write_back_batch_key="k", order_buyer_hash_key=key)
+    Settings(auth_token="t", write_back_batch_key="k", order_buyer_hash_key="x" * 16)
+    Settings(order_buyer_hash_key="")  # without auth (a laptop, the demo): not required
+
+
 async def test_a_broken_auth_file_is_refused_at_start(redis_url: str, tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({"principals": [{"name": "x", "role": "king"}]}))

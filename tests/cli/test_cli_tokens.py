@@ -36,6 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     try:
         served = start_serve(tmp, RESERVATION_REDIS_URL=redis_proc.url,
                              RESERVATION_AUTH_FILE=str(auth),
+                             RESERVATION_ORDER_BUYER_HASH_KEY="cli-tokens-buyer-key",
                              RESERVATION_WRITE_BACK_BATCH_KEY="cli-tokens-key")
         try:
             yield served

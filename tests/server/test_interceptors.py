@@ -73,6 +73,7 @@ async def kinds_server(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
     auth.write_text(yaml.safe_dump({"principals": [
         {"name": "ops", "role": "operator", "token_hash": hash_token(TOKEN, request.param)}]}))
     settings = Settings(redis_url="redis://127.0.0.1:1/0", port=0, auth_file=str(auth),
+                        order_buyer_hash_key="test-buyer-hash-key",
                         write_back_batch_key="k", auth_failure_rate=0)
     server = grpc.aio.server(interceptors=interceptors(settings))
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {

@@ -108,6 +108,7 @@ async def mtls_app(redis_url: str, ca: Authority, server_pair: Pair,
     ]}))
     app = await _start(redis_url, tls_cert=str(server_pair.cert), tls_key=str(server_pair.key),
                        tls_client_ca=str(ca.pair.cert), auth_file=str(auth),
+                       order_buyer_hash_key="test-buyer-hash-key",
                        write_back_batch_key="k", health_port=0)
     yield app
     await app.stop(grace=0)
