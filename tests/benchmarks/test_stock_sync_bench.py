@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_the_flash_sale_part_serves_every_paid_order_with_stock_sync(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "benchmarks.stock_sync", "--parts", "flash",
                     "--orders", "60", "--sale-s", "1", "--others-per-s", "10",
-                    "--stock", "30", "--out", str(tmp_path)], cwd=REPO, check=True,
+                    "--stock", "30", "--runs", "1", "--out", str(tmp_path)],
+                   cwd=REPO, check=True,
                    timeout=300, capture_output=True)
     off, on = json.loads((tmp_path / "stock_sync.json").read_text())["flash_sale"]
     assert on["unserved_paid"] == 0, on
