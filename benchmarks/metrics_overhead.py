@@ -195,7 +195,7 @@ async def sampler_costs(redis_url: str, rounds: int = 20) -> dict[str, float]:
     now = now_ms()
     for i in range(20):
         await sales.start(FlashSale(f"sample-{i}", (StockItem(f"S-{i}", "wh", 10),), now - 1000,
-                                    now + 3_600_000))
+                                    now + 3_600_000), create_skus=True)  # its own SKUs
     sampler = GaugeSampler(store, Inventory(store, settings), WriteBack.over(store),
                            hot_skus=lambda: active_sale_skus(sales))
     await sampler.sample()  # scripts loaded, connections open

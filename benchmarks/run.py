@@ -151,7 +151,8 @@ class Suite:
                 for i in range(0, len(items), settings.max_batch):
                     await inventory.load(items[i:i + settings.max_batch], "SET")
             elif items_sale:
-                await sales.start(self.flash.sale(f"sale-{self.tag}", now_ms()))
+                await sales.start(self.flash.sale(f"sale-{self.tag}", now_ms()),
+                                  create_skus=True)  # the benchmark's SKUs are its own
         finally:
             await store.close()
 

@@ -54,7 +54,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
 async def _replay_plan(reads: plan.Reads, args: argparse.Namespace) -> dict[str, Any]:
     listed = await reads(pb_grpc.WriteBackServiceStub, "ListWriteBackDeadLetters",
-                         pb.ListWriteBackDeadLettersRequest(group=args.group, page_size=1000))
+                         pb.ListWriteBackDeadLettersRequest(group=args.group))  # 0: most
     there = [e.event_id for e in listed.events]
     wanted = args.replay or there
     return {"group": args.group or "(the service's)",

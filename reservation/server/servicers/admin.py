@@ -126,9 +126,8 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     async def StartFlashSale(self, request: pb.StartFlashSaleRequest,
                              context: grpc.aio.ServicerContext) -> pb.StartFlashSaleResponse:
         async with audit.action(context, "StartFlashSale", request.sale_id) as entry:
+            entry.skip = request.validate_only  # a dry run is not an action
             wanted = convert.flash_sale_request(request)
-            if request.validate_only:  # a dry run is not an action: nothing to record
-                entry.skip = True
             entry.before = await self._sale(wanted.sale_id)
             sale = entry.after = await self.sales.start(
                 wanted, create_skus=request.create_skus, validate_only=request.validate_only)
@@ -138,8 +137,8 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
                                   context: grpc.aio.ServicerContext
                                   ) -> pb.RescheduleFlashSaleResponse:
         async with audit.action(context, "RescheduleFlashSale", request.sale_id) as entry:
+            entry.skip = request.validate_only  # a dry run is not an action
             starts, ends = convert.sale_window(request)
-            entry.skip = request.validate_only
             entry.before = await self._sale(request.sale_id)
             sale = entry.after = await self.sales.reschedule(
                 request.sale_id, starts, ends, validate_only=request.validate_only)
