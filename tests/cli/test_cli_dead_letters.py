@@ -38,6 +38,11 @@ async def test_operator_lists_and_requeues_a_dead_letter_from_the_cli(app, stubs
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout)["reservations"][0]["orderId"] == "q1"
 
+    plan = await cli("dead-letters", "requeue", "jd", "q1", "--dry-run", "--target", app.target)
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads(plan.stdout)["would"]["state"][0] == "DEAD_LETTERED"
+    assert (await get(stubs, "q1")).state == DEAD_LETTERED  # the dry run changed nothing
+
     requeued = await cli("dead-letters", "requeue", "jd", "q1", "--target", app.target)
     assert requeued.returncode == 0, requeued.stderr
     assert json.loads(requeued.stdout)["reservation"]["state"] == "RESERVATION_STATE_QUEUED"
