@@ -64,14 +64,15 @@ def _watch(request: Request) -> list[str]:
     return [s for s in request.query_params.get("watch", "").replace(",", " ").split() if s][:20]
 
 
-def build_app(target: str, groups: tuple[str, ...] = ("wms",)) -> Starlette:
-    """The console for the service at `target`; `groups` are the write-back groups whose
-    lag it shows."""
+def build_app(target: str, groups: tuple[str, ...] = ("wms",),
+              tls: connection.Tls | None = None) -> Starlette:
+    """The console for the service at `target` (over TLS when `tls` is given); `groups`
+    are the write-back groups whose lag it shows."""
     state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        async with connection.aio_channel(target) as channel:
+        async with connection.aio_channel(target, tls) as channel:
             state["console"] = Console(channel, groups)
             state["channel"] = channel
             yield

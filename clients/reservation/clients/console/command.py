@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from reservation.api import connection
 from reservation.api.connection import DEFAULT_TARGET
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", default=DEFAULT_TARGET, help="service address")
+    # TLS (and mTLS) to the service, as every client: a server with TLS on (prod is
+    # mTLS-only) is reached with the console's own client certificate; the operators'
+    # tokens still say who acts.
+    connection.add_tls_arguments(p)
     p.add_argument("--host", default="127.0.0.1", help="address the page listens on")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--groups", default="wms", help="write-back groups whose lag is shown")
@@ -38,6 +43,7 @@ def run(a: argparse.Namespace) -> int:
           flush=True)
     # Behind a TLS-terminating proxy, uvicorn takes X-Forwarded-Proto from the addresses
     # in FORWARDED_ALLOW_IPS (default 127.0.0.1), so the cookie is Secure there as well.
-    uvicorn.run(build_app(a.target, groups), host=a.host, port=a.port, log_level="warning",
+    uvicorn.run(build_app(a.target, groups, connection.tls(a)), host=a.host, port=a.port,
+                log_level="warning",
                 ssl_certfile=a.https_cert, ssl_keyfile=a.https_key)
     return 0
