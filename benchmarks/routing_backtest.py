@@ -57,6 +57,17 @@ CITIES = [("上海", "上海"), ("浙江", "杭州"), ("浙江", "宁波"), ("�
           ("山西", "太原"), ("内蒙古", "呼和浩特"), ("甘肃", "兰州"), ("新疆", "乌鲁木齐"),
           ("海南", "海口"), ("宁夏", "银川"), ("青海", "西宁"), ("西藏", "拉萨"), ("浙江", "温州"),
           ("江苏", "无锡")]
+# Channels send the receiver's district with the address (东莞 has none: towns).
+DISTRICTS = {"上海": "浦东新区", "杭州": "西湖区", "宁波": "海曙区", "南京": "鼓楼区",
+             "苏州": "姑苏区", "北京": "朝阳区", "天津": "和平区", "石家庄": "长安区",
+             "济南": "历下区", "青岛": "市南区", "广州": "天河区", "深圳": "南山区",
+             "厦门": "思明区", "福州": "鼓楼区", "成都": "武侯区", "重庆": "渝中区",
+             "武汉": "洪山区", "长沙": "岳麓区", "郑州": "金水区", "西安": "雁塔区",
+             "沈阳": "和平区", "大连": "中山区", "长春": "朝阳区", "哈尔滨": "南岗区",
+             "合肥": "蜀山区", "南昌": "东湖区", "南宁": "青秀区", "昆明": "五华区",
+             "贵阳": "云岩区", "太原": "小店区", "呼和浩特": "新城区", "兰州": "城关区",
+             "乌鲁木齐": "天山区", "海口": "龙华区", "银川": "兴庆区", "西宁": "城中区",
+             "拉萨": "城关区", "温州": "鹿城区", "无锡": "梁溪区"}
 CATEGORIES = ("奶粉", "纸尿裤", "冷链", "日用", "数码")
 SKUS = 300
 RULES = {"rules": [
@@ -100,6 +111,7 @@ def make_orders(n: int, seed: int, now_s: int) -> list[opb.ChannelOrder]:
         o = opb.ChannelOrder(channel="jd", shop="bench", order_id=f"B{k:07d}", state="PAID",
                              raw_status="paid", receiver_phone=f"138{k:08d}",
                              address=opb.Address(province=province, city=city,
+                                                 district=DISTRICTS.get(city, ""),
                                                  detail=f"{k} Road"),
                              lines=lines)
         o.total = o.paid = sum(ln.price * ln.quantity for ln in lines)
@@ -114,7 +126,8 @@ def historical(orders: list[opb.ChannelOrder], shipped: dict[str, str]
                ) -> list[rpb.HistoricalOrder]:
     return [rpb.HistoricalOrder(
         order_id=o.order_id, channel=o.channel,
-        destination=rpb.Destination(province=o.address.province, city=o.address.city),
+        destination=rpb.Destination(province=o.address.province, city=o.address.city,
+                                    district=o.address.district),
         lines=[rpb.RouteLine(sku=ln.sku, quantity=ln.quantity, category=ln.category)
                for ln in o.lines],
         amount_cents=o.total, shipped_warehouse_id=shipped.get(o.order_id, ""))

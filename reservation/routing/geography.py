@@ -160,7 +160,9 @@ class Geography:
                 region: str = "", address: str = "") -> Place:
         """The finest place the inputs name; falls back district -> city -> province ->
         region and says so in `note`. InvalidArgument when nothing at all is known."""
-        if address:
+        if address and not (province and city and district):
+            # The parse only fills what is missing (about 0.4 ms an address, each one
+            # new): with all three given it could not change the answer.
             parsed = parse_address(address)
             province = province or parsed[0]
             city = city or parsed[1]
