@@ -143,7 +143,10 @@ def lag(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                               float("inf"), 0)), 4)}
     return {"skus": args.skus, "changes": changes, "seconds": round(seconds, 1),
             "changes_per_s": round(changes / seconds), "rate_limit_per_channel": args.rate,
-            "channel_calls_per_s": {m: round(n / seconds, 1) for m, n in calls.items() if n},
+            # WeChat's method is its URL path: recorded without the leading slash, so a
+            # results file never carries what reads as a path of this machine.
+            "channel_calls_per_s": {m.lstrip("/"): round(n / seconds, 1)
+                                    for m, n in calls.items() if n},
             "per_channel": per_channel}
 
 
