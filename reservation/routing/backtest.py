@@ -10,11 +10,10 @@ orders repeats the same few baskets to the same cities, so this is most of the s
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from reservation.routing.geography import Place
+from reservation.routing.geography import Place, haversine_km
 from reservation.routing.matching import RouteOrder
 from reservation.routing.router import Decision
 from reservation.routing.warehouses import Warehouse
@@ -27,7 +26,6 @@ MOVES_KEPT = 20
 EXAMPLES_KEPT = 3
 MAX_SAMPLE = 500_000
 """Orders one backtest may take (a month of a busy shop); more is INVALID_ARGUMENT."""
-EARTH_KM = 6371.0
 
 
 @dataclass(frozen=True)
@@ -161,12 +159,4 @@ def _km(where: str, place: Place, warehouses: Mapping[str, Warehouse]) -> float:
     wh = warehouses.get(where.split("+")[0])
     if wh is None:
         return 0.0
-    la1, lo1, la2, lo2 = map(math.radians, (place.latitude, place.longitude,
-                                           wh.latitude, wh.longitude))
-    h = (math.sin((la2 - la1) / 2) ** 2
-         + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2)
-    return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-def ranked(counter: Counter[str]) -> list[tuple[str, int]]:
-    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    return haversine_km(place.latitude, place.longitude, wh.latitude, wh.longitude)
