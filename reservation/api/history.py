@@ -38,6 +38,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("order_id", "sku", "quantity")
 MAX_ROWS = 1_000_000
+BATCH = 5000
+"""Historical orders per BacktestRouting stream message (well under gRPC's 4 MB)."""
 
 
 class HistoryError(ValueError):
@@ -48,6 +50,15 @@ class HistoryError(ValueError):
 class History:
     orders: list[pb.HistoricalOrder]
     rows: int
+
+
+def requests(first: pb.BacktestRoutingRequest, orders: Sequence[pb.HistoricalOrder]
+             ) -> list[pb.BacktestRoutingRequest]:
+    """The stream that uploads `orders`: `first` (the candidate) carries the first BATCH,
+    each later message the next BATCH."""
+    first.orders.extend(orders[:BATCH])
+    return [first] + [pb.BacktestRoutingRequest(orders=orders[k:k + BATCH])
+                      for k in range(BATCH, len(orders), BATCH)]
 
 
 def read(path: str | Path, sheet: str = "") -> History:

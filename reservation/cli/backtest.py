@@ -21,8 +21,6 @@ from reservation.cli.loop import run
 from reservation.v1 import routing_service_pb2 as pb
 from reservation.v1 import routing_service_pb2_grpc as pb_grpc
 
-BATCH = 5000
-"""Historical orders per stream message (well under gRPC's 4 MB message limit)."""
 _AGO = re.compile(r"(\d+(?:\.\d+)?)(d|h|m)")
 
 
@@ -54,14 +52,7 @@ def requests(a: argparse.Namespace, document: Any) -> list[pb.BacktestRoutingReq
             raise SystemExit(f"error: {a.orders}: {exc}") from None
         if not found.orders:
             raise SystemExit(f"error: {a.orders}: no orders in the file")
-        out = [first]
-        for k in range(0, len(found.orders), BATCH):
-            part = found.orders[k:k + BATCH]
-            if k == 0:
-                first.orders.extend(part)
-            else:
-                out.append(pb.BacktestRoutingRequest(orders=part))
-        return out
+        return history.requests(first, found.orders)
     first.recorded_from.CopyFrom(a.since)
     first.recorded_to.CopyFrom(a.until or parse_when("0m"))
     return [first]

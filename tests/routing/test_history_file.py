@@ -81,3 +81,14 @@ def test_not_text_and_not_a_workbook(tmp_path: Path) -> None:
         history.read(g)
     with pytest.raises(history.HistoryError, match="cannot read"):
         history.read(tmp_path / "missing.csv")
+
+
+def test_a_history_is_uploaded_in_messages_of_at_most_a_batch() -> None:
+    from reservation.v1 import routing_service_pb2 as pb
+    orders = [pb.HistoricalOrder(order_id=f"O{i}") for i in range(2 * history.BATCH + 1)]
+    first = pb.BacktestRoutingRequest(recorded_from=None)
+    first.document.update({"rules": []})
+    stream = history.requests(first, orders)
+    assert [len(r.orders) for r in stream] == [history.BATCH, history.BATCH, 1]
+    assert stream[0].HasField("document") and not stream[1].HasField("document")
+    assert [o.order_id for r in stream for o in r.orders] == [o.order_id for o in orders]

@@ -26,7 +26,6 @@ from reservation.clients.console.client import TIMEOUT_S, Operator
 from reservation.v1 import routing_service_pb2 as pb
 from reservation.v1 import routing_service_pb2_grpc as pb_grpc
 
-BATCH = 5000          # historical orders per stream message, as the CLI sends them
 MAX_UPLOAD = 64 << 20  # bytes: a month of a busy shop's lines as CSV
 BACKTEST_TIMEOUT_S = 120.0
 
@@ -75,9 +74,7 @@ async def _requests(form: Any, document: struct_pb2.Struct) -> list[pb.BacktestR
             raise FormError(f"{upload.filename}: {exc}") from None
         if not found.orders:
             raise FormError(f"{upload.filename}: no orders in the file")
-        first.orders.extend(found.orders[:BATCH])
-        return [first] + [pb.BacktestRoutingRequest(orders=found.orders[k:k + BATCH])
-                          for k in range(BATCH, len(found.orders), BATCH)]
+        return history.requests(first, found.orders)
     start = _day(str(form.get("from", "")), "from")
     end = _day(str(form.get("to", "")), "to") + datetime.timedelta(days=1)
     first.recorded_from.FromDatetime(start)
@@ -101,11 +98,13 @@ def routes(channel: Callable[[], grpc.aio.Channel],
 
     async def render(request: Request, op: Operator, form: dict[str, Any],
                      report: pb.BacktestRoutingResponse | None = None, error: str = "",
-                     status: int = 200) -> Response:
-        try:
-            stored = await versions(op)
-        except grpc.aio.AioRpcError as exc:
-            stored, error = [], error or f"{exc.code().name}: {exc.details() or ''}"
+                     status: int = 200,
+                     stored: list[pb.RoutingRules] | None = None) -> Response:
+        if stored is None:  # a run has them already
+            try:
+                stored = await versions(op)
+            except grpc.aio.AioRpcError as exc:
+                stored, error = [], error or f"{exc.code().name}: {exc.details() or ''}"
         today = datetime.datetime.now(datetime.UTC).date()
         form = {"from": str(today - datetime.timedelta(days=30)), "to": str(today), **form}
         return templates.TemplateResponse(request, "backtest.html", {
@@ -126,9 +125,14 @@ def routes(channel: Callable[[], grpc.aio.Channel],
         form = await request.form(max_part_size=MAX_UPLOAD)
         shown = {k: v for k, v in form.items() if isinstance(v, str)}
         try:
-            todo = await _requests(form, _document(form, await versions(op)))
+            stored = await versions(op)
+        except grpc.aio.AioRpcError as exc:
+            return await render(request, op, shown, status=400, stored=[],
+                                error=f"{exc.code().name}: {exc.details() or ''}")
+        try:
+            todo = await _requests(form, _document(form, stored))
         except FormError as exc:
-            return await render(request, op, shown, error=str(exc), status=400)
+            return await render(request, op, shown, error=str(exc), status=400, stored=stored)
 
         async def stream() -> AsyncIterator[pb.BacktestRoutingRequest]:
             for r in todo:
@@ -138,9 +142,9 @@ def routes(channel: Callable[[], grpc.aio.Channel],
             report = await stub().BacktestRouting(stream(), metadata=op.metadata(),
                                                   timeout=BACKTEST_TIMEOUT_S)
         except grpc.aio.AioRpcError as exc:
-            return await render(request, op, shown,
-                                error=f"{exc.code().name}: {exc.details() or ''}", status=400)
-        return await render(request, op, shown, report=report)
+            return await render(request, op, shown, stored=stored, status=400,
+                                error=f"{exc.code().name}: {exc.details() or ''}")
+        return await render(request, op, shown, report=report, stored=stored)
 
     return [Route("/backtest", page, methods=["GET"]),
             Route("/backtest", run, methods=["POST"])]
