@@ -34,3 +34,18 @@ def command(module: str, argv: Sequence[str]) -> str:
 def scrub(text: str) -> str:
     """Report text (a profile's "Profile at /.../benchmarks/x.py") without the root."""
     return text.replace(f"{ROOT}{os.sep}", "")
+
+
+def run_meta(module: str, argv: Sequence[str], load_start: float) -> dict[str, object]:
+    """What a results file says of its run: when, on what, how busy the machine was at
+    the start and the end, the command (paths relative) and the commit."""
+    import platform
+    import subprocess
+    import time
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True, check=False).stdout.strip()
+    return {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+            "load_start": round(load_start, 1), "load_end": round(os.getloadavg()[0], 1),
+            "command": command(module, argv), "commit": commit}

@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +32,7 @@ from typing import Any
 import grpc
 from google.protobuf import struct_pb2
 
-from benchmarks import cpu
+from benchmarks import cpu, paths
 from benchmarks.serve import Served, served
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import admin_service_pb2_grpc as agrpc
@@ -253,13 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as tmp:
         result = run(args, Path(tmp))
-    result["meta"] = {
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{os.cpu_count()} cores, {platform.machine()}",
-        "load_start": round(load_start, 1), "load_end": round(os.getloadavg()[0], 1),
-        "command": "python -m benchmarks.routing_backtest " + " ".join(argv or sys.argv[1:]),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                 capture_output=True, text=True, check=False).stdout.strip()}
+    argv = argv if argv is not None else sys.argv[1:]
+    result["meta"] = paths.run_meta("benchmarks.routing_backtest", argv, load_start)
     write(result, Path(args.out))
     return 0
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import signal
 import statistics
@@ -44,6 +43,7 @@ from typing import Any
 import grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks import paths
 from benchmarks.serve import served
 from reservation.clients.channels import adapter
 from reservation.clients.channels.fake_server import FakeChannels
@@ -474,13 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     # The tables show the median of the runs, figure by figure; every run is in the JSON.
     result: dict[str, Any] = median_of(runs)
     result["runs"] = runs
-    result["meta"] = {
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{os.cpu_count()} cores, {platform.machine()}",
-        "load_start": round(load_start, 1), "load_end": round(os.getloadavg()[0], 1),
-        "command": "python -m benchmarks.stock_sync " + " ".join(argv or sys.argv[1:]),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                                 capture_output=True, text=True, check=False).stdout.strip()}
+    argv = argv if argv is not None else sys.argv[1:]
+    result["meta"] = paths.run_meta("benchmarks.stock_sync", argv, load_start)
     write(result, args)
     return 0
 
