@@ -11,6 +11,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from prometheus_client import Gauge
+
 from reservation.clock import now_ms
 from reservation.domain.models import SaleState
 from reservation.errors import ReservationError
@@ -36,6 +38,18 @@ async def active_sale_skus(sales: Sales) -> list[str]:
     return list(skus)
 
 
+async def _sample_groups(stream: WriteBack, pending: Gauge, undelivered: Gauge,
+                         oldest_age: Gauge, dead_letters: Gauge | None = None) -> None:
+    """The lag of every consumer group of one kind of stream, into its gauges."""
+    for group in stream.groups:
+        stats = await stream.stats(group)
+        pending.labels(group).set(stats.pending)
+        undelivered.labels(group).set(stats.undelivered)
+        oldest_age.labels(group).set(stats.oldest_unacknowledged_age_ms / 1000)
+        if dead_letters is not None:
+            dead_letters.labels(group).set(stats.dead_lettered)
+
+
 class GaugeSampler:
     def __init__(self, store: Store, inventory: Inventory, write_back: WriteBack,
                  hot_skus: HotSkus | None = None, guard: Guard | None = None,
@@ -54,20 +68,13 @@ class GaugeSampler:
         rows = await asyncio.gather(*(self.store.backlog(shard) for shard in shards))
         metrics.queue_depth.set(sum(queued for queued, _ in rows))
         metrics.dead_letters.set(sum(dead for _, dead in rows))
-        for group in self.write_back.groups:
-            stats = await self.write_back.stats(group)
-            metrics.write_back_pending.labels(group).set(stats.pending)
-            metrics.write_back_undelivered.labels(group).set(stats.undelivered)
-            metrics.write_back_oldest_age.labels(group).set(
-                stats.oldest_unacknowledged_age_ms / 1000)
-            metrics.write_back_dead_letters.labels(group).set(stats.dead_lettered)
+        await _sample_groups(self.write_back, metrics.write_back_pending,
+                             metrics.write_back_undelivered, metrics.write_back_oldest_age,
+                             metrics.write_back_dead_letters)
         if self.order_events is not None:  # the order hub's groups: audit, feed-<channel>
-            for group in self.order_events.groups:
-                stats = await self.order_events.stats(group)
-                metrics.order_events_pending.labels(group).set(stats.pending)
-                metrics.order_events_undelivered.labels(group).set(stats.undelivered)
-                metrics.order_events_oldest_age.labels(group).set(
-                    stats.oldest_unacknowledged_age_ms / 1000)
+            await _sample_groups(self.order_events, metrics.order_events_pending,
+                                 metrics.order_events_undelivered,
+                                 metrics.order_events_oldest_age)
         if self.guard is not None:
             await self._sample_breakers(self.guard)
         if self.hot_skus is not None:
