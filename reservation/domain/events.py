@@ -22,6 +22,7 @@ class EventType(StrEnum):
     ADDRESS_CHANGED = "ADDRESS_CHANGED"
     CHANNEL_PAUSED = "CHANNEL_PAUSED"
     CHANNEL_RESUMED = "CHANNEL_RESUMED"
+    CARRIER_CHOSEN = "CARRIER_CHOSEN"
 
 
 COUNTERS = ("loaded", "available", "held", "confirmed", "returned")
@@ -44,6 +45,8 @@ MOVES: dict[EventType, tuple[tuple[str, int], ...]] = {
     EventType.ADDRESS_CHANGED: (),
     EventType.CHANNEL_PAUSED: (),
     EventType.CHANNEL_RESUMED: (),
+    # The carrier chosen for an order (detail: shop, order_id, carrier, cost_cents).
+    EventType.CARRIER_CHOSEN: (),
 }
 
 
@@ -61,7 +64,8 @@ class WriteBackEvent:
     delivery_count: int
     shard: int = 0
     detail: str = ""
-    """Type-specific data as JSON (ADDRESS_CHANGED: the new address)."""
+    """Type-specific data as JSON (ADDRESS_CHANGED: the new address; CARRIER_CHOSEN:
+    the carrier and its cost)."""
     entry_id: str = ""
     """Where this delivery sits in the stream: what acknowledging it needs."""
 

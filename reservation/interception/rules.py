@@ -13,6 +13,11 @@ named rules, each `when` -> `then`), versioned and hot-reloaded the same way (ro
         enabled: false
         when: {channel: [taobao], amount_above: 100000}
         then: {hold: promotion amount check, grade: B, suggest: SKU-LITE}
+      - name: no carrier                          # the pre-shipping checks
+        when: {no_carrier: true}
+        then: {hold: no carrier serves this city, weight and promise, grade: C}
+    carriers: [...]                               # tables.py: the carrier table
+    substitutes: {MUG-RED: [MUG-BLUE]}            # and the substitute SKUs
 
 `parse` checks everything and raises InvalidArgument naming the rule and field
 (``rules[2].when.address_words[0]``), so a bad rule set changes nothing.
@@ -25,18 +30,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reservation.domain.documents import count as _count
+from reservation.domain.documents import mapping as _mapping
 from reservation.domain.documents import no_unknown as _no_unknown
 from reservation.domain.documents import text as _text
 from reservation.domain.documents import texts as _texts
 from reservation.errors import InvalidArgument
+from reservation.interception import tables
+from reservation.interception.tables import CarrierRow
 
 MAX_RULES = 200
 GRADES = ("A", "B", "C")
 """A: an automatic reminder, escalated after 2 minutes without action; B: a substitute
 SKU is suggested; C: the order is frozen until a person decides."""
 ADDRESS_PARTS = ("province", "city", "district")
+CREDIT_GRADES = ("A", "B", "C", "D", "E")
+"""A customer's credit grade as the seller keeps it, A the best: what an order may carry
+and `credit_grades` may name (a grade outside the list would never match)."""
 WHEN_FIELDS = ("refund_within_minutes", "address_words", "address_missing",
-               "phone_orders_per_day_at_least", "amount_above", "payment", "channel")
+               "phone_orders_per_day_at_least", "amount_above", "payment", "channel",
+               # the pre-shipping checks
+               "credit_grades", "stock_short", "no_carrier", "tax_id_invalid",
+               "params_missing")
+_FLAGS = ("stock_short", "no_carrier", "tax_id_invalid")
 THEN_FIELDS = ("hold", "grade", "suggest")
 
 
@@ -50,6 +65,17 @@ class When:
     """cents"""
     payment: frozenset[str] = frozenset()
     channel: frozenset[str] = frozenset()
+    credit_grades: frozenset[str] = frozenset()
+    """The customer's credit grade is one of these."""
+    stock_short: bool = False
+    """A line's units are not held for the order and the stock snapshot cannot cover
+    them (a review suggests a substitute with stock, grade B, when the table has one)."""
+    no_carrier: bool = False
+    """No row of the carrier table serves the order's city, weight and promise."""
+    tax_id_invalid: bool = False
+    """A company customer's tax id is missing or fails GB 32100's check (taxid.py)."""
+    params_missing: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """category -> custom parameters an order with a line of that category must carry."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,8 @@ class RuleSet:
     rules: tuple[Rule, ...] = ()
     version: int = 0
     document: Mapping[str, Any] = field(default_factory=dict)
+    carriers: tuple[CarrierRow, ...] = ()
+    substitutes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 VAGUE_WORDS = ["附近", "旁边", "对面", "大概", "不详", "周边", "左右", "一带"]
@@ -100,7 +128,7 @@ DEFAULT_DOCUMENT: dict[str, Any] = {"rules": []}
 def parse(doc: Any, version: int = 0) -> RuleSet:
     if not isinstance(doc, Mapping):
         raise InvalidArgument("rules", "must be a mapping with a 'rules' list")
-    _no_unknown("rules", doc, ("rules",))
+    _no_unknown("rules", doc, ("rules", "carriers", "substitutes"))
     raw = doc.get("rules", [])
     if not isinstance(raw, list) or len(raw) > MAX_RULES:
         raise InvalidArgument("rules", f"must be a list of at most {MAX_RULES} rules")
@@ -109,7 +137,24 @@ def parse(doc: Any, version: int = 0) -> RuleSet:
     for i, name in enumerate(names):
         if name in names[:i]:
             raise InvalidArgument(f"rules[{i}].name", f"{name!r} is used twice")
-    return RuleSet(rules, version, dict(doc))
+    carriers = tables.parse_carriers(doc.get("carriers", []))
+    substitutes = tables.parse_substitutes(doc.get("substitutes", {}))
+    _tables_used(rules, carriers, substitutes)
+    return RuleSet(rules, version, dict(doc), carriers, substitutes)
+
+
+def _tables_used(rules: tuple[Rule, ...], carriers: tuple[CarrierRow, ...],
+                 substitutes: Mapping[str, Any]) -> None:
+    """A rule that needs a table the document lacks would hold every order, and a table
+    no rule reads would never be used: both are refused rather than left to surprise."""
+    for r in rules:
+        if r.when.no_carrier and not carriers:
+            raise InvalidArgument(f"rules[{r.index}].when.no_carrier",
+                                  "the document has no carriers table: every order would "
+                                  "be held")
+    if substitutes and not any(r.when.stock_short for r in rules):
+        raise InvalidArgument("substitutes", "no rule checks stock_short, so no review "
+                              "would ever suggest them")
 
 
 def _rule(i: int, raw: Any) -> Rule:
@@ -148,7 +193,36 @@ def _when(where: str, raw: Any) -> When:
                                              10_000),
         amount_above=_count(f"{where}.amount_above", raw.get("amount_above", 0), 10**12),
         payment=frozenset(payment),
-        channel=frozenset(_texts(f"{where}.channel", raw.get("channel", []))))
+        channel=frozenset(_texts(f"{where}.channel", raw.get("channel", []))),
+        credit_grades=_grades(f"{where}.credit_grades", raw.get("credit_grades", [])),
+        params_missing=_params(f"{where}.params_missing", raw.get("params_missing", {})),
+        **{flag: _flag(f"{where}.{flag}", raw[flag]) for flag in _FLAGS if flag in raw})
+
+
+def _flag(where: str, value: Any) -> bool:
+    if value is not True:
+        raise InvalidArgument(where, "must be true (false checks nothing: leave it out)")
+    return True
+
+
+def _grades(where: str, raw: Any) -> frozenset[str]:
+    grades = _texts(where, raw)
+    for j, grade in enumerate(grades):
+        if grade not in CREDIT_GRADES:
+            raise InvalidArgument(f"{where}[{j}]", f"must be one of {', '.join(CREDIT_GRADES)}"
+                                  " (no order carries another grade)")
+    return frozenset(grades)
+
+
+def _params(where: str, raw: Any) -> dict[str, tuple[str, ...]]:
+    _mapping(where, raw, "of category -> list of required parameters")
+    out = {}
+    for category, names in raw.items():
+        listed = _texts(f"{where}.{category}", names)
+        if not listed:
+            raise InvalidArgument(f"{where}.{category}", "must name at least one parameter")
+        out[_text(where, category)] = tuple(listed)
+    return out
 
 
 def _then(where: str, raw: Any) -> Then:

@@ -23,8 +23,10 @@ from typing import Any
 
 from reservation import clock as clock_
 from reservation.errors import FailedPrecondition, InvalidArgument, NotFound
+from reservation.interception import checks, tables
 from reservation.interception import rules as rules_
-from reservation.interception.rules import Rule, RuleSet
+from reservation.interception.checks import Facts, Subject
+from reservation.interception.rules import RuleSet
 from reservation.ordersync.hub import OrderHub, SyncResult
 from reservation.ordersync.model import Address, Order
 from reservation.ordersync.plan import (
@@ -101,12 +103,6 @@ class Checked:
 
 
 @dataclass(frozen=True)
-class Hit:
-    rule: Rule
-    detail: str
-
-
-@dataclass(frozen=True)
 class Stats:
     opened: int
     by_person: int
@@ -122,50 +118,11 @@ def _day(ms: int) -> str:
     return time.strftime("%Y%m%d", time.gmtime(ms / 1000))
 
 
-def evaluate(rs: RuleSet, order: Order, phone_orders_today: int,
-             payment: str = "") -> list[Hit]:
-    """The enabled rules the order meets, in rule order."""
-    hits = []
-    a = order.address
-    for rule in rs.rules:
-        w = rule.when
-        if not rule.enabled or (w.channel and order.channel not in w.channel):
-            continue
-        checks: list[str] = []
-        if w.refund_within_minutes:
-            age = order.modified_at_ms - order.created_at_ms
-            if order.state != S.REFUND_REQUESTED or age > w.refund_within_minutes * 60_000:
-                continue
-            checks.append(f"refund requested {age // 1000} s after ordering")
-        if w.address_words:
-            text = f"{a.province} {a.city} {a.district} {a.detail}"
-            found = [word for word in w.address_words if word in text]
-            if not found:
-                continue
-            checks.append("address says " + ", ".join(found))
-        if w.address_missing:
-            missing = [p for p in w.address_missing if not getattr(a, p).strip()]
-            if not missing:
-                continue
-            checks.append("address lacks " + ", ".join(missing))
-        if w.phone_orders_per_day_at_least:
-            if phone_orders_today < w.phone_orders_per_day_at_least:
-                continue
-            checks.append(f"{phone_orders_today} orders from this phone today")
-        if w.amount_above:
-            amount = (order.paid_cents or order.total_cents
-                      or sum(ln.quantity * ln.price_cents for ln in order.lines))
-            if amount <= w.amount_above or (w.payment and payment not in w.payment):
-                continue
-            checks.append(f"amount {amount / 100:.2f}" + (f" by {payment}" if payment else ""))
-        hits.append(Hit(rule, "; ".join(checks)))
-    return hits
-
-
 class Interception:
     def __init__(self, store: Store, settings: Settings, hub: OrderHub,
                  clock: Callable[[], int] = clock_.now_ms) -> None:
         self.store = InterceptionStore(store)
+        self.stock = store
         self.settings, self.hub, self.clock = settings, hub, clock
         self._cache: RuleSet | None = None
 
@@ -209,19 +166,20 @@ class Interception:
 
     # -- checking orders ----------------------------------------------------------------
     async def after_change(self, results: Sequence[SyncResult],
-                           payments: Mapping[tuple[str, str, str], str] | None = None
+                           facts: Mapping[tuple[str, str, str], Facts] | None = None
                            ) -> dict[tuple[str, str, str], Checked]:
         """Check orders just written (the last result of each key counts; refused ones
         changed nothing): the rules in force may hold them, a hold of the hub's own gets
         its review, and an order that shipped past a hold gets its review whatever the
-        rules. Returns each order as it stands after the check, with its open review."""
+        rules; a paid order gets its carrier from the carrier table. Returns each order
+        as it stands after the check, with its open review."""
         rs = await self.rules()
         last = {r.order.key: r for r in results
                 if r.order is not None and r.outcome != Outcome.REFUSED}
-        return {k: await self._after(rs, r, (payments or {}).get(k, ""))
+        return {k: await self._after(rs, r, (facts or {}).get(k, Facts()))
                 for k, r in last.items()}
 
-    async def _after(self, rs: RuleSet, r: SyncResult, payment: str) -> Checked:
+    async def _after(self, rs: RuleSet, r: SyncResult, facts: Facts) -> Checked:
         order = r.order
         assert order is not None
         if order.intercept_failed:
@@ -230,15 +188,36 @@ class Interception:
         if order.state in _ENDED_BY_CHANNEL:
             await self._close_automatic(order)
             return Checked(order, None)
+        if order.state in _PAST:  # shipped: too late to stop, nothing to choose
+            return Checked(order, None)
         by_rule = None
-        if rs.rules and order.state not in _PAST:
-            by_rule, order = await self._check_one(rs, order, payment)
+        if rs.rules:
+            by_rule, order = await self._check_one(rs, order, facts)
+        order = await self._carrier(rs, order, facts)
         if by_rule is not None:
             return Checked(order, by_rule, held_now=True)
         review = await self._hub_hold(rs, order, r.duplicates)
         if review is None and order.state in _PAUSED:
             review = await self._open(order)
         return Checked(order, review)
+
+    async def _carrier(self, rs: RuleSet, order: Order, facts: Facts) -> Order:
+        """A paid order's carrier from the table, recorded on the order (its history)
+        and sent to the WMS when it changes; held or not, so an approved order ships
+        with it. No row serves it: no carrier (a `no_carrier` rule holds such orders)."""
+        if not rs.carriers or not order.paid:
+            return order
+        choice = tables.choose(rs.carriers, order.address.city, facts.weight_g,
+                               facts.promised_hours)
+        if choice is None or (choice.carrier, choice.cost_cents) == (
+                order.carrier, order.carrier_cost_cents):
+            return order
+        why = (f"carrier table row {choice.row} (rules v{rs.version}): {order.address.city},"
+               f" {facts.weight_g} g" + (f", within {facts.promised_hours} h"
+                                         if facts.promised_hours else ""))
+        done = await self.hub.choose_carrier(*order.key, choice.carrier, choice.cost_cents,
+                                             "rule:carriers", why)
+        return done.order or order
 
     async def _open(self, order: Order) -> Review | None:
         raw = await self.store.review("/".join(order.key))
@@ -292,17 +271,32 @@ class Interception:
                                      replace=True)
         return review
 
+    async def _subject(self, rs: RuleSet, order: Order, facts: Facts) -> Subject:
+        """What the enabled rules need read: today's orders of the phone, a stock
+        snapshot of the lines' SKUs and their substitutes (only for an order whose units
+        are not held)."""
+        enabled = [r for r in rs.rules if r.enabled]
+        phones = 0
+        if any(r.when.phone_orders_per_day_at_least for r in enabled):
+            phones = await self.store.phone_orders(
+                _day(order.created_at_ms or self.clock()), order.buyer_hash,
+                "/".join(order.key))
+        available: dict[str, int] = {}
+        if any(r.when.stock_short for r in enabled) and checks.needs_stock(order):
+            skus = {ln.sku for ln in order.lines}
+            skus |= {s for sku in skus for s in rs.substitutes.get(sku, ())}
+            for sku in sorted(skus):
+                levels, _ = await self.stock.stock(sku)
+                available[sku] = sum(lv.available for lv in levels)
+        return Subject(order, facts, phones, available, rs)
+
     async def _check_one(self, rs: RuleSet, order: Order,
-                         payment: str) -> tuple[Review | None, Order]:
+                         facts: Facts) -> tuple[Review | None, Order]:
         """The rules on one order: the review a hit opened (None: none) and the order
         after it (moved to ON_HOLD by the hit)."""
         ref = "/".join(order.key)
+        hits = checks.evaluate(await self._subject(rs, order, facts))
         now = self.clock()
-        phones = 0
-        if any(r.when.phone_orders_per_day_at_least for r in rs.rules if r.enabled):
-            phones = await self.store.phone_orders(_day(order.created_at_ms or now),
-                                                   order.buyer_hash, ref)
-        hits = evaluate(rs, order, phones, payment)
         if not hits:
             return None, order
         hit = hits[0]  # the first rule decides, as in routing
@@ -314,8 +308,8 @@ class Interception:
             if last.status != "open" and last.rule == hit.rule.name:
                 return None, order
         review = Review(order.channel, order.shop, order.order_id, hit.rule.name,
-                        hit.rule.then.grade, f"{hit.rule.then.hold} ({hit.detail})",
-                        hit.rule.then.suggest, str(order.state), now, rs.version)
+                        hit.grade, f"{hit.rule.then.hold} ({hit.detail})",
+                        hit.suggestion, str(order.state), now, rs.version)
         if not await self.store.open_review(ref, review.encode(), now, self._ttl(),
                                             _day(now)):
             return None, order  # one open review per order

@@ -460,6 +460,15 @@ class OrderHub:
             return planning.address(current, address, actor, reason, self.clock(), wh)
         return await self._change(channel, shop, order_id, make)
 
+    async def choose_carrier(self, channel: str, shop: str, order_id: str, carrier: str,
+                             cost_cents: int, actor: str, reason: str) -> SyncResult:
+        async def make(current: Order) -> Plan | Outcome:
+            held = await self._with_holds(current)
+            wh = held.warehouses[0] if held.warehouses else ""
+            return planning.carrier(current, carrier, cost_cents, actor, reason,
+                                    self.clock(), wh)
+        return await self._change(channel, shop, order_id, make)
+
 
 def _carry_gens(p: Plan, gens: dict[str, int]) -> None:
     """Hold generations bumped by an earlier attempt of this call stay bumped."""

@@ -163,6 +163,10 @@ class Order:
     intercept_failed: str = ""
     """The hold (ON_HOLD or REFUND_REQUESTED) it shipped past, '' when none: the shipment
     was recorded as a fact and a review opened (interception/service.py)."""
+    carrier: str = ""
+    """The carrier the interception's carrier table chose ('' : none chosen); the WMS
+    heard it as CARRIER_CHOSEN."""
+    carrier_cost_cents: int = 0
     # Filled from the live holds on read, not stored in the document:
     warehouses: tuple[str, ...] = ()
     reservation_state: str = ""

@@ -384,6 +384,28 @@ def restock(current: Order, restock_id: str, lines: Sequence[tuple[str, int]], a
                 current.version, Outcome.UPDATED)
 
 
+def carrier(current: Order, name: str, cost_cents: int, actor: str, reason: str,
+            now: int, warehouse: str) -> Plan | Outcome:
+    """The carrier chosen for an order (the interception's carrier table): kept on the
+    order, in its history, and told to the WMS (CARRIER_CHOSEN) so it prints the label
+    with that carrier."""
+    if current.ever_shipped or current.state in ADDRESS_FINAL:
+        raise FailedPrecondition(f"carrier cannot change: the order is {current.state}")
+    if (name, cost_cents) == (current.carrier, current.carrier_cost_cents):
+        return Outcome.UNCHANGED
+    order = current.copy(version=current.version + 1, updated_at_ms=now, carrier=name,
+                         carrier_cost_cents=cost_cents)
+    ctx = Context(order.channel, order.shop, order.order_id, order.version, now, actor, reason)
+    diff = {"carrier": (current.carrier, name),
+            "carrier_cost_cents": (current.carrier_cost_cents, cost_cents)}
+    plan = Plan(order, [ev.updated(ctx, diff)], HoldWant.KEEP, current.version,
+                Outcome.UPDATED)
+    detail = orjson.dumps({"shop": order.shop, "order_id": order.order_id, "carrier": name,
+                           "cost_cents": cost_cents}).decode()
+    plan.wms_events.append(("CARRIER_CHOSEN", warehouse, detail))
+    return plan
+
+
 WMS_HAS_IT = frozenset({S.ALLOCATED, S.PRINTED})
 ADDRESS_FINAL = frozenset({S.SHIPPED, S.DELIVERED, S.CANCELLED, S.REFUNDED, S.CLOSED})
 

@@ -9,6 +9,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from reservation.domain import validation
 from reservation.errors import InvalidArgument
+from reservation.interception import checks
+from reservation.interception.checks import Facts
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.fulfilment import Row
 from reservation.ordersync.hub import SyncResult
@@ -73,7 +75,17 @@ def to_order(o: Order) -> pb.Order:
         review=list(o.review), warehouses=list(o.warehouses),
         reservation_state=o.reservation_state, updated_at=_ts(o.updated_at_ms),
         intercept_failed=bool(o.intercept_failed),
-        routed_warehouses=list(o.routed_warehouses), routing_version=o.routing_version)
+        routed_warehouses=list(o.routed_warehouses), routing_version=o.routing_version,
+        carrier=o.carrier, carrier_cost=o.carrier_cost_cents)
+
+
+def facts(o: pb.ChannelOrder, where: str) -> Facts:
+    """The payment method and pre-shipping facts, checked (naming `where`'s fields)."""
+    f = o.pre_shipping
+    return checks.validated(where, Facts(
+        payment=o.payment_method, credit_grade=f.credit_grade,
+        customer_type=f.customer_type, tax_id=f.tax_id, weight_g=f.weight_grams,
+        promised_hours=f.promised_hours, params=dict(f.custom_params)))
 
 
 def outcome(value: str) -> pb.SyncOutcome:

@@ -61,7 +61,7 @@ class OrderItem(_message.Message):
     def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ..., price: _Optional[int] = ..., brand: _Optional[str] = ..., category: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., gift_of: _Optional[str] = ..., line_id: _Optional[str] = ...) -> None: ...
 
 class ChannelOrder(_message.Message):
-    __slots__ = ("channel", "shop", "order_id", "state", "raw_status", "modified_at", "created_at", "paid_at", "receiver_phone", "address", "lines", "total", "paid", "actor", "payment_method")
+    __slots__ = ("channel", "shop", "order_id", "state", "raw_status", "modified_at", "created_at", "paid_at", "receiver_phone", "address", "lines", "total", "paid", "actor", "payment_method", "pre_shipping")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SHOP_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +77,7 @@ class ChannelOrder(_message.Message):
     PAID_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
+    PRE_SHIPPING_FIELD_NUMBER: _ClassVar[int]
     channel: str
     shop: str
     order_id: str
@@ -92,7 +93,31 @@ class ChannelOrder(_message.Message):
     paid: int
     actor: str
     payment_method: str
-    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receiver_phone: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., actor: _Optional[str] = ..., payment_method: _Optional[str] = ...) -> None: ...
+    pre_shipping: PreShippingFacts
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receiver_phone: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., actor: _Optional[str] = ..., payment_method: _Optional[str] = ..., pre_shipping: _Optional[_Union[PreShippingFacts, _Mapping]] = ...) -> None: ...
+
+class PreShippingFacts(_message.Message):
+    __slots__ = ("credit_grade", "customer_type", "tax_id", "weight_grams", "promised_hours", "custom_params")
+    class CustomParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CREDIT_GRADE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TAX_ID_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_GRAMS_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_HOURS_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    credit_grade: str
+    customer_type: str
+    tax_id: str
+    weight_grams: int
+    promised_hours: int
+    custom_params: _containers.ScalarMap[str, str]
+    def __init__(self, credit_grade: _Optional[str] = ..., customer_type: _Optional[str] = ..., tax_id: _Optional[str] = ..., weight_grams: _Optional[int] = ..., promised_hours: _Optional[int] = ..., custom_params: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Shipment(_message.Message):
     __slots__ = ("carrier", "tracking_number", "shipped_at", "warehouse_id")
@@ -107,7 +132,7 @@ class Shipment(_message.Message):
     def __init__(self, carrier: _Optional[str] = ..., tracking_number: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warehouse_id: _Optional[str] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("channel", "shop", "order_id", "state", "version", "channel_state", "raw_status", "modified_at", "created_at", "buyer_hash", "address", "lines", "total", "paid", "paid_at", "routed_at", "shipped_at", "delivered_at", "shipments", "review", "warehouses", "reservation_state", "updated_at", "intercept_failed", "routed_warehouses", "routing_version")
+    __slots__ = ("channel", "shop", "order_id", "state", "version", "channel_state", "raw_status", "modified_at", "created_at", "buyer_hash", "address", "lines", "total", "paid", "paid_at", "routed_at", "shipped_at", "delivered_at", "shipments", "review", "warehouses", "reservation_state", "updated_at", "intercept_failed", "routed_warehouses", "routing_version", "carrier", "carrier_cost")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SHOP_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +159,8 @@ class Order(_message.Message):
     INTERCEPT_FAILED_FIELD_NUMBER: _ClassVar[int]
     ROUTED_WAREHOUSES_FIELD_NUMBER: _ClassVar[int]
     ROUTING_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CARRIER_FIELD_NUMBER: _ClassVar[int]
+    CARRIER_COST_FIELD_NUMBER: _ClassVar[int]
     channel: str
     shop: str
     order_id: str
@@ -160,7 +187,9 @@ class Order(_message.Message):
     intercept_failed: bool
     routed_warehouses: _containers.RepeatedScalarFieldContainer[str]
     routing_version: int
-    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., channel_state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., buyer_hash: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., review: _Optional[_Iterable[str]] = ..., warehouses: _Optional[_Iterable[str]] = ..., reservation_state: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., intercept_failed: _Optional[bool] = ..., routed_warehouses: _Optional[_Iterable[str]] = ..., routing_version: _Optional[int] = ...) -> None: ...
+    carrier: str
+    carrier_cost: int
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., channel_state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., buyer_hash: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., review: _Optional[_Iterable[str]] = ..., warehouses: _Optional[_Iterable[str]] = ..., reservation_state: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., intercept_failed: _Optional[bool] = ..., routed_warehouses: _Optional[_Iterable[str]] = ..., routing_version: _Optional[int] = ..., carrier: _Optional[str] = ..., carrier_cost: _Optional[int] = ...) -> None: ...
 
 class SyncOrdersRequest(_message.Message):
     __slots__ = ("orders",)

@@ -56,14 +56,13 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
 
     async def _sync(self, orders: list[pb.ChannelOrder]) -> list[pb.SyncResult]:
         checked = self._orders(orders)
-        for i, o in enumerate(orders):
-            ov.text(f"orders[{i}].payment_method", o.payment_method)
+        facts = {c.key: co.facts(o, f"orders[{i}].")
+                 for i, (o, c) in enumerate(zip(orders, checked, strict=True))}
         results = await self.hub.sync(checked)
         after: dict[tuple[str, str, str], Checked] = {}
         if self.interception is not None:
             # Before any label: the rules in force may hold what was just synced.
-            payments = {c.key: o.payment_method for o, c in zip(orders, checked, strict=True)}
-            after = await self.interception.after_change(results, payments)
+            after = await self.interception.after_change(results, facts)
         last = {c.key: i for i, c in enumerate(checked)}  # what the check saw of a key
         out = [_result(r, c.key, after.get(c.key) if last[c.key] == i else None)
                for i, (r, c) in enumerate(zip(results, checked, strict=True))]

@@ -34,6 +34,7 @@ MOVES: dict[str, tuple[tuple[str, int], ...]] = {
     "DEAD_LETTERED": (),
     "RESTOCKED": (("confirmed", -1), ("available", 1)),
     "ADDRESS_CHANGED": (),
+    "CARRIER_CHOSEN": (),
 }
 
 SCHEMA = (
