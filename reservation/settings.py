@@ -210,6 +210,11 @@ class Settings:
     """Consumer groups of the order event streams: 'audit' (the relational audit trail)
     and 'feed-<channel>' for each channel adapter that pulls its changes. Each group
     must be consumed: an unconsumed group holds back trimming."""
+    records_url: str = ""
+    """The orders of record: an SQLAlchemy URL, sqlite:///path or
+    postgresql://user@host/db (docs: concepts/records). Empty: with the embedded Redis, a
+    SQLite file `records.sqlite3` in data_dir; with a Redis of your own, no records store
+    (orders stay in Redis only, as before)."""
     order_sla: str = ""
     """On-time targets per channel, 'channel=route_ms/ship_ms,...'; unlisted channels
     use 2 h to route and 4 h to ship after payment."""
@@ -261,6 +266,8 @@ class Settings:
         parse_order_sla(self.order_sla)  # refuse a malformed one now, not at the first read
         if self.redis_url:
             check_redis_url(self.redis_url)
+        if self.records_url:
+            check_records_url(self.records_url)
         check_sentinels(self)
         if self.redis_wait_replicas and self.redis_wait_timeout_ms >= self.redis_timeout_ms:
             raise ConfigError(f"RESERVATION_REDIS_WAIT_TIMEOUT_MS={self.redis_wait_timeout_ms} "
@@ -277,6 +284,19 @@ class Settings:
     @property
     def embedded_redis(self) -> bool:
         return not self.redis_url and not self.redis_sentinels
+
+    @property
+    def records_database_url(self) -> str:
+        """Where the orders of record are kept ('' when nowhere): records_url, else a
+        SQLite file beside the embedded Redis's data. postgresql:// means the psycopg
+        driver (the one the server's postgres extra installs)."""
+        url = self.records_url
+        if not url:
+            if not self.embedded_redis:
+                return ""
+            return f"sqlite:///{Path(self.data_dir) / 'records.sqlite3'}"
+        scheme, _, rest = url.partition("://")
+        return f"postgresql+psycopg://{rest}" if scheme in ("postgresql", "postgres") else url
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:
@@ -309,6 +329,30 @@ def check_redis_url(url: str) -> None:
     if db and not db.isdigit():
         raise ConfigError(f"RESERVATION_REDIS_URL={redacted_url(url)!r}: the database must be a "
                           f"number, not {db!r} ({shape})")
+
+
+RECORDS_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
+def check_records_url(url: str) -> None:
+    """RESERVATION_RECORDS_URL's shape, without connecting (a database that is not
+    there is told at start-up)."""
+    shape = "sqlite:///path/to/records.sqlite3 or postgresql://user[:password]@host[:port]/db"
+    name = f"RESERVATION_RECORDS_URL={redacted_url(url)!r}"
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in RECORDS_SCHEMES:
+        raise ConfigError(f"{name}: the scheme must be sqlite or postgresql ({shape})")
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise ConfigError(f"{name}: no database file ({shape})")
+        return
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # a ValueError when it is not a number in 0..65535
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc} ({shape})") from None
+    if not parts.path.strip("/"):
+        raise ConfigError(f"{name}: no database name ({shape})")
 
 
 def _host_port(item: str) -> tuple[str, int]:

@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"storage"},
     {"stock", "reserving", "queueing", "writeback", "routing", "ordersync", "interception",
      "access",
-     "guard", "listings"},
+     "guard", "listings", "records"},
     {"server"},
     {"cli"},
 ]
@@ -39,6 +39,7 @@ CAPABILITY_DEPS: dict[str, set[str]] = {
     "ordersync": {"reserving", "routing", "stock", "writeback"},
     "interception": {"ordersync", "routing"},
     "reserving": {"routing"},
+    "records": {"ordersync"},
 }
 # The generated protobuf code is for the edge only: nothing below the server imports it.
 # reservation.api is for callers: the server's CLI (and the clients).

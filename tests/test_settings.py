@@ -16,6 +16,8 @@ CHOICE_SAMPLES = {"log_level": ("debug", "DEBUG"), "log_format": ("json", "json"
 # Strings with a shape of their own: a valid one.
 SHAPED_SAMPLES = {"redis_url": ("redis://127.0.0.1:6380/2", "redis://127.0.0.1:6380/2"),
                   "order_sla": ("jd=900000/14400000", "jd=900000/14400000"),
+                  "records_url": ("postgresql://postgres@127.0.0.1:5432/orders",
+                                  "postgresql://postgres@127.0.0.1:5432/orders"),
                   "redis_sentinels": ("10.0.0.5:26379,10.0.0.6:26379",
                                       "10.0.0.5:26379,10.0.0.6:26379")}
 # Fields that only work together with others (the others are set too, then left out of
@@ -212,3 +214,34 @@ def test_a_well_formed_redis_url_is_accepted(url: str) -> None:
 def test_a_malformed_redis_url_is_refused_naming_the_variable(url: str, says: str) -> None:
     with pytest.raises(ConfigError, match="^RESERVATION_REDIS_URL=.*" + re.escape(says)):
         Settings.from_env({"RESERVATION_REDIS_URL": url})
+
+
+@pytest.mark.parametrize("url", ["sqlite:////var/lib/reservation/records.sqlite3",
+                                 "sqlite:///records.sqlite3",
+                                 "postgresql://postgres@127.0.0.1:5432/orders",
+                                 "postgresql+psycopg://u:pw@[::1]/orders"])
+def test_a_well_formed_records_url_is_accepted(url: str) -> None:
+    assert Settings.from_env({"RESERVATION_RECORDS_URL": url}).records_url == url
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("mysql://h/db", "the scheme must be sqlite or postgresql"),
+    ("records.sqlite3", "the scheme must be sqlite or postgresql"),
+    ("sqlite://", "no database file"),
+    ("postgresql://h:port/db", "Port could not be cast to integer value"),
+    ("postgresql://u:secret@h:5432", "no database name"),
+])
+def test_a_malformed_records_url_is_refused_naming_the_variable(url: str, says: str) -> None:
+    with pytest.raises(ConfigError, match="^RESERVATION_RECORDS_URL=.*" + re.escape(says)) as e:
+        Settings.from_env({"RESERVATION_RECORDS_URL": url})
+    assert "secret" not in str(e.value)
+
+
+def test_the_records_store_defaults_to_a_sqlite_file_beside_the_embedded_redis() -> None:
+    embedded = Settings(data_dir="/srv/reservation")
+    assert embedded.records_database_url == "sqlite:////srv/reservation/records.sqlite3"
+    # A Redis of one's own and no records URL: no records store (nothing to put it beside).
+    assert Settings(redis_url="redis://127.0.0.1:6379").records_database_url == ""
+    # postgresql:// is the psycopg driver, the one the postgres extra installs.
+    given = Settings(records_url="postgresql://postgres@127.0.0.1:5432/orders")
+    assert given.records_database_url == "postgresql+psycopg://postgres@127.0.0.1:5432/orders"

@@ -19,6 +19,7 @@ from reservation.cli import (
     interception,
     listings,
     orders,
+    records,
     reservations,
     routing,
     serve,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     listings.add_commands(sub)
     wms.add_commands(sub)
     orders.add_commands(sub)
+    records.add_commands(sub)
     interception.add_commands(sub)
     routing.add_commands(sub)
     auth.add_commands(sub)

@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from sqlalchemy import Engine
 
 from reservation.access.limits import InFlightCap
 from reservation.access.principals import Directory, PrincipalFile, PrincipalFileError, development
@@ -29,6 +30,7 @@ from reservation.ordersync.hub import OrderHub
 from reservation.ordersync.routes import RoutingRouter
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
+from reservation.records.database import open_records
 from reservation.reserving.recovery import Recovery
 from reservation.reserving.reservations import Reservations
 from reservation.routing import kernel
@@ -116,6 +118,8 @@ class App:
     """The order hub behind OrderService."""
     tls: CertificateFiles | None = None
     """The TLS files in use (None: plaintext)."""
+    records: Engine | None = None
+    """The orders of record (None: no records store configured)."""
     health_port: int = 0
     """The plaintext health-only port (0: none)."""
     _health_server: grpc.aio.Server | None = None
@@ -168,6 +172,8 @@ class App:
         if self._health_server is not None:
             await self._health_server.stop(0)
         await self.store.close()
+        if self.records is not None:
+            self.records.dispose()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server.server_close()
@@ -298,7 +304,15 @@ async def start_app(settings: Settings, redis_url: str | None = None,
         sentinel_label(settings) if settings.redis_sentinels else None)
     if not url:
         raise ValueError("start_app needs a Redis URL (see redis_for)")
-    store = await open_store(settings, url)  # RedisStartupError: one line naming the setting
+    records = None
+    if settings.records_database_url:  # RecordsStartupError: one line naming the setting
+        records = await asyncio.to_thread(open_records, settings.records_database_url)
+    try:
+        store = await open_store(settings, url)  # RedisStartupError: one line, the setting
+    except BaseException:
+        if records is not None:
+            records.dispose()
+        raise
     # Write-back groups exist before the first ack can trim the streams.
     await WriteBack.over(store).start()
     routing = Routing(store, settings)  # one for Reserve and the order hub (one cache)
@@ -323,6 +337,7 @@ async def start_app(settings: Settings, redis_url: str | None = None,
         raise
     app = App(settings, store, reservations, sales, inventory, server, port, health_servicer,
               Sweeper(store), Recovery(store, reservations.multi), orders=orders, tls=tls,
+              records=records,
               guard=Guard.over(store),
               health_port=health_port, _health_server=health_server)
     # Readiness stays NOT_SERVING until the routing kernel is compiled (or loaded from

@@ -68,6 +68,23 @@ def test_a_malformed_redis_url_is_refused_before_connecting(url: str, says: str)
     assert "secret" not in line
 
 
+def test_a_malformed_records_url_is_refused_before_connecting() -> None:
+    line = _one_line({"RESERVATION_RECORDS_URL": "mysql://u:secret@127.0.0.1/orders"})
+    assert line == ("reservation serve: RESERVATION_RECORDS_URL='mysql://u:***@127.0.0.1/orders': "
+                    "the scheme must be sqlite or postgresql (sqlite:///path/to/records.sqlite3 "
+                    "or postgresql://user[:password]@host[:port]/db)")
+
+
+def test_a_records_database_that_is_not_there_names_the_url(redis_url: str,
+                                                            postgres_server: str) -> None:
+    missing = postgres_server.rsplit("/", 1)[0] + "/reservation_no_such_database"
+    line = _one_line({"RESERVATION_REDIS_URL": redis_url, "RESERVATION_RECORDS_URL": missing})
+    assert line.startswith(f"reservation serve: cannot open the records store "
+                           f"'{missing.replace('postgresql://', 'postgresql+psycopg://')}' "
+                           "(RESERVATION_RECORDS_URL): "), line
+    assert 'database "reservation_no_such_database" does not exist' in line, line
+
+
 def test_a_database_the_redis_does_not_have_names_the_url(redis_url: str) -> None:
     base = redis_url.rsplit("/", 1)[0] if redis_url.count("/") > 2 else redis_url
     line = _one_line({"RESERVATION_REDIS_URL": f"{base}/99"})

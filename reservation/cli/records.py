@@ -1,0 +1,73 @@
+"""The records store's schema from the command line (RESERVATION_RECORDS_URL, or the
+SQLite file beside the embedded Redis):
+
+    reservation records migrate [--to REVISION]    up (or down) to a revision; default: newest
+    reservation records migrate --sql              print the SQL of an upgrade, connect to nothing
+    reservation records revision                   the store's revision and the newest one
+
+`reservation serve` migrates to the newest revision by itself; these are for doing it
+first, by hand, or going back.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from alembic.util.exc import CommandError
+
+from reservation.records import migrate
+from reservation.records.database import engine_for
+from reservation.settings import ConfigError, Settings
+
+
+def _url() -> str:
+    url = Settings.from_env().records_database_url
+    if not url:
+        raise ConfigError("RESERVATION_RECORDS_URL is not set (and with "
+                          "RESERVATION_REDIS_URL set there is no default store)")
+    return url
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    url = _url()
+    if args.sql:
+        print(migrate.script(url, args.to or "head"), end="")
+        return 0
+    engine = engine_for(url)
+    target = args.to or "head"
+    try:
+        before = migrate.current(engine)
+        # Revisions are numbered in order (0001, 0002, ...): an older one is a way down.
+        if target == "base" or (before is not None and target not in ("head", before)
+                                and target < before):
+            migrate.downgrade(engine, target)
+        else:
+            migrate.upgrade(engine, target)
+        print(f"records store: {before or 'empty'} -> {migrate.current(engine) or 'empty'}")
+    except CommandError as exc:
+        raise ConfigError(f"--to {target}: {exc}") from None
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _revision(args: argparse.Namespace) -> int:
+    engine = engine_for(_url())
+    try:
+        print(f"records store: {migrate.current(engine) or 'empty'} (newest: {migrate.head()})")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    p = sub.add_parser("records", help="the records store's schema (migrations)")
+    rsub = p.add_subparsers(dest="records_command", required=True)
+    m = rsub.add_parser("migrate", help="migrate the records store (default: to the newest)")
+    m.add_argument("--to", help="a revision (e.g. 0001), or 'base' to remove every table")
+    m.add_argument("--sql", action="store_true",
+                   help="print the SQL of the upgrade instead of running it")
+    m.set_defaults(func=_migrate)
+    r = rsub.add_parser("revision", help="the store's revision and the newest one")
+    r.set_defaults(func=_revision)

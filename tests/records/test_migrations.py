@@ -1,0 +1,115 @@
+"""The records schema under migrations: up and down, on an empty and on a filled
+database, on SQLite and on PostgreSQL; and the newest revision is what schema.py says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, insert, inspect, select
+
+from reservation.records import migrate
+from reservation.records.database import engine_for, open_records
+from reservation.records.schema import metadata
+
+TABLES = {"orders", "order_lines", "order_shipments", "order_routing", "order_events",
+          "records_cursors"}
+# The queries people make, each with an index (issue: by channel and time, by state, by
+# warehouse, by buyer hash, by tracking number).
+INDEXED = {("orders", ("channel", "created_at_ms", "ref")), ("orders", ("state", "created_at_ms")),
+           ("orders", ("warehouse", "created_at_ms")),
+           ("orders", ("buyer_hash", "created_at_ms")),
+           ("order_shipments", ("tracking_number",))}
+
+
+@pytest.fixture
+def engine(records_url: str) -> Iterator[Engine]:
+    made = engine_for(records_url)
+    yield made
+    made.dispose()
+
+
+def _tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def _indexes(engine: Engine) -> set[tuple[str, tuple[str, ...]]]:
+    found = set()
+    for table in _tables(engine):
+        for ix in inspect(engine).get_indexes(table):
+            found.add((table, tuple(ix["column_names"])))
+    return found
+
+
+def _fill(engine: Engine) -> None:
+    t = metadata.tables
+    ref = "jd:shop-1/JD-1"
+    with engine.begin() as c:
+        c.execute(insert(t["orders"]).values(
+            ref=ref, channel="jd", shop="shop-1", order_id="JD-1", state="PAID", version=2,
+            buyer_hash="b1", total_cents=1999, paid_cents=1999, warehouse="WH-1",
+            warehouses="WH-1", reservation_state="CONFIRMED", review_state="",
+            created_at_ms=1, updated_at_ms=2, closed_at_ms=None, events=2, doc="{}"))
+        c.execute(insert(t["order_lines"]).values(
+            ref=ref, line_no=0, sku="S1", quantity=1, price_cents=1999, brand="", category="",
+            warehouse_id="", gift_of=""))
+        c.execute(insert(t["order_shipments"]).values(
+            ref=ref, seq=0, carrier="SF", tracking_number="SF1", shipped_at_ms=3,
+            warehouse_id="WH-1"))
+        c.execute(insert(t["order_routing"]).values(ref=ref, rules_version=1,
+                                                    warehouses="WH-1", routes="[]"))
+        c.execute(insert(t["order_events"]).values(
+            event_id="0-1-0", shard=0, entry_ms=1, entry_seq=0, ref=ref, type="CREATED",
+            version=1, at_ms=1, actor="jd", from_state="", to_state="PAID", payload="{}"))
+        c.execute(insert(t["records_cursors"]).values(shard=0, last_entry_id="1-0",
+                                                      updated_at_ms=1))
+
+
+def test_up_on_an_empty_database_makes_every_table_and_index(engine: Engine) -> None:
+    assert migrate.current(engine) is None
+    migrate.upgrade(engine)
+    assert migrate.current(engine) == migrate.head()
+    assert _tables(engine) == TABLES
+    assert INDEXED <= _indexes(engine)
+
+
+def test_the_newest_revision_is_what_the_schema_module_says(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    with engine.connect() as c:
+        diff = compare_metadata(MigrationContext.configure(c), metadata)
+    assert diff == []
+
+
+def test_down_from_empty_leaves_nothing_and_up_again_works(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    migrate.downgrade(engine)
+    assert migrate.current(engine) is None
+    assert _tables(engine) == set()
+    migrate.upgrade(engine)
+    assert _tables(engine) == TABLES
+
+
+def test_up_and_down_on_a_filled_database(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    _fill(engine)
+    migrate.upgrade(engine)  # already at head: a no-op that keeps the rows
+    with engine.connect() as c:
+        assert c.execute(select(metadata.tables["orders"].c.total_cents)).scalar_one() == 1999
+        assert c.execute(select(metadata.tables["order_events"].c.event_id)).scalars().all() \
+            == ["0-1-0"]
+    migrate.downgrade(engine)
+    assert _tables(engine) == set()
+    migrate.upgrade(engine)
+    with engine.connect() as c:
+        assert c.execute(select(metadata.tables["orders"].c.ref)).all() == []
+
+
+def test_opening_the_store_migrates_it(records_url: str) -> None:
+    engine = open_records(records_url)
+    try:
+        assert migrate.current(engine) == migrate.head()
+        assert _tables(engine) == TABLES
+    finally:
+        engine.dispose()
