@@ -26,6 +26,12 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def process(pid: int) -> float:
+    """CPU seconds so far of one process (all its threads), without its children."""
+    s = _stat(pid)
+    return s[1] if s is not None else 0.0
+
+
 def tree(roots: Iterable[int]) -> float:
     """CPU seconds so far of the processes `roots` and all their descendants."""
     stats: dict[int, tuple[int, float]] = {}

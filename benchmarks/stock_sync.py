@@ -14,8 +14,9 @@ fake channels in this process, and real `reservation-clients stock-sync` process
    fake channel records it.
 3. flash sale: 2,300 Douyin buyers in 12 s (and a few on Taobao and JD meanwhile) for
    a SKU all three list; adapters poll every second. Without stock sync every listing
-   shows the whole stock; with it (a rule: Douyin 80%, Taobao and JD 10% each) the
-   workers keep the listings told. Counted: paid orders the hub could not serve.
+   shows the whole stock; with it (a rule: Douyin 80%, Taobao and JD 10% each, and a
+   dynamic safety of 3 s of sales that closes the Douyin listing) the workers keep the
+   listings told. Counted: paid orders the hub could not serve.
 
 Writes stock_sync.{md,json} into --out (benchmarks/results); run it alone on the box.
 """
@@ -23,7 +24,9 @@ Writes stock_sync.{md,json} into --out (benchmarks/results); run it alone on the
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
+import multiprocessing
 import os
 import random
 import signal
@@ -43,8 +46,8 @@ from typing import Any
 import grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks import paths
-from benchmarks.serve import served
+from benchmarks import cpu, paths
+from benchmarks.serve import Served, served
 from reservation.clients.channels import adapter
 from reservation.clients.channels.fake_server import FakeChannels
 from reservation.clients.channels.poller import Backoff, Poller
@@ -66,22 +69,25 @@ RESULTS = ROOT / "benchmarks" / "results"
 LISTED = ("taobao", "jd", "pdd", "douyin", "wechat")
 SHOP = "bench"
 WH = "WH-BENCH"
+# The flash sale's hold-back: adapters poll every 1 s and a push takes up to ~1 s, so an
+# order reaches the hub and the listings 2 s after the buyer paid; 3 s is the margin.
+DYNAMIC_SAFETY = {"lag_s": 3, "window_s": 5, "close": ["douyin"]}
 
 
 # -- the system under test ----------------------------------------------------------------
 
 @contextmanager
-def server(tmp: Path) -> Iterator[tuple[str, int]]:
+def server(tmp: Path) -> Iterator[Served]:
     """(target, metrics port) of a `reservation serve` on its own Redis."""
     groups = ",".join(["wms", *(f"listing-{c}-{SHOP}" for c in LISTED)])
     with served(tmp, write_back_groups=groups, default_hold_ttl_ms="3600000",
                 order_event_groups="audit") as s:
-        yield s.target, s.metrics_port
+        yield s
 
 
 @contextmanager
 def workers(target: str, fake: FakeChannels, tmp: Path, channels: tuple[str, ...],
-            mapping: dict[str, list[tuple[str, str, str]]], rate: float) -> Iterator[None]:
+            mapping: dict[str, list[tuple[str, str, str]]], rate: float) -> Iterator[list[int]]:
     """One `reservation-clients stock-sync` process per channel."""
     procs = []
     for c in channels:
@@ -95,7 +101,7 @@ def workers(target: str, fake: FakeChannels, tmp: Path, channels: tuple[str, ...
             env={**os.environ, **fake.env(c, SHOP)}, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL))
     try:
-        yield
+        yield [p.pid for p in procs]
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -116,19 +122,29 @@ def lag(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     try:
         for c in LISTED:
             fake.listings.list_items(c, [(item, sid, sku, 0) for sku, item, sid in mapping[c]])
-        with server(tmp / "lag") as (target, metrics), grpc.insecure_channel(target) as channel:
+        with server(tmp / "lag") as s, grpc.insecure_channel(s.target) as channel:
+            target = s.target
             admin = agrpc.AdminServiceStub(channel)
             admin.LoadStock(apb.LoadStockRequest(items=[pb.StockItem(
                 sku=s, warehouse_id=WH, quantity=100) for s in skus],
                 mode=apb.LOAD_MODE_ADD), timeout=30)
-            with workers(target, fake, tmp / "lag", LISTED, mapping, args.rate):
+            with workers(target, fake, tmp / "lag", LISTED, mapping, args.rate) as pids:
                 _settle(fake, channel, skus, 60)
-                before = _histogram(metrics)
+                before = _histogram(s.metrics_port)
                 calls_before = Counter(fake.listings.calls)
-                changes, seconds = _change_stock(admin, skus, args.changes_per_s,
-                                                 args.seconds)
+                parts = {"service": [s.pid], "redis": [s.redis_pid], "workers": pids,
+                         "fake channels": [os.getpid()]}
+
+                def cpu_now() -> dict[str, float]:
+                    # This process alone (its children are the service and the workers).
+                    return {k: cpu.process(os.getpid()) if k == "fake channels" else
+                            cpu.tree(v) for k, v in parts.items()}
+                cpu_before = cpu_now()
+                changes, seconds = _change_stock_elsewhere(target, skus,
+                                                           args.changes_per_s, args.seconds)
                 _settle(fake, channel, skus, 120)
-                after = _histogram(metrics)
+                after = _histogram(s.metrics_port)
+                used = {k: v - cpu_before[k] for k, v in cpu_now().items()}
                 calls = Counter(fake.listings.calls)
                 calls.subtract(calls_before)
     finally:
@@ -147,7 +163,26 @@ def lag(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             # results file never carries what reads as a path of this machine.
             "channel_calls_per_s": {m.lstrip("/"): round(n / seconds, 1)
                                     for m, n in calls.items() if n},
+            # CPU from the start of the changes until every listing held the last one
+            # (the generator's own process is not counted: it stands in for the callers).
+            "cpu_us_per_change": {k: round(v / max(1, changes) * 1e6, 1)
+                                  for k, v in used.items()},
             "per_channel": per_channel}
+
+
+def _change_stock_elsewhere(target: str, skus: list[str], per_s: int,
+                            seconds: float) -> tuple[int, float]:
+    """_change_stock in a process of its own: in this one it would share one interpreter
+    lock with the fake channels' HTTP server, which answers every push, and the two
+    slowed each other down (257 changes/s asked 1,000 at commit 4ae5f33)."""
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        return pool.submit(_generate, target, skus, per_s, seconds).result()
+
+
+def _generate(target: str, skus: list[str], per_s: int, seconds: float) -> tuple[int, float]:
+    with grpc.insecure_channel(target) as channel:
+        return _change_stock(agrpc.AdminServiceStub(channel), skus, per_s, seconds)
 
 
 def _change_stock(admin: agrpc.AdminServiceStub, skus: list[str], per_s: int,
@@ -215,10 +250,12 @@ def _quantile(buckets: dict[float, float], q: float) -> float | None:
 def breaker(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     mapping = {"douyin": [("BRK", "douyin-BRK", "douyin-S-BRK")]}
     fake = FakeChannels().start()
-    closing, opening = [], []
+    closing: list[float] = []
+    opening: list[float] = []
     try:
         fake.listings.list_items("douyin", [("douyin-BRK", "douyin-S-BRK", "BRK", 0)])
-        with server(tmp / "breaker") as (target, _), grpc.insecure_channel(target) as channel:
+        with server(tmp / "breaker") as s, grpc.insecure_channel(s.target) as channel:
+            target = s.target
             agrpc.AdminServiceStub(channel).LoadStock(apb.LoadStockRequest(items=[
                 pb.StockItem(sku="BRK", warehouse_id=WH, quantity=50)],
                 mode=apb.LOAD_MODE_ADD), timeout=10)
@@ -266,7 +303,8 @@ def flash_sale(args: argparse.Namespace, tmp: Path, sync_on: bool) -> dict[str, 
     try:
         for c in channels:
             fake.listings.list_items(c, [(f"{c}-{sku}", f"{c}-S-{sku}", sku, args.stock)])
-        with server(work) as (target, _), grpc.insecure_channel(target) as channel:
+        with server(work) as s, grpc.insecure_channel(s.target) as channel:
+            target = s.target
             agrpc.AdminServiceStub(channel).LoadStock(apb.LoadStockRequest(items=[
                 pb.StockItem(sku=sku, warehouse_id=WH, quantity=args.stock)],
                 mode=apb.LOAD_MODE_ADD), timeout=10)
@@ -274,7 +312,8 @@ def flash_sale(args: argparse.Namespace, tmp: Path, sync_on: bool) -> dict[str, 
                 lgrpc.ListingServiceStub(channel).PutListingRules(lpb.PutListingRulesRequest(
                     document_json=json.dumps({"rules": [{
                         "name": "douyin live", "when": {"sku": [sku]},
-                        "then": {"shares": {"douyin": 80, "taobao": 10, "jd": 10}}}]})),
+                        "then": {"shares": {"douyin": 80, "taobao": 10, "jd": 10},
+                                 "dynamic_safety": DYNAMIC_SAFETY}}]})),
                     timeout=10)
             ctx = workers(target, fake, work, channels, mapping, args.rate) if sync_on \
                 else _nothing()
@@ -400,7 +439,13 @@ def _lag_lines(lag_: dict[str, Any]) -> list[str]:
         lines.append(f"| {c} | {r['pushes']} | {r['p50_s']} s | {r['p99_s']} s | "
                      f"{r['within_1s']:.1%} |")
     calls = ", ".join(f"{m} {n}" for m, n in sorted(lag_["channel_calls_per_s"].items()))
-    return [*lines, "", f"Channel calls per second (the fake's count): {calls}", ""]
+    lines += ["", f"Channel calls per second (the fake's count): {calls}", ""]
+    if "cpu_us_per_change" in lag_:
+        per = lag_["cpu_us_per_change"]
+        lines += ["CPU per stock change (from /proc, the changes' start until every listing "
+                  "held the last one): " + ", ".join(f"{k} {v:g} µs" for k, v in per.items())
+                  + f"; {sum(per.values()):g} µs in all", ""]
+    return lines
 
 
 def _breaker_lines(brk: dict[str, Any]) -> list[str]:

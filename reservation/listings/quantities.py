@@ -1,6 +1,7 @@
 """What a listing may show, decided without I/O from a SKU's stock, guard and the rule set.
 
-    pool     = max(0, available at the SKU's warehouses - its safety stock)
+    pool     = max(0, available at the SKU's warehouses - its safety stock
+                      - the rule's dynamic safety: ceil(sale velocity x lag_s))
     a rule   : its reservations come off the top of the pool (first named, first served),
                its shares are floor(percent x what is left); "rest" takes what the others
                leave, rounding included. A channel the rule does not name lists nothing.
@@ -8,6 +9,8 @@
     cap      : a channel served by some warehouses only shows at most what those hold
                above the safety stock
     breaker  : while the SKU's breaker for the channel is OPEN the listing shows 0, closed
+    dynamic  : when the dynamic safety leaves a pool of 0, the channels the rule names in
+               dynamic_safety.close are closed too (a live sale's listing taken down)
 
 So the listings of one SKU (one shop per channel named) add up to at most the pool, which
 is at most what is available: no channel is told it may sell a unit another was promised.
@@ -30,6 +33,8 @@ class SkuStock:
     safety_stock: int
     open_breakers: frozenset[str]
     """channels whose breaker for this SKU is OPEN (forced or tripped)"""
+    velocity: float = 0.0
+    """units a second the SKU sold lately (velocity.py); 0 when not estimated"""
 
 
 @dataclass(frozen=True)
@@ -37,16 +42,26 @@ class Quantity:
     sku: str
     quantity: int
     listed: bool
-    """False: the listing is closed (the channel's breaker is OPEN)."""
+    """False: the listing is closed (the channel's breaker is OPEN, or the rule's dynamic
+    safety left nothing)."""
     reason: str
+    by_dynamic_safety: bool = False
 
 
 def quantity(stock: SkuStock, channel: str, shop: str, rules: RuleSet) -> Quantity:
     if channel in stock.open_breakers:
         return Quantity(stock.sku, 0, False, f"breaker OPEN for {channel}")
     total = sum(stock.available.values())
-    pool = max(0, total - stock.safety_stock)
     rule = rules.rule_for(stock.sku)
+    held_back = dynamic_units(rule, stock.velocity)
+    pool = max(0, total - stock.safety_stock - held_back)
+    if held_back and pool == 0 and rule is not None and rule.dynamic is not None \
+            and channel in rule.dynamic.close:
+        return Quantity(stock.sku, 0, False,
+                        f"closed by rule {rule.name!r}'s dynamic safety: available {total} "
+                        f"- safety stock {stock.safety_stock} is within {held_back} "
+                        f"(selling {stock.velocity:.1f}/s x {rule.dynamic.lag_s:g} s)",
+                        by_dynamic_safety=True)
     if rule is None:
         units = math.floor(pool * percent(rules.default_share) / 100)
         why = f"default {rules.default_share:g}%"
@@ -62,9 +77,17 @@ def quantity(stock: SkuStock, channel: str, shop: str, rules: RuleSet) -> Quanti
         cap = max(0, own - stock.safety_stock)
         if cap < units:
             units, why = cap, f"{why}, capped by {channel}'s warehouses"
+    dynamic = f" - dynamic safety {held_back}" if held_back else ""
     return Quantity(stock.sku, units, True,
                     f"{why} of pool {pool} (available {total} - safety stock "
-                    f"{stock.safety_stock})")
+                    f"{stock.safety_stock}{dynamic})")
+
+
+def dynamic_units(rule: Rule | None, velocity: float) -> int:
+    """What the rule's dynamic safety holds back at this velocity (0 without one)."""
+    if rule is None or rule.dynamic is None:
+        return 0
+    return math.ceil(velocity * rule.dynamic.lag_s)
 
 
 def allot(rule: Rule, pool: int) -> dict[str, int]:

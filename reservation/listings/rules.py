@@ -8,6 +8,7 @@ Versioned, hot-reloaded and edited whole like the routing and interception rule 
         then:
           reserve: {taobao/flagship: 20}            # fixed units for a listing, off the top
           shares: {douyin: 60, tmall: 30, pos: rest}  # percent of what is left, or "rest"
+          dynamic_safety: {lag_s: 3, window_s: 10, close: [douyin]}   # optional, below
     channels:
       pos: {warehouses: [WH-STORE]}                 # the warehouses that serve a channel
     default_share: 100                              # listings of a SKU no rule matches
@@ -15,6 +16,16 @@ Versioned, hot-reloaded and edited whole like the routing and interception rule 
 A listing is a channel's shop: its key is "channel/shop", or "channel" for every shop of
 the channel (name each shop of a channel that has several, or each gets the channel's
 part). A SKU a rule matches lists nothing on a channel the rule does not name.
+
+A rule's `dynamic_safety` holds back, on top of the SKU's safety stock, what the SKU
+sells in `lag_s` seconds at the rate it sold over the last `window_s` (velocity.py): the
+units the channels have sold that the hub has not seen yet (an order reaches the hub an
+adapter poll after the buyer paid, and a listing is told a push later), which a
+listing told the hub's count would otherwise sell a second time. Set lag_s to the
+adapters' poll interval plus the channel's order delay plus the push lag
+(GetChannelStock). When that leaves nothing, the listings of the channels in `close`
+(a live sale's Douyin or Kuaishou) are closed, not set to 0, and operators are alerted;
+they reopen when the sale slows.
 
 `parse` checks everything and raises InvalidArgument naming the rule and field
 (``rules[1].then.shares.douyin``), so a bad rule set changes nothing. Shares of one rule
@@ -49,6 +60,7 @@ class Rule:
     """(listing key, units) in the order given: taken off the top, first come first."""
     shares: tuple[tuple[str, float], ...]
     """(listing key, percent) of what the reservations leave; REST_SHARE for "rest"."""
+    dynamic: DynamicSafety | None = None
 
     def matches(self, sku: str) -> bool:
         return sku in self.skus or sku.startswith(self.prefixes)
@@ -58,6 +70,18 @@ class Rule:
 
 
 REST_SHARE = -1.0
+MAX_LAG_S = 3600.0
+MAX_WINDOW_S = 600.0
+
+
+@dataclass(frozen=True)
+class DynamicSafety:
+    """Units held back: the SKU's sale velocity (over window_s) times lag_s."""
+
+    lag_s: float
+    window_s: float = 10.0
+    close: frozenset[str] = frozenset()
+    """channels whose listing is closed (not set to 0) when nothing is left to list"""
 
 
 @dataclass(frozen=True)
@@ -104,13 +128,35 @@ def _rule(i: int, raw: Any) -> Rule:
     if not skus and not prefixes:
         raise InvalidArgument(f"{where}.when", "names no sku and no sku_prefix")
     then = mapping(f"{where}.then", raw.get("then"), "with shares and/or reserve")
-    no_unknown(f"{where}.then", then, ("shares", "reserve"))
+    no_unknown(f"{where}.then", then, ("shares", "reserve", "dynamic_safety"))
     reserve = _reserve(f"{where}.then.reserve", then.get("reserve", {}))
     shares = _shares(f"{where}.then.shares", then.get("shares", {}))
     if not reserve and not shares:
         raise InvalidArgument(f"{where}.then", "gives no listing anything (shares, reserve)")
+    named = {k.partition("/")[0] for k, _ in (*reserve, *shares)}
+    dynamic = _dynamic(f"{where}.then.dynamic_safety", then["dynamic_safety"], named) \
+        if "dynamic_safety" in then else None
     return Rule(i, text(f"{where}.name", raw.get("name")), frozenset(skus), tuple(prefixes),
-                reserve, shares)
+                reserve, shares, dynamic)
+
+
+def _dynamic(where: str, raw: Any, named: set[str]) -> DynamicSafety:
+    raw = mapping(where, raw, "with lag_s, and optionally window_s and close")
+    no_unknown(where, raw, ("lag_s", "window_s", "close"))
+    if "lag_s" not in raw:
+        raise InvalidArgument(f"{where}.lag_s", "is required: the seconds from a sale on "
+                                                "the channel to its listing being told")
+    close = texts(f"{where}.close", raw.get("close", []))
+    for j, ch in enumerate(close):
+        if "/" in ch or not _KEY.match(ch):
+            raise InvalidArgument(f"{where}.close[{j}]", "must be a channel name")
+        if ch not in named:  # a close that could never happen is a mistake, said now
+            raise InvalidArgument(f"{where}.close[{j}]",
+                                  f"{ch!r} has no listing in this rule")
+    return DynamicSafety(number(f"{where}.lag_s", raw["lag_s"], 0, MAX_LAG_S),
+                         number(f"{where}.window_s", raw.get("window_s", 10.0), 1,
+                                MAX_WINDOW_S),
+                         frozenset(close))
 
 
 def _listing_key(where: str, key: Any) -> str:

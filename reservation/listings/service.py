@@ -15,6 +15,7 @@ from reservation.errors import InvalidArgument, NotFound
 from reservation.listings import rules as rules_
 from reservation.listings.quantities import Quantity, SkuStock, quantity
 from reservation.listings.rules import RuleSet
+from reservation.listings.velocity import Velocity
 from reservation.settings import Settings
 from reservation.storage.listings import ListingStore, SkuRecord
 from reservation.storage.rulesets import RulesVersion
@@ -86,6 +87,10 @@ class Listings:
         self.settings, self.clock = settings, clock
         self._cache: RuleSet | None = None
         self.observer: Callable[[Report], None] | None = None
+        self.velocity = Velocity()
+        self.closed: Callable[[str, str], None] | None = None
+        """Told (sku, channel) when a listing's dynamic safety closes it (metrics, log)."""
+        self._closed_now: set[tuple[str, str]] = set()
 
     # -- the rule set -----------------------------------------------------------------
     async def rules(self) -> RuleSet:
@@ -144,7 +149,7 @@ class Listings:
         self._check_skus("skus", skus, self.settings.max_batch)
         rs = await self.rules()
         records = await self.db.read(list(dict.fromkeys(skus)))
-        found = {r.sku: quantity(sku_stock(r), channel, shop, rs) for r in records}
+        found = {r.sku: self._quantity(r, channel, shop, rs) for r in records}
         return Plan([found[s] for s in skus], rs.version,
                     await self.db.resync_epoch(channel, shop))
 
@@ -191,17 +196,41 @@ class Listings:
         now = self.clock()
         views: list[ListingView] = []
         for record, by_listing in zip(records, told, strict=True):
-            stock = sku_stock(record)
             for channel, shop in _listings(record, by_listing, rs):
                 told_ = Told.decode(by_listing[f"{channel}/{shop}"]) \
                     if f"{channel}/{shop}" in by_listing else None
-                q = quantity(stock, channel, shop, rs)
+                q = self._quantity(record, channel, shop, rs)
                 behind = told_ is not None and (told_.quantity, told_.listed) != (q.quantity,
                                                                                   q.listed)
                 views.append(ListingView(record.sku, channel, shop, told_, q,
                                          now - told_.pushed_at_ms if behind and told_ else 0,
                                          _breaker(record.guard, channel)))
         return views
+
+    def _quantity(self, record: SkuRecord, channel: str, shop: str, rs: RuleSet) -> Quantity:
+        stock = sku_stock(record)
+        rule = rs.rule_for(record.sku)
+        if rule is not None and rule.dynamic is not None:
+            taken = sum(c.get("held", 0) + c.get("confirmed", 0)
+                        for c in record.counters.values())
+            stock = replace(stock, velocity=self.velocity.observe(
+                record.sku, self.clock(), taken, rule.dynamic.window_s))
+        q = quantity(stock, channel, shop, rs)
+        self._note_closed(record.sku, channel, q)
+        return q
+
+    def _note_closed(self, sku: str, channel: str, q: Quantity) -> None:
+        """Tells `closed` once each time a dynamic safety closes a listing."""
+        key = (sku, channel)
+        if q.by_dynamic_safety:
+            if key not in self._closed_now:
+                if len(self._closed_now) > 10_000:
+                    self._closed_now.clear()
+                self._closed_now.add(key)
+                if self.closed is not None:
+                    self.closed(sku, channel)
+        else:
+            self._closed_now.discard(key)
 
     # -- checks -----------------------------------------------------------------------------
     @staticmethod

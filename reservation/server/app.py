@@ -233,6 +233,20 @@ def method_kinds() -> dict[str, tuple[bool, bool]]:
             for name in SERVICE_NAMES for m in pool.FindServiceByName(name).methods}
 
 
+def listing_closed(settings: Settings) -> Callable[[str, str], None]:
+    """What happens when a rule's dynamic safety closes a listing: a warning in the log
+    (operators are told at once, whatever scrapes the metrics) and the counter the
+    ReservationListingClosedBySale alert watches."""
+    on = metrics.enabled(settings.metrics_port)
+
+    def closed(sku: str, channel: str) -> None:
+        log.warning("%s's listing of %s closed by its rule's dynamic safety: it sells "
+                    "faster than its orders reach the hub", channel, sku)
+        if on:
+            metrics.recorder.listing_closed(sku, channel)
+    return closed
+
+
 def build_server(settings: Settings, reservations: Reservations, sales: Sales,
                  inventory: Inventory,
                  health_servicer: health.aio.HealthServicer,
@@ -273,6 +287,7 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
     listings = Listings(reservations.store, settings)
     if metrics.enabled(settings.metrics_port):
         listings.observer = metrics.recorder.listing_report
+    listings.closed = listing_closed(settings)
     listing_service_pb2_grpc.add_ListingServiceServicer_to_server(
         ListingServicer(listings), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -84,6 +84,10 @@ listing_drift = Counter("reservation_listing_drift_total",
 listing_refused = Counter("reservation_listing_pushes_refused_total",
                           "Stock pushes a channel refused after the worker's retries.",
                           ("channel", "reason"))
+listing_dynamic_closes = Counter(
+    "reservation_listing_dynamic_closes_total",
+    "Listings a rule's dynamic safety closed: the SKU sold so fast that what the hub has "
+    "not seen yet could take all that is left.", ("channel",))
 listing_unmapped = Counter("reservation_listing_unmapped_total",
                            "Changed SKUs with no item on a shop (no mapping row).",
                            ("channel",))
@@ -203,6 +207,11 @@ class Recorder:
             listing_unmapped.labels(channel).inc(report.unmapped)
         for reason, n in report.refused.items():
             listing_refused.labels(channel, reason[:64]).inc(n)
+
+    @staticmethod
+    def listing_closed(sku: str, channel: str) -> None:
+        """A listing closed by its rule's dynamic safety (listings.service)."""
+        listing_dynamic_closes.labels(channel_label(channel)).inc()
 
     @staticmethod
     def pipeline(calls: int, commands: int, seconds: float) -> None:

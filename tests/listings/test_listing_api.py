@@ -15,7 +15,7 @@ from reservation.v1 import guard_service_pb2_grpc as ggrpc
 from reservation.v1 import listing_service_pb2 as lpb
 from reservation.v1 import listing_service_pb2_grpc as lgrpc
 from tests.conftest import Stubs
-from tests.helpers import load
+from tests.helpers import line, load, order, reserve, wait_until
 
 
 @pytest.fixture
@@ -94,6 +94,40 @@ async def test_an_open_breaker_closes_the_listing_and_closing_it_reopens_it(
     assert await shown(listing, "douyin", "PHONE") == (100, True)
 
 
+async def test_a_fast_sale_holds_back_what_it_sells_in_lag_s_and_closes_the_live_listing(
+        stubs: Stubs, listing: lgrpc.ListingServiceStub) -> None:
+    # The rule: hold back what the SKU sells in lag_s at the rate of the last window_s;
+    # when that leaves nothing, Douyin's listing closes and the others show 0. Selling
+    # one unit after another, fast, against 100 units: at any rate above 100 / 30 a
+    # second the hold-back covers them all.
+    await load(stubs, ("PHONE", "WH-A", 100))
+    await put(listing, {"rules": [{"name": "live", "when": {"sku": ["PHONE"]}, "then": {
+        "shares": {"douyin": 80, "tmall": "rest"},
+        "dynamic_safety": {"lag_s": 30, "window_s": 1, "close": ["douyin"]}}}]})
+    assert await shown(listing, "douyin", "PHONE") == (80, True)  # nothing sold yet
+    sold = 0
+
+    async def sell_one() -> tuple[int, bool]:
+        nonlocal sold
+        sold += 1
+        await reserve(stubs, order(f"fast-{sold}", line("PHONE")))
+        return await shown(listing, "douyin", "PHONE")
+
+    await wait_until(sell_one, lambda shown_: shown_ == (0, False),
+                     "the Douyin listing closed by the dynamic safety", 30)
+    assert sold < 100
+    assert await shown(listing, "tmall", "PHONE") == (0, True)
+    [view] = [v for v in (await listing.GetChannelStock(lpb.GetChannelStockRequest(
+        skus=["PHONE"]), timeout=10)).listings if v.channel == "douyin"]
+    assert "dynamic safety" in view.reason, view.reason
+    # The sale stops: a window later nothing is held back and the listing reopens with
+    # the share of what is left.
+    left = 100 - sold
+    await wait_until(lambda: shown(listing, "douyin", "PHONE"),
+                     lambda shown_: shown_ == (left * 80 // 100, True),
+                     "the Douyin listing open again", 30)
+
+
 async def test_a_channel_served_by_some_warehouses_shows_only_what_they_hold(
         stubs: Stubs, listing: lgrpc.ListingServiceStub) -> None:
     await load(stubs, ("PHONE", "WH-A", 80), ("PHONE", "WH-STORE", 5))
@@ -163,6 +197,20 @@ async def test_rule_sets_are_versioned_with_history_and_rollback(
                 {"name": "x", "when": {"sku": ["B"]}, "then": {"shares": {"jd": 1}}}]},
      "rules[1].name"),
     ({"rules": [], "colour": "red"}, "rules.colour"),
+    ({"rules": [{"name": "x", "when": {"sku": ["A"]},
+                 "then": {"shares": {"jd": 1}, "dynamic_safety": {"window_s": 5}}}]},
+     "rules[0].then.dynamic_safety.lag_s"),
+    ({"rules": [{"name": "x", "when": {"sku": ["A"]},
+                 "then": {"shares": {"jd": 1}, "dynamic_safety": {"lag_s": -1}}}]},
+     "rules[0].then.dynamic_safety.lag_s"),
+    ({"rules": [{"name": "x", "when": {"sku": ["A"]},
+                 "then": {"shares": {"jd": 1}, "dynamic_safety": {"lag_s": 1,
+                                                                   "window_s": 0.5}}}]},
+     "rules[0].then.dynamic_safety.window_s"),
+    ({"rules": [{"name": "x", "when": {"sku": ["A"]},
+                 "then": {"shares": {"jd": 1},
+                          "dynamic_safety": {"lag_s": 1, "close": ["jd", "douyin"]}}}]},
+     "rules[0].then.dynamic_safety.close[1]"),
     ({"rules": [], "default_share": 101}, "default_share"),
     ({"rules": [], "channels": {"pos": {"warehouses": []}}}, "channels.pos.warehouses"),
 ])

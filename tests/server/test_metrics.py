@@ -4,7 +4,9 @@ and the gauges sampled from Redis, scraped over HTTP from the real server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import time
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +27,7 @@ from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
 from reservation.writeback import WriteBack
 from tests.conftest import Stubs, test_settings
-from tests.helpers import at, channel_order, line, load, order, reserve
+from tests.helpers import at, channel_order, line, load, order, reserve, wait_until
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -222,3 +224,30 @@ async def test_listing_pushes_reported_by_a_worker_show_as_lag_refusals_and_drif
     text = rules.read_text(encoding="utf-8")
     assert "reservation_listing_push_lag_seconds_bucket" in text
     assert "reservation_listing_pushes_refused_total" in text
+
+
+async def test_a_listing_closed_by_a_dynamic_safety_is_counted_once_for_the_alert(
+        served: Any) -> None:
+    app, stubs = served
+    listing = listing_service_pb2_grpc.ListingServiceStub(stubs.channel)
+    await load(stubs, ("MET-D", "WH", 100))
+    await listing.PutListingRules(lpb.PutListingRulesRequest(document_json=json.dumps(
+        {"rules": [{"name": "live", "when": {"sku": ["MET-D"]}, "then": {
+            "shares": {"douyin": 100},
+            "dynamic_safety": {"lag_s": 60, "window_s": 1, "close": ["douyin"]}}}]})))
+
+    async def sell_and_ask() -> bool:
+        await stubs.rs.Reserve(order(f"met-d-{time.monotonic_ns()}",
+                                              line("MET-D"), channel="douyin"))
+        reply = await listing.GetListingQuantities(lpb.GetListingQuantitiesRequest(
+            channel="douyin", shop="live", skus=["MET-D"]))
+        return reply.quantities[0].listed
+
+    await wait_until(sell_and_ask, lambda listed: not listed,
+                     "the listing closed by its dynamic safety", 30)
+    for _ in range(3):  # asked again while closed: still one close
+        await sell_and_ask()
+    samples = await asyncio.to_thread(scrape, app.metrics_port)
+    assert value(samples, "reservation_listing_dynamic_closes_total", channel="douyin") == 1
+    rules = Path(__file__).resolve().parents[2] / "k8s" / "monitoring" / "prometheus-rules.yaml"
+    assert "reservation_listing_dynamic_closes_total" in rules.read_text(encoding="utf-8")
