@@ -60,7 +60,23 @@ def table(results: Sequence[Result]) -> str:
         str(sum(rec.confirm == "ok" for rec in r.traffic.records.values()))
         for r in results) + " |")
     lines.append("| seconds | " + " | ".join(f"{r.seconds:.0f}" for r in results) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + hub_table(results))
+
+
+def hub_table(results: Sequence[Result]) -> list[str]:
+    """The order hub's orders: what was sent, what adapters were told, where they ended."""
+    lines = ["", "| hub orders | " + " | ".join(f"seed {r.seed}" for r in results) + " |",
+             "|---" * (len(results) + 1) + "|"]
+    hubs = [r.traffic.hub.values() for r in results]
+    rows = {"sent (multi-shard)": [f"{len(h)} ({sum(rec.multi for rec in h)})" for h in hubs],
+            "answers acknowledged": [str(sum(len(rec.told) for rec in h)) for h in hubs],
+            "calls unanswered": [str(sum(rec.unanswered for rec in h)) for h in hubs],
+            "calls refused": [str(sum(len(rec.refused) for rec in h)) for h in hubs]}
+    lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows.items()]
+    finals = [collections.Counter(o.state for o in r.final.hub.values()) for r in results]
+    for state in sorted(set().union(*finals)):
+        lines.append(f"| final {state} | " + " | ".join(str(f[state]) for f in finals) + " |")
+    return lines
 
 
 def violations(results: Sequence[Result]) -> str:

@@ -15,6 +15,21 @@ of Jepsen's: compare what clients were told with what the stores hold afterwards
 5. queued orders settled once: none still QUEUED, and no order was handed a SKU and
    warehouse twice (one HELD event per order, SKU and warehouse).
 6. no UNKNOWN or INTERNAL answer reached a client.
+
+The order hub's orders (benchmarks/chaos/orders.py):
+
+7. acknowledged order states kept: every answer an adapter or the WMS was told (state S
+   at version V) is in the order's record and history afterwards: the order is at V or
+   later, and its history reads S at V.
+8. units as the state says: once every unpaid hold has expired, an order holds no unit
+   and has its lines sold exactly when the rule says it is sold (stated on its own in
+   tests/ordersync/reference.py: shipped, or paid and on its way, or a refund asked;
+   nothing once it ended unshipped or was never paid), both by its hold's state and by
+   each SKU's confirmed counter summed over the orders.
+9. every change in the audit trail once: the history holds every version 1..V, no
+   state entered twice (no order's life here revisits one), no shipment reported
+   twice, and the shard's order event stream (audit group) holds exactly the history's
+   events.
 """
 
 from __future__ import annotations
@@ -23,8 +38,28 @@ import collections
 import sqlite3
 from dataclasses import dataclass, field
 
+from benchmarks.chaos.orders import HUB_STOCK, HubRecord
 from benchmarks.chaos.workload import SHARDS, Record, Traffic
 from reservation.storage import keys
+from tests.ordersync import reference as rule
+
+Event = tuple[int, str, str, str, str, str]
+"""An order event as both trails can tell it: (version, type, from, to, actor, reason)."""
+
+
+@dataclass
+class HubFinal:
+    """The hub's word on one order after the run (GetOrder, GetOrderHistory, Redis)."""
+
+    state: str
+    """'NOT_FOUND' when the hub has no such order."""
+    version: int = 0
+    reservation_state: str = ""
+    shipped: bool = False
+    paid: bool = False
+    history: list[Event] = field(default_factory=list)
+    stream: list[Event] = field(default_factory=list)
+    """Its events in the shard's order event stream (the audit group's entries)."""
 
 
 @dataclass
@@ -47,6 +82,8 @@ class Final:
     """Multi-shard order id -> its part records' states in Redis ('' if none)."""
     levels: dict[tuple[str, str], dict[str, int]]
     ledger_path: str
+    hub: dict[str, HubFinal] = field(default_factory=dict)
+    """The hub's orders by order id."""
 
 
 def _events(ledger_path: str) -> list[tuple[str, str, str, str, int]]:
@@ -162,12 +199,101 @@ def no_internal(traffic: Traffic) -> Check:
     return check
 
 
+def _state_at(history: list[Event], version: int) -> str | None:
+    """The order's state once version `version` was written (None: no such version)."""
+    if not any(e[0] == version for e in history):
+        return None
+    state = ""
+    for v, _, _, to, _, _ in history:
+        if v <= version and to:
+            state = to
+    return state
+
+
+def acknowledged_order_states(hub: dict[str, HubRecord], final: Final) -> Check:
+    check = Check("no acknowledged order state lost")
+    for oid, rec in hub.items():
+        got = final.hub.get(oid, HubFinal("NOT_FOUND"))
+        for told in rec.told:
+            if got.version < told.version:
+                check.violations.append(
+                    f"{oid}: told {told.state} v{told.version} ({told.call}), now "
+                    f"{got.state} v{got.version}")
+                continue
+            at = _state_at(got.history, told.version)
+            if at != told.state:
+                check.violations.append(
+                    f"{oid}: told {told.state} v{told.version} ({told.call}), history at "
+                    f"v{told.version}: {at or 'nothing'}")
+    return check
+
+
+def sold_by_rule(o: HubFinal) -> bool:
+    """Whether the order's units are sold once unpaid holds expired (reference.py)."""
+    if o.shipped or o.state in rule.GONE:
+        return True  # shipped units stay sold, whatever comes after
+    if o.state in rule.ENDED:
+        return False  # ended before shipping: given back
+    if o.state in rule.PAYMENT_REPORTS:
+        return True
+    return o.state in rule.HOLDS and o.paid  # PENDING_PAYMENT: its hold has expired
+
+
+def order_units(hub: dict[str, HubRecord], final: Final) -> Check:
+    check = Check("order units = what its state implies")
+    sold = dict.fromkeys(HUB_STOCK, 0)
+    for oid, rec in hub.items():
+        got = final.hub.get(oid, HubFinal("NOT_FOUND"))
+        if got.state == "NOT_FOUND":
+            continue
+        want = "CONFIRMED" if sold_by_rule(got) else "nothing"
+        has = set(got.reservation_state.split(","))
+        ok = has == {"CONFIRMED"} if want == "CONFIRMED" else not has & {"CONFIRMED",
+                                                                           "RESERVED"}
+        if not ok:
+            check.violations.append(f"{oid}: {got.state} (shipped={got.shipped}, "
+                                    f"paid={got.paid}) should hold {want}, its hold is "
+                                    f"{got.reservation_state}")
+        if want == "CONFIRMED":
+            for sku, qty in rec.lines:
+                sold[sku] += qty
+    for sku, units in sold.items():
+        levels = [lv for (s, _), lv in final.levels.items() if s == sku]
+        confirmed = sum(lv["confirmed"] for lv in levels)
+        held = sum(lv["held"] for lv in levels)
+        if (confirmed, held) != (units, 0):
+            check.violations.append(f"{sku}: confirmed {confirmed}, held {held}; the "
+                                    f"orders' states sell {units}, hold 0")
+    return check
+
+
+def audit_once(hub: dict[str, HubRecord], final: Final) -> Check:
+    check = Check("every order change in its audit trail once")
+    for oid in hub:
+        got = final.hub.get(oid, HubFinal("NOT_FOUND"))
+        versions = {e[0] for e in got.history}
+        if versions != set(range(1, got.version + 1)):
+            check.violations.append(f"{oid}: v{got.version}, history has versions "
+                                    f"{sorted(versions)}")
+        entered = collections.Counter(e[3] for e in got.history if e[1] == "TRANSITION")
+        shipments = sum(e[1] == "SHIPMENT_REPORTED" for e in got.history)
+        twice = sorted(s for s, n in entered.items() if n > 1)
+        if twice or shipments > 1:
+            check.violations.append(f"{oid}: recorded twice: entered {twice}, "
+                                    f"{shipments} shipments reported")
+        if collections.Counter(got.history) != collections.Counter(got.stream):
+            check.violations.append(f"{oid}: history {len(got.history)} events, event "
+                                    f"stream {len(got.stream)}, not the same events")
+    return check
+
+
 def run_all(traffic: Traffic, final: Final) -> list[Check]:
     events = _events(final.ledger_path)
     return [acknowledged_holds(traffic.records, final, events),
             whole_orders(traffic.records, final, events), counters(final),
             ledger_matches(final), queued_once(traffic.records, final, events),
-            no_internal(traffic)]
+            no_internal(traffic), acknowledged_order_states(traffic.hub, final),
+            order_units(traffic.hub, final), audit_once(traffic.hub, final)]
 
 
 def part_keys(record: Record) -> list[str]:

@@ -15,6 +15,11 @@ Kinds (each undone before the next starts):
                    replica whose connection sent it is SIGKILLed and restarted. MONITOR
                    is asynchronous, so the kill lands a few ms after the step, with
                    whatever else that replica had in flight.
+- order-part, order-apply
+                   the same, at a chosen point of an order sync (order_apply_many.lua):
+                   a multi-shard order's hold in its other shard made (the saga's first
+                   step, before the order itself is written), or the order written at
+                   its anchor shard (its state, history, event stream and stock).
 
 `ip netns` network cuts are not used: a replica in its own namespace needs veth wiring
 to reach Redis on 127.0.0.1; replica-sigstop stands in for a cut replica.
@@ -39,11 +44,15 @@ import redis
 from benchmarks.chaos.processes import System
 
 KINDS = ("redis-kill9", "redis-sigstop", "client-pause", "replica-kill9", "replica-sigstop",
-         "puller-kill9", "saga-intent", "saga-lock", "saga-commit")
+         "puller-kill9", "saga-intent", "saga-lock", "saga-commit", "order-part",
+         "order-apply")
 # The step of each saga fault, as MONITOR prints the script call (Redis Functions on).
 SAGA_STEPS = {"saga-intent": re.compile(r'^FCALL rsv_intent_\w+ '),
               "saga-lock": re.compile(r'^FCALL rsv_lock_\w+ '),
-              "saga-commit": re.compile(r'^FCALL rsv_phase_\w+ 2 \S+ \S+ commit ')}
+              "saga-commit": re.compile(r'^FCALL rsv_phase_\w+ 2 \S+ \S+ commit '),
+              # An order op is tab-separated, its mode first (MONITOR escapes the tabs).
+              "order-part": re.compile(r'^FCALL rsv_order_apply_many_\w+ .* part\\t'),
+              "order-apply": re.compile(r'^FCALL rsv_order_apply_many_\w+ .* order\\t')}
 SAGA_WAIT_S = 5.0  # the step not seen by then: the fault is logged as missed
 
 
@@ -136,8 +145,10 @@ async def inject(system: System, kind: str, rng: random.Random, log: FaultLog) -
 
 
 async def run_schedule(system: System, rng: random.Random, count: int, log: FaultLog,
-                       kinds: Sequence[str] = KINDS) -> None:
-    """`count` faults, a random kind each, with 0.3-1.2 s of calm between them."""
-    for _ in range(count):
+                       kinds: Sequence[str] = KINDS, first: Sequence[str] = ()) -> None:
+    """`count` faults with 0.3-1.2 s of calm between them: the kinds in `first`, then a
+    random kind each."""
+    for i in range(count):
         await asyncio.sleep(rng.uniform(0.3, 1.2))
-        await inject(system, rng.choice(list(kinds)), rng, log)
+        await inject(system, first[i] if i < len(first) else rng.choice(list(kinds)), rng,
+                     log)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import grpc
 
@@ -20,6 +22,9 @@ from reservation.storage import keys
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import reservation_service_pb2_grpc as rpb_grpc
 from reservation.v1 import types_pb2 as pb
+
+if TYPE_CHECKING:
+    from benchmarks.chaos.orders import HubRecord
 
 SHARDS = 64
 TRIES = 4
@@ -30,11 +35,11 @@ RETRY = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
          grpc.StatusCode.CANCELLED, grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
-def sku_pairs(count: int) -> list[tuple[str, str]]:
+def sku_pairs(count: int, prefix: str = "CH") -> list[tuple[str, str]]:
     """SKU pairs whose shards differ (the second one later), for multi-shard orders."""
     pairs, i = [], 0
     while len(pairs) < count:
-        a, b = f"CH-A{i}", f"CH-B{i}"
+        a, b = f"{prefix}-A{i}", f"{prefix}-B{i}"
         if keys.shard_of(a, SHARDS) < keys.shard_of(b, SHARDS):
             pairs.append((a, b))
         i += 1
@@ -66,12 +71,17 @@ class Traffic:
     records: dict[str, Record] = field(default_factory=dict)
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
     """Final error codes per RPC after all tries (UNKNOWN/INTERNAL are violations)."""
+    hub: dict[str, HubRecord] = field(default_factory=dict)
+    """The order hub's orders (benchmarks/chaos/orders.py) by order id."""
 
 
 class Client:
-    def __init__(self, targets: list[str], rng: random.Random) -> None:
+    """Calls with retries against any replica; `stub` is the service's stub class."""
+
+    def __init__(self, targets: list[str], rng: random.Random,
+                 stub: type = rpb_grpc.ReservationServiceStub) -> None:
         self.channels = [grpc.aio.insecure_channel(t) for t in targets]
-        self.stubs = [rpb_grpc.ReservationServiceStub(c) for c in self.channels]
+        self.stubs = [stub(c) for c in self.channels]
         self.rng = rng
 
     async def call(self, method: str, request: object, traffic: Traffic, tries: int = TRIES,
@@ -152,15 +162,20 @@ async def outcome(client: Client, method: str, request: object, traffic: Traffic
         return "refused"
 
 
+OneOrder = Callable[[Client, int, random.Random, Traffic], Awaitable[None]]
+
+
 async def run_workers(targets: list[str], rng: random.Random, workers: int,
-                      stop: asyncio.Event, traffic: Traffic) -> None:
-    client = Client(targets, random.Random(rng.random()))
+                      stop: asyncio.Event, traffic: Traffic, one: OneOrder = one_order,
+                      stub: type = rpb_grpc.ReservationServiceStub) -> None:
+    """`workers` loops of `one` order after another (numbered) until `stop`."""
+    client = Client(targets, random.Random(rng.random()), stub)
     counter = iter(range(10**9))
 
     async def worker(seed: float) -> None:
         wrng = random.Random(seed)
         while not stop.is_set():
-            await one_order(client, next(counter), wrng, traffic)
+            await one(client, next(counter), wrng, traffic)
 
     try:
         await asyncio.gather(*(worker(rng.random()) for _ in range(workers)))
