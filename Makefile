@@ -107,8 +107,6 @@ demo: venv
 bench: venv
 	$(BIN)/python -m benchmarks.run
 
-# Seeded fault schedules against real replicas and Redis (AOF always); writes
-# benchmarks/results/chaos.md and fails on any violated guarantee.
 # Fuzzed requests against every RPC (tests/fuzz): a longer, randomised run than the
 # fixed-seed slice in `make test`. FUZZ_EXAMPLES per RPC and kind (generated, raw bytes).
 fuzz: venv
@@ -122,8 +120,11 @@ model: venv
 	    MODEL_SEED=$${MODEL_SEED:-random} MODEL_SHRINK=$${MODEL_SHRINK:-1} \
 	    $(BIN)/pytest -q -s tests/ordersync/test_model.py
 
-# Then the Redis failovers (benchmarks/chaos/failover.py: kill, freeze, partition of the
-# primary under load, replica wait off and on); fails when the wait on lost anything.
+# Seeded fault schedules against real replicas and Redis (AOF always), the order hub's
+# adapters among the traffic; writes benchmarks/results/chaos.md and fails on any violated
+# guarantee. Then the Redis failovers (benchmarks/chaos/failover.py: kill, freeze,
+# partition of a Sentinel primary; cluster_failover.py: kill of a Cluster primary; under
+# load, replica wait off and on); fails when the wait on lost anything.
 chaos: venv
 	$(BIN)/python -m benchmarks.chaos --seeds 1 2 3 --faults 20
 

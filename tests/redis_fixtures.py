@@ -184,7 +184,7 @@ class LocalRedisCluster:
                 states.append(fields.get("cluster_state", "?"))
         return states
 
-    def _replicas_online(self) -> bool:
+    def replicas_online(self) -> bool:
         """Every master has its replicas in sync (state online)."""
         online = 0
         for node in self.nodes:
@@ -197,7 +197,7 @@ class LocalRedisCluster:
     def _wait_for_state_ok(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while (states := self.cluster_states()) != ["ok"] * len(self.nodes) \
-                or not self._replicas_online():
+                or not self.replicas_online():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"cluster not ok after {timeout}s: {states}")
             time.sleep(0.05)

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.chaos import failover
+from benchmarks.chaos import cluster_failover, failover
 from benchmarks.chaos.faults import KINDS
 from benchmarks.chaos.run import Result, run_seed
 
@@ -115,9 +115,12 @@ def report(results: Sequence[Result], argv: Sequence[str],
                  "kill: the primary SIGKILLed (and started again as the new primary's "
                  "replica); freeze: the primary SIGSTOPped until the replica was promoted, "
                  "then let go (a partitioned primary coming back); partition: for 1 s the "
-                 "replica hears nothing from the primary (a relay drops it), then kill. Lost: "
-                 "answered holds, acknowledged confirms and their write-back events that "
-                 "are not there afterwards."), "", failover.table(failovers)]
+                 "replica hears nothing from the primary (a relay drops it), then kill; "
+                 "cluster-kill: in a Redis Cluster of three primaries with a replica each "
+                 "(`benchmarks/chaos/cluster_failover.py`), one primary SIGKILLed, the "
+                 "Cluster promotes its replica, the node started again rejoins as a replica. "
+                 "Lost: answered holds, acknowledged confirms and their write-back events "
+                 "that are not there afterwards."), "", failover.table(failovers)]
         bad_failover = failover.violations(failovers)
         body += ["", "Failover violations:", "", bad_failover] if bad_failover else \
             ["", ("No failover violations (with the wait on nothing was lost; the service "
@@ -134,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
                    help="fault kinds to draw from (default: all)")
     p.add_argument("--failover", choices=("on", "off", "only"), default="on",
-                   help="the Redis failover runs (kill, freeze; wait 0 and 1) after the seeds")
+                   help=("the Redis failover runs (Sentinel: kill, freeze, partition; "
+                         "Cluster: kill; wait 0 and 1) after the seeds"))
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
     results = []
@@ -147,10 +151,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"({sum(result.faults.injected.values())} faults, "
                   f"{len(result.traffic.records)} orders, {result.seconds:.0f} s)", flush=True)
             results.append(result)
-        for scenario in failover.SCENARIOS if args.failover != "off" else ():
+        scenarios = [*failover.SCENARIOS, cluster_failover.SCENARIO]
+        for scenario in scenarios if args.failover != "off" else ():
             for wait in (0, 1):
-                one = asyncio.run(failover.run_failover(
-                    Path(tmp) / f"failover-{scenario}-{wait}", scenario, wait))
+                workdir = Path(tmp) / f"failover-{scenario}-{wait}"
+                one = asyncio.run(
+                    cluster_failover.run_cluster_failover(workdir, wait)
+                    if scenario == cluster_failover.SCENARIO
+                    else failover.run_failover(workdir, scenario, wait))
                 print(f"failover {scenario}, wait {wait}: {'ok' if one.ok else 'VIOLATIONS'} "
                       f"({len(one.told.held)} holds, {one.lost} lost)", flush=True)
                 failovers.append(one)

@@ -44,7 +44,7 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,13 +115,13 @@ class FailoverResult:
 class Services:
     """`reservation serve` processes finding Redis through the sentinels."""
 
-    def __init__(self, workdir: Path, group: LocalSentinelGroup, wait: int,
+    def __init__(self, workdir: Path, redis_env: dict[str, str], wait: int,
                  count: int = 2) -> None:
+        """`redis_env`: how they find Redis (the sentinels, or a Cluster's URL)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("RESERVATION_")}
         env.update(SERVICE_ENV)
-        env.update({"RESERVATION_REDIS_SENTINELS": group.sentinels,
-                    "RESERVATION_REDIS_SENTINEL_MASTER": group.master,
-                    "RESERVATION_REDIS_WAIT_REPLICAS": str(wait),
+        env.update(redis_env)
+        env.update({"RESERVATION_REDIS_WAIT_REPLICAS": str(wait),
                     "RESERVATION_DATA_DIR": str(workdir / "data")})
         self.children: list[Child] = []
         self.targets: list[str] = []
@@ -350,7 +350,8 @@ async def run_failover(workdir: Path, scenario: str, wait: int, workers: int = 8
     # at the primary itself once failover-timeout passed.
     group = LocalSentinelGroup(workdir / "redis", replicas=1, failover_timeout_ms=120_000)
     await asyncio.to_thread(group.start)
-    services = Services(workdir, group, wait)
+    services = Services(workdir, {"RESERVATION_REDIS_SENTINELS": group.sentinels,
+                                  "RESERVATION_REDIS_SENTINEL_MASTER": group.master}, wait)
     partition = None
     try:
         if scenario == "partition":
@@ -359,35 +360,63 @@ async def run_failover(workdir: Path, scenario: str, wait: int, workers: int = 8
             await partition.start()
             await through(partition, group)
         await asyncio.to_thread(services.start)
-        channels = [grpc.aio.insecure_channel(t) for t in services.targets]
-        stubs = [rpb_grpc.ReservationServiceStub(c) for c in channels]
-        try:
-            await apb_grpc.AdminServiceStub(channels[0]).LoadStock(apb.LoadStockRequest(
-                items=[pb.StockItem(sku=s, warehouse_id="W1", quantity=100_000) for s in SKUS],
-                mode=apb.LOAD_MODE_SET), timeout=10)
-            told, stop, rng = Told(), asyncio.Event(), random.Random(seed)
-            prefix = f"{scenario}-w{wait}"
-            load = [asyncio.create_task(worker(stubs, prefix, n, random.Random(rng.random()),
-                                               told, stop)) for n in range(workers)]
-            await asyncio.sleep(LOAD_BEFORE_S)
-            promoted_after, old_port = await fault(group, scenario, partition)
-            await asyncio.sleep(LOAD_AFTER_S)
-            stop.set()
-            await asyncio.gather(*load)
+        prefix = f"{scenario}-w{wait}"
+
+        async def faulted() -> float:
+            return (await fault(group, scenario, partition))[0]
+
+        async def settled() -> None:
             # The old primary, back, is made a replica of the new one (a frozen one drops
             # what it took meanwhile); then writes have a replica to wait for again.
             await asyncio.to_thread(wait_until_settled, group, old_port)
-            writes_after = await writes_again(stubs, prefix)
-            states = {oid: await state_of(stubs[0], oid) for oid in told.held}
-            have = await events(group.primary_port())
-        finally:
-            for channel in channels:
-                await channel.close()
+
+        old_port = group.primary_port()
+        told, promoted_after, writes_after, states = await under_load(
+            services.targets, prefix, workers, seed, faulted, settled)
+        have = await events(group.primary_port())
     finally:
         await asyncio.to_thread(services.stop)
         await asyncio.to_thread(group.stop)
         if partition is not None:
             await partition.stop()
+    return judged(scenario, wait, told, states, have, promoted_after, writes_after)
+
+
+async def under_load(targets: Sequence[str], prefix: str, workers: int, seed: int,
+                     faulted: Callable[[], Awaitable[float]],
+                     settled: Callable[[], Awaitable[None]],
+                     ) -> tuple[Told, float, bool, dict[str, str]]:
+    """Load stock through the services, run the workers, inject the fault (`faulted`:
+    the seconds until the promotion) while they run, wait until the Redis side is
+    `settled`; then whether writes go through again, and every answered order's state."""
+    channels = [grpc.aio.insecure_channel(t) for t in targets]
+    stubs = [rpb_grpc.ReservationServiceStub(c) for c in channels]
+    try:
+        await apb_grpc.AdminServiceStub(channels[0]).LoadStock(apb.LoadStockRequest(
+            items=[pb.StockItem(sku=s, warehouse_id="W1", quantity=100_000) for s in SKUS],
+            mode=apb.LOAD_MODE_SET), timeout=10)
+        told, stop, rng = Told(), asyncio.Event(), random.Random(seed)
+        load = [asyncio.create_task(worker(stubs, prefix, n, random.Random(rng.random()),
+                                           told, stop)) for n in range(workers)]
+        await asyncio.sleep(LOAD_BEFORE_S)
+        promoted_after = await faulted()
+        await asyncio.sleep(LOAD_AFTER_S)
+        stop.set()
+        await asyncio.gather(*load)
+        await settled()
+        writes_after = await writes_again(stubs, prefix)
+        states = {oid: await state_of(stubs[0], oid) for oid in told.held}
+    finally:
+        for channel in channels:
+            await channel.close()
+    return told, promoted_after, writes_after, states
+
+
+def judged(scenario: str, wait: int, told: Told, states: dict[str, str],
+           have: set[tuple[str, str]], promoted_after: float,
+           writes_after: bool) -> FailoverResult:
+    """What the clients were told that is missing afterwards (`states`: each answered
+    order's state; `have`: the write-back events found)."""
     kept = {"RESERVATION_STATE_RESERVED", "RESERVATION_STATE_CONFIRMED"}
     lost_holds = sorted(o for o, s in states.items() if s not in kept)
     lost_confirms = sorted(o for o in told.confirmed
