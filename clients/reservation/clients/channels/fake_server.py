@@ -136,6 +136,8 @@ class FakeChannels:
         self.wechat_ttl_s = 7200.0
         self.wechat_tokens: dict[str, float] = {}  # access_token -> expires at (epoch s)
         self._server: ThreadingHTTPServer | None = None
+        self.connections = 0
+        """TCP connections accepted (callers keep theirs open between calls)."""
 
     # --- setting the scene -----------------------------------------------------------
 
@@ -262,6 +264,15 @@ class FakeChannels:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the real channels' gateways
+            # Headers and body go out in two writes: on a kept-alive connection Nagle's
+            # algorithm would hold the body for the client's delayed ACK (~40 ms a call).
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                fake.connections += 1
+
             def do_POST(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))

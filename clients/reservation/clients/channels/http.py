@@ -13,18 +13,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import urllib3
+
 from reservation.clients.channels import credentials as creds
 from reservation.clients.channels.base import ChannelError
+
+# urllib3 logs every request line at DEBUG, query included, and the TOP-style APIs carry
+# the shop's session or access token in the query: never below INFO, whatever the root
+# logger's level (tests/channels/test_shops.py checks no token reaches a log).
+logging.getLogger("urllib3").setLevel(logging.INFO)
 
 
 class RateLimiter:
@@ -68,12 +74,18 @@ class ChannelApi:
     shop: str = ""
     credentials: creds.ShopCredentials | None = field(default=None, repr=False)
     limiter: RateLimiter = field(init=False, repr=False)
+    http: urllib3.PoolManager = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if urllib.parse.urlsplit(self.base_url).scheme not in ("http", "https", "file"):
             raise ValueError(f"{self.channel}: {self.base_url!r} is not an http(s) or "
                              "file URL")
         self.limiter = RateLimiter(self.rate, burst=max(1, int(self.rate)))
+        # Connections kept open between calls (a stock-sync worker makes hundreds a
+        # second; a new TCP, and for the real channels TLS, handshake each was most of
+        # a call's cost). No retries here: the callers' Backoff decides.
+        self.http = urllib3.PoolManager(num_pools=4, maxsize=4, retries=False,
+                                        timeout=urllib3.Timeout(total=self.timeout_s))
 
     @classmethod
     def from_env(cls, channel: str, base_url: str | None = None, rate: float = 10.0,
@@ -124,18 +136,18 @@ class ChannelApi:
             url += "?" + urllib.parse.urlencode(params)
         data = None if method == "GET" else json.dumps(
             body if body is not None else {}, ensure_ascii=False).encode()
-        request = urllib.request.Request(url, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
-                return json.loads(answer.read().decode())
-        except urllib.error.HTTPError as exc:
-            retryable = exc.code >= 500 or exc.code == 429
-            raise ChannelError(self.channel, f"http {exc.code}", exc.reason,
-                               retryable=retryable) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            answer = self.http.request(method, url, body=data,
+                                       headers={"Content-Type": "application/json"})
+        except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out
             raise ChannelError(self.channel, "network", str(exc)) from None
-        except json.JSONDecodeError as exc:
+        if answer.status >= 400:
+            retryable = answer.status >= 500 or answer.status == 429
+            raise ChannelError(self.channel, f"http {answer.status}", answer.reason or "",
+                               retryable=retryable)
+        try:
+            return json.loads(answer.data.decode())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ChannelError(self.channel, "bad json", str(exc)) from None
 
     def signed(self, params: Mapping[str, Any]) -> dict[str, Any]:
