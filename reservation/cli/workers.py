@@ -35,6 +35,8 @@ def child_env(settings: Settings, redis_url: str, metrics_dir: str | None) -> di
     env = dict(os.environ)
     if not settings.redis_sentinels:  # under Sentinel the workers ask the sentinels too
         env["RESERVATION_REDIS_URL"] = redis_url
+    if settings.records_database_url:  # the same store (its default is beside our Redis)
+        env["RESERVATION_RECORDS_URL"] = settings.records_database_url
     env["RESERVATION_HOST"] = settings.host
     env["RESERVATION_PORT"] = str(settings.port)
     env["RESERVATION_REUSE_PORT"] = "true"

@@ -95,6 +95,9 @@ class OrderHub:
         """Routes orders as they arrive (see ordersync/routes.py)."""
         self.events = WriteBack(WriteBackStore(store, keys.ORDER_EVENTS, parse_event), settings,
                                 settings.order_event_groups, "order_event_groups")
+        self.trail = AUDIT_GROUP in self.events.groups or bool(settings.records_database_url)
+        """Whether the audit trail goes to the streams: for the `audit` group, or for the
+        records store (reservation/records/follower.py reads the same entries)."""
 
     async def start(self) -> None:
         await self.events.start()
@@ -159,7 +162,7 @@ class OrderHub:
     def _entries(self, order: Order, events: Sequence[OrderEvent], feed: set[int],
                  blob: Callable[[str], int]) -> list[object]:
         groups = self.events.groups
-        audit = AUDIT_GROUP if AUDIT_GROUP in groups else ""
+        audit = AUDIT_GROUP if self.trail else ""
         feed_group = f"feed-{order.channel}"
         out: list[object] = []
         n = 0

@@ -31,6 +31,8 @@ from reservation.ordersync.routes import RoutingRouter
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.records.database import open_records
+from reservation.records.follower import Follower
+from reservation.records.store import Records
 from reservation.reserving.recovery import Recovery
 from reservation.reserving.reservations import Reservations
 from reservation.routing import kernel
@@ -120,6 +122,8 @@ class App:
     """The TLS files in use (None: plaintext)."""
     records: Engine | None = None
     """The orders of record (None: no records store configured)."""
+    follower: Follower | None = None
+    """Keeps the records store from the order event streams (with `records`)."""
     health_port: int = 0
     """The plaintext health-only port (0: none)."""
     _health_server: grpc.aio.Server | None = None
@@ -333,6 +337,10 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     routing = Routing(store, settings)  # one for Reserve and the order hub (one cache)
     orders = OrderHub(store, settings, RoutingRouter(routing))
     await orders.start()  # its event groups exist before the first ack trims
+    follower = None
+    if records is not None:
+        follower = Follower(orders, Records(records))
+        await follower.start()  # likewise its group
     reservations = Reservations(store, settings)
     sales = Sales(store, settings)
     inventory = Inventory(store, settings)
@@ -352,7 +360,7 @@ async def start_app(settings: Settings, redis_url: str | None = None,
         raise
     app = App(settings, store, reservations, sales, inventory, server, port, health_servicer,
               Sweeper(store), Recovery(store, reservations.multi), orders=orders, tls=tls,
-              records=records,
+              records=records, follower=follower,
               guard=Guard.over(store),
               health_port=health_port, _health_server=health_server)
     # Readiness stays NOT_SERVING until the routing kernel is compiled (or loaded from
@@ -376,6 +384,8 @@ async def start_app(settings: Settings, redis_url: str | None = None,
         # Safety stock, breaker closing and their alerts (one replica per shard and period).
         app._tasks.append(asyncio.create_task(app.guard.run(), name="guard"))  # type: ignore[union-attr]
         app._tasks.append(asyncio.create_task(app._watch_health(), name="health"))
+        if follower is not None:
+            app._tasks.append(asyncio.create_task(follower.run(), name="records"))
     return app
 
 

@@ -14,6 +14,10 @@
     rsv:{N}:wbdl:<group>         stream a write-back group's dead letters (MAXLEN)
     rsv:{N}:wbstats:<group>      hash  a group's totals (TTL: retention, renewed)
     rsv:{N}:olog, ologdl:<group>, ologstats:<group>  the same for the shard's order events
+                                       (the group `records` marks what the records store
+                                       has applied: storage/records.py)
+    rsv:{0}:records:lease        string lease: one replica follows the order event streams
+                                       into the records store (TTL 10 s, renewed)
     rsv:{N}:guard:<sku>          hash  safety stock and breakers of a SKU (see _guard.lua)
     rsv:{N}:sold:<sku>           hash  UTC day -> units confirmed (TTL: 92 days)
     rsv:{N}:guards               set   SKUs with a guard or sales: what guard_tick visits

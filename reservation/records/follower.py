@@ -1,0 +1,128 @@
+"""The records follower: keeps the SQL read model from the order event streams, exactly
+once.
+
+Per shard it reads the stream after the cursor the store keeps, and in ONE transaction
+stores the audit events (each once, by event id), the current rows of the orders they
+belong to (read from the hub: the events carry changes, the hub's document is the
+order) and the new cursor. Only then does it move the `records` group's mark in Redis
+(the watermark trimming and eviction go by). A crash between the commit and the mark
+re-reads entries the cursor has already passed: it skips them, so nothing is applied
+twice, and nothing is missed because the mark never runs ahead of the store.
+
+It runs inside `reservation serve` (a background task of every replica); a lease in
+Redis lets one replica follow at a time, the others wait to take over. The cursor is
+compared and set in the transaction, so even two followers at once apply nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from reservation.errors import NotFound, Unavailable
+from reservation.logs import Throttled
+from reservation.ordersync.events import OrderEvent
+from reservation.ordersync.hub import AUDIT_GROUP, OrderHub, parse_event
+from reservation.ordersync.model import Order
+from reservation.records.store import Records, TrailEvent
+from reservation.storage.orders import order_ref
+from reservation.storage.records import RecordStreams
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+"""Stream entries applied per transaction."""
+LEASE_MS = 10_000
+"""How long a follower that stopped renewing keeps the others waiting."""
+IDLE_WAIT_S = 1.0
+"""Longest wait for new entries when every shard is caught up (a new entry ends it)."""
+
+
+class Follower:
+    def __init__(self, hub: OrderHub, records: Records, batch: int = BATCH) -> None:
+        self.hub = hub
+        self.records = records
+        self.streams = RecordStreams(hub.store)
+        self.batch = batch
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    async def start(self) -> None:
+        """The group exists before anything can trim the streams (call at start-up)."""
+        await self.streams.ensure_group()
+
+    async def follow_shard(self, shard: int) -> int:
+        """Apply the next run of the shard's entries; how many entries it passed."""
+        expected = await asyncio.to_thread(self.records.cursor, shard)
+        entries = await self.streams.after(shard, expected, self.batch)
+        if not entries:
+            return 0
+        trail = []
+        for entry_id, fields in entries:
+            # The audit trail is the entries of the `audit` tag; feed-<channel> entries
+            # are copies of some of them for a channel's adapter.
+            if fields.get("g") != AUDIT_GROUP:
+                continue
+            e = parse_event(shard, entry_id, fields, 0)
+            trail.append(TrailEvent(e.event_id, shard, entry_id,
+                                    order_ref(e.channel, e.shop, e.order_id), e,
+                                    fields["e"]))
+        current: dict[str, Order | None] = {}
+        for t in trail:
+            if t.ref not in current:
+                current[t.ref] = await self._current(t.event)
+        last = entries[-1][0]
+        if not await asyncio.to_thread(self.records.apply, shard, expected, last, trail,
+                                       current):
+            return 0  # another follower applied them
+        await self.committed(shard, last)
+        return len(entries)
+
+    async def committed(self, shard: int, last: str) -> None:
+        """After the commit: the group's mark follows the store's cursor."""
+        await self.streams.mark(shard, last)
+
+    async def _current(self, e: OrderEvent) -> Order | None:
+        """The order as GetOrder answers it now (None: Redis no longer has it)."""
+        try:
+            return await self.hub.get(e.channel, e.shop, e.order_id)
+        except NotFound:
+            return None
+
+    async def catch_up(self) -> int:
+        """Apply until every shard's stream is applied; how many entries were passed."""
+        total = 0
+        while True:
+            passed = 0
+            for shard in range(self.hub.settings.shards):
+                passed += await self.follow_shard(shard)
+            total += passed
+            if passed == 0:
+                return total
+
+    async def run(self) -> None:
+        """Follow for as long as the service runs (one replica at a time)."""
+        trouble = Throttled(log)
+        shards = range(self.hub.settings.shards)
+        while True:
+            try:
+                if not await self.streams.lease(self.owner, LEASE_MS):
+                    await asyncio.sleep(LEASE_MS / 3000)
+                    continue
+                # One pass over the shards per lease renewal.
+                if sum([await self.follow_shard(s) for s in shards]) == 0:
+                    cursors = {s: await asyncio.to_thread(self.records.cursor, s)
+                               for s in shards}
+                    await self.streams.streams.wait_for_new(cursors, IDLE_WAIT_S)
+                trouble.ok()
+            except Unavailable as exc:
+                trouble.warning("records follower: redis unavailable: %s", exc)
+                await asyncio.sleep(1)
+            except SQLAlchemyError as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                trouble.warning("records follower: the records store failed: %s", first)
+                await asyncio.sleep(1)

@@ -1,0 +1,156 @@
+"""The records store's SQL: apply a run of stream entries with their orders' rows and
+the shard's cursor in one transaction, and read orders and their events back.
+
+Plain (blocking) SQLAlchemy Core: the follower and the reads call it in a thread
+(asyncio.to_thread), so the event loop never waits on the database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from reservation import clock
+from reservation.ordersync.events import OrderEvent
+from reservation.ordersync.model import Order
+from reservation.records import rows
+from reservation.records.schema import (
+    cursors,
+    order_events,
+    order_lines,
+    orders,
+    routing,
+    shipments,
+)
+
+START = "0-0"
+"""The cursor of a shard nothing was applied from yet."""
+
+
+@dataclass(frozen=True)
+class TrailEvent:
+    """One audit event as its shard's stream carried it."""
+
+    event_id: str
+    """<shard>-<entry id> of its first entry (a replayed copy keeps it: kept once)."""
+    shard: int
+    entry_id: str
+    ref: str
+    event: OrderEvent
+    payload: str
+
+
+class _Moved(Exception):
+    """Another follower moved the cursor first: roll back."""
+
+
+class Records:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- the follower's side ------------------------------------------------------------
+    def cursor(self, shard: int) -> str:
+        with self.engine.connect() as c:
+            found = c.execute(select(cursors.c.last_entry_id)
+                              .where(cursors.c.shard == shard)).scalar_one_or_none()
+        return found or START
+
+    def apply(self, shard: int, expected: str, last: str, events: Sequence[TrailEvent],
+              current: dict[str, Order | None]) -> bool:
+        """Store the events (each once), the current rows of their orders (`current`:
+        ref -> the order as the hub has it now; None: no longer in Redis) and the
+        shard's cursor `last`, in one transaction, if the cursor is still `expected`.
+        False: another follower moved it first (nothing was written)."""
+        try:
+            with self.engine.begin() as c:
+                if not self._move_cursor(c, shard, expected, last):
+                    raise _Moved
+                self._add_events(c, events)
+                for ref, order in current.items():
+                    self._put_order(c, ref, order)
+        except (_Moved, IntegrityError):  # IntegrityError: two first cursor rows at once
+            return False
+        return True
+
+    @staticmethod
+    def _move_cursor(c: Connection, shard: int, expected: str, last: str) -> bool:
+        now = clock.now_ms()
+        if expected == START:
+            known = c.execute(select(cursors.c.last_entry_id)
+                              .where(cursors.c.shard == shard)).scalar_one_or_none()
+            if known is None:
+                c.execute(insert(cursors).values(shard=shard, last_entry_id=last,
+                                                  updated_at_ms=now))
+                return True
+        moved = c.execute(update(cursors)
+                          .where(cursors.c.shard == shard, cursors.c.last_entry_id == expected)
+                          .values(last_entry_id=last, updated_at_ms=now))
+        return moved.rowcount == 1
+
+    @staticmethod
+    def _add_events(c: Connection, events: Sequence[TrailEvent]) -> None:
+        """Insert the events not stored yet."""
+        if not events:
+            return
+        ids = [e.event_id for e in events]
+        have = set(c.execute(select(order_events.c.event_id)
+                             .where(order_events.c.event_id.in_(ids))).scalars())
+        new = []
+        for e in events:
+            if e.event_id in have:
+                continue
+            have.add(e.event_id)
+            ms, _, seq = e.entry_id.partition("-")
+            ev = e.event
+            new.append({"event_id": e.event_id, "shard": e.shard, "entry_ms": int(ms),
+                        "entry_seq": int(seq), "ref": e.ref, "type": ev.type.value,
+                        "version": ev.version, "at_ms": ev.at_ms, "actor": ev.actor,
+                        "from_state": ev.from_state, "to_state": ev.to_state,
+                        "payload": e.payload})
+        if new:
+            c.execute(insert(order_events), new)
+
+    @staticmethod
+    def _put_order(c: Connection, ref: str, order: Order | None) -> None:
+        """The order's rows as of `order` (None: only its event count), unless the store
+        has a newer version."""
+        events = int(c.execute(select(func.count()).select_from(order_events)
+                               .where(order_events.c.ref == ref)).scalar_one())
+        had = c.execute(select(orders.c.version).where(orders.c.ref == ref)).scalar_one_or_none()
+        if order is None or (had is not None and had > order.version):
+            c.execute(update(orders).where(orders.c.ref == ref).values(events=events))
+            return
+        for table in (order_lines, shipments, routing, orders):
+            c.execute(delete(table).where(table.c.ref == ref))
+        c.execute(insert(orders).values(rows.order_row(ref, order, events)))
+        if order.lines:
+            c.execute(insert(order_lines), rows.line_rows(ref, order))
+        if order.shipments:
+            c.execute(insert(shipments), rows.shipment_rows(ref, order))
+        c.execute(insert(routing).values(rows.routing_row(ref, order)))
+
+    # -- reads --------------------------------------------------------------------------
+    def get(self, ref: str) -> tuple[Order, int] | None:
+        """The order as last applied, and how many of its events the store has."""
+        with self.engine.connect() as c:
+            row = c.execute(select(orders.c.doc, orders.c.warehouses,
+                                   orders.c.reservation_state, orders.c.events)
+                            .where(orders.c.ref == ref)).one_or_none()
+        if row is None:
+            return None
+        return rows.order_of(row.doc, row.warehouses, row.reservation_state), row.events
+
+    def history(self, ref: str, offset: int, count: int) -> list[str]:
+        """The order's events as the stream carried them, oldest first."""
+        with self.engine.connect() as c:
+            return list(c.execute(
+                select(order_events.c.payload).where(order_events.c.ref == ref)
+                .order_by(order_events.c.entry_ms, order_events.c.entry_seq)
+                .offset(offset).limit(count)).scalars())
+
+    def event_count(self, ref: str) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(select(func.count()).select_from(order_events)
+                                 .where(order_events.c.ref == ref)).scalar_one())

@@ -1,0 +1,120 @@
+"""Redis access of the records follower: the order event streams read from a cursor the
+SQL store keeps, the `records` group moved forward as the watermark of what SQL has, and
+the lease that lets one replica follow at a time.
+
+    rsv:{N}:olog                the shard's order event stream (storage/orders.py); the
+                                group `records` marks what the records store has applied
+    rsv:{0}:records:lease       string the replica following the streams (TTL: the lease)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+from redis.exceptions import ResponseError
+
+from reservation.storage import keys
+from reservation.storage.store import Store, redis_errors
+from reservation.storage.writeback import WriteBackStore
+
+GROUP = "records"
+"""The order event streams' consumer group of the records store. It is never read from
+(the store's own cursor says what is applied); its last-delivered id is moved forward
+after each commit, so trimming keeps what the store has not applied yet."""
+
+# Forward only: a slower replica that committed nothing must not move the mark back.
+# The group is created at the id when it is missing (a flushed Redis).
+_MARK = """
+local stream, group, id = KEYS[1], ARGV[1], ARGV[2]
+local function parts(x)
+  local ms, seq = string.match(x, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local last = nil
+if redis.call('EXISTS', stream) == 1 then
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    local t = {}
+    for i = 1, #g, 2 do t[g[i]] = g[i + 1] end
+    if t['name'] == group then last = t['last-delivered-id'] end
+  end
+end
+if last == nil then
+  redis.call('XGROUP', 'CREATE', stream, group, id, 'MKSTREAM')
+  return 1
+end
+local lm, ls = parts(last)
+local nm, ns = parts(id)
+if nm > lm or (nm == lm and ns > ls) then
+  redis.call('XGROUP', 'SETID', stream, group, id)
+  return 1
+end
+return 0
+"""
+
+_LEASE = """
+local held = redis.call('GET', KEYS[1])
+if held == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if held == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+def lease_key() -> str:
+    return f"{keys.prefix(0)}records:lease"
+
+
+class RecordStreams:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.settings = store.settings
+        self.streams = WriteBackStore(store, keys.ORDER_EVENTS)
+
+    def stream(self, shard: int) -> str:
+        return keys.write_back(shard, keys.ORDER_EVENTS)
+
+    async def ensure_group(self) -> None:
+        """The group on every shard stream, from id 0, unless it exists: from then on
+        trimming keeps every entry the store has not applied."""
+        await self.streams.ensure_groups([GROUP])
+
+    async def after(self, shard: int, entry_id: str,
+                    count: int) -> list[tuple[str, dict[str, str]]]:
+        """Entries of the shard's stream after entry_id (exclusive), oldest first."""
+        with redis_errors():
+            rows = cast(Sequence[tuple[str, dict[str, str]]], await self.store.client.xrange(
+                self.stream(shard), min=f"({entry_id}", max="+", count=count))
+        return [(entry_id_, dict(fields)) for entry_id_, fields in rows]
+
+    async def mark(self, shard: int, entry_id: str) -> None:
+        """The store has applied everything up to entry_id: move the group there, and
+        trim what no group needs any more."""
+        with redis_errors():
+            await self.store.client.eval(  # type: ignore[misc]
+                _MARK, 1, self.stream(shard), GROUP, entry_id)
+        await self.streams.ack(shard, GROUP, ())
+
+    async def marked(self, shard: int) -> str | None:
+        """The group's mark on the shard's stream (None: no group there)."""
+        with redis_errors():
+            try:
+                groups = await self.store.client.xinfo_groups(self.stream(shard))
+            except ResponseError:  # no stream yet
+                return None
+        for g in groups:
+            if g["name"] == GROUP:
+                return str(g["last-delivered-id"])
+        return None
+
+    async def lease(self, owner: str, ttl_ms: int) -> bool:
+        """Take or renew the following lease; False while another replica holds it."""
+        with redis_errors():
+            got = await self.store.client.eval(  # type: ignore[misc]
+                _LEASE, 1, lease_key(), owner, ttl_ms)
+        return bool(got)
