@@ -94,14 +94,15 @@ def _server_edge(me: str, other: str, where: str) -> str | None:
     return None
 
 
-def _violations() -> list[str]:
+def _violations(package: Path = PACKAGE) -> list[str]:
     found = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        rel = path.relative_to(ROOT)
+    root = package.parent
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(root)
         if rel.parts[1] == "v1" or len(rel.parts) == 2 and rel.name == "__init__.py":
             continue
         me = rel.with_suffix("").parts[1]
-        for line, module in _imports(path):
+        for line, module in _imports(path, root):
             other = _top(module)
             if other is None or other == me:
                 continue
@@ -165,11 +166,11 @@ def test_capability_edges_have_no_cycle() -> None:
     ("import reservation.server.app\n", "reservation.server.app"),
 ])
 def test_the_checker_sees_every_import_form(tmp_path: Path, source: str, expected: str) -> None:
-    """The checker itself: each form of import is seen (so an upward edge cannot hide)."""
-    fake = ROOT / "reservation" / "domain" / "_layer_probe.py"
+    """The checker itself: each form of import is seen (so an upward edge cannot hide).
+    The probe is a package of its own under tmp_path: written into the real tree it was
+    seen by the other checks running at the same time (pytest -n)."""
+    fake = tmp_path / "reservation" / "domain" / "_layer_probe.py"
+    fake.parent.mkdir(parents=True)
     fake.write_text(source)
-    try:
-        assert any(m == expected for _, m in _imports(fake))
-        assert any("reservation.domain imports" in v for v in _violations())
-    finally:
-        fake.unlink()
+    assert any(m == expected for _, m in _imports(fake, tmp_path))
+    assert any("reservation.domain imports" in v for v in _violations(tmp_path / "reservation"))

@@ -84,7 +84,8 @@ def test_one_scrape_sees_every_worker(tmp_path: Path) -> None:
                     rpb.GetStockRequest(sku="NO-SUCH"), timeout=10)
         # A worker counts a call as its handler ends, which may be a moment after the
         # client has the answer: wait for the counts (bounded), then demand them exact.
-        wait_for(lambda: _scrape(metrics_port).get("grpc_server_handled_total") == calls, 5)
+        wait_for(lambda: _scrape(metrics_port).get("grpc_server_handled_total") == calls,
+                 START_BOUND_S)
         totals = _scrape(metrics_port)
         assert totals["grpc_server_started_total"] == calls
         assert totals["grpc_server_handled_total"] == calls
