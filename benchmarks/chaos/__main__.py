@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import collections
 import datetime
+import os
 import platform
 import subprocess
 import sys
@@ -98,12 +99,15 @@ def commit() -> str:
 
 
 def report(results: Sequence[Result], argv: Sequence[str],
-           failovers: Sequence[failover.FailoverResult] = ()) -> str:
+           failovers: Sequence[failover.FailoverResult] = (),
+           load_start: float | None = None) -> str:
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = "" if load_start is None else (
+        f"; load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     head = [f"# Chaos run of {when}, commit {commit()}", "",
             (f"`python -m benchmarks.chaos {' '.join(argv)}` on {platform.node() or 'this box'}"
-             f" ({platform.python_version()}); Redis with appendonly yes, appendfsync always;"
-             f" {len(results)} seed(s). Faults are described in "
+             f" ({os.cpu_count()} cores, {platform.python_version()}{load}); Redis with "
+             f"appendonly yes, appendfsync always; {len(results)} seed(s). Faults are described in "
              "`benchmarks/chaos/faults.py`, checks in `benchmarks/chaos/checks.py`."), ""]
     body = [table(results)] if results else []
     bad = violations(results)
@@ -141,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "Cluster: kill; wait 0 and 1) after the seeds"))
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
+    load_start = os.getloadavg()[0]
     results = []
     failovers = []
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
@@ -162,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"failover {scenario}, wait {wait}: {'ok' if one.ok else 'VIOLATIONS'} "
                       f"({len(one.told.held)} holds, {one.lost} lost)", flush=True)
                 failovers.append(one)
-    text = report(results, sys.argv[1:] if argv is None else list(argv), failovers)
+    text = report(results, sys.argv[1:] if argv is None else list(argv), failovers,
+                  load_start)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
