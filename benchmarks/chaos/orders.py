@@ -109,18 +109,19 @@ class Life:
         return await self._send(f"resend {self.last.state}", self.last)
 
     async def _call(self, method: str, request: object) -> object | None:
-        """The answer; None when every try failed (unknown) or the hub refused (counted
-        in traffic.errors by the client)."""
+        """The answer; None when every try failed (unknown: counted as unanswered) or the
+        hub refused (recorded; counted in traffic.errors by the client)."""
         try:
-            return await self.client.call(method, request, self.traffic)
+            reply = await self.client.call(method, request, self.traffic)
         except grpc.aio.AioRpcError as exc:
             self.rec.refused.append(f"{method}: {exc.code().name} {exc.details()}")
             return None
+        self.rec.unanswered += reply is None
+        return reply
 
     async def _send(self, call: str, doc: opb.ChannelOrder) -> bool:
         reply = await self._call("SyncOrders", opb.SyncOrdersRequest(orders=[doc]))
         if reply is None:
-            self.rec.unanswered += 1
             return False
         [r] = reply.results  # type: ignore[attr-defined]
         if r.outcome == opb.SYNC_OUTCOME_REFUSED:
@@ -136,7 +137,6 @@ class Life:
         reply = await self._call("ReportShipment", opb.ReportShipmentRequest(
             key=self.rec.key, shipment=shipment, actor="wms"))
         if reply is None:
-            self.rec.unanswered += 1
             return False
         o = reply.order  # type: ignore[attr-defined]
         self._tell("shipment", reply.outcome, o.state, o.version)  # type: ignore[attr-defined]
