@@ -215,6 +215,11 @@ class Settings:
     postgresql://user@host/db (docs: concepts/records). Empty: with the embedded Redis, a
     SQLite file `records.sqlite3` in data_dir; with a Redis of your own, no records store
     (orders stay in Redis only, as before)."""
+    order_hot_window_ms: int = 7 * 24 * 60 * 60 * 1000
+    """With a records store: how long a closed order stays in Redis after it closed. Past
+    it, once the records store has its every event, its record and history leave Redis
+    (reads then answer from the store); the small keys that recognise a resent order
+    stay for order_retention_ms."""
     order_sla: str = ""
     """On-time targets per channel, 'channel=route_ms/ship_ms,...'; unlisted channels
     use 2 h to route and 4 h to ship after payment."""
@@ -438,6 +443,7 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("metrics_port", 0, 65535),
     ("order_retention_ms", 1000, 3650 * _DAY_MS),
     ("order_hold_ttl_ms", 100, 30 * _DAY_MS),
+    ("order_hot_window_ms", 0, 3650 * _DAY_MS),
     ("order_duplicate_window_ms", 0, 30 * _DAY_MS),
     ("order_late_route_ms", 1, 30 * _DAY_MS),
     ("order_future_skew_ms", 0, 365 * _DAY_MS),

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from reservation.ordersync import codec
 from reservation.ordersync.model import ChannelOrder
-from reservation.ordersync.plan import Plan
-from reservation.storage.orders import order_ref
+from reservation.ordersync.plan import Outcome, Plan
+from reservation.storage.orders import ARCHIVED, order_ref
 
 if TYPE_CHECKING:
     from reservation.ordersync.hub import OrderHub, SyncResult
@@ -46,7 +46,12 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
     recs = dict(zip(first, found.records))
     fresh: list[int] = []
     for i, claim in zip(first, found.claims):
-        if recs[i] is None:
+        rec = recs[i]
+        if rec is not None and rec[1] == ARCHIVED:  # closed, in the records store
+            results[i] = SyncResult(Outcome.UNCHANGED, None)
+            recs[i] = None
+            continue
+        if rec is None:
             if claim is not None and claim != anchors[i]:
                 slow.append(i)
             else:

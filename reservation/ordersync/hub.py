@@ -38,7 +38,7 @@ from reservation.ordersync.states import OrderState
 from reservation.routing.service import today
 from reservation.settings import Settings
 from reservation.storage import keys
-from reservation.storage.orders import OrderStore, order_ref
+from reservation.storage.orders import ARCHIVED, OrderStore, order_ref
 from reservation.storage.replies import OpReply
 from reservation.storage.store import Store
 from reservation.writeback import WriteBack  # before storage.writeback (import cycle)
@@ -72,6 +72,10 @@ def plan_sync(current: Order | None, co: ChannelOrder, dups: list[str], now: int
     except REFUSALS as exc:
         return SyncResult(Outcome.REFUSED, current, refused=exc)
     return SyncResult(p, current) if isinstance(p, Outcome) else p
+
+
+class Archived(FailedPrecondition):
+    """The order is closed and left Redis for the records store: it changes no more."""
 
 
 class _Retry(Exception):
@@ -108,10 +112,18 @@ class OrderHub:
         if shard is None:
             return None
         rec = await self.orders.read(shard, ref)
+        if rec is not None and rec[1] == ARCHIVED:
+            raise Archived(f"order {ref} is closed and kept in the records store: it "
+                           "changes no more")
         return None if rec is None else (shard, codec.decode(rec[1]))
 
     async def get(self, channel: str, shop: str, order_id: str) -> Order:
-        found = await self._load(order_ref(channel, shop, order_id))
+        """The order as Redis has it (NotFound also when it left for the records store:
+        reservation/records/reads.py answers from there)."""
+        try:
+            found = await self._load(order_ref(channel, shop, order_id))
+        except Archived:
+            found = None
         if found is None:
             raise NotFound(f"order {channel}/{shop}/{order_id} not found")
         return await self._with_holds(found[1])
@@ -323,7 +335,10 @@ class OrderHub:
         ref = order_ref(*co.key)
         gens: dict[str, int] = {}
         for _ in range(ATTEMPTS):
-            found = await self._load(ref)
+            try:
+                found = await self._load(ref)
+            except Archived:  # a closed order resent: nothing can change it
+                return SyncResult(Outcome.UNCHANGED, None)
             current = found[1] if found else None
             dups = [] if current else await self._duplicates(ref, co)
             if current is None and routed is None:

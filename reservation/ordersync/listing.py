@@ -11,6 +11,7 @@ from reservation.errors import InvalidArgument
 from reservation.ordersync import codec
 from reservation.ordersync.model import Order
 from reservation.ordersync.states import OrderState
+from reservation.storage.orders import ARCHIVED
 
 if TYPE_CHECKING:
     from reservation.ordersync.hub import OrderHub
@@ -37,7 +38,13 @@ class Page:
     next_token: str
 
 
-def _cursor(token: str) -> tuple[int, str]:
+def token(position: tuple[int, str]) -> str:
+    """The page token of a position (created ms, ref)."""
+    return f"{position[0]}:{position[1]}"
+
+
+def cursor(token: str) -> tuple[int, str]:
+    """The position a page token names ((-1, '') for none)."""
     if not token:
         return (-1, "")
     score, sep, ref = token.partition(":")
@@ -55,7 +62,7 @@ async def list_orders(hub: OrderHub, q: Query) -> Page:
     if not 0 <= q.page_size <= PAGE_MAX:
         raise InvalidArgument("page_size", f"must be between 0 and {PAGE_MAX}")
     size = q.page_size or PAGE_DEFAULT
-    after = _cursor(q.page_token)
+    after = cursor(q.page_token)
     low, high = q.created_from_ms, (q.created_to_ms - 1 if q.created_to_ms else FOREVER_MS)
     shards = hub.settings.shards
     out: list[Order] = []
@@ -74,7 +81,7 @@ async def list_orders(hub: OrderHub, q: Query) -> Page:
         rows = await hub.orders.read_many([(s, ref) for _, ref, s in candidates])
         for (score, ref, _), row in zip(candidates, rows):
             after = (score, ref)
-            if row is None:
+            if row is None or row[1] == ARCHIVED:  # archived: records/reads.py lists it
                 continue
             order = codec.decode(row[1])
             if not _matches(order, q):
@@ -84,5 +91,5 @@ async def list_orders(hub: OrderHub, q: Query) -> Page:
                 continue
             out.append(order)
             if len(out) == size:
-                return Page(out, f"{after[0]}:{after[1]}")
-    return Page(out, f"{after[0]}:{after[1]}")
+                return Page(out, token(after))
+    return Page(out, token(after))

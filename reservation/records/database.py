@@ -18,13 +18,20 @@ class RecordsStartupError(StartupError):
     """The records store cannot be opened or migrated: one line naming the setting."""
 
 
+def first_line(exc: BaseException) -> str:
+    """A database error in one line (SQLAlchemy's run to several, with the SQL)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     # WAL: readers (GetOrder from SQL) do not wait for the follower's transaction;
     # busy_timeout: two writers (replicas sharing a file) wait instead of failing at once.
+    # Foreign keys stay SQLite's default, off: a migration that rebuilds `orders` (SQLite
+    # alters a table by copying it) would otherwise cascade-delete its lines; the store
+    # deletes an order's rows itself.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 
@@ -47,8 +54,7 @@ def open_records(url: str) -> Engine:
         migrate.upgrade(engine)
     except (SQLAlchemyError, OSError) as exc:
         engine.dispose()
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RecordsStartupError(
             f"cannot open the records store {redacted_url(url)!r} "
-            f"(RESERVATION_RECORDS_URL): {first}") from None
+            f"(RESERVATION_RECORDS_URL): {first_line(exc)}") from None
     return engine

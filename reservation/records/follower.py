@@ -29,6 +29,7 @@ from reservation.logs import Throttled
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.hub import AUDIT_GROUP, OrderHub, parse_event
 from reservation.ordersync.model import Order
+from reservation.records.database import first_line
 from reservation.records.store import Records, TrailEvent
 from reservation.storage.orders import order_ref
 from reservation.storage.records import RecordStreams
@@ -123,6 +124,5 @@ class Follower:
                 trouble.warning("records follower: redis unavailable: %s", exc)
                 await asyncio.sleep(1)
             except SQLAlchemyError as exc:
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                trouble.warning("records follower: the records store failed: %s", first)
+                trouble.warning("records follower: the records store failed: %s", first_line(exc))
                 await asyncio.sleep(1)

@@ -54,6 +54,12 @@ def head() -> str:
     return found
 
 
+def revisions() -> list[str]:
+    """Every revision, oldest first."""
+    scripts = ScriptDirectory.from_config(_config())
+    return [r.revision for r in reversed(list(scripts.walk_revisions()))]
+
+
 def script(url: str, revision: str = "head") -> str:
     """The SQL that upgrading an empty store to `revision` runs, without connecting (for
     a DBA to read first)."""

@@ -52,6 +52,8 @@ orders = Table(
     Column("updated_at_ms", BigInteger, nullable=False),
     Column("closed_at_ms", BigInteger, nullable=True,
            comment="when it reached a terminal state (NULL while open)"),
+    Column("evicted_at_ms", BigInteger, nullable=True,
+           comment="when its record and history left Redis (NULL: Redis has them)"),
     Column("events", Integer, nullable=False,
            comment="audit events of the order applied so far (its Redis history's length "
                    "once the record is caught up)"),
@@ -63,6 +65,7 @@ Index("orders_created", orders.c.created_at_ms, orders.c.ref)
 Index("orders_state", orders.c.state, orders.c.created_at_ms)
 Index("orders_warehouse", orders.c.warehouse, orders.c.created_at_ms)
 Index("orders_buyer", orders.c.buyer_hash, orders.c.created_at_ms)
+Index("orders_closed", orders.c.closed_at_ms)  # what eviction looks for
 
 
 

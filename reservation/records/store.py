@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reservation import clock
@@ -40,6 +40,17 @@ class TrailEvent:
     ref: str
     event: OrderEvent
     payload: str
+
+
+@dataclass(frozen=True)
+class Filter:
+    """What ListOrders asks for (empty: any); created times inclusive."""
+
+    channel: str = ""
+    state: str = ""
+    warehouse: str = ""
+    created_from_ms: int = 0
+    created_to_ms: int = 2**53
 
 
 class _Moved(Exception):
@@ -150,7 +161,53 @@ class Records:
                 .order_by(order_events.c.entry_ms, order_events.c.entry_seq)
                 .offset(offset).limit(count)).scalars())
 
+    def closed_page(self, where: Filter, after: tuple[int, str],
+                    count: int) -> list[tuple[str, Order]]:
+        """Closed orders matching `where`, by (created ms, ref) past `after`, at most
+        count, each with its ref."""
+        q = (select(orders.c.ref, orders.c.doc, orders.c.warehouses,
+                    orders.c.reservation_state)
+             .where(orders.c.closed_at_ms.is_not(None), _after(after),
+                    orders.c.created_at_ms >= where.created_from_ms,
+                    orders.c.created_at_ms <= where.created_to_ms)
+             .order_by(orders.c.created_at_ms, orders.c.ref).limit(count))
+        if where.channel:
+            q = q.where(orders.c.channel == where.channel)
+        if where.state:
+            q = q.where(orders.c.state == where.state)
+        if where.warehouse:
+            # Any warehouse holding its stock, as ListOrders from Redis (the list is
+            # comma-separated; the comma on each side makes the match exact).
+            listed = "," + orders.c.warehouses + ","
+            q = q.where(listed.contains(f",{where.warehouse},", autoescape=True))
+        with self.engine.connect() as c:
+            return [(r.ref, rows.order_of(r.doc, r.warehouses, r.reservation_state))
+                    for r in c.execute(q)]
+
+    # -- eviction -----------------------------------------------------------------------
+    def closed_before(self, cutoff_ms: int, count: int) -> list[tuple[str, int, int]]:
+        """Orders closed before cutoff whose record is still in Redis, oldest first:
+        (ref, version, events applied) each."""
+        with self.engine.connect() as c:
+            return [(r.ref, r.version, r.events) for r in c.execute(
+                select(orders.c.ref, orders.c.version, orders.c.events)
+                .where(orders.c.closed_at_ms < cutoff_ms, orders.c.evicted_at_ms.is_(None))
+                .order_by(orders.c.closed_at_ms).limit(count))]
+
+    def mark_evicted(self, refs: Sequence[str], at_ms: int) -> None:
+        if refs:
+            with self.engine.begin() as c:
+                c.execute(update(orders).where(orders.c.ref.in_(refs))
+                          .values(evicted_at_ms=at_ms))
+
     def event_count(self, ref: str) -> int:
         with self.engine.connect() as c:
             return int(c.execute(select(func.count()).select_from(order_events)
                                  .where(order_events.c.ref == ref)).scalar_one())
+
+
+def _after(after: tuple[int, str]):  # type: ignore[no-untyped-def]
+    """Rows past a (created ms, ref) position, in the order ListOrders pages by."""
+    created, ref = after
+    return or_(orders.c.created_at_ms > created,
+               and_(orders.c.created_at_ms == created, orders.c.ref > ref))

@@ -31,7 +31,9 @@ from reservation.ordersync.routes import RoutingRouter
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
 from reservation.records.database import open_records
+from reservation.records.eviction import Evictor
 from reservation.records.follower import Follower
+from reservation.records.reads import OrderReads
 from reservation.records.store import Records
 from reservation.reserving.recovery import Recovery
 from reservation.reserving.reservations import Reservations
@@ -255,7 +257,8 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
                  inventory: Inventory,
                  health_servicer: health.aio.HealthServicer,
                  orders: OrderHub | None = None,
-                 routing: Routing | None = None) -> grpc.aio.Server:
+                 routing: Routing | None = None,
+                 records: Records | None = None) -> grpc.aio.Server:
     server = grpc.aio.server(
         # The first is outermost: errors the auth check raises are mapped too.
         interceptors=interceptors(settings),
@@ -279,7 +282,7 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
     orders = orders or OrderHub(reservations.store, settings, RoutingRouter(routing))
     interception = Interception(reservations.store, settings, orders)
     order_service_pb2_grpc.add_OrderServiceServicer_to_server(
-        OrderServicer(orders, interception), server)
+        OrderServicer(orders, interception, OrderReads(orders, records)), server)
     interception_service_pb2_grpc.add_InterceptionServiceServicer_to_server(
         InterceptionServicer(interception), server)
     routing_service_pb2_grpc.add_RoutingServiceServicer_to_server(
@@ -338,15 +341,16 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     orders = OrderHub(store, settings, RoutingRouter(routing))
     await orders.start()  # its event groups exist before the first ack trims
     follower = None
-    if records is not None:
-        follower = Follower(orders, Records(records))
+    kept = None if records is None else Records(records)
+    if kept is not None:
+        follower = Follower(orders, kept)
         await follower.start()  # likewise its group
     reservations = Reservations(store, settings)
     sales = Sales(store, settings)
     inventory = Inventory(store, settings)
     health_servicer = health.aio.HealthServicer()
     server = build_server(settings, reservations, sales, inventory, health_servicer, orders,
-                          routing)
+                          routing, kept)
     try:
         tls = server_files(settings)
     except (OSError, ValueError) as exc:
@@ -384,8 +388,10 @@ async def start_app(settings: Settings, redis_url: str | None = None,
         # Safety stock, breaker closing and their alerts (one replica per shard and period).
         app._tasks.append(asyncio.create_task(app.guard.run(), name="guard"))  # type: ignore[union-attr]
         app._tasks.append(asyncio.create_task(app._watch_health(), name="health"))
-        if follower is not None:
+        if follower is not None and kept is not None:
             app._tasks.append(asyncio.create_task(follower.run(), name="records"))
+            app._tasks.append(asyncio.create_task(Evictor(orders, kept).run(),
+                                                  name="records-eviction"))
     return app
 
 

@@ -3,7 +3,10 @@ duplicate suspicion, records, history and the per-shard order index.
 
     rsv:{H}:oloc:<ref>           string the shard holding the order's record, H = shard of
                                         the ref (TTL: order retention, renewed on writes)
-    rsv:{N}:ord:<ref>            hash   v (version), doc (the order as JSON)
+    rsv:{N}:ord:<ref>            hash   v (version), doc (the order as JSON); once the
+                                        records store has a closed order past the hot
+                                        window: v and gone only (archive(): its doc,
+                                        history and index entry leave, same TTL)
     rsv:{N}:ohist:<ref>          list   the order's events, oldest first (same TTL)
     rsv:{N}:oidx                 zset   refs of shard N by created ms (trimmed by score)
     rsv:{N}:olog                 stream the shard's order events (pulled by the audit and
@@ -67,6 +70,26 @@ def duplicates(buyer_hash: str, address_key: str, shards: int) -> str:
     p = pair(buyer_hash, address_key)
     return f"{keys.prefix(keys.shard_of(p, shards))}odup:{p}"
 
+
+ARCHIVED = ""
+"""The document read for an order whose record left Redis for the records store."""
+
+# KEYS: record, history, shard index; ARGV: ref, the version and history length the
+# records store has. Only when Redis's record is exactly that (nothing happened since
+# the store applied its last event) do the document, history and index entry go; the
+# version is bumped so a writer that read the order before cannot write it back.
+_ARCHIVE = """
+local v = redis.call('HGET', KEYS[1], 'v')
+if v == false or redis.call('HEXISTS', KEYS[1], 'doc') == 0 then return 'gone' end
+if v ~= ARGV[2] or redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[3]) then
+  return 'changed'
+end
+redis.call('HDEL', KEYS[1], 'doc')
+redis.call('HSET', KEYS[1], 'v', tonumber(v) + 1, 'gone', '1')
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 'archived'
+"""
 
 _SET_NX_GET = ("local old = redis.call('GET', KEYS[1]) if old then return old end "
                "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return false")
@@ -153,7 +176,24 @@ class OrderStore:
     async def read(self, shard: int, ref: str) -> tuple[int, str] | None:
         with redis_errors():
             v, doc = await self.store.client.hmget(record(shard, ref), "v", "doc")
-        return None if v is None else (int(v), doc)
+        return None if v is None else (int(v), doc or ARCHIVED)
+
+    async def exists(self, ref: str) -> bool:
+        """Whether Redis has the order's record (its locator may outlive it)."""
+        shard = await self.locate(ref, None)
+        if shard is None:
+            return False
+        with redis_errors():
+            return bool(await self.store.client.hexists(record(shard, ref), "doc"))
+
+    async def archive(self, shard: int, ref: str, version: int, events: int) -> str:
+        """The order's document, history and index entry leave Redis if its record is
+        at `version` with `events` events (what the records store has): 'archived';
+        'changed' when it is not; 'gone' when there was nothing to archive."""
+        with redis_errors():
+            return str(await self.store.client.eval(  # type: ignore[misc]
+                _ARCHIVE, 3, record(shard, ref), history(shard, ref), index(shard), ref,
+                version, events))
 
     async def read_many(self, pairs: Sequence[tuple[int, str]]) -> list[tuple[int, str] | None]:
         if not pairs:
@@ -163,7 +203,7 @@ class OrderStore:
                 for shard, ref in pairs:
                     pipe.hmget(record(shard, ref), "v", "doc")
                 rows = await pipe.execute()
-        return [None if v is None else (int(v), doc) for v, doc in rows]
+        return [None if v is None else (int(v), doc or ARCHIVED) for v, doc in rows]
 
     async def history(self, shard: int, ref: str, start: int, count: int) -> list[str]:
         with redis_errors():
@@ -252,7 +292,7 @@ class OrderStore:
         for shard, (records, claimed, near) in zip(shards, answers, strict=True):
             a = asks[shard]
             for k, (v, doc) in zip(a.reads, records, strict=True):
-                out.records[k] = None if v is None else (int(v), doc)
+                out.records[k] = None if v is None else (int(v), doc or ARCHIVED)
             for k, c in zip(a.claims, claimed, strict=True):
                 out.claims[k] = None if c is None else int(c)
             for k, refs in zip(a.dups, near, strict=True):

@@ -8,85 +8,35 @@ gRPC, never from the tables the follower wrote."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 from sqlalchemy import func, select
 
-from reservation.ordersync.hub import OrderHub
 from reservation.records.follower import Follower
 from reservation.records.schema import order_events, order_lines, orders, shipments
 from reservation.records.store import Records
-from reservation.server.app import App, start_app
+from reservation.server.app import App
 from reservation.server.convert_orders import to_order
 from reservation.storage.orders import order_ref
 from reservation.storage.records import RecordStreams
-from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc
-from tests.conftest import Stubs, test_settings
-from tests.helpers import channel_order, get_order, history, key, load, move, sync, wait_until
+from tests.conftest import Stubs
+from tests.helpers import get_order, history, load, move, wait_until
+from tests.records.helpers import (
+    WALKED,
+    engine_of,
+    follower_of,
+    hub_of,
+    redis_history,
+    walk,
+)
 
 ORDERS = ("A1", "A2", "A3", "A4")
 
 
-@pytest.fixture
-async def quiet_app(redis_url: str, records_url: str) -> AsyncIterator[App]:
-    """The server with a records store and no background work: the tests drive the
-    follower themselves."""
-    app = await start_app(test_settings(redis_url, records_url=records_url), background=False)
-    yield app
-    await app.stop(grace=0)
-
-
-@pytest.fixture
-async def order_stub(quiet_app: App) -> AsyncIterator[order_service_pb2_grpc.OrderServiceStub]:
-    async with grpc.aio.insecure_channel(quiet_app.target) as channel:
-        await load(Stubs(channel), ("SKU-1", "WH-A", 50), ("SKU-2", "WH-B", 50))
-        yield order_service_pb2_grpc.OrderServiceStub(channel)
-
-
-async def _walk(stub: order_service_pb2_grpc.OrderServiceStub) -> None:
-    """Orders in different states: paid and shipped with a tracking number, pending,
-    cancelled and closed, two lines and held for review (A4 has A1's phone and address
-    on another channel: a suspected duplicate)."""
-    await sync(stub, channel_order("A1", "PAID", ("SKU-1", 2)),
-               channel_order("A2", "PENDING_PAYMENT", ("SKU-2", 1)),
-               channel_order("A3", "PENDING_PAYMENT", ("SKU-1", 1)),
-               channel_order("A4", "PAID", ("SKU-1", 1), ("SKU-2", 3), channel="pdd"))
-    await stub.ReportShipment(opb.ReportShipmentRequest(
-        key=key("A1"), shipment=opb.Shipment(carrier="SF", tracking_number="SF-7001")),
-        timeout=10)
-    await move(stub, "A3", "CANCELLED")
-    await move(stub, "A3", "CLOSED")
-
-
-def _engine(app: App):  # type: ignore[no-untyped-def]
-    assert app.records is not None
-    return app.records
-
-
-def _follower(app: App) -> Follower:
-    assert app.follower is not None
-    return app.follower
-
-
-def _hub(app: App) -> OrderHub:
-    assert app.orders is not None
-    return app.orders
-
-
-async def _redis_history(app: App, oid: str, channel: str = "jd") -> list[str]:
-    hub = _hub(app)
-    ref = order_ref(channel, "shop-1", oid)
-    shard = await hub.orders.locate(ref, None)
-    assert shard is not None
-    return await hub.orders.history(shard, ref, 0, 10_000)
-
-
-async def _check_matches_the_hub(app: App, stub: order_service_pb2_grpc.OrderServiceStub) -> None:
-    records = Records(_engine(app))
-    for oid, channel in (("A1", "jd"), ("A2", "jd"), ("A3", "jd"), ("A4", "pdd")):
+async def _check_matches_thehub_of(app: App, stub: order_service_pb2_grpc.OrderServiceStub) -> None:
+    records = Records(engine_of(app))
+    for oid, channel in WALKED:
         ref = order_ref(channel, "shop-1", oid)
         found = await asyncio.to_thread(records.get, ref)
         assert found is not None, ref
@@ -94,16 +44,16 @@ async def _check_matches_the_hub(app: App, stub: order_service_pb2_grpc.OrderSer
         # Field by field: the whole Order message GetOrder answers.
         assert to_order(order) == await get_order(stub, oid, channel=channel)
         kept = await asyncio.to_thread(records.history, ref, 0, 10_000)
-        assert kept == await _redis_history(app, oid, channel)
+        assert kept == await redis_history(app, oid, channel)
         assert events == len(kept) == len(await history(stub, oid, channel=channel))
 
 
 async def test_events_in_rows_match_get_order_field_by_field(quiet_app: App, order_stub) -> None:
-    await _walk(order_stub)
-    passed = await _follower(quiet_app).catch_up()
+    await walk(order_stub)
+    passed = await follower_of(quiet_app).catch_up()
     assert passed > 0
-    await _check_matches_the_hub(quiet_app, order_stub)
-    engine = _engine(quiet_app)
+    await _check_matches_thehub_of(quiet_app, order_stub)
+    engine = engine_of(quiet_app)
     with engine.connect() as c:
         rows = {r.order_id: r for r in c.execute(select(orders))}
         # What the test sent: 2 x 19.99, and 1 x 19.99 + 3 x 19.99, in integer cents.
@@ -126,7 +76,7 @@ async def test_events_in_rows_match_get_order_field_by_field(quiet_app: App, ord
 
 async def test_a_crash_between_commit_and_mark_applies_nothing_twice(
         quiet_app: App, order_stub) -> None:
-    await _walk(order_stub)
+    await walk(order_stub)
 
     class Crash(Exception):
         pass
@@ -135,23 +85,23 @@ async def test_a_crash_between_commit_and_mark_applies_nothing_twice(
         async def committed(self, shard: int, last: str) -> None:
             raise Crash  # the process dies after the SQL commit, before Redis hears of it
 
-    crashing = CrashingFollower(_hub(quiet_app), Records(_engine(quiet_app)))
+    crashing = CrashingFollower(hub_of(quiet_app), Records(engine_of(quiet_app)))
     with pytest.raises(Crash):
         await crashing.catch_up()
     # More changes while it is down, then a fresh follower (a restarted process).
     await move(order_stub, "A2", "CANCELLED")
-    await _follower(quiet_app).catch_up()
-    await _check_matches_the_hub(quiet_app, order_stub)
-    with _engine(quiet_app).connect() as c:
+    await follower_of(quiet_app).catch_up()
+    await _check_matches_thehub_of(quiet_app, order_stub)
+    with engine_of(quiet_app).connect() as c:
         total = c.execute(select(func.count()).select_from(order_events)).scalar_one()
         distinct = c.execute(select(func.count(func.distinct(order_events.c.event_id)))
                              ).scalar_one()
-    expected = sum([len(await _redis_history(quiet_app, oid)) for oid in ("A1", "A2", "A3")])
-    expected += len(await _redis_history(quiet_app, "A4", "pdd"))
+    expected = sum([len(await redis_history(quiet_app, oid)) for oid in ("A1", "A2", "A3")])
+    expected += len(await redis_history(quiet_app, "A4", "pdd"))
     assert total == distinct == expected
     # The group's mark caught up with the store's cursor on every shard.
-    streams = RecordStreams(_hub(quiet_app).store)
-    records = Records(_engine(quiet_app))
+    streams = RecordStreams(hub_of(quiet_app).store)
+    records = Records(engine_of(quiet_app))
     for shard in range(quiet_app.settings.shards):
         cursor = await asyncio.to_thread(records.cursor, shard)
         if cursor != "0-0":
@@ -159,26 +109,26 @@ async def test_a_crash_between_commit_and_mark_applies_nothing_twice(
 
 
 async def test_two_followers_at_once_apply_each_event_once(quiet_app: App, order_stub) -> None:
-    await _walk(order_stub)
-    other = Follower(_hub(quiet_app), Records(_engine(quiet_app)), batch=2)
-    await asyncio.gather(_follower(quiet_app).catch_up(), other.catch_up())
-    await _check_matches_the_hub(quiet_app, order_stub)
+    await walk(order_stub)
+    other = Follower(hub_of(quiet_app), Records(engine_of(quiet_app)), batch=2)
+    await asyncio.gather(follower_of(quiet_app).catch_up(), other.catch_up())
+    await _check_matches_thehub_of(quiet_app, order_stub)
 
 
 async def test_the_stream_keeps_what_the_store_has_not_applied(quiet_app: App,
                                                                order_stub) -> None:
     """The audit consumer acknowledging everything does not trim entries past the
     records group's mark; once the store has them, they go."""
-    await _walk(order_stub)
-    events = _hub(quiet_app).events
+    await walk(order_stub)
+    events = hub_of(quiet_app).events
     while (batch := await events.pull("audit", "auditor", 100, 0)).events:
         await events.ack(batch.batch_id)
-    client = _hub(quiet_app).store.client
-    streams = RecordStreams(_hub(quiet_app).store)
+    client = hub_of(quiet_app).store.client
+    streams = RecordStreams(hub_of(quiet_app).store)
     lengths = [await client.xlen(streams.stream(s)) for s in range(quiet_app.settings.shards)]
     assert sum(lengths) > 0
-    await _follower(quiet_app).catch_up()
-    await _check_matches_the_hub(quiet_app, order_stub)
+    await follower_of(quiet_app).catch_up()
+    await _check_matches_thehub_of(quiet_app, order_stub)
     lengths = [await client.xlen(streams.stream(s)) for s in range(quiet_app.settings.shards)]
     assert sum(lengths) == 0
 
@@ -191,16 +141,16 @@ def settings_overrides(sqlite_records_url: str) -> dict[str, str]:
 async def test_serve_follows_in_the_background(app: App, stubs: Stubs) -> None:
     await load(stubs, ("SKU-1", "WH-A", 50), ("SKU-2", "WH-B", 50))
     stub = order_service_pb2_grpc.OrderServiceStub(stubs.channel)
-    await _walk(stub)
-    records = Records(_engine(app))
+    await walk(stub)
+    records = Records(engine_of(app))
 
     async def behind() -> list[str]:
         late = []
-        for oid, channel in (("A1", "jd"), ("A2", "jd"), ("A3", "jd"), ("A4", "pdd")):
+        for oid, channel in WALKED:
             found = await asyncio.to_thread(records.get, order_ref(channel, "shop-1", oid))
-            if found is None or found[1] != len(await _redis_history(app, oid, channel)):
+            if found is None or found[1] != len(await redis_history(app, oid, channel)):
                 late.append(oid)
         return late
 
     await wait_until(behind, lambda late: not late, "every order in the records store")
-    await _check_matches_the_hub(app, stub)
+    await _check_matches_thehub_of(app, stub)

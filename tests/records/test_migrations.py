@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy import Engine, func, insert, inspect, select
 
 from reservation.records import migrate
 from reservation.records.database import engine_for, open_records
@@ -21,7 +21,7 @@ TABLES = {"orders", "order_lines", "order_shipments", "order_routing", "order_ev
 INDEXED = {("orders", ("channel", "created_at_ms", "ref")), ("orders", ("state", "created_at_ms")),
            ("orders", ("warehouse", "created_at_ms")),
            ("orders", ("buyer_hash", "created_at_ms")),
-           ("order_shipments", ("tracking_number",))}
+           ("order_shipments", ("tracking_number",)), ("orders", ("closed_at_ms",))}
 
 
 @pytest.fixture
@@ -104,6 +104,23 @@ def test_up_and_down_on_a_filled_database(engine: Engine) -> None:
     migrate.upgrade(engine)
     with engine.connect() as c:
         assert c.execute(select(metadata.tables["orders"].c.ref)).all() == []
+
+
+def test_down_one_revision_keeps_the_rows_of_the_one_before(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    _fill(engine)
+    revisions = migrate.revisions()
+    for down_to in reversed(revisions[:-1]):
+        migrate.downgrade(engine, down_to)
+        assert migrate.current(engine) == down_to
+        with engine.connect() as c:
+            for table in TABLES:
+                assert c.execute(select(func.count()).select_from(
+                    metadata.tables[table])).scalar_one() == 1, (down_to, table)
+    migrate.upgrade(engine)
+    with engine.connect() as c:
+        row = c.execute(select(metadata.tables["orders"])).one()
+    assert (row.total_cents, row.evicted_at_ms) == (1999, None)
 
 
 def test_opening_the_store_migrates_it(records_url: str) -> None:

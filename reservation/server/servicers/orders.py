@@ -25,6 +25,7 @@ from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.fulfilment import Fulfilment
 from reservation.ordersync.hub import OrderHub, SyncResult
 from reservation.ordersync.model import ChannelOrder
+from reservation.records.reads import OrderReads
 from reservation.server import convert
 from reservation.server import convert_orders as co
 from reservation.server.metrics import recorder
@@ -35,8 +36,12 @@ HISTORY_MAX = 1000
 
 
 class OrderServicer(pb_grpc.OrderServiceServicer):
-    def __init__(self, hub: OrderHub, interception: Interception | None = None) -> None:
+    def __init__(self, hub: OrderHub, interception: Interception | None = None,
+                 reads: OrderReads | None = None) -> None:
         self.hub = hub
+        self.reads = reads or OrderReads(hub)
+        """GetOrder, GetOrderHistory and ListOrders: Redis, or the records store for an
+        order that left Redis."""
         self.interception = interception
         self.settings = hub.settings
         self.fulfilment = Fulfilment(hub)
@@ -89,7 +94,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
 
     async def GetOrder(self, request: pb.GetOrderRequest,
                        context: grpc.aio.ServicerContext) -> pb.GetOrderResponse:
-        order = await self.hub.get(*self._key(request.key))
+        order = await self.reads.get(*self._key(request.key))
         return pb.GetOrderResponse(order=co.to_order(order))
 
     async def GetOrderHistory(self, request: pb.GetOrderHistoryRequest,
@@ -99,7 +104,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             raise InvalidArgument("offset", "must not be negative")
         if not 0 <= request.page_size <= HISTORY_MAX:
             raise InvalidArgument("page_size", f"must be between 0 and {HISTORY_MAX}")
-        events = await self.hub.history(*key, request.offset, request.page_size or HISTORY_MAX)
+        events = await self.reads.history(*key, request.offset, request.page_size or HISTORY_MAX)
         return pb.GetOrderHistoryResponse(events=[co.to_event(_disclosed(e)) for e in events])
 
     async def ListOrders(self, request: pb.ListOrdersRequest,
@@ -112,7 +117,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
             created_from_ms=convert.timestamp_ms(request.created_from),
             created_to_ms=convert.timestamp_ms(request.created_to),
             page_size=request.page_size, page_token=request.page_token)
-        page = await listing.list_orders(self.hub, query)
+        page = await self.reads.list_orders(query)
         return pb.ListOrdersResponse(orders=[co.to_order(o) for o in page.orders],
                                      next_page_token=page.next_token)
 
