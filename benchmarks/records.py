@@ -1,0 +1,263 @@
+"""The orders of record: what an order costs Redis by age, how far the records store
+lags behind the hub, and how fast ListOrders pages orders that live only in SQL.
+
+    python -m benchmarks.records [--orders 100000] [--rate 5000] [--seconds 20]
+                                 [--list-rows 1000000] [--db postgresql://...]
+
+Three parts, each on a private redis-server and the service in-process (no gRPC: the
+figures are the store's, not the transport's):
+
+1. Redis bytes per order by age: `used_memory` growth per order while open (PAID),
+   once closed within the hot window, and once evicted past it (the evictor's clock
+   moved 8 days on); and bytes per order event stream entry (MEMORY USAGE of the streams
+   over their entries, before the follower trims them).
+2. Read model lag: SyncOrders batches paced at `--rate` events per second for
+   `--seconds`, the follower running as in `serve`; per batch the time from the sync's
+   answer until the store has its last order at that version (p50, p99).
+3. ListOrders over `--list-rows` closed orders that live only in the store, for each
+   filter it takes (none, channel, state, warehouse), 200 pages each at random
+   positions: p50 and p99 per filter.
+
+Writes benchmarks/results/records.{json,md} (or --out STEM). Run it alone (the CPU lock,
+exclusively): the figures are times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from benchmarks import paths
+from reservation import clock
+from reservation.domain.models import StockItem
+from reservation.ordersync import codec, listing, validation
+from reservation.ordersync.model import Address, Line, Order, RawOrder
+from reservation.ordersync.states import OrderState
+from reservation.records.eviction import Evictor
+from reservation.records.reads import OrderReads
+from reservation.records.schema import orders as orders_table
+from reservation.records.store import Records
+from reservation.server.app import App, start_app
+from reservation.settings import Settings
+from reservation.storage.orders import order_ref
+from reservation.storage.redis_process import RedisProcess
+
+RESULTS = paths.ROOT / "benchmarks" / "results" / "records"
+CHANNELS = ("taobao", "jd", "pdd", "douyin", "wechat", "pos")
+SKUS = 64
+DAY_MS = 24 * 3600 * 1000
+
+
+def raw(n: int, tag: str, state: str) -> list[RawOrder]:
+    now = clock.now_ms()
+    return [RawOrder(channel=CHANNELS[i % len(CHANNELS)], shop="shop-1",
+                     order_id=f"{tag}-{i:07d}", state=state, raw_status=state.lower(),
+                     modified_at_ms=now - 1000, created_at_ms=now - 60_000 + i % 50_000,
+                     receiver_phone=f"139{i:08d}",
+                     address=Address("Zhejiang", "Hangzhou", "Xihu", f"{i} West Lake Rd"),
+                     lines=(Line(f"SKU-{i % SKUS:04d}", 1, 1999),), total_cents=1999)
+            for i in range(n)]
+
+
+async def _used(app: App) -> int:
+    return int((await app.store.client.info("memory"))["used_memory"])
+
+
+async def memory(app: App, n: int, batch: int) -> dict[str, Any]:
+    hub, follower = app.orders, app.follower
+    assert hub is not None and follower is not None and app.records is not None
+    base = await _used(app)
+    tag = uuid.uuid4().hex[:6]
+    cos = [validation.channel_order(o, app.settings) for o in raw(n, tag, "PAID")]
+    for k in range(0, n, batch):
+        await hub.sync(cos[k:k + batch])
+    open_b = (await _used(app) - base) / n
+    for co in cos:
+        await hub.transition(co.channel, co.shop, co.order_id, OrderState.CANCELLED, "operator:bench", "bench")
+        await hub.transition(co.channel, co.shop, co.order_id, OrderState.CLOSED, "operator:bench", "bench")
+    entries = sizes = 0
+    for shard in range(app.settings.shards):
+        stream = follower.streams.stream(shard)
+        entries += int(await app.store.client.xlen(stream))
+        sizes += int(await app.store.client.memory_usage(stream, samples=0) or 0)
+    await follower.catch_up()
+    closed_b = (await _used(app) - base) / n
+    later = Evictor(hub, Records(app.records), clock=lambda: clock.now_ms() + 8 * DAY_MS)
+    await later.evict_all()
+    past_b = (await _used(app) - base) / n
+    return {"orders": n, "open_bytes": round(open_b), "closed_in_window_bytes": round(closed_b),
+            "past_window_bytes": round(past_b),
+            "stream_entry_bytes": round(sizes / entries) if entries else 0}
+
+
+async def lag(app: App, rate: int, seconds: float, batch: int) -> dict[str, Any]:
+    hub, follower = app.orders, app.follower
+    assert hub is not None and follower is not None and app.records is not None
+    records = Records(app.records)
+    task = asyncio.create_task(follower.run())
+    tag = uuid.uuid4().hex[:6]
+    n = max(batch, int(rate * seconds))
+    cos = [validation.channel_order(o, app.settings) for o in raw(n, tag, "PAID")]
+    lags: list[float] = []
+    events = 0
+    start = time.perf_counter()
+    try:
+        for k in range(0, n, batch):
+            results = await hub.sync(cos[k:k + batch])
+            done = time.perf_counter()
+            last = results[-1].order
+            assert last is not None
+            events += sum(r.order.version for r in results if r.order is not None)
+            ref = order_ref(*last.key)
+            while True:
+                row = await asyncio.to_thread(records.get, ref)
+                if row is not None and row[0].version >= last.version:
+                    break
+                await asyncio.sleep(0.002)
+            lags.append(time.perf_counter() - done)
+            ahead = start + events / rate - time.perf_counter()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
+    finally:
+        task.cancel()
+    took = time.perf_counter() - start
+    return {"events": events, "events_per_s": round(events / took),
+            "lag_p50_ms": round(statistics.median(lags) * 1000, 1),
+            "lag_p99_ms": round(_p99(lags) * 1000, 1), "batches": len(lags)}
+
+
+def _p99(xs: list[float]) -> float:
+    return sorted(xs)[min(len(xs) - 1, int(len(xs) * 0.99))]
+
+
+def fill(records: Records, rows: int) -> None:
+    """`rows` closed orders that left Redis, created over 30 days, in the store only."""
+    now = clock.now_ms()
+    rnd = random.Random(7)
+    states = (OrderState.CLOSED,)
+    chunk = []
+    for i in range(rows):
+        created = now - rnd.randrange(30 * DAY_MS)
+        channel = CHANNELS[i % len(CHANNELS)]
+        wh = f"WH-{rnd.randrange(20):02d}"
+        o = Order(channel=channel, shop="shop-1", order_id=f"L-{i:08d}", state=states[0],
+                  version=4, channel_state=states[0], raw_status="closed",
+                  modified_at_ms=created, created_at_ms=created, buyer_hash=f"b{i % 50_000}",
+                  address=Address("Zhejiang", "Hangzhou", "Xihu", f"{i} Rd"),
+                  lines=(Line(f"SKU-{i % SKUS:04d}", 1, 1999),), total_cents=1999,
+                  paid_cents=1999, updated_at_ms=created + 1, warehouses=(wh,))
+        chunk.append({"ref": order_ref(channel, "shop-1", o.order_id), "channel": channel,
+                      "shop": "shop-1", "order_id": o.order_id, "state": "CLOSED",
+                      "version": 4, "buyer_hash": o.buyer_hash, "total_cents": 1999,
+                      "paid_cents": 1999, "warehouse": wh, "warehouses": wh,
+                      "reservation_state": "RELEASED", "review_state": "",
+                      "created_at_ms": created, "updated_at_ms": created + 1,
+                      "closed_at_ms": created + 1, "evicted_at_ms": now, "events": 4,
+                      "doc": codec.encode(o)})
+        if len(chunk) == 5000 or i == rows - 1:
+            with records.engine.begin() as c:
+                c.execute(insert(orders_table), chunk)
+            chunk = []
+
+
+async def list_pages(app: App, rows: int, pages: int = 200) -> list[dict[str, Any]]:
+    hub = app.orders
+    assert hub is not None and app.records is not None
+    records = Records(app.records)
+    await asyncio.to_thread(fill, records, rows)
+    reads = OrderReads(hub, records)
+    now = clock.now_ms()
+    out = []
+    rnd = random.Random(11)
+    for name, where in (("none", {}), ("channel", {"channel": "jd"}),
+                        ("state", {"state": OrderState.CLOSED}),
+                        ("warehouse", {"warehouse_id": "WH-07"})):
+        times = []
+        for _ in range(pages):
+            frm = now - rnd.randrange(30 * DAY_MS)
+            t0 = time.perf_counter()
+            page = await reads.list_orders(listing.Query(created_from_ms=frm,
+                                                         page_size=100, **where))
+            times.append(time.perf_counter() - t0)
+            assert page.orders or not page.next_token
+        out.append({"filter": name, "rows": rows, "p50_ms": round(statistics.median(times)
+                                                                 * 1000, 1),
+                    "p99_ms": round(_p99(times) * 1000, 1)})
+    return out
+
+
+async def main_async(args: argparse.Namespace, redis_url: str, db: str) -> dict[str, Any]:
+    settings = Settings(redis_url=redis_url, records_url=db, port=0, order_event_groups="")
+    app = await start_app(settings, background=False)
+    try:
+        assert app.records is not None
+        await app.inventory.load([StockItem(f"SKU-{i:04d}", "WH-A", 1_000_000)
+                                  for i in range(SKUS)], "SET")
+        return {"memory": await memory(app, args.orders, args.batch),
+                "lag": await lag(app, args.rate, args.seconds, args.batch),
+                "list": await list_pages(app, args.list_rows)}
+    finally:
+        await app.stop(grace=0)
+
+
+def write(result: dict[str, Any], stem: Path) -> None:
+    m, lg = result["memory"], result["lag"]
+    meta = result["meta"]
+    header = (f"`{meta['command']}` on commit {meta['commit']} ({meta['when']}, "
+              f"{meta['machine']}, load {meta['load_start']} -> {meta['load_end']}); "
+              f"records store: {result['db']}.")
+    lag_line = (f"Read model lag at {lg['events_per_s']} order events/s ({lg['events']} "
+                f"events, {lg['batches']} batches): p50 {lg['lag_p50_ms']} ms, p99 "
+                f"{lg['lag_p99_ms']} ms.")
+    lines = ["# Orders of record", "", header, "",
+             "| Redis bytes per order | value |", "|---|---|",
+             f"| open (PAID) | {m['open_bytes']} |",
+             f"| closed, within the hot window | {m['closed_in_window_bytes']} |",
+             f"| closed, past the window (evicted) | {m['past_window_bytes']} |",
+             f"| per order event stream entry | {m['stream_entry_bytes']} |", "",
+             lag_line, "",
+             "| ListOrders filter | orders in the store | p50 ms | p99 ms |", "|---|---|---|---|"]
+    lines += [f"| {r['filter']} | {r['rows']} | {r['p50_ms']} | {r['p99_ms']} |"
+              for r in result["list"]]
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.records",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--orders", type=int, default=100_000)
+    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--rate", type=int, default=5000, help="order events per second")
+    p.add_argument("--seconds", type=float, default=20)
+    p.add_argument("--list-rows", type=int, default=1_000_000)
+    p.add_argument("--db", default="", help="records store URL (default: SQLite in a "
+                                            "temporary directory)")
+    p.add_argument("--out", type=Path, default=RESULTS, help="results files STEM.json/.md")
+    args = p.parse_args(argv)
+    load_start = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp, \
+            RedisProcess(data_dir=Path(tmp), appendonly=False) as proc:
+        db = args.db or f"sqlite:///{Path(tmp) / 'records.sqlite3'}"
+        result = asyncio.run(main_async(args, proc.url, db))
+    result["meta"] = paths.run_meta("benchmarks.records", argv or [], load_start)
+    result["db"] = db.split(":", 1)[0] if not args.db else "postgresql"
+    write(result, args.out)
+    print(args.out.with_suffix(".md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
