@@ -30,7 +30,7 @@ from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.hub import AUDIT_GROUP, OrderHub, parse_event
 from reservation.ordersync.model import Order
 from reservation.records.database import first_line
-from reservation.records.store import Records, TrailEvent
+from reservation.records.store import START, Records, TrailEvent
 from reservation.storage.orders import order_ref
 from reservation.storage.records import RecordStreams
 
@@ -72,10 +72,9 @@ class Follower:
             trail.append(TrailEvent(e.event_id, shard, entry_id,
                                     order_ref(e.channel, e.shop, e.order_id), e,
                                     fields["e"]))
-        current: dict[str, Order | None] = {}
-        for t in trail:
-            if t.ref not in current:
-                current[t.ref] = await self._current(t.event)
+        firsts = {t.ref: t.event for t in reversed(trail)}  # one read per order
+        read = await asyncio.gather(*(self._current(e) for e in firsts.values()))
+        current: dict[str, Order | None] = dict(zip(firsts, read, strict=True))
         last = entries[-1][0]
         if not await asyncio.to_thread(self.records.apply, shard, expected, last, trail,
                                        current):
@@ -93,6 +92,18 @@ class Follower:
             return await self.hub.get(e.channel, e.shop, e.order_id)
         except NotFound:
             return None
+
+    async def oldest_unapplied_ms(self) -> int | None:
+        """When the oldest order event the store has not applied was written (None:
+        every shard is applied to its end): the lag to watch."""
+        known = await asyncio.to_thread(self.records.cursors)
+        oldest = None
+        for shard in range(self.hub.settings.shards):
+            nxt = await self.streams.after(shard, known.get(shard, START), 1)
+            if nxt:
+                at = int(nxt[0][0].split("-")[0])  # an entry id starts with its time in ms
+                oldest = at if oldest is None else min(oldest, at)
+        return oldest
 
     async def catch_up(self) -> int:
         """Apply until every shard's stream is applied; how many entries were passed."""

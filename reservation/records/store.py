@@ -68,6 +68,12 @@ class Records:
                               .where(cursors.c.shard == shard)).scalar_one_or_none()
         return found or START
 
+    def cursors(self) -> dict[int, str]:
+        """Every shard's cursor that has one."""
+        with self.engine.connect() as c:
+            return {r.shard: r.last_entry_id for r in c.execute(
+                select(cursors.c.shard, cursors.c.last_entry_id))}
+
     def apply(self, shard: int, expected: str, last: str, events: Sequence[TrailEvent],
               current: dict[str, Order | None]) -> bool:
         """Store the events (each once), the current rows of their orders (`current`:

@@ -470,7 +470,8 @@ def _start_metrics(app: App) -> None:
     app.store.observe_pipelines(metrics.recorder.pipeline)
     sampler = GaugeSampler(app.store, app.inventory, WriteBack.over(app.store),
                            hot_skus=lambda: active_sale_skus(app.sales), guard=app.guard,
-                           order_events=app.orders.events if app.orders else None)
+                           order_events=app.orders.events if app.orders else None,
+                           records=app.follower)
     app._tasks.append(asyncio.create_task(sampler.run(), name="metrics"))
     if app.settings.metrics_port:
         try:

@@ -17,9 +17,11 @@ from reservation.clock import now_ms
 from reservation.domain.models import SaleState
 from reservation.errors import ReservationError
 from reservation.guard import Guard
+from reservation.records.follower import Follower
 from reservation.server import metrics
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
+from reservation.storage.records import GROUP as RECORDS_GROUP
 from reservation.storage.store import Store
 from reservation.writeback import WriteBack
 
@@ -53,11 +55,13 @@ async def _sample_groups(stream: WriteBack, pending: Gauge, undelivered: Gauge,
 class GaugeSampler:
     def __init__(self, store: Store, inventory: Inventory, write_back: WriteBack,
                  hot_skus: HotSkus | None = None, guard: Guard | None = None,
-                 order_events: WriteBack | None = None) -> None:
+                 order_events: WriteBack | None = None,
+                 records: Follower | None = None) -> None:
         self.store = store
         self.inventory = inventory
         self.write_back = write_back
         self.order_events = order_events
+        self.records = records
         self.hot_skus = hot_skus
         self.guard = guard
         self._open: set[tuple[str, str]] = set()
@@ -75,6 +79,10 @@ class GaugeSampler:
             await _sample_groups(self.order_events, metrics.order_events_pending,
                                  metrics.order_events_undelivered,
                                  metrics.order_events_oldest_age)
+        if self.records is not None:  # the records store reads the streams by its cursor
+            oldest = await self.records.oldest_unapplied_ms()
+            age = 0 if oldest is None else max(0, now_ms() - oldest)
+            metrics.order_events_oldest_age.labels(RECORDS_GROUP).set(age / 1000)
         if self.guard is not None:
             await self._sample_breakers(self.guard)
         if self.hot_skus is not None:

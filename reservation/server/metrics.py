@@ -122,7 +122,8 @@ order_events_undelivered = Gauge("reservation_order_events_undelivered",
                                  "feed-<channel>).", ("group",), **_SAMPLED)
 order_events_oldest_age = Gauge("reservation_order_events_oldest_age_seconds",
                                 "Age of the oldest order event the group has not "
-                                "acknowledged.", ("group",), **_SAMPLED)
+                                "acknowledged (group records: not yet applied to the "
+                                "records store).", ("group",), **_SAMPLED)
 serving = Gauge("reservation_serving",
                 "1 while this process answers SERVING (Redis reachable, routing kernel "
                 "ready), 0 while NOT_SERVING.", multiprocess_mode="livemin")

@@ -10,16 +10,20 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
+from reservation import clock
 from reservation.records.follower import Follower
 from reservation.records.schema import order_events, order_lines, orders, shipments
 from reservation.records.store import Records
 from reservation.server.app import App
 from reservation.server.convert_orders import to_order
+from reservation.server.gauges import GaugeSampler
 from reservation.storage.orders import order_ref
 from reservation.storage.records import RecordStreams
 from reservation.v1 import order_service_pb2_grpc
+from reservation.writeback import WriteBack
 from tests.conftest import Stubs
 from tests.helpers import get_order, history, load, move, wait_until
 from tests.records.helpers import (
@@ -154,3 +158,24 @@ async def test_serve_follows_in_the_background(app: App, stubs: Stubs) -> None:
 
     await wait_until(behind, lambda late: not late, "every order in the records store")
     await _check_matches_thehub_of(app, stub)
+
+
+async def test_the_lag_is_the_age_of_the_oldest_event_not_applied(quiet_app: App,
+                                                                  order_stub) -> None:
+    follower = follower_of(quiet_app)
+    assert await follower.oldest_unapplied_ms() is None  # nothing written yet
+    before = clock.now_ms()
+    await walk(order_stub)
+    oldest = await follower.oldest_unapplied_ms()
+    assert oldest is not None and before - 1000 <= oldest <= clock.now_ms()
+    sampler = GaugeSampler(quiet_app.store, quiet_app.inventory,
+                           WriteBack.over(quiet_app.store), records=follower)
+    await sampler.sample()
+    age = REGISTRY.get_sample_value("reservation_order_events_oldest_age_seconds",
+                                    {"group": "records"})
+    assert age is not None and age >= 0
+    await follower.catch_up()
+    assert await follower.oldest_unapplied_ms() is None
+    await sampler.sample()
+    assert REGISTRY.get_sample_value("reservation_order_events_oldest_age_seconds",
+                                     {"group": "records"}) == 0
