@@ -225,6 +225,16 @@ class Settings:
     use 2 h to route and 4 h to ship after payment."""
     order_late_route_ms: int = 15 * 60 * 1000
     """A paid order not routed this long after payment is listed as late."""
+    order_overdue: str = "paid=15,printed=120,shipped=1440"
+    """Overdue thresholds in minutes per node and channel, 'node[/channel]=minutes,...':
+    an open order that has sat at a node (paid, routed, allocated, printed, shipped,
+    on_hold, refund_requested) longer than its threshold is overdue; a channel's own
+    threshold wins over the node's. The default: paid but not routed after 15 min, a
+    label printed 2 h without shipping, shipped 24 h without delivery."""
+    order_overdue_interval_ms: int = 30_000
+    """How often one replica evaluates the overdue thresholds over the open orders."""
+    order_overdue_lookback_ms: int = 14 * 24 * 60 * 60 * 1000
+    """Orders created this long ago or less are evaluated (older ones are left out)."""
     order_future_skew_ms: int = 24 * 60 * 60 * 1000
     """How far in the future a channel's order times (modified, created, paid, shipped)
     may lie before they are refused: a typo (year 9999) must not freeze an order."""
@@ -269,6 +279,7 @@ class Settings:
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("RESERVATION_TLS_CERT and RESERVATION_TLS_KEY go together")
         parse_order_sla(self.order_sla)  # refuse a malformed one now, not at the first read
+        parse_order_overdue(self.order_overdue)
         if self.redis_url:
             check_redis_url(self.redis_url)
         if self.records_url:
@@ -307,6 +318,11 @@ class Settings:
     def sentinel_addresses(self) -> list[tuple[str, int]]:
         """RESERVATION_REDIS_SENTINELS as (host, port) pairs (checked at start)."""
         return [_host_port(item) for item in self.redis_sentinels.split(",") if item.strip()]
+
+    @property
+    def order_overdue_thresholds(self) -> dict[tuple[str, str], int]:
+        """RESERVATION_ORDER_OVERDUE as (node, channel or "") -> threshold in ms."""
+        return parse_order_overdue(self.order_overdue)
 
     @property
     def order_sla_targets(self) -> dict[str, tuple[int, int]]:
@@ -412,6 +428,29 @@ def parse_order_sla(text: str) -> dict[str, tuple[int, int]]:
     return out
 
 
+OVERDUE_NODES = ("paid", "routed", "allocated", "printed", "shipped", "on_hold",
+                 "refund_requested")
+"""Where an open order can sit too long: its state (ordersync/overdue.py maps each)."""
+
+
+def parse_order_overdue(text: str) -> dict[tuple[str, str], int]:
+    """'node[/channel]=minutes,...' -> {(node, channel or ""): ms}."""
+    out: dict[tuple[str, str], int] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        where, _, minutes = (part.strip() for part in item.partition("="))
+        node, _, channel = (part.strip() for part in where.partition("/"))
+        if node not in OVERDUE_NODES:
+            raise ConfigError(f"RESERVATION_ORDER_OVERDUE: {item!r} names no node (one of "
+                              f"{', '.join(OVERDUE_NODES)})")
+        if not minutes.isdigit() or not 1 <= int(minutes) <= 30 * 24 * 60:
+            raise ConfigError(f"RESERVATION_ORDER_OVERDUE: {item!r} needs whole minutes from "
+                              "1 to 43200 (e.g. paid=15 or paid/jd=10)")
+        if (node, channel) in out:
+            raise ConfigError(f"RESERVATION_ORDER_OVERDUE: {where} is given twice")
+        out[(node, channel)] = int(minutes) * 60_000
+    return out
+
+
 _DAY_MS = 24 * 3600 * 1000
 _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("port", 0, 65535),
@@ -446,6 +485,8 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("order_hot_window_ms", 0, 3650 * _DAY_MS),
     ("order_duplicate_window_ms", 0, 30 * _DAY_MS),
     ("order_late_route_ms", 1, 30 * _DAY_MS),
+    ("order_overdue_interval_ms", 10, 600_000),
+    ("order_overdue_lookback_ms", 60_000, 365 * _DAY_MS),
     ("order_future_skew_ms", 0, 365 * _DAY_MS),
     ("auth_reload_interval_ms", 0, 3_600_000),
     ("auth_failure_rate", 0, 1_000_000),

@@ -18,6 +18,8 @@ SHAPED_SAMPLES = {"redis_url": ("redis://127.0.0.1:6380/2", "redis://127.0.0.1:6
                   "order_sla": ("jd=900000/14400000", "jd=900000/14400000"),
                   "records_url": ("postgresql://postgres@127.0.0.1:5432/orders",
                                   "postgresql://postgres@127.0.0.1:5432/orders"),
+                  "order_overdue": ("paid/jd=10", "paid/jd=10"),
+                  "order_overdue_lookback_ms": ("86400000", 86400000),
                   "redis_sentinels": ("10.0.0.5:26379,10.0.0.6:26379",
                                       "10.0.0.5:26379,10.0.0.6:26379")}
 # Fields that only work together with others (the others are set too, then left out of

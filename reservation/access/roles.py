@@ -107,6 +107,7 @@ METHODS: dict[str, Rule] = {
     _ORDERS + "PullOrderEvents": {A: FEED, O: ANY},             # audit puller: operator
     _ORDERS + "AckOrderEvents": {A: FEED, O: ANY},
     _ORDERS + "GetFulfilmentStats": _ADMIN_READ,
+    _ORDERS + "ListOverdueOrders": _ADMIN_READ,
 
     # Routing. Its servicers do not check a channel scope, so no scoped
     # role is granted: adapters are refused.

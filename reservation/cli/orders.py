@@ -6,6 +6,7 @@
     reservation orders list [--channel jd] [--state ON_HOLD] [--warehouse WH-SH]
                             [--from 2026-11-22] [--to 2026-11-23] [--page-size N] [--page-token T]
     reservation fulfilment --day 2026-11-22 [--channel jd] [--warehouse WH-SH]
+    reservation orders overdue [--node paid] [--channel jd] [--page-size 10]
     reservation orders sync FILE.json|FILE.yaml      channel orders into the hub (SyncOrders)
     reservation orders address CHANNEL SHOP ORDER_ID --province P --city C
                                [--district D] --detail X [--reason TEXT]
@@ -65,6 +66,11 @@ def _list(args: argparse.Namespace) -> int:
         channel=args.channel, state=args.state, warehouse_id=args.warehouse,
         created_from=_day(args.date_from), created_to=_day(args.date_to),
         page_size=args.page_size, page_token=args.page_token))
+
+
+def _overdue(args: argparse.Namespace) -> int:
+    return _call(args, "ListOverdueOrders", pb.ListOverdueOrdersRequest(
+        node=args.node, channel=args.channel, page_size=args.page_size))
 
 
 def _fulfilment(args: argparse.Namespace) -> int:
@@ -222,6 +228,15 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--page-size", type=int, default=100)
     p.add_argument("--page-token", default="")
     p.set_defaults(func=_list)
+
+    p = osub.add_parser("overdue", help="open orders past their overdue threshold, most "
+                        "overdue first")
+    connection.add_connection_arguments(p)
+    p.add_argument("--node", default="", help="paid, routed, allocated, printed, shipped, "
+                   "on_hold or refund_requested")
+    p.add_argument("--channel", default="")
+    p.add_argument("--page-size", type=int, default=10)
+    p.set_defaults(func=_overdue)
 
     write = argparse.ArgumentParser(add_help=False)
     connection.add_connection_arguments(write)

@@ -163,6 +163,9 @@ class Order:
     intercept_failed: str = ""
     """The hold (ON_HOLD or REFUND_REQUESTED) it shipped past, '' when none: the shipment
     was recorded as a fact and a review opened (interception/service.py)."""
+    state_at_ms: int = 0
+    """When the order entered its state (the hub's clock; 0 in documents written before
+    it was kept): how long it has sat there, for the overdue thresholds."""
     carrier: str = ""
     """The carrier the interception's carrier table chose ('' : none chosen); the WMS
     heard it as CARRIER_CHOSEN."""

@@ -83,6 +83,7 @@ def _walk(order: Order, ctx: Context, path: Sequence[OrderState], reason: str,
         out.append(ev.transition(ctx, order.state, step, reason, actor=who))
         _stamp(order, step, ctx.at_ms, paid_at_ms)
         order.state = step
+        order.state_at_ms = ctx.at_ms
         order.units = effects.step(order.units, step)
     return out
 

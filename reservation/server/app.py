@@ -27,6 +27,7 @@ from reservation.interception.service import Interception
 from reservation.listings.service import Listings
 from reservation.logs import Throttled
 from reservation.ordersync.hub import OrderHub
+from reservation.ordersync.overdue import OverdueWatch
 from reservation.ordersync.routes import RoutingRouter
 from reservation.queueing.dead_letters import DeadLetters
 from reservation.queueing.sweeper import Sweeper
@@ -120,6 +121,8 @@ class App:
     """Where /metrics is served by this process (0: not here)."""
     orders: OrderHub | None = None
     """The order hub behind OrderService."""
+    overdue: OverdueWatch | None = None
+    """The overdue evaluation (ListOverdueOrders, the overdue gauge)."""
     tls: CertificateFiles | None = None
     """The TLS files in use (None: plaintext)."""
     records: Engine | None = None
@@ -258,7 +261,8 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
                  health_servicer: health.aio.HealthServicer,
                  orders: OrderHub | None = None,
                  routing: Routing | None = None,
-                 records: Records | None = None) -> grpc.aio.Server:
+                 records: Records | None = None,
+                 overdue: OverdueWatch | None = None) -> grpc.aio.Server:
     server = grpc.aio.server(
         # The first is outermost: errors the auth check raises are mapped too.
         interceptors=interceptors(settings),
@@ -282,7 +286,8 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
     orders = orders or OrderHub(reservations.store, settings, RoutingRouter(routing))
     interception = Interception(reservations.store, settings, orders)
     order_service_pb2_grpc.add_OrderServiceServicer_to_server(
-        OrderServicer(orders, interception, OrderReads(orders, records)), server)
+        OrderServicer(orders, interception, OrderReads(orders, records), overdue),
+        server)
     interception_service_pb2_grpc.add_InterceptionServiceServicer_to_server(
         InterceptionServicer(interception), server)
     routing_service_pb2_grpc.add_RoutingServiceServicer_to_server(
@@ -349,8 +354,9 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     sales = Sales(store, settings)
     inventory = Inventory(store, settings)
     health_servicer = health.aio.HealthServicer()
+    overdue = OverdueWatch(orders, settings)  # a bad threshold: ConfigError, one line
     server = build_server(settings, reservations, sales, inventory, health_servicer, orders,
-                          routing, kept)
+                          routing, kept, overdue)
     try:
         tls = server_files(settings)
     except (OSError, ValueError) as exc:
@@ -363,8 +369,8 @@ async def start_app(settings: Settings, redis_url: str | None = None,
         await store.close()
         raise
     app = App(settings, store, reservations, sales, inventory, server, port, health_servicer,
-              Sweeper(store), Recovery(store, reservations.multi), orders=orders, tls=tls,
-              records=records, follower=follower,
+              Sweeper(store), Recovery(store, reservations.multi), orders=orders,
+              overdue=overdue, tls=tls, records=records, follower=follower,
               guard=Guard.over(store),
               health_port=health_port, _health_server=health_server)
     # Readiness stays NOT_SERVING until the routing kernel is compiled (or loaded from
@@ -392,6 +398,8 @@ async def start_app(settings: Settings, redis_url: str | None = None,
             app._tasks.append(asyncio.create_task(follower.run(), name="records"))
             app._tasks.append(asyncio.create_task(Evictor(orders, kept).run(),
                                                   name="records-eviction"))
+        # Overdue orders, evaluated by one replica per period.
+        app._tasks.append(asyncio.create_task(overdue.run(), name="overdue"))
     return app
 
 
@@ -471,7 +479,7 @@ def _start_metrics(app: App) -> None:
     sampler = GaugeSampler(app.store, app.inventory, WriteBack.over(app.store),
                            hot_skus=lambda: active_sale_skus(app.sales), guard=app.guard,
                            order_events=app.orders.events if app.orders else None,
-                           records=app.follower)
+                           records=app.follower, overdue=app.overdue)
     app._tasks.append(asyncio.create_task(sampler.run(), name="metrics"))
     if app.settings.metrics_port:
         try:

@@ -15,6 +15,7 @@ from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.fulfilment import Row
 from reservation.ordersync.hub import SyncResult
 from reservation.ordersync.model import Address, Line, Order, RawOrder, Shipment
+from reservation.ordersync.overdue import Evaluation, OverdueOrder
 from reservation.server.convert import timestamp_ms, to_duration, to_timestamp
 from reservation.server.interceptors.errors import status_code
 from reservation.v1 import order_service_pb2 as pb
@@ -77,6 +78,18 @@ def to_order(o: Order) -> pb.Order:
         intercept_failed=bool(o.intercept_failed),
         routed_warehouses=list(o.routed_warehouses), routing_version=o.routing_version,
         carrier=o.carrier, carrier_cost=o.carrier_cost_cents)
+
+
+def to_overdue(e: Evaluation, orders: list[OverdueOrder]) -> pb.ListOverdueOrdersResponse:
+    return pb.ListOverdueOrdersResponse(
+        evaluated_at=_ts(e.at_ms), scanned=e.scanned,
+        counts=[pb.OverdueCount(node=node, channel=channel, orders=n)
+                for (node, channel), n in sorted(e.pairs().items())],
+        orders=[pb.OverdueOrder(
+            key=pb.OrderKey(channel=o.channel, shop=o.shop, order_id=o.order_id),
+            node=o.node, state=o.state, since=_ts(o.since_ms),
+            threshold=to_duration(o.threshold_ms), overdue_by=to_duration(o.overdue_ms))
+            for o in orders])
 
 
 def facts(o: pb.ChannelOrder, where: str) -> Facts:

@@ -17,6 +17,7 @@ from reservation.clock import now_ms
 from reservation.domain.models import SaleState
 from reservation.errors import ReservationError
 from reservation.guard import Guard
+from reservation.ordersync.overdue import OverdueWatch
 from reservation.records.follower import Follower
 from reservation.server import metrics
 from reservation.stock.levels import Inventory
@@ -56,8 +57,11 @@ class GaugeSampler:
     def __init__(self, store: Store, inventory: Inventory, write_back: WriteBack,
                  hot_skus: HotSkus | None = None, guard: Guard | None = None,
                  order_events: WriteBack | None = None,
-                 records: Follower | None = None) -> None:
+                 records: Follower | None = None,
+                 overdue: OverdueWatch | None = None) -> None:
         self.store = store
+        self.overdue = overdue
+        self._overdue: set[tuple[str, str]] = set()
         self.inventory = inventory
         self.write_back = write_back
         self.order_events = order_events
@@ -85,6 +89,8 @@ class GaugeSampler:
             metrics.order_events_oldest_age.labels(RECORDS_GROUP).set(age / 1000)
         if self.guard is not None:
             await self._sample_breakers(self.guard)
+        if self.overdue is not None:
+            await self._sample_overdue(self.overdue)
         if self.hot_skus is not None:
             for sku in list(await self.hot_skus())[:metrics.HOT_SKUS]:
                 await self._sample_sku(sku)
@@ -103,6 +109,13 @@ class GaugeSampler:
         for sku, channel in now_open | self._open:
             metrics.breaker_open.labels(sku, channel).set(1 if (sku, channel) in now_open else 0)
         self._open = now_open
+
+    async def _sample_overdue(self, overdue: OverdueWatch) -> None:
+        """Per node and channel; a pair with none overdue any more drops to 0."""
+        counts = (await overdue.last()).pairs()
+        for node, channel in set(counts) | self._overdue:
+            metrics.overdue_orders.labels(node, channel).set(counts.get((node, channel), 0))
+        self._overdue = set(counts)
 
     async def run(self) -> None:
         while True:

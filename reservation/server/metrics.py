@@ -132,6 +132,10 @@ hot_sku_stock = Gauge("reservation_hot_sku_stock",
                       ("sku", "warehouse", "counter"), **_SAMPLED)
 hot_sku_queue = Gauge("reservation_hot_sku_queue_depth",
                       "Queue depth of the SKUs in running flash sales.", ("sku",), **_SAMPLED)
+overdue_orders = Gauge("reservation_overdue_orders",
+                       "Open orders past their overdue threshold (RESERVATION_ORDER_OVERDUE) "
+                       "at a node (paid, printed, shipped, ...) on a channel, as of the last "
+                       "evaluation.", ("node", "channel"), **_SAMPLED)
 breaker_open = Gauge("reservation_breaker_open",
                      "1 while a SKU's circuit breaker is OPEN for a channel (orders there "
                      "are rejected CHANNEL_PAUSED), 0 once it closed.", ("sku", "channel"),

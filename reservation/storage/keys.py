@@ -55,6 +55,9 @@
     rsv:{icpt}:closed            zset  refs of closed reviews by when (trimmed to retention)
     rsv:{icpt}:phones:<day>:<h>  set   orders of one receiver phone hash that day (TTL 2 days)
     rsv:{icpt}:stats:<day>       hash  opened, by_person, automatic (TTL: retention)
+    rsv:{health}:overdue         hash  at, doc: the latest evaluation of the overdue
+                                       thresholds (JSON; TTL: 10 evaluation periods)
+    rsv:{health}:overdue:lease   string lease: one replica evaluates per period
 
 N = crc32(sku) % shards, so one Lua script reaches a SKU's counters, holds, queue and its
 shard's write-back stream atomically, on one Redis and on Redis Cluster alike.
@@ -194,6 +197,15 @@ def interception_rules() -> str:
 
 
 INTERCEPTION = f"{ROOT}:{{icpt}}:"
+HEALTH = f"{ROOT}:{{health}}:"
+
+
+def overdue() -> str:
+    return f"{HEALTH}overdue"
+
+
+def overdue_lease() -> str:
+    return f"{HEALTH}overdue:lease"
 
 
 def review(ref: str) -> str:

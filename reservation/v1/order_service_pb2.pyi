@@ -510,3 +510,51 @@ class GetFulfilmentStatsResponse(_message.Message):
     ROWS_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[FulfilmentStats]
     def __init__(self, rows: _Optional[_Iterable[_Union[FulfilmentStats, _Mapping]]] = ...) -> None: ...
+
+class ListOverdueOrdersRequest(_message.Message):
+    __slots__ = ("page_size", "node", "channel")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    node: str
+    channel: str
+    def __init__(self, page_size: _Optional[int] = ..., node: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
+
+class OverdueOrder(_message.Message):
+    __slots__ = ("key", "node", "state", "since", "threshold", "overdue_by")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_BY_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    node: str
+    state: str
+    since: _timestamp_pb2.Timestamp
+    threshold: _duration_pb2.Duration
+    overdue_by: _duration_pb2.Duration
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., node: _Optional[str] = ..., state: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., threshold: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., overdue_by: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class OverdueCount(_message.Message):
+    __slots__ = ("node", "channel", "orders")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    channel: str
+    orders: int
+    def __init__(self, node: _Optional[str] = ..., channel: _Optional[str] = ..., orders: _Optional[int] = ...) -> None: ...
+
+class ListOverdueOrdersResponse(_message.Message):
+    __slots__ = ("evaluated_at", "scanned", "counts", "orders")
+    EVALUATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    evaluated_at: _timestamp_pb2.Timestamp
+    scanned: int
+    counts: _containers.RepeatedCompositeFieldContainer[OverdueCount]
+    orders: _containers.RepeatedCompositeFieldContainer[OverdueOrder]
+    def __init__(self, evaluated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scanned: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[OverdueCount, _Mapping]]] = ..., orders: _Optional[_Iterable[_Union[OverdueOrder, _Mapping]]] = ...) -> None: ...

@@ -96,6 +96,11 @@ class OrderServiceStub:
                 request_serializer=reservation_dot_v1_dot_order__service__pb2.GetFulfilmentStatsRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_order__service__pb2.GetFulfilmentStatsResponse.FromString,
                 _registered_method=True)
+        self.ListOverdueOrders = channel.unary_unary(
+                '/reservation.v1.OrderService/ListOverdueOrders',
+                request_serializer=reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersResponse.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
@@ -197,6 +202,15 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListOverdueOrders(self, request, context):
+        """The open orders past their overdue threshold per node and channel
+        (RESERVATION_ORDER_OVERDUE), most overdue first, from the last evaluation (one
+        replica evaluates every RESERVATION_ORDER_OVERDUE_INTERVAL_MS).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -259,6 +273,11 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.GetFulfilmentStats,
                     request_deserializer=reservation_dot_v1_dot_order__service__pb2.GetFulfilmentStatsRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_order__service__pb2.GetFulfilmentStatsResponse.SerializeToString,
+            ),
+            'ListOverdueOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOverdueOrders,
+                    request_deserializer=reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -587,6 +606,33 @@ class OrderService:
             '/reservation.v1.OrderService/GetFulfilmentStats',
             reservation_dot_v1_dot_order__service__pb2.GetFulfilmentStatsRequest.SerializeToString,
             reservation_dot_v1_dot_order__service__pb2.GetFulfilmentStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOverdueOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.OrderService/ListOverdueOrders',
+            reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersRequest.SerializeToString,
+            reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -30,8 +30,9 @@ from reservation.clients.console.app import build_app
 from reservation.server.app import App
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import guard_service_pb2 as gpb
-from reservation.v1 import guard_service_pb2_grpc, listing_service_pb2_grpc
+from reservation.v1 import guard_service_pb2_grpc, listing_service_pb2_grpc, order_service_pb2_grpc
 from reservation.v1 import listing_service_pb2 as lpb
+from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import types_pb2 as pb
 from tests.conftest import Stubs
 from tests.helpers import (
@@ -39,6 +40,7 @@ from tests.helpers import (
     QUEUED,
     RESERVED,
     assert_invariant,
+    channel_order,
     confirm,
     levels,
     line,
@@ -230,6 +232,24 @@ async def test_an_operator_runs_a_sale_from_the_console(
         # The order hub's funnel for today is read (this walk synced no hub orders).
         assert "Not available" not in await page.inner_text("#fulfilment")
         await page.screenshot(path=str(shots / "stopped.png"), full_page=True)
+
+        # A paid order the hub cannot route (no stock: held), 16 minutes later on the
+        # hub's clock: the overdue page lists it at the top.
+        orders = order_service_pb2_grpc.OrderServiceStub(stubs.channel)
+        await orders.SyncOrders(opb.SyncOrdersRequest(orders=[
+            channel_order("OD-1", "PAID", ("NO-STOCK", 1), modified_s=int(time.time()))]))
+        assert app.orders is not None and app.overdue is not None
+        real = app.orders.clock
+        app.orders.clock = lambda: real() + 16 * 60 * 1000
+        try:
+            await app.overdue.run_once(lease=False)
+        finally:
+            app.orders.clock = real
+        await page.click("#overdue-link")
+        row = page.locator('tr.overdue[data-order="jd/shop-1/OD-1"]')
+        assert (await row.locator("td").all_inner_texts())[1] == "paid"
+        assert await page.inner_text('tr.overdue-count[data-where="paid/jd"] td >> nth=2') == "1"
+        await page.screenshot(path=str(shots / "overdue.png"), full_page=True)
         await browser.close()
 
     sale = await stubs.admin.GetFlashSale(apb.GetFlashSaleRequest(sale_id="double11"))

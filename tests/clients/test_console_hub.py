@@ -6,6 +6,7 @@ a good one put), and an order's history."""
 from __future__ import annotations
 
 import asyncio
+import time
 from urllib.parse import urlencode
 
 import yaml
@@ -121,3 +122,30 @@ async def test_a_sale_is_paused_and_resumed_from_the_page(app: App, stubs) -> No
         assert unknown.status == 303  # said on the page, nothing called
     sale = (await stubs.admin.GetFlashSale(apb.GetFlashSaleRequest(sale_id="s1"))).sale
     assert sale.state == apb.FLASH_SALE_STATE_ACTIVE
+
+
+async def test_the_overdue_page_shows_the_top_orders_and_refuses_a_bad_filter(
+        app: App, stubs) -> None:
+    orders = ogrpc.OrderServiceStub(stubs.channel)
+    assert app.orders is not None and app.overdue is not None
+    real = app.orders.clock
+    await orders.SyncOrders(opb.SyncOrdersRequest(orders=[
+        # No stock: held, not routed. Created now (orders created longer ago than
+        # RESERVATION_ORDER_OVERDUE_LOOKBACK_MS are not evaluated).
+        channel_order("OD-1", "PAID", ("SKU-NONE", 1), modified_s=int(time.time()))]))
+    async with console_for(app) as console:
+        app.orders.clock = lambda: real() + 14 * 60 * 1000  # within the 15 minutes
+        await app.overdue.run_once(lease=False)
+        page = await get(console, "/overdue")
+        assert page.status == 200, page.body
+        assert 'id="no-overdue"' in page.body
+
+        app.orders.clock = lambda: real() + 16 * 60 * 1000
+        await app.overdue.run_once(lease=False)
+        page = await get(console, "/overdue?channel=jd")
+        assert 'class="overdue" data-order="jd/shop-1/OD-1"' in page.body
+        assert 'data-where="paid/jd"' in page.body
+
+        bad = await get(console, "/overdue?node=packed")
+        assert bad.status == 400 and "INVALID_ARGUMENT" in bad.body and "node" in bad.body
+    app.orders.clock = real

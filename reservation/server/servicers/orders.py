@@ -25,6 +25,7 @@ from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.fulfilment import Fulfilment
 from reservation.ordersync.hub import OrderHub, SyncResult
 from reservation.ordersync.model import ChannelOrder
+from reservation.ordersync.overdue import OverdueWatch
 from reservation.records.reads import OrderReads
 from reservation.server import convert
 from reservation.server import convert_orders as co
@@ -37,12 +38,14 @@ HISTORY_MAX = 1000
 
 class OrderServicer(pb_grpc.OrderServiceServicer):
     def __init__(self, hub: OrderHub, interception: Interception | None = None,
-                 reads: OrderReads | None = None) -> None:
+                 reads: OrderReads | None = None,
+                 overdue: OverdueWatch | None = None) -> None:
         self.hub = hub
         self.reads = reads or OrderReads(hub)
         """GetOrder, GetOrderHistory and ListOrders: Redis, or the records store for an
         order that left Redis."""
         self.interception = interception
+        self.overdue = overdue or OverdueWatch(hub, hub.settings)
         self.settings = hub.settings
         self.fulfilment = Fulfilment(hub)
 
@@ -195,6 +198,14 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
                                  ) -> pb.GetFulfilmentStatsResponse:
         rows = await self.fulfilment.stats(request.day, request.channel, request.warehouse_id)
         return pb.GetFulfilmentStatsResponse(rows=[co.to_stats(r) for r in rows])
+
+    async def ListOverdueOrders(self, request: pb.ListOverdueOrdersRequest,
+                                context: grpc.aio.ServicerContext
+                                ) -> pb.ListOverdueOrdersResponse:
+        grant.channel(request.channel)
+        last, orders = await self.overdue.listing(request.node, request.channel,
+                                                  request.page_size)
+        return co.to_overdue(last, orders)
 
 
 def _may_read(ref: str) -> bool:

@@ -8,6 +8,8 @@ GET /interception       the rule set in force, as YAML, in an editable box
 POST /interception      check it (validate_only) or put it as a new version; a refusal
                         (INVALID_ARGUMENT naming rules[N]...) is shown with the text kept
 GET /orders?channel=&shop=&order_id=   the order and every event of its history
+GET /overdue?node=&channel=             the top 10 overdue orders (ListOverdueOrders) and
+                                        the overdue count per node and channel
 
 Each is one or two gRPC calls with the operator's token, so the service checks, limits
 and (for the writes) logs them like the CLI's `reservation reviews resolve` and
@@ -37,6 +39,7 @@ from reservation.v1 import order_service_pb2_grpc as ogrpc
 
 DECISIONS = ("approve", "reject", "edit_address")
 CLOSED_SHOWN = 20
+OVERDUE_SHOWN = 10
 MAX_RULES_TEXT = 256 * 1024  # the service refuses longer documents anyway
 
 
@@ -198,7 +201,26 @@ def routes(channel: Callable[[], grpc.aio.Channel],
                                           status_code=404 if ctx["order"] is None
                                           and "NOT_FOUND" in ctx["error"] else 200)
 
+    # -- overdue orders -------------------------------------------------------------------
+    async def overdue_page(request: Request) -> Response:
+        op = operator(request)
+        if op is None:
+            return login()
+        q = request.query_params
+        ctx: dict[str, Any] = {"op": op, "node": q.get("node", ""),
+                               "channel": q.get("channel", ""), "reply": None, "error": ""}
+        try:
+            ctx["reply"] = await orders().ListOverdueOrders(opb.ListOverdueOrdersRequest(
+                node=ctx["node"], channel=ctx["channel"], page_size=OVERDUE_SHOWN),
+                metadata=op.metadata(), timeout=TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            ctx["error"] = _why(exc)
+        status = 200 if ctx["reply"] is not None else (
+            400 if ctx["error"].startswith("INVALID_ARGUMENT") else 502)
+        return templates.TemplateResponse(request, "overdue.html", ctx, status_code=status)
+
     return [Route("/reviews", reviews_page, methods=["GET"]),
+            Route("/overdue", overdue_page, methods=["GET"]),
             Route("/reviews/resolve", resolve, methods=["POST"]),
             Route("/interception", rules_page, methods=["GET"]),
             Route("/interception", rules_put, methods=["POST"]),
