@@ -245,7 +245,7 @@ async def test_an_operator_runs_a_sale_from_the_console(
             await app.overdue.run_once(lease=False)
         finally:
             app.orders.clock = real
-        await page.click("#overdue-link")
+        await page.goto(url + "/overdue")
         row = page.locator('tr.overdue[data-order="jd/shop-1/OD-1"]')
         assert (await row.locator("td").all_inner_texts())[1] == "paid"
         assert await page.inner_text('tr.overdue-count[data-where="paid/jd"] td >> nth=2') == "1"
