@@ -24,6 +24,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
+from reservation.records.database import open_records
 from reservation.server import metrics
 from reservation.server.app import redis_for
 from reservation.settings import ConfigError, Settings
@@ -76,6 +77,11 @@ async def serve_workers(settings: Settings, workers: int) -> int:
 
 
 async def _run_workers(settings: Settings, workers: int, metrics_dir: str | None) -> int:
+    if settings.records_database_url:
+        # Migrated once, here, before the workers open the same store (N processes
+        # creating the same tables at once would fail all but one).
+        engine = await asyncio.to_thread(open_records, settings.records_database_url)
+        engine.dispose()
     async with redis_for(settings) as url:
         cmd = [sys.executable, "-m", "reservation.cli", "serve"]
         env = child_env(settings, url, metrics_dir)

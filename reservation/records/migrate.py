@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 SCRIPTS = Path(__file__).resolve().parent / "migrations"
 
@@ -26,9 +26,16 @@ def _config() -> Config:
     return cfg
 
 
+MIGRATION_LOCK = 7_263_051
+"""PostgreSQL advisory lock key held while migrating: replicas starting together migrate
+one after the other (the second finds the schema at head and does nothing)."""
+
+
 def _run(engine: Engine, step: str, revision: str) -> None:
     cfg = _config()
     with engine.begin() as connection:  # one transaction: PostgreSQL's DDL is transactional
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         cfg.attributes["connection"] = connection
         getattr(command, step)(cfg, revision)
 

@@ -4,6 +4,7 @@ database, on SQLite and on PostgreSQL; and the newest revision is what schema.py
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -130,3 +131,15 @@ def test_opening_the_store_migrates_it(records_url: str) -> None:
         assert _tables(engine) == TABLES
     finally:
         engine.dispose()
+
+
+def test_replicas_starting_together_migrate_once(postgres_records_url: str) -> None:
+    """Four processes' worth of start-ups at once on one PostgreSQL database: each finds
+    the schema at head (the advisory lock makes them take turns)."""
+    with ThreadPoolExecutor(4) as pool:
+        engines = list(pool.map(lambda _: open_records(postgres_records_url), range(4)))
+    try:
+        assert {migrate.current(e) for e in engines} == {migrate.head()}
+    finally:
+        for e in engines:
+            e.dispose()
