@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from alembic.util.exc import CommandError
-
-from reservation.records import migrate
-from reservation.records.database import engine_for
 from reservation.settings import ConfigError, Settings
+
+# Alembic and SQLAlchemy are imported by the commands that use them, not here: the
+# `reservation` command imports every subcommand's module, and these two cost a second
+# or more of every `reservation check` (a readiness probe runs it every few seconds).
 
 
 def _url() -> str:
@@ -30,6 +30,11 @@ def _url() -> str:
 
 
 def _migrate(args: argparse.Namespace) -> int:
+    from alembic.util.exc import CommandError
+
+    from reservation.records import migrate
+    from reservation.records.database import engine_for
+
     url = _url()
     if args.sql:
         print(migrate.script(url, args.to or "head"), end="")
@@ -53,6 +58,9 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _revision(args: argparse.Namespace) -> int:
+    from reservation.records import migrate
+    from reservation.records.database import engine_for
+
     engine = engine_for(_url())
     try:
         print(f"records store: {migrate.current(engine) or 'empty'} (newest: {migrate.head()})")

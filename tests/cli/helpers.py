@@ -13,7 +13,8 @@ from pathlib import Path
 from reservation.storage.redis_process import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-START_BOUND_S = 30.0  # a server that is not SERVING by then failed to start
+START_BOUND_S = 60.0  # a server that is not SERVING by then failed to start (a loaded
+# 2-core box running the suite on both cores has taken 30 s: numba, SQL migrations, Redis)
 STOP_BOUND_S = 30.0
 
 
