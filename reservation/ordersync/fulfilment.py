@@ -6,6 +6,7 @@ payment is late)."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -57,8 +58,13 @@ def parse_day(day: str) -> tuple[int, int]:
 
 
 class Fulfilment:
-    def __init__(self, hub: OrderHub) -> None:
+    def __init__(self, hub: OrderHub,
+                 lister: Callable[[listing.Query], Awaitable[listing.Page]] | None = None
+                 ) -> None:
         self.hub = hub
+        self.lister = lister or (lambda q: listing.list_orders(hub, q))
+        """Where orders are listed from: Redis by default; the servicer passes the
+        reads that also list orders that left Redis (reservation/records/reads.py)."""
         self.sla = hub.settings.order_sla_targets
         self.late_route_ms = hub.settings.order_late_route_ms
 
@@ -66,7 +72,7 @@ class Fulfilment:
         out: list[Order] = []
         token = ""
         while True:
-            page = await listing.list_orders(self.hub, listing.Query(
+            page = await self.lister(listing.Query(
                 channel=channel, created_from_ms=low, created_to_ms=high,
                 page_size=listing.PAGE_MAX, page_token=token))
             out += page.orders

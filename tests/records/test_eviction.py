@@ -49,6 +49,13 @@ async def _snapshot(stub, oids: list[str]) -> dict[str, object]:  # type: ignore
                   await history(stub, oid, channel=channel_of(oid))) for oid in oids}
 
 
+async def _fulfilment(stub) -> list[opb.FulfilmentStats]:  # type: ignore[no-untyped-def]
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 3600))  # when they were made
+    reply = await stub.GetFulfilmentStats(opb.GetFulfilmentStatsRequest(day=today),
+                                          timeout=10)
+    return list(reply.rows)
+
+
 async def test_a_closed_order_past_the_window_leaves_redis_and_reads_the_same(
         quiet_app: App, order_stub) -> None:
     await closing_orders(order_stub)
@@ -58,6 +65,7 @@ async def test_a_closed_order_past_the_window_leaves_redis_and_reads_the_same(
     lists = {(size, tuple(q.items())): await all_pages(order_stub, size, **q)
              for size in (1, 5, 100) for q in QUERIES}
 
+    stats = await _fulfilment(order_stub)
     # Inside the window (6 days after closing, the default window is 7): all stay.
     await _evictor(quiet_app, 6).evict_all()
     assert [oid for oid in oids if not await _in_redis(quiet_app, oid)] == []
@@ -75,6 +83,8 @@ async def test_a_closed_order_past_the_window_leaves_redis_and_reads_the_same(
     assert await _snapshot(order_stub, oids) == before  # every field, every event
     for (size, q), listed in lists.items():
         assert await all_pages(order_stub, size, **dict(q)) == listed, (size, q)
+    # Fulfilment figures of the day count the evicted orders as before.
+    assert await _fulfilment(order_stub) == stats and stats[-1].created == N
 
 
 async def test_with_the_follower_stopped_nothing_is_evicted(quiet_app: App,

@@ -47,7 +47,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         self.interception = interception
         self.overdue = overdue or OverdueWatch(hub, hub.settings)
         self.settings = hub.settings
-        self.fulfilment = Fulfilment(hub)
+        self.fulfilment = Fulfilment(hub, self.reads.list_orders)
 
     def _orders(self, orders: list[pb.ChannelOrder]) -> list[ChannelOrder]:
         """Every order valid, or the whole batch refused naming the field: nothing written."""
