@@ -108,6 +108,7 @@ METHODS: dict[str, Rule] = {
     _ORDERS + "AckOrderEvents": {A: FEED, O: ANY},
     _ORDERS + "GetFulfilmentStats": _ADMIN_READ,
     _ORDERS + "ListOverdueOrders": _ADMIN_READ,
+    _ORDERS + "ExpediteOrder": _ADMIN_WRITE,
 
     # Routing. Its servicers do not check a channel scope, so no scoped
     # role is granted: adapters are refused.

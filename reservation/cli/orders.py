@@ -12,8 +12,9 @@
                                [--district D] --detail X [--reason TEXT]
     reservation orders ship CHANNEL SHOP ORDER_ID --carrier SF --tracking N [--warehouse W]
     reservation orders state CHANNEL SHOP ORDER_ID STATE [--reason TEXT]
+    reservation orders expedite CHANNEL SHOP ORDER_ID [--reason TEXT]
 
-The four writes print one line per order (`--json`: the reply as JSON) and take
+The writes print one line per order (`--json`: the reply as JSON) and take
 `--dry-run`: the order as the hub has it now and what the call would change.
 """
 
@@ -186,6 +187,14 @@ def _state(a: argparse.Namespace) -> int:
         key=_key(a), state=a.state, actor=_actor(), reason=a.reason))
 
 
+def _expedite(a: argparse.Namespace) -> int:
+    if a.dry_run:
+        return plan.plan(a, "orders expedite", lambda reads: _change_plan(
+            reads, a, {"priority": 1}))
+    return _write(a, "ExpediteOrder", pb.ExpediteOrderRequest(
+        key=_key(a), actor=_actor(), reason=a.reason))
+
+
 async def _change_plan(reads: plan.Reads, a: argparse.Namespace,
                        after: dict[str, Any]) -> dict[str, Any]:
     now = await _current(reads, _key(a))
@@ -250,7 +259,8 @@ def add_commands(sub: Any) -> None:
     writes: tuple[tuple[str, Any, str], ...] = (
             ("address", _address, "correct an order's address (before it ships)"),
             ("ship", _ship, "report a shipment (carrier and tracking number)"),
-            ("state", _state, "move an order to another state the table allows"))
+            ("state", _state, "move an order to another state the table allows"),
+            ("expedite", _expedite, "move an order to the front (routing and picking)"))
     for name, func, text in writes:
         p = osub.add_parser(name, parents=[write], help=text)
         p.add_argument("channel")

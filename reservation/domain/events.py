@@ -23,6 +23,7 @@ class EventType(StrEnum):
     CHANNEL_PAUSED = "CHANNEL_PAUSED"
     CHANNEL_RESUMED = "CHANNEL_RESUMED"
     CARRIER_CHOSEN = "CARRIER_CHOSEN"
+    ORDER_EXPEDITED = "ORDER_EXPEDITED"
 
 
 COUNTERS = ("loaded", "available", "held", "confirmed", "returned")
@@ -47,6 +48,8 @@ MOVES: dict[EventType, tuple[tuple[str, int], ...]] = {
     EventType.CHANNEL_RESUMED: (),
     # The carrier chosen for an order (detail: shop, order_id, carrier, cost_cents).
     EventType.CARRIER_CHOSEN: (),
+    # An order to pick first (detail: shop, order_id, priority, reason).
+    EventType.ORDER_EXPEDITED: (),
 }
 
 

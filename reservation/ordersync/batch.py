@@ -80,6 +80,9 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
             continue
         planned.append((i, p, anchor, parts[anchor]))
 
+    # Expedited orders first in their shard's script call: when units are short, they
+    # get them before the rest of the batch (a stable sort keeps the others' order).
+    planned.sort(key=lambda t: -t[1].order.priority)
     by_shard: dict[int, list[tuple[int, Plan, bytes]]] = {}
     for i, p, anchor, lines in planned:
         op = hub._op("order", refs[i], anchor, p, p.order, lines, p.want)

@@ -473,18 +473,27 @@ class OrderHub:
     async def update_address(self, channel: str, shop: str, order_id: str, address: Address,
                              actor: str, reason: str) -> SyncResult:
         async def make(current: Order) -> Plan | Outcome:
-            held = await self._with_holds(current)
-            wh = held.warehouses[0] if held.warehouses else ""
-            return planning.address(current, address, actor, reason, self.clock(), wh)
+            return planning.address(current, address, actor, reason, self.clock(),
+                                    await self._held_at(current))
         return await self._change(channel, shop, order_id, make)
+
+    async def expedite(self, channel: str, shop: str, order_id: str, actor: str,
+                       reason: str) -> SyncResult:
+        async def make(current: Order) -> Plan | Outcome:
+            return planning.expedite(current, actor, reason, self.clock(),
+                                     await self._held_at(current))
+        return await self._change(channel, shop, order_id, make)
+
+    async def _held_at(self, order: Order) -> str:
+        """The first warehouse the order's stock is held at ('' when none)."""
+        held = await self._with_holds(order)
+        return held.warehouses[0] if held.warehouses else ""
 
     async def choose_carrier(self, channel: str, shop: str, order_id: str, carrier: str,
                              cost_cents: int, actor: str, reason: str) -> SyncResult:
         async def make(current: Order) -> Plan | Outcome:
-            held = await self._with_holds(current)
-            wh = held.warehouses[0] if held.warehouses else ""
             return planning.carrier(current, carrier, cost_cents, actor, reason,
-                                    self.clock(), wh)
+                                    self.clock(), await self._held_at(current))
         return await self._change(channel, shop, order_id, make)
 
 

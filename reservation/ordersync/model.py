@@ -166,6 +166,9 @@ class Order:
     state_at_ms: int = 0
     """When the order entered its state (the hub's clock; 0 in documents written before
     it was kept): how long it has sat there, for the overdue thresholds."""
+    priority: int = 0
+    """1 once expedited (ExpediteOrder): it goes first in its shard's sync batch and the
+    WMS heard ORDER_EXPEDITED; 0 otherwise."""
     carrier: str = ""
     """The carrier the interception's carrier table chose ('' : none chosen); the WMS
     heard it as CARRIER_CHOSEN."""

@@ -407,6 +407,25 @@ def carrier(current: Order, name: str, cost_cents: int, actor: str, reason: str,
     return plan
 
 
+def expedite(current: Order, actor: str, reason: str, now: int,
+             warehouse: str) -> Plan | Outcome:
+    """An order moved to the front (加急): kept on the order, in its history, and told to
+    the WMS (ORDER_EXPEDITED) so it picks the order first. Once is enough."""
+    if current.ever_shipped or current.state in ADDRESS_FINAL:
+        why = f"the order is {current.state}"
+        raise FailedPrecondition(f"nothing left to expedite: {why}")
+    if current.priority > 0:
+        return Outcome.UNCHANGED
+    order = current.copy(version=current.version + 1, updated_at_ms=now, priority=1)
+    ctx = Context(order.channel, order.shop, order.order_id, order.version, now, actor, reason)
+    plan = Plan(order, [ev.updated(ctx, {"priority": (current.priority, 1)})],
+                HoldWant.KEEP, current.version, Outcome.UPDATED)
+    detail = orjson.dumps({"shop": order.shop, "order_id": order.order_id,
+                           "priority": 1, "reason": reason}).decode()
+    plan.wms_events.append(("ORDER_EXPEDITED", warehouse, detail))
+    return plan
+
+
 WMS_HAS_IT = frozenset({S.ALLOCATED, S.PRINTED})
 ADDRESS_FINAL = frozenset({S.SHIPPED, S.DELIVERED, S.CANCELLED, S.REFUNDED, S.CLOSED})
 

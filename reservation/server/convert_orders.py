@@ -77,7 +77,7 @@ def to_order(o: Order) -> pb.Order:
         reservation_state=o.reservation_state, updated_at=_ts(o.updated_at_ms),
         intercept_failed=bool(o.intercept_failed),
         routed_warehouses=list(o.routed_warehouses), routing_version=o.routing_version,
-        carrier=o.carrier, carrier_cost=o.carrier_cost_cents)
+        carrier=o.carrier, carrier_cost=o.carrier_cost_cents, priority=o.priority)
 
 
 def to_overdue(e: Evaluation, orders: list[OverdueOrder]) -> pb.ListOverdueOrdersResponse:

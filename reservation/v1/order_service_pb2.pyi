@@ -132,7 +132,7 @@ class Shipment(_message.Message):
     def __init__(self, carrier: _Optional[str] = ..., tracking_number: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warehouse_id: _Optional[str] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("channel", "shop", "order_id", "state", "version", "channel_state", "raw_status", "modified_at", "created_at", "buyer_hash", "address", "lines", "total", "paid", "paid_at", "routed_at", "shipped_at", "delivered_at", "shipments", "review", "warehouses", "reservation_state", "updated_at", "intercept_failed", "routed_warehouses", "routing_version", "carrier", "carrier_cost")
+    __slots__ = ("channel", "shop", "order_id", "state", "version", "channel_state", "raw_status", "modified_at", "created_at", "buyer_hash", "address", "lines", "total", "paid", "paid_at", "routed_at", "shipped_at", "delivered_at", "shipments", "review", "warehouses", "reservation_state", "updated_at", "intercept_failed", "routed_warehouses", "routing_version", "carrier", "carrier_cost", "priority")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SHOP_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +161,7 @@ class Order(_message.Message):
     ROUTING_VERSION_FIELD_NUMBER: _ClassVar[int]
     CARRIER_FIELD_NUMBER: _ClassVar[int]
     CARRIER_COST_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     channel: str
     shop: str
     order_id: str
@@ -189,7 +190,8 @@ class Order(_message.Message):
     routing_version: int
     carrier: str
     carrier_cost: int
-    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., channel_state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., buyer_hash: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., review: _Optional[_Iterable[str]] = ..., warehouses: _Optional[_Iterable[str]] = ..., reservation_state: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., intercept_failed: _Optional[bool] = ..., routed_warehouses: _Optional[_Iterable[str]] = ..., routing_version: _Optional[int] = ..., carrier: _Optional[str] = ..., carrier_cost: _Optional[int] = ...) -> None: ...
+    priority: int
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., channel_state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., buyer_hash: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., review: _Optional[_Iterable[str]] = ..., warehouses: _Optional[_Iterable[str]] = ..., reservation_state: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., intercept_failed: _Optional[bool] = ..., routed_warehouses: _Optional[_Iterable[str]] = ..., routing_version: _Optional[int] = ..., carrier: _Optional[str] = ..., carrier_cost: _Optional[int] = ..., priority: _Optional[int] = ...) -> None: ...
 
 class SyncOrdersRequest(_message.Message):
     __slots__ = ("orders",)
@@ -558,3 +560,21 @@ class ListOverdueOrdersResponse(_message.Message):
     counts: _containers.RepeatedCompositeFieldContainer[OverdueCount]
     orders: _containers.RepeatedCompositeFieldContainer[OverdueOrder]
     def __init__(self, evaluated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scanned: _Optional[int] = ..., counts: _Optional[_Iterable[_Union[OverdueCount, _Mapping]]] = ..., orders: _Optional[_Iterable[_Union[OverdueOrder, _Mapping]]] = ...) -> None: ...
+
+class ExpediteOrderRequest(_message.Message):
+    __slots__ = ("key", "actor", "reason")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    actor: str
+    reason: str
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ExpediteOrderResponse(_message.Message):
+    __slots__ = ("outcome", "order")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    outcome: SyncOutcome
+    order: Order
+    def __init__(self, outcome: _Optional[_Union[SyncOutcome, str]] = ..., order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...

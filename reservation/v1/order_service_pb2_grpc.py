@@ -101,6 +101,11 @@ class OrderServiceStub:
                 request_serializer=reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersResponse.FromString,
                 _registered_method=True)
+        self.ExpediteOrder = channel.unary_unary(
+                '/reservation.v1.OrderService/ExpediteOrder',
+                request_serializer=reservation_dot_v1_dot_order__service__pb2.ExpediteOrderRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_order__service__pb2.ExpediteOrderResponse.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
@@ -211,6 +216,15 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExpediteOrder(self, request, context):
+        """Move an open order to the front (加急): recorded in its history, priority 1 on the
+        order (first in its shard's sync batch), ORDER_EXPEDITED on the WMS's write-back
+        stream. Once: again is UNCHANGED; a shipped or closed order is FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -278,6 +292,11 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.ListOverdueOrders,
                     request_deserializer=reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersResponse.SerializeToString,
+            ),
+            'ExpediteOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExpediteOrder,
+                    request_deserializer=reservation_dot_v1_dot_order__service__pb2.ExpediteOrderRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_order__service__pb2.ExpediteOrderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -633,6 +652,33 @@ class OrderService:
             '/reservation.v1.OrderService/ListOverdueOrders',
             reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersRequest.SerializeToString,
             reservation_dot_v1_dot_order__service__pb2.ListOverdueOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExpediteOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.OrderService/ExpediteOrder',
+            reservation_dot_v1_dot_order__service__pb2.ExpediteOrderRequest.SerializeToString,
+            reservation_dot_v1_dot_order__service__pb2.ExpediteOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,

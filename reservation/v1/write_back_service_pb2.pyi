@@ -27,6 +27,7 @@ class WriteBackEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WRITE_BACK_EVENT_TYPE_CHANNEL_PAUSED: _ClassVar[WriteBackEventType]
     WRITE_BACK_EVENT_TYPE_CHANNEL_RESUMED: _ClassVar[WriteBackEventType]
     WRITE_BACK_EVENT_TYPE_CARRIER_CHOSEN: _ClassVar[WriteBackEventType]
+    WRITE_BACK_EVENT_TYPE_ORDER_EXPEDITED: _ClassVar[WriteBackEventType]
 WRITE_BACK_EVENT_TYPE_UNSPECIFIED: WriteBackEventType
 WRITE_BACK_EVENT_TYPE_STOCK_LOADED: WriteBackEventType
 WRITE_BACK_EVENT_TYPE_HELD: WriteBackEventType
@@ -41,6 +42,7 @@ WRITE_BACK_EVENT_TYPE_ADDRESS_CHANGED: WriteBackEventType
 WRITE_BACK_EVENT_TYPE_CHANNEL_PAUSED: WriteBackEventType
 WRITE_BACK_EVENT_TYPE_CHANNEL_RESUMED: WriteBackEventType
 WRITE_BACK_EVENT_TYPE_CARRIER_CHOSEN: WriteBackEventType
+WRITE_BACK_EVENT_TYPE_ORDER_EXPEDITED: WriteBackEventType
 
 class WriteBackEvent(_message.Message):
     __slots__ = ("event_id", "type", "channel", "order_id", "reservation_id", "sku", "warehouse_id", "quantity", "occurred_at", "delivery_count", "detail")

@@ -149,3 +149,25 @@ async def test_the_overdue_page_shows_the_top_orders_and_refuses_a_bad_filter(
         bad = await get(console, "/overdue?node=packed")
         assert bad.status == 400 and "INVALID_ARGUMENT" in bad.body and "node" in bad.body
     app.orders.clock = real
+
+
+async def test_an_order_is_expedited_from_its_page(app: App, stubs) -> None:
+    orders = ogrpc.OrderServiceStub(stubs.channel)
+    await load(stubs, ("SKU-EX", "WH-1", 5))
+    await orders.SyncOrders(opb.SyncOrdersRequest(orders=[
+        channel_order("EX-1", "PAID", ("SKU-EX", 1))]))
+    where = "/orders?channel=jd&shop=shop-1&order_id=EX-1"
+    async with console_for(app) as console:
+        page = await get(console, where)
+        assert 'id="expedite-form"' in page.body and '<td id="priority">normal</td>' in page.body
+        done = await post(console, "/orders/expedite", {
+            "channel": "jd", "shop": "shop-1", "order_id": "EX-1",
+            "reason": "buyer's wedding on Friday"})
+        assert done.status == 303
+        page = await get(console, where + "&msg=expedited+%28UPDATED%29")
+        assert '<td id="priority">expedited</td>' in page.body
+        assert 'id="expedite-form"' not in page.body  # once is enough
+        assert "operator:alice" in page.body and "buyer&#39;s wedding on Friday" in page.body
+    got = await orders.GetOrder(opb.GetOrderRequest(key=opb.OrderKey(
+        channel="jd", shop="shop-1", order_id="EX-1")))
+    assert got.order.priority == 1

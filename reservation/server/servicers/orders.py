@@ -199,6 +199,15 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         rows = await self.fulfilment.stats(request.day, request.channel, request.warehouse_id)
         return pb.GetFulfilmentStatsResponse(rows=[co.to_stats(r) for r in rows])
 
+    async def ExpediteOrder(self, request: pb.ExpediteOrderRequest,
+                            context: grpc.aio.ServicerContext) -> pb.ExpediteOrderResponse:
+        key = self._key(request.key)
+        ov.text("actor", request.actor, required=True)
+        ov.text("reason", request.reason)
+        r = await self.hub.expedite(*key, request.actor, request.reason)
+        return pb.ExpediteOrderResponse(outcome=co.outcome(r.outcome.value),
+                                        order=co.to_order(r.order) if r.order else None)
+
     async def ListOverdueOrders(self, request: pb.ListOverdueOrdersRequest,
                                 context: grpc.aio.ServicerContext
                                 ) -> pb.ListOverdueOrdersResponse:

@@ -8,6 +8,7 @@ GET /interception       the rule set in force, as YAML, in an editable box
 POST /interception      check it (validate_only) or put it as a new version; a refusal
                         (INVALID_ARGUMENT naming rules[N]...) is shown with the text kept
 GET /orders?channel=&shop=&order_id=   the order and every event of its history
+POST /orders/expedite   ExpediteOrder in the operator's name, back to the order's page
 GET /overdue?node=&channel=             the top 10 overdue orders (ListOverdueOrders) and
                                         the overdue count per node and channel
 
@@ -187,7 +188,7 @@ def routes(channel: Callable[[], grpc.aio.Channel],
         key = opb.OrderKey(channel=q.get("channel", ""), shop=q.get("shop", ""),
                            order_id=q.get("order_id", ""))
         ctx: dict[str, Any] = {"op": op, "key": key, "order": None, "events": [],
-                               "error": ""}
+                               "error": q.get("error", ""), "msg": q.get("msg", "")}
         try:
             ctx["order"] = (await orders().GetOrder(
                 opb.GetOrderRequest(key=key), metadata=op.metadata(),
@@ -200,6 +201,23 @@ def routes(channel: Callable[[], grpc.aio.Channel],
         return templates.TemplateResponse(request, "order.html", ctx,
                                           status_code=404 if ctx["order"] is None
                                           and "NOT_FOUND" in ctx["error"] else 200)
+
+    async def expedite(request: Request) -> Response:
+        op = operator(request)
+        if op is None:
+            return login()
+        form = {k: str(v).strip() for k, v in (await request.form()).items()}
+        key = opb.OrderKey(channel=form.get("channel", ""), shop=form.get("shop", ""),
+                           order_id=form.get("order_id", ""))
+        back = {"channel": key.channel, "shop": key.shop, "order_id": key.order_id}
+        try:
+            reply = await orders().ExpediteOrder(opb.ExpediteOrderRequest(
+                key=key, actor=f"operator:{op.name}", reason=form.get("reason", "")),
+                metadata=op.metadata(), timeout=TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            return _to("/orders", **back, error=_why(exc))
+        outcome = opb.SyncOutcome.Name(reply.outcome).removeprefix("SYNC_OUTCOME_")
+        return _to("/orders", **back, msg=f"expedited ({outcome})")
 
     # -- overdue orders -------------------------------------------------------------------
     async def overdue_page(request: Request) -> Response:
@@ -224,7 +242,8 @@ def routes(channel: Callable[[], grpc.aio.Channel],
             Route("/reviews/resolve", resolve, methods=["POST"]),
             Route("/interception", rules_page, methods=["GET"]),
             Route("/interception", rules_put, methods=["POST"]),
-            Route("/orders", order_page, methods=["GET"])]
+            Route("/orders", order_page, methods=["GET"]),
+            Route("/orders/expedite", expedite, methods=["POST"])]
 
 
 def _to(path: str, **query: str) -> RedirectResponse:

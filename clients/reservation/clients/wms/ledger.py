@@ -35,6 +35,7 @@ MOVES: dict[str, tuple[tuple[str, int], ...]] = {
     "RESTOCKED": (("confirmed", -1), ("available", 1)),
     "ADDRESS_CHANGED": (),
     "CARRIER_CHOSEN": (),
+    "ORDER_EXPEDITED": (),
 }
 
 SCHEMA = (
