@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import grpc
 import pytest
-import redis.asyncio as aioredis
 
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
-from tests.helpers import at, bad_request_fields, line, load, ms, order
+from tests.helpers import at, bad_request_fields, line, load, ms, order, redis_snapshot
 
 
-async def snapshot(redis_url: str) -> dict[str, str]:
-    """Every key with a digest of its value: proves a refused call wrote nothing."""
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        return {k: await client.dump(k) async for k in client.scan_iter()}
-    finally:
-        await client.aclose()
+async def snapshot(redis_url: str) -> dict[str, tuple[str, bytes | None]]:
+    """Every key with its value: proves a refused call wrote nothing."""
+    return await redis_snapshot(redis_url)
 
 
 def long(n: int) -> str:

@@ -44,6 +44,13 @@ OVERDUE_SHOWN = 10
 MAX_RULES_TEXT = 256 * 1024  # the service refuses longer documents anyway
 
 
+async def _order_form(request: Request) -> tuple[dict[str, str], opb.OrderKey]:
+    """A posted form (values trimmed) and the order it names."""
+    form = {k: str(v).strip() for k, v in (await request.form()).items()}
+    return form, opb.OrderKey(channel=form.get("channel", ""), shop=form.get("shop", ""),
+                              order_id=form.get("order_id", ""))
+
+
 def _why(exc: grpc.aio.AioRpcError) -> str:
     return f"{exc.code().name}: {exc.details() or ''}"
 
@@ -100,9 +107,7 @@ def routes(channel: Callable[[], grpc.aio.Channel],
         op = operator(request)
         if op is None:
             return login()
-        form = {k: str(v).strip() for k, v in (await request.form()).items()}
-        key = opb.OrderKey(channel=form.get("channel", ""), shop=form.get("shop", ""),
-                           order_id=form.get("order_id", ""))
+        form, key = await _order_form(request)
         decision = form.get("decision", "")
         name = f"{key.channel}/{key.shop}/{key.order_id}"
         if decision not in DECISIONS:
@@ -206,9 +211,7 @@ def routes(channel: Callable[[], grpc.aio.Channel],
         op = operator(request)
         if op is None:
             return login()
-        form = {k: str(v).strip() for k, v in (await request.form()).items()}
-        key = opb.OrderKey(channel=form.get("channel", ""), shop=form.get("shop", ""),
-                           order_id=form.get("order_id", ""))
+        form, key = await _order_form(request)
         back = {"channel": key.channel, "shop": key.shop, "order_id": key.order_id}
         try:
             reply = await orders().ExpediteOrder(opb.ExpediteOrderRequest(
