@@ -17,6 +17,11 @@ from reservation.server.app import App, start_app
 from reservation.settings import Settings
 from reservation.v1 import admin_service_pb2_grpc, reservation_service_pb2_grpc
 from tests.postgres_fixtures import postgres_server, postgres_url  # noqa: F401
+from tests.records_fixtures import (  # noqa: F401
+    postgres_records_url,
+    records_url,
+    sqlite_records_url,
+)
 from tests.redis_fixtures import *
 
 # Folders and files whose every test carries these markers.

@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"storage"},
     {"stock", "reserving", "queueing", "writeback", "routing", "ordersync", "interception",
      "access",
-     "guard", "listings", "records"},
+     "guard", "listings", "records", "settlement"},
     {"server"},
     {"cli"},
 ]
@@ -40,6 +40,7 @@ CAPABILITY_DEPS: dict[str, set[str]] = {
     "interception": {"ordersync", "routing"},
     "reserving": {"routing"},
     "records": {"ordersync"},
+    "settlement": {"records"},
 }
 # The generated protobuf code is for the edge only: nothing below the server imports it.
 # reservation.api is for callers: the server's CLI (and the clients).

@@ -138,3 +138,70 @@ cursors = Table(
            comment="the last entry of the shard's order event stream applied"),
     Column("updated_at_ms", BigInteger, nullable=False),
 )
+
+# Settlement (reservation/settlement/): the channels' statements, their lines, and the
+# differences reconciliation files. A statement is one file per channel, shop and day;
+# a replaced file (another digest) supersedes the earlier one's lines in one transaction.
+settlement_files = Table(
+    "settlement_files", metadata,
+    Column("file_id", String(400), primary_key=True,
+           comment="channel:shop/day: one statement per channel, shop and settlement day"),
+    Column("channel", String(32), nullable=False),
+    Column("shop", String(128), nullable=False),
+    Column("settle_day", String(10), nullable=False, comment="YYYY-MM-DD (China time)"),
+    Column("name", String(256), nullable=False, comment="the file's name at the channel"),
+    Column("digest", String(64), nullable=False, comment="SHA-256 of the file's bytes"),
+    Column("version", Integer, nullable=False, comment="1, then +1 per replacement"),
+    Column("lines", Integer, nullable=False),
+    Column("fetched_at_ms", BigInteger, nullable=False),
+)
+Index("settlement_files_day", settlement_files.c.settle_day, settlement_files.c.channel)
+
+settlement_lines = Table(
+    "settlement_lines", metadata,
+    Column("file_id", String(400), primary_key=True),
+    Column("line_no", Integer, primary_key=True, comment="the line in the source file"),
+    Column("channel", String(32), nullable=False),
+    Column("shop", String(128), nullable=False),
+    Column("settle_day", String(10), nullable=False),
+    Column("kind", String(16), nullable=False,
+           comment="SALE, REFUND, FEE (a deduction without goods) or ADJUSTMENT"),
+    Column("channel_order_id", String(256), nullable=False, comment="'' when none"),
+    Column("hub_ref", String(400), nullable=False, comment="the hub's id if the file has it"),
+    Column("tracking_number", String(128), nullable=False),
+    Column("goods_cents", BigInteger, nullable=False),
+    Column("discount_cents", BigInteger, nullable=False, comment="the seller's share"),
+    Column("fee_cents", BigInteger, nullable=False, comment="platform fees and deductions"),
+    Column("subsidy_cents", BigInteger, nullable=False, comment="shipping subsidy"),
+    Column("refund_cents", BigInteger, nullable=False),
+    Column("payout_cents", BigInteger, nullable=False,
+           comment="goods - discount - fee + subsidy - refund, to the cent"),
+)
+Index("settlement_lines_order", settlement_lines.c.channel, settlement_lines.c.channel_order_id)
+Index("settlement_lines_day", settlement_lines.c.settle_day, settlement_lines.c.channel)
+Index("settlement_lines_tracking", settlement_lines.c.tracking_number)
+
+settlement_differences = Table(
+    "settlement_differences", metadata,
+    Column("diff_id", String(480), primary_key=True,
+           comment="channel:shop/order key#class: one open difference per order and class"),
+    Column("channel", String(32), nullable=False),
+    Column("shop", String(128), nullable=False),
+    Column("order_key", String(256), nullable=False,
+           comment="the channel's order id, else the tracking number, else file#line"),
+    Column("hub_ref", String(400), nullable=False, comment="'' when the hub has none"),
+    Column("class", String(32), nullable=False),
+    Column("settle_day", String(10), nullable=False, comment="the day it was first found"),
+    Column("hub_cents", BigInteger, nullable=False, comment="what the hub expects"),
+    Column("settled_cents", BigInteger, nullable=False, comment="what the channel paid"),
+    Column("detail", Text, nullable=False),
+    Column("state", String(16), nullable=False, comment="OPEN, CLOSED or RESOLVED"),
+    Column("opened_at_ms", BigInteger, nullable=False),
+    Column("checked_day", String(10), nullable=False, comment="the last run that saw it"),
+    Column("closed_at_ms", BigInteger, nullable=True),
+    Column("closed_by", String(256), nullable=False, comment="'run' or who resolved it"),
+    Column("reason", Text, nullable=False, comment="why it closed or was resolved"),
+)
+Index("settlement_differences_open", settlement_differences.c.state,
+      settlement_differences.c.channel, settlement_differences.c.settle_day)
+Index("settlement_differences_order", settlement_differences.c.hub_ref)

@@ -9,20 +9,26 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, insert, inspect, select
+from sqlalchemy import Connection, Engine, func, insert, inspect, select
 
 from reservation.records import migrate
 from reservation.records.database import engine_for, open_records
 from reservation.records.schema import metadata
 
 TABLES = {"orders", "order_lines", "order_shipments", "order_routing", "order_events",
-          "records_cursors"}
+          "records_cursors", "settlement_files", "settlement_lines", "settlement_differences"}
 # The queries people make, each with an index (issue: by channel and time, by state, by
 # warehouse, by buyer hash, by tracking number).
 INDEXED = {("orders", ("channel", "created_at_ms", "ref")), ("orders", ("state", "created_at_ms")),
            ("orders", ("warehouse", "created_at_ms")),
            ("orders", ("buyer_hash", "created_at_ms")),
-           ("order_shipments", ("tracking_number",)), ("orders", ("closed_at_ms",))}
+           ("order_shipments", ("tracking_number",)), ("orders", ("closed_at_ms",)),
+           # settlement: a statement's lines by order and by tracking number, a day's
+           # lines, the open differences by channel and day
+           ("settlement_lines", ("channel", "channel_order_id")),
+           ("settlement_lines", ("tracking_number",)),
+           ("settlement_lines", ("settle_day", "channel")),
+           ("settlement_differences", ("state", "channel", "settle_day"))}
 
 
 @pytest.fixture
@@ -66,6 +72,26 @@ def _fill(engine: Engine) -> None:
             version=1, at_ms=1, actor="jd", from_state="", to_state="PAID", payload="{}"))
         c.execute(insert(t["records_cursors"]).values(shard=0, last_entry_id="1-0",
                                                       updated_at_ms=1))
+        _fill_settlement(c)
+
+
+def _fill_settlement(c: Connection) -> None:
+    t = metadata.tables
+    file_id = "jd:shop-1/2026-12-06"
+    c.execute(insert(t["settlement_files"]).values(
+        file_id=file_id, channel="jd", shop="shop-1", settle_day="2026-12-06", name="f.csv",
+        digest="0" * 64, version=1, lines=1, fetched_at_ms=1))
+    c.execute(insert(t["settlement_lines"]).values(
+        file_id=file_id, line_no=2, channel="jd", shop="shop-1", settle_day="2026-12-06",
+        kind="SALE", channel_order_id="JD-1", hub_ref="", tracking_number="SF1",
+        goods_cents=1999, discount_cents=0, fee_cents=20, subsidy_cents=0, refund_cents=0,
+        payout_cents=1979))
+    c.execute(insert(t["settlement_differences"]).values(
+        diff_id="jd:shop-1/JD-1#AMOUNT_MISMATCH", channel="jd", shop="shop-1",
+        order_key="JD-1", hub_ref="jd:shop-1/JD-1", **{"class": "AMOUNT_MISMATCH"},
+        settle_day="2026-12-06", hub_cents=1999, settled_cents=1979, detail="", state="OPEN",
+        opened_at_ms=1, checked_day="2026-12-06", closed_at_ms=None, closed_by="",
+        reason=""))
 
 
 def test_up_on_an_empty_database_makes_every_table_and_index(engine: Engine) -> None:
@@ -115,7 +141,7 @@ def test_down_one_revision_keeps_the_rows_of_the_one_before(engine: Engine) -> N
         migrate.downgrade(engine, down_to)
         assert migrate.current(engine) == down_to
         with engine.connect() as c:
-            for table in TABLES:
+            for table in _tables(engine):
                 assert c.execute(select(func.count()).select_from(
                     metadata.tables[table])).scalar_one() == 1, (down_to, table)
     migrate.upgrade(engine)
