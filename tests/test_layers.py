@@ -40,7 +40,7 @@ CAPABILITY_DEPS: dict[str, set[str]] = {
     "interception": {"ordersync", "routing"},
     "reserving": {"routing"},
     "records": {"ordersync"},
-    "settlement": {"records"},
+    "settlement": {"records", "ordersync"},
 }
 # The generated protobuf code is for the edge only: nothing below the server imports it.
 # reservation.api is for callers: the server's CLI (and the clients).

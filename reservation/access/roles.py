@@ -42,6 +42,7 @@ _ORDERS = "/reservation.v1.OrderService/"
 _ICPT = "/reservation.v1.InterceptionService/"
 _GUARD = "/reservation.v1.GuardService/"
 _LISTING = "/reservation.v1.ListingService/"
+_SETTLE = "/reservation.v1.SettlementService/"
 
 A, W, O, L, R = Role.ADAPTER, Role.WMS, Role.OPERATOR, Role.LOADTEST, Role.READER
 ANY, CHANNEL, GROUP, FEED = Scope.ANY, Scope.CHANNEL, Scope.GROUP, Scope.FEED
@@ -147,6 +148,10 @@ METHODS: dict[str, Rule] = {
     _LISTING + "PutListingRules": _ADMIN_WRITE,
     _LISTING + "ListListingRuleHistory": _ADMIN_READ,
     _LISTING + "RollbackListingRules": _ADMIN_WRITE,
+
+    # Settlement: a channel's adapter imports its channels' statements; operators may
+    # import one by hand (a file sent by mail).
+    _SETTLE + "ImportStatement": {A: CHANNEL, O: ANY},
 }
 
 

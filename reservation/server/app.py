@@ -54,9 +54,11 @@ from reservation.server.servicers.listings import ListingServicer
 from reservation.server.servicers.orders import OrderServicer
 from reservation.server.servicers.reservation import ReservationServicer
 from reservation.server.servicers.routing import RoutingAdminServicer, RoutingServicer
+from reservation.server.servicers.settlement import SettlementServicer
 from reservation.server.servicers.write_back import WriteBackServicer
 from reservation.server.tls import CertificateFiles, server_files
 from reservation.settings import Settings
+from reservation.settlement.service import Settlement
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
 from reservation.storage.redis_process import RedisProcess
@@ -77,6 +79,8 @@ from reservation.v1 import (
     reservation_service_pb2_grpc,
     routing_service_pb2,
     routing_service_pb2_grpc,
+    settlement_service_pb2,
+    settlement_service_pb2_grpc,
     write_back_service_pb2,
     write_back_service_pb2_grpc,
 )
@@ -95,6 +99,7 @@ SERVICE_NAMES = (
     routing_service_pb2.DESCRIPTOR.services_by_name["RoutingAdminService"].full_name,
     guard_service_pb2.DESCRIPTOR.services_by_name["GuardService"].full_name,
     listing_service_pb2.DESCRIPTOR.services_by_name["ListingService"].full_name,
+    settlement_service_pb2.DESCRIPTOR.services_by_name["SettlementService"].full_name,
 )
 HEALTH_PERIOD_S = 2.0
 # Health name for liveness probes: SERVING while the process runs, whatever Redis does,
@@ -302,6 +307,8 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
     listings.closed = listing_closed(settings)
     listing_service_pb2_grpc.add_ListingServiceServicer_to_server(
         ListingServicer(listings), server)
+    settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(
+        SettlementServicer(Settlement(records.engine if records else None)), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection(server)
     return server

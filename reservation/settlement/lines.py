@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from reservation.errors import InvalidArgument
+from reservation.ordersync.model import CHANNELS
 
 SALE, REFUND, FEE, ADJUSTMENT = "SALE", "REFUND", "FEE", "ADJUSTMENT"
 KINDS = frozenset({SALE, REFUND, FEE, ADJUSTMENT})
@@ -22,6 +23,8 @@ for goods (a service fee billed on its own line, a penalty); ADJUSTMENT: anythin
 channel moves (a compensation, a correction)."""
 
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
 
 
 @dataclass(frozen=True)
@@ -58,24 +61,28 @@ class Statement:
     settle_day: str
     name: str
     """The file's name at the channel (for people: reports name it)."""
-    content: bytes = field(repr=False)
-    """The file as fetched: its digest tells a replaced file from a repeat."""
+    digest: str
+    """SHA-256 of the file's bytes (hex): tells a replaced file from a repeat."""
     lines: Sequence[SettlementLine] = ()
 
     @property
     def file_id(self) -> str:
         return f"{self.channel}:{self.shop}/{self.settle_day}"
 
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(self.content).hexdigest()
+
+def digest_of(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
 
 
 def check(statement: Statement) -> None:
     """Refuse a statement that cannot be stored as it is, naming the field and the line."""
-    for name in ("channel", "shop"):
-        if not getattr(statement, name):
-            raise InvalidArgument(name, "required")
+    if statement.channel not in CHANNELS:
+        raise InvalidArgument("channel", f"{statement.channel!r} is not one of "
+                                         f"{sorted(CHANNELS)}")
+    if not statement.shop:
+        raise InvalidArgument("shop", "required")
+    if not SHA256.match(statement.digest):
+        raise InvalidArgument("sha256", "64 lower-case hex digits (the file's SHA-256)")
     if not DAY.match(statement.settle_day):
         raise InvalidArgument("settle_day", f"{statement.settle_day!r} is not YYYY-MM-DD")
     seen: set[int] = set()

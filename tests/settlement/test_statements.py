@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from reservation.errors import InvalidArgument
 from reservation.records.database import open_records
 from reservation.records.schema import settlement_files, settlement_lines
-from reservation.settlement.lines import FEE, SALE, SettlementLine, Statement
+from reservation.settlement.lines import FEE, SALE, SettlementLine, Statement, digest_of
 from reservation.settlement.statements import NEW, SAME, SUPERSEDED, store
 
 DAY = "2026-12-06"
@@ -32,7 +32,7 @@ def _sale(line_no: int, order: str, goods: int, fee: int) -> SettlementLine:
 
 def _statement(content: bytes, *lines: SettlementLine) -> Statement:
     return Statement(channel="jd", shop="main", settle_day=DAY, name="jd-settle.csv",
-                     content=content, lines=lines)
+                     digest=digest_of(content), lines=lines)
 
 
 def _rows(engine: Engine) -> list[tuple[int, str, int]]:
@@ -81,8 +81,9 @@ def test_parts_that_do_not_add_up_to_the_payout_are_refused_and_nothing_stored(
 
 @pytest.mark.parametrize(("change", "field"), [
     ({"settle_day": "2026-12-6"}, "settle_day"), ({"shop": ""}, "shop"),
+    ({"channel": "amazon"}, "channel"), ({"digest": "ABC"}, "sha256"),
 ])
-def test_a_statement_without_its_day_or_shop_is_refused(
+def test_a_statement_without_its_channel_day_shop_or_digest_is_refused(
         engine: Engine, change: dict[str, str], field: str) -> None:
     base = _statement(b"x", _sale(2, "JD-1", 100, 1))
     bad = Statement(**{**base.__dict__, **change})

@@ -12,7 +12,7 @@ from reservation.clients.channels.base import Adapter
 
 # Shared machinery, not channels.
 _NOT_CHANNELS = {"base", "http", "poller", "store", "fake_server", "pushback", "sync", "run",
-                 "samples"}
+                 "samples", "fake_listings", "fake_statements", "statements", "settlement"}
 
 
 def adapters() -> dict[str, Adapter]:

@@ -35,16 +35,27 @@ import threading
 import time
 import urllib.parse
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from reservation.clients.channels import douyin, jd, pinduoduo, pos, taobao, wechat
+from reservation.clients.channels import (
+    douyin,
+    fake_statements,
+    jd,
+    pinduoduo,
+    pos,
+    settlement,
+    taobao,
+    wechat,
+)
 from reservation.clients.channels.base import CST
 from reservation.clients.channels.credentials import ShopCredentials, ShopToken, shop_variable
 from reservation.clients.channels.fake_listings import FakeListings, ListingError, int_of
+from reservation.clients.channels.fake_statements import Payout
 from reservation.clients.channels.http import ChannelApi, sign_md5
 from reservation.clients.channels.samples import (
     CHANNELS,
@@ -135,6 +146,8 @@ class FakeChannels:
         self.clock = time.time
         self.wechat_ttl_s = 7200.0
         self.wechat_tokens: dict[str, float] = {}  # access_token -> expires at (epoch s)
+        self.statements: dict[tuple[str, str, str], bytes] = {}  # (channel, shop, day)
+        self.statement_downloads: dict[tuple[str, str, str], int] = defaultdict(int)
         self._server: ThreadingHTTPServer | None = None
         self.connections = 0
         """TCP connections accepted (callers keep theirs open between calls)."""
@@ -149,6 +162,39 @@ class FakeChannels:
             oid = str(raw[ID_FIELD[channel]])
             self.orders[channel][oid] = raw
             self.order_shop[channel][oid] = shop
+
+    def put_statement(self, channel: str, day: str, payouts: Sequence[Payout],
+                      shop: str = "main") -> bytes:
+        """The shop's settlement statement for `day`, in the channel's own shape; putting
+        the day again replaces the file (a late or corrected statement). Until a day is
+        put its download answers 404, as a bill not generated yet."""
+        content = fake_statements.render(channel, day, payouts)
+        with self.lock:
+            self.statements[(channel, shop, day)] = content
+        if channel == "pos" and self.pos_dir is not None:  # the POS's lands in its folder
+            path = self.pos_dir / settlement.takings_file(shop, day)
+            tmp = path.with_name("." + path.name)
+            tmp.write_bytes(content)
+            tmp.rename(path)
+        return content
+
+    def statement(self, query: dict[str, str]) -> tuple[int, Any]:
+        """GET /settlement/statement?channel=&shop=&day=&app_key=: the file's bytes. One
+        download path for every channel: the real ones each hand out a download address
+        by their own call (Alipay's bill download URL, WeChat Pay's downloadbill, ...)."""
+        key = (query.get("channel", ""), query.get("shop", ""), query.get("day", ""))
+        with self.lock:
+            self.statement_downloads[key] += 1
+            failures = self.failures[key[0]]
+            failure = failures.pop(0) if failures else None
+            content = self.statements.get(key)
+        if failure:
+            return 503, {"error": "service unavailable"}
+        if query.get("app_key") != APP_KEY:
+            return 403, {"error": "invalid app_key"}
+        if content is None:
+            return 404, {"error": "bill not generated yet"}
+        return 200, content
 
     # --- shops' tokens -------------------------------------------------------------------
 
@@ -278,10 +324,14 @@ class FakeChannels:
                 query = dict(urllib.parse.parse_qsl(url.query))
                 size = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(size) or b"{}")
-                status, answer = fake.handle(url.path, query, body)
-                data = json.dumps(answer, ensure_ascii=False).encode()
+                if url.path == "/settlement/statement":
+                    status, answer = fake.statement(query)
+                else:
+                    status, answer = fake.handle(url.path, query, body)
+                raw = isinstance(answer, bytes)
+                data = answer if raw else json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/csv" if raw else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

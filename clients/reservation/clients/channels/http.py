@@ -150,6 +150,23 @@ class ChannelApi:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ChannelError(self.channel, "bad json", str(exc)) from None
 
+    def download(self, path: str, params: Mapping[str, Any]) -> bytes | None:
+        """GET a file's bytes; None when the channel has none (HTTP 404: a statement not
+        generated yet). Other failures are ChannelErrors, as for post."""
+        self.limiter.acquire()
+        url = self.base_url.rstrip("/") + path + "?" + urllib.parse.urlencode(params)
+        try:
+            answer = self.http.request("GET", url)
+        except urllib3.exceptions.HTTPError as exc:
+            raise ChannelError(self.channel, "network", str(exc)) from None
+        if answer.status == 404:
+            return None
+        if answer.status >= 400:
+            raise ChannelError(self.channel, f"http {answer.status}", answer.reason or "",
+                               retryable=answer.status >= 500 or answer.status == 429,
+                               auth=answer.status in (401, 403))
+        return bytes(answer.data)
+
     def signed(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """params plus app_key and their MD5 signature (TOP style)."""
         out = {**params, "app_key": self.app_key}

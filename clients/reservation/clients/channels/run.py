@@ -9,7 +9,9 @@ the shop's token from CHANNEL_<NAME>_SHOPS_FILE or CHANNEL_<NAME>_SHOP_<SHOP>_AC
 (credentials.py).
 Orders refused (by the mapping, the hub or the channel) are parked in the SQLite file,
 listed by `reservation-clients refused`; the poll goes on past them.
-SIGTERM or SIGINT stops both loops after the step in progress. --until-idle polls once,
+Once a day (after --settle-at, China time) it also fetches the shop's settlement
+statements of the last --settle-days days and imports them (settlement.py).
+SIGTERM or SIGINT stops the loops after the step in progress. --until-idle polls once,
 then pushes until the feed has been empty for --idle-s seconds, and exits (the demo).
 """
 
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 
 from reservation.api import connection
 from reservation.clients.channels import adapter as find_adapter
+from reservation.clients.channels import settlement
 from reservation.clients.channels.http import ChannelApi
 from reservation.clients.channels.poller import (
     DEFAULT_INTERVAL_S,
@@ -50,6 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until-idle", action="store_true")
     p.add_argument("--idle-s", type=float, default=2.0)
     p.add_argument("--consumer", default="", help="feed consumer name (default channel-shop)")
+    p.add_argument("--settle-at", default=settlement.DEFAULT_AT,
+                   help="China time after which the day before's settlement statement is "
+                        "fetched (HH:MM; 'off': not at all)")
+    p.add_argument("--settle-days", type=int, default=settlement.DEFAULT_DAYS,
+                   help="days back asked again each round (late and replaced files)")
     connection.add_connection_arguments(p)
 
 
@@ -64,6 +72,13 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     adapter = find_adapter(args.channel)
+    if args.settle_at != "off":
+        try:
+            settlement.due_days(0, args.settle_at)
+        except ValueError:
+            print(f"--settle-at: {args.settle_at!r} is not HH:MM (China time) or off",
+                  file=sys.stderr)
+            return 2
     api = ChannelApi.from_env(adapter.name, rate=args.rate, shop=args.shop)
     api.page_size = args.page_size
     store = AdapterStore(args.state)
@@ -89,9 +104,17 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, lambda *_: stop.set())
         polling = threading.Thread(target=poller.run, args=(stop,), daemon=True)
         polling.start()
+        settling = None
+        if args.settle_at != "off":
+            fetcher = settlement.StatementFetcher(api, args.shop, channel, metadata)
+            settling = threading.Thread(target=fetcher.run, daemon=True, args=(
+                stop, time.time, args.settle_at, args.settle_days))
+            settling.start()
         pushback.run(stop)
-        # Let a poll in progress finish before the channel closes under it.
+        # Let a poll (or a statement import) in progress finish before the channel closes.
         polling.join(timeout=60)
+        if settling is not None:
+            settling.join(timeout=60)
     store.close()
     return 0
 
