@@ -223,6 +223,9 @@ class Settings:
     order_sla: str = ""
     """On-time targets per channel, 'channel=route_ms/ship_ms,...'; unlisted channels
     use 2 h to route and 4 h to ship after payment."""
+    order_delivery_ms: int = 72 * 60 * 60 * 1000
+    """How long delivery takes after shipping, as the service desk quotes it
+    (FindOrders' deliver_by: shipped, or due to ship, plus this)."""
     order_late_route_ms: int = 15 * 60 * 1000
     """A paid order not routed this long after payment is listed as late."""
     order_overdue: str = "paid=15,printed=120,shipped=1440"
@@ -485,6 +488,7 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("order_hot_window_ms", 0, 3650 * _DAY_MS),
     ("order_duplicate_window_ms", 0, 30 * _DAY_MS),
     ("order_late_route_ms", 1, 30 * _DAY_MS),
+    ("order_delivery_ms", 1, 60 * _DAY_MS),
     ("order_overdue_interval_ms", 10, 600_000),
     ("order_overdue_lookback_ms", 60_000, 365 * _DAY_MS),
     ("order_future_skew_ms", 0, 365 * _DAY_MS),

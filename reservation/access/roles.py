@@ -110,6 +110,8 @@ METHODS: dict[str, Rule] = {
     _ORDERS + "GetFulfilmentStats": _ADMIN_READ,
     _ORDERS + "ListOverdueOrders": _ADMIN_READ,
     _ORDERS + "ExpediteOrder": _ADMIN_WRITE,
+    # The service desk's lookup reads every channel's orders: operators and readers.
+    _ORDERS + "FindOrders": _ADMIN_READ,
 
     # Routing. Its servicers do not check a channel scope, so no scoped
     # role is granted: adapters are refused.

@@ -7,6 +7,7 @@
                             [--from 2026-11-22] [--to 2026-11-23] [--page-size N] [--page-token T]
     reservation fulfilment --day 2026-11-22 [--channel jd] [--warehouse WH-SH]
     reservation orders overdue [--node paid] [--channel jd] [--page-size 10]
+    reservation orders find --phone P | --order N | --tracking T [--page-size 50]
     reservation orders sync FILE.json|FILE.yaml      channel orders into the hub (SyncOrders)
     reservation orders address CHANNEL SHOP ORDER_ID --province P --city C
                                [--district D] --detail X [--reason TEXT]
@@ -72,6 +73,12 @@ def _list(args: argparse.Namespace) -> int:
 def _overdue(args: argparse.Namespace) -> int:
     return _call(args, "ListOverdueOrders", pb.ListOverdueOrdersRequest(
         node=args.node, channel=args.channel, page_size=args.page_size))
+
+
+def _find(args: argparse.Namespace) -> int:
+    return _call(args, "FindOrders", pb.FindOrdersRequest(
+        phone=args.phone, order_number=args.order, tracking_number=args.tracking,
+        page_size=args.page_size))
 
 
 def _fulfilment(args: argparse.Namespace) -> int:
@@ -246,6 +253,17 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--channel", default="")
     p.add_argument("--page-size", type=int, default=10)
     p.set_defaults(func=_overdue)
+
+    p = osub.add_parser("find", help="every order of a buyer (by phone), or of an order "
+                        "or tracking number: the service desk's lookup")
+    connection.add_connection_arguments(p)
+    one = p.add_mutually_exclusive_group(required=True)
+    one.add_argument("--phone", default="", help="the receiver phone (only its hash is "
+                     "compared)")
+    one.add_argument("--order", default="", help="a channel's order number")
+    one.add_argument("--tracking", default="", help="a tracking number")
+    p.add_argument("--page-size", type=int, default=50, help="the newest first, 1..200")
+    p.set_defaults(func=_find)
 
     write = argparse.ArgumentParser(add_help=False)
     connection.add_connection_arguments(write)

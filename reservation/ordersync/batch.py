@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from reservation.ordersync import codec
+from reservation.ordersync import codec, finding
 from reservation.ordersync.model import ChannelOrder
 from reservation.ordersync.plan import Outcome, Plan
 from reservation.storage.orders import ARCHIVED, order_ref
@@ -42,7 +42,9 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
     found = await hub.orders.lookup(
         [(anchors[i], refs[i]) for i in first], [(refs[i], anchors[i]) for i in first],
         [(refs[i], orders[i].buyer_hash, orders[i].address.key(), orders[i].created_at_ms)
-         for i in first])
+         for i in first],
+        [(name, refs[i], orders[i].created_at_ms) for i in first
+         for name in finding.names_of(orders[i])])
     recs = dict(zip(first, found.records))
     fresh: list[int] = []
     for i, claim in zip(first, found.claims):

@@ -27,7 +27,7 @@ from reservation.errors import (
     NotFound,
     ReservationError,
 )
-from reservation.ordersync import codec
+from reservation.ordersync import codec, finding
 from reservation.ordersync import plan as planning
 from reservation.ordersync.effects import HoldWant
 from reservation.ordersync.events import OrderEvent
@@ -401,6 +401,10 @@ class OrderHub:
     async def report_shipment(self, channel: str, shop: str, order_id: str,
                               shipment: Shipment, actor: str) -> SyncResult:
         async def make(current: Order) -> Plan | Outcome:
+            # Listed under its tracking number before the shipment is written, so
+            # FindOrders never misses it (a shipment refused leaves a harmless entry).
+            await self.orders.index_found(f"{finding.TRACKING}:{shipment.tracking_number}",
+                                          order_ref(*current.key), current.created_at_ms)
             return planning.shipment(current, await self._shipped_from(current, shipment),
                                      actor, self.clock())
         return await self._change(channel, shop, order_id, make)

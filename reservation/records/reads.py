@@ -1,5 +1,6 @@
 """Reads of an order wherever it lives: Redis while it is hot, the records store after
-it has left Redis (GetOrder, GetOrderHistory, ListOrders). The caller cannot tell.
+it has left Redis (GetOrder, GetOrderHistory, ListOrders, FindOrders). The caller
+cannot tell.
 
 Redis answers first: it has the newest version of every order it holds. The records
 store answers for an order Redis no longer has, and only orders that left Redis (closed
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from reservation.errors import NotFound
-from reservation.ordersync import listing
+from reservation.ordersync import finding, listing
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.hub import OrderHub
 from reservation.ordersync.model import Order
@@ -107,3 +108,24 @@ class OrderReads:
             if len(rows) < size:
                 return out, False
 
+
+    async def find(self, ask: finding.Ask) -> list[finding.Seen]:
+        """FindOrders: Redis's orders and the records store's, newest first. Redis's
+        copy wins; an order the store found that Redis still has (listed before Redis
+        indexed it) is read from Redis."""
+        hot = await finding.hot(self.hub, ask)
+        if self.records is None:
+            return hot
+        have = {order_ref(*s.order.key) for s in hot}
+        out = list(hot)
+        for s in await asyncio.to_thread(self.records.find, ask):
+            ref = order_ref(*s.order.key)
+            if ref in have:
+                continue
+            newer = await finding.seen(self.hub, ref)
+            if newer is None:
+                out.append(s)
+            elif ask.matches(newer.order):  # Redis's newer copy may answer no more
+                out.append(newer)
+        out.sort(key=lambda s: (-s.order.created_at_ms, order_ref(*s.order.key)))
+        return out[:ask.limit]

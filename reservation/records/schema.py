@@ -65,6 +65,7 @@ Index("orders_created", orders.c.created_at_ms, orders.c.ref)
 Index("orders_state", orders.c.state, orders.c.created_at_ms)
 Index("orders_warehouse", orders.c.warehouse, orders.c.created_at_ms)
 Index("orders_buyer", orders.c.buyer_hash, orders.c.created_at_ms)
+Index("orders_number", orders.c.order_id)  # FindOrders by order number
 Index("orders_closed", orders.c.closed_at_ms)  # what eviction looks for
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, sele
 from sqlalchemy.exc import IntegrityError
 
 from reservation import clock
+from reservation.ordersync import finding
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.model import Order
 from reservation.records import rows
@@ -189,6 +190,32 @@ class Records:
         with self.engine.connect() as c:
             return [(r.ref, rows.order_of(r.doc, r.warehouses, r.reservation_state))
                     for r in c.execute(q)]
+
+    def find(self, ask: finding.Ask) -> list[finding.Seen]:
+        """FindOrders in SQL: the orders of a buyer, an order number or a tracking
+        number, newest first, each with its last event."""
+        q = select(orders.c.ref, orders.c.doc, orders.c.warehouses,
+                   orders.c.reservation_state)
+        if ask.kind == finding.BUYER:
+            q = q.where(orders.c.buyer_hash == ask.value)
+        elif ask.kind == finding.NUMBER:
+            q = q.where(orders.c.order_id == ask.value)
+        else:
+            q = q.where(orders.c.ref.in_(select(shipments.c.ref).where(
+                shipments.c.tracking_number == ask.value)))
+        q = q.order_by(orders.c.created_at_ms.desc(), orders.c.ref).limit(ask.limit)
+        with self.engine.connect() as c:
+            found = [(r.ref, rows.order_of(r.doc, r.warehouses, r.reservation_state))
+                     for r in c.execute(q)]
+            last: dict[str, str] = {}
+            if found:
+                for r in c.execute(
+                        select(order_events.c.ref, order_events.c.payload)
+                        .where(order_events.c.ref.in_([ref for ref, _ in found]))
+                        .order_by(order_events.c.entry_ms, order_events.c.entry_seq)):
+                    last[r.ref] = r.payload  # the newest wins
+        return [finding.Seen(order, OrderEvent.decode(last[ref]) if ref in last else None)
+                for ref, order in found]
 
     # -- eviction -----------------------------------------------------------------------
     def closed_before(self, cutoff_ms: int, count: int) -> list[tuple[str, int, int]]:

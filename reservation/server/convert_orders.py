@@ -12,6 +12,7 @@ from reservation.errors import InvalidArgument
 from reservation.interception import checks
 from reservation.interception.checks import Facts
 from reservation.ordersync.events import OrderEvent
+from reservation.ordersync.finding import Found
 from reservation.ordersync.fulfilment import Row
 from reservation.ordersync.hub import SyncResult
 from reservation.ordersync.model import Address, Line, Order, RawOrder, Shipment
@@ -78,6 +79,14 @@ def to_order(o: Order) -> pb.Order:
         intercept_failed=bool(o.intercept_failed),
         routed_warehouses=list(o.routed_warehouses), routing_version=o.routing_version,
         carrier=o.carrier, carrier_cost=o.carrier_cost_cents, priority=o.priority)
+
+
+def to_found(f: Found) -> pb.FoundOrder:
+    return pb.FoundOrder(
+        order=to_order(f.order), step=f.step, last_actor=f.last_actor,
+        last_changed_at=_ts(f.last_change_ms), ship_by=_ts(f.ship_by_ms),
+        deliver_by=_ts(f.deliver_by_ms), held_because=f.held_because, carrier=f.carrier,
+        tracking_number=f.tracking_number)
 
 
 def to_overdue(e: Evaluation, orders: list[OverdueOrder]) -> pb.ListOverdueOrdersResponse:

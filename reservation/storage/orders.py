@@ -17,6 +17,12 @@ duplicate suspicion, records, history and the per-shard order index.
                                         N (RestockOrder, exactly once; TTL: retention)
     rsv:{H}:olock:<ref>          string the writer of a multi-shard order (redis-py Lock,
                                         H = shard of the ref; TTL: RESERVATION_ORDER_LEASE_MS)
+    rsv:{H}:ofind:<k>:<value>    zset   refs by created ms under a buyer (k=b, the phone
+                                        hash), a channel order number (n) or a tracking
+                                        number (t), H = shard of "<k>:<value>" (TTL: order
+                                        retention, renewed): FindOrders. A superset: a
+                                        refused order may be listed, so reads check the
+                                        order itself
 """
 
 from __future__ import annotations
@@ -71,6 +77,11 @@ def duplicates(buyer_hash: str, address_key: str, shards: int) -> str:
     return f"{keys.prefix(keys.shard_of(p, shards))}odup:{p}"
 
 
+def finder(name: str, shards: int) -> str:
+    """The FindOrders index of `name`, "<kind>:<value>" (see the module's key list)."""
+    return f"{keys.prefix(keys.shard_of(name, shards))}ofind:{name}"
+
+
 ARCHIVED = ""
 """The document read for an order whose record left Redis for the records store."""
 
@@ -112,8 +123,8 @@ class _ShardAsk:
     reads: list[int] = field(default_factory=list)     # positions in the request lists
     claims: list[int] = field(default_factory=list)
     dups: list[int] = field(default_factory=list)
-    args: tuple[list[str], list[str], list[str]] = field(
-        default_factory=lambda: ([], [], []))
+    args: tuple[list[str], list[str], list[str], list[str]] = field(
+        default_factory=lambda: ([], [], [], []))
 
 
 class OrderStore:
@@ -246,6 +257,22 @@ class OrderStore:
                 _, near, _ = await pipe.execute()
         return [r for r in near if r != ref]
 
+    async def index_found(self, name: str, ref: str, created_ms: int) -> None:
+        """List the order under a FindOrders name ("t:<tracking number>"): before the
+        write that gives the order that value, so a reader never misses it."""
+        key = finder(name, self.settings.shards)
+        with redis_errors():
+            async with self.store.client.pipeline(transaction=False) as pipe:
+                pipe.zadd(key, {ref: created_ms})
+                pipe.pexpire(key, self.settings.order_retention_ms)
+                await pipe.execute()
+
+    async def found(self, name: str, count: int) -> list[str]:
+        """Refs listed under a FindOrders name, newest first, at most count."""
+        with redis_errors():
+            return list(await self.store.client.zrevrange(
+                finder(name, self.settings.shards), 0, count - 1))
+
     async def holds(self, parts: Sequence[tuple[int, str]]) -> list[PartReply]:
         """The live hold records of an order's parts (shard, hold ref)."""
         out = []
@@ -255,10 +282,13 @@ class OrderStore:
 
     # -- batches ----------------------------------------------------------------------
     async def lookup(self, reads: Sequence[tuple[int, str]], claims: Sequence[tuple[str, int]],
-                     dups: Sequence[tuple[str, str, str, int]]) -> Lookup:
+                     dups: Sequence[tuple[str, str, str, int]],
+                     finds: Sequence[tuple[str, str, int]] = ()) -> Lookup:
         """Everything a batch reads before it plans, one order_lookup.lua call per shard
         (all in one pipeline): records (anchor shard, ref), locator claims (ref, anchor
-        shard) and duplicate registrations (ref, buyer hash, address key, created ms)."""
+        shard), duplicate registrations (ref, buyer hash, address key, created ms) and
+        FindOrders index entries (name "<kind>:<value>", ref, created ms), written
+        before the orders are, so a reader never misses one."""
         n = self.settings.shards
         asks: dict[int, _ShardAsk] = {}
 
@@ -281,6 +311,8 @@ class OrderStore:
             a = ask(keys.shard_of(p, n))
             a.dups.append(k)
             a.args[2].extend((p, ref, str(created)))
+        for name, ref, created in finds:
+            ask(keys.shard_of(name, n)).args[3].extend((name, ref, str(created)))
         s = self.settings
         head = [s.order_retention_ms, s.order_duplicate_window_ms]
         shards = list(asks)

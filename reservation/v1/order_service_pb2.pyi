@@ -578,3 +578,43 @@ class ExpediteOrderResponse(_message.Message):
     outcome: SyncOutcome
     order: Order
     def __init__(self, outcome: _Optional[_Union[SyncOutcome, str]] = ..., order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class FindOrdersRequest(_message.Message):
+    __slots__ = ("phone", "order_number", "tracking_number", "page_size")
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    TRACKING_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    phone: str
+    order_number: str
+    tracking_number: str
+    page_size: int
+    def __init__(self, phone: _Optional[str] = ..., order_number: _Optional[str] = ..., tracking_number: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class FoundOrder(_message.Message):
+    __slots__ = ("order", "step", "last_actor", "last_changed_at", "ship_by", "deliver_by", "held_because", "carrier", "tracking_number")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTOR_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    SHIP_BY_FIELD_NUMBER: _ClassVar[int]
+    DELIVER_BY_FIELD_NUMBER: _ClassVar[int]
+    HELD_BECAUSE_FIELD_NUMBER: _ClassVar[int]
+    CARRIER_FIELD_NUMBER: _ClassVar[int]
+    TRACKING_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    step: str
+    last_actor: str
+    last_changed_at: _timestamp_pb2.Timestamp
+    ship_by: _timestamp_pb2.Timestamp
+    deliver_by: _timestamp_pb2.Timestamp
+    held_because: str
+    carrier: str
+    tracking_number: str
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., step: _Optional[str] = ..., last_actor: _Optional[str] = ..., last_changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ship_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deliver_by: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., held_because: _Optional[str] = ..., carrier: _Optional[str] = ..., tracking_number: _Optional[str] = ...) -> None: ...
+
+class FindOrdersResponse(_message.Message):
+    __slots__ = ("orders",)
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[FoundOrder]
+    def __init__(self, orders: _Optional[_Iterable[_Union[FoundOrder, _Mapping]]] = ...) -> None: ...

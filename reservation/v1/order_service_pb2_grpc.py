@@ -106,6 +106,11 @@ class OrderServiceStub:
                 request_serializer=reservation_dot_v1_dot_order__service__pb2.ExpediteOrderRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_order__service__pb2.ExpediteOrderResponse.FromString,
                 _registered_method=True)
+        self.FindOrders = channel.unary_unary(
+                '/reservation.v1.OrderService/FindOrders',
+                request_serializer=reservation_dot_v1_dot_order__service__pb2.FindOrdersRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_order__service__pb2.FindOrdersResponse.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
@@ -225,6 +230,17 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindOrders(self, request, context):
+        """The service desk's lookup: every order of a buyer (by receiver phone, hashed as the
+        hub keys buyers, across channels), or of a channel order number or a tracking
+        number, from Redis and the records store alike, each with its step, last operator,
+        expected ship and delivery times, why it is held and its tracking number. Exactly
+        one of phone, order_number, tracking_number: else INVALID_ARGUMENT naming it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -297,6 +313,11 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.ExpediteOrder,
                     request_deserializer=reservation_dot_v1_dot_order__service__pb2.ExpediteOrderRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_order__service__pb2.ExpediteOrderResponse.SerializeToString,
+            ),
+            'FindOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindOrders,
+                    request_deserializer=reservation_dot_v1_dot_order__service__pb2.FindOrdersRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_order__service__pb2.FindOrdersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -679,6 +700,33 @@ class OrderService:
             '/reservation.v1.OrderService/ExpediteOrder',
             reservation_dot_v1_dot_order__service__pb2.ExpediteOrderRequest.SerializeToString,
             reservation_dot_v1_dot_order__service__pb2.ExpediteOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.OrderService/FindOrders',
+            reservation_dot_v1_dot_order__service__pb2.FindOrdersRequest.SerializeToString,
+            reservation_dot_v1_dot_order__service__pb2.FindOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -171,3 +171,25 @@ async def test_an_order_is_expedited_from_its_page(app: App, stubs) -> None:
     got = await orders.GetOrder(opb.GetOrderRequest(key=opb.OrderKey(
         channel="jd", shop="shop-1", order_id="EX-1")))
     assert got.order.priority == 1
+
+
+async def test_the_service_desk_finds_a_buyers_orders_by_phone_on_the_find_page(
+        app: App, stubs) -> None:
+    orders = ogrpc.OrderServiceStub(stubs.channel)
+    await load(stubs, ("SKU-FD", "WH-1", 5))
+    await orders.SyncOrders(opb.SyncOrdersRequest(orders=[
+        channel_order("FD-1", "PAID", ("SKU-FD", 1), phone="13800000001"),
+        channel_order("FD-2", "PENDING_PAYMENT", ("SKU-FD", 1), channel="pdd",
+                      phone="13800000001", detail="2 Hill St"),
+        channel_order("FD-3", "PAID", ("SKU-FD", 1), phone="13900000002", detail="9 Far Rd")]))
+    async with console_for(app) as console:
+        form = await get(console, "/find")
+        assert form.status == 200 and 'id="find-form"' in form.body
+        page = await post(console, "/find", {"phone": "13800000001", "order_number": "",
+                                             "tracking_number": ""})
+        assert page.status == 200, page.body
+        assert 'data-order="jd/shop-1/FD-1"' in page.body
+        assert 'data-order="pdd/shop-1/FD-2"' in page.body
+        assert "FD-3" not in page.body and "awaiting payment" in page.body
+        both = await post(console, "/find", {"phone": "13800000001", "order_number": "FD-1"})
+        assert both.status == 400 and "INVALID_ARGUMENT" in both.body

@@ -47,3 +47,21 @@ async def test_operator_reads_an_order_its_history_and_lists_from_the_cli(app, h
     assert [o["orderId"] for o in json.loads(listed.stdout)["orders"]] == ["A1"]
     assert json.loads(stats.stdout)["rows"][-1]["paid"] == 1
     assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
+
+
+async def test_the_service_desk_finds_a_buyers_orders_by_phone_from_the_cli(app, hub):
+    await sync(hub, channel_order("F1", "PAID", ("SKU-1", 1), phone="13800000001"),
+               channel_order("F2", "PAID", ("SKU-1", 1), channel="pdd", phone="13800000001",
+                             detail="2 Hill St"),
+               channel_order("F3", "PAID", ("SKU-1", 1), phone="13900000002",
+                             detail="9 Far Rd"))
+    target = ("--target", app.target)
+
+    found = await cli("orders", "find", "--phone", "138 0000 0001", *target)
+    neither = await cli("orders", "find", *target)
+
+    assert found.returncode == 0, found.stderr
+    assert sorted((f["order"]["channel"], f["order"]["orderId"], f["step"])
+                  for f in json.loads(found.stdout)["orders"]) == [
+        ("jd", "F1", "routed to a warehouse"), ("pdd", "F2", "routed to a warehouse")]
+    assert neither.returncode == 2 and "--phone" in neither.stderr

@@ -19,7 +19,7 @@ from reservation.domain import validation as v
 from reservation.errors import InvalidArgument
 from reservation.interception.service import Checked, Interception
 from reservation.ordersync import events as ev
-from reservation.ordersync import listing, states
+from reservation.ordersync import finding, listing, states
 from reservation.ordersync import validation as ov
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.fulfilment import Fulfilment
@@ -207,6 +207,14 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         r = await self.hub.expedite(*key, request.actor, request.reason)
         return pb.ExpediteOrderResponse(outcome=co.outcome(r.outcome.value),
                                         order=co.to_order(r.order) if r.order else None)
+
+    async def FindOrders(self, request: pb.FindOrdersRequest,
+                         context: grpc.aio.ServicerContext) -> pb.FindOrdersResponse:
+        ask = finding.ask(request.phone, request.order_number, request.tracking_number,
+                          request.page_size, self.settings)
+        found = await self.reads.find(ask)
+        return pb.FindOrdersResponse(orders=[co.to_found(finding.describe(s, self.settings))
+                                             for s in found])
 
     async def ListOverdueOrders(self, request: pb.ListOverdueOrdersRequest,
                                 context: grpc.aio.ServicerContext

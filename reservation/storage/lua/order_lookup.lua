@@ -12,7 +12,10 @@
 --          the anchor unless claimed (SET oloc:<ref> anchor NX GET PX ttl)
 -- ARGV[6]  (pair, order ref, created ms) triples, tab-separated: register the ref under
 --          odup:<pair> and read the other refs registered within the window around it
--- (One packed argument each, as the order ops: the client encodes three arguments per
+-- ARGV[7]  (name, order ref, created ms) triples, tab-separated: list the ref under the
+--          FindOrders index ofind:<name> (name "b:<phone hash>" or "n:<order number>";
+--          PEXPIRE: the locator TTL)
+-- (One packed argument each, as the order ops: the client encodes four arguments per
 -- shard, not six per order. No field holds a tab: refs are validated, pairs are hex.)
 -- Returns {records, claims, dups}: one {version, doc} per ref read (false, false: none),
 -- one per claim: the shard that held the locator already (false: claimed now), one
@@ -45,5 +48,11 @@ for k = 1, #d / 3 do
   end
   redis.call('PEXPIRE', key, 2 * window + 60000)
   dups[k] = others
+end
+local f = fields(ARGV[7])
+for k = 1, #f / 3 do
+  local key = prefix .. 'ofind:' .. f[3 * k - 2]
+  redis.call('ZADD', key, tonumber(f[3 * k]), f[3 * k - 1])
+  redis.call('PEXPIRE', key, ttl)
 end
 return {records, claims, dups}

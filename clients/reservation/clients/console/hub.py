@@ -11,6 +11,10 @@ GET /orders?channel=&shop=&order_id=   the order and every event of its history
 POST /orders/expedite   ExpediteOrder in the operator's name, back to the order's page
 GET /overdue?node=&channel=             the top 10 overdue orders (ListOverdueOrders) and
                                         the overdue count per node and channel
+GET /find, POST /find   the service desk's lookup (FindOrders): a phone, an order number
+                        or a tracking number -> every order it names, with its step,
+                        last operator, expected times, hold reason and tracking number
+                        (posted, so a phone never sits in a URL or an access log)
 
 Each is one or two gRPC calls with the operator's token, so the service checks, limits
 and (for the writes) logs them like the CLI's `reservation reviews resolve` and
@@ -41,6 +45,7 @@ from reservation.v1 import order_service_pb2_grpc as ogrpc
 DECISIONS = ("approve", "reject", "edit_address")
 CLOSED_SHOWN = 20
 OVERDUE_SHOWN = 10
+FIND_FIELDS = ("phone", "order_number", "tracking_number")
 MAX_RULES_TEXT = 256 * 1024  # the service refuses longer documents anyway
 
 
@@ -240,7 +245,28 @@ def routes(channel: Callable[[], grpc.aio.Channel],
             400 if ctx["error"].startswith("INVALID_ARGUMENT") else 502)
         return templates.TemplateResponse(request, "overdue.html", ctx, status_code=status)
 
+    # -- the service desk's lookup ----------------------------------------------------------
+    async def find_page(request: Request) -> Response:
+        op = operator(request)
+        if op is None:
+            return login()
+        ctx: dict[str, Any] = {"op": op, "ask": {}, "found": None, "error": ""}
+        if request.method == "GET":
+            return templates.TemplateResponse(request, "find.html", ctx)
+        form = {k: str(v).strip() for k, v in (await request.form()).items()}
+        ctx["ask"] = {f: form.get(f, "") for f in FIND_FIELDS}
+        try:
+            ctx["found"] = list((await orders().FindOrders(
+                opb.FindOrdersRequest(**ctx["ask"]), metadata=op.metadata(),
+                timeout=TIMEOUT_S)).orders)
+        except grpc.aio.AioRpcError as exc:
+            ctx["error"] = _why(exc)
+        status = 200 if ctx["found"] is not None else (
+            400 if ctx["error"].startswith("INVALID_ARGUMENT") else 502)
+        return templates.TemplateResponse(request, "find.html", ctx, status_code=status)
+
     return [Route("/reviews", reviews_page, methods=["GET"]),
+            Route("/find", find_page, methods=["GET", "POST"]),
             Route("/overdue", overdue_page, methods=["GET"]),
             Route("/reviews/resolve", resolve, methods=["POST"]),
             Route("/interception", rules_page, methods=["GET"]),
