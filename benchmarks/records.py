@@ -2,10 +2,12 @@
 lags behind the hub, and how fast ListOrders pages orders that live only in SQL.
 
     python -m benchmarks.records [--orders 100000] [--rate 5000] [--seconds 20]
-                                 [--list-rows 1000000] [--db postgresql://...]
+                                 [--list-rows 1000000] [--db postgresql://...] [--runs 3]
 
-Three parts, each on a private redis-server and the service in-process (no gRPC: the
-figures are the store's, not the transport's):
+Four parts, each run on a private redis-server (and, with --db postgresql://..., a
+database of its own on that server, created for the run and dropped after) and the
+service in-process (no gRPC: the figures are the store's, not the transport's); the
+results are the medians of --runs runs, each run's figures beside them:
 
 1. Redis bytes per order by age: `used_memory` growth per order while open (PAID),
    once closed within the hot window, and once evicted past it (the evictor's clock
@@ -16,7 +18,11 @@ figures are the store's, not the transport's):
    answer until the store has its last order at that version (p50, p99).
 3. ListOrders over `--list-rows` closed orders that live only in the store, for each
    filter it takes (none, channel, state, warehouse), 200 pages each at random
-   positions: p50 and p99 per filter.
+   positions: p50 and p99 per filter. The rows are written by bulk inserts
+   (executemany), not through the hub.
+4. SyncOrders throughput before and after the records store, in the same run: orders
+   per second the hub syncs (batches of --batch, one at a time) with no records store
+   (as before it existed) and with one and its follower running, alternated.
 
 Writes benchmarks/results/records.{json,md} (or --out STEM). Run it alone (the CPU lock,
 exclusively): the figures are times.
@@ -30,9 +36,12 @@ import json
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +92,11 @@ async def memory(app: App, n: int, batch: int) -> dict[str, Any]:
     for k in range(0, n, batch):
         await hub.sync(cos[k:k + batch])
     open_b = (await _used(app) - base) / n
-    for co in cos:
-        await hub.transition(co.channel, co.shop, co.order_id, OrderState.CANCELLED, "operator:bench", "bench")
-        await hub.transition(co.channel, co.shop, co.order_id, OrderState.CLOSED, "operator:bench", "bench")
+    for to in (OrderState.CANCELLED, OrderState.CLOSED):
+        for k in range(0, n, batch):
+            await asyncio.gather(*(hub.transition(co.channel, co.shop, co.order_id, to,
+                                                  "operator:bench", "bench")
+                                   for co in cos[k:k + batch]))
     entries = sizes = 0
     for shard in range(app.settings.shards):
         stream = follower.streams.stream(shard)
@@ -98,7 +109,30 @@ async def memory(app: App, n: int, batch: int) -> dict[str, Any]:
     past_b = (await _used(app) - base) / n
     return {"orders": n, "open_bytes": round(open_b), "closed_in_window_bytes": round(closed_b),
             "past_window_bytes": round(past_b),
-            "stream_entry_bytes": round(sizes / entries) if entries else 0}
+            "stream_entry_bytes": round(sizes / entries) if entries else 0,
+            **await leftovers(app, cos[:200])}
+
+
+async def leftovers(app: App, sample: list[Any]) -> dict[str, Any]:
+    """What evicted orders still have in Redis: the kinds of key left of a sample of them
+    (their ids in the key) plus the duplicate-suspicion entries, and the longest time
+    any of them has to live. Every key having a TTL within the resend horizon is what
+    makes an evicted order cost 0 bytes after it."""
+    client = app.store.client
+    ids = {co.order_id for co in sample}
+    found: list[str] = []
+    dups: list[str] = []
+    async for key in client.scan_iter(count=10_000):
+        if key.rsplit("/", 1)[-1].rsplit(":", 1)[-1] in ids:
+            found.append(key)
+        elif ":odup:" in key and len(dups) < len(ids):
+            dups.append(key)
+    found += dups
+    kinds = sorted({k.split(":", 2)[2].split(":", 1)[0] for k in found})
+    ttls = [int(await client.pttl(k)) for k in found]
+    return {"evicted_keys": kinds,
+            "evicted_max_ttl_days": round(max(ttls) / DAY_MS, 1) if ttls else 0,
+            "evicted_keys_without_ttl": sum(1 for t in ttls if t < 0)}
 
 
 async def lag(app: App, rate: int, seconds: float, batch: int) -> dict[str, Any]:
@@ -135,6 +169,34 @@ async def lag(app: App, rate: int, seconds: float, batch: int) -> dict[str, Any]
     return {"events": events, "events_per_s": round(events / took),
             "lag_p50_ms": round(statistics.median(lags) * 1000, 1),
             "lag_p99_ms": round(_p99(lags) * 1000, 1), "batches": len(lags)}
+
+
+async def sync_rate(app: App, n: int, batch: int) -> float:
+    """Orders per second the hub syncs, `n` new PAID orders in batches, one at a time."""
+    hub = app.orders
+    assert hub is not None
+    cos = [validation.channel_order(o, app.settings) for o in raw(n, uuid.uuid4().hex[:6],
+                                                                   "PAID")]
+    start = time.perf_counter()
+    for k in range(0, n, batch):
+        await hub.sync(cos[k:k + batch])
+    return n / (time.perf_counter() - start)
+
+
+async def throughput(app: App, plain: App, n: int, batch: int) -> dict[str, Any]:
+    """SyncOrders without a records store (`plain`, as before it) and with one and its
+    follower running (`app`), alternated in three rounds; the medians."""
+    assert app.follower is not None
+    task = asyncio.create_task(app.follower.run())
+    before, after = [], []
+    try:
+        for _ in range(3):
+            before.append(await sync_rate(plain, n, batch))
+            after.append(await sync_rate(app, n, batch))
+    finally:
+        task.cancel()
+    return {"orders": n, "before_per_s": round(statistics.median(before)),
+            "after_per_s": round(statistics.median(after))}
 
 
 def _p99(xs: list[float]) -> float:
@@ -200,23 +262,75 @@ async def list_pages(app: App, rows: int, pages: int = 200) -> list[dict[str, An
 async def main_async(args: argparse.Namespace, redis_url: str, db: str) -> dict[str, Any]:
     settings = Settings(redis_url=redis_url, records_url=db, port=0, order_event_groups="")
     app = await start_app(settings, background=False)
+    plain = None
     try:
         assert app.records is not None
         await app.inventory.load([StockItem(f"SKU-{i:04d}", "WH-A", 1_000_000)
                                   for i in range(SKUS)], "SET")
-        return {"memory": await memory(app, args.orders, args.batch),
-                "lag": await lag(app, args.rate, args.seconds, args.batch),
-                "list": await list_pages(app, args.list_rows)}
+        result: dict[str, Any] = {"memory": await memory(app, args.orders, args.batch),
+                  "lag": await lag(app, args.rate, args.seconds, args.batch)}
+        plain = await start_app(Settings(redis_url=redis_url, port=0, order_event_groups=""),
+                                background=False)
+        result["sync"] = await throughput(app, plain, args.sync_orders, args.batch)
+        result["list"] = await list_pages(app, args.list_rows)
+        return result
     finally:
+        if plain is not None:
+            await plain.stop(grace=0)
         await app.stop(grace=0)
 
 
+@contextmanager
+def database(url: str, tmp: Path) -> Iterator[str]:
+    """The run's records store: SQLite in `tmp`, or a new database on the PostgreSQL
+    server `url` names, dropped after the run."""
+    if not url:
+        yield f"sqlite:///{tmp / 'records.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"bench_records_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as c:
+            c.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def one_run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, \
+            RedisProcess(data_dir=Path(tmp), appendonly=False) as proc, \
+            database(args.db, Path(tmp)) as db:
+        return asyncio.run(main_async(args, proc.url, db))
+
+
+def _median(values: list[Any]) -> Any:
+    if all(isinstance(v, (int, float)) for v in values):
+        m = statistics.median(values)
+        return round(m, 1) if isinstance(m, float) and not m.is_integer() else round(m)
+    return values[0]
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per figure, the median over the runs (lists of per-filter rows likewise)."""
+    out: dict[str, Any] = {}
+    for part in ("memory", "lag", "sync"):
+        out[part] = {k: _median([r[part][k] for r in runs]) for k in runs[0][part]}
+    out["list"] = [{k: _median([r["list"][i][k] for r in runs]) for k in row}
+                   for i, row in enumerate(runs[0]["list"])]
+    return out
+
+
 def write(result: dict[str, Any], stem: Path) -> None:
-    m, lg = result["memory"], result["lag"]
+    m, lg, sy = result["memory"], result["lag"], result["sync"]
     meta = result["meta"]
+    runs = result["runs"]
     header = (f"`{meta['command']}` on commit {meta['commit']} ({meta['when']}, "
               f"{meta['machine']}, load {meta['load_start']} -> {meta['load_end']}); "
-              f"records store: {result['db']}.")
+              f"records store: {result['db']}. Medians of {len(runs)} runs "
+              f"(each run's figures in the .json).")
     lag_line = (f"Read model lag at {lg['events_per_s']} order events/s ({lg['events']} "
                 f"events, {lg['batches']} batches): p50 {lg['lag_p50_ms']} ms, p99 "
                 f"{lg['lag_p99_ms']} ms.")
@@ -226,7 +340,13 @@ def write(result: dict[str, Any], stem: Path) -> None:
              f"| closed, within the hot window | {m['closed_in_window_bytes']} |",
              f"| closed, past the window (evicted) | {m['past_window_bytes']} |",
              f"| per order event stream entry | {m['stream_entry_bytes']} |", "",
+             (f"An evicted order's keys in Redis: {', '.join(m['evicted_keys'])}; the "
+              f"longest time to live among them {m['evicted_max_ttl_days']} days, "
+              f"{m['evicted_keys_without_ttl']} without one."), "",
              lag_line, "",
+             (f"SyncOrders ({sy['orders']} orders per round, batches of one call at a "
+              f"time): {sy['before_per_s']} orders/s without a records store, "
+              f"{sy['after_per_s']} orders/s with one and its follower running."), "",
              "| ListOrders filter | orders in the store | p50 ms | p99 ms |", "|---|---|---|---|"]
     lines += [f"| {r['filter']} | {r['rows']} | {r['p50_ms']} | {r['p99_ms']} |"
               for r in result["list"]]
@@ -243,17 +363,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=int, default=5000, help="order events per second")
     p.add_argument("--seconds", type=float, default=20)
     p.add_argument("--list-rows", type=int, default=1_000_000)
-    p.add_argument("--db", default="", help="records store URL (default: SQLite in a "
-                                            "temporary directory)")
+    p.add_argument("--sync-orders", type=int, default=10_000,
+                   help="orders per SyncOrders throughput round")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--db", default="", help="a PostgreSQL server's URL: each run gets a "
+                   "database of its own there (default: SQLite in a temporary directory)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results files STEM.json/.md")
     args = p.parse_args(argv)
     load_start = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as tmp, \
-            RedisProcess(data_dir=Path(tmp), appendonly=False) as proc:
-        db = args.db or f"sqlite:///{Path(tmp) / 'records.sqlite3'}"
-        result = asyncio.run(main_async(args, proc.url, db))
-    result["meta"] = paths.run_meta("benchmarks.records", argv or [], load_start)
-    result["db"] = db.split(":", 1)[0] if not args.db else "postgresql"
+    runs = [one_run(args) for _ in range(args.runs)]
+    result = {**medians(runs), "runs": runs}
+    result["meta"] = paths.run_meta("benchmarks.records",
+                                    sys.argv[1:] if argv is None else argv, load_start)
+    result["db"] = "postgresql" if args.db else "sqlite"
     write(result, args.out)
     print(args.out.with_suffix(".md").read_text())
     return 0
