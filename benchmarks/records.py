@@ -59,6 +59,7 @@ from reservation.records.schema import orders as orders_table
 from reservation.records.store import Records
 from reservation.server.app import App, start_app
 from reservation.settings import Settings
+from reservation.storage import keys
 from reservation.storage.orders import order_ref
 from reservation.storage.redis_process import RedisProcess
 
@@ -128,11 +129,25 @@ async def leftovers(app: App, sample: list[Any]) -> dict[str, Any]:
         elif ":odup:" in key and len(dups) < len(ids):
             dups.append(key)
     found += dups
-    kinds = sorted({k.split(":", 2)[2].split(":", 1)[0] for k in found})
+    kinds = sorted({_kind(k) for k in found})
     ttls = [int(await client.pttl(k)) for k in found]
+    per_kind = dict.fromkeys(kinds, 0)
+    for k in found:
+        per_kind[_kind(k)] += int(await client.memory_usage(k, samples=0) or 0)
+    streams = 0
+    for shard in range(app.settings.shards):
+        for stream in (keys.write_back(shard), keys.write_back(shard, keys.ORDER_EVENTS)):
+            streams += int(await client.memory_usage(stream, samples=0) or 0)
     return {"evicted_keys": kinds,
+            "evicted_bytes_by_key": {k: round(v / len(ids)) for k, v in per_kind.items()},
+            "streams_bytes_after": streams,
             "evicted_max_ttl_days": round(max(ttls) / DAY_MS, 1) if ttls else 0,
             "evicted_keys_without_ttl": sum(1 for t in ttls if t < 0)}
+
+
+def _kind(key: str) -> str:
+    """`rsv:{N}:<kind>:...` -> kind."""
+    return key.split(":", 2)[2].split(":", 1)[0]
 
 
 async def lag(app: App, rate: int, seconds: float, batch: int) -> dict[str, Any]:
@@ -307,6 +322,8 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _median(values: list[Any]) -> Any:
+    if all(isinstance(v, dict) for v in values):
+        return {k: _median([v.get(k, 0) for v in values]) for k in values[0]}
     if all(isinstance(v, (int, float)) for v in values):
         m = statistics.median(values)
         return round(m, 1) if isinstance(m, float) and not m.is_integer() else round(m)
@@ -342,7 +359,10 @@ def write(result: dict[str, Any], stem: Path) -> None:
              f"| per order event stream entry | {m['stream_entry_bytes']} |", "",
              (f"An evicted order's keys in Redis: {', '.join(m['evicted_keys'])}; the "
               f"longest time to live among them {m['evicted_max_ttl_days']} days, "
-              f"{m['evicted_keys_without_ttl']} without one."), "",
+              f"{m['evicted_keys_without_ttl']} without one. MEMORY USAGE of those keys "
+              f"per evicted order, by kind: {m['evicted_bytes_by_key']} (odup: per "
+              f"order of the sample; all streams after eviction: "
+              f"{m['streams_bytes_after']} B)."), "",
              lag_line, "",
              (f"SyncOrders ({sy['orders']} orders per round, batches of one call at a "
               f"time): {sy['before_per_s']} orders/s without a records store, "
