@@ -160,7 +160,8 @@ class Settings:
     write_back_groups: str = "wms"
     """Comma-separated consumer groups a WMS may pull as (the first is the default). Fixed
     list, created at start: a group that nobody acknowledges holds back stream trimming
-    for every group."""
+    for every group (up to write_back_stream_max, where it breaks); 'none' for no group
+    (nothing pulls this service)."""
     write_back_visibility_timeout_ms: int = 30_000
     """Events of a batch not acknowledged this long are delivered again."""
     write_back_max_deliveries: int = 5
@@ -171,6 +172,11 @@ class Settings:
     """Longest long-poll a PullBatch may ask for."""
     write_back_dead_letter_max: int = 100_000
     """Dead letters kept per shard and group; the oldest beyond this are trimmed."""
+    write_back_stream_max: int = 200_000
+    """Entries a shard's write-back stream keeps at most (plus a slack of 1%, at most
+    1,000), whatever its groups have read. Acknowledging trims it far below this; a
+    group that lags past it loses entries and is marked broken (its pulls are refused
+    until its bootstrap repairs it): docs/concepts/streams.md."""
     breaker_tick_ms: int = 1000
     """Period of the guard work in every replica: count confirmed sales, recompute
     safety stocks, close breakers whose SKU has stock again (one replica per period)."""
@@ -209,7 +215,12 @@ class Settings:
     order_event_groups: str = "audit"
     """Consumer groups of the order event streams: 'audit' (the relational audit trail)
     and 'feed-<channel>' for each channel adapter that pulls its changes. Each group
-    must be consumed: an unconsumed group holds back trimming."""
+    must be consumed: an unconsumed group holds back trimming (up to
+    order_event_stream_max, where it breaks); 'none' for no group."""
+    order_event_stream_max: int = 200_000
+    """Entries a shard's order event stream keeps at most (near exactly), as
+    write_back_stream_max: a group (or the records store) lagging past it is marked
+    broken instead of holding memory without bound."""
     records_url: str = ""
     """The orders of record: an SQLAlchemy URL, sqlite:///path or
     postgresql://user@host/db (docs: concepts/records). Empty: with the embedded Redis, a
@@ -486,6 +497,8 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("order_retention_ms", 1000, 3650 * _DAY_MS),
     ("order_hold_ttl_ms", 100, 30 * _DAY_MS),
     ("order_hot_window_ms", 0, 3650 * _DAY_MS),
+    ("write_back_stream_max", 100, 1_000_000_000),
+    ("order_event_stream_max", 100, 1_000_000_000),
     ("order_duplicate_window_ms", 0, 30 * _DAY_MS),
     ("order_late_route_ms", 1, 30 * _DAY_MS),
     ("order_delivery_ms", 1, 60 * _DAY_MS),

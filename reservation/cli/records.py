@@ -4,9 +4,12 @@ SQLite file beside the embedded Redis):
     reservation records migrate [--to REVISION]    up (or down) to a revision; default: newest
     reservation records migrate --sql              print the SQL of an upgrade, connect to nothing
     reservation records revision                   the store's revision and the newest one
+    reservation records repair                     broken shards (stream cap trimmed past
+                                                   the store's cursor) from what Redis holds
 
 `reservation serve` migrates to the newest revision by itself; these are for doing it
-first, by hand, or going back.
+first, by hand, or going back. `repair` needs the service's Redis (RESERVATION_REDIS_URL)
+and runs beside a serving service.
 """
 
 from __future__ import annotations
@@ -69,6 +72,42 @@ def _revision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _repair(args: argparse.Namespace) -> int:
+    import asyncio
+
+    settings = Settings.from_env()
+    redis_url = settings.redis_url
+    if not redis_url:
+        raise ConfigError("RESERVATION_REDIS_URL is not set: the repair reads the orders "
+                          "the service's Redis holds")
+    url = _url()
+    for shard, written in asyncio.run(_repair_async(settings, redis_url, url)):
+        print(f"shard {shard}: repaired, {written} orders written from Redis")
+    print("records store: no shard is broken")
+    return 0
+
+
+async def _repair_async(settings: Settings, redis_url: str, url: str) -> list[tuple[int, int]]:
+    from reservation.ordersync.hub import OrderHub
+    from reservation.ordersync.routes import RoutingRouter
+    from reservation.records.database import open_records
+    from reservation.records.follower import Follower
+    from reservation.records.store import Records
+    from reservation.routing.service import Routing
+    from reservation.storage.startup import open_store
+
+    engine = open_records(url)
+    store = await open_store(settings, redis_url)
+    try:
+        hub = OrderHub(store, settings, RoutingRouter(Routing(store, settings)))
+        follower = Follower(hub, Records(engine))
+        _, broken = await follower.standing()
+        return [(shard, await follower.repair(shard)) for shard in broken]
+    finally:
+        await store.close()
+        engine.dispose()
+
+
 def add_commands(sub: Any) -> None:
     p = sub.add_parser("records", help="the records store's schema (migrations)")
     rsub = p.add_subparsers(dest="records_command", required=True)
@@ -79,3 +118,6 @@ def add_commands(sub: Any) -> None:
     m.set_defaults(func=_migrate)
     r = rsub.add_parser("revision", help="the store's revision and the newest one")
     r.set_defaults(func=_revision)
+    f = rsub.add_parser("repair", help="repair the shards whose stream's cap trimmed "
+                                       "events the store had not applied")
+    f.set_defaults(func=_repair)

@@ -12,6 +12,13 @@ twice, and nothing is missed because the mark never runs ahead of the store.
 It runs inside `reservation serve` (a background task of every replica); a lease in
 Redis lets one replica follow at a time, the others wait to take over. The cursor is
 compared and set in the transaction, so even two followers at once apply nothing twice.
+
+A shard whose stream's cap (RESERVATION_ORDER_EVENT_STREAM_MAX) trimmed entries past the
+store's cursor is broken: events were lost before the store applied them. The follower
+stops applying that shard (so the gap stays visible: reservation_stream_group_broken,
+the ReservationStreamGroupBroken alert) until `reservation records repair` (repair())
+refreshes the rows of every order the shard still holds in Redis and moves the cursor
+past the gap.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import uuid
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from reservation.errors import NotFound, Unavailable
+from reservation.errors import Aborted, NotFound, Unavailable
 from reservation.logs import Throttled
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.hub import AUDIT_GROUP, OrderHub, parse_event
@@ -44,6 +51,22 @@ IDLE_WAIT_S = 1.0
 """Longest wait for new entries when every shard is caught up (a new entry ends it)."""
 
 
+REPAIR_CHUNK = 200
+"""Orders written per transaction by repair()."""
+
+
+def _id(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def lost(cursor: str, trimmed: str) -> bool:
+    """Whether the stream trimmed entries the store had not applied: its newest trimmed
+    id is past the cursor. A store with no cursor yet starts with what the stream holds
+    (what was trimmed before it existed was never its to lose)."""
+    return cursor != START and _id(trimmed) > _id(cursor)
+
+
 class Follower:
     def __init__(self, hub: OrderHub, records: Records, batch: int = BATCH) -> None:
         self.hub = hub
@@ -51,15 +74,23 @@ class Follower:
         self.streams = RecordStreams(hub.store)
         self.batch = batch
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._broken = Throttled(log)
 
     async def start(self) -> None:
         """The group exists before anything can trim the streams (call at start-up)."""
         await self.streams.ensure_group()
 
     async def follow_shard(self, shard: int) -> int:
-        """Apply the next run of the shard's entries; how many entries it passed."""
+        """Apply the next run of the shard's entries; how many entries it passed (0 for
+        a broken shard: see repair)."""
         expected = await asyncio.to_thread(self.records.cursor, shard)
-        entries = await self.streams.after(shard, expected, self.batch)
+        trimmed, entries = await self.streams.read(shard, expected, self.batch)
+        if lost(expected, trimmed):
+            self._broken.warning("records follower: shard %d lost order events past the "
+                                 "store's cursor %s (trimmed up to %s by the stream's cap); "
+                                 "not applying it until `reservation records repair`",
+                                 shard, expected, trimmed)
+            return 0
         if not entries:
             return 0
         trail = []
@@ -93,17 +124,64 @@ class Follower:
         except NotFound:
             return None
 
-    async def oldest_unapplied_ms(self) -> int | None:
+    async def standing(self) -> tuple[int | None, list[int]]:
         """When the oldest order event the store has not applied was written (None:
-        every shard is applied to its end): the lag to watch."""
+        every shard is applied to its end), the lag to watch; and the broken shards."""
         known = await asyncio.to_thread(self.records.cursors)
         oldest = None
+        broken = []
         for shard in range(self.hub.settings.shards):
-            nxt = await self.streams.after(shard, known.get(shard, START), 1)
+            cursor = known.get(shard, START)
+            trimmed, nxt = await self.streams.read(shard, cursor, 1)
+            if lost(cursor, trimmed):
+                broken.append(shard)
             if nxt:
                 at = int(nxt[0][0].split("-")[0])  # an entry id starts with its time in ms
                 oldest = at if oldest is None else min(oldest, at)
-        return oldest
+        return oldest, broken
+
+    async def oldest_unapplied_ms(self) -> int | None:
+        return (await self.standing())[0]
+
+    async def repair(self, shard: int) -> int:
+        """Repair a broken shard from what Redis still holds: the rows of every order
+        the shard has in Redis are written again from the hub (their current state is
+        whole: it is the order's document), and the cursor moves to the newest entry
+        the cap trimmed, so the follower applies what the stream still keeps. The audit
+        events that were trimmed are not in the store; the orders they belong to keep
+        more events in Redis's history than the store has, so eviction leaves them in
+        Redis (GetOrderHistory answers from there) until their retention ends. Returns
+        how many orders were written (0: the shard was not broken)."""
+        expected = await asyncio.to_thread(self.records.cursor, shard)
+        trimmed, _ = await self.streams.read(shard, expected, 1)
+        if not lost(expected, trimmed):
+            return 0
+        refs = await self.streams.shard_orders(shard)
+        # The rows first, the cursor unchanged (the follower keeps off the shard while
+        # it is broken); then the cursor past the gap, compared and set.
+        for k in range(0, len(refs), REPAIR_CHUNK):
+            chunk = refs[k:k + REPAIR_CHUNK]
+            read = await asyncio.gather(*(self._current_ref(ref) for ref in chunk))
+            await self._apply_or_abort(shard, expected, expected,
+                                       dict(zip(chunk, read, strict=True)))
+        await self._apply_or_abort(shard, expected, trimmed, {})
+        await self.committed(shard, trimmed)
+        return len(refs)
+
+    async def _apply_or_abort(self, shard: int, expected: str, last: str,
+                              current: dict[str, Order | None]) -> None:
+        if not await asyncio.to_thread(self.records.apply, shard, expected, last, [],
+                                       current):
+            raise Aborted(f"records repair of shard {shard}: another follower moved its "
+                          "cursor meanwhile; run the repair again")
+
+    async def _current_ref(self, ref: str) -> Order | None:
+        channel, _, rest = ref.partition(":")
+        shop, _, order_id = rest.partition("/")
+        try:
+            return await self.hub.get(channel, shop, order_id)
+        except NotFound:
+            return None
 
     async def catch_up(self) -> int:
         """Apply until every shard's stream is applied; how many entries were passed."""

@@ -41,14 +41,19 @@ async def active_sale_skus(sales: Sales) -> list[str]:
     return list(skus)
 
 
-async def _sample_groups(stream: WriteBack, pending: Gauge, undelivered: Gauge,
+async def _sample_groups(stream: WriteBack, kind: str, pending: Gauge, undelivered: Gauge,
                          oldest_age: Gauge, dead_letters: Gauge | None = None) -> None:
-    """The lag of every consumer group of one kind of stream, into its gauges."""
+    """The lag of every consumer group of one kind of stream, whether the stream's cap
+    broke it, and how long nothing pulled it, into its gauges."""
+    now = now_ms()
     for group in stream.groups:
         stats = await stream.stats(group)
         pending.labels(group).set(stats.pending)
         undelivered.labels(group).set(stats.undelivered)
         oldest_age.labels(group).set(stats.oldest_unacknowledged_age_ms / 1000)
+        metrics.stream_group_broken.labels(kind, group).set(len(stats.broken_shards))
+        idle = max(0, now - stats.read_at_ms) if stats.read_at_ms else 0
+        metrics.stream_group_idle.labels(kind, group).set(idle / 1000)
         if dead_letters is not None:
             dead_letters.labels(group).set(stats.dead_lettered)
 
@@ -76,17 +81,19 @@ class GaugeSampler:
         rows = await asyncio.gather(*(self.store.backlog(shard) for shard in shards))
         metrics.queue_depth.set(sum(queued for queued, _ in rows))
         metrics.dead_letters.set(sum(dead for _, dead in rows))
-        await _sample_groups(self.write_back, metrics.write_back_pending,
+        await _sample_groups(self.write_back, "write_back", metrics.write_back_pending,
                              metrics.write_back_undelivered, metrics.write_back_oldest_age,
                              metrics.write_back_dead_letters)
         if self.order_events is not None:  # the order hub's groups: audit, feed-<channel>
-            await _sample_groups(self.order_events, metrics.order_events_pending,
+            await _sample_groups(self.order_events, "order_events",
+                                 metrics.order_events_pending,
                                  metrics.order_events_undelivered,
                                  metrics.order_events_oldest_age)
         if self.records is not None:  # the records store reads the streams by its cursor
-            oldest = await self.records.oldest_unapplied_ms()
+            oldest, broken = await self.records.standing()
             age = 0 if oldest is None else max(0, now_ms() - oldest)
             metrics.order_events_oldest_age.labels(RECORDS_GROUP).set(age / 1000)
+            metrics.stream_group_broken.labels("order_events", RECORDS_GROUP).set(len(broken))
         if self.guard is not None:
             await self._sample_breakers(self.guard)
         if self.overdue is not None:

@@ -124,6 +124,14 @@ order_events_oldest_age = Gauge("reservation_order_events_oldest_age_seconds",
                                 "Age of the oldest order event the group has not "
                                 "acknowledged (group records: not yet applied to the "
                                 "records store).", ("group",), **_SAMPLED)
+stream_group_broken = Gauge("reservation_stream_group_broken",
+                            "Shards whose stream (write_back, order_events) lost entries the "
+                            "group had not acknowledged (group records: not applied) to the "
+                            "stream's cap: bootstrap (records: `reservation records "
+                            "repair`) repairs it.", ("stream", "group"), **_SAMPLED)
+stream_group_idle = Gauge("reservation_stream_group_idle_seconds",
+                          "Time since a consumer last pulled the group (since the service "
+                          "created it, if none ever did).", ("stream", "group"), **_SAMPLED)
 serving = Gauge("reservation_serving",
                 "1 while this process answers SERVING (Redis reachable, routing kernel "
                 "ready), 0 while NOT_SERVING.", multiprocess_mode="livemin")

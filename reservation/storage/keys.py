@@ -13,6 +13,8 @@
     rsv:{N}:wb                   stream write-back events of shard N (trimmed after ack)
     rsv:{N}:wbdl:<group>         stream a write-back group's dead letters (MAXLEN)
     rsv:{N}:wbstats:<group>      hash  a group's totals (TTL: retention, renewed)
+    rsv:{N}:wb:cut, olog:cut     string the newest entry the stream's cap trimmed (no TTL:
+                                       one per stream; see _lib.lua capped_xadd)
     rsv:{N}:olog, ologdl:<group>, ologstats:<group>  the same for the shard's order events
                                        (the group `records` marks what the records store
                                        has applied: storage/records.py)
@@ -274,3 +276,8 @@ def blocked(shard: int) -> str:
 
 BLOCKLIST = f"{ROOT}:blocklist"
 """The blocklist's entries with their records (what ListBlocklist reads)."""
+
+
+def stream_cut(stream: str) -> str:
+    """string: the newest entry of `stream` its cap trimmed (_lib.lua cut_key)."""
+    return f"{stream}:cut"

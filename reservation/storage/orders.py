@@ -39,7 +39,7 @@ from redis.exceptions import LockError
 from reservation.errors import Aborted
 from reservation.storage import keys
 from reservation.storage.replies import OpReply, PartReply
-from reservation.storage.store import Store, redis_errors
+from reservation.storage.store import Store, redis_errors, stream_caps
 
 
 def order_ref(channel: str, shop: str, order_id: str) -> str:
@@ -135,7 +135,9 @@ class OrderStore:
     def _head(self, shard: int) -> list[Any]:
         s = self.settings
         # Holds of orders live as long as the orders (a refund weeks later restocks).
-        return [keys.prefix(shard), s.order_hold_ttl_ms, s.order_retention_ms]
+        # Rejected orders are the reservation path's: one retention here; then the caps.
+        return [keys.prefix(shard), s.order_hold_ttl_ms,
+                f"{s.order_retention_ms}:{s.order_retention_ms}:{stream_caps(s)}"]
 
     async def apply(self, shard: int, ops: Sequence[bytes]) -> list[OpReply]:
         """Order ops of one shard, each one packed argument (see _order.lua)."""

@@ -9,12 +9,9 @@ the lease that lets one replica follow at a time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import cast
-
 from redis.exceptions import ResponseError
 
-from reservation.storage import keys
+from reservation.storage import keys, orders
 from reservation.storage.store import Store, redis_errors
 from reservation.storage.writeback import WriteBackStore
 
@@ -52,6 +49,13 @@ end
 return 0
 """
 
+# Entries after an id, and the newest entry the stream's cap trimmed ('0-0': none; see
+# _lib.lua capped_xadd): one round trip per shard and pass.
+_AFTER = """
+local rows = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
+return {redis.call('GET', KEYS[2]) or '0-0', rows}
+"""
+
 _LEASE = """
 local held = redis.call('GET', KEYS[1])
 if held == false then
@@ -87,10 +91,18 @@ class RecordStreams:
     async def after(self, shard: int, entry_id: str,
                     count: int) -> list[tuple[str, dict[str, str]]]:
         """Entries of the shard's stream after entry_id (exclusive), oldest first."""
+        return (await self.read(shard, entry_id, count))[1]
+
+    async def read(self, shard: int, entry_id: str,
+                   count: int) -> tuple[str, list[tuple[str, dict[str, str]]]]:
+        """The newest entry id the stream ever trimmed ('0-0': none), and its entries
+        after entry_id (exclusive), oldest first."""
         with redis_errors():
-            rows = cast(Sequence[tuple[str, dict[str, str]]], await self.store.client.xrange(
-                self.stream(shard), min=f"({entry_id}", max="+", count=count))
-        return [(entry_id_, dict(fields)) for entry_id_, fields in rows]
+            deleted, rows = await self.store.client.eval(  # type: ignore[misc]
+                _AFTER, 2, self.stream(shard), keys.stream_cut(self.stream(shard)), entry_id,
+                count)
+        return str(deleted), [(str(e[0]), dict(zip(e[1][::2], e[1][1::2], strict=True)))
+                              for e in rows]
 
     async def mark(self, shard: int, entry_id: str) -> None:
         """The store has applied everything up to entry_id: move the group there, and
@@ -111,6 +123,11 @@ class RecordStreams:
             if g["name"] == GROUP:
                 return str(g["last-delivered-id"])
         return None
+
+    async def shard_orders(self, shard: int) -> list[str]:
+        """The refs of every order the shard holds in Redis (its order index)."""
+        with redis_errors():
+            return [str(r) for r in await self.store.client.zrange(orders.index(shard), 0, -1)]
 
     async def lease(self, owner: str, ttl_ms: int) -> bool:
         """Take or renew the following lease; False while another replica holds it."""

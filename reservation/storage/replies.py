@@ -223,12 +223,17 @@ class StatsReply:
     acknowledged_total: int
     dead_lettered_total: int
     dead_letters_kept: int
+    broken: bool
+    """The stream's cap trimmed entries the group had not read or acknowledged."""
+    read_at_ms: int
+    """When a consumer last pulled the group on this shard (0: never)."""
 
     @classmethod
     def read(cls, raw: Sequence[Any]) -> StatsReply:
-        pending, undelivered, oldest, delivered, acked, dead_total, dead_kept = raw
+        pending, undelivered, oldest, delivered, acked, dead_total, dead_kept, broken, \
+            read_at = raw
         return cls(int(pending), int(undelivered), oldest, int(delivered), int(acked),
-                   int(dead_total), int(dead_kept))
+                   int(dead_total), int(dead_kept), bool(int(broken)), int(read_at))
 
 
 @dataclass(frozen=True)

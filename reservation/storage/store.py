@@ -35,6 +35,11 @@ _UNREACHABLE = (
 )
 
 
+def stream_caps(settings: Settings) -> str:
+    """The streams' caps as the scripts' head carries them (_lib.lua capped_xadd)."""
+    return f"{settings.write_back_stream_max}:{settings.order_event_stream_max}"
+
+
 @contextlib.contextmanager
 def redis_errors() -> Iterator[None]:
     """Translate 'Redis is not there right now' into the service's Unavailable."""
@@ -185,7 +190,7 @@ class Store:
         """The ARGV head every script shares (see _lib.lua)."""
         s = self.settings
         return [keys.prefix(shard), s.default_hold_ttl_ms,
-                f"{s.retention_ms}:{s.rejected_retention_ms}"]
+                f"{s.retention_ms}:{s.rejected_retention_ms}:{stream_caps(s)}"]
 
     # -- orders -----------------------------------------------------------------------
     async def claim_order(self, ref: str, identity: str) -> str | None:

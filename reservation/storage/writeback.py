@@ -13,7 +13,9 @@ from typing import Any, cast
 
 from redis.exceptions import ResponseError
 
+from reservation.clock import now_ms
 from reservation.domain.events import WriteBackEvent, event_from_fields
+from reservation.errors import FailedPrecondition
 from reservation.storage import keys
 from reservation.storage.replies import (
     AckReply,
@@ -57,20 +59,30 @@ class WriteBackStore:
         self._blocking_slots = max(1, self.settings.redis_max_connections // 8)
 
     async def ensure_groups(self, groups: Sequence[str]) -> None:
-        """Create the groups on every shard stream from id 0, unless they exist.
+        """Create the groups on every shard stream where its kept entries start, unless
+        they exist, and stamp them read now (a group nobody pulls is idle from here).
 
         Done at start so that trimming (which keeps what existing groups still need)
         never removes entries a configured group has not seen yet."""
         with redis_errors():
             for group in groups:
                 for shard in range(self.settings.shards):
+                    stream = keys.write_back(shard, self.stream)
                     try:
                         await self.store.client.xgroup_create(
-                            keys.write_back(shard, self.stream), group, id="0",
-                            mkstream=True)
+                            stream, group, id=await self._kept_from(stream), mkstream=True)
                     except ResponseError as exc:
                         if "BUSYGROUP" not in str(exc):
                             raise
+                    else:
+                        stats = self._group_keys(shard, group)[2]
+                        await self.store.client.hset(stats, "read", str(now_ms()))
+                        await self.store.client.pexpire(stats, self.settings.retention_ms)
+
+    async def _kept_from(self, stream: str) -> str:
+        """The newest entry the stream's cap trimmed ('0' for none): a new group starts
+        after it, with what the stream still holds (see _wb.lua create_group)."""
+        return str(await self.store.client.get(keys.stream_cut(stream)) or "0")
 
     def _group_keys(self, shard: int, group: str) -> list[str]:
         """The stream, the group's dead letters and its totals (one hash tag)."""
@@ -80,10 +92,19 @@ class WriteBackStore:
 
     async def pull(self, shard: int, group: str, consumer: str, count: int) -> ShardPull:
         s = self.settings
-        reply: PullReply = await self.store.eval(
-            "wb_pull", self._group_keys(shard, group),
-            [*self.store.head(shard), group, consumer, count, s.write_back_visibility_timeout_ms,
-             s.write_back_max_deliveries, s.write_back_dead_letter_max, shard])
+        try:
+            reply: PullReply = await self.store.eval(
+                "wb_pull", self._group_keys(shard, group),
+                [*self.store.head(shard), group, consumer, count,
+                 s.write_back_visibility_timeout_ms, s.write_back_max_deliveries,
+                 s.write_back_dead_letter_max, shard])
+        except ResponseError as exc:
+            if "BROKEN" not in str(exc):
+                raise
+            raise FailedPrecondition(
+                f"group {group!r} lost events of shard {shard} to the stream's cap "
+                f"(it fell behind by more entries than the stream keeps): bootstrap it "
+                f"before it pulls again") from None
         events = [self.parse(shard, e.entry_id, e.fields, e.delivery_count)
                   for e in reply.entries]
         return ShardPull(events, reply.acked_here, reply.boundary)

@@ -24,3 +24,8 @@ class Stats:
     dead_lettered: int
     """Dead letters waiting for an operator now."""
     dead_lettered_total: int
+    broken_shards: tuple[int, ...] = ()
+    """Shards whose stream's cap trimmed events the group had not acknowledged: it lost
+    them, its pulls are refused there until it is bootstrapped."""
+    read_at_ms: int = 0
+    """When a consumer last pulled the group (0: never)."""

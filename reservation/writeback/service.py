@@ -17,13 +17,15 @@ from collections.abc import Sequence
 
 from reservation.domain import validation
 from reservation.domain.events import WriteBackEvent
-from reservation.errors import InvalidArgument
+from reservation.errors import FailedPrecondition, InvalidArgument
 from reservation.settings import Settings
 from reservation.storage.store import Store
 from reservation.storage.writeback import WriteBackStore
 from reservation.writeback import batch_ids
 from reservation.writeback.models import Batch, Stats
 
+NONE = "none"
+"""The group list that names no group."""
 _EVENT_ID = re.compile(r"(\d+)-(\d+-\d+)")
 
 
@@ -37,7 +39,10 @@ class WriteBack:
         self.settings = settings
         self.setting = setting
         listed = settings.write_back_groups if groups is None else groups
-        self.groups = tuple(g.strip() for g in listed.split(",") if g.strip())
+        # 'none': no group at all (an empty variable means the default, as for every
+        # setting), for a service that nothing pulls.
+        self.groups = () if listed.strip() == NONE else tuple(
+            g.strip() for g in listed.split(",") if g.strip())
 
     @classmethod
     def over(cls, store: Store) -> WriteBack:
@@ -50,6 +55,10 @@ class WriteBack:
 
     def group(self, value: str) -> str:
         """The group asked for (default: the first configured one), if configured."""
+        if not self.groups:
+            setting = f"RESERVATION_{self.setting.upper()}"
+            raise FailedPrecondition(f"no consumer group is configured on the service "
+                                     f"({setting} is empty)")
         if not value:
             return self.groups[0]
         validation.code("group", value)
@@ -143,7 +152,9 @@ class WriteBack:
                      delivered_total=sum(r.delivered_total for r in rows),
                      acknowledged_total=sum(r.acknowledged_total for r in rows),
                      dead_lettered=sum(r.dead_letters_kept for r in rows),
-                     dead_lettered_total=sum(r.dead_lettered_total for r in rows))
+                     dead_lettered_total=sum(r.dead_lettered_total for r in rows),
+                     broken_shards=tuple(i for i, r in enumerate(rows) if r.broken),
+                     read_at_ms=max((r.read_at_ms for r in rows), default=0))
 
     async def dead_letters(self, group: str, page_size: int) -> list[WriteBackEvent]:
         """The oldest dead letters (by when the event happened), at most page_size."""

@@ -48,3 +48,14 @@ def test_no_store_configured_is_one_line_and_exit_2() -> None:
     out = cli("records", "revision", env=cli_env(RESERVATION_REDIS_URL="redis://127.0.0.1:1"))
     assert out.returncode == 2
     assert out.stderr.startswith("reservation records: RESERVATION_RECORDS_URL is not set")
+
+
+def test_repair_needs_the_services_redis_and_finds_nothing_broken(
+        tmp_path: Path, redis_url: str) -> None:
+    store = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    out = cli("records", "repair", env=cli_env(RESERVATION_RECORDS_URL=store))
+    assert out.returncode == 2
+    assert out.stderr.startswith("reservation records: RESERVATION_REDIS_URL is not set")
+    ok = cli("records", "repair", env=cli_env(RESERVATION_RECORDS_URL=store,
+                                              RESERVATION_REDIS_URL=redis_url))
+    assert (ok.returncode, ok.stdout) == (0, "records store: no shard is broken\n"), ok.stderr

@@ -5,8 +5,10 @@
 
 -- Every script shares the head of its ARGV:
 -- ARGV[1] key prefix of the shard "rsv:{N}:", ARGV[2] default hold TTL ms,
--- ARGV[3] retention ms of finished records, "<ms>:<ms>" with the (shorter) retention
--- of rejected orders after the colon (absent: the same). Script-specific arguments follow.
+-- ARGV[3] retention ms of finished records, "<ms>:<ms>:<n>:<n>": the (shorter) retention
+-- of rejected orders after the first colon (absent: the same), then the most entries a
+-- shard's write-back and order event streams keep (absent: uncapped; see capped_xadd).
+-- Script-specific arguments follow.
 -- They are read by begin(), which runs first on every call (scripts.py puts it before
 -- each script's body): as a Redis Function the library's locals outlive a call, so
 -- nothing of one call may reach the next.
@@ -18,10 +20,35 @@ local PFX, CFG, NOW
 local function begin()
   PFX = ARGV[1]
   CFG = {default_ttl = tonumber(ARGV[2])}
-  local kept, rejected = string.match(ARGV[3], '^(%d+):?(%d*)$')
-  CFG.retention = tonumber(kept)
-  CFG.rejected = tonumber(rejected) or CFG.retention
+  local f = {}
+  for x in string.gmatch(ARGV[3] .. ':', '(%d*):') do f[#f + 1] = tonumber(x) end
+  CFG.retention = f[1]
+  CFG.rejected = f[2] or CFG.retention
+  CFG.wb_max, CFG.olog_max = f[3] or 0, f[4] or 0
   NOW = nil
+end
+
+-- Where the cap last cut a stream: the newest entry it trimmed ('0-0': never). Redis's
+-- own max-deleted-entry-id counts XDEL only, not trimming, so the cut is kept here, one
+-- small string per stream (no TTL: a broken group stays broken until it is repaired).
+local function cut_key(stream) return stream .. ':cut' end
+
+-- Append to one of the shard's streams (the write-back stream `wb` or the order event
+-- stream `olog`), capped at its setting: once it holds more than max + slack entries,
+-- the oldest beyond max go (XTRIM MINID, the slack making it one range read per slack
+-- appends) and the cut moves to the newest of them. A group that had not acknowledged
+-- them is then broken (_wb.lua group_broken), not silently short. max 0: uncapped.
+local function capped_xadd(stream, ...)
+  local id = redis.call('XADD', stream, '*', ...)
+  local max = CFG.wb_max
+  if string.sub(stream, -4) == 'olog' then max = CFG.olog_max end
+  if max <= 0 then return id end
+  local len = redis.call('XLEN', stream)
+  if len <= max + math.min(1000, math.max(1, math.floor(max / 100))) then return id end
+  local rows = redis.call('XRANGE', stream, '-', '+', 'COUNT', len - max + 1)
+  redis.call('XTRIM', stream, 'MINID', rows[#rows][1])
+  redis.call('SET', cut_key(stream), rows[#rows - 1][1])
+  return id
 end
 
 local function now_ms()
@@ -94,7 +121,7 @@ end
 
 -- Append one change to the shard's write-back stream (the transactional outbox).
 local function emit(etype, h, sku, wh, qty, now)
-  redis.call('XADD', wb_key(), '*', 't', etype, 'ch', h.ch or '', 'oid', h.oid or '',
+  capped_xadd(wb_key(), 't', etype, 'ch', h.ch or '', 'oid', h.oid or '',
     'rid', h.rid or '', 'sku', sku, 'wh', wh or '', 'q', tostring(qty), 'ts', tostring(now))
   if etype == 'CONFIRMED' then count_sale(sku, qty, now)
   elseif etype == 'RESTOCKED' then count_sale(sku, -qty, now) end  -- refunded: not sold

@@ -195,7 +195,7 @@ local function write_record(ref, a, o, ttl, now, why)
     local payload = e[3]
     if why ~= nil then payload = string.gsub(payload, '@STOCK@', why) end
     if e[2] == '1' then kept[#kept + 1] = payload end
-    if e[1] ~= '' then redis.call('XADD', olog_key(), '*', 'g', e[1], 'e', payload) end
+    if e[1] ~= '' then capped_xadd(olog_key(), 'g', e[1], 'e', payload) end
   end
   -- One RPUSH for the op's events (PEXPIRE of a history never written is a no-op).
   if #kept > 0 then redis.call('RPUSH', hist, unpack(kept)) end
@@ -250,7 +250,7 @@ local function apply_order(s)
   if not refused then
     for k = 0, w - 1 do
       local j = i + 1 + 3 * k
-      redis.call('XADD', wb_key(), '*', 't', a[j], 'ch', a[10], 'oid', a[11], 'rid', a[9],
+      capped_xadd(wb_key(), 't', a[j], 'ch', a[10], 'oid', a[11], 'rid', a[9],
         'sku', '', 'wh', a[j + 1], 'q', '0', 'ts', tostring(now), 'd', a[j + 2])
     end
   end

@@ -33,3 +33,34 @@ local function id_before(a, b)
   local bms, bseq = parse_id(b)
   return ams < bms or (ams == bms and aseq < bseq)
 end
+
+-- The oldest entry a group still needs: its oldest pending entry, else the one after
+-- the last it was delivered.
+local function group_need(stream, info)
+  if tonumber(info['pending']) > 0 then
+    return redis.call('XPENDING', stream, info['name'], '-', '+', 1)[1][1]
+  end
+  local _, seq, ms = parse_id(info['last-delivered-id'])
+  return ms .. '-' .. string.format('%d', seq + 1)
+end
+
+-- The newest entry the stream's cap trimmed ('0-0': none; see _lib.lua capped_xadd).
+local function max_deleted(stream)
+  return redis.call('GET', cut_key(stream)) or '0-0'
+end
+
+-- Whether the stream lost entries the group still needed: the cap (capped_xadd) trimmed
+-- past what it had read or acknowledged. Acknowledging trims only below every group's
+-- need (wb_ack), so nothing else makes this true; it stays true until the group is
+-- recreated (bootstrap), because a broken group's pulls are refused.
+local function group_broken(stream, info)
+  local deleted = max_deleted(stream)
+  return deleted ~= '0-0' and not id_before(deleted, group_need(stream, info))
+end
+
+-- Create a missing group where the stream's kept entries start: a group that did not
+-- exist when older entries were trimmed starts with what the stream still holds, and is
+-- not broken by a past it never had.
+local function create_group(stream, group)
+  redis.call('XGROUP', 'CREATE', stream, group, max_deleted(stream), 'MKSTREAM')
+end

@@ -25,13 +25,7 @@ end
 
 local keep = nil
 for _, info in ipairs(stream_groups(stream)) do
-  local need
-  if tonumber(info['pending']) > 0 then
-    need = redis.call('XPENDING', stream, info['name'], '-', '+', 1)[1][1]
-  else
-    local _, seq, ms = parse_id(info['last-delivered-id'])
-    need = ms .. '-' .. string.format('%d', seq + 1)
-  end
+  local need = group_need(stream, info)
   if keep == nil or id_before(need, keep) then keep = need end
   if info['name'] == group then
     for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', stream, group)) do

@@ -3,7 +3,10 @@
 -- XCLAIM), then new ones (XREADGROUP). An event already delivered max_deliveries times
 -- goes to the group's dead letter instead of a further delivery. A dead-letter replay
 -- meant for another group (field g) is acknowledged here and skipped. Creates the group
--- (from id 0) when it is missing, so a flushed or new Redis needs no set-up step.
+-- (where the stream's kept entries start) when it is missing, so a flushed or new Redis
+-- needs no set-up step. A group the stream's cap trimmed past (group_broken) gets an
+-- error reply BROKEN instead: it has lost events, and only a bootstrap repairs it.
+-- Every pull stamps the group's stats hash with when it last read (field `read`).
 --
 -- KEYS[1]  the shard's write-back stream   KEYS[2] the group's dead-letter stream
 -- KEYS[3]  the group's stats hash
@@ -19,8 +22,15 @@ local stream, dead, stats = KEYS[1], KEYS[2], KEYS[3]
 local group, consumer, count = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local vt, max_del, dl_max, shard = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
 
--- Errors with BUSYGROUP when the group exists, the usual case: nothing to do then.
-redis.pcall('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+local info = group_info(stream, group)
+if info == nil then
+  create_group(stream, group)
+elseif group_broken(stream, info) then
+  return redis.error_reply('BROKEN group ' .. group .. ' lost entries of ' .. stream ..
+    ' to its cap (last delivered ' .. info['last-delivered-id'] .. ')')
+end
+redis.call('HSET', stats, 'read', tostring(now_ms()))
+redis.call('PEXPIRE', stats, CFG.retention)
 
 local function field(flat, name)
   for i = 1, #flat, 2 do if flat[i] == name then return flat[i + 1] end end

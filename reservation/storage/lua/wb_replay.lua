@@ -22,7 +22,7 @@ for _, e in ipairs(redis.call('XRANGE', dead, '-', '+')) do
   end
   if any or wanted[eid] then
     copy[#copy + 1] = 'g'; copy[#copy + 1] = group
-    redis.call('XADD', stream, '*', unpack(copy))
+    capped_xadd(stream, unpack(copy))
     redis.call('XDEL', dead, e[1])
     replayed = replayed + 1
   end
