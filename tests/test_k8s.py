@@ -25,6 +25,7 @@ import pytest
 yaml = pytest.importorskip("yaml", reason="pyyaml is in the dev extra: pip install -e '.[dev]'")
 
 from reservation.settings import Settings
+from reservation.writeback import WriteBack
 
 K8S = Path(__file__).resolve().parent.parent / "k8s"
 YAML_FILES = sorted(p for p in K8S.rglob("*") if p.suffix in (".yaml", ".yml"))
@@ -388,3 +389,15 @@ def test_prod_deploys_the_callers_with_their_groups_configured(
     assert server_policy["spec"]["podSelector"]["matchLabels"].items() <= \
         one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"].items()
     one(objects, "NetworkPolicy", "reservation-callers")
+
+
+def test_dev_names_no_group_nothing_consumes(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Dev deploys no pullers (k8s/clients is prod's), so its server keeps no consumer
+    group: the defaults (wms, audit) would name groups nothing reads."""
+    objects = rendered["dev"]
+    env = env_of(reservation_container(one(objects, "Deployment")))
+    assert not [o for o in objects if o["kind"] == "StatefulSet"
+                and o["metadata"]["name"].startswith("adapter-")]
+    for name in ("RESERVATION_WRITE_BACK_GROUPS", "RESERVATION_ORDER_EVENT_GROUPS"):
+        assert WriteBack(None, Settings(), env[name]).groups == ()  # type: ignore[arg-type]
