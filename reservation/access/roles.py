@@ -154,6 +154,11 @@ METHODS: dict[str, Rule] = {
     # Settlement: a channel's adapter imports its channels' statements; operators may
     # import one by hand (a file sent by mail).
     _SETTLE + "ImportStatement": {A: CHANNEL, O: ANY},
+    # Finance reads the report and the differences (a reader role for dashboards and
+    # the finance team's tools); resolving one is an operator's decision.
+    _SETTLE + "GetSettlementReport": _ADMIN_READ,
+    _SETTLE + "ListSettlementDifferences": _ADMIN_READ,
+    _SETTLE + "ResolveDifference": _ADMIN_WRITE,
 }
 
 

@@ -23,6 +23,7 @@ from reservation.cli import (
     reservations,
     routing,
     serve,
+    settle,
     wms,
 )
 from reservation.errors import StartupError
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     wms.add_commands(sub)
     orders.add_commands(sub)
     records.add_commands(sub)
+    settle.add_commands(sub)
     interception.add_commands(sub)
     routing.add_commands(sub)
     auth.add_commands(sub)

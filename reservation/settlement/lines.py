@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta, timezone
 
 from reservation.errors import InvalidArgument
 from reservation.ordersync.model import CHANNELS
@@ -23,6 +24,8 @@ for goods (a service fee billed on its own line, a penalty); ADJUSTMENT: anythin
 channel moves (a compensation, a correction)."""
 
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CST = timezone(timedelta(hours=8))
+"""The channels settle in China time: a settlement day is a day there."""
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 

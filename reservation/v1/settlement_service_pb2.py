@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'reservation/v1/settlement_service.proto\x12\x0ereservation.v1\"\x9a\x02\n\x0eSettlementLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".reservation.v1.SettlementLineKind\x12\x18\n\x10\x63hannel_order_id\x18\x03 \x01(\t\x12\x0f\n\x07hub_ref\x18\x04 \x01(\t\x12\x17\n\x0ftracking_number\x18\x05 \x01(\t\x12\x13\n\x0bgoods_cents\x18\x06 \x01(\x03\x12\x16\n\x0e\x64iscount_cents\x18\x07 \x01(\x03\x12\x11\n\tfee_cents\x18\x08 \x01(\x03\x12\x15\n\rsubsidy_cents\x18\t \x01(\x03\x12\x14\n\x0crefund_cents\x18\n \x01(\x03\x12\x14\n\x0cpayout_cents\x18\x0b \x01(\x03\"\x98\x01\n\x16ImportStatementRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0c\n\x04shop\x18\x02 \x01(\t\x12\x12\n\nsettle_day\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12-\n\x05lines\x18\x06 \x03(\x0b\x32\x1e.reservation.v1.SettlementLine\"J\n\x17ImportStatementResponse\x12\x0f\n\x07outcome\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\r\n\x05lines\x18\x03 \x01(\x05*\xbd\x01\n\x12SettlementLineKind\x12$\n SETTLEMENT_LINE_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19SETTLEMENT_LINE_KIND_SALE\x10\x01\x12\x1f\n\x1bSETTLEMENT_LINE_KIND_REFUND\x10\x02\x12\x1c\n\x18SETTLEMENT_LINE_KIND_FEE\x10\x03\x12#\n\x1fSETTLEMENT_LINE_KIND_ADJUSTMENT\x10\x04\x32w\n\x11SettlementService\x12\x62\n\x0fImportStatement\x12&.reservation.v1.ImportStatementRequest\x1a\'.reservation.v1.ImportStatementResponseBG\n\x12\x63om.reservation.v1P\x01Z/reservation/gen/go/reservation/v1;reservationv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'reservation/v1/settlement_service.proto\x12\x0ereservation.v1\"\x9a\x02\n\x0eSettlementLine\x12\x0f\n\x07line_no\x18\x01 \x01(\x05\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".reservation.v1.SettlementLineKind\x12\x18\n\x10\x63hannel_order_id\x18\x03 \x01(\t\x12\x0f\n\x07hub_ref\x18\x04 \x01(\t\x12\x17\n\x0ftracking_number\x18\x05 \x01(\t\x12\x13\n\x0bgoods_cents\x18\x06 \x01(\x03\x12\x16\n\x0e\x64iscount_cents\x18\x07 \x01(\x03\x12\x11\n\tfee_cents\x18\x08 \x01(\x03\x12\x15\n\rsubsidy_cents\x18\t \x01(\x03\x12\x14\n\x0crefund_cents\x18\n \x01(\x03\x12\x14\n\x0cpayout_cents\x18\x0b \x01(\x03\"\x98\x01\n\x16ImportStatementRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0c\n\x04shop\x18\x02 \x01(\t\x12\x12\n\nsettle_day\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12-\n\x05lines\x18\x06 \x03(\x0b\x32\x1e.reservation.v1.SettlementLine\"J\n\x17ImportStatementResponse\x12\x0f\n\x07outcome\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\r\n\x05lines\x18\x03 \x01(\x05\"\xc2\x01\n\x0fSettlementTotal\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0c\n\x04shop\x18\x02 \x01(\t\x12\r\n\x05lines\x18\x03 \x01(\x03\x12\x13\n\x0bgoods_cents\x18\x04 \x01(\x03\x12\x16\n\x0e\x64iscount_cents\x18\x05 \x01(\x03\x12\x11\n\tfee_cents\x18\x06 \x01(\x03\x12\x15\n\rsubsidy_cents\x18\x07 \x01(\x03\x12\x14\n\x0crefund_cents\x18\x08 \x01(\x03\x12\x14\n\x0cpayout_cents\x18\t \x01(\x03\"?\n\x14\x44ifferenceClassCount\x12\x18\n\x10\x64ifference_class\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\":\n\x1aGetSettlementReportRequest\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\"\xd4\x01\n\x1bGetSettlementReportResponse\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12/\n\x06totals\x18\x02 \x03(\x0b\x32\x1f.reservation.v1.SettlementTotal\x12;\n\ropen_by_class\x18\x03 \x03(\x0b\x32$.reservation.v1.DifferenceClassCount\x12:\n\x0c\x66ound_on_day\x18\x04 \x03(\x0b\x32$.reservation.v1.DifferenceClassCount\"\xcb\x02\n\x14SettlementDifference\x12\x15\n\rdifference_id\x18\x01 \x01(\t\x12\x18\n\x10\x64ifference_class\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x0c\n\x04shop\x18\x04 \x01(\t\x12\x11\n\torder_key\x18\x05 \x01(\t\x12\x0f\n\x07hub_ref\x18\x06 \x01(\t\x12\x12\n\nsettle_day\x18\x07 \x01(\t\x12\x11\n\thub_cents\x18\x08 \x01(\x03\x12\x15\n\rsettled_cents\x18\t \x01(\x03\x12\x0e\n\x06\x64\x65tail\x18\n \x01(\t\x12\r\n\x05state\x18\x0b \x01(\t\x12\x14\n\x0copened_at_ms\x18\x0c \x01(\x03\x12\x13\n\x0b\x63hecked_day\x18\r \x01(\t\x12\x14\n\x0c\x63losed_at_ms\x18\x0e \x01(\x03\x12\x11\n\tclosed_by\x18\x0f \x01(\t\x12\x0e\n\x06reason\x18\x10 \x01(\t\"\x90\x01\n ListSettlementDifferencesRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x18\n\x10\x64ifference_class\x18\x03 \x01(\t\x12\r\n\x05state\x18\x04 \x01(\t\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"w\n!ListSettlementDifferencesResponse\x12\x39\n\x0b\x64ifferences\x18\x01 \x03(\x0b\x32$.reservation.v1.SettlementDifference\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"S\n\x18ResolveDifferenceRequest\x12\x15\n\rdifference_id\x18\x01 \x01(\t\x12\x10\n\x08operator\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"U\n\x19ResolveDifferenceResponse\x12\x38\n\ndifference\x18\x01 \x01(\x0b\x32$.reservation.v1.SettlementDifference*\xbd\x01\n\x12SettlementLineKind\x12$\n SETTLEMENT_LINE_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19SETTLEMENT_LINE_KIND_SALE\x10\x01\x12\x1f\n\x1bSETTLEMENT_LINE_KIND_REFUND\x10\x02\x12\x1c\n\x18SETTLEMENT_LINE_KIND_FEE\x10\x03\x12#\n\x1fSETTLEMENT_LINE_KIND_ADJUSTMENT\x10\x04\x32\xd4\x03\n\x11SettlementService\x12\x62\n\x0fImportStatement\x12&.reservation.v1.ImportStatementRequest\x1a\'.reservation.v1.ImportStatementResponse\x12n\n\x13GetSettlementReport\x12*.reservation.v1.GetSettlementReportRequest\x1a+.reservation.v1.GetSettlementReportResponse\x12\x80\x01\n\x19ListSettlementDifferences\x12\x30.reservation.v1.ListSettlementDifferencesRequest\x1a\x31.reservation.v1.ListSettlementDifferencesResponse\x12h\n\x11ResolveDifference\x12(.reservation.v1.ResolveDifferenceRequest\x1a).reservation.v1.ResolveDifferenceResponseBG\n\x12\x63om.reservation.v1P\x01Z/reservation/gen/go/reservation/v1;reservationv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,14 +32,32 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'reservation.v1.settlement_s
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\022com.reservation.v1P\001Z/reservation/gen/go/reservation/v1;reservationv1'
-  _globals['_SETTLEMENTLINEKIND']._serialized_start=576
-  _globals['_SETTLEMENTLINEKIND']._serialized_end=765
+  _globals['_SETTLEMENTLINEKIND']._serialized_start=1887
+  _globals['_SETTLEMENTLINEKIND']._serialized_end=2076
   _globals['_SETTLEMENTLINE']._serialized_start=60
   _globals['_SETTLEMENTLINE']._serialized_end=342
   _globals['_IMPORTSTATEMENTREQUEST']._serialized_start=345
   _globals['_IMPORTSTATEMENTREQUEST']._serialized_end=497
   _globals['_IMPORTSTATEMENTRESPONSE']._serialized_start=499
   _globals['_IMPORTSTATEMENTRESPONSE']._serialized_end=573
-  _globals['_SETTLEMENTSERVICE']._serialized_start=767
-  _globals['_SETTLEMENTSERVICE']._serialized_end=886
+  _globals['_SETTLEMENTTOTAL']._serialized_start=576
+  _globals['_SETTLEMENTTOTAL']._serialized_end=770
+  _globals['_DIFFERENCECLASSCOUNT']._serialized_start=772
+  _globals['_DIFFERENCECLASSCOUNT']._serialized_end=835
+  _globals['_GETSETTLEMENTREPORTREQUEST']._serialized_start=837
+  _globals['_GETSETTLEMENTREPORTREQUEST']._serialized_end=895
+  _globals['_GETSETTLEMENTREPORTRESPONSE']._serialized_start=898
+  _globals['_GETSETTLEMENTREPORTRESPONSE']._serialized_end=1110
+  _globals['_SETTLEMENTDIFFERENCE']._serialized_start=1113
+  _globals['_SETTLEMENTDIFFERENCE']._serialized_end=1444
+  _globals['_LISTSETTLEMENTDIFFERENCESREQUEST']._serialized_start=1447
+  _globals['_LISTSETTLEMENTDIFFERENCESREQUEST']._serialized_end=1591
+  _globals['_LISTSETTLEMENTDIFFERENCESRESPONSE']._serialized_start=1593
+  _globals['_LISTSETTLEMENTDIFFERENCESRESPONSE']._serialized_end=1712
+  _globals['_RESOLVEDIFFERENCEREQUEST']._serialized_start=1714
+  _globals['_RESOLVEDIFFERENCEREQUEST']._serialized_end=1797
+  _globals['_RESOLVEDIFFERENCERESPONSE']._serialized_start=1799
+  _globals['_RESOLVEDIFFERENCERESPONSE']._serialized_end=1884
+  _globals['_SETTLEMENTSERVICE']._serialized_start=2079
+  _globals['_SETTLEMENTSERVICE']._serialized_end=2547
 # @@protoc_insertion_point(module_scope)

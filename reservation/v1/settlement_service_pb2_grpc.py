@@ -44,6 +44,21 @@ class SettlementServiceStub:
                 request_serializer=reservation_dot_v1_dot_settlement__service__pb2.ImportStatementRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_settlement__service__pb2.ImportStatementResponse.FromString,
                 _registered_method=True)
+        self.GetSettlementReport = channel.unary_unary(
+                '/reservation.v1.SettlementService/GetSettlementReport',
+                request_serializer=reservation_dot_v1_dot_settlement__service__pb2.GetSettlementReportRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_settlement__service__pb2.GetSettlementReportResponse.FromString,
+                _registered_method=True)
+        self.ListSettlementDifferences = channel.unary_unary(
+                '/reservation.v1.SettlementService/ListSettlementDifferences',
+                request_serializer=reservation_dot_v1_dot_settlement__service__pb2.ListSettlementDifferencesRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_settlement__service__pb2.ListSettlementDifferencesResponse.FromString,
+                _registered_method=True)
+        self.ResolveDifference = channel.unary_unary(
+                '/reservation.v1.SettlementService/ResolveDifference',
+                request_serializer=reservation_dot_v1_dot_settlement__service__pb2.ResolveDifferenceRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_settlement__service__pb2.ResolveDifferenceResponse.FromString,
+                _registered_method=True)
 
 
 class SettlementServiceServicer:
@@ -64,6 +79,30 @@ class SettlementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSettlementReport(self, request, context):
+        """A settlement day: per channel and shop what was settled, split into its parts; the
+        open differences by class, and those first found on the day.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSettlementDifferences(self, request, context):
+        """Differences by channel, day found, class and state, by id, paged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveDifference(self, request, context):
+        """A person's decision on an open difference: RESOLVED, with who and why (kept with the
+        difference and in the operator-action log). NOT_FOUND for an unknown id;
+        FAILED_PRECONDITION when it is not open.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SettlementServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -71,6 +110,21 @@ def add_SettlementServiceServicer_to_server(servicer, server):
                     servicer.ImportStatement,
                     request_deserializer=reservation_dot_v1_dot_settlement__service__pb2.ImportStatementRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_settlement__service__pb2.ImportStatementResponse.SerializeToString,
+            ),
+            'GetSettlementReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSettlementReport,
+                    request_deserializer=reservation_dot_v1_dot_settlement__service__pb2.GetSettlementReportRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_settlement__service__pb2.GetSettlementReportResponse.SerializeToString,
+            ),
+            'ListSettlementDifferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSettlementDifferences,
+                    request_deserializer=reservation_dot_v1_dot_settlement__service__pb2.ListSettlementDifferencesRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_settlement__service__pb2.ListSettlementDifferencesResponse.SerializeToString,
+            ),
+            'ResolveDifference': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDifference,
+                    request_deserializer=reservation_dot_v1_dot_settlement__service__pb2.ResolveDifferenceRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_settlement__service__pb2.ResolveDifferenceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -105,6 +159,87 @@ class SettlementService:
             '/reservation.v1.SettlementService/ImportStatement',
             reservation_dot_v1_dot_settlement__service__pb2.ImportStatementRequest.SerializeToString,
             reservation_dot_v1_dot_settlement__service__pb2.ImportStatementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSettlementReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.SettlementService/GetSettlementReport',
+            reservation_dot_v1_dot_settlement__service__pb2.GetSettlementReportRequest.SerializeToString,
+            reservation_dot_v1_dot_settlement__service__pb2.GetSettlementReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSettlementDifferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.SettlementService/ListSettlementDifferences',
+            reservation_dot_v1_dot_settlement__service__pb2.ListSettlementDifferencesRequest.SerializeToString,
+            reservation_dot_v1_dot_settlement__service__pb2.ListSettlementDifferencesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveDifference(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.SettlementService/ResolveDifference',
+            reservation_dot_v1_dot_settlement__service__pb2.ResolveDifferenceRequest.SerializeToString,
+            reservation_dot_v1_dot_settlement__service__pb2.ResolveDifferenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import grpc
 import pytest
 
 from reservation.server.app import App, start_app
-from tests.conftest import test_settings
+from reservation.v1 import order_service_pb2_grpc
+from tests.conftest import Stubs, test_settings
+from tests.helpers import load
 
 
 @pytest.fixture
@@ -15,3 +18,10 @@ async def settle_app(redis_url: str, records_url: str) -> AsyncIterator[App]:
     app = await start_app(test_settings(redis_url, records_url=records_url), background=False)
     yield app
     await app.stop(grace=0)
+
+
+@pytest.fixture
+async def settle_stub(settle_app: App) -> AsyncIterator[order_service_pb2_grpc.OrderServiceStub]:
+    async with grpc.aio.insecure_channel(settle_app.target) as channel:
+        await load(Stubs(channel), ("SKU-1", "WH-A", 500))
+        yield order_service_pb2_grpc.OrderServiceStub(channel)
