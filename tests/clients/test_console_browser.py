@@ -2,7 +2,9 @@
 Playwright (never Playwright's own browser download). One walk through a live sale:
 log in (a wrong token is refused), start a sale with its confirmation step, watch the
 bars move while a load generator runs, requeue a dead letter, force a breaker, stop the
-sale; every action is checked through the gRPC API and in the operator-action log.
+sale; every action is checked through the gRPC API and in the operator-action log. And
+the finance page over a records store: the settlement differences by class, resolved
+from the page.
 
 Screenshots go to $CONSOLE_SCREENSHOTS when set (the docs' console page shows those in
 docs/assets/console/), else to the test's temporary directory.
@@ -26,15 +28,19 @@ import pytest
 import uvicorn
 from playwright.async_api import Page, async_playwright
 
+from reservation.clients.channels.fake_statements import Payout
 from reservation.clients.console.app import build_app
-from reservation.server.app import App
+from reservation.server.app import App, start_app
+from reservation.settlement.run import run
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import guard_service_pb2 as gpb
 from reservation.v1 import guard_service_pb2_grpc, listing_service_pb2_grpc, order_service_pb2_grpc
 from reservation.v1 import listing_service_pb2 as lpb
 from reservation.v1 import order_service_pb2 as opb
+from reservation.v1 import settlement_service_pb2 as spb
+from reservation.v1 import settlement_service_pb2_grpc as spb_grpc
 from reservation.v1 import types_pb2 as pb
-from tests.conftest import Stubs
+from tests.conftest import Stubs, test_settings
 from tests.helpers import (
     DEAD_LETTERED,
     QUEUED,
@@ -49,6 +55,7 @@ from tests.helpers import (
     reserve,
     wait_for_state,
 )
+from tests.settlement.helpers import PRICE, import_statement, paid, today
 
 TOKEN = "op-secret"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -261,3 +268,75 @@ async def test_an_operator_runs_a_sale_from_the_console(
             if r.name == "reservation.audit" and r.__dict__.get("on_behalf_of") == "alice"
             and r.__dict__.get("outcome") == "ok"}
     assert {"StartFlashSale", "RequeueDeadLetter", "ForceBreaker", "StopFlashSale"} <= done
+
+
+@pytest.fixture
+async def finance_app(redis_url: str, tmp_path: Path) -> AsyncIterator[App]:
+    """The server with a token to log in with and a records store, no background work."""
+    app = await start_app(test_settings(
+        redis_url, auth_token=TOKEN, write_back_batch_key="test-batch-key",
+        records_url=f"sqlite:///{tmp_path / 'records.sqlite3'}"),
+        background=False)
+    yield app
+    await app.stop(grace=0)
+
+
+async def test_finance_sees_todays_differences_by_class_and_resolves_one(
+        finance_app: App, shots: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The finance page: the day's totals, the open differences by class, each linking
+    its order's page (the order and its history), and a difference resolved from the
+    page, checked through the gRPC API and in the operator-action log."""
+    app = finance_app
+    assert Path(CHROMIUM).exists(), "the console test needs Debian's chromium"
+    caplog.set_level(logging.INFO, logger="reservation.audit")
+    assert app.records is not None and app.follower is not None
+    async with grpc.aio.insecure_channel(app.target, interceptors=[_Bearer()]) as channel:
+        await load(Stubs(channel), ("SKU-1", "WH-A", 10))
+        orders = order_service_pb2_grpc.OrderServiceStub(channel)
+        await paid(orders, "F1")  # paid, never shipped: a payout for it is a delay
+        await app.follower.catch_up()
+        import_statement(app.records, "jd", today(), Payout("F1", goods_cents=PRICE),
+                         Payout("NOPE", goods_cents=500), Payout("", fee_cents=900))
+        await asyncio.to_thread(run, app.records, today())
+        settle = spb_grpc.SettlementServiceStub(channel)
+
+        async with console_for(app) as url, async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            await page.goto(url + "/login")
+            await page.fill("#name", "li")
+            await page.fill("#token", TOKEN)
+            await page.click("#login")
+            await page.goto(url + "/finance")
+            assert await page.get_attribute("#finance-link", "href") == "/finance"
+            assert await page.inner_text('tr.total[data-channel="jd/shop-1"] td >> nth=8') \
+                == f"{(PRICE + 500 - 900) / 100:.2f}"
+            by_class = {await r.get_attribute("data-class"):
+                        await r.locator("td >> nth=1").inner_text()
+                        for r in await page.locator("tr.by-class").all()}
+            assert by_class == {"SYSTEM_DELAY": "1", "MISSING_IN_HUB": "1",
+                                "PLATFORM_FEE": "1"}
+            await page.screenshot(path=str(shots / "finance.png"), full_page=True)
+            # The delay links its order: the order page with its history.
+            delay = page.locator('tr.difference[data-difference="jd:shop-1/F1#SYSTEM_DELAY"]')
+            await delay.locator("a.order-link").click()
+            assert "order_id=F1" in page.url
+            assert "F1" in await page.inner_text("main")
+            # Only the delay's class, then resolve the deduction.
+            await page.goto(url + "/finance?class=PLATFORM_FEE")
+            rows = page.locator("tr.difference")
+            assert await rows.count() == 1
+            fee_id = await rows.first.get_attribute("data-difference")
+            await rows.first.locator("input[name=reason]").fill("penalty accepted")
+            await rows.first.locator("button").click()
+            assert f"resolved {fee_id}" in await page.inner_text("#msg")
+            await browser.close()
+
+        listed = await settle.ListSettlementDifferences(spb.ListSettlementDifferencesRequest(
+            state="RESOLVED"))
+    assert [(x.difference_id, x.closed_by, x.reason) for x in listed.differences] == [
+        (fee_id, "li", "penalty accepted")]
+    logged = [r.__dict__ for r in caplog.records if r.name == "reservation.audit"
+              and r.__dict__.get("what") == "ResolveDifference"]
+    assert [(x.get("target"), x.get("on_behalf_of"), x.get("outcome")) for x in logged] == [
+        (fee_id, "li", "ok")]

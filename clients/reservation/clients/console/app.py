@@ -2,7 +2,8 @@
 
 Pages: /login, / (sale form, and the live part), /live (the live part alone, fetched
 every second by the page), and confirmation pages before a sale starts or stops; the
-order hub's pages (/reviews, /interception, /orders) are in hub.py, the routing
+order hub's pages (/reviews, /interception, /orders) are in hub.py, the finance page
+(/finance: settlement differences) in finance.py, the routing
 backtest in backtest.py.
 Actions are POSTs that call the service and redirect back to / with a message; the
 operator's token and name ride in HttpOnly, SameSite=Strict cookies (Secure when the
@@ -27,7 +28,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from reservation.api import connection
-from reservation.clients.console import backtest, hub
+from reservation.clients.console import backtest, finance, hub
 from reservation.clients.console.client import (
     BREAKER_STATES,
     SALE_STATES,
@@ -252,4 +253,5 @@ def build_app(target: str, groups: tuple[str, ...] = ("wms",),
     ]
     routes += backtest.routes(lambda: state["channel"], _operator, TEMPLATES)
     routes += hub.routes(lambda: state["channel"], _operator, TEMPLATES)
+    routes += finance.routes(lambda: state["channel"], _operator, TEMPLATES)
     return Starlette(routes=routes, lifespan=lifespan)
