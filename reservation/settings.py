@@ -237,6 +237,10 @@ class Settings:
     order_delivery_ms: int = 72 * 60 * 60 * 1000
     """How long delivery takes after shipping, as the service desk quotes it
     (FindOrders' deliver_by: shipped, or due to ship, plus this)."""
+    order_consistency_grace_ms: int = 30 * 60 * 1000
+    """The order health's consistency: how long the hub's state and the channel's last
+    report may disagree before it counts as an inconsistency (a report in flight, or a
+    tracking number on its way back, is not one)."""
     order_late_route_ms: int = 15 * 60 * 1000
     """A paid order not routed this long after payment is listed as late."""
     order_overdue: str = "paid=15,printed=120,shipped=1440"
@@ -502,6 +506,7 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
     ("order_duplicate_window_ms", 0, 30 * _DAY_MS),
     ("order_late_route_ms", 1, 30 * _DAY_MS),
     ("order_delivery_ms", 1, 60 * _DAY_MS),
+    ("order_consistency_grace_ms", 1, 30 * _DAY_MS),
     ("order_overdue_interval_ms", 10, 600_000),
     ("order_overdue_lookback_ms", 60_000, 365 * _DAY_MS),
     ("order_future_skew_ms", 0, 365 * _DAY_MS),

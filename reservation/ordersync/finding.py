@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from reservation.errors import InvalidArgument, NotFound
 from reservation.ordersync import validation as ov
 from reservation.ordersync.events import OrderEvent
-from reservation.ordersync.fulfilment import DEFAULT_SLA
+from reservation.ordersync.health import DEFAULT_SLA
 from reservation.ordersync.model import ChannelOrder, Order
 from reservation.ordersync.states import OrderState
 from reservation.settings import Settings

@@ -1,7 +1,8 @@
 """Fulfilment figures per channel, warehouse and day of payment: the funnel, on-time
 rate (routed within 2 h and shipped within 4 h of payment unless the channel's SLA says
 otherwise), median times and the late orders (a paid order not routed 15 min after
-payment is late)."""
+payment is late); and the order health's three rates (ordersync/health.py): on time
+against the promise, lifecycle completeness, consistency with the channel."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from reservation.errors import InvalidArgument
-from reservation.ordersync import listing
+from reservation.ordersync import health, listing
+from reservation.ordersync.events import OrderEvent
+from reservation.ordersync.health import DEFAULT_SLA, HOUR_MS
 from reservation.ordersync.model import Order
+from reservation.storage.orders import order_ref
 
 if TYPE_CHECKING:
     from reservation.ordersync.hub import OrderHub
 
-HOUR_MS = 3600 * 1000
-DEFAULT_SLA = (2 * HOUR_MS, 4 * HOUR_MS)
 LOOKBACK = timedelta(days=3)
 """Orders created this long before the day may be paid on it."""
 
@@ -38,10 +40,29 @@ class Row:
     to_route: list[int] = field(default_factory=list)
     to_ship: list[int] = field(default_factory=list)
     late: list[tuple[tuple[str, str, str], str, str]] = field(default_factory=list)
+    promised: int = 0
+    """Paid orders delivered, or past their promise + 2 h: those that count."""
+    kept_promise: int = 0
+    lifecycles: int = 0
+    """Delivered orders: those whose completeness counts."""
+    complete: int = 0
+    inconsistent: list[health.Inconsistency] = field(default_factory=list)
 
     @property
     def on_time_rate(self) -> float:
         return self.on_time / self.paid if self.paid else 0.0
+
+    @property
+    def on_promise_rate(self) -> float:
+        return self.kept_promise / self.promised if self.promised else 0.0
+
+    @property
+    def complete_rate(self) -> float:
+        return self.complete / self.lifecycles if self.lifecycles else 0.0
+
+    @property
+    def consistent_rate(self) -> float:
+        return 1 - len(self.inconsistent) / self.paid if self.paid else 0.0
 
     @staticmethod
     def median(values: list[int]) -> int:
@@ -57,14 +78,29 @@ def parse_day(day: str) -> tuple[int, int]:
     return ms, ms + 24 * HOUR_MS
 
 
+History = Callable[[str, str, str, int, int], Awaitable[list[OrderEvent]]]
+HISTORY_MAX = 1000
+
+
+@dataclass(frozen=True)
+class _Health:
+    """One paid order's part in the health rates."""
+
+    on_time: bool | None
+    complete: bool | None
+    inconsistent: health.Inconsistency | None
+
+
 class Fulfilment:
     def __init__(self, hub: OrderHub,
-                 lister: Callable[[listing.Query], Awaitable[listing.Page]] | None = None
-                 ) -> None:
+                 lister: Callable[[listing.Query], Awaitable[listing.Page]] | None = None,
+                 history: History | None = None) -> None:
         self.hub = hub
         self.lister = lister or (lambda q: listing.list_orders(hub, q))
         """Where orders are listed from: Redis by default; the servicer passes the
         reads that also list orders that left Redis (reservation/records/reads.py)."""
+        self.history: History = history or hub.history
+        """Where an order's history is read from (the same choice as the lister)."""
         self.sla = hub.settings.order_sla_targets
         self.late_route_ms = hub.settings.order_late_route_ms
 
@@ -81,19 +117,41 @@ class Fulfilment:
             token = page.next_token
 
     async def stats(self, day: str, channel: str = "", warehouse: str = "",
-                    now_ms: int | None = None) -> list[Row]:
+                    now_ms: int | None = None, by_channel: bool = False) -> list[Row]:
+        """Rows per channel and first warehouse (per channel alone with by_channel),
+        and the total row last."""
         start, end = parse_day(day)
         now = self.hub.clock() if now_ms is None else now_ms
         orders = await self._orders(start - int(LOOKBACK.total_seconds() * 1000), end, channel)
+        orders = [o for o in orders
+                  if not warehouse or (o.warehouses[0] if o.warehouses else "") == warehouse]
+        healths = await self._health([o for o in orders if start <= o.paid_at_ms < end], now)
         rows: dict[tuple[str, str], Row] = {}
         for o in orders:
-            wh = o.warehouses[0] if o.warehouses else ""
-            if warehouse and wh != warehouse:
-                continue
+            wh = "" if by_channel else (o.warehouses[0] if o.warehouses else "")
             for key in ((o.channel, wh), ("", "")):
                 row = rows.setdefault(key, Row(key[0], key[1], day))
                 self._count(row, o, start, end, now)
+                if o.key in healths:
+                    _add_health(row, healths[o.key])
         return sorted(rows.values(), key=lambda r: (r.channel == "", r.channel, r.warehouse_id))
+
+    async def _health(self, paid: list[Order], now: int) -> dict[tuple[str, str, str], _Health]:
+        """Each paid order's part in the three rates: its promise, its lifecycle (the
+        history of a delivered order) and the channel's last report beside it."""
+        s = self.hub.settings
+        reports = await self.hub.orders.channel_reports([order_ref(*o.key) for o in paid])
+        out = {}
+        for o, seen in zip(paid, reports, strict=True):
+            whole = None
+            if o.delivered_at_ms:
+                events = await self.history(*o.key, 0, HISTORY_MAX)
+                whole = health.complete(o, events)
+            report = health.ChannelSeen(seen["state"], seen["raw"], int(seen["at"])) \
+                if seen else None
+            out[o.key] = _Health(health.on_time(o, s, now), whole, health.inconsistency(
+                o, report, s.order_consistency_grace_ms, now))
+        return out
 
     def _count(self, row: Row, o: Order, start: int, end: int, now: int) -> None:
         if start <= o.created_at_ms < end:
@@ -122,3 +180,14 @@ class Fulfilment:
             row.late.append((o.key, o.state.value, late))
         elif o.shipped_at_ms:
             row.on_time += 1
+
+
+def _add_health(row: Row, h: _Health) -> None:
+    if h.on_time is not None:
+        row.promised += 1
+        row.kept_promise += h.on_time
+    if h.complete is not None:
+        row.lifecycles += 1
+        row.complete += h.complete
+    if h.inconsistent is not None:
+        row.inconsistent.append(h.inconsistent)

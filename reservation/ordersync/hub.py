@@ -363,7 +363,14 @@ class OrderHub:
         (repeats within the batch, multi-shard orders, lost races) one by one."""
         from reservation.ordersync.batch import sync_batch  # one concept per module
 
-        return await sync_batch(self, orders)
+        results = await sync_batch(self, orders)
+        for co, r in zip(orders, results, strict=True):
+            if r.outcome == Outcome.REFUSED and r.order is not None:
+                # The hub did not follow the channel: its report is kept beside the
+                # order, so the order health sees the disagreement (ordersync/health.py).
+                await self.orders.note_channel_report(
+                    order_ref(*co.key), co.state.value, co.raw_status, co.modified_at_ms)
+        return results
 
     # -- operator and WMS changes -----------------------------------------------------
     async def _change(self, channel: str, shop: str, order_id: str,

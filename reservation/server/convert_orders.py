@@ -144,4 +144,11 @@ def to_stats(r: Row) -> pb.FulfilmentStats:
         median_pay_to_route=to_duration(Row.median(r.to_route)),
         median_pay_to_ship=to_duration(Row.median(r.to_ship)),
         late=[pb.LateOrder(key=pb.OrderKey(channel=k[0], shop=k[1], order_id=k[2]),
-                           state=state, reason=why) for k, state, why in r.late])
+                           state=state, reason=why) for k, state, why in r.late],
+        promised=r.promised, on_promise_rate=r.on_promise_rate, lifecycles=r.lifecycles,
+        complete_rate=r.complete_rate, consistent_rate=r.consistent_rate,
+        inconsistent=[pb.Inconsistency(
+            key=pb.OrderKey(channel=i.key[0], shop=i.key[1], order_id=i.key[2]),
+            hub_state=i.hub_state, channel_state=i.channel_state,
+            channel_raw_status=i.channel_raw_status, since=_ts(i.since_ms))
+            for i in r.inconsistent])

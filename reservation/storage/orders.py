@@ -17,6 +17,10 @@ duplicate suspicion, records, history and the per-shard order index.
                                         N (RestockOrder, exactly once; TTL: retention)
     rsv:{H}:olock:<ref>          string the writer of a multi-shard order (redis-py Lock,
                                         H = shard of the ref; TTL: RESERVATION_ORDER_LEASE_MS)
+    rsv:{H}:ochan:<ref>          hash   state, raw, at: the channel's last report of the
+                                        order that the hub refused (a move its table
+                                        forbids), H = shard of the ref (TTL: order
+                                        retention): the order health's consistency
     rsv:{H}:ofind:<k>:<value>    zset   refs by created ms under a buyer (k=b, the phone
                                         hash), a channel order number (n) or a tracking
                                         number (t), H = shard of "<k>:<value>" (TTL: order
@@ -80,6 +84,10 @@ def duplicates(buyer_hash: str, address_key: str, shards: int) -> str:
 def finder(name: str, shards: int) -> str:
     """The FindOrders index of `name`, "<kind>:<value>" (see the module's key list)."""
     return f"{keys.prefix(keys.shard_of(name, shards))}ofind:{name}"
+
+
+def channel_report(ref: str, shards: int) -> str:
+    return f"{keys.prefix(keys.shard_of(ref, shards))}ochan:{ref}"
 
 
 ARCHIVED = ""
@@ -274,6 +282,27 @@ class OrderStore:
         with redis_errors():
             return list(await self.store.client.zrevrange(
                 finder(name, self.settings.shards), 0, count - 1))
+
+    async def note_channel_report(self, ref: str, state: str, raw_status: str,
+                                  modified_at_ms: int) -> None:
+        """Keep the channel's report of an order the hub refused (a newer one wins)."""
+        key = channel_report(ref, self.settings.shards)
+        with redis_errors():
+            async with self.store.client.pipeline(transaction=False) as pipe:
+                pipe.hset(key, mapping={"state": state, "raw": raw_status,
+                                        "at": modified_at_ms})
+                pipe.pexpire(key, self.settings.order_retention_ms)
+                await pipe.execute()
+
+    async def channel_reports(self, refs: Sequence[str]) -> list[dict[str, str]]:
+        """The kept channel reports of these orders ({} where none), in one pipeline."""
+        if not refs:
+            return []
+        with redis_errors():
+            async with self.store.client.pipeline(transaction=False) as pipe:
+                for ref in refs:
+                    pipe.hgetall(channel_report(ref, self.settings.shards))
+                return list(await pipe.execute())
 
     async def holds(self, parts: Sequence[tuple[int, str]]) -> list[PartReply]:
         """The live hold records of an order's parts (shard, hold ref)."""

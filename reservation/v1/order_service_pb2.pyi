@@ -460,14 +460,16 @@ class AckOrderEventsResponse(_message.Message):
     def __init__(self, acknowledged: _Optional[int] = ...) -> None: ...
 
 class GetFulfilmentStatsRequest(_message.Message):
-    __slots__ = ("day", "channel", "warehouse_id")
+    __slots__ = ("day", "channel", "warehouse_id", "by_channel")
     DAY_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
+    BY_CHANNEL_FIELD_NUMBER: _ClassVar[int]
     day: str
     channel: str
     warehouse_id: str
-    def __init__(self, day: _Optional[str] = ..., channel: _Optional[str] = ..., warehouse_id: _Optional[str] = ...) -> None: ...
+    by_channel: bool
+    def __init__(self, day: _Optional[str] = ..., channel: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., by_channel: _Optional[bool] = ...) -> None: ...
 
 class LateOrder(_message.Message):
     __slots__ = ("key", "state", "reason")
@@ -480,7 +482,7 @@ class LateOrder(_message.Message):
     def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class FulfilmentStats(_message.Message):
-    __slots__ = ("channel", "warehouse_id", "day", "created", "paid", "routed", "shipped", "delivered", "on_time_rate", "median_pay_to_route", "median_pay_to_ship", "late")
+    __slots__ = ("channel", "warehouse_id", "day", "created", "paid", "routed", "shipped", "delivered", "on_time_rate", "median_pay_to_route", "median_pay_to_ship", "late", "promised", "on_promise_rate", "lifecycles", "complete_rate", "consistent_rate", "inconsistent")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     WAREHOUSE_ID_FIELD_NUMBER: _ClassVar[int]
     DAY_FIELD_NUMBER: _ClassVar[int]
@@ -493,6 +495,12 @@ class FulfilmentStats(_message.Message):
     MEDIAN_PAY_TO_ROUTE_FIELD_NUMBER: _ClassVar[int]
     MEDIAN_PAY_TO_SHIP_FIELD_NUMBER: _ClassVar[int]
     LATE_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_FIELD_NUMBER: _ClassVar[int]
+    ON_PROMISE_RATE_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLES_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_RATE_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENT_RATE_FIELD_NUMBER: _ClassVar[int]
+    INCONSISTENT_FIELD_NUMBER: _ClassVar[int]
     channel: str
     warehouse_id: str
     day: str
@@ -505,7 +513,27 @@ class FulfilmentStats(_message.Message):
     median_pay_to_route: _duration_pb2.Duration
     median_pay_to_ship: _duration_pb2.Duration
     late: _containers.RepeatedCompositeFieldContainer[LateOrder]
-    def __init__(self, channel: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., day: _Optional[str] = ..., created: _Optional[int] = ..., paid: _Optional[int] = ..., routed: _Optional[int] = ..., shipped: _Optional[int] = ..., delivered: _Optional[int] = ..., on_time_rate: _Optional[float] = ..., median_pay_to_route: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., median_pay_to_ship: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., late: _Optional[_Iterable[_Union[LateOrder, _Mapping]]] = ...) -> None: ...
+    promised: int
+    on_promise_rate: float
+    lifecycles: int
+    complete_rate: float
+    consistent_rate: float
+    inconsistent: _containers.RepeatedCompositeFieldContainer[Inconsistency]
+    def __init__(self, channel: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., day: _Optional[str] = ..., created: _Optional[int] = ..., paid: _Optional[int] = ..., routed: _Optional[int] = ..., shipped: _Optional[int] = ..., delivered: _Optional[int] = ..., on_time_rate: _Optional[float] = ..., median_pay_to_route: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., median_pay_to_ship: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., late: _Optional[_Iterable[_Union[LateOrder, _Mapping]]] = ..., promised: _Optional[int] = ..., on_promise_rate: _Optional[float] = ..., lifecycles: _Optional[int] = ..., complete_rate: _Optional[float] = ..., consistent_rate: _Optional[float] = ..., inconsistent: _Optional[_Iterable[_Union[Inconsistency, _Mapping]]] = ...) -> None: ...
+
+class Inconsistency(_message.Message):
+    __slots__ = ("key", "hub_state", "channel_state", "channel_raw_status", "since")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    HUB_STATE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_STATE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_RAW_STATUS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    hub_state: str
+    channel_state: str
+    channel_raw_status: str
+    since: _timestamp_pb2.Timestamp
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., hub_state: _Optional[str] = ..., channel_state: _Optional[str] = ..., channel_raw_status: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetFulfilmentStatsResponse(_message.Message):
     __slots__ = ("rows",)

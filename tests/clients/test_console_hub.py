@@ -193,3 +193,31 @@ async def test_the_service_desk_finds_a_buyers_orders_by_phone_on_the_find_page(
         assert "FD-3" not in page.body and "awaiting payment" in page.body
         both = await post(console, "/find", {"phone": "13800000001", "order_number": "FD-1"})
         assert both.status == 400 and "INVALID_ARGUMENT" in both.body
+
+
+async def test_the_live_page_shows_the_order_health_and_what_hub_and_channel_disagree_on(
+        app: App, stubs) -> None:
+    orders = ogrpc.OrderServiceStub(stubs.channel)
+    assert app.orders is not None
+    real = app.orders.clock
+    await load(stubs, ("SKU-CI", "WH-1", 5))
+    now = int(time.time())
+    paid = channel_order("CI-1", "PAID", ("SKU-CI", 1), channel="pdd", modified_s=now)
+    paid.paid_at.FromSeconds(now)
+    await orders.SyncOrders(opb.SyncOrdersRequest(orders=[paid]))
+    await orders.ReportShipment(opb.ReportShipmentRequest(
+        key=opb.OrderKey(channel="pdd", shop="shop-1", order_id="CI-1"),
+        shipment=opb.Shipment(carrier="SF", tracking_number="SF-CI-1")))
+    cancelled = channel_order("CI-1", "CANCELLED", ("SKU-CI", 1), channel="pdd",
+                              modified_s=now + 1)
+    cancelled.paid_at.FromSeconds(now)
+    refused = await orders.SyncOrders(opb.SyncOrdersRequest(orders=[cancelled]))
+    assert refused.results[0].outcome == opb.SYNC_OUTCOME_REFUSED  # the hub has it shipped
+    async with console_for(app) as console:
+        app.orders.clock = lambda: real() + 31 * 60 * 1000  # past the 30 min of grace
+        live = await get(console, "/live")
+        assert live.status == 200, live.body
+        assert 'class="num consistent">0.0%' in live.body
+        assert 'class="inconsistent" data-order="pdd/shop-1/CI-1"' in live.body
+        assert "CANCELLED (cancelled)" in live.body
+    app.orders.clock = real

@@ -33,6 +33,11 @@ async def test_the_order_flow_runs_without_and_with_stock_sync_and_every_check_h
     assert "oversold = 0 and 0" in text
     for channel in demo_orders.CHANNELS:
         assert f"│ {channel}" in text
+        # A health line per channel and run; nothing is delivered or due in a demo
+        # minute, and every paid order agrees with its channel once its tracking number
+        # is back.
+        assert text.count(f"health {channel}: on promise - (0 due), complete - "
+                          "(0 delivered), consistent ") == 2, text
 
 
 async def test_with_stock_sync_the_listings_stop_buyers_before_the_hub_must_refuse_them(

@@ -47,7 +47,7 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         self.interception = interception
         self.overdue = overdue or OverdueWatch(hub, hub.settings)
         self.settings = hub.settings
-        self.fulfilment = Fulfilment(hub, self.reads.list_orders)
+        self.fulfilment = Fulfilment(hub, self.reads.list_orders, self.reads.history)
 
     def _orders(self, orders: list[pb.ChannelOrder]) -> list[ChannelOrder]:
         """Every order valid, or the whole batch refused naming the field: nothing written."""
@@ -196,7 +196,8 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
     async def GetFulfilmentStats(self, request: pb.GetFulfilmentStatsRequest,
                                  context: grpc.aio.ServicerContext
                                  ) -> pb.GetFulfilmentStatsResponse:
-        rows = await self.fulfilment.stats(request.day, request.channel, request.warehouse_id)
+        rows = await self.fulfilment.stats(request.day, request.channel, request.warehouse_id,
+                                           by_channel=request.by_channel)
         return pb.GetFulfilmentStatsResponse(rows=[co.to_stats(r) for r in rows])
 
     async def ExpediteOrder(self, request: pb.ExpediteOrderRequest,

@@ -61,8 +61,9 @@ class Snapshot:
     write_back: dict[str, wpb.GetWriteBackStatsResponse] = field(default_factory=dict)
     open_breakers: list[gpb.OpenBreaker] = field(default_factory=list)
     fulfilment: list[opb.FulfilmentStats] = field(default_factory=list)
-    """Today's (UTC) funnel from the order hub: a total row first, then per channel and
-    warehouse; empty with fulfilment_missing set when the service has no order hub."""
+    """Today's (UTC) funnel and order health from the order hub: a total row first, then
+    one per channel; empty with fulfilment_missing set when the service has no order
+    hub."""
     fulfilment_missing: str = ""
     listings: list[lpb.ChannelListing] = field(default_factory=list)
     """Each listing of the SKUs shown: what it was told beside the service's count."""
@@ -136,7 +137,8 @@ class Console:
         day = datetime.datetime.now(datetime.UTC).date().isoformat()
         try:
             reply = await self.orders.GetFulfilmentStats(
-                opb.GetFulfilmentStatsRequest(day=day), metadata=md, timeout=TIMEOUT_S)
+                opb.GetFulfilmentStatsRequest(day=day, by_channel=True), metadata=md,
+                timeout=TIMEOUT_S)
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.PERMISSION_DENIED):
                 return [], exc.code().name  # an older service, or a role without access

@@ -159,7 +159,7 @@ async def _flow(target: str, rng: random.Random, per_channel: int, sync_on: bool
         rs = rs_grpc.ReservationServiceStub(channel)
         result.orders = [o for o in await _list(hub) if o.shop == shop]
         result.stats = await hub.GetFulfilmentStats(opb.GetFulfilmentStatsRequest(
-            day=time.strftime("%Y-%m-%d", time.gmtime())), timeout=10)
+            day=time.strftime("%Y-%m-%d", time.gmtime()), by_channel=True), timeout=10)
         result.stocks = {sku: await rs.GetStock(rs_pb.GetStockRequest(sku=sku + suffix),
                                                 timeout=10) for sku in sorted(PRICES)}
     result.elapsed = time.perf_counter() - t0

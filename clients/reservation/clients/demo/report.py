@@ -10,6 +10,7 @@ from rich.table import Table
 
 from reservation.clients.channels.samples import CHANNELS
 from reservation.clients.demo.flow import RunResult, tag
+from reservation.v1 import order_service_pb2 as opb
 
 
 def check(result: RunResult) -> tuple[int, bool]:
@@ -57,12 +58,26 @@ def funnel(console: Console, result: RunResult, intercepted: Counter[str]) -> in
                       str(intercepted[c]), f"{rate / n_paid:.0%}" if n_paid else "-",
                       str(len(result.shipped[c])), str(result.refused[c]))
     console.print(table)
+    for row in result.stats.rows:
+        if row.channel:
+            console.print(health_line(row))
     oversold, reached = check(result)
     total = sum(len(v) for v in result.placed.values())
     console.print(f"{total} channel orders synced, shipped and pushed back in "
                   f"{result.elapsed:.1f} s; oversold = {oversold}; every tracking number "
                   f"reached its channel once: {'yes' if reached else 'NO'}")
     return 0 if oversold == 0 and reached else 1
+
+
+def health_line(row: opb.FulfilmentStats) -> str:
+    """One channel's order health (GetFulfilmentStats by channel): each rate with what
+    it counts, "-" while nothing counts (no promise due, nothing delivered yet)."""
+    def rate(value: float, n: int) -> str:
+        return f"{value:.0%}" if n else "-"
+    return (f"health {row.channel}: on promise {rate(row.on_promise_rate, row.promised)} "
+            f"({row.promised} due), complete {rate(row.complete_rate, row.lifecycles)} "
+            f"({row.lifecycles} delivered), consistent {rate(row.consistent_rate, row.paid)} "
+            f"({len(row.inconsistent)} of {row.paid} paid disagree with the channel)")
 
 
 def side_by_side(console: Console, off: RunResult, on: RunResult) -> None:
