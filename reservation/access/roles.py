@@ -112,6 +112,10 @@ METHODS: dict[str, Rule] = {
     _ORDERS + "ExpediteOrder": _ADMIN_WRITE,
     # The service desk's lookup reads every channel's orders: operators and readers.
     _ORDERS + "FindOrders": _ADMIN_READ,
+    # After-sales reasons: service staff (operators), and adapters for their channels'
+    # orders (from the channel's refund reason code); the report is a read.
+    _ORDERS + "SetAfterSalesReason": {A: CHANNEL, O: ANY},
+    _ORDERS + "GetAfterSalesReport": _ADMIN_READ,
 
     # Routing. Its servicers do not check a channel scope, so no scoped
     # role is granted: adapters are refused.

@@ -8,6 +8,10 @@
     reservation fulfilment --day 2026-11-22 [--channel jd] [--warehouse WH-SH]
     reservation orders overdue [--node paid] [--channel jd] [--page-size 10]
     reservation orders find --phone P | --order N | --tracking T [--page-size 50]
+    reservation orders after-sales CHANNEL SHOP ORDER_ID --sku S --level1 quality
+                               --level2 colour_deviation [--batch B] [--note TEXT]
+    reservation after-sales report --from 2026-11-01 --to 2026-11-30 [--channel jd]
+                               [--group-by sku,batch,level1,level2]
     reservation orders sync FILE.json|FILE.yaml      channel orders into the hub (SyncOrders)
     reservation orders address CHANNEL SHOP ORDER_ID --province P --city C
                                [--district D] --detail X [--reason TEXT]
@@ -79,6 +83,18 @@ def _find(args: argparse.Namespace) -> int:
     return _call(args, "FindOrders", pb.FindOrdersRequest(
         phone=args.phone, order_number=args.order, tracking_number=args.tracking,
         page_size=args.page_size))
+
+
+def _after_sales(a: argparse.Namespace) -> int:
+    return _write(a, "SetAfterSalesReason", pb.SetAfterSalesReasonRequest(
+        key=_key(a), sku=a.sku, batch=a.batch, level1=a.level1, level2=a.level2,
+        note=a.note, actor=_actor()))
+
+
+def _after_sales_report(args: argparse.Namespace) -> int:
+    return _call(args, "GetAfterSalesReport", pb.GetAfterSalesReportRequest(
+        day_from=args.date_from, day_to=args.date_to, channel=args.channel,
+        group_by=[g for g in args.group_by.split(",") if g]))
 
 
 def _fulfilment(args: argparse.Namespace) -> int:
@@ -297,6 +313,32 @@ def add_commands(sub: Any) -> None:
         if name != "ship":
             p.add_argument("--reason", default="", help="why, kept in the order's history")
         p.set_defaults(func=func)
+
+    p = osub.add_parser("after-sales", help="why a returned or refunded SKU came back: a "
+                        "level-1 and a level-2 reason, and its batch")
+    connection.add_connection_arguments(p)
+    p.add_argument("--json", action="store_true", help="the reply as JSON")
+    p.add_argument("channel")
+    p.add_argument("shop")
+    p.add_argument("order_id")
+    p.add_argument("--sku", required=True)
+    p.add_argument("--level1", required=True, help="quality, logistics, not_as_described "
+                   "or other")
+    p.add_argument("--level2", required=True, help="a reason of level1's list "
+                   "(colour_deviation, damaged_in_transit, changed_mind, ...)")
+    p.add_argument("--batch", default="", help="the goods' production batch")
+    p.add_argument("--note", default="", help="the customer's words, kept in the history")
+    p.set_defaults(func=_after_sales)
+
+    p = sub.add_parser("after-sales", help="after-sales reasons of a period")
+    asub = p.add_subparsers(dest="after_sales_command", required=True)
+    p = asub.add_parser("report", help="reasons set in a period by SKU, batch and reason")
+    connection.add_connection_arguments(p)
+    p.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", required=True, help="last day (included)")
+    p.add_argument("--channel", default="")
+    p.add_argument("--group-by", default="", help="of sku,batch,level1,level2 (default all)")
+    p.set_defaults(func=_after_sales_report)
 
     p = sub.add_parser("fulfilment", help="on-time rate, funnel, median times, late orders")
     connection.add_connection_arguments(p)

@@ -69,11 +69,11 @@ class Row:
         return int(statistics.median(values)) if values else 0
 
 
-def parse_day(day: str) -> tuple[int, int]:
+def parse_day(day: str, field_: str = "day") -> tuple[int, int]:
     try:
         start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
-        raise InvalidArgument("day", "must be a date YYYY-MM-DD") from None
+        raise InvalidArgument(field_, "must be a date YYYY-MM-DD") from None
     ms = int(start.timestamp() * 1000)
     return ms, ms + 24 * HOUR_MS
 
@@ -105,16 +105,7 @@ class Fulfilment:
         self.late_route_ms = hub.settings.order_late_route_ms
 
     async def _orders(self, low: int, high: int, channel: str) -> list[Order]:
-        out: list[Order] = []
-        token = ""
-        while True:
-            page = await self.lister(listing.Query(
-                channel=channel, created_from_ms=low, created_to_ms=high,
-                page_size=listing.PAGE_MAX, page_token=token))
-            out += page.orders
-            if not page.next_token:
-                return out
-            token = page.next_token
+        return await listing.every_order(self.lister, channel, low, high)
 
     async def stats(self, day: str, channel: str = "", warehouse: str = "",
                     now_ms: int | None = None, by_channel: bool = False) -> list[Row]:

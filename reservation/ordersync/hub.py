@@ -27,7 +27,7 @@ from reservation.errors import (
     NotFound,
     ReservationError,
 )
-from reservation.ordersync import codec, finding
+from reservation.ordersync import aftersales, codec, finding
 from reservation.ordersync import plan as planning
 from reservation.ordersync.effects import HoldWant
 from reservation.ordersync.events import OrderEvent
@@ -493,6 +493,12 @@ class OrderHub:
         async def make(current: Order) -> Plan | Outcome:
             return planning.expedite(current, actor, reason, self.clock(),
                                      await self._held_at(current))
+        return await self._change(channel, shop, order_id, make)
+
+    async def set_after_sales(self, channel: str, shop: str, order_id: str,
+                              reason: aftersales.Reason, actor: str) -> SyncResult:
+        async def make(current: Order) -> Plan | Outcome:
+            return aftersales.set_reason(current, reason, actor, self.clock())
         return await self._change(channel, shop, order_id, make)
 
     async def _held_at(self, order: Order) -> str:

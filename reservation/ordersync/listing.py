@@ -4,6 +4,7 @@ state and warehouse, in pages that a token continues."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -93,3 +94,20 @@ async def list_orders(hub: OrderHub, q: Query) -> Page:
             if len(out) == size:
                 return Page(out, token(after))
     return Page(out, token(after))
+
+
+Lister = Callable[[Query], Awaitable[Page]]
+
+
+async def every_order(lister: Lister, channel: str, low_ms: int, high_ms: int) -> list[Order]:
+    """Every order of a channel ('' : all) created in [low, high), page after page."""
+    out: list[Order] = []
+    token_ = ""
+    while True:
+        page = await lister(Query(channel=channel, created_from_ms=low_ms,
+                                  created_to_ms=high_ms, page_size=PAGE_MAX,
+                                  page_token=token_))
+        out += page.orders
+        if not page.next_token:
+            return out
+        token_ = page.next_token

@@ -173,6 +173,9 @@ class Order:
     """The carrier the interception's carrier table chose ('' : none chosen); the WMS
     heard it as CARRIER_CHOSEN."""
     carrier_cost_cents: int = 0
+    after_sales: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per SKU returned or refunded: the structured after-sales reason (level1, level2,
+    batch, at_ms, actor; SetAfterSalesReason), the newest kept."""
     # Filled from the live holds on read, not stored in the document:
     warehouses: tuple[str, ...] = ()
     reservation_state: str = ""

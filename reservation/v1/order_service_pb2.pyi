@@ -646,3 +646,65 @@ class FindOrdersResponse(_message.Message):
     ORDERS_FIELD_NUMBER: _ClassVar[int]
     orders: _containers.RepeatedCompositeFieldContainer[FoundOrder]
     def __init__(self, orders: _Optional[_Iterable[_Union[FoundOrder, _Mapping]]] = ...) -> None: ...
+
+class SetAfterSalesReasonRequest(_message.Message):
+    __slots__ = ("key", "sku", "batch", "level1", "level2", "note", "actor")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    LEVEL1_FIELD_NUMBER: _ClassVar[int]
+    LEVEL2_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    sku: str
+    batch: str
+    level1: str
+    level2: str
+    note: str
+    actor: str
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., sku: _Optional[str] = ..., batch: _Optional[str] = ..., level1: _Optional[str] = ..., level2: _Optional[str] = ..., note: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class SetAfterSalesReasonResponse(_message.Message):
+    __slots__ = ("outcome", "order")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    outcome: SyncOutcome
+    order: Order
+    def __init__(self, outcome: _Optional[_Union[SyncOutcome, str]] = ..., order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class GetAfterSalesReportRequest(_message.Message):
+    __slots__ = ("day_from", "day_to", "channel", "group_by")
+    DAY_FROM_FIELD_NUMBER: _ClassVar[int]
+    DAY_TO_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    day_from: str
+    day_to: str
+    channel: str
+    group_by: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, day_from: _Optional[str] = ..., day_to: _Optional[str] = ..., channel: _Optional[str] = ..., group_by: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AfterSalesRow(_message.Message):
+    __slots__ = ("sku", "batch", "level1", "level2", "orders", "units")
+    SKU_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    LEVEL1_FIELD_NUMBER: _ClassVar[int]
+    LEVEL2_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    UNITS_FIELD_NUMBER: _ClassVar[int]
+    sku: str
+    batch: str
+    level1: str
+    level2: str
+    orders: int
+    units: int
+    def __init__(self, sku: _Optional[str] = ..., batch: _Optional[str] = ..., level1: _Optional[str] = ..., level2: _Optional[str] = ..., orders: _Optional[int] = ..., units: _Optional[int] = ...) -> None: ...
+
+class GetAfterSalesReportResponse(_message.Message):
+    __slots__ = ("rows", "scanned")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[AfterSalesRow]
+    scanned: int
+    def __init__(self, rows: _Optional[_Iterable[_Union[AfterSalesRow, _Mapping]]] = ..., scanned: _Optional[int] = ...) -> None: ...

@@ -111,6 +111,16 @@ class OrderServiceStub:
                 request_serializer=reservation_dot_v1_dot_order__service__pb2.FindOrdersRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_order__service__pb2.FindOrdersResponse.FromString,
                 _registered_method=True)
+        self.SetAfterSalesReason = channel.unary_unary(
+                '/reservation.v1.OrderService/SetAfterSalesReason',
+                request_serializer=reservation_dot_v1_dot_order__service__pb2.SetAfterSalesReasonRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_order__service__pb2.SetAfterSalesReasonResponse.FromString,
+                _registered_method=True)
+        self.GetAfterSalesReport = channel.unary_unary(
+                '/reservation.v1.OrderService/GetAfterSalesReport',
+                request_serializer=reservation_dot_v1_dot_order__service__pb2.GetAfterSalesReportRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_order__service__pb2.GetAfterSalesReportResponse.FromString,
+                _registered_method=True)
 
 
 class OrderServiceServicer:
@@ -241,6 +251,26 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetAfterSalesReason(self, request, context):
+        """The structured reason a returned or refunded SKU of a paid order came back for
+        (level 1 quality / logistics / not_as_described / other, then a level-2 reason of
+        that list), with the goods' batch when known: kept on the order (per SKU, the
+        newest) and in its history in the caller's name. The same reason again is
+        UNCHANGED; an unknown reason, or a SKU not on the order, INVALID_ARGUMENT naming
+        the field.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAfterSalesReport(self, request, context):
+        """The after-sales reasons set in a period, grouped by SKU, batch and reason (or
+        fewer), most orders first: what the supply chain acts on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -318,6 +348,16 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.FindOrders,
                     request_deserializer=reservation_dot_v1_dot_order__service__pb2.FindOrdersRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_order__service__pb2.FindOrdersResponse.SerializeToString,
+            ),
+            'SetAfterSalesReason': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAfterSalesReason,
+                    request_deserializer=reservation_dot_v1_dot_order__service__pb2.SetAfterSalesReasonRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_order__service__pb2.SetAfterSalesReasonResponse.SerializeToString,
+            ),
+            'GetAfterSalesReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAfterSalesReport,
+                    request_deserializer=reservation_dot_v1_dot_order__service__pb2.GetAfterSalesReportRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_order__service__pb2.GetAfterSalesReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -727,6 +767,60 @@ class OrderService:
             '/reservation.v1.OrderService/FindOrders',
             reservation_dot_v1_dot_order__service__pb2.FindOrdersRequest.SerializeToString,
             reservation_dot_v1_dot_order__service__pb2.FindOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAfterSalesReason(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.OrderService/SetAfterSalesReason',
+            reservation_dot_v1_dot_order__service__pb2.SetAfterSalesReasonRequest.SerializeToString,
+            reservation_dot_v1_dot_order__service__pb2.SetAfterSalesReasonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAfterSalesReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.OrderService/GetAfterSalesReport',
+            reservation_dot_v1_dot_order__service__pb2.GetAfterSalesReportRequest.SerializeToString,
+            reservation_dot_v1_dot_order__service__pb2.GetAfterSalesReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

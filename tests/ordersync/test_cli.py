@@ -65,3 +65,26 @@ async def test_the_service_desk_finds_a_buyers_orders_by_phone_from_the_cli(app,
                   for f in json.loads(found.stdout)["orders"]) == [
         ("jd", "F1", "routed to a warehouse"), ("pdd", "F2", "routed to a warehouse")]
     assert neither.returncode == 2 and "--phone" in neither.stderr
+
+
+async def test_service_staff_set_an_after_sales_reason_and_read_the_report_from_the_cli(
+        app, hub):
+    now = int(datetime.now(UTC).timestamp())
+    await sync(hub, channel_order("AS1", "PAID", ("SKU-1", 1), created_s=now, modified_s=now))
+    target = ("--target", app.target)
+
+    done = await cli("orders", "after-sales", "jd", "shop-1", "AS1", "--sku", "SKU-1",
+                     "--level1", "quality", "--level2", "colour_deviation", "--batch",
+                     "B-7", "--json", *target)
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    report = await cli("after-sales", "report", "--from", day, "--to", day, "--group-by",
+                       "batch,level2", *target)
+    bad = await cli("orders", "after-sales", "jd", "shop-1", "AS1", "--sku", "SKU-1",
+                    "--level1", "quality", "--level2", "late_delivery", *target)
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["outcome"] == "SYNC_OUTCOME_UPDATED"
+    assert json.loads(report.stdout)["rows"] == [
+        {"sku": "", "batch": "B-7", "level1": "", "level2": "colour_deviation", "orders": 1,
+         "units": 1}]
+    assert bad.returncode == 1 and "level2" in bad.stderr

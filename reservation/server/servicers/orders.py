@@ -18,13 +18,13 @@ from reservation.access import grant
 from reservation.domain import validation as v
 from reservation.errors import InvalidArgument
 from reservation.interception.service import Checked, Interception
+from reservation.ordersync import aftersales, finding, listing, states
 from reservation.ordersync import events as ev
-from reservation.ordersync import finding, listing, states
 from reservation.ordersync import validation as ov
 from reservation.ordersync.events import OrderEvent
-from reservation.ordersync.fulfilment import Fulfilment
+from reservation.ordersync.fulfilment import Fulfilment, parse_day
 from reservation.ordersync.hub import OrderHub, SyncResult
-from reservation.ordersync.model import ChannelOrder
+from reservation.ordersync.model import CHANNELS, ChannelOrder
 from reservation.ordersync.overdue import OverdueWatch
 from reservation.records.reads import OrderReads
 from reservation.server import convert
@@ -216,6 +216,39 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         found = await self.reads.find(ask)
         return pb.FindOrdersResponse(orders=[co.to_found(finding.describe(s, self.settings))
                                              for s in found])
+
+    async def SetAfterSalesReason(self, request: pb.SetAfterSalesReasonRequest,
+                                  context: grpc.aio.ServicerContext
+                                  ) -> pb.SetAfterSalesReasonResponse:
+        key = self._key(request.key)
+        v.code("sku", request.sku)
+        ov.text("batch", request.batch)
+        aftersales.check_reason(request.level1, request.level2)
+        ov.text("note", request.note)
+        ov.text("actor", request.actor, required=True)
+        r = await self.hub.set_after_sales(*key, aftersales.Reason(
+            request.sku, request.batch, request.level1, request.level2, request.note),
+            request.actor)
+        return pb.SetAfterSalesReasonResponse(outcome=co.outcome(r.outcome.value),
+                                              order=co.to_order(r.order) if r.order else None)
+
+    async def GetAfterSalesReport(self, request: pb.GetAfterSalesReportRequest,
+                                  context: grpc.aio.ServicerContext
+                                  ) -> pb.GetAfterSalesReportResponse:
+        grant.channel(request.channel)
+        if request.channel and request.channel not in CHANNELS:
+            raise InvalidArgument("channel", f"unknown channel {request.channel!r}")
+        low = parse_day(request.day_from, "day_from")[0]
+        high = parse_day(request.day_to, "day_to")[1]
+        if not low < high <= low + aftersales.PERIOD_MAX_DAYS * aftersales.DAY_MS:
+            raise InvalidArgument("day_to", "must be on or after day_from, at most "
+                                            f"{aftersales.PERIOD_MAX_DAYS} days later")
+        groups = aftersales.check_groups(list(request.group_by))
+        rows, scanned = await aftersales.report_over(self.reads.list_orders, request.channel,
+                                                     low, high, groups)
+        return pb.GetAfterSalesReportResponse(scanned=scanned, rows=[pb.AfterSalesRow(
+            sku=r.sku, batch=r.batch, level1=r.level1, level2=r.level2, orders=r.orders,
+            units=r.units) for r in rows])
 
     async def ListOverdueOrders(self, request: pb.ListOverdueOrdersRequest,
                                 context: grpc.aio.ServicerContext
