@@ -8,9 +8,11 @@ from typing import Any
 
 COLUMNS = ("scenario", "system", "mode", "concurrency", "orders_per_s", "reserved", "rejected",
            "errors", "p50_ms", "p95_ms", "p99_ms", "cpu_us_per_order", "redis_us_per_order",
-           "efficiency", "check")
+           "redis_cmds_per_order", "orders_per_script_call", "efficiency", "check")
 """cpu_us_per_order: server-side CPU (service process tree + Redis, from /proc) per order;
-efficiency: the no-op servicer's CPU per order in the same mode over this row's."""
+redis_cmds_per_order: every command Redis ran (script calls and the commands inside them,
+from INFO commandstats) per order; orders_per_script_call: how many orders one script call
+carried; efficiency: the no-op servicer's CPU per order in the same mode over this row's."""
 
 
 def markdown(rows: list[dict[str, Any]], header: str) -> str:

@@ -34,7 +34,7 @@ import psycopg
 import redis.asyncio as aioredis
 import uvloop
 
-from benchmarks import cpu, loadgen, paths, pg_servicer, redis_bench, report
+from benchmarks import commandstats, cpu, loadgen, paths, pg_servicer, redis_bench, report
 from benchmarks.scenarios import HOT, Broad, Check, Flash
 from reservation.clock import now_ms
 from reservation.settings import Settings
@@ -110,11 +110,19 @@ class Suite:
         return cpu.Meter(srv.pids, None if system in ("noop", "noop-chain", "pg")
                          else self.redis.pid)
 
+    def counter(self, system: str) -> commandstats.Counter | None:
+        """Redis commands of a point, for the systems that use Redis."""
+        return None if system in ("noop", "noop-chain", "pg") else commandstats.Counter(
+            self.redis.url)
+
     def record(self, scenario: str, res: loadgen.Result, check: Check | None,
-               meter: cpu.Meter | None = None) -> dict[str, Any]:
+               meter: cpu.Meter | None = None,
+               cmds: commandstats.Counter | None = None) -> dict[str, Any]:
         row = {"scenario": scenario, **res.row()}
         if meter is not None:
             row.update(meter.per_order_us(res.orders))
+        if cmds is not None:
+            row.update(cmds.per_order(res.orders))
         if check is None:
             row["check"] = "n/a (no state)"
         elif check.ok:
@@ -185,8 +193,10 @@ class Suite:
         reqs = self.flash.requests(tag, self.args.orders)
         target = loadgen.Target(srv.address, channels=min(4, conc))
         secs = self.args.seconds
-        meter = self.meter(system, srv)
+        meter, cmds = self.meter(system, srv), self.counter(system)
         try:
+            if cmds is not None:
+                await cmds.start()
             meter.start()
             if mode == "unary":
                 tally, took = await loadgen.closed_unary(
@@ -201,48 +211,58 @@ class Suite:
                     target, loadgen.serialise_stream(reqs), conc, window, secs)
                 inflight = conc * window
             meter.stop()
+            if cmds is not None:
+                await cmds.stop()
             check = None if system.startswith("noop") else await self.check(target, [HOT], tally)
         finally:
             await target.close()
         note = f"{conc} calls x {batch}" if mode == "batch" else (
             f"{conc} streams x {window}" if mode == "stream" else "")
         res = loadgen.result(system, mode, inflight, took, tally, note=note)
-        return self.record("flash", res, check, meter)
+        return self.record("flash", res, check, meter, cmds)
 
     async def open_point(self, srv: Server, rate: float) -> dict[str, Any]:
         tag = self.next_tag()
         await self.fresh_redis()
         reqs = self.flash.requests(tag, self.args.orders)
         target = loadgen.Target(srv.address)
-        meter = self.meter("service", srv)
+        meter, cmds = self.meter("service", srv), commandstats.Counter(self.redis.url)
         try:
+            await cmds.start()
             meter.start()
             tally, took = await loadgen.open_unary(target, loadgen.serialise_unary(reqs), rate,
                                                    self.args.seconds)
             meter.stop()
+            await cmds.stop()
             check = await self.check(target, [HOT], tally)
         finally:
             await target.close()
         res = loadgen.result("service", "unary", 0, took, tally, rate=round(rate),
                              note=f"open loop at {rate:.0f}/s")
-        return self.record("flash", res, check, meter)
+        return self.record("flash", res, check, meter, cmds)
 
     # -- broad --------------------------------------------------------------------------------
     async def broad_point(self, srv: Server, mode: str, conc: int, window: int) -> None:
+        """`window`: orders in flight per stream, or orders per call in batch mode."""
         tag = self.next_tag()
         await self.fresh_redis(broad=True)
         reqs = self.broad.requests(tag, self.args.orders)
         target = loadgen.Target(srv.address, channels=4)
-        meter = self.meter("service", srv)
+        meter, cmds = self.meter("service", srv), commandstats.Counter(self.redis.url)
         try:
+            await cmds.start()
             meter.start()
             if mode == "unary":
                 tally, took = await loadgen.closed_unary(
                     target, loadgen.serialise_unary(reqs), conc, self.args.seconds)
+            elif mode == "batch":
+                tally, took = await loadgen.closed_batch(
+                    target, loadgen.serialise_batches(reqs, window), conc, self.args.seconds)
             else:
                 tally, took = await loadgen.closed_stream(
                     target, loadgen.serialise_stream(reqs), conc, window, self.args.seconds)
             meter.stop()
+            await cmds.stop()
             res = loadgen.result("service", mode, conc * max(window, 1), took, tally,
                                  note="reserve phase")
             # Confirm half the holds and release a quarter, concurrently.
@@ -256,7 +276,7 @@ class Suite:
                                      released=sum(u for *_, u in to_release))
         finally:
             await target.close()
-        self.record("broad", res, check, meter)
+        self.record("broad", res, check, meter, cmds)
         ops = loadgen.Result("service", "confirm+release", 64, round(settle_s, 3), done, done,
                              0, 0, 0, round(done / settle_s, 1), round(done / settle_s, 1),
                              0, 0, 0, note="after the reserve phase")
@@ -372,6 +392,7 @@ class Suite:
         srv = Server("service", self.redis.url)
         try:
             await self.broad_point(srv, "unary", max(a.levels), 0)
+            await self.broad_point(srv, "batch", max(a.batch_calls), a.batch_size)
             await self.broad_point(srv, "stream", 2, a.window)
         finally:
             srv.stop()
