@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
@@ -85,12 +86,40 @@ def connect(settings: Settings, url: str) -> aioredis.Redis | RedisCluster:
 
 def _fold_reserves(
         calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
-    """reserve calls of one shard -> one reserve_many call (see reserve_many.lua): each
-    order's fields travel as one tab-joined argument (no field can hold a tab)."""
+    """reserve calls -> one reserve_many call (see reserve_many.lua): each order's shard
+    prefix and fields travel as one tab-joined argument (no field can hold a tab), so
+    one call may carry orders of many shards on one Redis."""
     first_keys, first_args = calls[0]
     args: list[Any] = [*first_args[:3], len(calls)]
-    args += ["\t".join(map(str, a[3:])) for _, a in calls]
+    args += ["\t".join(map(str, (a[0], *a[3:]))) for _, a in calls]
     return [first_keys[1], first_keys[2]], args
+
+
+def _fold_claim_reserves(
+        calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
+    """claim_reserve calls -> one claim_reserve_many call: each order's shard prefix,
+    home key and reserve fields travel as one tab-joined argument."""
+    first_keys, first_args = calls[0]
+    args: list[Any] = [*first_args[:4], len(calls)]
+    args += ["\t".join([a[0], k[0], *map(str, a[4:])]) for k, a in calls]
+    return [first_keys[2], first_keys[3]], args
+
+
+def _fold_claims(
+        calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
+    """claim calls -> one claim_many call, each order's home key beside its identity."""
+    args: list[Any] = [calls[0][1][1], len(calls)]
+    for k, (identity, _ttl, _ref) in calls:
+        args += [k[0], identity]
+    return [calls[0][0][0]], args
+
+
+def _home_tag(keys_: Sequence[Any], args: Sequence[Any]) -> Any:
+    return keys_[0][:keys_[0].index("}:")]
+
+
+def _one_node(keys_: Sequence[Any], args: Sequence[Any]) -> Any:
+    return None
 
 
 RESERVE_MANY = coalesce.Merge(
@@ -101,17 +130,6 @@ RESERVE_MANY = coalesce.Merge(
 )
 """Concurrent reserve calls of one shard become one reserve_many call."""
 
-
-def _fold_claim_reserves(
-        calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
-    """claim_reserve calls of one shard -> one claim_reserve_many call: each order's home
-    key and reserve fields travel as one tab-joined argument."""
-    first_keys, first_args = calls[0]
-    args: list[Any] = [*first_args[:4], len(calls)]
-    args += ["\t".join([k[0], *map(str, a[4:])]) for k, a in calls]
-    return [first_keys[2], first_keys[3]], args
-
-
 CLAIM_RESERVE_MANY = coalesce.Merge(
     bulk="claim_reserve_many",
     group=lambda keys_, args: keys_[2],  # the shard's expiry key: one group per shard
@@ -120,32 +138,28 @@ CLAIM_RESERVE_MANY = coalesce.Merge(
 )
 """Concurrent claim_reserve calls of one shard become one claim_reserve_many call."""
 
-
-def _fold_claims(
-        calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
-    """claim calls whose home keys share a shard -> one claim_many call."""
-    first_key = calls[0][0][0]
-    prefix = first_key[:first_key.index("}:") + 2]
-    args: list[Any] = [prefix, calls[0][1][1], len(calls)]
-    for _, (identity, _ttl, ref) in calls:
-        args += [ref, identity]
-    return [first_key], args
-
-
-CLAIM_MANY = coalesce.Merge(
-    bulk="claim_many",
-    group=lambda keys_, args: keys_[0][:keys_[0].index("}:")],  # the home shard's tag
-    fold=_fold_claims,
-)
+CLAIM_MANY = coalesce.Merge(bulk="claim_many", group=_home_tag, fold=_fold_claims)
 """Concurrent claims of one home shard become one claim_many call."""
-
 
 SHORTEN_MANY = coalesce.Merge(
     bulk="shorten",
-    group=lambda keys_, args: keys_[0][:keys_[0].index("}:")],  # the home shard's tag
+    group=_home_tag,
     fold=lambda calls: ([c[0][0] for c in calls], [calls[0][1][0]]),
 )
 """Concurrent shortenings of one home shard (rejected orders) become one call."""
+
+
+def merges(cluster: bool) -> dict[str, coalesce.Merge]:
+    """The folds of a store's coalescer. On Redis Cluster a bulk call carries one shard
+    (its keys must share a slot). On one Redis every shard lives on the same node and a
+    script may touch any key, so the calls of a flush fold into one bulk call per script,
+    whatever their shards: a batch of 100 orders over many SKUs took ~50 calls (one per
+    virtual shard) and now takes one (docs/performance/service.md)."""
+    folds = {"reserve": RESERVE_MANY, "claim_reserve": CLAIM_RESERVE_MANY,
+             "claim": CLAIM_MANY, "shorten": SHORTEN_MANY}
+    if cluster:
+        return folds
+    return {name: dataclasses.replace(m, group=_one_node) for name, m in folds.items()}
 
 
 class Store:
@@ -158,10 +172,7 @@ class Store:
                          for name in scripts.NAMES}
         # Every script call and order claim goes out in this turn's pipeline (coalesce.py).
         self._coalescer = coalesce.Coalescer(client, self._scripts,
-                                             {"reserve": RESERVE_MANY,
-                                              "claim_reserve": CLAIM_RESERVE_MANY,
-                                              "claim": CLAIM_MANY,
-                                              "shorten": SHORTEN_MANY},
+                                             merges(settings.redis_cluster),
                                              functions=settings.redis_functions,
                                              wait_replicas=settings.redis_wait_replicas,
                                              wait_timeout_ms=settings.redis_wait_timeout_ms)

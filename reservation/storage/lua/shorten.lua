@@ -1,7 +1,8 @@
 -- shorten.lua: bring keys' expiry forward, never push it back (PEXPIRE ... LT).
 -- Used for rejected orders' identities, kept only as long as their rejected records.
 -- Library-free (scripts.STANDALONE). Concurrent calls whose
--- keys share a home shard are folded into one call (store.SHORTEN_MANY).
+-- keys share a home shard (any keys, on one Redis) are folded into one call
+-- (store.SHORTEN_MANY).
 --
 -- KEYS     order home keys of one shard   rsv:{H}:order:<channel>:<order_id> ...
 -- ARGV[1]  TTL ms
