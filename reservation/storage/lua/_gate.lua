@@ -18,16 +18,18 @@ local function rate_limits(spec)
 end
 
 -- nil when the order may go; else a rejection {ok = false, reason, sku}. Writes the
--- new arrival times only when every limit of every SKU admits the order.
-local function sale_gate(lines, buyer, device, ip, now)
+-- new arrival times only when every limit of every SKU admits the order. memo: the
+-- order's sale reads (see sale_of), shared with the allocation that follows.
+local function sale_gate(lines, buyer, device, ip, now, memo)
   local ids = {b = buyer, d = device, i = ip}
-  local blocked = redis.call('SCARD', blocked_key()) > 0
+  local blocked = nil  -- read once, and only for an order with a SKU on an open sale
   local seen, admit = {}, {}
   for _, l in ipairs(lines) do
     if not seen[l.sku] then
       seen[l.sku] = true
-      local s = sale_of(l.sku, now)
+      local s = sale_of(l.sku, now, memo)
       if s ~= nil and s.open then
+        if blocked == nil then blocked = redis.call('SCARD', blocked_key()) > 0 end
         if blocked then
           for k, id in pairs(ids) do
             if id ~= '' and redis.call('SISMEMBER', blocked_key(), k .. ':' .. id) == 1 then

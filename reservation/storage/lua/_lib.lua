@@ -101,10 +101,11 @@ local function warehouses(sku)
   return redis.call('ZRANGE', whs_key(sku), 0, -1)
 end
 
--- Total units of the SKU held anywhere: units that may still come back.
-local function total_held(sku)
+-- Total units of the SKU held anywhere: units that may still come back. whs: the SKU's
+-- warehouses when the caller has read them already.
+local function total_held(sku, whs)
   local n = 0
-  for _, wh in ipairs(warehouses(sku)) do n = n + counter(sku, wh, 'h') end
+  for _, wh in ipairs(whs or warehouses(sku)) do n = n + counter(sku, wh, 'h') end
   return n
 end
 
@@ -130,14 +131,21 @@ end
 -- Sale status of a SKU at time now: nil when no sale governs it, else the sale hash
 -- as a table plus .open (window open, not stopped, not paused) and .held (paused by an
 -- operator, neither stopped nor over: orders are told SALE_PAUSED, queues wait).
-local function sale_of(sku, now)
+-- memo (optional): a table for one order's reads, so the gate and the allocation read a
+-- SKU's sale once (nothing between them writes a sale); false in it means "no sale".
+local function sale_of(sku, now, memo)
+  local known = memo and memo[sku]
+  if known ~= nil then return known or nil end
   local flat = redis.call('HGETALL', sale_key(sku))
-  if #flat == 0 then return nil end
-  local s = {}
-  for i = 1, #flat, 2 do s[flat[i]] = flat[i + 1] end
-  s.held = s.paused == '1' and s.stopped ~= '1' and now < tonumber(s.ends)
-  s.open = not s.held and s.stopped ~= '1' and now >= tonumber(s.starts)
-    and now < tonumber(s.ends)
+  local s = nil
+  if #flat > 0 then
+    s = {}
+    for i = 1, #flat, 2 do s[flat[i]] = flat[i + 1] end
+    s.held = s.paused == '1' and s.stopped ~= '1' and now < tonumber(s.ends)
+    s.open = not s.held and s.stopped ~= '1' and now >= tonumber(s.starts)
+      and now < tonumber(s.ends)
+  end
+  if memo then memo[sku] = s or false end
   return s
 end
 
@@ -238,15 +246,15 @@ local function parse_lines(a, i, n)
 end
 
 
--- Decide, without writing, whether the lines can all be held now.
+-- Decide, without writing, whether the lines can all be held now (memo: see sale_of).
 -- Returns {ok=true, allocs={{sku,wh,qty}...}, sales={sku=sale_id}, ttl=min sale ttl}
 -- or {ok=false, reason=..., sku=...}. Checks run in the order the API documents:
 -- sale window, known SKU/warehouse, buyer limit, then stock.
-local function try_allocate(lines, buyer, now)
-  local per_sku, sales, sale_ttl = {}, {}, nil
+local function try_allocate(lines, buyer, now, memo)
+  local per_sku, sales, sale_ttl, wh_of = {}, {}, nil, {}
   for _, l in ipairs(lines) do
     per_sku[l.sku] = (per_sku[l.sku] or 0) + l.qty
-    local s = sale_of(l.sku, now)
+    local s = sale_of(l.sku, now, memo)
     if s ~= nil then
       if s.held then return {ok = false, reason = 'SALE_PAUSED', sku = l.sku} end
       if not s.open then return {ok = false, reason = 'NOT_ON_SALE', sku = l.sku} end
@@ -254,14 +262,17 @@ local function try_allocate(lines, buyer, now)
       local t = tonumber(s.ttl)
       if t > 0 and (sale_ttl == nil or t < sale_ttl) then sale_ttl = t end
     end
-    if redis.call('EXISTS', stock_key(l.sku)) == 0 then
-      return {ok = false, reason = 'UNKNOWN_SKU', sku = l.sku}
-    end
+    -- A SKU is known when it has warehouses: load_stock and start_sale create its
+    -- warehouse set with its counters, and nothing deletes either. Read once per SKU,
+    -- it serves the candidates' check and the allocation below.
+    local whs = wh_of[l.sku] or warehouses(l.sku)
+    if #whs == 0 then return {ok = false, reason = 'UNKNOWN_SKU', sku = l.sku} end
+    wh_of[l.sku] = whs
     if l.cands ~= '' then
+      local known = {}
+      for _, wh in ipairs(whs) do known[wh] = true end
       for _, wh in ipairs(split(l.cands, ',')) do
-        if redis.call('ZSCORE', whs_key(l.sku), wh) == false then
-          return {ok = false, reason = 'UNKNOWN_SKU', sku = l.sku}
-        end
+        if not known[wh] then return {ok = false, reason = 'UNKNOWN_SKU', sku = l.sku} end
       end
     end
   end
@@ -276,7 +287,7 @@ local function try_allocate(lines, buyer, now)
   end
   local taken, allocs = {}, {}
   for _, l in ipairs(lines) do
-    local cands = l.cands ~= '' and split(l.cands, ',') or warehouses(l.sku)
+    local cands = l.cands ~= '' and split(l.cands, ',') or wh_of[l.sku]
     local need = l.qty
     for _, wh in ipairs(cands) do
       if need == 0 then break end
@@ -290,7 +301,7 @@ local function try_allocate(lines, buyer, now)
       end
     end
     if need > 0 then
-      local why = total_held(l.sku) > 0 and 'INSUFFICIENT_STOCK' or 'SOLD_OUT'
+      local why = total_held(l.sku, wh_of[l.sku]) > 0 and 'INSUFFICIENT_STOCK' or 'SOLD_OUT'
       return {ok = false, reason = why, sku = l.sku}
     end
   end

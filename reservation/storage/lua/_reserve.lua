@@ -61,10 +61,11 @@ local function reserve_at(a, i)
   local requested_ttl = tonumber(a[i + 6])
 
   -- A sale's gate first (_gate.lua): a blocked or too eager sender holds nothing.
+  local sales = {}  -- each SKU's sale read once for the gate and the allocation
   local decision = sale_gate(lines, h.buyer, a[i + 12 + 3 * n] or '', a[i + 13 + 3 * n] or '',
-    now)
+    now, sales)
   if decision == nil then
-    decision = try_allocate(lines, h.buyer, now)
+    decision = try_allocate(lines, h.buyer, now, sales)
     -- The oversell circuit breaker (_guard.lua): a channel paused for a SKU, or an order
     -- that would take a SKU below the channel's threshold, is refused (and not queued).
     local guard = breaker_read(h.ch, lines)
