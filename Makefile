@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv run-deps lock proto stubs codegen-deps example-deps test-fast lint lint-proto breaking-proto released-image docs test demo bench chaos mutants fuzz model clean
+.PHONY: venv run-deps lock proto stubs codegen-deps example-deps test-fast lint lint-proto breaking-proto released-image docs test demo bench bench-deps chaos mutants fuzz model clean
 
 # Every install comes from uv.lock (hashes of every file, one universal resolution for
 # Linux/macOS, x86_64/aarch64, Python 3.11+). uv itself is bootstrapped into the venv at
@@ -104,8 +104,12 @@ test-fast: venv
 demo: venv
 	$(BIN)/reservation demo
 
-bench: venv
+bench: venv bench-deps
 	$(BIN)/python -m benchmarks.run
+
+# The Node.js peer of `make bench` (benchmarks/peers/node), from its package-lock.json.
+bench-deps:
+	cd benchmarks/peers/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
 # Fuzzed requests against every RPC (tests/fuzz): a longer, randomised run than the
 # fixed-seed slice in `make test`. FUZZ_EXAMPLES per RPC and kind (generated, raw bytes).

@@ -48,3 +48,47 @@ class Counter:
         scripts = sum(n for k, n in self.calls.items() if k in SCRIPT_CALLS)
         return {"redis_cmds_per_order": round(total / orders, 1),
                 "orders_per_script_call": round(orders / scripts, 1) if scripts else None}
+
+
+async def common_case(url: str, orders: int = 200) -> dict[str, float]:
+    """Redis commands per order of the common case (one line, one warehouse with stock,
+    no sale, no queue), one order at a time, for the service's reserve path and the lean
+    peers' script, on a flushed Redis at `url`. Counts, not timings: steady on a busy box."""
+    from benchmarks.peers.lean import LeanServicer
+    from reservation.domain.models import OrderLine, ReserveCommand, StockItem
+    from reservation.reserving.reservations import Reservations
+    from reservation.settings import Settings
+    from reservation.stock.levels import Inventory
+    from reservation.storage.store import Store, connect
+    from reservation.v1 import reservation_service_pb2 as pb
+    from reservation.v1 import types_pb2 as types_pb
+
+    skus = [f"COMMON-{i}" for i in range(50)]
+    async with aioredis.Redis.from_url(url) as r:
+        await r.flushall()
+    settings = Settings(redis_url=url)
+    store = Store(connect(settings, url), settings)
+    lean = LeanServicer(url, settings.shards)
+    out: dict[str, float] = {}
+    try:
+        await Inventory(store, settings).load([StockItem(s, "wh-1", 10 * orders) for s in skus],
+                                              "SET")
+        service = Reservations(store, settings)
+        counter = Counter(url)
+        await counter.start()
+        for i in range(orders):
+            await service.reserve(ReserveCommand("web", f"svc-{i}", "b",
+                                                 (OrderLine(skus[i % 50], 1),)))
+        await counter.stop()
+        out["service"] = counter.per_order(orders)["redis_cmds_per_order"] or 0.0
+        await counter.start()
+        for i in range(orders):
+            await lean.submit(pb.ReserveRequest(
+                channel="web", order_id=f"lean-{i}", buyer_id="b",
+                lines=[types_pb.OrderLine(sku=skus[i % 50], quantity=1)]))
+        await counter.stop()
+        out["lean"] = counter.per_order(orders)["redis_cmds_per_order"] or 0.0
+    finally:
+        await lean.stop()
+        await store.close()
+    return out

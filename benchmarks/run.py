@@ -46,8 +46,12 @@ from reservation.storage.store import Store, connect
 from reservation.v1 import reservation_service_pb2 as pb
 
 RESULTS = Path(__file__).parent / "results"
+NODE_PEER = Path(__file__).parent / "peers" / "node"
 PG_DSN = os.environ.get("BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-SYSTEMS = ("noop", "service", "naive", "pg")
+SYSTEMS = ("noop", "service", "lean", "node", "naive", "pg")
+PEERS = ("lean", "node")
+"""The lean peers (benchmarks/peers): the same job in lean Python and in Node.js, on the
+service's keys; measured in every scenario the service is."""
 EXTRA_SYSTEMS = ("noop-chain", "oversell-by-one")
 """Not measured by default: noop-chain (the no-op servicer behind the service's
 interceptor chain: what the interceptors cost) and the harness's own broken service."""
@@ -61,6 +65,9 @@ class Server:
         self.port = free_port()
         cmd = [sys.executable, "-m", "benchmarks.server_proc", system, "--port", str(self.port),
                "--redis", redis_url, "--pg", pg, "--limit", str(limit)]
+        if system == "node":
+            cmd = ["node", str(NODE_PEER / "server.js"), "--port", str(self.port),
+                   "--redis", redis_url]
         if profile:
             cmd += ["--profile", profile]
         self.procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
@@ -100,6 +107,8 @@ class Suite:
         self.rows: list[dict[str, Any]] = []
         self.failures: list[str] = []
         self.skipped: list[str] = []
+        self.skipped_systems: set[str] = set()
+        self.common: dict[str, float] = {}
         self.tag = 0
 
     def log(self, msg: str) -> None:
@@ -242,13 +251,16 @@ class Suite:
         return self.record("flash", res, check, meter, cmds)
 
     # -- broad --------------------------------------------------------------------------------
-    async def broad_point(self, srv: Server, mode: str, conc: int, window: int) -> None:
-        """`window`: orders in flight per stream, or orders per call in batch mode."""
+    async def broad_point(self, srv: Server, mode: str, conc: int, window: int,
+                          system: str = "service") -> None:
+        """`window`: orders in flight per stream, or orders per call in batch mode. The
+        peers reserve only (they have no Confirm or Release): their check is of the
+        reserve phase."""
         tag = self.next_tag()
         await self.fresh_redis(broad=True)
         reqs = self.broad.requests(tag, self.args.orders)
         target = loadgen.Target(srv.address, channels=4)
-        meter, cmds = self.meter("service", srv), commandstats.Counter(self.redis.url)
+        meter, cmds = self.meter(system, srv), commandstats.Counter(self.redis.url)
         try:
             await cmds.start()
             meter.start()
@@ -263,8 +275,12 @@ class Suite:
                     target, loadgen.serialise_stream(reqs), conc, window, self.args.seconds)
             meter.stop()
             await cmds.stop()
-            res = loadgen.result("service", mode, conc * max(window, 1), took, tally,
+            res = loadgen.result(system, mode, conc * max(window, 1), took, tally,
                                  note="reserve phase")
+            if system in PEERS:
+                check = await self.check(target, self.broad.skus, tally)
+                self.record("broad", res, check, meter, cmds)
+                return
             # Confirm half the holds and release a quarter, concurrently.
             held = tally.held_refs
             to_confirm, to_release = held[0::2], held[1::4]
@@ -339,6 +355,18 @@ class Suite:
         self.skipped.append(what)
         self.log(f"SKIPPED {what}")
 
+    def node_ready(self) -> bool:
+        """The Node.js peer needs node and its locked packages (`make bench` installs them)."""
+        if shutil.which("node") is None:
+            why = "node is not on PATH"
+        elif not (NODE_PEER / "node_modules").is_dir():
+            why = "its packages are not installed (make bench-deps)"
+        else:
+            return True
+        self.skipped_systems.add("node")
+        self.skip(f"node (the Node.js peer): {why}")
+        return False
+
     def pg_reachable(self) -> bool:
         try:
             psycopg.connect(self.args.pg, connect_timeout=3).close()
@@ -358,6 +386,8 @@ class Suite:
         for system in a.systems:
             if system == "pg" and not self.pg_reachable():
                 continue
+            if system == "node" and not self.node_ready():
+                continue
             self.log(f"flash sale, unary: {system}")
             srv = Server(system, self.redis.url, limit=self.flash.per_buyer_limit, pg=a.pg)
             try:
@@ -366,11 +396,11 @@ class Suite:
                     peaks[system] = max(peaks.get(system, 0), row["orders_per_s"])
                 if system == "service":
                     await self.open_point(srv, peaks["service"] / 2)
-                if system in ("service", "noop", "noop-chain", "pg"):
+                if system in ("service", "noop", "noop-chain", "pg", *PEERS):
                     self.log(f"flash sale, batch: {system}")
                     for c in a.batch_calls:
                         await self.flash_point(system, srv, "batch", c, batch=a.batch_size)
-                if system in ("service", "noop", "noop-chain"):
+                if system in ("service", "noop", "noop-chain", *PEERS):
                     self.log(f"flash sale, stream: {system}")
                     for c in a.streams:
                         await self.flash_point(system, srv, "stream", c, window=a.window)
@@ -388,14 +418,18 @@ class Suite:
                 srv.stop()
             for row in self.rows[-2:]:
                 row["system"] = f"service x{a.workers}"
-        self.log("broad: service")
-        srv = Server("service", self.redis.url)
-        try:
-            await self.broad_point(srv, "unary", max(a.levels), 0)
-            await self.broad_point(srv, "batch", max(a.batch_calls), a.batch_size)
-            await self.broad_point(srv, "stream", 2, a.window)
-        finally:
-            srv.stop()
+        for system in ("service", *(p for p in PEERS if p in a.systems
+                                    and p not in self.skipped_systems)):
+            self.log(f"broad: {system}")
+            srv = Server(system, self.redis.url)
+            try:
+                await self.broad_point(srv, "unary", max(a.levels), 0, system)
+                await self.broad_point(srv, "batch", max(a.batch_calls), a.batch_size, system)
+                await self.broad_point(srv, "stream", 2, a.window, system)
+            finally:
+                srv.stop()
+        self.log("common case: Redis commands per order")
+        self.common = await commandstats.common_case(self.redis.url)
         if a.profile:
             await self.profile()
 
@@ -472,6 +506,55 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def peer_targets(rows: list[dict[str, Any]], common: dict[str, float]) -> dict[str, Any]:
+    """Issue #25's targets: the service against the lean peers, ratios within this run.
+    Batch and unary in both scenarios (flash: one hot SKU; broad: many SKUs); unary at
+    the highest closed-loop concurrency; p50 at 1 in flight (flash)."""
+    def pick(system: str, mode: str, scenario: str, conc: int | None = None) -> dict[str, Any]:
+        pts = [r for r in rows if r["system"] == system and r["mode"] == mode
+               and r["scenario"] == scenario and not r.get("rate")
+               and (conc is None or r["concurrency"] == conc)]
+        if conc is None and mode == "unary":
+            return max(pts, key=lambda r: r["concurrency"], default={})
+        return max(pts, key=lambda r: r["orders_per_s"], default={})
+
+    def ratio(a: Any, b: Any) -> float | None:
+        return round(a / b, 2) if a and b else None
+
+    figures: dict[str, Any] = {}
+    for sc in ("flash", "broad"):
+        svc, lean, node = (pick(s, "batch", sc) for s in ("service", "lean", "node"))
+        figures[f"{sc}_batch_orders_per_s_vs_node"] = ratio(svc.get("orders_per_s"),
+                                                            node.get("orders_per_s"))
+        figures[f"{sc}_batch_cpu_vs_lean"] = ratio(svc.get("cpu_us_per_order"),
+                                                   lean.get("cpu_us_per_order"))
+        figures[f"{sc}_unary_cpu_vs_lean"] = ratio(
+            pick("service", "unary", sc).get("cpu_us_per_order"),
+            pick("lean", "unary", sc).get("cpu_us_per_order"))
+    at1 = [pick(s, "unary", "flash", 1).get("p50_ms") for s in ("service", "lean")]
+    figures["unary_p50_ms_over_lean_at_1"] = (round(at1[0] - at1[1], 3)
+                                              if None not in at1 else None)
+    figures["stream_cpu_vs_batch"] = ratio(pick("service", "stream", "flash").get(
+        "cpu_us_per_order"), pick("service", "batch", "flash").get("cpu_us_per_order"))
+    figures["common_case_redis_cmds_per_order"] = common
+
+    def at_most(key: str, bound: float) -> bool:
+        return figures[key] is not None and figures[key] <= bound
+
+    figures["targets"] = {
+        "1. batch >= the Node.js peer's orders/s and <= 1.2x lean Python's CPU/order, "
+        "hot SKU and many SKUs":
+            all((figures[f"{sc}_batch_orders_per_s_vs_node"] or 0) >= 1
+                and at_most(f"{sc}_batch_cpu_vs_lean", 1.2) for sc in ("flash", "broad")),
+        "2. unary CPU/order <= 1.1x lean Python's; p50 at 1 in flight within 0.3 ms of it":
+            all(at_most(f"{sc}_unary_cpu_vs_lean", 1.1) for sc in ("flash", "broad"))
+            and at_most("unary_p50_ms_over_lean_at_1", 0.3),
+        "3. ReserveStream CPU/order <= 2x batch": at_most("stream_cpu_vs_batch", 2),
+        "4. common case <= 8 Redis commands per order": 0 < common.get("service", 0) <= 8,
+    }
+    return figures
+
+
 def add_efficiency(rows: list[dict[str, Any]]) -> None:
     """Each measured row's `efficiency`: the no-op servicer's CPU per order (per call in
     unary) in the same mode at the nearest concurrency, over this row's CPU per order
@@ -533,7 +616,8 @@ def _loadavg() -> str:
 
 
 def write(out: Path, args: argparse.Namespace, rows: list[dict[str, Any]],
-          skipped: list[str] | None = None, load_before: str = "") -> dict[str, Any]:
+          skipped: list[str] | None = None, load_before: str = "",
+          common: dict[str, float] | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     meta: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(),
             "load_average": {"before": load_before, "after": _loadavg()},
@@ -543,13 +627,17 @@ def write(out: Path, args: argparse.Namespace, rows: list[dict[str, Any]],
                      for k, v in vars(args).items()}}
     add_efficiency(rows)
     summ = summary(rows)
+    summ["peers"] = peer_targets(rows, common or {})
     (out / "results.json").write_text(json.dumps(
         {"meta": meta, "summary": summ, "rows": rows}, indent=1))
     header = (f"Run {meta['date']} on {meta['machine']}: `{meta['command']}`\n\n"
               f"Load average (1/5/15 min) before the run {meta['load_average']['before']}, "
               f"after {meta['load_average']['after']}.\n\n"
               f"Targets: " + "; ".join(f"{k}: {'met' if v else 'MISSED'}"
-                                       for k, v in summ["targets"].items()))
+                                       for k, v in summ["targets"].items())
+              + "\n\nTargets against the peers (issue #25): "
+              + "; ".join(f"{k}: {'met' if v else 'MISSED'}"
+                          for k, v in summ["peers"]["targets"].items()))
     if meta["skipped"]:
         header += "\n\nSkipped (could not run here): " + "; ".join(meta["skipped"])
     (out / "results.md").write_text(report.markdown(rows, header) + "\n```\n"
@@ -604,7 +692,8 @@ async def main(args: argparse.Namespace) -> int:
         try:
             await suite.run()
         finally:
-            summ = write(args.out, args, suite.rows, suite.skipped, load_before)
+            summ = write(args.out, args, suite.rows, suite.skipped, load_before,
+                         suite.common)
     print(json.dumps(summ, indent=1))
     for f in suite.failures:
         print("CHECK FAILED:", f, file=sys.stderr)

@@ -19,6 +19,7 @@ from grpc_health.v1 import health
 
 from benchmarks import paths
 from benchmarks.baselines import NaiveStore, NoopServicer, OversellByOne
+from benchmarks.peers.lean import LeanServicer
 from benchmarks.pg_servicer import PgServicer
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.reservations import Reservations
@@ -29,7 +30,7 @@ from reservation.stock.sales import Sales
 from reservation.storage.store import Store, connect
 from reservation.v1 import reservation_service_pb2_grpc as pb_grpc
 
-SYSTEMS = ("service", "naive", "noop", "noop-chain", "pg", "oversell-by-one")
+SYSTEMS = ("service", "naive", "lean", "noop", "noop-chain", "pg", "oversell-by-one")
 
 
 def bench_settings(redis_url: str, port: int, metrics_port: int = 0,
@@ -69,6 +70,12 @@ async def start(args: argparse.Namespace) -> tuple[grpc.aio.Server, int, list[ob
     server = grpc.aio.server(options=[("grpc.so_reuseport", 1)], interceptors=chain)
     if args.system in ("noop", "noop-chain"):
         pb_grpc.add_ReservationServiceServicer_to_server(NoopServicer(), server)
+    elif args.system == "lean":
+        lean = LeanServicer(args.redis)
+        pb_grpc.add_ReservationServiceServicer_to_server(lean, server)
+        port = server.add_insecure_port(f"127.0.0.1:{args.port}")
+        await server.start()
+        return server, port, [lean]
     else:
         servicer = PgServicer(args.pg, args.limit)
         await servicer.open()

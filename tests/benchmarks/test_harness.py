@@ -25,7 +25,21 @@ def test_quick_run_writes_results_and_every_check_passes(tmp_path: Path, postgre
     assert uvloop.run(run.main(args)) == 0
     data = json.loads((tmp_path / "results.json").read_text())
     systems = {r["system"] for r in data["rows"]}
-    assert {"noop", "service", "naive", "pg"} <= systems
+    assert {"noop", "service", "lean", "naive", "pg"} <= systems
+    # The Node.js peer runs where node and its locked packages are (.ci/run installs
+    # them: make bench-deps), else the run names it as skipped.
+    if shutil.which("node") and (run.NODE_PEER / "node_modules").is_dir():
+        assert "node" in systems
+    else:
+        assert any(s.startswith("node (") for s in data["meta"]["skipped"])
+    for peer in {"lean", "node"} & systems:  # held to the same checks as the service
+        peer_rows = [r for r in data["rows"] if r["system"] == peer]
+        assert {(r["scenario"], r["mode"]) for r in peer_rows} >= {
+            ("flash", "unary"), ("flash", "batch"), ("flash", "stream"), ("broad", "batch")}
+        assert all(r["check"] == "ok, oversold 0" for r in peer_rows)
+        assert all(r["redis_cmds_per_order"] > 0 for r in peer_rows)
+    common = data["summary"]["peers"]["common_case_redis_cmds_per_order"]
+    assert common["service"] > 0 and common["lean"] > 0
     if shutil.which("redis-benchmark"):
         assert "redis-benchmark" in systems
     else:
