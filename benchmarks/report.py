@@ -15,11 +15,13 @@ from INFO commandstats) per order; orders_per_script_call: how many orders one s
 carried; efficiency: the no-op servicer's CPU per order in the same mode over this row's."""
 
 
-def markdown(rows: list[dict[str, Any]], header: str) -> str:
-    out = [header, "", "| " + " | ".join(COLUMNS) + " |",
-           "|" + "---|" * len(COLUMNS)]
+def markdown(rows: list[dict[str, Any]], header: str,
+             columns: tuple[str, ...] = COLUMNS) -> str:
+    out = [header, "", "| " + " | ".join(columns) + " |",
+           "|" + "---|" * len(columns)]
     for r in rows:
-        out.append("| " + " | ".join(str(r.get(c, "")) for c in COLUMNS) + " |")
+        out.append("| " + " | ".join("" if r.get(c) is None else str(r[c])
+                                     for c in columns) + " |")
     return "\n".join(out) + "\n"
 
 
