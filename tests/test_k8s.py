@@ -401,3 +401,30 @@ def test_dev_names_no_group_nothing_consumes(
                 and o["metadata"]["name"].startswith("adapter-")]
     for name in ("RESERVATION_WRITE_BACK_GROUPS", "RESERVATION_ORDER_EVENT_GROUPS"):
         assert WriteBack(None, Settings(), env[name]).groups == ()  # type: ignore[arg-type]
+
+
+def test_prod_settles_yesterday_every_morning_on_the_servers_records_store(
+        rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """The T+1 run: daily in China time, after the adapters start fetching statements
+    (10:00), one at a time, on the same records store the server writes orders into."""
+    objects = rendered["prod"]
+    spec = one(objects, "CronJob", "settle")["spec"]
+    minute, hour, *every_day = spec["schedule"].split()
+    assert every_day == ["*", "*", "*"] and (int(hour), int(minute)) > (10, 0)
+    assert spec["timeZone"] == "Asia/Shanghai" and spec["concurrencyPolicy"] == "Forbid"
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    [container] = pod["containers"]
+    assert container["command"] == ["reservation", "settle", "run"]
+    env = env_of(container)
+    assert set(env) <= SETTINGS_VARS
+    server = env_of(reservation_container(one(objects, "Deployment")))
+    job_store = env["RESERVATION_RECORDS_URL"]["secretKeyRef"]
+    server_store = server["RESERVATION_RECORDS_URL"]["secretKeyRef"]
+    assert (job_store["name"], job_store["key"]) == (server_store["name"], server_store["key"])
+    assert not job_store.get("optional")  # a run without its store must fail, not idle
+
+
+def test_dev_deploys_no_settlement_run(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """Dev has no records Secret (its server keeps orders in Redis only)."""
+    assert not [o for o in rendered["dev"] if o["kind"] == "CronJob"]
