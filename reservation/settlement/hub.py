@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from reservation.records.schema import order_events, orders, shipments
 
@@ -33,12 +34,27 @@ class HubOrder:
         return self.refunded_at_ms is not None
 
 
-def _first_times(c: Connection, refs: Sequence[str], states: Sequence[str]) -> dict[str, int]:
-    """ref -> when its audit trail first reached one of `states`."""
-    q = (select(order_events.c.ref, func.min(order_events.c.at_ms))
-         .where(order_events.c.ref.in_(refs), order_events.c.to_state.in_(states))
+def _first_times(c: Connection, refs: Sequence[str]
+                 ) -> tuple[dict[str, int], dict[str, int]]:
+    """(ref -> when its audit trail first reached a shipped state, ref -> when it first
+    reached a refunded one), from one pass over the orders' events (one query a batch,
+    not one per kind: reading the hub's side is most of a run, benchmarks/results/
+    settlement-profile.txt)."""
+    def first(states: Sequence[str]) -> Any:
+        return func.min(case((order_events.c.to_state.in_(states), order_events.c.at_ms)))
+
+    q = (select(order_events.c.ref, first(SHIPPED_STATES), first(REFUNDED_STATES))
+         .where(order_events.c.ref.in_(refs),
+                order_events.c.to_state.in_((*SHIPPED_STATES, *REFUNDED_STATES)))
          .group_by(order_events.c.ref))
-    return {ref: int(at) for ref, at in c.execute(q)}
+    shipped: dict[str, int] = {}
+    refunded: dict[str, int] = {}
+    for ref, shipped_at, refunded_at in c.execute(q):
+        if shipped_at is not None:
+            shipped[ref] = int(shipped_at)
+        if refunded_at is not None:
+            refunded[ref] = int(refunded_at)
+    return shipped, refunded
 
 
 def read(c: Connection, refs: Collection[str]) -> dict[str, HubOrder]:
@@ -46,11 +62,10 @@ def read(c: Connection, refs: Collection[str]) -> dict[str, HubOrder]:
     refs = list(refs)
     if not refs:
         return {}
-    shipped = _first_times(c, refs, SHIPPED_STATES)
+    shipped, refunded = _first_times(c, refs)
     for ref, at in c.execute(select(shipments.c.ref, func.min(shipments.c.shipped_at_ms))
                              .where(shipments.c.ref.in_(refs)).group_by(shipments.c.ref)):
         shipped[ref] = min(int(at), shipped.get(ref, int(at)))
-    refunded = _first_times(c, refs, REFUNDED_STATES)
     found = {}
     for r in c.execute(select(orders.c.ref, orders.c.state, orders.c.paid_cents,
                               orders.c.updated_at_ms).where(orders.c.ref.in_(refs))):
