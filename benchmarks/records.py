@@ -391,12 +391,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS, help="results files STEM.json/.md")
     args = p.parse_args(argv)
     load_start = os.getloadavg()[0]
-    runs = [one_run(args) for _ in range(args.runs)]
-    result = {**medians(runs), "runs": runs}
-    result["meta"] = paths.run_meta("benchmarks.records",
-                                    sys.argv[1:] if argv is None else argv, load_start)
-    result["db"] = "postgresql" if args.db else "sqlite"
-    write(result, args.out)
+    runs: list[dict[str, Any]] = []
+    for _ in range(args.runs):
+        runs.append(one_run(args))
+        # Written after every run: an interrupted series keeps the runs it finished.
+        result = {**medians(runs), "runs": runs}
+        result["meta"] = paths.run_meta("benchmarks.records",
+                                        sys.argv[1:] if argv is None else argv, load_start)
+        result["db"] = "postgresql" if args.db else "sqlite"
+        write(result, args.out)
     print(args.out.with_suffix(".md").read_text())
     return 0
 
