@@ -10,6 +10,15 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from benchmarks.peers.lean import LeanServicer
+from reservation.domain.models import OrderLine, ReserveCommand, StockItem
+from reservation.reserving.reservations import Reservations
+from reservation.settings import Settings
+from reservation.stock.levels import Inventory
+from reservation.storage.store import Store, connect
+from reservation.v1 import reservation_service_pb2 as pb
+from reservation.v1 import types_pb2 as types_pb
+
 SCRIPT_CALLS = frozenset({"eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"})
 """The commands that run a script or function: one per script call the client made."""
 NOT_THE_SERVICE = frozenset({"info", "ping"})
@@ -54,15 +63,6 @@ async def common_case(url: str, orders: int = 200) -> dict[str, float]:
     """Redis commands per order of the common case (one line, one warehouse with stock,
     no sale, no queue), one order at a time, for the service's reserve path and the lean
     peers' script, on a flushed Redis at `url`. Counts, not timings: steady on a busy box."""
-    from benchmarks.peers.lean import LeanServicer
-    from reservation.domain.models import OrderLine, ReserveCommand, StockItem
-    from reservation.reserving.reservations import Reservations
-    from reservation.settings import Settings
-    from reservation.stock.levels import Inventory
-    from reservation.storage.store import Store, connect
-    from reservation.v1 import reservation_service_pb2 as pb
-    from reservation.v1 import types_pb2 as types_pb
-
     skus = [f"COMMON-{i}" for i in range(50)]
     async with aioredis.Redis.from_url(url) as r:
         await r.flushall()

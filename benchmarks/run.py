@@ -98,6 +98,33 @@ class Server:
                 p.wait()
 
 
+class Measure:
+    """What a run point cost the server side: CPU from /proc (cpu.Meter) and, where Redis
+    serves the system, the commands Redis ran (commandstats.Counter), read around the
+    same load."""
+
+    def __init__(self, meter: cpu.Meter, commands: commandstats.Counter | None) -> None:
+        self.meter, self.commands = meter, commands
+
+    async def start(self) -> None:
+        if self.commands is not None:
+            await self.commands.start()
+        self.meter.start()
+
+    async def stop(self) -> None:
+        self.meter.stop()
+        if self.commands is not None:
+            await self.commands.stop()
+
+    def per_order(self, orders: int) -> dict[str, float | None]:
+        """Row fields: CPU µs per order (server tree + Redis, Redis alone), Redis commands
+        per order and orders per script call."""
+        row = self.meter.per_order_us(orders)
+        if self.commands is not None:
+            row.update(self.commands.per_order(orders))
+        return row
+
+
 class Suite:
     def __init__(self, args: argparse.Namespace, redis_proc: RedisProcess) -> None:
         self.args = args
@@ -114,24 +141,18 @@ class Suite:
     def log(self, msg: str) -> None:
         print(msg, flush=True)
 
-    def meter(self, system: str, srv: Server) -> cpu.Meter:
-        """CPU of the server's processes, and of Redis for the systems that use it."""
-        return cpu.Meter(srv.pids, None if system in ("noop", "noop-chain", "pg")
-                         else self.redis.pid)
-
-    def counter(self, system: str) -> commandstats.Counter | None:
-        """Redis commands of a point, for the systems that use Redis."""
-        return None if system in ("noop", "noop-chain", "pg") else commandstats.Counter(
-            self.redis.url)
+    def measure(self, system: str, srv: Server) -> Measure:
+        """CPU of the server's processes, and of Redis and its commands for the systems
+        that use it."""
+        redis_backed = system not in ("noop", "noop-chain", "pg")
+        return Measure(cpu.Meter(srv.pids, self.redis.pid if redis_backed else None),
+                       commandstats.Counter(self.redis.url) if redis_backed else None)
 
     def record(self, scenario: str, res: loadgen.Result, check: Check | None,
-               meter: cpu.Meter | None = None,
-               cmds: commandstats.Counter | None = None) -> dict[str, Any]:
+               measure: Measure | None = None) -> dict[str, Any]:
         row = {"scenario": scenario, **res.row()}
-        if meter is not None:
-            row.update(meter.per_order_us(res.orders))
-        if cmds is not None:
-            row.update(cmds.per_order(res.orders))
+        if measure is not None:
+            row.update(measure.per_order(res.orders))
         if check is None:
             row["check"] = "n/a (no state)"
         elif check.ok:
@@ -202,11 +223,9 @@ class Suite:
         reqs = self.flash.requests(tag, self.args.orders)
         target = loadgen.Target(srv.address, channels=min(4, conc))
         secs = self.args.seconds
-        meter, cmds = self.meter(system, srv), self.counter(system)
+        measure = self.measure(system, srv)
         try:
-            if cmds is not None:
-                await cmds.start()
-            meter.start()
+            await measure.start()
             if mode == "unary":
                 tally, took = await loadgen.closed_unary(
                     target, loadgen.serialise_unary(reqs), conc, secs)
@@ -219,36 +238,32 @@ class Suite:
                 tally, took = await loadgen.closed_stream(
                     target, loadgen.serialise_stream(reqs), conc, window, secs)
                 inflight = conc * window
-            meter.stop()
-            if cmds is not None:
-                await cmds.stop()
+            await measure.stop()
             check = None if system.startswith("noop") else await self.check(target, [HOT], tally)
         finally:
             await target.close()
         note = f"{conc} calls x {batch}" if mode == "batch" else (
             f"{conc} streams x {window}" if mode == "stream" else "")
         res = loadgen.result(system, mode, inflight, took, tally, note=note)
-        return self.record("flash", res, check, meter, cmds)
+        return self.record("flash", res, check, measure)
 
     async def open_point(self, srv: Server, rate: float) -> dict[str, Any]:
         tag = self.next_tag()
         await self.fresh_redis()
         reqs = self.flash.requests(tag, self.args.orders)
         target = loadgen.Target(srv.address)
-        meter, cmds = self.meter("service", srv), commandstats.Counter(self.redis.url)
+        measure = self.measure("service", srv)
         try:
-            await cmds.start()
-            meter.start()
+            await measure.start()
             tally, took = await loadgen.open_unary(target, loadgen.serialise_unary(reqs), rate,
                                                    self.args.seconds)
-            meter.stop()
-            await cmds.stop()
+            await measure.stop()
             check = await self.check(target, [HOT], tally)
         finally:
             await target.close()
         res = loadgen.result("service", "unary", 0, took, tally, rate=round(rate),
                              note=f"open loop at {rate:.0f}/s")
-        return self.record("flash", res, check, meter, cmds)
+        return self.record("flash", res, check, measure)
 
     # -- broad --------------------------------------------------------------------------------
     async def broad_point(self, srv: Server, mode: str, conc: int, window: int,
@@ -260,10 +275,9 @@ class Suite:
         await self.fresh_redis(broad=True)
         reqs = self.broad.requests(tag, self.args.orders)
         target = loadgen.Target(srv.address, channels=4)
-        meter, cmds = self.meter(system, srv), commandstats.Counter(self.redis.url)
+        measure = self.measure(system, srv)
         try:
-            await cmds.start()
-            meter.start()
+            await measure.start()
             if mode == "unary":
                 tally, took = await loadgen.closed_unary(
                     target, loadgen.serialise_unary(reqs), conc, self.args.seconds)
@@ -273,13 +287,12 @@ class Suite:
             else:
                 tally, took = await loadgen.closed_stream(
                     target, loadgen.serialise_stream(reqs), conc, window, self.args.seconds)
-            meter.stop()
-            await cmds.stop()
+            await measure.stop()
             res = loadgen.result(system, mode, conc * max(window, 1), took, tally,
                                  note="reserve phase")
             if system in PEERS:
                 check = await self.check(target, self.broad.skus, tally)
-                self.record("broad", res, check, meter, cmds)
+                self.record("broad", res, check, measure)
                 return
             # Confirm half the holds and release a quarter, concurrently.
             held = tally.held_refs
@@ -292,7 +305,7 @@ class Suite:
                                      released=sum(u for *_, u in to_release))
         finally:
             await target.close()
-        self.record("broad", res, check, meter, cmds)
+        self.record("broad", res, check, measure)
         ops = loadgen.Result("service", "confirm+release", 64, round(settle_s, 3), done, done,
                              0, 0, 0, round(done / settle_s, 1), round(done / settle_s, 1),
                              0, 0, 0, note="after the reserve phase")
