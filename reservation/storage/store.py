@@ -128,7 +128,8 @@ RESERVE_MANY = coalesce.Merge(
     fold=_fold_reserves,
     single=True,
 )
-"""Concurrent reserve calls of one shard become one reserve_many call."""
+"""Concurrent reserve calls of one shard (of any shard on one Redis: merges) become one
+reserve_many call."""
 
 CLAIM_RESERVE_MANY = coalesce.Merge(
     bulk="claim_reserve_many",
@@ -136,25 +137,28 @@ CLAIM_RESERVE_MANY = coalesce.Merge(
     fold=_fold_claim_reserves,
     single=True,
 )
-"""Concurrent claim_reserve calls of one shard become one claim_reserve_many call."""
+"""Concurrent claim_reserve calls of one shard (of any shard on one Redis: merges)
+become one claim_reserve_many call."""
 
 CLAIM_MANY = coalesce.Merge(bulk="claim_many", group=_home_tag, fold=_fold_claims)
-"""Concurrent claims of one home shard become one claim_many call."""
+"""Concurrent claims of one home shard (of any shard on one Redis: merges) become one
+claim_many call."""
 
 SHORTEN_MANY = coalesce.Merge(
     bulk="shorten",
     group=_home_tag,
     fold=lambda calls: ([c[0][0] for c in calls], [calls[0][1][0]]),
 )
-"""Concurrent shortenings of one home shard (rejected orders) become one call."""
+"""Concurrent shortenings of one home shard (of any shard on one Redis: merges; rejected
+orders) become one call."""
 
 
 def merges(cluster: bool) -> dict[str, coalesce.Merge]:
     """The folds of a store's coalescer. On Redis Cluster a bulk call carries one shard
     (its keys must share a slot). On one Redis every shard lives on the same node and a
-    script may touch any key, so the calls of a flush fold into one bulk call per script,
-    whatever their shards: a batch of 100 orders over many SKUs took ~50 calls (one per
-    virtual shard) and now takes one (docs/performance/service.md)."""
+    script may touch any key, so the calls of a flush fold into one bulk call per script
+    (up to the coalescer's max_merge), whatever their shards: the one-shard orders of a
+    batch over many SKUs took a call per virtual shard (docs/performance/service.md)."""
     folds = {"reserve": RESERVE_MANY, "claim_reserve": CLAIM_RESERVE_MANY,
              "claim": CLAIM_MANY, "shorten": SHORTEN_MANY}
     if cluster:
