@@ -71,6 +71,12 @@ def caller_name() -> str | None:
     return g.name if g else None
 
 
+def adapter_only() -> bool:
+    """The caller acts as a channel's adapter and as nothing broader (not an operator)."""
+    g = _current.get()
+    return g is not None and g.principal.roles == frozenset({Role.ADAPTER})
+
+
 def channel(value: str) -> None:
     """PermissionDenied unless the caller may act on `value` (checked before any lookup,
     so another channel's order is refused, never reported as missing)."""

@@ -7,6 +7,10 @@ other; level 2 a fixed list under each (TAXONOMY). Service staff (or an adapter,
 the channel's refund reason code) set it per returned SKU, with the goods' batch when
 known; it is kept on the order and in its history in the caller's name. The report
 groups the reasons set in a period by SKU, batch and reason.
+
+A reason mapped from the channel's refund reason code (an adapter's, `channel_reason`
+set) never replaces one service staff set: the people who talked to the buyer or saw
+the goods know better than the button the buyer pressed. Staff's replaces any.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ class Reason:
     level1: str
     level2: str
     note: str = ""
+    channel_reason: str = ""
+    """The channel's refund reason code it was mapped from; empty: set by staff."""
 
 
 def set_reason(current: Order, r: Reason, actor: str, now: int) -> Plan | Outcome:
@@ -71,8 +77,12 @@ def set_reason(current: Order, r: Reason, actor: str, now: int) -> Plan | Outcom
         raise FailedPrecondition(f"the order was never paid ({current.state}): no "
                                  "after-sales to explain")
     before = current.after_sales.get(r.sku)
-    kept = {"level1": r.level1, "level2": r.level2, "batch": r.batch}
-    if before is not None and {k: before[k] for k in kept} == kept:
+    if r.channel_reason and before is not None and not before.get("channel_reason"):
+        raise FailedPrecondition(f"the reason of {r.sku} was set by {before['actor']} "
+                                 "(service staff): a channel's reason does not replace it")
+    kept = {"level1": r.level1, "level2": r.level2, "batch": r.batch,
+            "channel_reason": r.channel_reason}
+    if before is not None and {k: before.get(k, "") for k in kept} == kept:
         return Outcome.UNCHANGED
     after = {**kept, "at_ms": now, "actor": actor}
     order = current.copy(version=current.version + 1, updated_at_ms=now,

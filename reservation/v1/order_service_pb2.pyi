@@ -648,7 +648,7 @@ class FindOrdersResponse(_message.Message):
     def __init__(self, orders: _Optional[_Iterable[_Union[FoundOrder, _Mapping]]] = ...) -> None: ...
 
 class SetAfterSalesReasonRequest(_message.Message):
-    __slots__ = ("key", "sku", "batch", "level1", "level2", "note", "actor")
+    __slots__ = ("key", "sku", "batch", "level1", "level2", "note", "actor", "channel_reason")
     KEY_FIELD_NUMBER: _ClassVar[int]
     SKU_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
@@ -656,6 +656,7 @@ class SetAfterSalesReasonRequest(_message.Message):
     LEVEL2_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
     ACTOR_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_REASON_FIELD_NUMBER: _ClassVar[int]
     key: OrderKey
     sku: str
     batch: str
@@ -663,7 +664,8 @@ class SetAfterSalesReasonRequest(_message.Message):
     level2: str
     note: str
     actor: str
-    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., sku: _Optional[str] = ..., batch: _Optional[str] = ..., level1: _Optional[str] = ..., level2: _Optional[str] = ..., note: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
+    channel_reason: str
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., sku: _Optional[str] = ..., batch: _Optional[str] = ..., level1: _Optional[str] = ..., level2: _Optional[str] = ..., note: _Optional[str] = ..., actor: _Optional[str] = ..., channel_reason: _Optional[str] = ...) -> None: ...
 
 class SetAfterSalesReasonResponse(_message.Message):
     __slots__ = ("outcome", "order")

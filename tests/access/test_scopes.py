@@ -10,6 +10,8 @@ import pytest
 from reservation.access.roles import Role, Scope, rule
 from reservation.server.app import App
 from reservation.v1 import admin_service_pb2 as apb
+from reservation.v1 import order_service_pb2 as opb
+from reservation.v1 import order_service_pb2_grpc as opb_grpc
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc as wpb_grpc
@@ -18,7 +20,7 @@ from tests.access.conftest import token_of
 from tests.access.rpcs import all_rpcs, call
 from tests.access.test_role_table import scoped_request
 from tests.conftest import Stubs
-from tests.helpers import line
+from tests.helpers import channel_order, key, line, refused
 
 ADAPTER, WMS, OPERATOR = token_of("adapter"), token_of("wms"), token_of("operator")
 
@@ -138,3 +140,30 @@ async def test_an_adapter_cannot_steal_the_wms_write_back(app: App, as_stubs: St
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     acked = await wb.AckBatch(wpb.AckBatchRequest(batch_id=pulled.batch_id), metadata=WMS)
     assert acked.acknowledged == len(pulled.events)
+
+
+async def test_an_adapters_after_sales_reason_names_the_channels_code(
+        app: App, channel: grpc.aio.Channel, as_stubs: Stubs) -> None:
+    """An adapter sets a reason only as its channel's (channel_reason named), so the hub
+    can keep service staff's reason from being replaced by it."""
+    await as_stubs.admin.LoadStock(apb.LoadStockRequest(
+        items=[_item("AS-1", 5)], mode=apb.LOAD_MODE_SET), metadata=OPERATOR)
+    hub = opb_grpc.OrderServiceStub(channel)
+    await hub.SyncOrders(opb.SyncOrdersRequest(orders=[
+        channel_order("as-1", "PAID", ("AS-1", 1))]), metadata=OPERATOR)
+
+    def request(code: str) -> opb.SetAfterSalesReasonRequest:
+        return opb.SetAfterSalesReasonRequest(
+            key=key("as-1"), sku="AS-1", level1="quality", level2="defect",
+            actor="adapter:jd", channel_reason=code)
+    fields, _ = await refused(hub.SetAfterSalesReason(request(""), metadata=ADAPTER))
+    assert fields == ["channel_reason"]
+    mapped = await hub.SetAfterSalesReason(request("商品质量问题"), metadata=ADAPTER)
+    assert mapped.outcome == opb.SYNC_OUTCOME_UPDATED
+    staff = await hub.SetAfterSalesReason(opb.SetAfterSalesReasonRequest(
+        key=key("as-1"), sku="AS-1", level1="quality", level2="defect",
+        actor="support:ann"), metadata=OPERATOR)
+    assert staff.outcome == opb.SYNC_OUTCOME_UPDATED  # confirmed by staff: now theirs
+    with pytest.raises(grpc.aio.AioRpcError) as kept:
+        await hub.SetAfterSalesReason(request("商品质量问题"), metadata=ADAPTER)
+    assert kept.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -226,9 +226,13 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         aftersales.check_reason(request.level1, request.level2)
         ov.text("note", request.note)
         ov.text("actor", request.actor, required=True)
+        ov.text("channel_reason", request.channel_reason)
+        if not request.channel_reason and grant.adapter_only():
+            raise InvalidArgument("channel_reason", "an adapter's reason is mapped from "
+                                                    "the channel's code: name it")
         r = await self.hub.set_after_sales(*key, aftersales.Reason(
-            request.sku, request.batch, request.level1, request.level2, request.note),
-            request.actor)
+            request.sku, request.batch, request.level1, request.level2, request.note,
+            request.channel_reason), request.actor)
         return pb.SetAfterSalesReasonResponse(outcome=co.outcome(r.outcome.value),
                                               order=co.to_order(r.order) if r.order else None)
 

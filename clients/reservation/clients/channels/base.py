@@ -6,6 +6,7 @@ service's canonical order and states) plus three small functions behind `Adapter
 
     fetch(api, window, page_token) -> Page      one page of raw orders modified in a window
     to_order(raw, shop) -> CanonicalOrder       one raw order mapped, nothing decided
+    refunds(api, raw) -> [RefundReason]         an order in refund: the channel's reasons
     push(api, Push) -> None                     a tracking number back to the channel
     push_stock(api, [ItemPush]) -> Outcome      listings' quantities (stock.py), if any
 
@@ -86,6 +87,22 @@ class Line:
 
 
 @dataclass(frozen=True)
+class RefundReason:
+    """Why the buyer sent one SKU back, in the channel's words (its after-sales API)."""
+
+    sku: str
+    code: str
+    """The channel's reason code, or its reason text where it has no codes: the key of
+    the adapter's REASONS table."""
+    words: str = ""
+    """The buyer's own words, when the channel gives them (else the reason's text)."""
+    level1: str = ""
+    level2: str = ""
+    """The hub's taxonomy reason the adapter's table maps `code` to; empty: the table
+    does not list it, left for service staff."""
+
+
+@dataclass(frozen=True)
 class CanonicalOrder:
     """One order in the hub's canonical model (what SyncOrders takes), as mapped."""
 
@@ -104,6 +121,8 @@ class CanonicalOrder:
     lines: tuple[Line, ...]
     total_cents: int = 0
     paid_cents: int = 0
+    refund_reasons: tuple[RefundReason, ...] = ()
+    """Filled by the poller for an order in refund (Adapter.refunds), mapped."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +169,26 @@ class Adapter:
     """Other status fields the mapping reads (refund, group, confirm status, ...)."""
     push_stock: Callable[[ChannelApi, Sequence[ItemPush]], Outcome] | None = None
     """The listings' quantities to the channel (stock.py); None: no listing to push (POS)."""
+    refunds: Callable[[ChannelApi, dict[str, Any]], list[RefundReason]] | None = None
+    """The channel's refund reasons of a raw order in refund (its after-sales API)."""
+    reasons: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """The channel's refund reason code (or text) -> (level1, level2) of the hub's
+    after-sales taxonomy; a reason not listed is left for service staff."""
+
+
+REFUND_STATES = frozenset({REFUND_REQUESTED, REFUNDED})
+"""States in which the poller asks the channel why (Adapter.refunds)."""
+
+
+def mapped(reasons: Mapping[str, tuple[str, str]], found: Sequence[RefundReason]
+           ) -> tuple[RefundReason, ...]:
+    """Each reason with its (level1, level2) from the adapter's table; one the table
+    does not list keeps them empty (never guessed)."""
+    out = []
+    for r in found:
+        level1, level2 = reasons.get(r.code, ("", ""))
+        out.append(RefundReason(r.sku, r.code, r.words or r.code, level1, level2))
+    return tuple(out)
 
 
 V = TypeVar("V")

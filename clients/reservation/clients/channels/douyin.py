@@ -2,6 +2,7 @@
 
     fetch  order.searchList    update_time_start/update_time_end (unix s), page from 0
     push   order.logisticsAdd  order_id, company_code, logistics_code
+    refund afterSale.List      order_id (an order refunded)
 
 `main_status` is the finer field (it adds partly paid and the refund endings); it is
 used when present, and `order_status` is checked against its table either way.
@@ -38,6 +39,22 @@ MAIN_STATUS: dict[int, str] = {
     21: b.REFUNDED,          # refund completed before shipping
     22: b.REFUNDED,          # ... after shipping
     39: b.REFUNDED,          # ... after receipt
+}
+
+# After-sales `reason` (the text of the buyer's pick) -> (level1, level2). Douyin also
+# sends a numeric `reason_code`, but its list of codes could not be found published, so
+# the table is keyed by the text it comes with. Not listed ("其他", other): left for
+# service staff.
+REASONS: dict[str, tuple[str, str]] = {
+    "质量问题": ("quality", "defect"),
+    "商品破损": ("logistics", "damaged_in_transit"),
+    "发错货": ("logistics", "wrong_item_sent"),
+    "少件/漏发": ("logistics", "missing_parts"),
+    "商品与页面描述不符": ("not_as_described", "function_differs"),
+    "尺码不合适": ("quality", "size_wrong"),
+    "七天无理由退货": ("other", "no_reason"),
+    "不想要了": ("other", "changed_mind"),
+    "多拍/拍错": ("other", "ordered_by_mistake"),
 }
 
 FIELDS = {
@@ -160,6 +177,22 @@ def push(api: ChannelApi, p: b.Push) -> None:
             raise
 
 
+def refunds(api: ChannelApi, raw: dict[str, Any]) -> list[b.RefundReason]:
+    """The order's after-sales (afterSale.List by order_id): each names the SKU order it
+    is for, its reason and the buyer's remark."""
+    skus = {str(s.get("sku_order_id")): str(s.get("out_sku_id") or s.get("sku_id") or "")
+            for s in raw.get("sku_order_list") or []}
+    data = _call(api, "afterSale.List", order_id=str(raw.get("order_id")), page=0,
+                 size=100)
+    out = []
+    for item in data.get("items") or []:
+        info = item.get("aftersale_info") or {}
+        sku_order = str(info.get("related_id") or "")
+        out.append(b.RefundReason(skus.get(sku_order, sku_order), str(info.get("reason") or ""),
+                                  str(info.get("apply_remark") or "")))
+    return out
+
+
 STOCK_BATCH = 50
 """SKUs of one product per sku.syncStockBatch call (all of them succeed or none)."""
 
@@ -190,4 +223,5 @@ def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
 
 
 ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push,
-                    extra_tables={"main_status": MAIN_STATUS}, push_stock=push_stock)
+                    extra_tables={"main_status": MAIN_STATUS}, push_stock=push_stock,
+                    refunds=refunds, reasons=REASONS)

@@ -59,10 +59,12 @@ from reservation.clients.channels.fake_statements import Payout
 from reservation.clients.channels.http import ChannelApi, sign_md5
 from reservation.clients.channels.samples import (
     CHANNELS,
+    Refund,
     Sample,
     build,
     make_orders,
     pay_or_abandon,
+    refunded,
 )
 
 APP_KEY = "fake-app-key"
@@ -146,6 +148,8 @@ class FakeChannels:
         self.clock = time.time
         self.wechat_ttl_s = 7200.0
         self.wechat_tokens: dict[str, float] = {}  # access_token -> expires at (epoch s)
+        self.refunds: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        """(channel, the key its after-sales API is asked with) -> its records."""
         self.statements: dict[tuple[str, str, str], bytes] = {}  # (channel, shop, day)
         self.statement_downloads: dict[tuple[str, str, str], int] = defaultdict(int)
         self._server: ThreadingHTTPServer | None = None
@@ -162,6 +166,25 @@ class FakeChannels:
             oid = str(raw[ID_FIELD[channel]])
             self.orders[channel][oid] = raw
             self.order_shop[channel][oid] = shop
+
+    def put_refunded(self, channel: str, sample: Sample, refunds: Sequence[Refund],
+                     shop: str = "", mtime_ms: int | None = None) -> dict[str, Any]:
+        """Paid order `sample` refunded with these reasons: the order as the channel
+        shows it, and its after-sales records behind the channel's refund API (the POS:
+        its rows in a daily file named after the order)."""
+        raw, records = refunded(channel, sample, refunds)
+        if channel == "pos":
+            self.write_pos_file(f"refunds_{sample.order_id}.csv", raw["rows"], mtime_ms)
+            return raw
+        with self.lock:
+            for key, found in records.items():
+                self.refunds[(channel, key)] = found
+        self.put(channel, raw, shop)
+        return raw
+
+    def _refunds(self, channel: str, key: object) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.refunds.get((channel, str(key)), []))
 
     def put_statement(self, channel: str, day: str, payouts: Sequence[Payout],
                       shop: str = "main") -> bytes:
@@ -393,7 +416,7 @@ class FakeChannels:
                    "/oauth2/refresh_token": "jd", "/token/refresh": "douyin",
                    "/order/searchList": "douyin", "/order/logisticsAdd": "douyin",
                    "/sku/syncStockBatch": "douyin", "/product/setOffline": "douyin",
-                   "/product/setOnline": "douyin",
+                   "/product/setOnline": "douyin", "/afterSale/List": "douyin",
                    }.get(path, "wechat" if path.startswith(("/channels/", "/cgi-bin/"))
                          else "")
         if not channel:
@@ -510,6 +533,11 @@ class FakeChannels:
             return {"trades_sold_increment_get_response": {
                 "total_results": len(rows), "has_next": no * size < len(rows),
                 "trades": {"trade": self._page(rows, no - 1, size)}}}
+        if query["method"] == "taobao.refund.get":
+            found = self._refunds("taobao", query.get("refund_id"))
+            if not found:
+                return self._error("taobao", "other", "isv.refund-not-exist")
+            return {"refund_get_response": {"refund": found[0]}}
         if query["method"] == "taobao.logistics.offline.send":
             why = self._push("taobao", query["tid"], query["company_code"], query["out_sid"])
             if why:
@@ -558,6 +586,10 @@ class FakeChannels:
             return {"jingdong_pop_order_search_responce": {"searchorderinfo_result": {
                 "apiResult": {"success": True}, "orderTotal": len(rows),
                 "orderInfoList": self._page(rows, params["page"] - 1, params["page_size"])}}}
+        if query["method"] == "jingdong.pop.afs.soa.refundapply.queryPageList":
+            found = self._refunds("jd", params["orderId"])
+            return {"jingdong_pop_afs_soa_refundapply_queryPageList_responce": {
+                "queryResult": {"success": True, "totalCount": len(found), "result": found}}}
         if query["method"] == "jingdong.pop.order.shipment":
             why = self._push("jd", params["orderId"], params["logiCoprId"], params["logiNo"])
             if why:
@@ -598,6 +630,10 @@ class FakeChannels:
             return {"order_sn_increment_get_response": {
                 "total_count": len(rows), "has_next": page * size < len(rows),
                 "order_sn_list": self._page(rows, page - 1, size)}}
+        if body["type"] == "pdd.refund.list.increment.get":
+            found = self._refunds("pdd", body.get("order_sn"))
+            return {"refund_increment_get_response": {"total_count": len(found),
+                                                      "refund_list": found}}
         if body["type"] == "pdd.logistics.online.send":
             why = self._push("pdd", body["order_sn"], str(body["logistics_id"]),
                              body["tracking_number"])
@@ -644,6 +680,10 @@ class FakeChannels:
             return {"code": douyin.SUCCESS, "msg": "success", "data": {
                 "total": len(rows), "page": params["page"], "size": params["size"],
                 "shop_order_list": self._page(rows, params["page"], params["size"])}}
+        if query["method"] == "afterSale.List":
+            found = self._refunds("douyin", params.get("order_id"))
+            return {"code": douyin.SUCCESS, "msg": "success", "data": {
+                "items": found, "total": len(found), "has_more": False}}
         if query["method"] == "order.logisticsAdd":
             why = self._push("douyin", params["order_id"], params["company_code"],
                              params["logistics_code"])
@@ -700,6 +740,11 @@ class FakeChannels:
             if order is None:
                 return {"errcode": 100002, "errmsg": "order not found"}
             return {"errcode": 0, "errmsg": "ok", "order": order}
+        if path == "/channels/ec/aftersale/getaftersaleorder":
+            found = self._refunds("wechat", body.get("after_sale_order_id"))
+            if not found:
+                return {"errcode": 10020100, "errmsg": "after-sales order not found"}
+            return {"errcode": 0, "errmsg": "ok", "after_sale_order": found[0]}
         if path == "/channels/ec/order/delivery/send":
             d = body["delivery_list"][0]
             why = self._push("wechat", body["order_id"], d["delivery_id"], d["waybill_id"])

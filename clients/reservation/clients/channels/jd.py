@@ -2,6 +2,7 @@
 
     fetch  jingdong.pop.order.search    start_date/end_date (dateType 1: modified), page
     push   jingdong.pop.order.shipment  orderId, logiCoprId, logiNo
+    refund jingdong.pop.afs.soa.refundapply.queryPageList  orderId (a LOCKED order)
 """
 
 from __future__ import annotations
@@ -30,6 +31,21 @@ STATUS: dict[str, str] = {
     "PAUSE": b.ON_HOLD,                       # one wrapper's name for the pause
     "LOCKED": b.REFUND_REQUESTED,
     "TRADE_CANCELED": b.CANCELLED,
+}
+
+# Refund application `reason` -> (level1, level2). JD's POP refund application carries
+# the reason as text, for the whole order (not per SKU); JD's list of those texts could
+# not be found published, so these are the texts the fake channel carries, written
+# after JD's buyer screen. Not listed: left for service staff.
+REASONS: dict[str, tuple[str, str]] = {
+    "商品质量问题": ("quality", "defect"),                   # quality problem
+    "商品与描述不符": ("not_as_described", "function_differs"),
+    "发错货": ("logistics", "wrong_item_sent"),
+    "少件/漏发": ("logistics", "missing_parts"),
+    "商品破损": ("logistics", "damaged_in_transit"),
+    "物流太慢": ("logistics", "late_delivery"),
+    "不想要了": ("other", "changed_mind"),
+    "拍错了": ("other", "ordered_by_mistake"),
 }
 
 FIELDS = {
@@ -129,6 +145,17 @@ def push(api: ChannelApi, p: b.Push) -> None:
         raise b.ChannelError(NAME, "not accepted", str(body))
 
 
+def refunds(api: ChannelApi, raw: dict[str, Any]) -> list[b.RefundReason]:
+    """The order's refund applications (order-wide: each reason applies to every line)."""
+    oid = str(raw.get("orderId"))
+    body = _call(api, "jingdong.pop.afs.soa.refundapply.queryPageList", orderId=oid,
+                 pageIndex=1, pageSize=50)["queryResult"]
+    skus = [str(i.get("outerSkuId") or i.get("skuId") or "")
+            for i in raw.get("itemInfoList") or []]
+    return [b.RefundReason(sku, str(a.get("reason") or ""))
+            for a in body.get("result") or [] for sku in skus]
+
+
 def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
     """One SKU per call (jingdong.stock.write.updateSkuStock, the full stock number); a
     closed listing is stock 0, which JD shows as out of stock (no item-level call)."""
@@ -147,4 +174,5 @@ def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
     return out
 
 
-ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push, push_stock=push_stock)
+ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push, push_stock=push_stock,
+                    refunds=refunds, reasons=REASONS)

@@ -2,6 +2,7 @@
 
     fetch  pdd.order.number.list.increment.get  start_updated_at/end_updated_at, page
     push   pdd.logistics.online.send            order_sn, logistics_id, tracking_number
+    refund pdd.refund.list.increment.get        order_sn (an order with a refund)
 
 Pinduoduo's state is four fields; each is checked against its own table (an unknown
 value in any of them is refused), then one precedence picks the canonical state.
@@ -30,6 +31,23 @@ REFUND_STATUS: dict[int, str | None] = {1: None, 2: b.REFUND_REQUESTED,
 GROUP_STATUS: dict[int, str | None] = {0: b.PENDING_PAYMENT, 1: None, 2: b.CANCELLED}
 # `confirm_status`: 0 not yet a deal, 1 deal, 2 cancelled.
 CONFIRM_STATUS: dict[int, str | None] = {0: b.PENDING_PAYMENT, 1: None, 2: b.CANCELLED}
+
+# After-sales `after_sale_reason` -> (level1, level2). Pinduoduo gives the reason as
+# the text the buyer picked (no code list is published for sellers); these are texts of
+# its after-sales screen. Not listed ("其他", a refused parcel whose cause is not said):
+# left for service staff.
+REASONS: dict[str, tuple[str, str]] = {
+    "质量问题": ("quality", "defect"),
+    "商品破损/包装破损": ("logistics", "damaged_in_transit"),
+    "发错货": ("logistics", "wrong_item_sent"),
+    "少件/漏发": ("logistics", "missing_parts"),
+    "快递/物流一直未送到": ("logistics", "lost_parcel"),
+    "颜色/款式与商品描述不符": ("not_as_described", "colour_differs_from_photo"),
+    "尺寸与商品描述不符": ("not_as_described", "size_differs_from_listing"),
+    "材质与商品描述不符": ("not_as_described", "material_differs"),
+    "多拍/拍错/不想要": ("other", "ordered_by_mistake"),
+    "不喜欢、效果不好": ("other", "changed_mind"),
+}
 
 FIELDS = {
     "order_id": "order_sn",
@@ -153,6 +171,18 @@ def push(api: ChannelApi, p: b.Push) -> None:
         raise b.ChannelError(NAME, "not accepted", str(body))
 
 
+def refunds(api: ChannelApi, raw: dict[str, Any]) -> list[b.RefundReason]:
+    """The order's after-sales (the increment query given order_sn lists every one of
+    the order, whatever the other conditions): each names its SKU and reason."""
+    now = int(time.time())
+    body = _call(api, "pdd.refund.list.increment.get", order_sn=raw.get("order_sn"),
+                 after_sales_status=1, after_sales_type=1, start_updated_at=now - 1800,
+                 end_updated_at=now, page=1, page_size=100)["refund_increment_get_response"]
+    return [b.RefundReason(str(r.get("outer_id") or r.get("sku_id") or ""),
+                           str(r.get("after_sale_reason") or ""))
+            for r in body.get("refund_list") or []]
+
+
 def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
     """One SKU per call (pdd.goods.quantity.update, update_type 1: the full quantity); a
     goods whose SKUs may sell nothing is taken off sale (pdd.goods.sale.status.set) and
@@ -179,7 +209,7 @@ def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
 
 # The increment query spans at most 30 minutes (list queries by confirm time: 24 h).
 ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push, max_window_ms=30 * 60_000,
-                    push_stock=push_stock,
+                    push_stock=push_stock, refunds=refunds, reasons=REASONS,
                     extra_tables={"refund_status": REFUND_STATUS,
                                   "group_status": GROUP_STATUS,
                                   "confirm_status": CONFIRM_STATUS})

@@ -10,7 +10,9 @@ modified since the stored cursor, minus an overlap window, up to now:
 
 Each window is paged through, every raw order is mapped (a mapping error is recorded
 with its raw payload and the order is skipped, never guessed), and each page's orders go
-to the sink (SyncOrders). Only after a whole window reached the sink is the cursor moved
+to the sink (SyncOrders). An order in refund also carries the channel's refund reasons
+(Adapter.refunds, its after-sales API), each mapped by the adapter's REASONS table; the
+sink sets the mapped ones on the hub (SetAfterSalesReason). Only after a whole window reached the sink is the cursor moved
 to its end, durably. Killed in the middle, the window is pulled again: a repeat is
 harmless, because the hub answers an order it has already seen UNCHANGED (or STALE when
 older). Errors back off exponentially with jitter; the channel API is called at a
@@ -19,6 +21,7 @@ bounded rate (see http.RateLimiter).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import random
@@ -29,11 +32,13 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from reservation.clients.channels.base import (
+    REFUND_STATES,
     Adapter,
     CanonicalOrder,
     ChannelError,
     MappingError,
     Window,
+    mapped,
 )
 from reservation.clients.channels.http import ChannelApi
 from reservation.clients.channels.store import AdapterStore
@@ -143,7 +148,7 @@ class Poller:
     def _map(self, raws: list[dict], result: PollResult) -> list[CanonicalOrder]:
         # The same order twice in one page set (a page boundary shifted under us): the
         # newest copy only. Older-than-stored copies are the hub's to call STALE.
-        newest: dict[str, CanonicalOrder] = {}
+        newest: dict[str, tuple[dict, CanonicalOrder]] = {}
         for raw in raws:
             try:
                 order = self.adapter.to_order(raw, self.shop)
@@ -153,9 +158,20 @@ class Poller:
                 result.refused.append(f"{exc.order_id}: {exc}")
                 continue
             seen = newest.get(order.order_id)
-            if seen is None or order.modified_at_ms >= seen.modified_at_ms:
-                newest[order.order_id] = order
-        return list(newest.values())
+            if seen is None or order.modified_at_ms >= seen[1].modified_at_ms:
+                newest[order.order_id] = raw, order
+        return [self._with_reasons(raw, order) for raw, order in newest.values()]
+
+    def _with_reasons(self, raw: dict, order: CanonicalOrder) -> CanonicalOrder:
+        """An order in refund with the channel's reasons, mapped (asked again on every
+        sync of it: the hub answers a reason it has UNCHANGED)."""
+        refunds = self.adapter.refunds
+        if refunds is None or order.state not in REFUND_STATES:
+            return order
+        found = self.backoff.run(f"{self.adapter.name} refunds",
+                                 functools.partial(refunds, self.api, raw))
+        return dataclasses.replace(order,
+                                   refund_reasons=mapped(self.adapter.reasons, found))
 
     def run(self, stop: threading.Event) -> None:
         """Poll every interval until `stop` is set; a failed poll backs off and retries

@@ -8,7 +8,8 @@ per order line. Rows of one POS order number are one order.
            which the store's back office reads; a row already there is not written again.
 
 Columns: order_no, store_id, time (China time), sku, quantity, price (yuan),
-payment_state, phone, province, city, district, address.
+payment_state, phone, province, city, district, address; and refund_reason on a
+refunded row (the till's reason button: see REASONS).
 """
 
 from __future__ import annotations
@@ -35,6 +36,17 @@ STATUS: dict[str, str] = {
     "VOID": b.CANCELLED,             # voided before payment
 }
 
+# `refund_reason` of a refunded row: the store till's reason buttons (the POS is the
+# seller's own: this list is the store's, not a platform's) -> (level1, level2).
+REASONS: dict[str, tuple[str, str]] = {
+    "QUALITY": ("quality", "defect"),
+    "COLOUR_OFF": ("quality", "colour_deviation"),
+    "BROKEN": ("quality", "damaged_material"),
+    "WRONG_SIZE": ("quality", "size_wrong"),
+    "CHANGED_MIND": ("other", "changed_mind"),
+}
+_REFUNDING = {"REFUND_PENDING", "REFUNDED"}
+
 FIELDS = {
     "order_id": "order_no", "state": "payment_state", "modified_at": "the file's mtime",
     "created_at": "earliest time of its rows", "paid_at": "earliest time when paid",
@@ -44,7 +56,7 @@ FIELDS = {
     "total": "sum of quantity * price", "paid": "the total when paid",
 }
 COLUMNS = ("order_no", "store_id", "time", "sku", "quantity", "price", "payment_state",
-           "phone", "province", "city", "district", "address")
+           "phone", "province", "city", "district", "address", "refund_reason")
 SUFFIXES = (".csv", ".xlsx")
 SHIPMENTS = "shipments.csv"
 _PAID = {"PAID", "TAKEN", "REFUND_PENDING", "REFUNDED"}
@@ -110,6 +122,13 @@ def to_order(raw: dict[str, Any], shop: str) -> b.CanonicalOrder:
         lines=lines, total_cents=total, paid_cents=total if paid else 0)
 
 
+def refunds(api: ChannelApi, raw: dict[str, Any]) -> list[b.RefundReason]:
+    """The refunded rows' refund_reason (in the file: no call)."""
+    return [b.RefundReason((r.get("sku") or "").strip(), (r.get("refund_reason") or "").strip())
+            for r in raw["rows"] if (r.get("payment_state") or "").strip() in _REFUNDING
+            and (r.get("refund_reason") or "").strip()]
+
+
 def fetch(api: ChannelApi, window: b.Window, token: str | None) -> b.Page:
     folder = directory(api)
     files = sorted(
@@ -144,4 +163,5 @@ def push(api: ChannelApi, p: b.Push) -> None:
 
 
 # Read at most a day of files at once.
-ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push)
+ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push, refunds=refunds,
+                    reasons=REASONS)

@@ -8,6 +8,7 @@ is never paid is never seen, as on the real channel.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -150,3 +151,70 @@ def pay_or_abandon(orders: dict[str, list[Sample]], rng: random.Random,
     return {c: [Sample(s.order_id, "PAID" if rng.random() < PAY_RATE else "CANCELLED",
                        s.lines, s.phone, s.address, s.created_s, now - 60)
                 for s in samples] for c, samples in orders.items()}
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Why one line came back, in the channel's words: `reason` is its code (or text)."""
+
+    sku: str
+    reason: str
+    words: str = ""
+
+
+def refunded(channel: str, o: Sample, refunds: Sequence[Refund]
+             ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """A paid order `o` refunded (JD: locked for the refund) as `channel` shows it, and
+    the after-sales records its refund API answers, in the channel's own shape, by the
+    key that API is asked with (refund id, order id or after-sales order id)."""
+    raw = build(channel, Sample(o.order_id, "PAID", o.lines, o.phone, o.address,
+                                o.created_s, o.modified_s))
+    oid, records = o.order_id, {}
+    index = {s: i for i, (s, _, _) in enumerate(o.lines)}
+    if channel == "taobao":
+        subs = raw["orders"]["order"]
+        for r in refunds:
+            sub = subs[index[r.sku]]
+            sub.update(refund_status="SUCCESS", refund_id=f"RF{sub['oid']}")
+            records[sub["refund_id"]] = [{"refund_id": sub["refund_id"], "tid": oid,
+                                          "oid": sub["oid"], "status": "SUCCESS",
+                                          "reason": r.reason, "desc": r.words}]
+        if all(s["refund_status"] == "SUCCESS" for s in subs):
+            raw["status"] = "TRADE_CLOSED"
+    elif channel == "jd":
+        raw["orderState"] = "LOCKED"
+        records[oid] = [{"id": f"RA{oid}{i}", "orderId": oid, "status": 0,
+                         "reason": r.reason} for i, r in enumerate(refunds)]
+    elif channel == "pdd":
+        raw["refund_status"] = 4
+        records[oid] = [{"id": f"AS{oid}{i}", "order_sn": oid, "after_sales_type": 2,
+                         "after_sales_status": 10, "after_sale_reason": r.reason,
+                         "outer_id": r.sku} for i, r in enumerate(refunds)]
+    elif channel == "douyin":
+        raw.update(order_status=4, main_status=21)
+        for i, s in enumerate(raw["sku_order_list"]):
+            s["sku_order_id"] = f"{oid}{i}"
+        records[oid] = [{"aftersale_info": {
+            "aftersale_id": f"AS{oid}{i}", "related_id": f"{oid}{index[r.sku]}",
+            "aftersale_status": 12, "reason": r.reason, "apply_remark": r.words}}
+            for i, r in enumerate(refunds)]
+    elif channel == "wechat":
+        raw["status"] = 200
+        products = raw["order_detail"]["product_infos"]
+        for i, p in enumerate(products):
+            p["sku_id"] = f"{oid}-{i}"
+        listed = []
+        for i, r in enumerate(refunds):
+            aid = f"AS{oid}{i}"
+            listed.append({"aftersale_order_id": aid, "status": "MERCHANT_REFUND_SUCCESS"})
+            records[aid] = [{"after_sale_order_id": aid, "order_id": oid,
+                             "status": "MERCHANT_REFUND_SUCCESS", "reason": r.reason,
+                             "reason_text": r.words, "product_info": {
+                                 "sku_id": products[index[r.sku]]["sku_id"],
+                                 "count": products[index[r.sku]]["sku_cnt"]}}]
+        raw["aftersale_detail"] = {"aftersale_order_list": listed}
+    elif channel == "pos":
+        reasons = {r.sku: r.reason for r in refunds}
+        for row in raw["rows"]:
+            row.update(payment_state="REFUNDED", refund_reason=reasons.get(row["sku"], ""))
+    return raw, records

@@ -9,6 +9,13 @@ order's field) is sent again one order at a time, so the bad order is parked the
 way and the rest still arrive. UNAVAILABLE, a passed deadline and ABORTED (writers
 racing on one order) are retried with backoff: the same orders again are harmless (the
 hub answers UNCHANGED).
+
+An order in refund that the hub took (not refused, not stale) then has its mapped refund
+reasons set, one SetAfterSalesReason per SKU, in the adapter's name with the channel's
+code and words: the same reason again is UNCHANGED (no new history). A reason the
+adapter's table does not list is counted and logged, never guessed: service staff set
+it. A reason service staff set is kept: the hub refuses a channel's reason over it
+(FAILED_PRECONDITION), counted as KEPT.
 """
 
 from __future__ import annotations
@@ -17,11 +24,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from typing import TypeVar
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from reservation.clients.channels.base import CanonicalOrder
+from reservation.clients.channels.base import CanonicalOrder, RefundReason
 from reservation.clients.channels.store import AdapterStore
 from reservation.v1 import order_service_pb2 as pb
 from reservation.v1 import order_service_pb2_grpc as pb_grpc
@@ -32,6 +40,7 @@ RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
              grpc.StatusCode.CANCELLED, grpc.StatusCode.RESOURCE_EXHAUSTED,
              grpc.StatusCode.ABORTED)
 BATCH = 200
+T = TypeVar("T")
 
 
 def _ts(ms: int) -> Timestamp | None:
@@ -66,6 +75,10 @@ class GrpcSink:
         self.outcomes: dict[str, int] = {}
         self.parked = 0
         """Orders parked by this sink (not parked before for the same reason)."""
+        self.reasons: dict[str, int] = {}
+        """Refund reasons by what became of them: UPDATED, UNCHANGED, KEPT (service
+        staff's stands), UNMAPPED (not in the adapter's table), REFUSED (the hub said
+        INVALID_ARGUMENT, e.g. a SKU not on the order)."""
 
     def __call__(self, orders: list[CanonicalOrder]) -> None:
         for i in range(0, len(orders), BATCH):
@@ -73,10 +86,13 @@ class GrpcSink:
 
     def _call(self, orders: list[CanonicalOrder]) -> pb.SyncOrdersResponse:
         request = pb.SyncOrdersRequest(orders=[to_proto(o) for o in orders])
+        return self._retried(lambda: self.stub.SyncOrders(
+            request, timeout=self.timeout_s, metadata=self.metadata))
+
+    def _retried(self, call: Callable[[], T]) -> T:
         for attempt in range(self.attempts):
             try:
-                return self.stub.SyncOrders(request, timeout=self.timeout_s,
-                                            metadata=self.metadata)
+                return call()
             except grpc.RpcError as exc:
                 if exc.code() not in RETRYABLE or attempt == self.attempts - 1:
                     raise
@@ -100,6 +116,37 @@ class GrpcSink:
             self.outcomes[name] = self.outcomes.get(name, 0) + 1
             if r.outcome == pb.SYNC_OUTCOME_REFUSED:
                 self._park(o, f"SyncOrders {r.refused_code}: {r.refused_reason}")
+            elif r.outcome != pb.SYNC_OUTCOME_STALE:
+                for reason in o.refund_reasons:
+                    self._set_reason(o, reason)
+
+    def _set_reason(self, o: CanonicalOrder, r: RefundReason) -> None:
+        if not r.level1:
+            log.warning("%s/%s: refund reason %r of %s is not in the adapter's table: "
+                        "left for service staff", o.channel, o.order_id, r.code, r.sku)
+            self._count("UNMAPPED")
+            return
+        request = pb.SetAfterSalesReasonRequest(
+            key=pb.OrderKey(channel=o.channel, shop=o.shop, order_id=o.order_id),
+            sku=r.sku, level1=r.level1, level2=r.level2, note=r.words,
+            actor=f"adapter:{o.channel}", channel_reason=r.code)
+        try:
+            answer = self._retried(lambda: self.stub.SetAfterSalesReason(
+                request, timeout=self.timeout_s, metadata=self.metadata))
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                self._count("KEPT")  # service staff's reason stands
+                return
+            if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                raise
+            log.error("%s/%s: refund reason of %s refused: %s", o.channel, o.order_id,
+                      r.sku, exc.details())
+            self._count("REFUSED")
+            return
+        self._count(pb.SyncOutcome.Name(answer.outcome).removeprefix("SYNC_OUTCOME_"))
+
+    def _count(self, what: str) -> None:
+        self.reasons[what] = self.reasons.get(what, 0) + 1
 
     def _park(self, o: CanonicalOrder, why: str) -> None:
         """Kept for a person (once per order and reason); the poll goes on past it. The

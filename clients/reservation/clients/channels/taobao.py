@@ -2,6 +2,7 @@
 
     fetch  taobao.trades.sold.increment.get  start_modified/end_modified, page_no, has_next
     push   taobao.logistics.offline.send     tid, out_sid, company_code
+    refund taobao.refund.get                 refund_id (of a sub-order in refund)
 """
 
 from __future__ import annotations
@@ -48,6 +49,27 @@ REFUND_STATUS: dict[str, str | None] = {
     "CLOSED": None,                               # withdrawn
     "SUCCESS": b.REFUNDED,
 }
+# Refund `reason` -> (level1, level2) of the hub's taxonomy. Taobao gives the reason as
+# the text the buyer picked from the refund screen (no code list is published for
+# sellers); these are the texts of that screen. Not listed (left for service staff, not
+# guessed): "其他" (other) and texts whose cause is not the goods' or the delivery's.
+REASONS: dict[str, tuple[str, str]] = {
+    "质量问题": ("quality", "defect"),                                  # quality problem
+    "做工问题": ("quality", "defect"),                                  # poor workmanship
+    "颜色/图案/款式与商品描述不符": ("not_as_described", "colour_differs_from_photo"),
+    "尺寸与商品描述不符": ("not_as_described", "size_differs_from_listing"),
+    "材质与商品描述不符": ("not_as_described", "material_differs"),
+    "卖家发错货": ("logistics", "wrong_item_sent"),                      # seller sent wrong goods
+    "少件/漏发": ("logistics", "missing_parts"),                        # parts missing
+    "收到商品破损": ("logistics", "damaged_in_transit"),                 # arrived broken
+    "快递一直未送达": ("logistics", "lost_parcel"),                      # never delivered
+    "未按约定时间发货": ("logistics", "late_delivery"),                  # shipped late
+    "七天无理由退换货": ("other", "no_reason"),                          # 7 days, no reason
+    "拍错/多拍/不想要": ("other", "ordered_by_mistake"),                 # ordered by mistake
+    "不喜欢/效果不好": ("other", "changed_mind"),                        # don't like it
+}
+_NO_REFUND = {None, "NO_REFUND", "SELLER_REFUSE_BUYER", "CLOSED"}
+
 # A trade status that ends the trade wins over a sub-order's refund.
 _FINAL = {"TRADE_CLOSED", "TRADE_CLOSED_BY_TAOBAO", "TRADE_FINISHED"}
 
@@ -162,6 +184,21 @@ def push(api: ChannelApi, p: b.Push) -> None:
         raise b.ChannelError(NAME, "not accepted", str(body))
 
 
+def refunds(api: ChannelApi, raw: dict[str, Any]) -> list[b.RefundReason]:
+    """Each sub-order in refund: its refund's `reason` (the key) and `desc` (the buyer's
+    words), by taobao.refund.get of the sub-order's refund_id."""
+    out = []
+    for s in _sub_orders(raw):
+        if s.get("refund_status") in _NO_REFUND or not s.get("refund_id"):
+            continue
+        refund = _call(api, "taobao.refund.get", refund_id=s["refund_id"],
+                       fields="refund_id,tid,oid,reason,desc,status")["refund"]
+        out.append(b.RefundReason(str(s.get("outer_sku_id") or s.get("sku_id") or ""),
+                                  str(refund.get("reason") or ""),
+                                  str(refund.get("desc") or "")))
+    return out
+
+
 STOCK_BATCH = 20
 """taobao.skus.quantity.update takes at most 20 skuId:quantity pairs of one item."""
 
@@ -192,4 +229,5 @@ def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
 
 
 ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push, push_stock=push_stock,
-                    extra_tables={"refund_status": REFUND_STATUS})
+                    extra_tables={"refund_status": REFUND_STATUS}, refunds=refunds,
+                    reasons=REASONS)

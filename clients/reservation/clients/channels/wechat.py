@@ -5,6 +5,8 @@ delivery send.
     fetch  /channels/ec/order/list/get          update_time_range, next_key
            /channels/ec/order/get               order_id (one call per listed id)
     push   /channels/ec/order/delivery/send     order_id, delivery_list[]
+    refund /channels/ec/aftersale/getaftersaleorder  after_sale_order_id (each listed on
+           the order's aftersale_detail)
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ STATUS: dict[int, str] = {
 # Community threads report 250 on orders the seller UI shows as "to ship". A 250 that
 # carries a payment time is not released blindly: it goes to review, raw value kept.
 PAID_BUT_250 = b.ON_HOLD
+
+# After-sales `reason` (the channel's enum; reason_text is its words) -> (level1,
+# level2). Not listed, left for service staff: REJECT_RECEIVE_PACKAGE (refused at the
+# door, cause not said), NOT_MATCH_PRODUCT_DESC (not as described, but not how: colour,
+# size, material or function), THREE_NO_PRODUCT and FAKE_PRODUCT (unlabelled or
+# counterfeit goods: a compliance case, not a taxonomy reason), OTHERS.
+REASONS: dict[str, tuple[str, str]] = {
+    "INCORRECT_SELECTION": ("other", "ordered_by_mistake"),   # 拍错/多拍
+    "NO_LONGER_WANT": ("other", "changed_mind"),              # 不想要了
+    "NO_EXPRESS_INFO": ("logistics", "lost_parcel"),          # 无快递信息
+    "EMPTY_PACKAGE": ("logistics", "missing_parts"),          # 包裹为空
+    "NOT_DELIVERED_TOO_LONG": ("logistics", "late_delivery"),  # 快递长时间未送达
+    "QUALITY_ISSUE": ("quality", "defect"),                   # 质量问题
+    "SEND_WRONG_GOODS": ("logistics", "wrong_item_sent"),     # 卖家发错货
+}
 
 FIELDS = {
     "order_id": "order_id", "state": "status", "modified_at": "update_time (unix s)",
@@ -142,6 +159,23 @@ def push(api: ChannelApi, p: b.Push) -> None:
             raise
 
 
+def refunds(api: ChannelApi, raw: dict[str, Any]) -> list[b.RefundReason]:
+    """Each after-sales order listed on the order: its SKU (the order's sku_code of its
+    sku_id), reason and reason_text."""
+    detail = raw.get("order_detail") or {}
+    codes = {str(p.get("sku_id")): str(p.get("sku_code") or p.get("sku_id") or "")
+             for p in detail.get("product_infos") or []}
+    listed = (raw.get("aftersale_detail") or {}).get("aftersale_order_list") or []
+    out = []
+    for a in listed:
+        got = _call(api, "/channels/ec/aftersale/getaftersaleorder",
+                    {"after_sale_order_id": a["aftersale_order_id"]})["after_sale_order"]
+        sku_id = str((got.get("product_info") or {}).get("sku_id") or "")
+        out.append(b.RefundReason(codes.get(sku_id, sku_id), str(got.get("reason") or ""),
+                                  str(got.get("reason_text") or "")))
+    return out
+
+
 def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
     """One SKU per call (/channels/ec/product/stock/update, diff_type 3: the full number);
     a product none of whose SKUs may sell is delisted (/channels/ec/product/delisting)
@@ -166,4 +200,5 @@ def push_stock(api: ChannelApi, items: Sequence[ItemPush]) -> Outcome:
     return out
 
 
-ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push, push_stock=push_stock)
+ADAPTER = b.Adapter(NAME, STATUS, FIELDS, to_order, fetch, push, push_stock=push_stock,
+                    refunds=refunds, reasons=REASONS)
