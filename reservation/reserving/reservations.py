@@ -3,10 +3,13 @@
 An order's lines are grouped by shard. One script call per shard decides that part
 atomically (all its lines or none). Most orders have one part and take one Redis call:
 the identity claim and the reserve in one script (claim_reserve.lua); on Redis Cluster
-that needs the order's home key in the part's slot, else they are two calls. An order spanning shards is a small saga with
-its decisions kept at its home record (multi.py), so it is held, confirmed or released
-whole whoever crashes when; every step is idempotent, so concurrent copies of one
-request converge on the same answer.
+that needs the order's home key in the part's slot, else they are two calls. An order
+spanning shards is a small saga with its decisions kept at its home record (multi.py),
+so it is held, confirmed or released whole whoever crashes when; every step is
+idempotent, so concurrent copies of one request converge on the same answer. On one
+Redis a new multi-shard order is placed in one script call instead (place_many.lua runs
+the saga's placing steps atomically and leaves the same records); a retry, and every
+order on Cluster, takes the saga's steps.
 """
 
 from __future__ import annotations
@@ -37,14 +40,15 @@ from reservation.storage.store import Store
 
 @dataclass(slots=True)
 class Started:
-    """An order whose one claim_reserve call is queued (Reservations.start)."""
+    """An order whose one script call is queued (Reservations.start): claim_reserve for
+    a one-part order, place for a multi-shard one on one Redis."""
 
     cmd: ReserveCommand
     ref: str
-    part: Part
+    parts: list[Part]
     mine: Identity
     sent: asyncio.Future[Any]
-    """claim_reserve's raw reply, from this turn's pipeline."""
+    """The script's raw reply, from this turn's pipeline."""
 
 
 SUPERSEDE_ROUNDS = 3
@@ -116,14 +120,17 @@ class Reservations:
         return done if done is not None else await self.after_claimed(started)
 
     def start(self, cmd: ReserveCommand) -> Started | None:
-        """The usual order (one shard, claim and reserve in one call: see
-        Store.claims_with_reserve) is validated and its call queued in this turn's
-        pipeline; None for any other order (reserve() takes it the general way).
-        ReserveBatch starts all its orders, then waits once (batch.py)."""
+        """The order's one script call, validated and queued in this turn's pipeline: a
+        one-part order's claim and reserve (Store.claims_with_reserve), or a multi-shard
+        order's placing on one Redis (Store.places_whole); None for any other order
+        (reserve() takes it the general way). ReserveBatch starts all its orders, then
+        waits once (batch.py)."""
         validation.reserve(cmd, self.settings)
         ref = keys.order_ref(cmd.channel, cmd.order_id)
         parts = orders.split_by_shard(cmd.lines, self.settings.shards)
-        if len(parts) > 1 or not self.store.claims_with_reserve(ref, parts[0].shard):
+        if len(parts) > 1:
+            return self._start_place(cmd, ref, parts) if self.store.places_whole() else None
+        if not self.store.claims_with_reserve(ref, parts[0].shard):
             return None
         part = parts[0]
         mine = Identity(orders.new_reservation_id(), cmd.buyer_id, part.spec)
@@ -131,31 +138,55 @@ class Reservations:
             part.shard, ref, mine.encode(), mine.reservation_id, cmd.channel,
             cmd.order_id, cmd.buyer_id, part.spec, self._lines(part, cmd),
             cmd.hold_ttl_ms, cmd.allow_queue, cmd.load_day, cmd.device_id, cmd.client_ip)
-        return Started(cmd, ref, part, mine, sent)
+        return Started(cmd, ref, parts, mine, sent)
+
+    def _start_place(self, cmd: ReserveCommand, ref: str, parts: list[Part]) -> Started:
+        mine = Identity(orders.new_reservation_id(), cmd.buyer_id, orders.spec(cmd.lines),
+                        Phase.PLACING)
+        sent = self.store.send_place(
+            ref, mine, [(p.shard, p.spec, self._lines(p, cmd)) for p in parts],
+            cmd.channel, cmd.order_id, cmd.hold_ttl_ms, cmd.load_day, cmd.device_id,
+            cmd.client_ip)
+        return Started(cmd, ref, parts, mine, sent)
 
     def finished(self, started: Started) -> Reservation | None:
         """A started order's view once its call came back; None when the order already
         had an identity (a retry: after_claimed goes on with it)."""
+        cmd = started.cmd
+        if len(started.parts) > 1:
+            placed = self.store.place_reply(started.sent)
+            if isinstance(placed, Claimed):
+                return None
+            if isinstance(placed, PartReply):  # CONFLICT in a shard: as the saga answers
+                self._check_held(started.ref, placed)
+                raise AssertionError(f"place: unexpected reply {placed}")
+            return self.combine(cmd.channel, cmd.order_id, started.mine, placed.parts)
         first = self.store.claim_reserve_reply(started.sent)
         if not isinstance(first, PartReply):
             return None
         self._check_held(started.ref, first)  # a new order: claimed and reserved
         # A REJECTED one's identity was already shortened by the script.
-        cmd = started.cmd
         return self.combine(cmd.channel, cmd.order_id, started.mine, [first],
-                            started.part.lines)
+                            started.parts[0].lines)
 
     async def after_claimed(self, started: Started) -> Reservation:
         """A started order whose identity was there: the same request again (answered as
-        recorded) or another one under the same key (AlreadyExists)."""
-        first = self.store.claim_reserve_reply(started.sent)
-        assert isinstance(first, Claimed)
+        recorded, the saga's way for a multi-shard order) or another one under the same
+        key (AlreadyExists)."""
+        if len(started.parts) > 1:
+            claimed = self.store.place_reply(started.sent)
+        else:
+            claimed = self.store.claim_reserve_reply(started.sent)
+        assert isinstance(claimed, Claimed)
         try:
-            identity = self._theirs(started.ref, started.mine, first.identity)
+            identity = self._theirs(started.ref, started.mine, claimed.identity)
         except OtherRequest as exc:
             await self._supersede(started.cmd, exc)
             return await self.reserve(started.cmd)
-        return await self._reserve_one_part(started.ref, started.part, identity, started.cmd)
+        if len(started.parts) > 1:
+            return await self._reserve_multi(started.ref, started.cmd, started.parts)
+        return await self._reserve_one_part(started.ref, started.parts[0], identity,
+                                            started.cmd)
 
     async def _reserve_general(self, cmd: ReserveCommand) -> Reservation:
         ref = keys.order_ref(cmd.channel, cmd.order_id)

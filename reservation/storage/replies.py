@@ -101,6 +101,25 @@ def read_claim_reserve(raw: Sequence[Any]) -> PartReply | Claimed:
     return PartReply.read(raw)
 
 
+@dataclass(frozen=True)
+class Placed:
+    """place: a multi-shard order placed whole; its decision and its parts' records
+    (those reached; every part when ABORTED, each as released), in shard order."""
+
+    phase: str
+    parts: tuple[PartReply, ...]
+
+
+def read_place(raw: Sequence[Any]) -> Placed | Claimed | PartReply:
+    """place: Placed, Claimed when an identity was there (nothing done), or a part's
+    CONFLICT (another request's record in a shard) as a PartReply."""
+    if raw[0] == "CLAIMED":
+        return Claimed(raw[1])
+    if raw[0] == "PLACED":
+        return Placed(raw[1], tuple(PartReply.read(r) for r in raw[2:]))
+    return PartReply.read(raw)
+
+
 def read_claim(raw: Any) -> str | None:
     """claim: the identity recorded before, or None when this call recorded it."""
     return raw or None
@@ -355,6 +374,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "reserve_many": _each(PartReply.read),
     "claim_reserve": read_claim_reserve,
     "claim_reserve_many": _each(read_claim_reserve),
+    "place_many": _each(read_place),
     "confirm": PartReply.read,
     "release": PartReply.read,
     "get": PartReply.read,

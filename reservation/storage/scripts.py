@@ -57,6 +57,8 @@ NAMES = (
     # The usual single-shard order: claim and reserve in one call.
     "claim_reserve",
     "claim_reserve_many",
+    # Multi-shard orders on one Redis: each placed whole in one step (no saga calls).
+    "place_many",
     "confirm",
     "release",
     "get",

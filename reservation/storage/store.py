@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from reservation.domain.models import StockLevel
+from reservation.domain.orders import Identity
 from reservation.errors import Unavailable
 from reservation.settings import Settings
 from reservation.storage import coalesce, keys, replies, scripts
@@ -140,6 +141,21 @@ CLAIM_RESERVE_MANY = coalesce.Merge(
 """Concurrent claim_reserve calls of one shard (of any shard on one Redis: merges)
 become one claim_reserve_many call."""
 
+def _fold_places(
+        calls: list[tuple[Sequence[Any], Sequence[Any]]]) -> tuple[list[Any], list[Any]]:
+    """place calls -> one place_many call: each order travels as one tab-joined argument
+    (its home key, whole spec, parts with their shard prefixes; see place_many.lua)."""
+    first_keys, first_args = calls[0]
+    args: list[Any] = [*first_args[:5], len(calls)]
+    args += ["\t".join(map(str, (k[0], *a[5:]))) for k, a in calls]
+    return [first_keys[0]], args
+
+
+PLACE_MANY = coalesce.Merge(bulk="place_many", group=_one_node, fold=_fold_places,
+                            single=True)
+"""Multi-shard orders placed whole (one Redis only): every place call of a flush, of
+any shard, becomes one place_many call; one alone too (there is no place.lua)."""
+
 CLAIM_MANY = coalesce.Merge(bulk="claim_many", group=_home_tag, fold=_fold_claims)
 """Concurrent claims of one home shard (of any shard on one Redis: merges) become one
 claim_many call."""
@@ -163,7 +179,8 @@ def merges(cluster: bool) -> dict[str, coalesce.Merge]:
              "claim": CLAIM_MANY, "shorten": SHORTEN_MANY}
     if cluster:
         return folds
-    return {name: dataclasses.replace(m, group=_one_node) for name, m in folds.items()}
+    return {**{name: dataclasses.replace(m, group=_one_node) for name, m in folds.items()},
+            "place": PLACE_MANY}
 
 
 class Store:
@@ -299,6 +316,40 @@ class Store:
         with redis_errors():
             raw = sent.result()
         return replies.read_claim_reserve(raw)
+
+    def places_whole(self) -> bool:
+        """Whether a multi-shard order may be placed whole in one script call (send_place):
+        on one Redis, where a script may touch every shard's keys; on Cluster it is the
+        saga of reserving/multi.py."""
+        return not self.settings.redis_cluster
+
+    def send_place(self, ref: str, identity: Identity,
+                   parts: Sequence[tuple[int, str, Sequence[tuple[str, int, str]]]],
+                   channel: str, order_id: str, hold_ttl_ms: int, load_day: str = "",
+                   device: str = "", ip: str = "") -> asyncio.Future[Any]:
+        """Queue a multi-shard order's placing (intent, every part, decision: place_at in
+        _reserve.lua) in this turn's pipeline; `parts` are (shard, part spec, lines) in
+        shard order, never queued. Read the finished future with place_reply."""
+        s = self.settings
+        home = keys.home_shard(ref, s.shards)
+        fields: list[Any] = [identity.spec, len(parts)]
+        for shard, spec, lines in parts:
+            fields += [keys.prefix(shard), ref, identity.reservation_id, channel, order_id,
+                       identity.buyer_id, spec, hold_ttl_ms, 0, s.queue_bound,
+                       s.queue_deadline_ms, len(lines)]
+            for sku, qty, cands in lines:
+                fields += [sku, qty, cands]
+            fields += [load_day, device, ip]
+        args = [*self.head(home), 2 * s.retention_ms, s.order_lease_ms, *fields]
+        return self._coalescer.script("place", [keys.order_home(ref, s.shards)], args)
+
+    @staticmethod
+    def place_reply(sent: asyncio.Future[Any]
+                    ) -> replies.Placed | replies.Claimed | replies.PartReply:
+        """The reply of a finished send_place; its error as eval would raise it."""
+        with redis_errors():
+            raw = sent.result()
+        return replies.read_place(raw)
 
     async def confirm(self, shard: int, ref: str, commit: bool = False) -> replies.PartReply:
         """Confirm a one-part order, or (commit) a locked part of a CONFIRMED order."""

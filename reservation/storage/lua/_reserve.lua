@@ -113,3 +113,103 @@ local function claim_reserve_at(home, identity_ttl, a, i)
   if r[2] == ST.REJECTED then pexpire_lt(home, CFG.rejected) end
   return r
 end
+
+-- Release one order's part in this shard (release.lua; place_at compensating a part).
+-- A RESERVED hold returns its units (queue heads served first), locked or not (a locked
+-- part is released only after its order's home record decided ABORTED); a QUEUED or
+-- DEAD_LETTERED order leaves its queue. Idempotent. `tomb`: '' or, for a part of an
+-- aborted multi-shard order, the part's spec: a part that holds nothing yet then gets a
+-- RELEASED record (reservation id `rid`, buyer `buyer`), so a reserve of that part
+-- arriving later (a slow or retried copy) holds nothing.
+-- Returns reply(): OK (now RELEASED, or already finished without units) | NOT_FOUND |
+-- PRECONDITION (CONFIRMED: sold units are not released here).
+local function release_at(ref, tomb, rid, buyer)
+  local h = load_hold(ref)
+  if h == nil then
+    if tomb == '' then return {'NOT_FOUND'} end
+    local ch, oid = string.match(ref, '^([^:]*):(.*)$')
+    h = {rid = rid, ch = ch, oid = oid, buyer = buyer, st = ST.RELEASED, spec = tomb}
+    save_hold(ref, h, CFG.retention)
+    return reply('OK', h, 0)
+  end
+  if h.st == ST.CONFIRMED then return reply('PRECONDITION', h, 0) end
+  local now = now_ms()
+  if h.st == ST.RESERVED then
+    return_hold(h, 'RELEASED', now)
+    redis.call('ZREM', expiry_key(), ref)
+    redis.call('ZREM', locks_key(), ref)
+    h.st, h.lk = ST.RELEASED, ''
+    save_hold(ref, h, CFG.retention)
+    local skus = {}
+    for _, al in ipairs(allocations(h)) do skus[#skus + 1] = al[1] end
+    serve_queues(skus, CFG, now)
+  elseif h.st == ST.QUEUED or h.st == ST.DEAD_LETTERED then
+    leave_queues(ref, h)
+    redis.call('ZREM', dead_key(), ref)
+    h.st = ST.RELEASED
+    save_hold(ref, h, CFG.retention)
+  end
+  return reply('OK', h, 0)
+end
+
+-- A multi-shard order placed whole in one call, on one Redis (place_many.lua): the saga
+-- of reserving/multi.py, run inside one atomic script. Its intent is recorded at the
+-- home key (phase PLACING, as intent.lua), its parts reserved in shard order (never
+-- queued) stopping at a refusal, then decided at home as phase.lua would: HELD when every
+-- part holds, else ABORTED with every part released or tombstoned (as multi.py's
+-- compensation) and no pending entry left (its `done`). So the records are the saga's,
+-- and Confirm, Release and reads go on as for any multi-shard order; but no one ever
+-- sees the order half-placed, and no recovery is ever needed for placing it.
+-- a[i] the order's home key, a[i+1] its whole spec (Identity.spec), a[i+2] number of
+-- parts m, then m parts, each its shard prefix followed by reserve_at's fields.
+-- An identity already at home is answered {'CLAIMED', identity} with nothing done (the
+-- client goes the saga's way: a retry, or another request under the key).
+-- Returns {'PLACED', phase, reply of part 1, ...}: the parts reached, each as released
+-- when ABORTED; or a part's CONFLICT (another request's record in a shard), left PLACING
+-- for the recovery sweep exactly as the saga leaves it.
+-- The parts of a packed order: each its shard prefix and where its reserve fields start.
+local function place_parts(a, j, m)
+  local parts = {}
+  for p = 1, m do
+    parts[p] = {pfx = a[j], at = j + 1}
+    j = j + 15 + 3 * tonumber(a[j + 11])  -- prefix + reserve_at's 14 + 3n fields
+  end
+  return parts
+end
+
+-- Not refused: the states a part may be in and its order go on (domain PROCEEDING).
+local GOES_ON = {[ST.RESERVED] = true, [ST.CONFIRMED] = true, [ST.QUEUED] = true}
+
+local function place_at(identity_ttl, lease_ms, a, i)
+  local home, spec, m = a[i], a[i + 1], tonumber(a[i + 2])
+  local parts = place_parts(a, i + 3, m)
+  local first = parts[1].at  -- ref, rid, channel, order id, buyer: the same in every part
+  local ref, rid, buyer = a[first], a[first + 1], a[first + 4]
+  local record = rid .. '\t' .. buyer .. '\t' .. spec .. '\t'
+  local existing = set_nx_get(home, record .. 'PLACING\t0\t0', identity_ttl)
+  if existing then return {'CLAIMED', existing} end
+
+  local out, refused = {'PLACED', 'HELD'}, false
+  for p = 1, m do
+    PFX = parts[p].pfx
+    local r = reserve_at(a, parts[p].at)
+    if r[1] == 'CONFLICT' then
+      -- Another request's record in this shard: left PLACING, due for the recovery
+      -- sweep at the end of its lease, as the saga leaves it (intent.lua's entry).
+      PFX = string.sub(home, 1, string.find(home, '}:', 1, true) + 1)
+      redis.call('ZADD', PFX .. 'pending', now_ms() + lease_ms, ref)
+      return {'CONFLICT'}
+    end
+    out[2 + p] = r
+    if not GOES_ON[r[2]] then refused = true; break end
+  end
+  if refused then
+    out = {'PLACED', 'ABORTED'}
+    for p = 1, m do
+      PFX = parts[p].pfx
+      out[2 + p] = release_at(ref, a[parts[p].at + 5], rid, buyer)
+    end
+  end
+  redis.call('SET', home, record .. out[2] .. '\t0\t0', 'KEEPTTL')
+  return out
+end

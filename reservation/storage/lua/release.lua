@@ -12,30 +12,6 @@
 -- Returns  reply(): code OK (now RELEASED, or already finished without units) |
 --          NOT_FOUND | PRECONDITION (CONFIRMED: sold units are not released here).
 
-local ref = ARGV[4]
-local h = load_hold(ref)
-if h == nil then
-  if (ARGV[5] or '') == '' then return {'NOT_FOUND'} end
-  local ch, oid = string.match(ref, '^([^:]*):(.*)$')
-  h = {rid = ARGV[6], ch = ch, oid = oid, buyer = ARGV[7], st = ST.RELEASED, spec = ARGV[5]}
-  save_hold(ref, h, CFG.retention)
-  return reply('OK', h, 0)
-end
-if h.st == ST.CONFIRMED then return reply('PRECONDITION', h, 0) end
-local now = now_ms()
-if h.st == ST.RESERVED then
-  return_hold(h, 'RELEASED', now)
-  redis.call('ZREM', KEYS[2], ref)
-  redis.call('ZREM', locks_key(), ref)
-  h.st, h.lk = ST.RELEASED, ''
-  save_hold(ref, h, CFG.retention)
-  local skus = {}
-  for _, a in ipairs(allocations(h)) do skus[#skus + 1] = a[1] end
-  serve_queues(skus, CFG, now)
-elseif h.st == ST.QUEUED or h.st == ST.DEAD_LETTERED then
-  leave_queues(ref, h)
-  redis.call('ZREM', dead_key(), ref)
-  h.st = ST.RELEASED
-  save_hold(ref, h, CFG.retention)
-end
-return reply('OK', h, 0)
+
+-- The logic lives in release_at (_reserve.lua): place_many.lua releases the same way.
+return release_at(ARGV[4], ARGV[5] or '', ARGV[6], ARGV[7])
