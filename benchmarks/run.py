@@ -395,6 +395,17 @@ class Suite:
         if "noop" in a.systems:  # the ceiling goes with the full set of baselines
             self.log("ceiling: redis-benchmark")
             await self.redis_ceiling()
+        if "flash" in a.scenarios:
+            await self.run_flash()
+        if "broad" in a.scenarios:
+            await self.run_broad()
+        self.log("common case: Redis commands per order")
+        self.common = await commandstats.common_case(self.redis.url)
+        if a.profile:
+            await self.profile()
+
+    async def run_flash(self) -> None:
+        a = self.args
         peaks: dict[str, float] = {}
         for system in a.systems:
             if system == "pg" and not self.pg_reachable():
@@ -431,8 +442,15 @@ class Suite:
                 srv.stop()
             for row in self.rows[-2:]:
                 row["system"] = f"service x{a.workers}"
+
+    async def run_broad(self) -> None:
+        a = self.args
+        if "service" not in a.systems:
+            return
         for system in ("service", *(p for p in PEERS if p in a.systems
                                     and p not in self.skipped_systems)):
+            if system == "node" and "flash" not in a.scenarios and not self.node_ready():
+                continue
             self.log(f"broad: {system}")
             srv = Server(system, self.redis.url)
             try:
@@ -441,10 +459,6 @@ class Suite:
                 await self.broad_point(srv, "stream", 2, a.window, system)
             finally:
                 srv.stop()
-        self.log("common case: Redis commands per order")
-        self.common = await commandstats.common_case(self.redis.url)
-        if a.profile:
-            await self.profile()
 
     async def profile(self) -> None:
         """The service under pyinstrument (figures not used: the profiler slows it)."""
@@ -664,6 +678,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--scale", type=float, default=1.0, help="workload size (1 = the issue's)")
     p.add_argument("--seconds", type=float, default=4.0, help="length of each measured run")
     p.add_argument("--orders", type=int, default=0, help="orders prepared per run")
+    p.add_argument("--scenarios", nargs="+", choices=("flash", "broad"),
+                   default=["flash", "broad"],
+                   help="the workloads to run (flash: one hot SKU; broad: many SKUs)")
     p.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32, 128],
                    help="unary calls in flight")
     p.add_argument("--batch-size", type=int, default=200)
