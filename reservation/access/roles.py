@@ -103,6 +103,7 @@ METHODS: dict[str, Rule] = {
     _ORDERS + "ListOrders": {A: CHANNEL, O: ANY, R: ANY},       # its channel named
     _ORDERS + "UpdateAddress": _ADMIN_WRITE,
     _ORDERS + "ReportShipment": {W: ANY, O: ANY},
+    _ORDERS + "ReportWarehouseState": {W: ANY, O: ANY},        # the WMS's own state
     _ORDERS + "UpdateOrderState": _ADMIN_WRITE,
     _ORDERS + "RestockOrder": {W: ANY, O: ANY},                 # goods back at the WMS
     _ORDERS + "PullOrderEvents": {A: FEED, O: ANY},             # audit puller: operator

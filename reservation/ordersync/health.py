@@ -9,11 +9,12 @@ the hub's state and the channel's.
   cancelled and refunded orders promise nothing.
 - **Completeness**: of the delivered orders, those whose history shows every one of
   the 12 nodes (NODES), or all but one.
-- **Consistency**: the channel's last state (the adapter's last report: the order's
-  channel_state, or a report the hub refused, kept beside the order) against the hub's
-  state (AGREES). A disagreement is an inconsistency once it is older than
-  RESERVATION_ORDER_CONSISTENCY_GRACE_MS (a report in flight is not one), listed with
-  both sides.
+- **Consistency**: the hub's state against the channel's last state (the adapter's
+  last report: the order's channel_state, or a report the hub refused, kept beside the
+  order; AGREES) and against the WMS's own last state (ReportWarehouseState, kept on
+  the order as wms_state; WMS_AGREES). A disagreement is an inconsistency once it is
+  older than RESERVATION_ORDER_CONSISTENCY_GRACE_MS (a report in flight is not one),
+  listed with all three sides and which of them disagree.
 """
 
 from __future__ import annotations
@@ -125,6 +126,28 @@ AGREES: dict[OrderState, frozenset[OrderState]] = {
 channel still shows as paid has not had its tracking number pushed back)."""
 
 
+_WAREHOUSE_WORK = frozenset({S.ALLOCATED, S.PRINTED})
+WMS_AGREES: dict[OrderState, frozenset[OrderState]] = {
+    S.PENDING_PAYMENT: frozenset(),
+    S.PAID: _WAREHOUSE_WORK,
+    S.ROUTED: _WAREHOUSE_WORK,
+    S.ALLOCATED: _WAREHOUSE_WORK,
+    S.PRINTED: _WAREHOUSE_WORK,
+    S.ON_HOLD: _WAREHOUSE_WORK | {S.CANCELLED},
+    S.REFUND_REQUESTED: _WAREHOUSE_WORK | {S.CANCELLED},
+    S.SHIPPED: frozenset({S.SHIPPED}),
+    S.DELIVERED: frozenset({S.SHIPPED}),
+    S.CANCELLED: frozenset({S.CANCELLED}),
+    S.REFUNDED: frozenset({S.CANCELLED, S.SHIPPED}),
+    S.CLOSED: frozenset({S.CANCELLED, S.SHIPPED}),
+}
+"""For each hub state, the WMS states that agree with it: before shipping, the WMS may
+be anywhere in its own work (received, label printed; a held order may be stopped
+there too); shipped or delivered, the WMS shipped it; a refund after shipping found it
+shipped or stopped. The disagreements that matter: the WMS shipped an order the hub has
+not (a ReportShipment lost), or the hub has shipped one the WMS has not."""
+
+
 @dataclass(frozen=True)
 class Inconsistency:
     key: tuple[str, str, str]
@@ -132,8 +155,12 @@ class Inconsistency:
     channel_state: str
     channel_raw_status: str
     since_ms: int
-    """Since when they disagree: the later of the hub's last change and the channel's
-    report."""
+    """Since when they disagree: the later of the hub's last change and the report
+    that disagrees (the earlier of the two sides' when both do)."""
+    wms_state: str = ""
+    wms_raw_status: str = ""
+    disagree: tuple[str, ...] = ()
+    """Which sides disagree past the grace: "channel", "wms"."""
 
 
 def inconsistency(o: Order, seen: ChannelSeen | None, grace_ms: int,
@@ -141,9 +168,13 @@ def inconsistency(o: Order, seen: ChannelSeen | None, grace_ms: int,
     state, raw, at = o.channel_state.value, o.raw_status, o.modified_at_ms
     if seen is not None and seen.modified_at_ms > o.modified_at_ms:
         state, raw, at = seen.state, seen.raw_status, seen.modified_at_ms
-    if state in {s.value for s in AGREES[o.state]}:
+    since: dict[str, int] = {}
+    if state not in {s.value for s in AGREES[o.state]}:
+        since["channel"] = max(o.updated_at_ms, at)
+    if o.wms_state and o.wms_state not in {s.value for s in WMS_AGREES[o.state]}:
+        since["wms"] = max(o.updated_at_ms, o.wms_at_ms)
+    late = {side: at_ms for side, at_ms in since.items() if now_ms - at_ms > grace_ms}
+    if not late:
         return None
-    since = max(o.updated_at_ms, at)
-    if now_ms - since <= grace_ms:
-        return None
-    return Inconsistency(o.key, o.state.value, state, raw, since)
+    return Inconsistency(o.key, o.state.value, state, raw, min(late.values()),
+                         o.wms_state, o.wms_raw_status, tuple(sorted(late)))

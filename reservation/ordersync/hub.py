@@ -27,7 +27,7 @@ from reservation.errors import (
     NotFound,
     ReservationError,
 )
-from reservation.ordersync import aftersales, codec, finding
+from reservation.ordersync import aftersales, codec, finding, warehouse
 from reservation.ordersync import plan as planning
 from reservation.ordersync.effects import HoldWant
 from reservation.ordersync.events import OrderEvent
@@ -499,6 +499,13 @@ class OrderHub:
                               reason: aftersales.Reason, actor: str) -> SyncResult:
         async def make(current: Order) -> Plan | Outcome:
             return aftersales.set_reason(current, reason, actor, self.clock())
+        return await self._change(channel, shop, order_id, make)
+
+    async def report_warehouse_state(self, channel: str, shop: str, order_id: str,
+                                     state: OrderState, raw_status: str, at_ms: int,
+                                     actor: str) -> SyncResult:
+        async def make(current: Order) -> Plan | Outcome:
+            return warehouse.report(current, state, raw_status, at_ms, actor, self.clock())
         return await self._change(channel, shop, order_id, make)
 
     async def _held_at(self, order: Order) -> str:

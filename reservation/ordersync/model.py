@@ -176,6 +176,13 @@ class Order:
     after_sales: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per SKU returned or refunded: the structured after-sales reason (level1, level2,
     batch, at_ms, actor; SetAfterSalesReason), the newest kept."""
+    wms_state: str = ""
+    """The WMS's own last state of the order (ReportWarehouseState: ALLOCATED, PRINTED,
+    SHIPPED, CANCELLED); '' until it reports one. It moves nothing: the consistency rate
+    compares it with the hub's state."""
+    wms_raw_status: str = ""
+    wms_at_ms: int = 0
+    """When the WMS reached `wms_state` (the WMS's clock)."""
     # Filled from the live holds on read, not stored in the document:
     warehouses: tuple[str, ...] = ()
     reservation_state: str = ""

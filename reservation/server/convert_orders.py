@@ -28,6 +28,11 @@ def _ms(field: str, ts: Timestamp) -> int:
     return timestamp_ms(ts)
 
 
+def timestamp(field: str, ts: Timestamp) -> int:
+    """A request's time in epoch ms (0: unset), refused before 1970 naming `field`."""
+    return _ms(field, ts)
+
+
 def _ts(ms: int) -> Timestamp | None:
     return to_timestamp(ms) if ms else None
 
@@ -78,7 +83,9 @@ def to_order(o: Order) -> pb.Order:
         reservation_state=o.reservation_state, updated_at=_ts(o.updated_at_ms),
         intercept_failed=bool(o.intercept_failed),
         routed_warehouses=list(o.routed_warehouses), routing_version=o.routing_version,
-        carrier=o.carrier, carrier_cost=o.carrier_cost_cents, priority=o.priority)
+        carrier=o.carrier, carrier_cost=o.carrier_cost_cents, priority=o.priority,
+        wms_state=o.wms_state, wms_raw_status=o.wms_raw_status,
+        wms_reported_at=_ts(o.wms_at_ms))
 
 
 def to_found(f: Found) -> pb.FoundOrder:
@@ -150,5 +157,6 @@ def to_stats(r: Row) -> pb.FulfilmentStats:
         inconsistent=[pb.Inconsistency(
             key=pb.OrderKey(channel=i.key[0], shop=i.key[1], order_id=i.key[2]),
             hub_state=i.hub_state, channel_state=i.channel_state,
-            channel_raw_status=i.channel_raw_status, since=_ts(i.since_ms))
+            channel_raw_status=i.channel_raw_status, since=_ts(i.since_ms),
+            wms_state=i.wms_state, wms_raw_status=i.wms_raw_status, disagree=list(i.disagree))
             for i in r.inconsistent])

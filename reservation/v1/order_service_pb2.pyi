@@ -132,7 +132,7 @@ class Shipment(_message.Message):
     def __init__(self, carrier: _Optional[str] = ..., tracking_number: _Optional[str] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warehouse_id: _Optional[str] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("channel", "shop", "order_id", "state", "version", "channel_state", "raw_status", "modified_at", "created_at", "buyer_hash", "address", "lines", "total", "paid", "paid_at", "routed_at", "shipped_at", "delivered_at", "shipments", "review", "warehouses", "reservation_state", "updated_at", "intercept_failed", "routed_warehouses", "routing_version", "carrier", "carrier_cost", "priority")
+    __slots__ = ("channel", "shop", "order_id", "state", "version", "channel_state", "raw_status", "modified_at", "created_at", "buyer_hash", "address", "lines", "total", "paid", "paid_at", "routed_at", "shipped_at", "delivered_at", "shipments", "review", "warehouses", "reservation_state", "updated_at", "intercept_failed", "routed_warehouses", "routing_version", "carrier", "carrier_cost", "priority", "wms_state", "wms_raw_status", "wms_reported_at")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SHOP_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +162,9 @@ class Order(_message.Message):
     CARRIER_FIELD_NUMBER: _ClassVar[int]
     CARRIER_COST_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    WMS_STATE_FIELD_NUMBER: _ClassVar[int]
+    WMS_RAW_STATUS_FIELD_NUMBER: _ClassVar[int]
+    WMS_REPORTED_AT_FIELD_NUMBER: _ClassVar[int]
     channel: str
     shop: str
     order_id: str
@@ -191,7 +194,10 @@ class Order(_message.Message):
     carrier: str
     carrier_cost: int
     priority: int
-    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., channel_state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., buyer_hash: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., review: _Optional[_Iterable[str]] = ..., warehouses: _Optional[_Iterable[str]] = ..., reservation_state: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., intercept_failed: _Optional[bool] = ..., routed_warehouses: _Optional[_Iterable[str]] = ..., routing_version: _Optional[int] = ..., carrier: _Optional[str] = ..., carrier_cost: _Optional[int] = ..., priority: _Optional[int] = ...) -> None: ...
+    wms_state: str
+    wms_raw_status: str
+    wms_reported_at: _timestamp_pb2.Timestamp
+    def __init__(self, channel: _Optional[str] = ..., shop: _Optional[str] = ..., order_id: _Optional[str] = ..., state: _Optional[str] = ..., version: _Optional[int] = ..., channel_state: _Optional[str] = ..., raw_status: _Optional[str] = ..., modified_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., buyer_hash: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[OrderItem, _Mapping]]] = ..., total: _Optional[int] = ..., paid: _Optional[int] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., delivered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shipments: _Optional[_Iterable[_Union[Shipment, _Mapping]]] = ..., review: _Optional[_Iterable[str]] = ..., warehouses: _Optional[_Iterable[str]] = ..., reservation_state: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., intercept_failed: _Optional[bool] = ..., routed_warehouses: _Optional[_Iterable[str]] = ..., routing_version: _Optional[int] = ..., carrier: _Optional[str] = ..., carrier_cost: _Optional[int] = ..., priority: _Optional[int] = ..., wms_state: _Optional[str] = ..., wms_raw_status: _Optional[str] = ..., wms_reported_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SyncOrdersRequest(_message.Message):
     __slots__ = ("orders",)
@@ -419,6 +425,28 @@ class ReportShipmentResponse(_message.Message):
     order: Order
     def __init__(self, outcome: _Optional[_Union[SyncOutcome, str]] = ..., order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
 
+class ReportWarehouseStateRequest(_message.Message):
+    __slots__ = ("key", "state", "raw_status", "reported_at", "actor")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RAW_STATUS_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    key: OrderKey
+    state: str
+    raw_status: str
+    reported_at: _timestamp_pb2.Timestamp
+    actor: str
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., state: _Optional[str] = ..., raw_status: _Optional[str] = ..., reported_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class ReportWarehouseStateResponse(_message.Message):
+    __slots__ = ("outcome", "order")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    outcome: SyncOutcome
+    order: Order
+    def __init__(self, outcome: _Optional[_Union[SyncOutcome, str]] = ..., order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
 class UpdateOrderStateResponse(_message.Message):
     __slots__ = ("outcome", "order")
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
@@ -522,18 +550,24 @@ class FulfilmentStats(_message.Message):
     def __init__(self, channel: _Optional[str] = ..., warehouse_id: _Optional[str] = ..., day: _Optional[str] = ..., created: _Optional[int] = ..., paid: _Optional[int] = ..., routed: _Optional[int] = ..., shipped: _Optional[int] = ..., delivered: _Optional[int] = ..., on_time_rate: _Optional[float] = ..., median_pay_to_route: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., median_pay_to_ship: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., late: _Optional[_Iterable[_Union[LateOrder, _Mapping]]] = ..., promised: _Optional[int] = ..., on_promise_rate: _Optional[float] = ..., lifecycles: _Optional[int] = ..., complete_rate: _Optional[float] = ..., consistent_rate: _Optional[float] = ..., inconsistent: _Optional[_Iterable[_Union[Inconsistency, _Mapping]]] = ...) -> None: ...
 
 class Inconsistency(_message.Message):
-    __slots__ = ("key", "hub_state", "channel_state", "channel_raw_status", "since")
+    __slots__ = ("key", "hub_state", "channel_state", "channel_raw_status", "since", "wms_state", "wms_raw_status", "disagree")
     KEY_FIELD_NUMBER: _ClassVar[int]
     HUB_STATE_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_STATE_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_RAW_STATUS_FIELD_NUMBER: _ClassVar[int]
     SINCE_FIELD_NUMBER: _ClassVar[int]
+    WMS_STATE_FIELD_NUMBER: _ClassVar[int]
+    WMS_RAW_STATUS_FIELD_NUMBER: _ClassVar[int]
+    DISAGREE_FIELD_NUMBER: _ClassVar[int]
     key: OrderKey
     hub_state: str
     channel_state: str
     channel_raw_status: str
     since: _timestamp_pb2.Timestamp
-    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., hub_state: _Optional[str] = ..., channel_state: _Optional[str] = ..., channel_raw_status: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    wms_state: str
+    wms_raw_status: str
+    disagree: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, key: _Optional[_Union[OrderKey, _Mapping]] = ..., hub_state: _Optional[str] = ..., channel_state: _Optional[str] = ..., channel_raw_status: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., wms_state: _Optional[str] = ..., wms_raw_status: _Optional[str] = ..., disagree: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetFulfilmentStatsResponse(_message.Message):
     __slots__ = ("rows",)

@@ -71,6 +71,11 @@ class OrderServiceStub:
                 request_serializer=reservation_dot_v1_dot_order__service__pb2.ReportShipmentRequest.SerializeToString,
                 response_deserializer=reservation_dot_v1_dot_order__service__pb2.ReportShipmentResponse.FromString,
                 _registered_method=True)
+        self.ReportWarehouseState = channel.unary_unary(
+                '/reservation.v1.OrderService/ReportWarehouseState',
+                request_serializer=reservation_dot_v1_dot_order__service__pb2.ReportWarehouseStateRequest.SerializeToString,
+                response_deserializer=reservation_dot_v1_dot_order__service__pb2.ReportWarehouseStateResponse.FromString,
+                _registered_method=True)
         self.UpdateOrderState = channel.unary_unary(
                 '/reservation.v1.OrderService/UpdateOrderState',
                 request_serializer=reservation_dot_v1_dot_order__service__pb2.UpdateOrderStateRequest.SerializeToString,
@@ -177,6 +182,16 @@ class OrderServiceServicer:
         """From the WMS: the order left with this carrier and tracking number -> SHIPPED. For an
         order held (ON_HOLD, REFUND_REQUESTED) it is recorded all the same, flagged
         intercept_failed, and a review is opened.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportWarehouseState(self, request, context):
+        """From the WMS: its own state of an order (received, label printed, shipped,
+        cancelled), kept beside the order for the consistency rate; it moves nothing (a
+        shipment is ReportShipment). The same state again is UNCHANGED, an older report
+        STALE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -308,6 +323,11 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.ReportShipment,
                     request_deserializer=reservation_dot_v1_dot_order__service__pb2.ReportShipmentRequest.FromString,
                     response_serializer=reservation_dot_v1_dot_order__service__pb2.ReportShipmentResponse.SerializeToString,
+            ),
+            'ReportWarehouseState': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportWarehouseState,
+                    request_deserializer=reservation_dot_v1_dot_order__service__pb2.ReportWarehouseStateRequest.FromString,
+                    response_serializer=reservation_dot_v1_dot_order__service__pb2.ReportWarehouseStateResponse.SerializeToString,
             ),
             'UpdateOrderState': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateOrderState,
@@ -551,6 +571,33 @@ class OrderService:
             '/reservation.v1.OrderService/ReportShipment',
             reservation_dot_v1_dot_order__service__pb2.ReportShipmentRequest.SerializeToString,
             reservation_dot_v1_dot_order__service__pb2.ReportShipmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportWarehouseState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/reservation.v1.OrderService/ReportWarehouseState',
+            reservation_dot_v1_dot_order__service__pb2.ReportWarehouseStateRequest.SerializeToString,
+            reservation_dot_v1_dot_order__service__pb2.ReportWarehouseStateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,11 +9,17 @@ still shows paid, a cancellation the hub refused), and it counts after 30 minute
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from reservation.clients.wms.orders import report_state
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, key, move, sync
+from tests.helpers import channel_order, get_order, history, key, move, refused, sync
 
 DAY = "2026-11-20"
 TEN = int(datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp())
@@ -108,3 +114,88 @@ async def test_three_rates_per_channel_and_a_channel_state_the_hub_missed(
     assert (jd.lifecycles, jd.complete_rate) == (2, 0.5)
     assert (pdd.lifecycles, pdd.complete_rate) == (0, 0.0)
     assert jd.consistent_rate == 1.0  # J1 and J2 delivered on both sides, J3 paid/routed
+
+
+def _sides(row: opb.FulfilmentStats) -> set[tuple[str, ...]]:
+    return {(i.key.order_id, i.hub_state, i.channel_state, i.wms_state, i.wms_raw_status,
+             ",".join(i.disagree)) for i in row.inconsistent}
+
+
+async def test_a_wms_state_the_hub_missed_is_an_inconsistency_with_all_sides(
+        app: Any, hub: Any) -> None:
+    """The WMS reports its own state (the reference WMS client, over gRPC): it agrees
+    with the hub while both are in the warehouse's work or both shipped; a WMS that
+    shipped an order the hub still has PRINTED (ReportShipment lost), or the reverse,
+    disagrees, and counts after the 30-minute grace."""
+    clock = Clock(app)
+    ids = ("W1", "W2", "W3", "W4")
+    await sync(hub, *(_order(oid, "PAID", "jd", TEN) for oid in ids))
+    clock.now_s = TEN + H
+    for oid in ids:
+        await move(hub, oid, "ALLOCATED", actor="wms")
+        await move(hub, oid, "PRINTED", actor="wms")
+    # 11:05: W1 leaves the warehouse, but its ReportShipment never reaches the hub; W2 is
+    # packed; W3 leaves and the hub hears it; the hub has W4 shipped, the WMS says packed.
+    clock.now_s = TEN + H + 5 * MIN
+    await _ship(hub, "W3", "jd", clock.now_s)
+    await _ship(hub, "W4", "jd", clock.now_s)
+    said = {"W1": "OUTBOUND_DONE", "W2": "PACKED", "W3": "OUTBOUND_DONE", "W4": "PACKED"}
+    with grpc.insecure_channel(app.target) as channel:
+        for oid, status in said.items():
+            outcome = await asyncio.to_thread(report_state, channel, key(oid), status,
+                                              clock.now_s * 1000, "wms:main")
+            assert outcome == "UPDATED"
+        events = await history(hub, "W1")
+        again = await asyncio.to_thread(report_state, channel, key("W1"), "OUTBOUND_DONE",
+                                        clock.now_s * 1000, "wms:main")
+        older = await asyncio.to_thread(report_state, channel, key("W1"), "PICKING",
+                                        (clock.now_s - 10 * MIN) * 1000, "wms:main")
+        assert (again, older) == ("UNCHANGED", "STALE")
+        assert await history(hub, "W1") == events
+        with pytest.raises(ValueError):
+            report_state(channel, key("W1"), "LOST_IN_SPACE", clock.now_s * 1000)
+    w1 = await get_order(hub, "W1")
+    assert (w1.state, w1.wms_state, w1.wms_raw_status) == ("PRINTED", "SHIPPED",
+                                                           "OUTBOUND_DONE")
+
+    # 11:10: jd hears W3's tracking number (W4's never reaches it).
+    clock.now_s = TEN + H + 10 * MIN
+    await sync(hub, _order("W3", "SHIPPED", "jd", clock.now_s))
+    # 11:30: within the grace, nothing is flagged.
+    clock.now_s = TEN + H + 30 * MIN
+    assert _sides((await _rows(hub))["jd"]) == set()
+    # 11:40: W1 (the WMS shipped it, the hub did not hear) and W4 (the hub shipped it,
+    # the WMS did not, and jd still says paid) are; W2 and W3 agree.
+    clock.now_s = TEN + H + 40 * MIN
+    row = (await _rows(hub))["jd"]
+    assert _sides(row) == {("W1", "PRINTED", "PAID", "SHIPPED", "OUTBOUND_DONE", "wms"),
+                           ("W4", "SHIPPED", "PAID", "PRINTED", "PACKED", "channel,wms")}
+    assert row.consistent_rate == 1 - 2 / 4
+
+
+async def test_a_bad_warehouse_state_report_names_the_field_and_changes_nothing(
+        app: Any, hub: Any) -> None:
+    Clock(app)
+    await sync(hub, _order("W9", "PAID", "jd", TEN))
+    at = Timestamp()
+    at.FromSeconds(TEN)
+    good = opb.ReportWarehouseStateRequest(key=key("W9"), state="SHIPPED",
+                                           raw_status="OUTBOUND_DONE", reported_at=at,
+                                           actor="wms")
+    for field, change in (("state", {"state": "DELIVERED"}), ("state", {"state": ""}),
+                          ("reported_at", {"reported_at": Timestamp()}),
+                          ("actor", {"actor": ""})):
+        bad = opb.ReportWarehouseStateRequest()
+        bad.CopyFrom(good)
+        for name, value in change.items():
+            if isinstance(value, Timestamp):
+                bad.ClearField(name)
+            else:
+                setattr(bad, name, value)
+        fields, _ = await refused(hub.ReportWarehouseState(bad, timeout=10))
+        assert fields == [field]
+    assert (await get_order(hub, "W9")).wms_state == ""
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await hub.ReportWarehouseState(opb.ReportWarehouseStateRequest(
+            key=key("NOPE"), state="SHIPPED", reported_at=at, actor="wms"), timeout=10)
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND

@@ -3,7 +3,7 @@
     reservation-clients adapter --channel taobao --shop main   one channel adapter
     reservation-clients fake-channels                           fake channel APIs to try it on
     reservation-clients stock-sync --channel jd --shop main ...  stock out to a shop's listings
-    reservation-clients wms pull|bootstrap|reconcile            the reference WMS puller
+    reservation-clients wms pull|bootstrap|reconcile|report-state   the reference WMS
     reservation-clients audit --db sqlite:///audit.db          order events into SQL
     reservation-clients console                                 the operators' web page
     reservation-clients demo --target 127.0.0.1:50051           the order flow, end to end
@@ -32,6 +32,7 @@ from reservation.clients.channels import run as adapter_run
 from reservation.clients.console import command as console_command
 from reservation.clients.stocksync import command as stocksync_command
 from reservation.clients.wms import bootstrap as wms_bootstrap
+from reservation.clients.wms import orders as wms_orders
 from reservation.clients.wms import puller as wms_puller
 from reservation.clients.wms import reconcile as wms_reconcile
 
@@ -78,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "stock-sync", "keep a channel shop's listings showing what the service "
                                 "may sell", stocksync_command.add_arguments,
              stocksync_command.run)
-    wms = sub.add_parser("wms", help="the reference WMS puller: pull, bootstrap, reconcile")
+    wms = sub.add_parser("wms", help="the reference WMS: pull, bootstrap, reconcile, "
+                                     "report-state")
     wsub = wms.add_subparsers(dest="wms_command", required=True)
     _command(wsub, "pull", "pull write-back batches into a ledger (SQLite or PostgreSQL)",
              wms_puller.add_arguments, wms_puller.run)
@@ -87,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
              wms_bootstrap.add_arguments, wms_bootstrap.run)
     _command(wsub, "reconcile", "compare a ledger with the service's counters; exit 1 on a "
                                 "real difference", wms_reconcile.add_arguments, wms_reconcile.run)
+    _command(wsub, "report-state", "report the WMS's own state of an order (the hub's "
+                                   "consistency rate compares it)",
+             wms_orders.add_arguments, wms_orders.run)
     _command(sub, "audit", "pull order events into an audit store (SQLite/PostgreSQL)",
              audit_puller.add_arguments, audit_puller.run)
     _command(sub, "console", "serve the operators' web page for a running service",

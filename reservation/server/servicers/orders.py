@@ -18,7 +18,7 @@ from reservation.access import grant
 from reservation.domain import validation as v
 from reservation.errors import InvalidArgument
 from reservation.interception.service import Checked, Interception
-from reservation.ordersync import aftersales, finding, listing, states
+from reservation.ordersync import aftersales, finding, listing, states, warehouse
 from reservation.ordersync import events as ev
 from reservation.ordersync import validation as ov
 from reservation.ordersync.events import OrderEvent
@@ -216,6 +216,20 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         found = await self.reads.find(ask)
         return pb.FindOrdersResponse(orders=[co.to_found(finding.describe(s, self.settings))
                                              for s in found])
+
+    async def ReportWarehouseState(self, request: pb.ReportWarehouseStateRequest,
+                                   context: grpc.aio.ServicerContext
+                                   ) -> pb.ReportWarehouseStateResponse:
+        key = self._key(request.key)
+        state = warehouse.check_state(request.state)
+        ov.text("raw_status", request.raw_status)
+        at_ms = co.timestamp("reported_at", request.reported_at)
+        ov.time_ms("reported_at", at_ms, self.settings, self.hub.clock(), required=True)
+        ov.text("actor", request.actor, required=True)
+        r = await self.hub.report_warehouse_state(*key, state, request.raw_status, at_ms,
+                                                  request.actor)
+        return pb.ReportWarehouseStateResponse(
+            outcome=co.outcome(r.outcome.value), order=co.to_order(r.order) if r.order else None)
 
     async def SetAfterSalesReason(self, request: pb.SetAfterSalesReasonRequest,
                                   context: grpc.aio.ServicerContext

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from reservation.api import connection
 from reservation.clients.channels import adapter
@@ -41,6 +42,7 @@ from reservation.clients.channels.store import AdapterStore
 from reservation.clients.channels.sync import GrpcSink
 from reservation.clients.stocksync.store import StockSyncStore
 from reservation.clients.stocksync.worker import StockSync, group_name
+from reservation.clients.wms import orders as wms_orders
 from reservation.clients.wms.puller import Puller
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import admin_service_pb2_grpc as admin_grpc
@@ -246,14 +248,21 @@ async def _list(hub: ogrpc.OrderServiceStub, state: str = "") -> list[opb.Order]
 
 
 async def _wms_ships(hub: ogrpc.OrderServiceStub, shop: str) -> dict[str, set[tuple[str, str]]]:
-    """What a WMS does: every routed order is picked, packed and handed to a carrier."""
+    """What a WMS does: every routed order is picked, packed and handed to a carrier;
+    it reports its own state (OUTBOUND_DONE) and the shipment."""
     routed = [o for o in await _list(hub, "ROUTED") if o.shop == shop]
     shipped: dict[str, set[tuple[str, str]]] = {c: set() for c in CHANNELS}
     gate = asyncio.Semaphore(50)
 
     async def ship(o: opb.Order) -> None:
         tracking = f"SF{abs(hash((o.channel, o.shop, o.order_id))) % 10**12:012d}"
+        left = Timestamp()
+        left.GetCurrentTime()
         async with gate:
+            await hub.ReportWarehouseState(opb.ReportWarehouseStateRequest(
+                key=opb.OrderKey(channel=o.channel, shop=o.shop, order_id=o.order_id),
+                state=wms_orders.STATUSES["OUTBOUND_DONE"], raw_status="OUTBOUND_DONE",
+                reported_at=left, actor="wms:demo"), timeout=10)
             await hub.ReportShipment(opb.ReportShipmentRequest(
                 key=opb.OrderKey(channel=o.channel, shop=o.shop, order_id=o.order_id),
                 shipment=opb.Shipment(carrier="SF", tracking_number=tracking),

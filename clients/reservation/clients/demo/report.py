@@ -77,7 +77,7 @@ def health_line(row: opb.FulfilmentStats) -> str:
     return (f"health {row.channel}: on promise {rate(row.on_promise_rate, row.promised)} "
             f"({row.promised} due), complete {rate(row.complete_rate, row.lifecycles)} "
             f"({row.lifecycles} delivered), consistent {rate(row.consistent_rate, row.paid)} "
-            f"({len(row.inconsistent)} of {row.paid} paid disagree with the channel)")
+            f"({len(row.inconsistent)} of {row.paid} paid disagree with the channel or the WMS)")
 
 
 def side_by_side(console: Console, off: RunResult, on: RunResult) -> None:
