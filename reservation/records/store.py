@@ -8,8 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from reservation import clock
@@ -172,41 +184,16 @@ class Records:
                     count: int) -> list[tuple[str, Order]]:
         """Closed orders matching `where`, by (created ms, ref) past `after`, at most
         count, each with its ref."""
-        q = (select(orders.c.ref, orders.c.doc, orders.c.warehouses,
-                    orders.c.reservation_state)
-             .where(orders.c.closed_at_ms.is_not(None), _after(after),
-                    orders.c.created_at_ms >= where.created_from_ms,
-                    orders.c.created_at_ms <= where.created_to_ms)
-             .order_by(orders.c.created_at_ms, orders.c.ref).limit(count))
-        if where.channel:
-            q = q.where(orders.c.channel == where.channel)
-        if where.state:
-            q = q.where(orders.c.state == where.state)
-        if where.warehouse:
-            # Any warehouse holding its stock, as ListOrders from Redis (the list is
-            # comma-separated; the comma on each side makes the match exact).
-            listed = "," + orders.c.warehouses + ","
-            q = q.where(listed.contains(f",{where.warehouse},", autoescape=True))
         with self.engine.connect() as c:
             return [(r.ref, rows.order_of(r.doc, r.warehouses, r.reservation_state))
-                    for r in c.execute(q)]
+                    for r in c.execute(closed_query(where, after, count))]
 
     def find(self, ask: finding.Ask) -> list[finding.Seen]:
         """FindOrders in SQL: the orders of a buyer, an order number or a tracking
         number, newest first, each with its last event."""
-        q = select(orders.c.ref, orders.c.doc, orders.c.warehouses,
-                   orders.c.reservation_state)
-        if ask.kind == finding.BUYER:
-            q = q.where(orders.c.buyer_hash == ask.value)
-        elif ask.kind == finding.NUMBER:
-            q = q.where(orders.c.order_id == ask.value)
-        else:
-            q = q.where(orders.c.ref.in_(select(shipments.c.ref).where(
-                shipments.c.tracking_number == ask.value)))
-        q = q.order_by(orders.c.created_at_ms.desc(), orders.c.ref).limit(ask.limit)
         with self.engine.connect() as c:
             found = [(r.ref, rows.order_of(r.doc, r.warehouses, r.reservation_state))
-                     for r in c.execute(q)]
+                     for r in c.execute(find_query(ask))]
             last: dict[str, str] = {}
             if found:
                 for r in c.execute(
@@ -237,6 +224,39 @@ class Records:
         with self.engine.connect() as c:
             return int(c.execute(select(func.count()).select_from(order_events)
                                  .where(order_events.c.ref == ref)).scalar_one())
+
+
+def closed_query(where: Filter, after: tuple[int, str], count: int) -> Select[Any]:
+    """The query of Records.closed_page (benchmarks/records_sql.py explains it)."""
+    q = (select(orders.c.ref, orders.c.doc, orders.c.warehouses,
+                orders.c.reservation_state)
+         .where(orders.c.closed_at_ms.is_not(None), _after(after),
+                orders.c.created_at_ms >= where.created_from_ms,
+                orders.c.created_at_ms <= where.created_to_ms)
+         .order_by(orders.c.created_at_ms, orders.c.ref).limit(count))
+    if where.channel:
+        q = q.where(orders.c.channel == where.channel)
+    if where.state:
+        q = q.where(orders.c.state == where.state)
+    if where.warehouse:
+        # Any warehouse holding its stock, as ListOrders from Redis (the list is
+        # comma-separated; the comma on each side makes the match exact).
+        listed = "," + orders.c.warehouses + ","
+        q = q.where(listed.contains(f",{where.warehouse},", autoescape=True))
+    return q
+
+
+def find_query(ask: finding.Ask) -> Select[Any]:
+    """The orders Records.find answers with, newest first."""
+    q = select(orders.c.ref, orders.c.doc, orders.c.warehouses, orders.c.reservation_state)
+    if ask.kind == finding.BUYER:
+        q = q.where(orders.c.buyer_hash == ask.value)
+    elif ask.kind == finding.NUMBER:
+        q = q.where(orders.c.order_id == ask.value)
+    else:
+        q = q.where(orders.c.ref.in_(select(shipments.c.ref).where(
+            shipments.c.tracking_number == ask.value)))
+    return q.order_by(orders.c.created_at_ms.desc(), orders.c.ref).limit(ask.limit)
 
 
 def _after(after: tuple[int, str]):  # type: ignore[no-untyped-def]
