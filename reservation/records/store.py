@@ -6,7 +6,7 @@ Plain (blocking) SQLAlchemy Core: the follower and the reads call it in a thread
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import (
     Engine,
     Select,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -89,17 +90,25 @@ class Records:
 
     def apply(self, shard: int, expected: str, last: str, events: Sequence[TrailEvent],
               current: dict[str, Order | None]) -> bool:
+        """apply_many for one shard."""
+        return self.apply_many({shard: (expected, last)}, events, current)
+
+    def apply_many(self, moves: Mapping[int, tuple[str, str]], events: Sequence[TrailEvent],
+                   current: Mapping[str, Order | None]) -> bool:
         """Store the events (each once), the current rows of their orders (`current`:
-        ref -> the order as the hub has it now; None: no longer in Redis) and the
-        shard's cursor `last`, in one transaction, if the cursor is still `expected`.
-        False: another follower moved it first (nothing was written)."""
+        ref -> the order as the hub has it now; None: no longer in Redis) and each
+        shard's cursor (`moves`: shard -> (expected, last)), in one transaction, if every
+        cursor is still the one expected. False: another follower moved one first
+        (nothing was written)."""
         try:
             with self.engine.begin() as c:
-                if not self._move_cursor(c, shard, expected, last):
-                    raise _Moved
+                # Shards in order: two followers at once lock the cursor rows alike, so
+                # the later one waits, then finds the cursor moved (no deadlock).
+                for shard in sorted(moves):
+                    if not self._move_cursor(c, shard, *moves[shard]):
+                        raise _Moved
                 self._add_events(c, events)
-                for ref, order in current.items():
-                    self._put_order(c, ref, order)
+                self._put_orders(c, current)
         except (_Moved, IntegrityError):  # IntegrityError: two first cursor rows at once
             return False
         return True
@@ -143,23 +152,42 @@ class Records:
             c.execute(insert(order_events), new)
 
     @staticmethod
-    def _put_order(c: Connection, ref: str, order: Order | None) -> None:
-        """The order's rows as of `order` (None: only its event count), unless the store
-        has a newer version."""
-        events = int(c.execute(select(func.count()).select_from(order_events)
-                               .where(order_events.c.ref == ref)).scalar_one())
-        had = c.execute(select(orders.c.version).where(orders.c.ref == ref)).scalar_one_or_none()
-        if order is None or (had is not None and had > order.version):
-            c.execute(update(orders).where(orders.c.ref == ref).values(events=events))
+    def _put_orders(c: Connection, current: Mapping[str, Order | None]) -> None:
+        """Each order's rows as of its `current` order (None: only its event count),
+        unless the store has a newer version: a few statements for the whole batch,
+        not a few per order."""
+        if not current:
             return
-        for table in (order_lines, shipments, routing, orders):
-            c.execute(delete(table).where(table.c.ref == ref))
-        c.execute(insert(orders).values(rows.order_row(ref, order, events)))
-        if order.lines:
-            c.execute(insert(order_lines), rows.line_rows(ref, order))
-        if order.shipments:
-            c.execute(insert(shipments), rows.shipment_rows(ref, order))
-        c.execute(insert(routing).values(rows.routing_row(ref, order)))
+        refs = list(current)
+        events = dict.fromkeys(refs, 0)
+        events.update((r.ref, int(r.n)) for r in c.execute(
+            select(order_events.c.ref, func.count().label("n"))
+            .where(order_events.c.ref.in_(refs)).group_by(order_events.c.ref)))
+        had = {r.ref: r.version for r in c.execute(
+            select(orders.c.ref, orders.c.version).where(orders.c.ref.in_(refs)))}
+        fresh: list[tuple[str, Order]] = []
+        counted = []
+        for ref, order in current.items():
+            if order is None or (ref in had and had[ref] > order.version):
+                if ref in had:
+                    counted.append({"r": ref, "n": events[ref]})
+            else:
+                fresh.append((ref, order))
+        if counted:
+            c.execute(update(orders).where(orders.c.ref == bindparam("r"))
+                      .values(events=bindparam("n")), counted)
+        if not fresh:
+            return
+        replaced = [ref for ref, _ in fresh if ref in had]
+        if replaced:
+            for table in (order_lines, shipments, routing, orders):
+                c.execute(delete(table).where(table.c.ref.in_(replaced)))
+        c.execute(insert(orders), [rows.order_row(ref, o, events[ref]) for ref, o in fresh])
+        for table, of in ((order_lines, rows.line_rows), (shipments, rows.shipment_rows)):
+            children = [row for ref, o in fresh for row in of(ref, o)]
+            if children:
+                c.execute(insert(table), children)
+        c.execute(insert(routing), [rows.routing_row(ref, o) for ref, o in fresh])
 
     # -- reads --------------------------------------------------------------------------
     def get(self, ref: str) -> tuple[Order, int] | None:
