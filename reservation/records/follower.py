@@ -1,11 +1,14 @@
 """The records follower: keeps the SQL read model from the order event streams, exactly
 once.
 
-Per shard it reads the stream after the cursor the store keeps, and in ONE transaction
-stores the audit events (each once, by event id), the current rows of the orders they
-belong to (read from the hub: the events carry changes, the hub's document is the
-order) and the new cursor. Only then does it move the `records` group's mark in Redis
-(the watermark trimming and eviction go by). A crash between the commit and the mark
+Each pass reads every shard's stream after the cursor the store keeps for it, and in ONE
+transaction stores the audit events (each once, by event id), the current rows of the
+orders they belong to (read from the hub: the events carry changes, the hub's document
+is the order), a few statements for the whole pass, and the new cursors. Only then does
+it move the `records` group's marks in Redis (the watermark trimming and eviction go
+by). The cursors are read from the store once and then kept in memory; each commit
+still compares every cursor it moves with the store's, so a cursor someone else moved
+fails the commit (nothing written) and they are read again. A crash between the commit and the mark
 re-reads entries the cursor has already passed: it skips them, so nothing is applied
 twice, and nothing is missed because the mark never runs ahead of the store.
 
@@ -28,6 +31,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -44,7 +48,10 @@ from reservation.storage.records import RecordStreams
 log = logging.getLogger(__name__)
 
 BATCH = 500
-"""Stream entries applied per transaction."""
+"""Stream entries of one shard read per pass."""
+PASS = 5000
+"""Entries applied in one transaction at most (shards past it wait for the next pass):
+a pass is done well within the lease."""
 LEASE_MS = 10_000
 """How long a follower that stopped renewing keeps the others waiting."""
 IDLE_WAIT_S = 1.0
@@ -75,6 +82,9 @@ class Follower:
         self.batch = batch
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._broken = Throttled(log)
+        self._known: dict[int, str] = {}
+        """Each shard's cursor as this follower last read or committed it."""
+        self._turn = 0
 
     async def start(self) -> None:
         """The group exists before anything can trim the streams (call at start-up)."""
@@ -83,35 +93,62 @@ class Follower:
     async def follow_shard(self, shard: int) -> int:
         """Apply the next run of the shard's entries; how many entries it passed (0 for
         a broken shard: see repair)."""
-        expected = await asyncio.to_thread(self.records.cursor, shard)
-        trimmed, entries = await self.streams.read(shard, expected, self.batch)
-        if lost(expected, trimmed):
-            self._broken.warning("records follower: shard %d lost order events past the "
-                                 "store's cursor %s (trimmed up to %s by the stream's cap); "
-                                 "not applying it until `reservation records repair`",
-                                 shard, expected, trimmed)
-            return 0
-        if not entries:
-            return 0
-        trail = []
-        for entry_id, fields in entries:
-            # The audit trail is the entries of the `audit` tag; feed-<channel> entries
-            # are copies of some of them for a channel's adapter.
-            if fields.get("g") != AUDIT_GROUP:
+        return await self.follow([shard])
+
+    async def follow(self, shards: Sequence[int]) -> int:
+        """Apply the next run of entries of each shard (up to `batch` a shard, PASS in
+        all), every shard's in ONE transaction; how many entries it passed (a broken
+        shard's none: see repair)."""
+        # Each pass starts one shard further on: past PASS, no shard always waits.
+        self._turn = (self._turn + 1) % len(shards)
+        shards = [*shards[self._turn:], *shards[:self._turn]]
+        expected = await self._cursors(shards)
+        read = await asyncio.gather(*(self.streams.read(s, expected[s], self.batch)
+                                      for s in shards))
+        moves: dict[int, tuple[str, str]] = {}
+        trail: list[TrailEvent] = []
+        passed = 0
+        for shard, (trimmed, entries) in zip(shards, read, strict=True):
+            if lost(expected[shard], trimmed):
+                self._broken.warning("records follower: shard %d lost order events past "
+                                     "the store's cursor %s (trimmed up to %s by the "
+                                     "stream's cap); not applying it until `reservation "
+                                     "records repair`", shard, expected[shard], trimmed)
                 continue
-            e = parse_event(shard, entry_id, fields, 0)
-            trail.append(TrailEvent(e.event_id, shard, entry_id,
-                                    order_ref(e.channel, e.shop, e.order_id), e,
-                                    fields["e"]))
+            if not entries or passed >= PASS:
+                continue
+            moves[shard] = (expected[shard], entries[-1][0])
+            passed += len(entries)
+            for entry_id, fields in entries:
+                # The audit trail is the entries of the `audit` tag; feed-<channel>
+                # entries are copies of some of them for a channel's adapter.
+                if fields.get("g") != AUDIT_GROUP:
+                    continue
+                e = parse_event(shard, entry_id, fields, 0)
+                trail.append(TrailEvent(e.event_id, shard, entry_id,
+                                        order_ref(e.channel, e.shop, e.order_id), e,
+                                        fields["e"]))
+        if not moves:
+            return 0
         firsts = {t.ref: t.event for t in reversed(trail)}  # one read per order
-        read = await asyncio.gather(*(self._current(e) for e in firsts.values()))
-        current: dict[str, Order | None] = dict(zip(firsts, read, strict=True))
-        last = entries[-1][0]
-        if not await asyncio.to_thread(self.records.apply, shard, expected, last, trail,
-                                       current):
-            return 0  # another follower applied them
-        await self.committed(shard, last)
-        return len(entries)
+        got = await asyncio.gather(*(self._current(e) for e in firsts.values()))
+        current: dict[str, Order | None] = dict(zip(firsts, got, strict=True))
+        if not await asyncio.to_thread(self.records.apply_many, moves, trail, current):
+            # Another follower (or a repair) moved a cursor first: read them again.
+            self._known.clear()
+            return 0
+        self._known.update((s, last) for s, (_, last) in moves.items())
+        await asyncio.gather(*(self.committed(s, last) for s, (_, last) in moves.items()))
+        return passed
+
+    async def _cursors(self, shards: Sequence[int]) -> dict[int, str]:
+        """The store's cursors, read once and then kept: this follower's commits move
+        them, and a commit compares each with the store's, so one moved by anyone else
+        fails the commit (nothing written) and they are read again."""
+        if any(s not in self._known for s in shards):
+            known = await asyncio.to_thread(self.records.cursors)
+            self._known = {s: known.get(s, START) for s in range(self.hub.settings.shards)}
+        return {s: self._known[s] for s in shards}
 
     async def committed(self, shard: int, last: str) -> None:
         """After the commit: the group's mark follows the store's cursor."""
@@ -187,9 +224,7 @@ class Follower:
         """Apply until every shard's stream is applied; how many entries were passed."""
         total = 0
         while True:
-            passed = 0
-            for shard in range(self.hub.settings.shards):
-                passed += await self.follow_shard(shard)
+            passed = await self.follow(range(self.hub.settings.shards))
             total += passed
             if passed == 0:
                 return total
@@ -204,10 +239,9 @@ class Follower:
                     await asyncio.sleep(LEASE_MS / 3000)
                     continue
                 # One pass over the shards per lease renewal.
-                if sum([await self.follow_shard(s) for s in shards]) == 0:
-                    cursors = {s: await asyncio.to_thread(self.records.cursor, s)
-                               for s in shards}
-                    await self.streams.streams.wait_for_new(cursors, IDLE_WAIT_S)
+                if await self.follow(shards) == 0:
+                    await self.streams.streams.wait_for_new(await self._cursors(shards),
+                                                            IDLE_WAIT_S)
                 trouble.ok()
             except Unavailable as exc:
                 trouble.warning("records follower: redis unavailable: %s", exc)
