@@ -147,6 +147,9 @@ class Follower:
         fails the commit (nothing written) and they are read again."""
         if any(s not in self._known for s in shards):
             known = await asyncio.to_thread(self.records.cursors)
+            # A follower that died between a commit and its marks left them behind
+            # the store: they catch up now (forward only), not at the shard's next entry.
+            await asyncio.gather(*(self.committed(s, c) for s, c in known.items()))
             self._known = {s: known.get(s, START) for s in range(self.hub.settings.shards)}
         return {s: self._known[s] for s in shards}
 
