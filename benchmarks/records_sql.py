@@ -334,7 +334,7 @@ def fill(url: str, rows: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn) as c, tempfile.TemporaryFile("w+") as lines, \
-            tempfile.TemporaryFile("w+") as ships:
+            tempfile.TemporaryFile("w+") as ships, tempfile.TemporaryFile("w+") as held:
         # The orders first (the lines and shipments refer to them), their children kept
         # meanwhile as COPY text (plain values: no tab, newline or backslash in them).
         with c.cursor().copy(f"COPY orders ({', '.join(ORDER_COLS)}) FROM STDIN") as copy:
@@ -346,8 +346,11 @@ def fill(url: str, rows: int) -> dict[str, Any]:
                     lines.write("\t".join(str(line[k]) for k in LINE_COLS) + "\n")
                 for s in to_rows.shipment_rows(ref, o):
                     ships.write("\t".join(str(s[k]) for k in SHIP_COLS) + "\n")
+                for w in to_rows.warehouse_rows(ref, o):
+                    held.write(f"{ref}\t{w['warehouse']}\t{w['created_at_ms']}\n")
         for table, cols, f in (("order_lines", LINE_COLS, lines),
-                               ("order_shipments", SHIP_COLS, ships)):
+                               ("order_shipments", SHIP_COLS, ships),
+                               ("order_warehouses", ("ref", "warehouse", "created_at_ms"), held)):
             f.seek(0)
             with c.cursor().copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                 while chunk := f.read(1 << 20):
@@ -473,7 +476,8 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _median(values: list[Any]) -> Any:
     if all(isinstance(v, (int, float)) for v in values):
-        return round(statistics.median(values), 1)
+        m = statistics.median(values)
+        return round(m) if all(isinstance(v, int) for v in values) else round(m, 1)
     return values[0]
 
 

@@ -99,9 +99,10 @@ class OrderReads:
         out: list[Order] = []
         while True:
             rows = await asyncio.to_thread(self.records.closed_page, where, after, size)
-            for ref, order in rows:
+            held = await self.hub.orders.exist_many([ref for ref, _ in rows])
+            for (_, order), in_redis in zip(rows, held, strict=True):
                 after = _position(order)
-                if not await self.hub.orders.exists(ref):
+                if not in_redis:
                     out.append(order)
                     if len(out) == size:
                         return out, True

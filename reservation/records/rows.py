@@ -47,6 +47,12 @@ def shipment_rows(ref: str, order: Order) -> list[dict[str, Any]]:
             for i, s in enumerate(order.shipments)]
 
 
+def warehouse_rows(ref: str, order: Order) -> list[dict[str, Any]]:
+    """One row per warehouse holding its stock (ListOrders by warehouse)."""
+    return [{"ref": ref, "warehouse": w, "created_at_ms": order.created_at_ms}
+            for w in dict.fromkeys(order.warehouses) if w]
+
+
 def routing_row(ref: str, order: Order) -> dict[str, Any]:
     return {"ref": ref, "rules_version": order.routing_version,
             "warehouses": ",".join(order.routed_warehouses),

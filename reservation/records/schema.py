@@ -111,6 +111,18 @@ routing = Table(
            comment="per line, the candidates the stock script tried (JSON list)"),
 )
 
+order_warehouses = Table(
+    "order_warehouses", metadata,
+    _ref(),
+    Column("warehouse", String(128), primary_key=True),
+    Column("created_at_ms", BigInteger, nullable=False,
+           comment="the order's (ListOrders pages by it)"),
+)
+# ListOrders by warehouse (any warehouse holding the order's stock: `orders.warehouses`,
+# one row each), in the order it pages by.
+Index("order_warehouses_listed", order_warehouses.c.warehouse,
+      order_warehouses.c.created_at_ms, order_warehouses.c.ref)
+
 order_events = Table(
     "order_events", metadata,
     Column("event_id", String(64), primary_key=True,

@@ -34,6 +34,7 @@ from reservation.records.schema import (
     cursors,
     order_events,
     order_lines,
+    order_warehouses,
     orders,
     routing,
     shipments,
@@ -180,10 +181,11 @@ class Records:
             return
         replaced = [ref for ref, _ in fresh if ref in had]
         if replaced:
-            for table in (order_lines, shipments, routing, orders):
+            for table in (order_lines, shipments, routing, order_warehouses, orders):
                 c.execute(delete(table).where(table.c.ref.in_(replaced)))
         c.execute(insert(orders), [rows.order_row(ref, o, events[ref]) for ref, o in fresh])
-        for table, of in ((order_lines, rows.line_rows), (shipments, rows.shipment_rows)):
+        for table, of in ((order_lines, rows.line_rows), (shipments, rows.shipment_rows),
+                          (order_warehouses, rows.warehouse_rows)):
             children = [row for ref, o in fresh for row in of(ref, o)]
             if children:
                 c.execute(insert(table), children)
@@ -212,6 +214,8 @@ class Records:
                     count: int) -> list[tuple[str, Order]]:
         """Closed orders matching `where`, by (created ms, ref) past `after`, at most
         count, each with its ref."""
+        if where.state and not rows.is_closed(where.state):
+            return []  # only a closed order has closed_at_ms (rows.order_row)
         with self.engine.connect() as c:
             return [(r.ref, rows.order_of(r.doc, r.warehouses, r.reservation_state))
                     for r in c.execute(closed_query(where, after, count))]
@@ -255,22 +259,26 @@ class Records:
 
 
 def closed_query(where: Filter, after: tuple[int, str], count: int) -> Select[Any]:
-    """The query of Records.closed_page (benchmarks/records_sql.py explains it)."""
-    q = (select(orders.c.ref, orders.c.doc, orders.c.warehouses,
-                orders.c.reservation_state)
-         .where(orders.c.closed_at_ms.is_not(None), _after(after),
-                orders.c.created_at_ms >= where.created_from_ms,
-                orders.c.created_at_ms <= where.created_to_ms)
-         .order_by(orders.c.created_at_ms, orders.c.ref).limit(count))
+    """The query of Records.closed_page (benchmarks/records_sql.py explains it). By
+    warehouse it pages order_warehouses' index: the position and the bounds are on its
+    copy of (created, ref), so the index range serves both."""
+    q = select(orders.c.ref, orders.c.doc, orders.c.warehouses, orders.c.reservation_state)
+    created, ref = orders.c.created_at_ms, orders.c.ref
+    if where.warehouse:
+        held = order_warehouses
+        q = q.join(held, held.c.ref == orders.c.ref).where(held.c.warehouse == where.warehouse)
+        created, ref = held.c.created_at_ms, held.c.ref
+    q = (q.where(orders.c.closed_at_ms.is_not(None),
+                 # (created, ref) past `after`; the first bound alone is what an index
+                 # range starts from (the OR is not)
+                 created >= after[0],
+                 or_(created > after[0], and_(created == after[0], ref > after[1])),
+                 created >= where.created_from_ms, created <= where.created_to_ms)
+         .order_by(created, ref).limit(count))
     if where.channel:
         q = q.where(orders.c.channel == where.channel)
     if where.state:
         q = q.where(orders.c.state == where.state)
-    if where.warehouse:
-        # Any warehouse holding its stock, as ListOrders from Redis (the list is
-        # comma-separated; the comma on each side makes the match exact).
-        listed = "," + orders.c.warehouses + ","
-        q = q.where(listed.contains(f",{where.warehouse},", autoescape=True))
     return q
 
 
@@ -285,10 +293,3 @@ def find_query(ask: finding.Ask) -> Select[Any]:
         q = q.where(orders.c.ref.in_(select(shipments.c.ref).where(
             shipments.c.tracking_number == ask.value)))
     return q.order_by(orders.c.created_at_ms.desc(), orders.c.ref).limit(ask.limit)
-
-
-def _after(after: tuple[int, str]):  # type: ignore[no-untyped-def]
-    """Rows past a (created ms, ref) position, in the order ListOrders pages by."""
-    created, ref = after
-    return or_(orders.c.created_at_ms > created,
-               and_(orders.c.created_at_ms == created, orders.c.ref > ref))

@@ -207,6 +207,26 @@ class OrderStore:
         with redis_errors():
             return bool(await self.store.client.hexists(record(shard, ref), "doc"))
 
+    async def exist_many(self, refs: Sequence[str]) -> list[bool]:
+        """exists() of each ref, in two round trips for them all (locators, then
+        records)."""
+        if not refs:
+            return []
+        shards = self.settings.shards
+        with redis_errors():
+            async with self.store.client.pipeline(transaction=False) as pipe:
+                for ref in refs:
+                    pipe.get(locator(ref, shards))
+                found = await pipe.execute()
+            located = [(ref, int(shard)) for ref, shard in zip(refs, found, strict=True)
+                       if shard is not None]
+            async with self.store.client.pipeline(transaction=False) as pipe:
+                for ref, shard in located:
+                    pipe.hexists(record(shard, ref), "doc")
+                held = await pipe.execute()
+        present = {ref for (ref, _), has in zip(located, held, strict=True) if has}
+        return [ref in present for ref in refs]
+
     async def archive(self, shard: int, ref: str, version: int, events: int) -> str:
         """The order's document, history and index entry leave Redis if its record is
         at `version` with `events` events (what the records store has): 'archived';

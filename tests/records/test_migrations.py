@@ -15,12 +15,15 @@ from reservation.records import migrate
 from reservation.records.database import engine_for, open_records
 from reservation.records.schema import metadata
 
-TABLES = {"orders", "order_lines", "order_shipments", "order_routing", "order_events",
+TABLES = {"orders", "order_lines", "order_shipments", "order_routing", "order_warehouses",
+          "order_events",
           "records_cursors", "settlement_files", "settlement_lines", "settlement_differences"}
 # The queries people make, each with an index (issue: by channel and time, by state, by
 # warehouse, by buyer hash, by tracking number).
 INDEXED = {("orders", ("channel", "created_at_ms", "ref")), ("orders", ("state", "created_at_ms")),
            ("orders", ("warehouse", "created_at_ms")),
+           # ListOrders by any warehouse holding the order's stock, in its page order
+           ("order_warehouses", ("warehouse", "created_at_ms", "ref")),
            ("orders", ("buyer_hash", "created_at_ms")),
            ("order_shipments", ("tracking_number",)), ("orders", ("closed_at_ms",)),
            # settlement: a statement's lines by order and by tracking number, a day's
@@ -148,6 +151,29 @@ def test_down_one_revision_keeps_the_rows_of_the_one_before(engine: Engine) -> N
     with engine.connect() as c:
         row = c.execute(select(metadata.tables["orders"])).one()
     assert (row.total_cents, row.evicted_at_ms) == (1999, None)
+
+
+def test_up_to_order_warehouses_lists_every_warehouse_of_the_stored_orders(
+        engine: Engine) -> None:
+    migrate.upgrade(engine, "0004")
+    _fill(engine)
+    orders = metadata.tables["orders"]
+    with engine.begin() as c:
+        c.execute(orders.update().values(warehouses="WH-1,WH-2"))
+        c.execute(insert(orders).values(
+            ref="jd:shop-1/JD-2", channel="jd", shop="shop-1", order_id="JD-2", state="PAID",
+            version=1, buyer_hash="b2", total_cents=1, paid_cents=0, warehouse="",
+            warehouses="", reservation_state="", review_state="", created_at_ms=5,
+            updated_at_ms=5, closed_at_ms=None, events=1, doc="{}"))
+    migrate.upgrade(engine)
+    held = metadata.tables["order_warehouses"]
+    with engine.connect() as c:
+        assert set(c.execute(select(held.c.ref, held.c.warehouse, held.c.created_at_ms))) == {
+            ("jd:shop-1/JD-1", "WH-1", 1), ("jd:shop-1/JD-1", "WH-2", 1)}
+    migrate.downgrade(engine, "0004")
+    assert "order_warehouses" not in _tables(engine)
+    with engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(orders)).scalar_one() == 2
 
 
 def test_opening_the_store_migrates_it(records_url: str) -> None:
