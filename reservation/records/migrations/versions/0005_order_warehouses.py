@@ -16,12 +16,29 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-CHUNK = 5000
-"""Orders read per step of the backfill (by ref, so a large table is never read whole)."""
+# The orders already stored: their comma-separated warehouses column, split, in one
+# statement (so `reservation records migrate --sql` prints it too).
+_BACKFILL = {
+    "postgresql": """
+INSERT INTO order_warehouses (ref, warehouse, created_at_ms)
+SELECT DISTINCT ref, w, created_at_ms
+FROM orders, unnest(string_to_array(warehouses, ',')) AS w WHERE w <> ''
+""",
+    "sqlite": """
+INSERT INTO order_warehouses (ref, warehouse, created_at_ms)
+WITH RECURSIVE split(ref, created_at_ms, warehouse, rest) AS (
+  SELECT ref, created_at_ms, '', warehouses || ',' FROM orders WHERE warehouses <> ''
+  UNION ALL
+  SELECT ref, created_at_ms, substr(rest, 1, instr(rest, ',') - 1),
+         substr(rest, instr(rest, ',') + 1) FROM split WHERE rest <> ''
+)
+SELECT DISTINCT ref, warehouse, created_at_ms FROM split WHERE warehouse <> ''
+""",
+}
 
 
 def upgrade() -> None:
-    table = op.create_table(
+    op.create_table(
         "order_warehouses",
         sa.Column("ref", sa.String(400), sa.ForeignKey("orders.ref", ondelete="CASCADE"),
                   primary_key=True),
@@ -31,21 +48,7 @@ def upgrade() -> None:
     )
     op.create_index("order_warehouses_listed", "order_warehouses",
                     ["warehouse", "created_at_ms", "ref"])
-    # The orders already stored: their warehouses column, split.
-    c = op.get_bind()
-    orders = sa.table("orders", sa.column("ref", sa.String), sa.column("warehouses", sa.Text),
-                      sa.column("created_at_ms", sa.BigInteger))
-    last = ""
-    while True:
-        rows = c.execute(sa.select(orders.c.ref, orders.c.warehouses, orders.c.created_at_ms)
-                         .where(orders.c.ref > last).order_by(orders.c.ref).limit(CHUNK)).all()
-        if not rows:
-            return
-        held = [{"ref": r.ref, "warehouse": w, "created_at_ms": r.created_at_ms}
-                for r in rows for w in dict.fromkeys(r.warehouses.split(",")) if w]
-        if held:
-            c.execute(sa.insert(table), held)
-        last = rows[-1].ref
+    op.execute(_BACKFILL[op.get_context().dialect.name])
 
 
 def downgrade() -> None:
