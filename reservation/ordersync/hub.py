@@ -12,6 +12,7 @@ unpaid holds that expire, or confirmed parts the retried sync finds and keeps.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
@@ -127,6 +128,20 @@ class OrderHub:
         if found is None:
             raise NotFound(f"order {channel}/{shop}/{order_id} not found")
         return await self._with_holds(found[1])
+
+    async def get_many(self, refs: Sequence[str]) -> list[Order | None]:
+        """get() of each order by its ref (None: Redis does not have it, or it left for
+        the records store), the locators and the records of them all read in two
+        pipelined round trips (the records follower reads a pass's orders so)."""
+        located = [(shard, ref) for ref, shard in
+                   zip(refs, await self.orders.locate_many(refs), strict=True)
+                   if shard is not None]
+        read = await self.orders.read_many(located)
+        docs = {ref: codec.decode(rec[1]) for (_, ref), rec in zip(located, read, strict=True)
+                if rec is not None and rec[1] != ARCHIVED}
+        held = await asyncio.gather(*(self._with_holds(o) for o in docs.values()))
+        found = dict(zip(docs, held, strict=True))
+        return [found.get(ref) for ref in refs]
 
     async def _with_holds(self, order: Order) -> Order:
         ref = order_ref(*order.key)

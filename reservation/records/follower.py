@@ -35,9 +35,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from reservation.errors import Aborted, NotFound, Unavailable
+from reservation.errors import Aborted, Unavailable
 from reservation.logs import Throttled
-from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.hub import AUDIT_GROUP, OrderHub, parse_event
 from reservation.ordersync.model import Order
 from reservation.records.database import first_line
@@ -130,9 +129,8 @@ class Follower:
                                         fields["e"]))
         if not moves:
             return 0
-        firsts = {t.ref: t.event for t in reversed(trail)}  # one read per order
-        got = await asyncio.gather(*(self._current(e) for e in firsts.values()))
-        current: dict[str, Order | None] = dict(zip(firsts, got, strict=True))
+        refs = list(dict.fromkeys(t.ref for t in trail))  # one read per order
+        current = dict(zip(refs, await self.hub.get_many(refs), strict=True))
         if not await asyncio.to_thread(self.records.apply_many, moves, trail, current):
             # Another follower (or a repair) moved a cursor first: read them again.
             self._known.clear()
@@ -156,13 +154,6 @@ class Follower:
     async def committed(self, shard: int, last: str) -> None:
         """After the commit: the group's mark follows the store's cursor."""
         await self.streams.mark(shard, last)
-
-    async def _current(self, e: OrderEvent) -> Order | None:
-        """The order as GetOrder answers it now (None: Redis no longer has it)."""
-        try:
-            return await self.hub.get(e.channel, e.shop, e.order_id)
-        except NotFound:
-            return None
 
     async def standing(self) -> tuple[int | None, list[int]]:
         """When the oldest order event the store has not applied was written (None:
@@ -201,7 +192,7 @@ class Follower:
         # it is broken); then the cursor past the gap, compared and set.
         for k in range(0, len(refs), REPAIR_CHUNK):
             chunk = refs[k:k + REPAIR_CHUNK]
-            read = await asyncio.gather(*(self._current_ref(ref) for ref in chunk))
+            read = await self.hub.get_many(chunk)
             await self._apply_or_abort(shard, expected, expected,
                                        dict(zip(chunk, read, strict=True)))
         await self._apply_or_abort(shard, expected, trimmed, {})
@@ -214,14 +205,6 @@ class Follower:
                                        current):
             raise Aborted(f"records repair of shard {shard}: another follower moved its "
                           "cursor meanwhile; run the repair again")
-
-    async def _current_ref(self, ref: str) -> Order | None:
-        channel, _, rest = ref.partition(":")
-        shop, _, order_id = rest.partition("/")
-        try:
-            return await self.hub.get(channel, shop, order_id)
-        except NotFound:
-            return None
 
     async def catch_up(self) -> int:
         """Apply until every shard's stream is applied; how many entries were passed."""

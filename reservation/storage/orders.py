@@ -207,9 +207,8 @@ class OrderStore:
         with redis_errors():
             return bool(await self.store.client.hexists(record(shard, ref), "doc"))
 
-    async def exist_many(self, refs: Sequence[str]) -> list[bool]:
-        """exists() of each ref, in two round trips for them all (locators, then
-        records)."""
+    async def locate_many(self, refs: Sequence[str]) -> list[int | None]:
+        """locate() of each ref (without claiming), in one round trip for them all."""
         if not refs:
             return []
         shards = self.settings.shards
@@ -218,8 +217,14 @@ class OrderStore:
                 for ref in refs:
                     pipe.get(locator(ref, shards))
                 found = await pipe.execute()
-            located = [(ref, int(shard)) for ref, shard in zip(refs, found, strict=True)
-                       if shard is not None]
+        return [None if shard is None else int(shard) for shard in found]
+
+    async def exist_many(self, refs: Sequence[str]) -> list[bool]:
+        """exists() of each ref, in two round trips for them all (locators, then
+        records)."""
+        located = [(ref, shard) for ref, shard in
+                   zip(refs, await self.locate_many(refs), strict=True) if shard is not None]
+        with redis_errors():
             async with self.store.client.pipeline(transaction=False) as pipe:
                 for ref, shard in located:
                     pipe.hexists(record(shard, ref), "doc")
