@@ -1,5 +1,6 @@
 """order_warehouses: every warehouse holding an order's stock, one row each, so ListOrders
-by warehouse pages an index instead of matching the comma-separated list of every order.
+by warehouse pages an index instead of matching the comma-separated list of every order;
+and orders_closed_created, the closed orders in ListOrders' page order.
 
 Revision ID: 0005
 Revises: 0004
@@ -49,8 +50,12 @@ def upgrade() -> None:
     op.create_index("order_warehouses_listed", "order_warehouses",
                     ["warehouse", "created_at_ms", "ref"])
     op.execute(_BACKFILL[op.get_context().dialect.name])
+    closed = sa.text("closed_at_ms IS NOT NULL")
+    op.create_index("orders_closed_created", "orders", ["created_at_ms", "ref"],
+                    postgresql_where=closed, sqlite_where=closed)
 
 
 def downgrade() -> None:
+    op.drop_index("orders_closed_created", table_name="orders")
     op.drop_index("order_warehouses_listed", table_name="order_warehouses")
     op.drop_table("order_warehouses")
