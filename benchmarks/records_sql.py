@@ -20,7 +20,9 @@ each, as it does for the hub's own. With `--source hub` SyncOrders batches are p
 --rate events/s through the hub in this process (the rate the hub can reach is what it
 measures). The lag of a written entry is the time from its XADD until the store's
 cursor for its shard has passed it (polled every 5 ms): p50, p99, the events per second
-reached, and the follower's CPU seconds per 1,000 events (its process, user + system).
+reached, the follower's CPU seconds per 1,000 events (its process, user + system), and the
+share of a core each process sharing the machine used meanwhile (the follower, the
+PostgreSQL server, Redis, and this process: the producer and the watch).
 
 list: --rows orders bulk-loaded into the read model with COPY (6 channels, skewed; 20
 warehouses, Zipf-like; 200,000 buyers; created over 90 days; older than the 7-day hot
@@ -223,7 +225,15 @@ async def _produce_hub(app: App, watch: Watch, rate: int, seconds: float) -> int
     return events
 
 
-async def lag_run(args: argparse.Namespace, redis_url: str, db: str) -> dict[str, Any]:
+def _postmaster(records: Records) -> int:
+    """The PostgreSQL server's main process: the parent of this connection's backend."""
+    with records.engine.connect() as c:
+        backend = int(c.execute(text("SELECT pg_backend_pid()")).scalar_one())
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+async def lag_run(args: argparse.Namespace, redis_url: str, db: str,
+                  redis_pid: int | None = None) -> dict[str, Any]:
     settings = _settings(redis_url, db)
     app = await start_app(settings, background=False)
     child = None
@@ -245,6 +255,11 @@ async def lag_run(args: argparse.Namespace, redis_url: str, db: str) -> dict[str
         watch = Watch(Records(app.records))
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch.watch(stop))
+        # What else shares the 2 cores: the server and Redis, and this process (the
+        # producer and the watch).
+        beside = {"postgres": [_postmaster(Records(app.records))],
+                  "redis": [redis_pid] if redis_pid else [], "producer": [os.getpid()]}
+        beside0 = {k: cpu_meter.tree(v) for k, v in beside.items()}
         cpu0 = cpu_meter.process(pid)
         t0 = time.perf_counter()
         if args.source == "stream":
@@ -257,6 +272,8 @@ async def lag_run(args: argparse.Namespace, redis_url: str, db: str) -> dict[str
             await asyncio.sleep(0.01)
         took = time.perf_counter() - t0
         cpu1 = cpu_meter.process(pid)
+        shares = {f"{k}_cpu_share": round((cpu_meter.tree(v) - beside0[k]) / took, 2)
+                  for k, v in beside.items()}
         stop.set()
         await watcher
         if watch.left():
@@ -269,7 +286,7 @@ async def lag_run(args: argparse.Namespace, redis_url: str, db: str) -> dict[str
                 "lag_p99_ms": _ms(_p99(watch.lags)),
                 "lag_max_ms": _ms(max(watch.lags)),
                 "follower_cpu_ms_per_1000_events": round(cpu / events * 1e6, 1),
-                "follower_cpu_share": round(cpu / took, 2)}
+                "follower_cpu_share": round(cpu / took, 2), **shares}
     finally:
         if child is not None:
             child.kill()
@@ -470,8 +487,9 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
             RedisProcess(data_dir=Path(tmp), appendonly=False) as proc, \
             database(args.db, Path(tmp)) as db:
         db = db.replace("postgresql://", "postgresql+psycopg://", 1)
-        run = lag_run if args.part == "lag" else list_run
-        return asyncio.run(run(args, proc.url, db))
+        if args.part == "lag":
+            return asyncio.run(lag_run(args, proc.url, db, proc.pid))
+        return asyncio.run(list_run(args, proc.url, db))
 
 
 def _median(values: list[Any]) -> Any:
@@ -498,11 +516,14 @@ def write(result: dict[str, Any], stem: Path, part: str) -> None:
     if part == "lag":
         lines = [f"# Read model lag ({m['source']})", "", head, "",
                  ("| events | events/s | lag p50 ms | lag p99 ms | lag max ms | "
-                 "follower CPU ms / 1000 events | follower CPU share |"),
+                 "follower CPU ms / 1000 events | CPU share: follower, postgres, redis, "
+                 "producer |"),
                  "|---|---|---|---|---|---|---|",
                  (f"| {m['events']} | {m['events_per_s']} | {m['lag_p50_ms']} | "
                  f"{m['lag_p99_ms']} | {m['lag_max_ms']} | "
-                 f"{m['follower_cpu_ms_per_1000_events']} | {m['follower_cpu_share']} |")]
+                 f"{m['follower_cpu_ms_per_1000_events']} | {m['follower_cpu_share']}, "
+                 f"{m.get('postgres_cpu_share', '')}, {m.get('redis_cpu_share', '')}, "
+                 f"{m.get('producer_cpu_share', '')} |")]
     else:
         ld = m["load"]
         lines = ["# ListOrders and FindOrders on the records store", "", head, "",
