@@ -58,7 +58,7 @@ from sqlalchemy import text
 
 from benchmarks import cpu as cpu_meter
 from benchmarks import paths
-from benchmarks.records import CHANNELS, SKUS, database, raw
+from benchmarks.records import CHANNELS, SKUS, _p99, database, raw
 from reservation import clock
 from reservation.domain.models import StockItem
 from reservation.ordersync import finding, listing, validation
@@ -79,10 +79,6 @@ from reservation.storage.startup import open_store
 RESULTS = paths.ROOT / "benchmarks" / "results" / "records-sql"
 DAY_MS = 24 * 3600 * 1000
 HOT_DAYS = 7
-
-
-def _p99(xs: list[float]) -> float:
-    return sorted(xs)[min(len(xs) - 1, int(len(xs) * 0.99))]
 
 
 def _ms(x: float) -> float:
