@@ -254,8 +254,9 @@ async def lag_run(args: argparse.Namespace, redis_url: str, db: str,
         # What else shares the 2 cores: the server and Redis, and this process (the
         # producer and the watch).
         beside = {"postgres": [_postmaster(Records(app.records))],
-                  "redis": [redis_pid] if redis_pid else [], "producer": [os.getpid()]}
+                  "redis": [redis_pid] if redis_pid else []}
         beside0 = {k: cpu_meter.tree(v) for k, v in beside.items()}
+        own0 = cpu_meter.process(os.getpid())  # not its children: the follower, Redis
         cpu0 = cpu_meter.process(pid)
         t0 = time.perf_counter()
         if args.source == "stream":
@@ -270,6 +271,7 @@ async def lag_run(args: argparse.Namespace, redis_url: str, db: str,
         cpu1 = cpu_meter.process(pid)
         shares = {f"{k}_cpu_share": round((cpu_meter.tree(v) - beside0[k]) / took, 2)
                   for k, v in beside.items()}
+        shares["producer_cpu_share"] = round((cpu_meter.process(os.getpid()) - own0) / took, 2)
         stop.set()
         await watcher
         if watch.left():
