@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from reservation.ordersync import codec, finding
 from reservation.ordersync.model import ChannelOrder
 from reservation.ordersync.plan import Outcome, Plan
-from reservation.storage.orders import ARCHIVED, order_ref
+from reservation.storage.orders import ARCHIVED, EVICTED, order_ref
 
 if TYPE_CHECKING:
     from reservation.ordersync.hub import OrderHub, SyncResult
@@ -36,8 +36,9 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
 
     # An order's record sits in its anchor shard (its first line's SKU's; lines never
     # change), so the record is read there directly, and its locator claimed for that
-    # shard in the same call: a claim already made for another shard sends the order
-    # one by one (sync_one follows the locator). One lookup script call per shard.
+    # shard in the same call: a locator there already but no record sends the order
+    # one by one (sync_one follows the locator, and reads it again after the record,
+    # so an order evicted between the two reads is seen). One lookup call per shard.
     anchors = {i: hub._anchor(orders[i]) for i in first}
     found = await hub.orders.lookup(
         [(anchors[i], refs[i]) for i in first], [(refs[i], anchors[i]) for i in first],
@@ -49,12 +50,12 @@ async def sync_batch(hub: OrderHub, orders: Sequence[ChannelOrder]) -> list[Sync
     fresh: list[int] = []
     for i, claim in zip(first, found.claims):
         rec = recs[i]
-        if rec is not None and rec[1] == ARCHIVED:  # closed, in the records store
-            results[i] = SyncResult(Outcome.UNCHANGED, None)
+        if claim == EVICTED or (rec is not None and rec[1] == ARCHIVED):
+            results[i] = SyncResult(Outcome.UNCHANGED, None)  # closed, in the records store
             recs[i] = None
             continue
         if rec is None:
-            if claim is not None and claim != anchors[i]:
+            if claim is not None:
                 slow.append(i)
             else:
                 fresh.append(i)

@@ -92,6 +92,17 @@ def names_of(order: ChannelOrder | Order) -> tuple[str, str]:
     return f"{BUYER}:{order.buyer_hash}", f"{NUMBER}:{order.order_id}"
 
 
+def tracking_name(number: str) -> str:
+    """What an order is listed under for a shipment's tracking number."""
+    return f"{TRACKING}:{number}"
+
+
+def all_names(order: Order) -> list[str]:
+    """Every name the order is listed under: buyer, order number, tracking numbers."""
+    return [*names_of(order), *(tracking_name(s.tracking_number) for s in order.shipments
+                                if s.tracking_number)]
+
+
 @dataclass(frozen=True)
 class Seen:
     """An order found, with its last event (None when its history is not at hand)."""

@@ -39,7 +39,7 @@ from reservation.ordersync.states import OrderState
 from reservation.routing.service import today
 from reservation.settings import Settings
 from reservation.storage import keys
-from reservation.storage.orders import ARCHIVED, OrderStore, order_ref
+from reservation.storage.orders import ARCHIVED, EVICTED, OrderStore, order_ref
 from reservation.storage.replies import OpReply
 from reservation.storage.store import Store
 from reservation.writeback import WriteBack  # before storage.writeback (import cycle)
@@ -112,11 +112,15 @@ class OrderHub:
         shard = await self.orders.locate(ref, None)
         if shard is None:
             return None
-        rec = await self.orders.read(shard, ref)
-        if rec is not None and rec[1] == ARCHIVED:
+        rec = None if shard == EVICTED else await self.orders.read(shard, ref)
+        if rec is None and shard != EVICTED:
+            # Eviction moves the locator before the record goes: no record now, so a
+            # locator read again says whether the order left meanwhile.
+            shard = await self.orders.locate(ref, None)
+        if shard == EVICTED or (rec is not None and rec[1] == ARCHIVED):
             raise Archived(f"order {ref} is closed and kept in the records store: it "
                            "changes no more")
-        return None if rec is None else (shard, codec.decode(rec[1]))
+        return None if rec is None or shard is None else (shard, codec.decode(rec[1]))
 
     async def get(self, channel: str, shop: str, order_id: str) -> Order:
         """The order as Redis has it (NotFound also when it left for the records store:
@@ -144,9 +148,7 @@ class OrderHub:
         return [found.get(ref) for ref in refs]
 
     async def _with_holds(self, order: Order) -> Order:
-        ref = order_ref(*order.key)
-        parts = self._parts(order)
-        holds = await self.orders.holds([(s, self._hold_ref(ref, s, order)) for s in parts])
+        holds = await self.orders.holds(self.holds_of(order))
         warehouses: list[str] = []
         states_ = []
         for h in holds:
@@ -162,7 +164,7 @@ class OrderHub:
                       count: int) -> list[OrderEvent]:
         ref = order_ref(channel, shop, order_id)
         shard = await self.orders.locate(ref, None)
-        if shard is None:
+        if shard is None or shard == EVICTED:  # evicted: records/reads.py reads the store
             raise NotFound(f"order {channel}/{shop}/{order_id} not found")
         return [OrderEvent.decode(e) for e in await self.orders.history(shard, ref, offset,
                                                                          count)]
@@ -180,6 +182,11 @@ class OrderHub:
             shard = keys.shard_of(line.sku, self.settings.shards)
             parts.setdefault(shard, []).append((line.sku, line.quantity, cand))
         return parts
+
+    def holds_of(self, order: Order) -> list[tuple[int, str]]:
+        """The order's stock holds: (shard, hold ref) of each part."""
+        ref = order_ref(*order.key)
+        return [(s, self._hold_ref(ref, s, order)) for s in self._parts(order)]
 
     @staticmethod
     def _hold_ref(ref: str, shard: int, order: Order) -> str:
@@ -364,6 +371,8 @@ class OrderHub:
                 return p
             _carry_gens(p, gens)
             anchor = found[0] if found else await self.orders.locate(ref, self._anchor(co))
+            if anchor == EVICTED:  # left for the records store since it was read
+                return SyncResult(Outcome.UNCHANGED, None)
             assert anchor is not None
             try:
                 r, written = await self._execute(ref, anchor, p)
@@ -425,7 +434,7 @@ class OrderHub:
         async def make(current: Order) -> Plan | Outcome:
             # Listed under its tracking number before the shipment is written, so
             # FindOrders never misses it (a shipment refused leaves a harmless entry).
-            await self.orders.index_found(f"{finding.TRACKING}:{shipment.tracking_number}",
+            await self.orders.index_found(finding.tracking_name(shipment.tracking_number),
                                           order_ref(*current.key), current.created_at_ms)
             return planning.shipment(current, await self._shipped_from(current, shipment),
                                      actor, self.clock())

@@ -5,11 +5,15 @@ The records store says which orders closed before the window (`closed_before`), 
 the version and the number of events it has of each; one script in Redis
 (OrderStore.archive) takes out the order's document, history and index entry only if
 its record is still at that version with that many events, so an order that changed
-since, or whose last events the follower has not applied (stopped, behind), stays. What
-stays in Redis is small and lives out the channels' resend horizon
-(RESERVATION_ORDER_RETENTION_MS): the record's version and a `gone` mark (a resent order
-answers UNCHANGED instead of arriving again), the locator, the duplicate-suspicion
-entry, and the stock hold records (they expire on their own).
+since, or whose last events the follower has not applied (stopped, behind), stays.
+Then what nothing reads any more goes (OrderStore.drop_evicted: its stock hold records,
+which only a change of the order used, and its FindOrders entries, which the records
+store answers), and last its locator moves into a shared bucket (evict_locator), where
+it lives out the channels' resend horizon (RESERVATION_ORDER_RETENTION_MS): a resent
+order answers UNCHANGED instead of arriving again. The record's version and `gone`
+mark stay a day more (EVICTED_GRACE_MS). Every step is safe to repeat, and the order is
+marked evicted in the store only after the last, so a round stopped halfway is finished
+by the next one.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from reservation import clock as clock_
 from reservation.errors import Unavailable
 from reservation.logs import Throttled
+from reservation.ordersync import finding
 from reservation.ordersync.hub import OrderHub
 from reservation.records.database import first_line
 from reservation.records.store import Records
+from reservation.storage.orders import EVICTED
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +54,25 @@ class Evictor:
         now = self.clock()
         cutoff = now - self.hub.settings.order_hot_window_ms
         candidates = await asyncio.to_thread(self.records.closed_before, cutoff, batch)
-        done = []
-        for ref, version, events in candidates:
-            shard = await self.hub.orders.locate(ref, None)
-            outcome = "gone" if shard is None else await self.hub.orders.archive(
-                shard, ref, version, events)
-            if outcome != "changed":  # 'changed': the store is behind; next round
-                done.append(ref)
+        done = [ref for ref, version, events in candidates
+                if await self._evict(ref, version, events)]
         await asyncio.to_thread(self.records.mark_evicted, done, now)
         return len(done)
+
+    async def _evict(self, ref: str, version: int, events: int) -> bool:
+        """One order out of Redis; False when the store is behind Redis's record."""
+        orders = self.hub.orders
+        shard = await orders.locate(ref, None)
+        if shard is None or shard == EVICTED:
+            return True  # nothing of it left in Redis, or evicted before
+        if await orders.archive(shard, ref, version, events) == "changed":
+            return False  # the store is behind; next round
+        found = await asyncio.to_thread(self.records.get, ref)
+        if found is not None:
+            order = found[0]
+            await orders.drop_evicted(ref, self.hub.holds_of(order), finding.all_names(order))
+        await orders.evict_locator(ref, shard)
+        return True
 
     async def evict_all(self) -> int:
         """Rounds until one finds nothing more to do."""

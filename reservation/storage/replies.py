@@ -392,6 +392,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "wb_snapshot": SnapshotReply.read,
     "order_apply_many": _each(OpReply.read),
     "order_lookup": lambda raw: raw,  # read by OrderStore.lookup
+    "order_locator": lambda raw: raw,  # read by OrderStore.locate / evict_locator
     "order_docs": lambda raw: raw,    # read by OrderStore.docs_page
     "rules_put": RulesPutReply.read,
     "wb_bootstrap": BootstrapReply.read,

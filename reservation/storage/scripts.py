@@ -3,7 +3,8 @@
 Each script is one file in reservation/storage/lua/ with a KEYS/ARGV/return header. The files
 starting with '_' are libraries: LIBRARIES are prepended to every script (EXTRA_LIBRARIES
 to a few more), so each script stays one atomic unit while the helpers exist once.
-STANDALONE scripts get only _compat.lua (Redis 7 flags with a 6.2 fallback). Every other
+STANDALONE scripts get only _compat.lua (Redis 7 flags with a 6.2 fallback) and their
+EXTRA_LIBRARIES. Every other
 script starts with the `ST` table of state names generated from reservation/domain/states.py,
 so Lua and Python name the states from one place, then _compat.lua and the libraries, and
 runs _lib.lua's begin() before its body.
@@ -36,10 +37,11 @@ EXTRA_LIBRARIES = {
     **{name: ("_guard_admin.lua",) for name in ("guard_tick", "guard_set")},
 }
 EXTRA_LIBRARIES["order_apply_many"] = ("_order.lua",)
+EXTRA_LIBRARIES["order_lookup"] = EXTRA_LIBRARIES["order_locator"] = ("_oloc.lua",)
 # Scripts that need none of the libraries: sent with only _compat.lua, without the
 # library prelude every other script pays for on each call.
 STANDALONE = frozenset({"claim", "claim_many", "shorten", "drop_identity", "intent", "phase",
-                        "due", "rules_put", "order_lookup", "order_docs"})
+                        "due", "rules_put", "order_lookup", "order_locator", "order_docs"})
 NAMES = (
     "claim",
     "claim_many",
@@ -79,6 +81,8 @@ NAMES = (
     # Orders (reservation/ordersync/).
     "order_apply_many",
     "order_lookup",
+    # An order's locator: read, claimed, or moved into a shared bucket once it left.
+    "order_locator",
     "order_docs",
     # Routing (reservation/routing/).
     "rules_put",
@@ -99,7 +103,7 @@ COMPAT = "_compat.lua"
 def _prelude(name: str) -> str:
     """What comes before a script's body: the state names and the libraries."""
     if name in STANDALONE:
-        return _read(COMPAT) + "\n"
+        return "\n".join(_read(lib) for lib in (COMPAT, *EXTRA_LIBRARIES.get(name, ()))) + "\n"
     # The state names come first, from the one table in domain/states.py.
     parts = [states.lua_table(), _read(COMPAT)]
     parts += [_read(lib) for lib in (*LIBRARIES, *EXTRA_LIBRARIES.get(name, ()))]
