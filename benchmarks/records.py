@@ -84,10 +84,29 @@ async def _used(app: App) -> int:
     return int((await app.store.client.info("memory"))["used_memory"])
 
 
+async def _streams(app: App) -> int:
+    """MEMORY USAGE of every shard's write-back and order event stream."""
+    client, total = app.store.client, 0
+    for shard in range(app.settings.shards):
+        for stream in (keys.write_back(shard), keys.write_back(shard, keys.ORDER_EVENTS)):
+            total += int(await client.memory_usage(stream, samples=0) or 0)
+    return total
+
+
+async def _expire_within(app: App, ms: int) -> int:
+    """Delete every key whose time to live ends within `ms`: what Redis will have
+    expired by then (the benchmark cannot wait a day). How many it deleted."""
+    client, gone = app.store.client, 0
+    async for key in client.scan_iter(count=10_000):
+        if 0 <= int(await client.pttl(key)) <= ms:
+            gone += int(await client.delete(key))
+    return gone
+
+
 async def memory(app: App, n: int, batch: int) -> dict[str, Any]:
     hub, follower = app.orders, app.follower
     assert hub is not None and follower is not None and app.records is not None
-    base = await _used(app)
+    base, streams_base = await _used(app), await _streams(app)
     tag = uuid.uuid4().hex[:6]
     cos = [validation.channel_order(o, app.settings) for o in raw(n, tag, "PAID")]
     for k in range(0, n, batch):
@@ -107,11 +126,18 @@ async def memory(app: App, n: int, batch: int) -> dict[str, Any]:
     closed_b = (await _used(app) - base) / n
     later = Evictor(hub, Records(app.records), clock=lambda: clock.now_ms() + 8 * DAY_MS)
     await later.evict_all()
-    past_b = (await _used(app) - base) / n
+    used, streams = await _used(app), await _streams(app) - streams_base
+    left = await leftovers(app, cos[:200])
+    # A day after eviction: the record's grace and the duplicate-suspicion entries (4 h)
+    # are over; only the keys that live out the resend horizon remain.
+    await _expire_within(app, DAY_MS)
+    day = await _used(app) - base - (await _streams(app) - streams_base)
     return {"orders": n, "open_bytes": round(open_b), "closed_in_window_bytes": round(closed_b),
-            "past_window_bytes": round(past_b),
-            "stream_entry_bytes": round(sizes / entries) if entries else 0,
-            **await leftovers(app, cos[:200])}
+            "past_window_bytes": round((used - base) / n),
+            "past_window_keys_bytes": round((used - base - streams) / n),
+            "past_window_day_bytes": round(day / n),
+            "streams_per_order_bytes": round(streams / n),
+            "stream_entry_bytes": round(sizes / entries) if entries else 0, **left}
 
 
 async def leftovers(app: App, sample: list[Any]) -> dict[str, Any]:
@@ -123,26 +149,96 @@ async def leftovers(app: App, sample: list[Any]) -> dict[str, Any]:
     ids = {co.order_id for co in sample}
     found: list[str] = []
     dups: list[str] = []
+    shared: list[str] = []  # the evicted orders' locator buckets, every order's fields
     async for key in client.scan_iter(count=10_000):
         if key.rsplit("/", 1)[-1].rsplit(":", 1)[-1] in ids:
             found.append(key)
         elif ":odup:" in key and len(dups) < len(ids):
             dups.append(key)
+        elif ":ogone:" in key:
+            shared.append(key)
     found += dups
-    kinds = sorted({_kind(k) for k in found})
-    ttls = [int(await client.pttl(k)) for k in found]
-    per_kind = dict.fromkeys(kinds, 0)
+    kinds = sorted({_kind(k) for k in found + shared})
+    ttls = [int(await client.pttl(k)) for k in found + shared]
+    per_kind = dict.fromkeys(kinds, 0.0)
     for k in found:
-        per_kind[_kind(k)] += int(await client.memory_usage(k, samples=0) or 0)
-    streams = 0
-    for shard in range(app.settings.shards):
-        for stream in (keys.write_back(shard), keys.write_back(shard, keys.ORDER_EVENTS)):
-            streams += int(await client.memory_usage(stream, samples=0) or 0)
+        per_kind[_kind(k)] += int(await client.memory_usage(k, samples=0) or 0) / len(ids)
+    fields = sum([int(await client.hlen(k)) for k in shared])
+    for k in shared:  # per field: one per evicted order
+        per_kind[_kind(k)] += int(await client.memory_usage(k, samples=0) or 0) / fields
     return {"evicted_keys": kinds,
-            "evicted_bytes_by_key": {k: round(v / len(ids)) for k, v in per_kind.items()},
-            "streams_bytes_after": streams,
+            "evicted_bytes_by_key": {k: round(v) for k, v in per_kind.items()},
+            "streams_bytes_after": await _streams(app),
             "evicted_max_ttl_days": round(max(ttls) / DAY_MS, 1) if ttls else 0,
             "evicted_keys_without_ttl": sum(1 for t in ttls if t < 0)}
+
+
+MEMORY_RESULTS = paths.ROOT / "benchmarks" / "results" / "records-memory"
+
+
+async def memory_only(args: argparse.Namespace, redis_url: str, db: str) -> dict[str, Any]:
+    settings = Settings(redis_url=redis_url, records_url=db, port=0, order_event_groups="")
+    app = await start_app(settings, background=False)
+    try:
+        await app.inventory.load([StockItem(f"SKU-{i:04d}", "WH-A", 1_000_000)
+                                  for i in range(SKUS)], "SET")
+        return await memory(app, args.orders, args.batch)
+    finally:
+        await app.stop(grace=0)
+
+
+def memory_series(args: argparse.Namespace, argv: list[str]) -> int:
+    """--memory-only LABEL: the memory part alone, --runs times; its medians are kept
+    under LABEL in MEMORY_RESULTS (.json), beside the labels run before (on other
+    commits), and the .md tabulates them all."""
+    load_start = os.getloadavg()[0]
+    runs = []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as tmp, \
+                RedisProcess(data_dir=Path(tmp), appendonly=False) as proc, \
+                database(args.db, Path(tmp)) as db:
+            runs.append(asyncio.run(memory_only(args, proc.url, db)))
+    stem = args.out if args.out != RESULTS else MEMORY_RESULTS
+    path = stem.with_suffix(".json")
+    series = json.loads(path.read_text())["series"] if path.exists() else {}
+    series[args.memory_only] = {
+        "memory": {k: _median([r[k] for r in runs]) for k in runs[0]}, "runs": runs,
+        "meta": paths.run_meta("benchmarks.records", argv, load_start),
+        "db": "postgresql" if args.db else "sqlite"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"series": series}, indent=2) + "\n")
+    rows = [("open (PAID)", "open_bytes"), ("closed, within the hot window",
+                                           "closed_in_window_bytes"),
+            ("evicted, right after (all of Redis)", "past_window_bytes"),
+            ("evicted, right after, without the streams", "past_window_keys_bytes"),
+            (("evicted, a day after (the keys due within a day expired), without the "
+             "streams"), "past_window_day_bytes"),
+            ("the streams' share after eviction", "streams_per_order_bytes"),
+            ("per order event stream entry", "stream_entry_bytes")]
+    labels = list(series)
+    lines = ["# Redis memory per order past the hot window", "",
+             ("Medians of each series' runs (every run in the .json); bytes per order of "
+             "`used_memory` growth over the orders of a run, except the stream entry "
+             "(MEMORY USAGE over entries)."), ""]
+    lines += [f"- **{label}**: `{m['meta']['command']}` on commit {m['meta']['commit']} "
+              f"({m['meta']['when']}, {m['meta']['machine']}, load {m['meta']['load_start']}"
+              f" -> {m['meta']['load_end']}); records store: {m['db']}, "
+              f"{m['memory']['orders']} orders, {len(m['runs'])} runs"
+              for label, m in series.items()]
+    lines += ["", "| bytes per order | " + " | ".join(labels) + " |",
+              "|---|" + "---|" * len(labels)]
+    lines += [f"| {name} | " + " | ".join(str(series[label]["memory"].get(field, "-"))
+                                          for label in labels) + " |"
+              for name, field in rows]
+    lines += ["", ("What an evicted order's keys still hold right after eviction, MEMORY "
+              "USAGE by kind per evicted order (odup, ogone: shared keys, per order):"), ""]
+    lines += [f"- {label}: {series[label]['memory']['evicted_bytes_by_key']}; longest TTL "
+              f"{series[label]['memory']['evicted_max_ttl_days']} days, "
+              f"{series[label]['memory']['evicted_keys_without_ttl']} keys without one"
+              for label in labels]
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print(stem.with_suffix(".md").read_text())
+    return 0
 
 
 def _kind(key: str) -> str:
@@ -390,7 +486,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db", default="", help="a PostgreSQL server's URL: each run gets a "
                    "database of its own there (default: SQLite in a temporary directory)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results files STEM.json/.md")
+    p.add_argument("--memory-only", metavar="LABEL", default="", help="only the memory "
+                   "part, kept under LABEL in records-memory.json (or --out) beside other "
+                   "labels")
     args = p.parse_args(argv)
+    if args.memory_only:
+        return memory_series(args, sys.argv[1:] if argv is None else argv)
     load_start = os.getloadavg()[0]
     runs: list[dict[str, Any]] = []
     for _ in range(args.runs):
