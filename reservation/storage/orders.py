@@ -268,7 +268,9 @@ class OrderStore:
             return bool(await self.store.client.hexists(record(shard, ref), "doc"))
 
     async def locate_many(self, refs: Sequence[str]) -> list[int | None]:
-        """locate() of each ref (without claiming), in one round trip for them all."""
+        """locate() of each ref (without claiming), in one round trip for them all;
+        None also for an order evicted to the records store (its locator string moved
+        into ogone: evict_locator), which callers of this treat as not in Redis."""
         if not refs:
             return []
         shards = self.settings.shards
