@@ -204,8 +204,21 @@ async def _run(target: str, n: int, hold_ttl_s: float, rng: random.Random,
         console.print(f"{paid} orders paid (confirmed); letting {held} unpaid holds expire "
                       f"({hold_ttl_s:g} s TTL)...")
         final = await _await_expiry(rs, results, hold_ttl_s)
-        end_ok = _report(console, final, await _stocks(rs)) == 0
-    return 0 if peak_ok and end_ok else 1
+        end_ok = _report(console, final, await _stocks(rs))
+    return verdict(console, peak_ok, end_ok)
+
+
+def verdict(console: Console, peak_ok: bool, end_ok: bool) -> int:
+    """The sale's last line and exit code, from both checks: a failed peak check is a
+    failed run even when the counters agree again at the end (holds expired since)."""
+    if peak_ok and end_ok:
+        console.print("[bold green]oversold = 0, counters consistent, at the peak and at "
+                      "the end[/]")
+        return 0
+    failed = [name for name, ok in (("at the peak", peak_ok), ("at the end", end_ok))
+              if not ok]
+    console.print(f"[bold red]CHECK FAILED {' and '.join(failed)} (see above)[/]")
+    return 1
 
 
 async def _stocks(rs: rs_grpc.ReservationServiceStub) -> dict[str, rs_pb.GetStockResponse]:
@@ -284,7 +297,8 @@ async def _await_expiry(rs: rs_grpc.ReservationServiceStub,
 
 
 def _report(console: Console, final: list[pb.Reservation],
-            stocks: dict[str, rs_pb.GetStockResponse]) -> int:
+            stocks: dict[str, rs_pb.GetStockResponse]) -> bool:
+    """The summary table at the end; whether its checks held (verdict says so)."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for r in final:
         for sku in {ln.sku for ln in r.lines}:
@@ -319,6 +333,4 @@ def _report(console: Console, final: list[pb.Reservation],
     console.print(table)
     states = Counter(STATE(r.state).removeprefix("RESERVATION_STATE_") for r in final)
     console.print("orders by final state: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
-    console.print("[bold green]oversold = 0, counters consistent[/]" if ok
-                  else "[bold red]CHECK FAILED[/]")
-    return 0 if ok else 1
+    return ok

@@ -74,3 +74,26 @@ async def call(channel: grpc.aio.Channel, rpc: Rpc, payloads: list[bytes],
         return grpc.StatusCode.OK, [await reply]
     except grpc.aio.AioRpcError as exc:
         return exc.code(), []
+
+
+REFUSED = (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED)
+"""What a caller without the right gets."""
+
+
+def scoped_request(rpc: Rpc, channel: str = "jd", group: str = "wms") -> Message:
+    """The method's request naming `channel` and `group` wherever it has such a field."""
+    req = rpc.request()
+    fields = req.DESCRIPTOR.fields_by_name
+    if "channel" in fields:
+        req.channel = channel
+    if "group" in fields:
+        req.group = group
+    if "requests" in fields and fields["requests"].message_type.name == "ReserveRequest":
+        req.requests.add(channel=channel)  # type: ignore[attr-defined]
+    if "request" in fields and fields["request"].message_type.name == "ReserveRequest":
+        req.request.channel = channel  # type: ignore[attr-defined]
+    if "orders" in fields and fields["orders"].message_type.name == "ChannelOrder":
+        req.orders.add(channel=channel)  # type: ignore[attr-defined]
+    if "key" in fields and fields["key"].message_type.name == "OrderKey":
+        req.key.channel = channel  # type: ignore[attr-defined]
+    return req

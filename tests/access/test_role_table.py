@@ -15,36 +15,15 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf.message import Message
 
 from reservation.access.roles import METHODS, Role, Scope, rule
 from reservation.server.app import App
 from tests.access.conftest import ROLES, token_of
-from tests.access.rpcs import Rpc, all_rpcs, call
+from tests.access.rpcs import REFUSED, Rpc, all_rpcs, call, scoped_request
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "operating" / "security.md"
 START, END = "<!-- role-table:start -->", "<!-- role-table:end -->"
-REFUSED = (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED)
 RPCS = all_rpcs()
-
-
-def scoped_request(rpc: Rpc, channel: str = "jd", group: str = "wms") -> Message:
-    """The method's request naming `channel` and `group` wherever it has such a field."""
-    req = rpc.request()
-    fields = req.DESCRIPTOR.fields_by_name
-    if "channel" in fields:
-        req.channel = channel
-    if "group" in fields:
-        req.group = group
-    if "requests" in fields and fields["requests"].message_type.name == "ReserveRequest":
-        req.requests.add(channel=channel)  # type: ignore[attr-defined]
-    if "request" in fields and fields["request"].message_type.name == "ReserveRequest":
-        req.request.channel = channel  # type: ignore[attr-defined]
-    if "orders" in fields and fields["orders"].message_type.name == "ChannelOrder":
-        req.orders.add(channel=channel)  # type: ignore[attr-defined]
-    if "key" in fields and fields["key"].message_type.name == "OrderKey":
-        req.key.channel = channel  # type: ignore[attr-defined]
-    return req
 
 
 def group_for(rpc: Rpc, role: str) -> str:

@@ -96,6 +96,19 @@ async def test_a_vague_address_is_held_until_an_operator_edits_it(hub: Any,
     assert {"rule:vague address", "operator:bob"} <= actors
 
 
+async def test_a_vague_address_rule_uses_its_own_word_list(hub: Any, icpt: Any) -> None:
+    # A seller's own list (a campus with a gatehouse, parcel lockers) replaces the built-in
+    # one: its words hold an order, a built-in word it left out ("附近") does not.
+    doc = {"rules": [{"name": "vague address", "when": {"address_words": ["门卫", "快递柜"]},
+                      "then": {"hold": "vague address: confirm with the buyer", "grade": "A"}}]}
+    await icpt.PutInterceptionRules(ipb.PutInterceptionRulesRequest(
+        document_json=json.dumps(doc, ensure_ascii=False), actor="ops"), timeout=10)
+    [own, builtin] = await sync(hub, order("W1", "13900000061", detail="科技园北门门卫室"),
+                                order("W2", "13900000062", detail="人民广场附近"))
+    assert (own.state, builtin.state) == ("ON_HOLD", "ROUTED")
+    assert "门卫" in (await reviews(icpt))["W1"].reason
+
+
 async def test_a_missing_district_is_held_and_a_rejection_cancels(hub: Any,
                                                                   icpt: Any) -> None:
     o = order("D1", "13900000021")

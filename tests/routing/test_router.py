@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import pytest
+
 from reservation.routing import router, rules
 from reservation.routing.geography import geography
 from reservation.routing.matching import Destination, RouteLine, RouteOrder
@@ -41,6 +43,24 @@ def test_overflow_past_daily_capacity_goes_to_nearest_under_threshold() -> None:
     assert d.lines[0].allocations == (("WH-EAST-A", 1),)
     hz = next(c for c in d.groups[0] if c.warehouse_id == "WH-HZ")
     assert "daily threshold" in hz.note
+
+
+@pytest.mark.parametrize(("threshold", "load", "chosen"), [
+    ({}, 499, "WH-HZ"),             # the default threshold: 1.0 x 500 orders
+    ({}, 500, "WH-EAST-A"),
+    ({"load_threshold": 0.8}, 399, "WH-HZ"),   # 0.8 x 500 = 400
+    ({"load_threshold": 0.8}, 400, "WH-EAST-A"),
+])
+def test_the_daily_threshold_stops_a_warehouse_at_exactly_threshold_x_capacity(
+        threshold: dict, load: int, chosen: str) -> None:
+    # A warehouse takes orders while today's count is under load_threshold x
+    # daily_capacity (docs/concepts/routing.md): the last order below it still goes to
+    # Hangzhou, the one at it overflows to the nearest other warehouse. The load's
+    # weight is 0, so the stop is the only way the count can move the order.
+    doc = {"rules": [], "weights": {"load": 0.0}, **threshold}
+    stock = {"X": {"WH-HZ": 50, "WH-EAST-A": 50, "WH-BJ": 50}}
+    d = route(doc, "杭州", stock, RouteLine("X", 1), loads={"WH-HZ": load})
+    assert d.lines[0].allocations == ((chosen, 1),)
 
 
 def test_below_safety_stock_overflows_to_next_best() -> None:
