@@ -85,6 +85,13 @@ class Scene:
         self.clock[0] = at(minute)
         await asyncio.to_thread(self.poller.poll_once)
 
+    async def paid_then_refunded(self, s: Sample, refund: Refund) -> None:
+        """Paid, synced at :25; refunded at :30 for `refund`, synced at :35."""
+        self.paid(s)
+        await self.poll(25)
+        self.refunded(s, [refund], 30)
+        await self.poll(35)
+
 
 @pytest.fixture
 async def hub(stubs) -> order_service_pb2_grpc.OrderServiceStub:  # type: ignore[no-untyped-def]
@@ -114,10 +121,7 @@ async def test_each_channels_reason_lands_as_its_meaning_once(
     s = sample(channel, 1, ["PAINT-RED"], 20)
     with grpc.insecure_channel(app.target) as grpc_channel:
         scene = Scene(channel, fake, store, grpc_channel)
-        scene.paid(s)
-        await scene.poll(25)
-        scene.refunded(s, [Refund("PAINT-RED", code, words)], 30)
-        await scene.poll(35)
+        await scene.paid_then_refunded(s, Refund("PAINT-RED", code, words))
         assert scene.sink.reasons == {"UPDATED": 1}
         events = await history(hub, channel, s.order_id)
         await scene.poll(40)  # the overlap: the same refund synced again
@@ -136,10 +140,7 @@ async def test_an_unmapped_reason_sets_nothing_and_is_counted(
     s = sample("wechat", 2, ["PAINT-RED"], 20)
     with grpc.insecure_channel(app.target) as grpc_channel:
         scene = Scene("wechat", fake, store, grpc_channel)
-        scene.paid(s)
-        await scene.poll(25)
-        scene.refunded(s, [Refund("PAINT-RED", "OTHERS", "说不清")], 30)
-        await scene.poll(35)
+        await scene.paid_then_refunded(s, Refund("PAINT-RED", "OTHERS", "说不清"))
     assert scene.sink.reasons == {"UNMAPPED": 1}
     assert await report(hub, "wechat") == []
     order = await hub.GetOrder(opb.GetOrderRequest(key=opb.OrderKey(
@@ -155,10 +156,7 @@ async def test_staffs_reason_survives_the_adapters_resync(
     key = opb.OrderKey(channel="taobao", shop=SHOP, order_id=s.order_id)
     with grpc.insecure_channel(app.target) as grpc_channel:
         scene = Scene("taobao", fake, store, grpc_channel)
-        scene.paid(s)
-        await scene.poll(25)
-        scene.refunded(s, [Refund("PAINT-RED", "质量问题", "颜色不对")], 30)
-        await scene.poll(35)
+        await scene.paid_then_refunded(s, Refund("PAINT-RED", "质量问题", "颜色不对"))
         assert await report(hub, "taobao") == [("PAINT-RED", "quality", "defect", 1)]
 
         staff = await hub.SetAfterSalesReason(opb.SetAfterSalesReasonRequest(
