@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from reservation.server.interceptors.metrics import MetricsInterceptor
+from tests.helpers import wait_until
 
 SERVICE = "test.Kinds"
 
@@ -91,7 +92,11 @@ async def test_an_aborted_call_is_counted_with_its_code(channel: grpc.aio.Channe
     before = handled("UNARY", "UU", "FAILED_PRECONDITION")
     with pytest.raises(grpc.aio.AioRpcError):
         await channel.unary_unary(f"/{SERVICE}/UU")(b"fail")
-    assert handled("UNARY", "UU", "FAILED_PRECONDITION") == before + 1
+    # context.abort sends the status before the handler's exception leaves the
+    # interceptor, so the client may see the error a moment before the count: wait for it.
+    async def count() -> float:
+        return handled("UNARY", "UU", "FAILED_PRECONDITION")
+    await wait_until(count, lambda n: n == before + 1, "the aborted call's count")
 
 
 async def _drain(call: Any) -> list[bytes]:
