@@ -69,7 +69,7 @@ from reservation.records.database import engine_for
 from reservation.records.follower import Follower
 from reservation.records.reads import OrderReads
 from reservation.records.store import START, Filter, Records
-from reservation.server.app import App, start_app
+from reservation.server.app import App, freeze_startup_objects, start_app
 from reservation.settings import Settings
 from reservation.storage import keys
 from reservation.storage.orders import order_ref
@@ -427,6 +427,8 @@ async def list_run(args: argparse.Namespace, redis_url: str, db: str) -> dict[st
     try:
         assert app.records is not None and app.orders is not None
         loaded = await asyncio.to_thread(fill, db, args.rows)
+        if not args.no_freeze:  # as `reservation serve` does once it serves
+            freeze_startup_objects()
         records = Records(app.records)
         reads = OrderReads(app.orders, records)
         now = clock.now_ms()
@@ -550,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="lag: the follower's entries per pull (0: its default)")
     p.add_argument("--rows", type=int, default=1_000_000, help="list: orders loaded")
     p.add_argument("--calls", type=int, default=200, help="list: calls per filter and page")
+    p.add_argument("--no-freeze", action="store_true",
+                   help="list: skip gc.freeze() after startup (the service's serve does it)")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="results files STEM.json/.md")
     args = p.parse_args(argv)
