@@ -73,6 +73,8 @@ class ReplyCode(StrEnum):
 
 
 def lua_table() -> str:
-    """The Lua prelude naming every state: scripts write ST.RESERVED, never 'RESERVED'."""
+    """The Lua prelude naming every state: scripts write ST.RESERVED, never 'RESERVED';
+    and PROCEEDING as a set (PROCEEDING[state] is true for those states)."""
     fields = ", ".join(f"{s.name} = '{s.value}'" for s in State)
-    return f"local ST = {{{fields}}}\n"
+    going = ", ".join(f"[ST.{s.name}] = true" for s in sorted(PROCEEDING))
+    return f"local ST = {{{fields}}}\nlocal PROCEEDING = {{{going}}}\n"

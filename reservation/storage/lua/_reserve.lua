@@ -177,9 +177,6 @@ local function place_parts(a, j, m)
   return parts
 end
 
--- Not refused: the states a part may be in and its order go on (domain PROCEEDING).
-local GOES_ON = {[ST.RESERVED] = true, [ST.CONFIRMED] = true, [ST.QUEUED] = true}
-
 local function place_at(identity_ttl, lease_ms, a, i)
   local home, spec, m = a[i], a[i + 1], tonumber(a[i + 2])
   local parts = place_parts(a, i + 3, m)
@@ -201,7 +198,7 @@ local function place_at(identity_ttl, lease_ms, a, i)
       return {'CONFLICT'}
     end
     out[2 + p] = r
-    if not GOES_ON[r[2]] then refused = true; break end
+    if not PROCEEDING[r[2]] then refused = true; break end  -- as the saga decides
   end
   if refused then
     out = {'PLACED', 'ABORTED'}
