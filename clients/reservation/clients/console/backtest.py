@@ -9,20 +9,26 @@ role would do, the console admits operators) and shows the report under the form
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-import yaml
 from google.protobuf import json_format, struct_pb2
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
 from reservation.api import history
 from reservation.clients.console.client import TIMEOUT_S, Operator
+from reservation.clients.console.web import (
+    TEMPLATES,
+    FormError,
+    rule_set,
+    services,
+    signed_in,
+    why,
+)
 from reservation.v1 import routing_service_pb2 as pb
 from reservation.v1 import routing_service_pb2_grpc as pb_grpc
 
@@ -30,21 +36,11 @@ MAX_UPLOAD = 64 << 20  # bytes: a month of a busy shop's lines as CSV
 BACKTEST_TIMEOUT_S = 120.0
 
 
-class FormError(ValueError):
-    """What the operator filled in cannot be run: said on the page."""
-
-
 def _document(form: Any, versions: list[pb.RoutingRules]) -> struct_pb2.Struct:
     text = str(form.get("rules", "")).strip()
     if text:
-        try:
-            doc = yaml.safe_load(text)  # JSON is YAML too
-        except yaml.YAMLError as exc:
-            raise FormError(f"the rule set is not YAML or JSON: {exc}") from None
-        if not isinstance(doc, dict):
-            raise FormError("the rule set must be a mapping with a 'rules' list")
         s = struct_pb2.Struct()
-        s.update(doc)
+        s.update(rule_set(text, "the rule set is not YAML or JSON"))
         return s
     wanted = str(form.get("version", "")).strip()
     for v in versions:
@@ -82,69 +78,64 @@ async def _requests(form: Any, document: struct_pb2.Struct) -> list[pb.BacktestR
     return [first]
 
 
-def routes(channel: Callable[[], grpc.aio.Channel],
-           operator: Callable[[Request], Operator | None],
-           templates: Jinja2Templates) -> list[Route]:
-    """The page's routes; `channel` is the console's connection to the service."""
+def _stub(request: Request) -> pb_grpc.RoutingAdminServiceStub:
+    return pb_grpc.RoutingAdminServiceStub(services(request).channel)
 
-    def stub() -> pb_grpc.RoutingAdminServiceStub:
-        return pb_grpc.RoutingAdminServiceStub(channel())
 
-    async def versions(op: Operator) -> list[pb.RoutingRules]:
-        reply = await stub().ListRoutingRuleHistory(
-            pb.ListRoutingRuleHistoryRequest(limit=20), metadata=op.metadata(),
-            timeout=TIMEOUT_S)
-        return list(reply.versions)
+async def _versions(request: Request, op: Operator) -> list[pb.RoutingRules]:
+    reply = await _stub(request).ListRoutingRuleHistory(
+        pb.ListRoutingRuleHistoryRequest(limit=20), metadata=op.metadata(),
+        timeout=TIMEOUT_S)
+    return list(reply.versions)
 
-    async def render(request: Request, op: Operator, form: dict[str, Any],
-                     report: pb.BacktestRoutingResponse | None = None, error: str = "",
-                     status: int = 200,
-                     stored: list[pb.RoutingRules] | None = None) -> Response:
-        if stored is None:  # a run has them already
-            try:
-                stored = await versions(op)
-            except grpc.aio.AioRpcError as exc:
-                stored, error = [], error or f"{exc.code().name}: {exc.details() or ''}"
-        today = datetime.datetime.now(datetime.UTC).date()
-        form = {"from": str(today - datetime.timedelta(days=30)), "to": str(today), **form}
-        return templates.TemplateResponse(request, "backtest.html", {
-            "op": op, "versions": stored, "form": form, "report": report, "error": error,
-            "report_json": json_format.MessageToJson(report) if report else ""},
-            status_code=status)
 
-    async def page(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return RedirectResponse("/login", status_code=303)
-        return await render(request, op, {})
-
-    async def run(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return RedirectResponse("/login", status_code=303)
-        form = await request.form(max_part_size=MAX_UPLOAD)
-        shown = {k: v for k, v in form.items() if isinstance(v, str)}
+async def _render(request: Request, op: Operator, form: dict[str, Any],
+                  report: pb.BacktestRoutingResponse | None = None, error: str = "",
+                  status: int = 200,
+                  stored: list[pb.RoutingRules] | None = None) -> Response:
+    if stored is None:  # a run has them already
         try:
-            stored = await versions(op)
+            stored = await _versions(request, op)
         except grpc.aio.AioRpcError as exc:
-            return await render(request, op, shown, status=400, stored=[],
-                                error=f"{exc.code().name}: {exc.details() or ''}")
-        try:
-            todo = await _requests(form, _document(form, stored))
-        except FormError as exc:
-            return await render(request, op, shown, error=str(exc), status=400, stored=stored)
+            stored, error = [], error or why(exc)
+    today = datetime.datetime.now(datetime.UTC).date()
+    form = {"from": str(today - datetime.timedelta(days=30)), "to": str(today), **form}
+    return TEMPLATES.TemplateResponse(request, "backtest.html", {
+        "op": op, "versions": stored, "form": form, "report": report, "error": error,
+        "report_json": json_format.MessageToJson(report) if report else ""},
+        status_code=status)
 
-        async def stream() -> AsyncIterator[pb.BacktestRoutingRequest]:
-            for r in todo:
-                yield r
 
-        try:
-            report = await stub().BacktestRouting(stream(), metadata=op.metadata(),
-                                                  timeout=BACKTEST_TIMEOUT_S)
-        except grpc.aio.AioRpcError as exc:
-            return await render(request, op, shown, stored=stored, status=400,
-                                error=f"{exc.code().name}: {exc.details() or ''}")
-        return await render(request, op, shown, report=report, stored=stored)
+async def _each(todo: list[pb.BacktestRoutingRequest]
+                ) -> AsyncIterator[pb.BacktestRoutingRequest]:
+    for r in todo:
+        yield r
 
-    return [Route("/backtest", page, methods=["GET"]),
-            Route("/backtest", run, methods=["POST"])]
+
+@signed_in
+async def page(request: Request, op: Operator) -> Response:
+    return await _render(request, op, {})
+
+
+@signed_in
+async def run(request: Request, op: Operator) -> Response:
+    form = await request.form(max_part_size=MAX_UPLOAD)
+    shown = {k: v for k, v in form.items() if isinstance(v, str)}
+    try:
+        stored = await _versions(request, op)
+    except grpc.aio.AioRpcError as exc:
+        return await _render(request, op, shown, status=400, stored=[], error=why(exc))
+    try:
+        todo = await _requests(form, _document(form, stored))
+    except FormError as exc:
+        return await _render(request, op, shown, error=str(exc), status=400, stored=stored)
+    try:
+        report = await _stub(request).BacktestRouting(_each(todo), metadata=op.metadata(),
+                                                      timeout=BACKTEST_TIMEOUT_S)
+    except grpc.aio.AioRpcError as exc:
+        return await _render(request, op, shown, stored=stored, status=400, error=why(exc))
+    return await _render(request, op, shown, report=report, stored=stored)
+
+
+ROUTES = [Route("/backtest", page, methods=["GET"]),
+          Route("/backtest", run, methods=["POST"])]

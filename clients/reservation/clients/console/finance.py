@@ -13,17 +13,23 @@ totals the day's.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 import grpc
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
 from reservation.clients.console.client import TIMEOUT_S, Operator
+from reservation.clients.console.web import (
+    TEMPLATES,
+    lookup_status,
+    redirect,
+    services,
+    signed_in,
+    why,
+)
 from reservation.v1 import settlement_service_pb2 as pb
 from reservation.v1 import settlement_service_pb2_grpc as pb_grpc
 
@@ -46,55 +52,47 @@ def yuan(cents: int) -> str:
     return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
-def routes(channel: Callable[[], grpc.aio.Channel],
-           operator: Callable[[Request], Operator | None],
-           templates: Jinja2Templates) -> list[Route]:
-    templates.env.globals.setdefault("order_link", order_link)
-    templates.env.globals.setdefault("yuan", yuan)
-
-    def stub() -> pb_grpc.SettlementServiceStub:
-        return pb_grpc.SettlementServiceStub(channel())
-
-    async def page(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return RedirectResponse("/login", status_code=303)
-        q = request.query_params
-        ctx: dict[str, Any] = {
-            "op": op, "day": q.get("day") or datetime.datetime.now(CST).date().isoformat(),
-            "cls": q.get("class", ""), "msg": q.get("msg", ""), "error": q.get("error", ""),
-            "report": None, "differences": []}
-        try:
-            ctx["report"] = await stub().GetSettlementReport(pb.GetSettlementReportRequest(
-                day=ctx["day"]), metadata=op.metadata(), timeout=TIMEOUT_S)
-            ctx["differences"] = list((await stub().ListSettlementDifferences(
-                pb.ListSettlementDifferencesRequest(
-                    difference_class=ctx["cls"], state="OPEN", page_size=SHOWN),
-                metadata=op.metadata(), timeout=TIMEOUT_S)).differences)
-        except grpc.aio.AioRpcError as exc:
-            ctx["error"] = f"{exc.code().name}: {exc.details() or ''}"
-        status = 200 if ctx["report"] is not None else (
-            400 if ctx["error"].startswith("INVALID_ARGUMENT") else 502)
-        return templates.TemplateResponse(request, "finance.html", ctx, status_code=status)
-
-    async def resolve(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return RedirectResponse("/login", status_code=303)
-        form = {k: str(v).strip() for k, v in (await request.form()).items()}
-        back = {"day": form.get("day", ""), "class": form.get("class", "")}
-        try:
-            await stub().ResolveDifference(pb.ResolveDifferenceRequest(
-                difference_id=form.get("difference_id", ""), operator=op.name,
-                reason=form.get("reason", "")), metadata=op.metadata(), timeout=TIMEOUT_S)
-        except grpc.aio.AioRpcError as exc:
-            return _to(**back, error=f"{exc.code().name}: {exc.details() or ''}")
-        return _to(**back, msg=f"resolved {form.get('difference_id', '')}")
-
-    return [Route("/finance", page, methods=["GET"]),
-            Route("/finance/resolve", resolve, methods=["POST"])]
+TEMPLATES.env.globals.setdefault("order_link", order_link)
+TEMPLATES.env.globals.setdefault("yuan", yuan)
 
 
-def _to(**query: str) -> RedirectResponse:
-    shown = urlencode({k: v for k, v in query.items() if v})
-    return RedirectResponse(f"/finance?{shown}" if shown else "/finance", status_code=303)
+def _stub(request: Request) -> pb_grpc.SettlementServiceStub:
+    return pb_grpc.SettlementServiceStub(services(request).channel)
+
+
+@signed_in
+async def page(request: Request, op: Operator) -> Response:
+    q = request.query_params
+    ctx: dict[str, Any] = {
+        "op": op, "day": q.get("day") or datetime.datetime.now(CST).date().isoformat(),
+        "cls": q.get("class", ""), "msg": q.get("msg", ""), "error": q.get("error", ""),
+        "report": None, "differences": []}
+    try:
+        ctx["report"] = await _stub(request).GetSettlementReport(
+            pb.GetSettlementReportRequest(day=ctx["day"]), metadata=op.metadata(),
+            timeout=TIMEOUT_S)
+        ctx["differences"] = list((await _stub(request).ListSettlementDifferences(
+            pb.ListSettlementDifferencesRequest(
+                difference_class=ctx["cls"], state="OPEN", page_size=SHOWN),
+            metadata=op.metadata(), timeout=TIMEOUT_S)).differences)
+    except grpc.aio.AioRpcError as exc:
+        ctx["error"] = why(exc)
+    return TEMPLATES.TemplateResponse(request, "finance.html", ctx,
+                                      status_code=lookup_status(ctx["report"], ctx["error"]))
+
+
+@signed_in
+async def resolve(request: Request, op: Operator) -> Response:
+    form = {k: str(v).strip() for k, v in (await request.form()).items()}
+    back = {"day": form.get("day", ""), "class": form.get("class", "")}
+    try:
+        await _stub(request).ResolveDifference(pb.ResolveDifferenceRequest(
+            difference_id=form.get("difference_id", ""), operator=op.name,
+            reason=form.get("reason", "")), metadata=op.metadata(), timeout=TIMEOUT_S)
+    except grpc.aio.AioRpcError as exc:
+        return redirect("/finance", **back, error=why(exc))
+    return redirect("/finance", **back, msg=f"resolved {form.get('difference_id', '')}")
+
+
+ROUTES = [Route("/finance", page, methods=["GET"]),
+          Route("/finance/resolve", resolve, methods=["POST"])]

@@ -25,18 +25,25 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import grpc
 import yaml
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
-from starlette.templating import Jinja2Templates
 
 from reservation.clients.console.client import TIMEOUT_S, Operator
+from reservation.clients.console.web import (
+    TEMPLATES,
+    FormError,
+    lookup_status,
+    redirect,
+    rule_set,
+    services,
+    signed_in,
+    why,
+)
 from reservation.v1 import interception_service_pb2 as ipb
 from reservation.v1 import interception_service_pb2_grpc as igrpc
 from reservation.v1 import order_service_pb2 as opb
@@ -56,15 +63,14 @@ async def _order_form(request: Request) -> tuple[dict[str, str], opb.OrderKey]:
                               order_id=form.get("order_id", ""))
 
 
-def _why(exc: grpc.aio.AioRpcError) -> str:
-    return f"{exc.code().name}: {exc.details() or ''}"
-
-
 def _when_ms(ms: int) -> str:
     if not ms:
         return ""
     return datetime.datetime.fromtimestamp(ms / 1000, datetime.UTC).strftime(
         "%Y-%m-%d %H:%M:%S")
+
+
+TEMPLATES.env.globals.setdefault("when_ms", _when_ms)
 
 
 def _as_yaml(document_json: str) -> str:
@@ -74,207 +80,181 @@ def _as_yaml(document_json: str) -> str:
                               sort_keys=False))
 
 
-def routes(channel: Callable[[], grpc.aio.Channel],
-           operator: Callable[[Request], Operator | None],
-           templates: Jinja2Templates) -> list[Route]:
-    """The pages' routes; `channel` is the console's connection to the service."""
-    templates.env.globals.setdefault("when_ms", _when_ms)
-
-    def icpt() -> igrpc.InterceptionServiceStub:
-        return igrpc.InterceptionServiceStub(channel())
-
-    def orders() -> ogrpc.OrderServiceStub:
-        return ogrpc.OrderServiceStub(channel())
-
-    def login() -> Response:
-        return RedirectResponse("/login", status_code=303)
-
-    # -- reviews ------------------------------------------------------------------------
-    async def reviews_page(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return login()
-        ctx: dict[str, Any] = {"op": op, "msg": request.query_params.get("msg", ""),
-                               "error": request.query_params.get("error", ""),
-                               "open": [], "closed": [], "decisions": DECISIONS}
-        try:
-            ctx["open"] = list((await icpt().ListReviews(
-                ipb.ListReviewsRequest(status="open"), metadata=op.metadata(),
-                timeout=TIMEOUT_S)).reviews)
-            ctx["closed"] = list((await icpt().ListReviews(
-                ipb.ListReviewsRequest(status="closed", page_size=CLOSED_SHOWN),
-                metadata=op.metadata(), timeout=TIMEOUT_S)).reviews)
-        except grpc.aio.AioRpcError as exc:
-            ctx["error"] = _why(exc)
-        return templates.TemplateResponse(request, "reviews.html", ctx)
-
-    async def resolve(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return login()
-        form, key = await _order_form(request)
-        decision = form.get("decision", "")
-        name = f"{key.channel}/{key.shop}/{key.order_id}"
-        if decision not in DECISIONS:
-            return _to("/reviews", error=f"unknown decision {decision!r}")
-        req = ipb.ResolveReviewRequest(key=key, decision=decision, operator=op.name,
-                                       note=form.get("note", ""))
-        if decision == "edit_address":
-            req.address.CopyFrom(opb.Address(
-                province=form.get("province", ""), city=form.get("city", ""),
-                district=form.get("district", ""), detail=form.get("detail", "")))
-        try:
-            reply = await icpt().ResolveReview(req, metadata=op.metadata(),
-                                               timeout=TIMEOUT_S)
-        except grpc.aio.AioRpcError as exc:
-            return _to("/reviews", error=f"{name}: {_why(exc)}")
-        return _to("/reviews", msg=f"{name} {reply.review.status}: order now "
-                                   f"{reply.order.state}")
-
-    # -- interception rules -------------------------------------------------------------
-    async def render_rules(request: Request, op: Operator, text: str | None = None,
-                           msg: str = "", error: str = "", status: int = 200) -> Response:
-        version, current = 0, ""
-        try:
-            rules = (await icpt().GetInterceptionRules(
-                ipb.GetInterceptionRulesRequest(), metadata=op.metadata(),
-                timeout=TIMEOUT_S)).rules
-            version, current = rules.version, _as_yaml(rules.document_json)
-        except grpc.aio.AioRpcError as exc:
-            error = error or _why(exc)
-        return templates.TemplateResponse(request, "interception.html", {
-            "op": op, "version": version, "text": current if text is None else text,
-            "msg": msg, "error": error}, status_code=status)
-
-    async def rules_page(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return login()
-        return await render_rules(request, op, msg=request.query_params.get("msg", ""))
-
-    async def rules_put(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return login()
-        form = await request.form()
-        text = str(form.get("document", ""))
-        check_only = form.get("action") == "check"
-        if len(text) > MAX_RULES_TEXT:
-            return await render_rules(request, op, text, error="the rule set is too long",
-                                      status=400)
-        try:
-            doc = yaml.safe_load(text)  # JSON is YAML too
-        except yaml.YAMLError as exc:
-            return await render_rules(request, op, text,
-                                      error=f"not YAML or JSON: {exc}", status=400)
-        if not isinstance(doc, dict):
-            return await render_rules(request, op, text, status=400,
-                                      error="the rule set must be a mapping with a "
-                                            "'rules' list")
-        try:
-            expected = int(str(form.get("expected_version", "0")) or 0)
-        except ValueError:
-            expected = 0
-        req = ipb.PutInterceptionRulesRequest(
-            document_json=json.dumps(doc, ensure_ascii=False), comment=str(
-                form.get("comment", "")), expected_version=expected,
-            actor=f"operator:{op.name}", validate_only=check_only)
-        try:
-            reply = await icpt().PutInterceptionRules(req, metadata=op.metadata(),
-                                                      timeout=TIMEOUT_S)
-        except grpc.aio.AioRpcError as exc:
-            return await render_rules(request, op, text, error=_why(exc), status=400)
-        if check_only:
-            return await render_rules(request, op, text, msg=(
-                f"valid: it would become version {reply.rules.version}; nothing stored"))
-        return _to("/interception", msg=f"version {reply.rules.version} is in force")
-
-    # -- an order and its history ---------------------------------------------------------
-    async def order_page(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return login()
-        q = request.query_params
-        key = opb.OrderKey(channel=q.get("channel", ""), shop=q.get("shop", ""),
-                           order_id=q.get("order_id", ""))
-        ctx: dict[str, Any] = {"op": op, "key": key, "order": None, "events": [],
-                               "error": q.get("error", ""), "msg": q.get("msg", "")}
-        try:
-            ctx["order"] = (await orders().GetOrder(
-                opb.GetOrderRequest(key=key), metadata=op.metadata(),
-                timeout=TIMEOUT_S)).order
-            ctx["events"] = list((await orders().GetOrderHistory(
-                opb.GetOrderHistoryRequest(key=key), metadata=op.metadata(),
-                timeout=TIMEOUT_S)).events)
-        except grpc.aio.AioRpcError as exc:
-            ctx["error"] = _why(exc)
-        return templates.TemplateResponse(request, "order.html", ctx,
-                                          status_code=404 if ctx["order"] is None
-                                          and "NOT_FOUND" in ctx["error"] else 200)
-
-    async def expedite(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return login()
-        form, key = await _order_form(request)
-        back = {"channel": key.channel, "shop": key.shop, "order_id": key.order_id}
-        try:
-            reply = await orders().ExpediteOrder(opb.ExpediteOrderRequest(
-                key=key, actor=f"operator:{op.name}", reason=form.get("reason", "")),
-                metadata=op.metadata(), timeout=TIMEOUT_S)
-        except grpc.aio.AioRpcError as exc:
-            return _to("/orders", **back, error=_why(exc))
-        outcome = opb.SyncOutcome.Name(reply.outcome).removeprefix("SYNC_OUTCOME_")
-        return _to("/orders", **back, msg=f"expedited ({outcome})")
-
-    # -- overdue orders -------------------------------------------------------------------
-    async def overdue_page(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return login()
-        q = request.query_params
-        ctx: dict[str, Any] = {"op": op, "node": q.get("node", ""),
-                               "channel": q.get("channel", ""), "reply": None, "error": ""}
-        try:
-            ctx["reply"] = await orders().ListOverdueOrders(opb.ListOverdueOrdersRequest(
-                node=ctx["node"], channel=ctx["channel"], page_size=OVERDUE_SHOWN),
-                metadata=op.metadata(), timeout=TIMEOUT_S)
-        except grpc.aio.AioRpcError as exc:
-            ctx["error"] = _why(exc)
-        status = 200 if ctx["reply"] is not None else (
-            400 if ctx["error"].startswith("INVALID_ARGUMENT") else 502)
-        return templates.TemplateResponse(request, "overdue.html", ctx, status_code=status)
-
-    # -- the service desk's lookup ----------------------------------------------------------
-    async def find_page(request: Request) -> Response:
-        op = operator(request)
-        if op is None:
-            return login()
-        ctx: dict[str, Any] = {"op": op, "ask": {}, "found": None, "error": ""}
-        if request.method == "GET":
-            return templates.TemplateResponse(request, "find.html", ctx)
-        form = {k: str(v).strip() for k, v in (await request.form()).items()}
-        ctx["ask"] = {f: form.get(f, "") for f in FIND_FIELDS}
-        try:
-            ctx["found"] = list((await orders().FindOrders(
-                opb.FindOrdersRequest(**ctx["ask"]), metadata=op.metadata(),
-                timeout=TIMEOUT_S)).orders)
-        except grpc.aio.AioRpcError as exc:
-            ctx["error"] = _why(exc)
-        status = 200 if ctx["found"] is not None else (
-            400 if ctx["error"].startswith("INVALID_ARGUMENT") else 502)
-        return templates.TemplateResponse(request, "find.html", ctx, status_code=status)
-
-    return [Route("/reviews", reviews_page, methods=["GET"]),
-            Route("/find", find_page, methods=["GET", "POST"]),
-            Route("/overdue", overdue_page, methods=["GET"]),
-            Route("/reviews/resolve", resolve, methods=["POST"]),
-            Route("/interception", rules_page, methods=["GET"]),
-            Route("/interception", rules_put, methods=["POST"]),
-            Route("/orders", order_page, methods=["GET"]),
-            Route("/orders/expedite", expedite, methods=["POST"])]
+def _icpt(request: Request) -> igrpc.InterceptionServiceStub:
+    return igrpc.InterceptionServiceStub(services(request).channel)
 
 
-def _to(path: str, **query: str) -> RedirectResponse:
-    shown = urlencode({k: v for k, v in query.items() if v})
-    return RedirectResponse(f"{path}?{shown}" if shown else path, status_code=303)
+def _orders(request: Request) -> ogrpc.OrderServiceStub:
+    return ogrpc.OrderServiceStub(services(request).channel)
+
+
+# -- reviews ------------------------------------------------------------------------------
+@signed_in
+async def reviews_page(request: Request, op: Operator) -> Response:
+    ctx: dict[str, Any] = {"op": op, "msg": request.query_params.get("msg", ""),
+                           "error": request.query_params.get("error", ""),
+                           "open": [], "closed": [], "decisions": DECISIONS}
+    try:
+        ctx["open"] = list((await _icpt(request).ListReviews(
+            ipb.ListReviewsRequest(status="open"), metadata=op.metadata(),
+            timeout=TIMEOUT_S)).reviews)
+        ctx["closed"] = list((await _icpt(request).ListReviews(
+            ipb.ListReviewsRequest(status="closed", page_size=CLOSED_SHOWN),
+            metadata=op.metadata(), timeout=TIMEOUT_S)).reviews)
+    except grpc.aio.AioRpcError as exc:
+        ctx["error"] = why(exc)
+    return TEMPLATES.TemplateResponse(request, "reviews.html", ctx)
+
+
+@signed_in
+async def resolve(request: Request, op: Operator) -> Response:
+    form, key = await _order_form(request)
+    decision = form.get("decision", "")
+    name = f"{key.channel}/{key.shop}/{key.order_id}"
+    if decision not in DECISIONS:
+        return redirect("/reviews", error=f"unknown decision {decision!r}")
+    req = ipb.ResolveReviewRequest(key=key, decision=decision, operator=op.name,
+                                   note=form.get("note", ""))
+    if decision == "edit_address":
+        req.address.CopyFrom(opb.Address(
+            province=form.get("province", ""), city=form.get("city", ""),
+            district=form.get("district", ""), detail=form.get("detail", "")))
+    try:
+        reply = await _icpt(request).ResolveReview(req, metadata=op.metadata(),
+                                                   timeout=TIMEOUT_S)
+    except grpc.aio.AioRpcError as exc:
+        return redirect("/reviews", error=f"{name}: {why(exc)}")
+    return redirect("/reviews", msg=f"{name} {reply.review.status}: order now "
+                                    f"{reply.order.state}")
+
+
+# -- interception rules -------------------------------------------------------------------
+async def _render_rules(request: Request, op: Operator, text: str | None = None,
+                        msg: str = "", error: str = "", status: int = 200) -> Response:
+    version, current = 0, ""
+    try:
+        rules = (await _icpt(request).GetInterceptionRules(
+            ipb.GetInterceptionRulesRequest(), metadata=op.metadata(),
+            timeout=TIMEOUT_S)).rules
+        version, current = rules.version, _as_yaml(rules.document_json)
+    except grpc.aio.AioRpcError as exc:
+        error = error or why(exc)
+    return TEMPLATES.TemplateResponse(request, "interception.html", {
+        "op": op, "version": version, "text": current if text is None else text,
+        "msg": msg, "error": error}, status_code=status)
+
+
+@signed_in
+async def rules_page(request: Request, op: Operator) -> Response:
+    return await _render_rules(request, op, msg=request.query_params.get("msg", ""))
+
+
+@signed_in
+async def rules_put(request: Request, op: Operator) -> Response:
+    form = await request.form()
+    text = str(form.get("document", ""))
+    check_only = form.get("action") == "check"
+    if len(text) > MAX_RULES_TEXT:
+        return await _render_rules(request, op, text, error="the rule set is too long",
+                                   status=400)
+    try:
+        doc = rule_set(text, "not YAML or JSON")
+    except FormError as exc:
+        return await _render_rules(request, op, text, error=str(exc), status=400)
+    try:
+        expected = int(str(form.get("expected_version", "0")) or 0)
+    except ValueError:
+        expected = 0
+    req = ipb.PutInterceptionRulesRequest(
+        document_json=json.dumps(doc, ensure_ascii=False), comment=str(
+            form.get("comment", "")), expected_version=expected,
+        actor=f"operator:{op.name}", validate_only=check_only)
+    try:
+        reply = await _icpt(request).PutInterceptionRules(req, metadata=op.metadata(),
+                                                          timeout=TIMEOUT_S)
+    except grpc.aio.AioRpcError as exc:
+        return await _render_rules(request, op, text, error=why(exc), status=400)
+    if check_only:
+        return await _render_rules(request, op, text, msg=(
+            f"valid: it would become version {reply.rules.version}; nothing stored"))
+    return redirect("/interception", msg=f"version {reply.rules.version} is in force")
+
+
+# -- an order and its history -------------------------------------------------------------
+@signed_in
+async def order_page(request: Request, op: Operator) -> Response:
+    q = request.query_params
+    key = opb.OrderKey(channel=q.get("channel", ""), shop=q.get("shop", ""),
+                       order_id=q.get("order_id", ""))
+    ctx: dict[str, Any] = {"op": op, "key": key, "order": None, "events": [],
+                           "error": q.get("error", ""), "msg": q.get("msg", "")}
+    try:
+        ctx["order"] = (await _orders(request).GetOrder(
+            opb.GetOrderRequest(key=key), metadata=op.metadata(),
+            timeout=TIMEOUT_S)).order
+        ctx["events"] = list((await _orders(request).GetOrderHistory(
+            opb.GetOrderHistoryRequest(key=key), metadata=op.metadata(),
+            timeout=TIMEOUT_S)).events)
+    except grpc.aio.AioRpcError as exc:
+        ctx["error"] = why(exc)
+    return TEMPLATES.TemplateResponse(request, "order.html", ctx,
+                                      status_code=404 if ctx["order"] is None
+                                      and "NOT_FOUND" in ctx["error"] else 200)
+
+
+@signed_in
+async def expedite(request: Request, op: Operator) -> Response:
+    form, key = await _order_form(request)
+    back = {"channel": key.channel, "shop": key.shop, "order_id": key.order_id}
+    try:
+        reply = await _orders(request).ExpediteOrder(opb.ExpediteOrderRequest(
+            key=key, actor=f"operator:{op.name}", reason=form.get("reason", "")),
+            metadata=op.metadata(), timeout=TIMEOUT_S)
+    except grpc.aio.AioRpcError as exc:
+        return redirect("/orders", **back, error=why(exc))
+    outcome = opb.SyncOutcome.Name(reply.outcome).removeprefix("SYNC_OUTCOME_")
+    return redirect("/orders", **back, msg=f"expedited ({outcome})")
+
+
+# -- overdue orders -----------------------------------------------------------------------
+@signed_in
+async def overdue_page(request: Request, op: Operator) -> Response:
+    q = request.query_params
+    ctx: dict[str, Any] = {"op": op, "node": q.get("node", ""),
+                           "channel": q.get("channel", ""), "reply": None, "error": ""}
+    try:
+        ctx["reply"] = await _orders(request).ListOverdueOrders(opb.ListOverdueOrdersRequest(
+            node=ctx["node"], channel=ctx["channel"], page_size=OVERDUE_SHOWN),
+            metadata=op.metadata(), timeout=TIMEOUT_S)
+    except grpc.aio.AioRpcError as exc:
+        ctx["error"] = why(exc)
+    return TEMPLATES.TemplateResponse(request, "overdue.html", ctx,
+                                      status_code=lookup_status(ctx["reply"], ctx["error"]))
+
+
+# -- the service desk's lookup ------------------------------------------------------------
+@signed_in
+async def find_page(request: Request, op: Operator) -> Response:
+    ctx: dict[str, Any] = {"op": op, "ask": {}, "found": None, "error": ""}
+    if request.method == "GET":
+        return TEMPLATES.TemplateResponse(request, "find.html", ctx)
+    form = {k: str(v).strip() for k, v in (await request.form()).items()}
+    ctx["ask"] = {f: form.get(f, "") for f in FIND_FIELDS}
+    try:
+        ctx["found"] = list((await _orders(request).FindOrders(
+            opb.FindOrdersRequest(**ctx["ask"]), metadata=op.metadata(),
+            timeout=TIMEOUT_S)).orders)
+    except grpc.aio.AioRpcError as exc:
+        ctx["error"] = why(exc)
+    return TEMPLATES.TemplateResponse(request, "find.html", ctx,
+                                      status_code=lookup_status(ctx["found"], ctx["error"]))
+
+
+ROUTES = [Route("/reviews", reviews_page, methods=["GET"]),
+          Route("/find", find_page, methods=["GET", "POST"]),
+          Route("/overdue", overdue_page, methods=["GET"]),
+          Route("/reviews/resolve", resolve, methods=["POST"]),
+          Route("/interception", rules_page, methods=["GET"]),
+          Route("/interception", rules_put, methods=["POST"]),
+          Route("/orders", order_page, methods=["GET"]),
+          Route("/orders/expedite", expedite, methods=["POST"])]
