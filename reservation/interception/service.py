@@ -27,7 +27,7 @@ from reservation.interception import checks, tables
 from reservation.interception import rules as rules_
 from reservation.interception.checks import Facts, Subject
 from reservation.interception.rules import RuleSet
-from reservation.ordersync.hub import OrderHub, SyncResult
+from reservation.ordersync.hub import OrderHub
 from reservation.ordersync.model import Address, Order
 from reservation.ordersync.plan import (
     ROUTING_REVIEW,
@@ -35,6 +35,7 @@ from reservation.ordersync.plan import (
     SUSPECTED_DUPLICATE,
     Outcome,
 )
+from reservation.ordersync.results import Key, Reviewed, SyncResult
 from reservation.ordersync.states import OrderState
 from reservation.settings import Settings
 from reservation.storage.interception import InterceptionStore
@@ -165,19 +166,23 @@ class Interception:
                                     current.version, actor)
 
     # -- checking orders ----------------------------------------------------------------
-    async def after_change(self, results: Sequence[SyncResult],
-                           facts: Mapping[tuple[str, str, str], Facts] | None = None
-                           ) -> dict[tuple[str, str, str], Checked]:
-        """Check orders just written (the last result of each key counts; refused ones
-        changed nothing): the rules in force may hold them, a hold of the hub's own gets
-        its review, and an order that shipped past a hold gets its review whatever the
-        rules; a paid order gets its carrier from the carrier table. Returns each order
-        as it stands after the check, with its open review."""
+    async def review(self, results: Sequence[SyncResult],
+                     facts: Mapping[Key, Facts] | None = None) -> dict[Key, Reviewed]:
+        """The hub's reviewer (ordersync/results.py): check orders just written (the last
+        result of each key counts; refused ones changed nothing): the rules in force may
+        hold them, a hold of the hub's own gets its review, and an order that shipped
+        past a hold gets its review whatever the rules; a paid order gets its carrier
+        from the carrier table. Returns each order as it stands after the check, with
+        its open review."""
         rs = await self.rules()
         last = {r.order.key: r for r in results
                 if r.order is not None and r.outcome != Outcome.REFUSED}
-        return {k: await self._after(rs, r, (facts or {}).get(k, Facts()))
-                for k, r in last.items()}
+        out: dict[Key, Reviewed] = {}
+        for k, r in last.items():
+            c = await self._after(rs, r, (facts or {}).get(k, Facts()))
+            out[k] = Reviewed(c.order, c.review.ref if c.review else "", c.held_now,
+                              c.suspected_duplicate)
+        return out
 
     async def _after(self, rs: RuleSet, r: SyncResult, facts: Facts) -> Checked:
         order = r.order

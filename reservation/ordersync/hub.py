@@ -15,28 +15,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from reservation import clock as clock_
 from reservation.domain.models import OrderLine
-from reservation.domain.orders import spec
 from reservation.errors import (
     Aborted,
     FailedPrecondition,
-    InvalidArgument,
     NotFound,
-    ReservationError,
 )
-from reservation.ordersync import aftersales, codec, finding, warehouse
+from reservation.ordersync import aftersales, batch, codec, finding, warehouse
 from reservation.ordersync import plan as planning
 from reservation.ordersync.effects import HoldWant
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.model import Address, ChannelOrder, Line, Order, Shipment
+from reservation.ordersync.ops import AUDIT_GROUP, Ops
 from reservation.ordersync.plan import Outcome, Plan
+from reservation.ordersync.results import (
+    Key,
+    Reviewer,
+    SyncResult,
+    plan_sync,
+    reviewed,
+)
+from reservation.ordersync.results import written as written_result
 from reservation.ordersync.routes import PriorityRouter, Route, Router
 from reservation.ordersync.states import OrderState
-from reservation.routing.service import today
 from reservation.settings import Settings
 from reservation.storage import keys
 from reservation.storage.orders import ARCHIVED, EVICTED, OrderStore, order_ref
@@ -48,31 +53,6 @@ from reservation.writeback import WriteBack  # before storage.writeback (import 
 from reservation.storage.writeback import WriteBackStore
 
 ATTEMPTS = 10
-AUDIT_GROUP = "audit"
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    outcome: Outcome
-    order: Order | None
-    stock_reason: str = ""
-    duplicates: tuple[str, ...] = ()
-    refused: ReservationError | None = None
-    """With REFUSED: what the order alone would have raised."""
-
-
-REFUSALS = (FailedPrecondition, InvalidArgument)
-"""What planning a channel's order may refuse it with: that order alone is refused."""
-
-
-def plan_sync(current: Order | None, co: ChannelOrder, dups: list[str], now: int,
-              route: Route | None) -> Plan | SyncResult:
-    """planning.sync, with a refusal as the order's own result."""
-    try:
-        p = planning.sync(current, co, dups, now, route)
-    except REFUSALS as exc:
-        return SyncResult(Outcome.REFUSED, current, refused=exc)
-    return SyncResult(p, current) if isinstance(p, Outcome) else p
 
 
 class Archived(FailedPrecondition):
@@ -103,6 +83,10 @@ class OrderHub:
         self.trail = AUDIT_GROUP in self.events.groups or bool(settings.records_database_url)
         """Whether the audit trail goes to the streams: for the `audit` group, or for the
         records store (reservation/records/follower.py reads the same entries)."""
+        self.ops = Ops(settings, self.events.groups, self.trail)
+        self.reviewer: Reviewer | None = None
+        """Checks what a sync or a shipment changed (interception implements it): the
+        rules in force may hold an order, and a sync's result says so."""
 
     async def start(self) -> None:
         await self.events.start()
@@ -147,6 +131,10 @@ class OrderHub:
         found = dict(zip(docs, held, strict=True))
         return [found.get(ref) for ref in refs]
 
+    def holds_of(self, order: Order) -> list[tuple[int, str]]:
+        """The order's stock holds: (shard, hold ref) of each part."""
+        return self.ops.holds_of(order)
+
     async def _with_holds(self, order: Order) -> Order:
         holds = await self.orders.holds(self.holds_of(order))
         warehouses: list[str] = []
@@ -169,91 +157,14 @@ class OrderHub:
         return [OrderEvent.decode(e) for e in await self.orders.history(shard, ref, offset,
                                                                          count)]
 
-    # -- parts and ops ----------------------------------------------------------------
-    def _anchor(self, order: Order | ChannelOrder) -> int:
-        return keys.shard_of(order.lines[0].sku, self.settings.shards)
-
-    def _parts(self, order: Order) -> dict[int, list[tuple[str, int, str]]]:
-        """Lines by shard, each (sku, quantity, candidate warehouses)."""
-        # Routed: the routed candidates; else the line's own warehouse or priority ("").
-        cands = order.routes or [ln.warehouse_id for ln in order.lines]
-        parts: dict[int, list[tuple[str, int, str]]] = {}
-        for line, cand in zip(order.lines, cands, strict=True):
-            shard = keys.shard_of(line.sku, self.settings.shards)
-            parts.setdefault(shard, []).append((line.sku, line.quantity, cand))
-        return parts
-
-    def holds_of(self, order: Order) -> list[tuple[int, str]]:
-        """The order's stock holds: (shard, hold ref) of each part."""
-        ref = order_ref(*order.key)
-        return [(s, self._hold_ref(ref, s, order)) for s in self._parts(order)]
-
-    @staticmethod
-    def _hold_ref(ref: str, shard: int, order: Order) -> str:
-        gen = order.hold_gens.get(str(shard), 0)
-        return ref if gen == 0 else f"{ref}#{gen}"
-
-    def _entries(self, order: Order, events: Sequence[OrderEvent], feed: set[int],
-                 blob: Callable[[str], int]) -> list[object]:
-        groups = self.events.groups
-        audit = AUDIT_GROUP if self.trail else ""
-        feed_group = f"feed-{order.channel}"
-        out: list[object] = []
-        n = 0
-        for i, e in enumerate(events):
-            payload = e.encode()
-            out += [audit, "1", blob(payload)]
-            n += 1
-            if i in feed and feed_group in groups:
-                out += [feed_group, "0", blob(payload)]
-                n += 1
-        return [n, *out]
-
-    def _op(self, mode: str, ref: str, shard: int, p: Plan, order: Order,
-            lines: Sequence[tuple[str, int, str]], want: str,
-            primary: tuple[Order, list[OrderEvent], set[int]] | None = None) -> bytes:
-        """One order op for _order.lua: the tab-separated header, a newline, then the
-        documents and events the header gives the byte lengths of (the script cuts them
-        out instead of scanning them for tabs, which was a third of its time)."""
-        s = self.settings
-        payloads: list[bytes] = []
-
-        def blob(text: str) -> int:
-            data = text.encode()
-            payloads.append(data)
-            return len(data)
-
-        spec_ = spec(OrderLine(sku, qty, cand) for sku, qty, cand in lines)
-        fields: list[object] = [
-            mode, ref, p.expected_version, p.order.version,
-            p.order.created_at_ms if p.reindex else "",
-            s.order_retention_ms, want, self._hold_ref(ref, shard, order), ref,
-            order.channel, f"{order.shop}/{order.order_id}", order.buyer_hash, spec_,
-            s.order_hold_ttl_ms, len(lines)]
-        for line in lines:
-            fields += list(line)
-        if mode == "part":
-            fields += [0, 0, 0, 0, 0]
-        else:
-            doc, events, feed = primary or (p.order, p.events, p.feed)
-            # No fallback in the script: a refused stock effect comes back REFUSED with
-            # nothing written, and _fallback() writes the review instead (see there).
-            fields += [blob(codec.encode(doc)), *self._entries(doc, events, feed, blob), 0, 0]
-            fields.append(len(p.wms_events))
-            for kind, warehouse, detail in p.wms_events:
-                fields += [kind, warehouse, blob(detail)]
-        # A routed order counts towards today's load of the warehouses it holds at.
-        fields.append(today() if order.routes else "")
-        return "\t".join(map(str, fields)).encode() + b"\n" + b"".join(payloads)
-
     async def _execute(self, ref: str, anchor: int, p: Plan) -> tuple[OpReply, Order]:
         """Run a plan: other shards' holds first (saga), then the anchor script."""
         order = p.order
-        parts = self._parts(order)
+        parts = self.ops.parts(order)
         made: list[int] = []
         refused: OpReply | None = None
         for shard in sorted(s for s in parts if s != anchor):
-            r = (await self.orders.apply(shard, [self._op("part", ref, shard, p, order,
+            r = (await self.orders.apply(shard, [self.ops.op("part", ref, shard, p, order,
                                                           parts[shard], p.want)]))[0]
             if r.code == "DEAD":
                 self._bump(p, shard)
@@ -266,7 +177,7 @@ class OrderHub:
                 made.append(shard)
         if refused is not None:
             return await self._fallback(ref, anchor, p, parts, refused, made)
-        op = self._op("order", ref, anchor, p, order, parts.get(anchor, []), p.want)
+        op = self.ops.op("order", ref, anchor, p, order, parts.get(anchor, []), p.want)
         r = (await self.orders.apply(anchor, [op]))[0]
         return await self._settle(ref, anchor, p, parts, made, r)
 
@@ -301,7 +212,7 @@ class OrderHub:
         order, events = p.fallback_fn()
         order.hold_gens = dict(p.order.hold_gens)
         fb = _substitute(order, events, why)
-        op = self._op("order", ref, anchor, p, order, parts.get(anchor, []),
+        op = self.ops.op("order", ref, anchor, p, order, parts.get(anchor, []),
                       HoldWant.RELEASED, primary=fb)
         r = (await self.orders.apply(anchor, [op]))[0]
         if r.code == "CONFLICT":
@@ -316,7 +227,7 @@ class OrderHub:
                        shards: Sequence[int]) -> None:
         """Give back the holds of the order's parts in these shards (compensation)."""
         for shard in shards:
-            await self.orders.apply(shard, [self._op("part", ref, shard, p, p.order,
+            await self.orders.apply(shard, [self.ops.op("part", ref, shard, p, p.order,
                                                      parts[shard], HoldWant.RELEASED)])
 
     @staticmethod
@@ -370,7 +281,7 @@ class OrderHub:
             if isinstance(p, SyncResult):
                 return p
             _carry_gens(p, gens)
-            anchor = found[0] if found else await self.orders.locate(ref, self._anchor(co))
+            anchor = found[0] if found else await self.orders.locate(ref, self.ops.anchor(co))
             if anchor == EVICTED:  # left for the records store since it was read
                 return SyncResult(Outcome.UNCHANGED, None)
             assert anchor is not None
@@ -379,22 +290,39 @@ class OrderHub:
             except _Retry:
                 gens = dict(p.order.hold_gens)
                 continue
-            return _result(p, r, written)
+            return written_result(p, r, written)
         raise Aborted(f"order {ref} kept changing under concurrent writers; try again")
 
-    async def sync(self, orders: Sequence[ChannelOrder]) -> list[SyncResult]:
-        """A batch: one-shard orders of one shard go out in one script call; the rest
-        (repeats within the batch, multi-shard orders, lost races) one by one."""
-        from reservation.ordersync.batch import sync_batch  # one concept per module
-
-        results = await sync_batch(self, orders)
+    async def sync(self, orders: Sequence[ChannelOrder],
+                   facts: Mapping[Key, Any] | None = None) -> list[SyncResult]:
+        """A batch, each order's result final: one-shard orders of one shard go out in
+        one script call; the rest (repeats within the batch, multi-shard orders, lost
+        races) one by one; then the reviewer checks what was written (`facts`: what the
+        caller sent beside each order for it)."""
+        done = await batch.first_pass(self.orders, self.router, self.ops, self.clock, orders)
+        for i in done.slow:
+            done.results[i] = await self.sync_one(
+                orders[i], [done.routes[i]] if i in done.routes else None)
+        results = [r for r in done.results if r is not None]
         for co, r in zip(orders, results, strict=True):
             if r.outcome == Outcome.REFUSED and r.order is not None:
                 # The hub did not follow the channel: its report is kept beside the
                 # order, so the order health sees the disagreement (ordersync/health.py).
                 await self.orders.note_channel_report(
                     order_ref(*co.key), co.state.value, co.raw_status, co.modified_at_ms)
-        return results
+        return await self._reviewed(orders, results, facts or {})
+
+    async def _reviewed(self, orders: Sequence[ChannelOrder], results: list[SyncResult],
+                        facts: Mapping[Key, Any]) -> list[SyncResult]:
+        """Results as the reviewer's check left them: before any label, the rules in
+        force may hold what was just synced. The last result of a key repeated in the
+        batch is the one the check saw."""
+        if self.reviewer is None:
+            return results
+        after = await self.reviewer.review(results, facts)
+        last = {co.key: i for i, co in enumerate(orders)}
+        return [reviewed(r, after[co.key]) if last[co.key] == i and co.key in after else r
+                for i, (co, r) in enumerate(zip(orders, results, strict=True))]
 
     # -- operator and WMS changes -----------------------------------------------------
     async def _change(self, channel: str, shop: str, order_id: str,
@@ -420,7 +348,7 @@ class OrderHub:
             except _Retry:
                 gens = dict(p.order.hold_gens)
                 continue
-            return _result(p, r, written)
+            return written_result(p, r, written)
         raise Aborted(f"order {ref} kept changing under concurrent writers; try again")
 
     async def transition(self, channel: str, shop: str, order_id: str, to: OrderState,
@@ -438,7 +366,10 @@ class OrderHub:
                                           order_ref(*current.key), current.created_at_ms)
             return planning.shipment(current, await self._shipped_from(current, shipment),
                                      actor, self.clock())
-        return await self._change(channel, shop, order_id, make)
+        r = await self._change(channel, shop, order_id, make)
+        if self.reviewer is not None:
+            await self.reviewer.review([r], {})  # shipped past a hold: a review
+        return r
 
     async def _shipped_from(self, order: Order, shipment: Shipment) -> Shipment:
         """The shipment with its warehouse: the WMS's word, else the one warehouse the
@@ -474,7 +405,7 @@ class OrderHub:
                 return SyncResult(p, current)
             want = f"restock:{restock_id}"
             parts = self._restock_lines(p.order, restock_id)
-            r = (await self.orders.apply(anchor, [self._op(
+            r = (await self.orders.apply(anchor, [self.ops.op(
                 "order", ref, anchor, p, p.order, parts.get(anchor, []), want)]))[0]
             if r.code == "CONFLICT":
                 continue
@@ -499,7 +430,7 @@ class OrderHub:
         for shard, lines in sorted(self._restock_lines(order, restock_id).items()):
             if shard == skip:
                 continue
-            r = (await self.orders.apply(shard, [self._op(
+            r = (await self.orders.apply(shard, [self.ops.op(
                 "part", ref, shard, p, order, lines, f"restock:{restock_id}")]))[0]
             if r.code != "OK":
                 raise FailedPrecondition(f"restock refused in shard {shard}: {r.reason} "
@@ -562,12 +493,3 @@ def _substitute(order: Order, events: list[OrderEvent],
     review = tuple(r.replace(planning.STOCK_PLACEHOLDER, why) for r in order.review)
     order.review = review
     return order, fixed, set()
-
-
-def _result(p: Plan, r: OpReply, written: Order) -> SyncResult:
-    if r.code == "FALLBACK":
-        why = f"{r.reason} {r.failed_sku}".strip()
-        written.review = tuple(x.replace(planning.STOCK_PLACEHOLDER, why)
-                               for x in written.review)
-        return SyncResult(Outcome.ON_HOLD, written, why, p.duplicates)
-    return SyncResult(p.outcome, written, "", p.duplicates)

@@ -291,8 +291,9 @@ def build_server(settings: Settings, reservations: Reservations, sales: Sales,
         WriteBackServicer(write_back), server)
     orders = orders or OrderHub(reservations.store, settings, RoutingRouter(routing))
     interception = Interception(reservations.store, settings, orders)
+    orders.reviewer = interception  # what SyncOrders writes, the rules in force may hold
     order_service_pb2_grpc.add_OrderServiceServicer_to_server(
-        OrderServicer(orders, interception, OrderReads(orders, records), overdue),
+        OrderServicer(orders, OrderReads(orders, records), overdue),
         server)
     interception_service_pb2_grpc.add_InterceptionServiceServicer_to_server(
         InterceptionServicer(interception), server)

@@ -14,9 +14,9 @@ from reservation.interception.checks import Facts
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.finding import Found
 from reservation.ordersync.fulfilment import Row
-from reservation.ordersync.hub import SyncResult
 from reservation.ordersync.model import Address, Line, Order, RawOrder, Shipment
 from reservation.ordersync.overdue import Evaluation, OverdueOrder
+from reservation.ordersync.results import SyncResult
 from reservation.server.convert import timestamp_ms, to_duration, to_timestamp
 from reservation.server.interceptors.errors import status_code
 from reservation.v1 import order_service_pb2 as pb
@@ -131,7 +131,8 @@ def to_result(r: SyncResult, key: tuple[str, str, str]) -> pb.SyncResult:
                          stock_reason=r.stock_reason,
                          suspected_duplicates=list(r.duplicates),
                          refused_code=status_code(refused).name if refused else "",
-                         refused_reason=refused.message if refused else "")
+                         refused_reason=refused.message if refused else "",
+                         review_id=r.review_id, suspected_duplicate=r.suspected_duplicate)
 
 
 def to_event(e: OrderEvent) -> pb.OrderEvent:

@@ -17,15 +17,15 @@ import grpc
 from reservation.access import grant
 from reservation.domain import validation as v
 from reservation.errors import InvalidArgument
-from reservation.interception.service import Checked, Interception
 from reservation.ordersync import aftersales, finding, listing, states, warehouse
 from reservation.ordersync import events as ev
 from reservation.ordersync import validation as ov
 from reservation.ordersync.events import OrderEvent
 from reservation.ordersync.fulfilment import Fulfilment, parse_day
-from reservation.ordersync.hub import OrderHub, SyncResult
+from reservation.ordersync.hub import OrderHub
 from reservation.ordersync.model import CHANNELS, ChannelOrder
 from reservation.ordersync.overdue import OverdueWatch
+from reservation.ordersync.results import SyncResult
 from reservation.records.reads import OrderReads
 from reservation.server import convert
 from reservation.server import convert_orders as co
@@ -37,14 +37,12 @@ HISTORY_MAX = 1000
 
 
 class OrderServicer(pb_grpc.OrderServiceServicer):
-    def __init__(self, hub: OrderHub, interception: Interception | None = None,
-                 reads: OrderReads | None = None,
+    def __init__(self, hub: OrderHub, reads: OrderReads | None = None,
                  overdue: OverdueWatch | None = None) -> None:
         self.hub = hub
         self.reads = reads or OrderReads(hub)
         """GetOrder, GetOrderHistory and ListOrders: Redis, or the records store for an
         order that left Redis."""
-        self.interception = interception
         self.overdue = overdue or OverdueWatch(hub, hub.settings)
         self.settings = hub.settings
         self.fulfilment = Fulfilment(hub, self.reads.list_orders, self.reads.history)
@@ -66,14 +64,8 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         checked = self._orders(orders)
         facts = {c.key: co.facts(o, f"orders[{i}].")
                  for i, (o, c) in enumerate(zip(orders, checked, strict=True))}
-        results = await self.hub.sync(checked)
-        after: dict[tuple[str, str, str], Checked] = {}
-        if self.interception is not None:
-            # Before any label: the rules in force may hold what was just synced.
-            after = await self.interception.after_change(results, facts)
-        last = {c.key: i for i, c in enumerate(checked)}  # what the check saw of a key
-        out = [_result(r, c.key, after.get(c.key) if last[c.key] == i else None)
-               for i, (r, c) in enumerate(zip(results, checked, strict=True))]
+        results = await self.hub.sync(checked, facts)
+        out = [_result(r, c.key) for r, c in zip(results, checked, strict=True)]
         if recorder.on:
             for r in out:
                 recorder.order_sync(r.channel, pb.SyncOutcome.Name(r.outcome).removeprefix(
@@ -146,8 +138,6 @@ class OrderServicer(pb_grpc.OrderServiceServicer):
         ov.text("shipment.tracking_number", shipment.tracking_number, required=True)
         ov.actor("actor", request.actor)
         r = await self.hub.report_shipment(*key, shipment, request.actor or "wms")
-        if self.interception is not None:
-            await self.interception.after_change([r])  # shipped past a hold: a review
         return pb.ReportShipmentResponse(outcome=co.outcome(r.outcome.value),
                                          order=co.to_order(r.order) if r.order else None)
 
@@ -284,22 +274,12 @@ def _may_read(ref: str) -> bool:
     return g is None or g.channels is None or ref.split(":", 1)[0] in g.channels
 
 
-def _result(r: SyncResult, key: tuple[str, str, str], after: Checked | None) -> pb.SyncResult:
-    """One order's answer: as the interception check left it, and a suspected duplicate
-    named only to a caller who may read it (the adapter learns of the suspicion and the
-    review that decides it)."""
+def _result(r: SyncResult, key: tuple[str, str, str]) -> pb.SyncResult:
+    """One order's answer, a suspected duplicate named only to a caller who may read it
+    (the adapter learns of the suspicion and the review that decides it)."""
     out = co.to_result(r, key)
     del out.suspected_duplicates[:]
     out.suspected_duplicates.extend(d for d in r.duplicates if _may_read(d))
-    if after is None:
-        return out
-    if after.order is not r.order:
-        out.state, out.version = after.order.state.value, after.order.version
-    if after.held_now:  # held by a rule (a refund request is a pause already: it stays)
-        out.outcome = pb.SYNC_OUTCOME_ON_HOLD
-    if after.review is not None:
-        out.review_id = after.review.ref
-    out.suspected_duplicate = after.suspected_duplicate
     return out
 
 
