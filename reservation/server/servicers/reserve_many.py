@@ -5,16 +5,13 @@ The servicer delegates here so it stays a list of thin methods.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import AsyncIterator
-from typing import Any
 
 from reservation.access import grant
 from reservation.domain.models import ReserveCommand
 from reservation.errors import InvalidArgument, ReservationError
-from reservation.reserving import batch
-from reservation.reserving.reservations import Reservations, Started
+from reservation.reserving import batch, stream
+from reservation.reserving.reservations import Reservations
 from reservation.server import convert
 from reservation.server.interceptors.errors import status_code
 from reservation.server.metrics import recorder
@@ -78,80 +75,11 @@ async def reserve_stream(
     reservations: Reservations, requests: AsyncIterator[pb.ReserveStreamRequest],
     sender: tuple[str, str] = ("", ""),
 ) -> AsyncIterator[pb.ReserveStreamResponse]:
-    """Each request is processed as it arrives; responses go out as they are ready (so
-    not necessarily in request order: they echo channel and order_id). At most
-    max_batch orders of one stream are in flight; beyond that reading waits (backpressure).
-    The usual order is started as it is read and answered from its reply's callback
-    (batch.start / batch.finished), without a task per message; others take a task."""
-    done: asyncio.Queue[pb.ReserveStreamResponse | None] = asyncio.Queue()
-    window = asyncio.Semaphore(reservations.settings.max_batch)
-    tasks: set[asyncio.Task[None]] = set()
+    """Each request is processed as it arrives and answered as it is ready (reserving/
+    stream.py: the flow control); responses echo channel and order_id."""
+    async def commands() -> AsyncIterator[tuple[pb.ReserveRequest, stream.Command]]:
+        async for message in requests:
+            yield message.request, _command(message.request, sender)
 
-    async def one(req: pb.ReserveRequest, cmd: ReserveCommand | ReservationError,
-                  started: Started | None = None) -> None:
-        try:
-            if started is not None:  # a retry of a recorded order (see finish)
-                outcome = await batch.after_claimed(reservations, started)
-            else:
-                outcome = await batch.reserve_one(reservations, cmd)
-            done.put_nowait(stream_response(req, outcome))
-        finally:
-            window.release()
-
-    def spawn(req: pb.ReserveRequest, cmd: ReserveCommand | ReservationError,
-              started: Started | None = None) -> None:
-        task = asyncio.create_task(one(req, cmd, started))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    sent: set[asyncio.Future[Any]] = set()
-
-    def finish(req: pb.ReserveRequest, started: Started, _: asyncio.Future[Any]) -> None:
-        """The usual order's reply came back: its response, without a task of its own."""
-        sent.discard(started.sent)
-        if started.sent.cancelled():  # the stream is being torn down
-            window.release()
-            return
-        outcome = batch.finished(reservations, started)
-        if outcome is None:  # a retry: a task takes it on (and releases the window)
-            spawn(req, started.cmd, started)
-            return
-        try:
-            done.put_nowait(stream_response(req, outcome))
-        finally:
-            window.release()
-
-    async def read() -> None:
-        try:
-            async for message in requests:
-                await window.acquire()
-                req = message.request
-                cmd = _command(req, sender)
-                started = batch.start(reservations, cmd)
-                if isinstance(started, Started):
-                    sent.add(started.sent)
-                    started.sent.add_done_callback(functools.partial(finish, req, started))
-                elif started is not None:  # refused before any Redis call
-                    done.put_nowait(stream_response(req, started))
-                    window.release()
-                else:
-                    spawn(req, cmd)
-            # Every response before the end marker: replies still on their way (whose
-            # callbacks may spawn a task for a retry) and the tasks.
-            while sent or tasks:
-                if sent:
-                    await asyncio.wait(set(sent))
-                if tasks:
-                    await asyncio.gather(*tasks)
-        finally:
-            done.put_nowait(None)  # end of responses (or of reading, on error)
-
-    reader = asyncio.create_task(read())
-    try:
-        while (response := await done.get()) is not None:
-            yield response
-        await reader  # re-raises a failed read (e.g. the client went away)
-    finally:
-        reader.cancel()
-        for task in list(tasks):
-            task.cancel()
+    async for req, outcome in stream.reserve_each(reservations, commands()):
+        yield stream_response(req, outcome)
