@@ -13,9 +13,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from reservation.routing.decision import Decision
 from reservation.routing.geography import Place, haversine_km
 from reservation.routing.matching import RouteOrder
-from reservation.routing.router import Decision
 from reservation.routing.warehouses import Warehouse
 
 NO_RULE = "(no rule)"

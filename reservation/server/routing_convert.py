@@ -10,9 +10,11 @@ from google.protobuf import json_format, struct_pb2
 from reservation.domain import validation
 from reservation.errors import InvalidArgument
 from reservation.routing.backtest import Report, Sample, Tally
+from reservation.routing.decision import Decision, Explained
+from reservation.routing.definitions import RulesView
 from reservation.routing.matching import Destination, RouteLine, RouteOrder
-from reservation.routing.router import Decision, Explained
-from reservation.routing.service import RulesView, Simulation, validate_order
+from reservation.routing.simulation import Simulation
+from reservation.routing.validate import validate_order
 from reservation.routing.warehouses import Warehouse
 from reservation.server.convert import to_timestamp
 from reservation.settings import Settings
