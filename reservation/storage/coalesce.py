@@ -6,6 +6,8 @@ first one of a loop turn starts a pipeline task, whose first step runs after the
 of that turn and takes everything queued by then (no other hop before it, so an idle
 service sends a call at once). It sends it as one non-transactional pipeline and hands each caller
 its own result or its own error. Callers just await; nothing else changes for them.
+That turn-end batching is `TurnBatcher`, which routing's snapshot reads
+(storage/routing.py) use too; `Coalescer` is it for script calls and commands.
 
 Better still, calls of a *mergeable* script that target the same shard are folded into
 one call of a bulk script (reserve -> reserve_many): Redis and redis-py then pay their
@@ -44,7 +46,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection
@@ -67,6 +69,82 @@ READ_SCRIPTS = frozenset({"get", "wb_stats", "wb_snapshot"})
 """Scripts that write nothing: a pipeline of only these (and READ_COMMANDS) needs no
 replica wait, so reads keep working while the replicas are away."""
 READ_COMMANDS = frozenset({"ZCARD", "GET", "HGET", "HGETALL", "HMGET", "ZRANGE", "XLEN"})
+
+
+class _Waiting(Protocol):
+    """A queued call: where its answer goes."""
+
+    future: asyncio.Future[Any]
+
+
+Item = TypeVar("Item", bound=_Waiting)
+
+
+class TurnBatcher(Generic[Item]):
+    """The coalescing itself, for any kind of call (Coalescer's commands, routing's
+    snapshot asks in storage/routing.py): the first call of a loop turn starts a task
+    whose first step runs after the rest of that turn and takes everything queued by
+    then (no other hop before it, so an idle service sends a call at once), and hands the
+    batch to `_send`, which answers each call's future. While `max_inflight` batches are
+    in flight, new calls wait for one to come back (Nagle-style: under load the batches
+    grow instead of the round trips multiplying). A batch that fails as a whole fails
+    every call of it with that error."""
+
+    def __init__(self, max_inflight: int) -> None:
+        self.max_inflight = max_inflight
+        self._pending: list[Item] = []
+        self._scheduled = False
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def _send(self, batch: list[Item]) -> None:
+        """Send `batch` and set each call's future (one a caller cancelled is done)."""
+        raise NotImplementedError
+
+    def _queue(self, item: Item) -> asyncio.Future[Any]:
+        self._pending.append(item)
+        if not self._scheduled and self._inflight < self.max_inflight:
+            self._start()
+        return item.future
+
+    def _start(self) -> None:
+        """A task that takes whatever is pending when its first step runs: the calls
+        queued later in this loop turn still go with it (the first step runs after them),
+        and no extra callback hop is paid before it (idle: at once)."""
+        self._scheduled = True
+        self._inflight += 1
+        task = asyncio.get_running_loop().create_task(self._send_pending())
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    async def _send_pending(self) -> None:
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            await self._send(batch)
+        except BaseException as exc:
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._inflight -= 1
+        # Calls that queued up while we were at the limit go out now.
+        if self._pending and not self._scheduled and self._inflight < self.max_inflight:
+            self._start()
+
+    async def drain(self) -> None:
+        """Wait for every batch in flight (shutdown, tests)."""
+        while self._tasks or self._pending:
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            else:
+                await asyncio.sleep(0)
 
 
 class ReplicaWaitTimeout(RedisTimeoutError):
@@ -118,23 +196,22 @@ class _Bulk:
         self.parts = parts
 
 
-class Coalescer:
+class Coalescer(TurnBatcher[_Call]):
+    """Script calls and plain commands of a loop turn as one pipeline (the module's
+    doc); the turn-end batching is TurnBatcher's."""
+
     def __init__(self, client: Any, scripts: dict[str, AsyncScript],
                  merges: dict[str, Merge] | None = None,
                  max_inflight: int = DEFAULT_MAX_INFLIGHT,
                  max_merge: int = DEFAULT_MAX_MERGE, functions: bool = False,
                  wait_replicas: int = 0, wait_timeout_ms: int = 1000) -> None:
+        super().__init__(max_inflight)
         self.client = client
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms
         self.scripts = scripts
         self.merges = merges or {}
-        self.max_inflight = max_inflight
         self.max_merge = max_merge
-        self._pending: list[_Call] = []
-        self._scheduled = False
-        self._inflight = 0
-        self._tasks: set[asyncio.Task[None]] = set()
         # Direct mode (one Redis): idle connections of our own, at most max_inflight.
         self._direct = not isinstance(client, RedisCluster)
         self._pipelines = PIPELINES_ONLY or not self._direct
@@ -159,59 +236,22 @@ class Coalescer:
         """A plain Redis command (e.g. "zcard", key), coalesced too; its raw reply."""
         return self._queue(_Call(self._future(), None, (), args, method.upper()))
 
-    # -- turn-end flush -----------------------------------------------------------------
     @staticmethod
     def _future() -> asyncio.Future[Any]:
         return asyncio.get_running_loop().create_future()
 
-    def _queue(self, call: _Call) -> asyncio.Future[Any]:
-        self._pending.append(call)
-        if not self._scheduled and self._inflight < self.max_inflight:
-            self._start()
-        return call.future
-
-    def _start(self) -> None:
-        """A pipeline task that takes whatever is pending when its first step runs: the
-        calls queued later in this loop turn still go with it (the first step runs
-        after them), and no extra callback hop is paid before it (idle: at once)."""
-        self._scheduled = True
-        self._inflight += 1
-        task = asyncio.get_running_loop().create_task(self._send_pending())
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    async def _send_pending(self) -> None:
-        self._scheduled = False
-        batch, self._pending = self._pending, []
-        if batch:
-            await self._send(batch)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._inflight -= 1
-        # Calls that queued up while we were at the limit go out now.
-        if self._pending and not self._scheduled and self._inflight < self.max_inflight:
-            self._start()
-
+    # -- one batch ----------------------------------------------------------------------
     async def _send(self, batch: list[_Call]) -> None:
         items = self._fold(batch)
-        try:
-            if self.functions is None:
-                self.functions = await self._redis_major() >= 7
-            replies = await self._execute(items)
-            retry = [i for i, r in enumerate(replies) if _not_loaded(r)]
-            if retry:
-                await self._load({items[i].script for i in retry})  # type: ignore[misc]
-                again = await self._execute([items[i] for i in retry])
-                for i, r in zip(retry, again):
-                    replies[i] = r
-        except BaseException as exc:
-            for call in batch:
-                if not call.future.done():
-                    call.future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
+        if self.functions is None:
+            self.functions = await self._redis_major() >= 7
+        replies = await self._execute(items)
+        retry = [i for i, r in enumerate(replies) if _not_loaded(r)]
+        if retry:
+            await self._load({items[i].script for i in retry})  # type: ignore[misc]
+            again = await self._execute([items[i] for i in retry])
+            for i, r in zip(retry, again):
+                replies[i] = r
         for item, reply in zip(items, replies):
             _deliver(item, reply)
 
@@ -358,14 +398,6 @@ class Coalescer:
     async def _redis_major(self) -> int:
         info = await self.client.info("server")
         return int(str(info["redis_version"]).split(".", 1)[0])
-
-    async def drain(self) -> None:
-        """Wait for every pipeline in flight (shutdown, tests)."""
-        while self._tasks or self._pending:
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
-            else:
-                await asyncio.sleep(0)
 
     async def close(self) -> None:
         """Close the direct-mode connections (the client's pool is closed by its owner)."""

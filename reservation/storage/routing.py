@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reservation.storage import keys, rulesets
+from reservation.storage.coalesce import TurnBatcher
 from reservation.storage.store import Store, redis_errors
 
 RECENT_KEPT = 1000
@@ -138,62 +139,36 @@ class _Ask:
         self.day = day
 
 
-class SnapshotReader:
-    """Reads for concurrent routing calls, coalesced: the first call of an event-loop
-    turn schedules a flush at the turn's end (call_soon), and every call queued by then
-    shares one pipeline: one HMGET of the '<wh>|a' counters per SKU, and when any caller
-    asks, HMGET of the versions and today's load hash of every shard. Each value is
-    read after its caller asked, so a decision is as fresh as with its own reads. One
-    SKU and nothing else is one plain HMGET (a pipeline costs redis-py more).
-    `before_flush` may stage more commands on the pipeline (the recent-order buffer)."""
+class SnapshotReader(TurnBatcher[_Ask]):
+    """Reads for concurrent routing calls, coalesced by the store's mechanism
+    (coalesce.TurnBatcher): the asks of one event-loop turn share one pipeline: one HMGET
+    of the '<wh>|a' counters per SKU (each SKU once, however many asks name it), and when
+    any caller asks, HMGET of the versions and today's load hash of every shard. Each
+    value is read after its caller asked, so a decision is as fresh as with its own
+    reads. One SKU and nothing else is one plain HMGET (a pipeline costs redis-py more).
+    `before_flush` may stage more commands on the pipeline (the recent-order buffer).
+
+    Not the store's Coalescer itself: an ask is answered from the union of the batch's
+    reads (twenty asks for three SKUs read three hashes), not by a reply of its own; and
+    the pipeline carries the recent orders' write, which on the Coalescer would make the
+    whole batch wait for the replicas (RESERVATION_REDIS_WAIT_REPLICAS)."""
 
     def __init__(self, store: Store,
                  before_flush: Callable[[Any], Callable[[list[Any]], None] | None]
                  | None = None) -> None:
+        super().__init__(MAX_INFLIGHT_READS)
         self.store = store
         self.before_flush = before_flush
-        self._pending: list[_Ask] = []
-        self._scheduled = False
-        self._inflight = 0
-        self._tasks: set[asyncio.Task[None]] = set()
         self.stats = {"pipelines": 0, "reads": 0}
 
     def read(self, skus: Sequence[str], warehouses: Sequence[str], versions: bool,
              loads: bool, day: str) -> asyncio.Future[Snapshot]:
         future: asyncio.Future[Snapshot] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Ask(future, skus, warehouses, versions, loads, day))
-        if not self._scheduled and self._inflight < MAX_INFLIGHT_READS:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._queue(_Ask(future, skus, warehouses, versions, loads, day))
         return future
 
-    def _flush(self) -> None:
-        self._scheduled = False
-        if not self._pending or self._inflight >= MAX_INFLIGHT_READS:
-            return
-        batch, self._pending = self._pending, []
-        self._inflight += 1
-        task = asyncio.get_running_loop().create_task(self._send(batch))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._inflight -= 1
-        if self._pending and not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
     async def _send(self, batch: list[_Ask]) -> None:
-        try:
-            snapshots = await self._execute(batch)
-        except BaseException as exc:
-            for ask in batch:
-                if not ask.future.done():
-                    ask.future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
+        snapshots = await self._execute(batch)
         for ask, snap in zip(batch, snapshots, strict=True):
             if not ask.future.done():  # a caller cancelled meanwhile
                 ask.future.set_result(snap)
