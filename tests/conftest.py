@@ -7,22 +7,19 @@ rest. `make test-fast` leaves out every marked test; `make test` runs them all.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+import redis
 
 from reservation.server.app import App, start_app
-from reservation.settings import Settings
-from reservation.v1 import admin_service_pb2_grpc, reservation_service_pb2_grpc
-from tests.postgres_fixtures import postgres_server, postgres_url  # noqa: F401
-from tests.records_fixtures import (  # noqa: F401
-    postgres_records_url,
-    records_url,
-    sqlite_records_url,
-)
-from tests.redis_fixtures import *
+from reservation.storage.redis_process import RedisProcess
+from tests.helpers.postgres import own_database, postgres_server_url
+from tests.helpers.redis_servers import LocalRedisCluster, LocalSentinelGroup, start_redis
+from tests.helpers.server import Stubs, test_settings
 
 # Folders and files whose every test carries these markers.
 MARKS_BY_PATH = {
@@ -56,19 +53,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker("model")
 
 
-def test_settings(redis_url: str, **overrides: Any) -> Settings:
-    """Settings for a test: loopback port 0, fast background loops."""
-    base: dict[str, Any] = {"redis_url": redis_url, "port": 0, "sweep_interval_ms": 50,
-                                "queue_retry_interval_ms": 200, "grace_period_s": 0.5,
-                                # required with auth on; harmless without it
-                                "order_buyer_hash_key": "test-buyer-hash-key"}
-    base.update(overrides)
-    return Settings(**base)
-
-
-test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
-
-
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     """Override in a test module to change the server's settings."""
@@ -82,14 +66,78 @@ async def app(redis_url: str, settings_overrides: dict[str, Any]) -> AsyncIterat
     await running.stop(grace=0)
 
 
-class Stubs:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
-        self.channel = channel
-        self.rs = reservation_service_pb2_grpc.ReservationServiceStub(channel)
-        self.admin = admin_service_pb2_grpc.AdminServiceStub(channel)
-
-
 @pytest.fixture
 async def stubs(app: App) -> AsyncIterator[Stubs]:
     async with grpc.aio.insecure_channel(app.target) as channel:
         yield Stubs(channel)
+
+
+@pytest.fixture(scope="session")
+def redis_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """One private redis-server (AOF, appendfsync everysec) for the whole session."""
+    with start_redis(tmp_path_factory.mktemp("redis")) as proc:
+        yield proc
+
+
+@pytest.fixture
+def redis_url(redis_proc: RedisProcess) -> str:
+    """URL of the session redis-server, emptied (FLUSHALL) before the test."""
+    if not redis_proc.is_running:  # an earlier test stopped or killed it
+        redis_proc.restart()
+    with redis.Redis.from_url(redis_proc.url) as r:
+        r.flushall()
+    return redis_proc.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
+    """A 3-master local Redis Cluster for the whole session."""
+    with LocalRedisCluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def redis_cluster_url(redis_cluster: LocalRedisCluster) -> str:
+    """URL of the session cluster, all masters emptied (FLUSHALL) before the test."""
+    redis_cluster.flushall()
+    return redis_cluster.url
+
+
+@pytest.fixture
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSentinelGroup]:
+    """A primary, a replica and three sentinels of its own for the test."""
+    with LocalSentinelGroup(tmp_path_factory.mktemp("redis-sentinel")) as group:
+        yield group
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """URL of a PostgreSQL server's `postgres` database (tests/helpers/postgres.py)."""
+    with postgres_server_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A database of this test session's own, dropped at the end."""
+    with own_database(postgres_server, "reservation_test") as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_records_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'records.sqlite3'}"
+
+
+@pytest.fixture
+def postgres_records_url(postgres_server: str) -> Iterator[str]:
+    """An empty database per test: migrations start from nothing."""
+    with own_database(postgres_server, "records_test", driver="postgresql+psycopg") as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def records_url(request: pytest.FixtureRequest) -> str:
+    """Each records test once on SQLite (the default) and once on PostgreSQL."""
+    name = f"{request.param}_records_url"
+    return str(request.getfixturevalue(name))

@@ -23,7 +23,7 @@ The order hub's orders (benchmarks/chaos/orders.py):
    later, and its history reads S at V.
 8. units as the state says: once every unpaid hold has expired, an order holds no unit
    and has its lines sold exactly when the rule says it is sold (stated on its own in
-   tests/ordersync/reference.py: shipped, or paid and on its way, or a refund asked;
+   tests/helpers/order_reference.py: shipped, or paid and on its way, or a refund asked;
    nothing once it ended unshipped or was never paid), both by its hold's state and by
    each SKU's confirmed counter summed over the orders.
 9. every change in the audit trail once: the history holds every version 1..V, no
@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from benchmarks.chaos.orders import HUB_STOCK, HubRecord
 from benchmarks.chaos.workload import SHARDS, Record, Traffic
 from reservation.storage import keys
-from tests.ordersync import reference as rule
+from tests.helpers import order_reference as rule
 
 Event = tuple[int, str, str, str, str, str]
 """An order event as both trails can tell it: (version, type, from, to, actor, reason)."""
@@ -229,7 +229,7 @@ def acknowledged_order_states(hub: dict[str, HubRecord], final: Final) -> Check:
 
 
 def sold_by_rule(o: HubFinal) -> bool:
-    """Whether the order's units are sold once unpaid holds expired (reference.py)."""
+    """Whether the order's units are sold once unpaid holds expired (order_reference.py)."""
     if o.shipped or o.state in rule.GONE:
         return True  # shipped units stay sold, whatever comes after
     if o.state in rule.ENDED:

@@ -1,7 +1,7 @@
 """A Redis Cluster failover under load (part of `make chaos`), beside the Sentinel one
 (benchmarks/chaos/failover.py, whose services, workers, checks and table it shares).
 
-The system: a Cluster of three primaries with one replica each (tests/redis_fixtures.py's
+The system: a Cluster of three primaries with one replica each (tests/helpers/redis_servers.py's
 LocalRedisCluster), two `reservation serve` with RESERVATION_REDIS_CLUSTER=true, and
 workers reserving one unit at a time across the 64 shards (so on every primary) and
 confirming half of what they hold. The fault:
@@ -44,7 +44,7 @@ from benchmarks.chaos.failover import (
     under_load,
 )
 from reservation.storage import keys
-from tests.redis_fixtures import LocalRedisCluster
+from tests.helpers.redis_servers import LocalRedisCluster
 
 SCENARIO = "cluster-kill"
 

@@ -2,7 +2,7 @@
 promoted replica no longer has, with RESERVATION_REDIS_WAIT_REPLICAS 0 and 1.
 
 The system: a primary with one replica and three `redis-server --sentinel` (quorum 2,
-down after 1 s; tests/redis_fixtures.py's LocalSentinelGroup), two `reservation serve`
+down after 1 s; tests/helpers/redis_servers.py's LocalSentinelGroup), two `reservation serve`
 processes that find the primary through the sentinels, and workers reserving one unit
 at a time across 64 shards and confirming half of what they hold. Two faults, each run
 with the wait off and on:
@@ -59,7 +59,7 @@ from reservation.v1 import admin_service_pb2_grpc as apb_grpc
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import reservation_service_pb2_grpc as rpb_grpc
 from reservation.v1 import types_pb2 as pb
-from tests.redis_fixtures import LocalSentinelGroup
+from tests.helpers.redis_servers import LocalSentinelGroup
 
 SHARDS = 64
 SKUS = [f"FO-{i}" for i in range(16)]

@@ -25,9 +25,9 @@ from reservation.v1 import reservation_service_pb2_grpc as rpb_grpc
 from reservation.v1 import types_pb2
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc as wpb_grpc
-from tests.access.conftest import auth_document
-from tests.conftest import test_settings
-from tests.helpers import ms
+from tests.helpers.access import auth_document
+from tests.helpers.reservations import ms
+from tests.helpers.server import test_settings
 
 
 class FakeClock:

@@ -24,8 +24,8 @@ from reservation.settings import ConfigError, Settings
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2
-from tests.access.conftest import auth_document, token_of
-from tests.conftest import Stubs, test_settings
+from tests.helpers.access import auth_document, token_of
+from tests.helpers.server import Stubs, test_settings
 
 
 @pytest.mark.parametrize("scheme", ["sha256", "scrypt"])

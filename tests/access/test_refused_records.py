@@ -15,8 +15,8 @@ from reservation.logs import JsonFormatter
 from reservation.server.app import App
 from reservation.v1 import guard_service_pb2 as gpb
 from reservation.v1.guard_service_pb2_grpc import GuardServiceStub
-from tests.access.conftest import token_of
-from tests.conftest import Stubs
+from tests.helpers.access import token_of
+from tests.helpers.server import Stubs
 
 Records = Callable[[], list[dict[str, Any]]]
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import grpc
 
 from reservation.server.app import App
-from tests.access.conftest import ROLES, token_of
-from tests.access.rpcs import REFUSED, Rpc, all_rpcs, call, scoped_request
+from tests.helpers.access import ROLES, token_of
+from tests.helpers.rpcs import REFUSED, Rpc, all_rpcs, call, scoped_request
 
 RPCS = all_rpcs()
 

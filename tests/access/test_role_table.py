@@ -18,8 +18,8 @@ import pytest
 
 from reservation.access.roles import METHODS, Role, Scope, rule
 from reservation.server.app import App
-from tests.access.conftest import ROLES, token_of
-from tests.access.rpcs import REFUSED, Rpc, all_rpcs, call, scoped_request
+from tests.helpers.access import ROLES, token_of
+from tests.helpers.rpcs import REFUSED, Rpc, all_rpcs, call, scoped_request
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "operating" / "security.md"
 START, END = "<!-- role-table:start -->", "<!-- role-table:end -->"

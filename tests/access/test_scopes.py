@@ -16,11 +16,12 @@ from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc as wpb_grpc
 from reservation.writeback import batch_ids
-from tests.access.conftest import token_of
-from tests.access.rpcs import all_rpcs, call
-from tests.access.test_role_table import scoped_request
-from tests.conftest import Stubs
-from tests.helpers import channel_order, key, line, refused
+from tests.helpers.access import token_of
+from tests.helpers.errors import refused
+from tests.helpers.orders import channel_order, key
+from tests.helpers.reservations import line
+from tests.helpers.rpcs import all_rpcs, call, scoped_request
+from tests.helpers.server import Stubs
 
 ADAPTER, WMS, OPERATOR = token_of("adapter"), token_of("wms"), token_of("operator")
 

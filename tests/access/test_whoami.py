@@ -15,8 +15,8 @@ from reservation.access.tokens import hash_token
 from reservation.server.app import start_app
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import admin_service_pb2_grpc
-from tests.access.conftest import PRINCIPALS, ROLES, auth_document, token_of
-from tests.conftest import Stubs, test_settings
+from tests.helpers.access import PRINCIPALS, ROLES, auth_document, token_of
+from tests.helpers.server import Stubs, test_settings
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -21,8 +21,8 @@ from reservation.access.principals import SLOW
 from reservation.access.verify import peer_address
 from reservation.server.app import App
 from reservation.v1 import reservation_service_pb2 as rpb
-from tests.access.conftest import auth_document, token_of
-from tests.conftest import Stubs
+from tests.helpers.access import auth_document, token_of
+from tests.helpers.server import Stubs
 
 SCRYPT_TOKEN = "correct horse battery staple"
 GET = rpb.GetStockRequest(sku="NOPE")

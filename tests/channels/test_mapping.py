@@ -9,7 +9,7 @@ import pytest
 
 from reservation.clients.channels import adapter, adapters
 from reservation.clients.channels.base import CHANNEL_STATES, MappingError, UnknownStatus
-from tests.channels.helpers import CHANNELS, payloads
+from tests.helpers.channels import CHANNELS, payloads
 
 
 def _cases(kind: str) -> list[Any]:

@@ -25,8 +25,8 @@ from reservation.clients.cli import main as clients_main
 from reservation.storage.redis_process import free_port
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc
-from tests.channels.helpers import at, payloads
-from tests.helpers import load
+from tests.helpers.channels import at, payloads
+from tests.helpers.reservations import load
 
 
 def jd(state: str, order_id: str, minute: int, phone: str) -> dict[str, Any]:

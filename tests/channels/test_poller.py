@@ -13,7 +13,7 @@ from reservation.clients.channels.base import CanonicalOrder, ChannelError
 from reservation.clients.channels.fake_server import FakeChannels
 from reservation.clients.channels.poller import Backoff, Poller
 from reservation.clients.channels.store import AdapterStore
-from tests.channels.helpers import CHANNELS, at, payloads
+from tests.helpers.channels import CHANNELS, at, payloads
 
 POLLS = {1: 105, 2: 135, 3: 145}  # the minute each poll runs at
 

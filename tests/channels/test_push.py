@@ -9,7 +9,7 @@ import pytest
 from reservation.clients.channels import adapter
 from reservation.clients.channels.base import ChannelError, Push
 from reservation.clients.channels.fake_server import FakeChannels, Pushed
-from tests.channels.helpers import CHANNELS, payloads
+from tests.helpers.channels import CHANNELS, payloads
 
 ID = {"taobao": "tid", "jd": "orderId", "pdd": "order_sn", "douyin": "order_id",
       "wechat": "order_id", "pos": "order_no"}

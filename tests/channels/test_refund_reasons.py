@@ -23,8 +23,8 @@ from reservation.clients.channels.store import AdapterStore
 from reservation.clients.channels.sync import GrpcSink
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc
-from tests.channels.helpers import at
-from tests.helpers import load
+from tests.helpers.channels import at
+from tests.helpers.reservations import load
 
 SHOP = "shop-1"
 ADDRESS = ("浙江省", "杭州市", "西湖区", "文三路 90 号")

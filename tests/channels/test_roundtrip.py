@@ -23,8 +23,8 @@ from reservation.clients.channels.base import CST
 from reservation.clients.channels.fake_server import FakeChannels, Pushed
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc
-from tests.channels.helpers import CHANNELS, payloads
-from tests.helpers import load
+from tests.helpers.channels import CHANNELS, payloads
+from tests.helpers.reservations import load
 
 # Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

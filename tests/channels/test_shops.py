@@ -26,7 +26,7 @@ from reservation.clients.channels.credentials import (
 )
 from reservation.clients.channels.fake_server import FakeChannels
 from reservation.clients.channels.http import ChannelApi
-from tests.channels.helpers import payloads
+from tests.helpers.channels import payloads
 
 TOKEN_CHANNELS = ("taobao", "jd", "pdd", "douyin")
 EVERYTHING = Window(0, 4_000_000_000_000)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reservation.storage.redis_process import RedisProcess, free_port
-from tests.cli.helpers import (
+from tests.helpers.cli import (
     STOP_BOUND_S,
     Served,
     cli,
@@ -26,7 +26,7 @@ from tests.cli.helpers import (
     stop_serve,
     wait_for,
 )
-from tests.redis_fixtures import start_redis
+from tests.helpers.redis_servers import start_redis
 
 # Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

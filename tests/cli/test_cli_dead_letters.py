@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from reservation.v1 import types_pb2 as pb
-from tests.helpers import DEAD_LETTERED, get, line, load, order, reserve, wait_for_state
+from tests.helpers.reservations import (
+    DEAD_LETTERED,
+    get,
+    line,
+    load,
+    order,
+    reserve,
+    wait_for_state,
+)
 
 # Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import Served, cli, start_serve, stop_serve
-from tests.redis_fixtures import start_redis
+from tests.helpers.cli import Served, cli, start_serve, stop_serve
+from tests.helpers.redis_servers import start_redis
 
 # Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

@@ -16,8 +16,8 @@ import yaml
 
 from reservation.access.tokens import hash_token
 from reservation.api.connection import TOKEN_ARGUMENT_WARNING
-from tests.cli.helpers import Served, cli_env, start_serve, stop_serve
-from tests.redis_fixtures import start_redis
+from tests.helpers.cli import Served, cli_env, start_serve, stop_serve
+from tests.helpers.redis_servers import start_redis
 
 # Real processes: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

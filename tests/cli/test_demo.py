@@ -7,7 +7,7 @@ import pytest
 from rich.console import Console
 
 from reservation.cli.demo import verdict
-from tests.cli.helpers import cli
+from tests.helpers.cli import cli
 
 
 @pytest.mark.slow  # real processes: seconds per test (make test-fast leaves it out)

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from reservation.storage.redis_process import free_port
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import reservation_service_pb2_grpc as rpb_grpc
-from tests.cli.helpers import START_BOUND_S, cli, cli_env, start_serve, stop_serve, wait_for
+from tests.helpers.cli import START_BOUND_S, cli, cli_env, start_serve, stop_serve, wait_for
 
 # Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

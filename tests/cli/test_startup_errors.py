@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.certs import Authority
-from tests.cli.helpers import cli, cli_env
+from tests.helpers.certs import Authority
+from tests.helpers.cli import cli, cli_env
 
 # Real processes: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

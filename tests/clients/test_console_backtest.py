@@ -13,9 +13,10 @@ from reservation.server.app import App
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import routing_service_pb2 as rpb
-from tests.clients.test_console_login import console_for
-from tests.helpers import channel_order, load
-from tests.routing.conftest import RoutingStubs, struct
+from tests.helpers.console import console_for
+from tests.helpers.orders import channel_order
+from tests.helpers.reservations import load
+from tests.helpers.routing import RoutingStubs, struct
 
 HZ_RULES = {"rules": [{"name": "milk via Hangzhou", "when": {"category": ["奶粉"]},
                        "then": {"prefer": ["WH-HZ"]}}]}

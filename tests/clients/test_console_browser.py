@@ -40,13 +40,12 @@ from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import settlement_service_pb2 as spb
 from reservation.v1 import settlement_service_pb2_grpc as spb_grpc
 from reservation.v1 import types_pb2 as pb
-from tests.conftest import Stubs, test_settings
-from tests.helpers import (
+from tests.helpers.orders import channel_order
+from tests.helpers.reservations import (
     DEAD_LETTERED,
     QUEUED,
     RESERVED,
     assert_invariant,
-    channel_order,
     confirm,
     levels,
     line,
@@ -55,7 +54,8 @@ from tests.helpers import (
     reserve,
     wait_for_state,
 )
-from tests.settlement.helpers import PRICE, import_statement, paid, today
+from tests.helpers.server import Stubs, test_settings
+from tests.helpers.settlement import PRICE, import_statement, paid, today
 
 TOKEN = "op-secret"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

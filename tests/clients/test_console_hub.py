@@ -18,8 +18,9 @@ from reservation.v1 import interception_service_pb2_grpc as igrpc
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import types_pb2 as pb
-from tests.clients.test_console_login import Console, Reply, console_for
-from tests.helpers import at, channel_order, load
+from tests.helpers.console import Console, Reply, console_for
+from tests.helpers.orders import channel_order
+from tests.helpers.reservations import at, load
 
 COOKIE = {"Cookie": "op_name=alice; op_token=x"}  # the test server runs without auth
 

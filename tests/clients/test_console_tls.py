@@ -18,8 +18,8 @@ from reservation.api.connection import Tls
 from reservation.clients.console.app import build_app
 from reservation.server.app import App, start_app
 from reservation.storage.redis_process import free_port
-from tests.certs import Authority
-from tests.conftest import test_settings
+from tests.helpers.certs import Authority
+from tests.helpers.server import test_settings
 
 TOKEN = "tok-ops-console"
 

@@ -8,7 +8,9 @@ import pytest
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
-from tests.helpers import at, bad_request_fields, line, load, ms, order, redis_snapshot
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.reservations import at, line, load, ms, order
+from tests.helpers.snapshots import redis_snapshot
 
 
 async def snapshot(redis_url: str) -> dict[str, tuple[str, bytes | None]]:

@@ -22,7 +22,7 @@ from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
-from tests.helpers import levels, load
+from tests.helpers.reservations import levels, load
 
 # A real Node process and npm: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

@@ -1,7 +1,7 @@
 """Fuzzed requests against every RPC of a real server on a real Redis.
 
 For each RPC in reservation/v1 (found from the descriptors, so a new one is fuzzed from
-the day it exists): generated requests (tests/fuzz/strategies.py) and raw bytes. Every
+the day it exists): generated requests (tests/helpers/fuzz_strategies.py) and raw bytes. Every
 answer must be a defined code (never UNKNOWN or INTERNAL, never a hang), a refused call
 must leave Redis exactly as it was, and the server must stay SERVING.
 
@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from reservation.server.app import App, start_app
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import types_pb2
-from tests.access.rpcs import Rpc, all_rpcs
-from tests.conftest import test_settings
-from tests.fuzz.strategies import raw_bytes, requests
-from tests.helpers import by_timer
+from tests.helpers.fuzz_strategies import raw_bytes, requests
+from tests.helpers.rpcs import Rpc, all_rpcs
+from tests.helpers.server import test_settings
+from tests.helpers.snapshots import by_timer
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 RPCS = all_rpcs()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reservation.v1 import guard_service_pb2_grpc, write_back_service_pb2_grpc
-from tests.conftest import Stubs
+from tests.helpers.server import Stubs
 
 
 @pytest.fixture

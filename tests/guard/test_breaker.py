@@ -12,10 +12,10 @@ from reservation.server.app import App
 from reservation.v1 import guard_service_pb2 as gpb
 from reservation.v1 import types_pb2 as pb
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.helpers import (
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.reservations import (
     REJECTED,
     RESERVED,
-    bad_request_fields,
     levels,
     line,
     load,

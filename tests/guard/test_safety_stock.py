@@ -11,7 +11,7 @@ from reservation.storage import keys
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import guard_service_pb2 as gpb
 from reservation.v1 import types_pb2 as pb
-from tests.helpers import REJECTED, RESERVED, at, confirm, line, load, order, reserve
+from tests.helpers.reservations import REJECTED, RESERVED, at, confirm, line, load, order, reserve
 
 SKU, WH = "SAFE-SKU", "wh-1"
 DAY_MS = 86_400_000

@@ -14,7 +14,7 @@ from reservation.domain.validation import JSON_MAX_DEPTH
 from reservation.interception.rules import SEED_DOCUMENT
 from reservation.v1 import interception_service_pb2 as ipb
 from reservation.v1 import interception_service_pb2_grpc as igrpc
-from tests.helpers import bad_request_fields
+from tests.helpers.errors import bad_request_fields
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from reservation.v1 import interception_service_pb2 as ipb
 from reservation.v1 import interception_service_pb2_grpc as igrpc
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc
-from tests.helpers import channel_order, get_order, history, key, load, sync
+from tests.helpers.orders import channel_order, get_order, history, key, sync
+from tests.helpers.reservations import load
 
 NOW = int(time.time())
 

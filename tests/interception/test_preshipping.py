@@ -20,7 +20,9 @@ from reservation.v1 import interception_service_pb2_grpc as igrpc
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc, write_back_service_pb2_grpc
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.helpers import channel_order, get_order, history, load, refused, sync
+from tests.helpers.errors import refused
+from tests.helpers.orders import channel_order, get_order, history, sync
+from tests.helpers.reservations import load
 
 NOW = int(time.time())
 GOOD_TAX_ID = "91350100M000100Y43"  # GB 32100-2015's own example

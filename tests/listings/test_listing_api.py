@@ -14,8 +14,9 @@ from reservation.v1 import guard_service_pb2 as gpb
 from reservation.v1 import guard_service_pb2_grpc as ggrpc
 from reservation.v1 import listing_service_pb2 as lpb
 from reservation.v1 import listing_service_pb2_grpc as lgrpc
-from tests.conftest import Stubs
-from tests.helpers import line, load, order, reserve, wait_until
+from tests.helpers.reservations import line, load, order, reserve
+from tests.helpers.server import Stubs
+from tests.helpers.waiting import wait_until
 
 
 @pytest.fixture

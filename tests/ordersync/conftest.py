@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from reservation.v1 import order_service_pb2_grpc
-from tests.conftest import Stubs
-from tests.helpers import load
+from tests.helpers.reservations import load
+from tests.helpers.server import Stubs
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc
-from tests.helpers import channel_order, get_order, history, key, move, sync, when
+from tests.helpers.orders import channel_order, get_order, history, key, move, sync, when
 
 NEW = opb.Address(province="Jiangsu", city="Suzhou", district="Gusu", detail="9 Canal St")
 

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, history, key, load, redis_snapshot, refused, sync
+from tests.helpers.errors import refused
+from tests.helpers.orders import channel_order, history, key, sync
+from tests.helpers.reservations import load
+from tests.helpers.snapshots import redis_snapshot
 
 T0 = int(datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp())
 DAY = 24 * 3600

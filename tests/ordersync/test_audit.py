@@ -18,7 +18,8 @@ import pytest
 
 from reservation.clients.audit.puller import EventPuller
 from reservation.clients.audit.store import AuditStore
-from tests.helpers import channel_order, history, load, move, sync
+from tests.helpers.orders import channel_order, history, move, sync
+from tests.helpers.reservations import load
 
 # Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

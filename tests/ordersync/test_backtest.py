@@ -19,8 +19,9 @@ from reservation.ordersync import backtest as recorded_orders
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import routing_service_pb2 as rpb
-from tests.helpers import channel_order, get_order, history, key, load, sync
-from tests.routing.conftest import SEED_WAREHOUSES, RoutingStubs, struct
+from tests.helpers.orders import channel_order, get_order, history, key, sync
+from tests.helpers.reservations import load
+from tests.helpers.routing import SEED_WAREHOUSES, RoutingStubs, struct
 
 RULES_A = {"rules": [{"name": "milk via East A", "when": {"category": ["奶粉"]},
                       "then": {"prefer": ["WH-EAST-A"]}}]}

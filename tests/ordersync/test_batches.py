@@ -5,7 +5,8 @@ code and reason; every other order of the batch is applied."""
 from __future__ import annotations
 
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, counters, get_order, levels, sync
+from tests.helpers.orders import channel_order, get_order, sync
+from tests.helpers.reservations import counters, levels
 
 REFUSED = opb.SYNC_OUTCOME_REFUSED
 

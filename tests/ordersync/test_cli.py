@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import channel_order, sync
+from tests.helpers.orders import channel_order, sync
 
 # Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

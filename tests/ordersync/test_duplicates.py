@@ -17,7 +17,7 @@ from reservation.v1 import interception_service_pb2 as ipb
 from reservation.v1 import interception_service_pb2_grpc as igrpc
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc, types_pb2
-from tests.helpers import channel_order, key
+from tests.helpers.orders import channel_order, key
 
 TOKENS = {"jd": "tok-jd", "taobao": "tok-taobao", "ops": "tok-ops"}
 TAOBAO_ORDER = "TB-778899"

@@ -13,7 +13,9 @@ import pytest
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc
-from tests.helpers import channel_order, get_order, history, key, load, move, refused, sync
+from tests.helpers.errors import refused
+from tests.helpers.orders import channel_order, get_order, history, key, move, sync
+from tests.helpers.reservations import load
 
 
 async def expedite(hub: Any, oid: str, reason: str = "the buyer's flight leaves Friday",

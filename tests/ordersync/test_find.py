@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, key, redis_snapshot, refused, sync
+from tests.helpers.errors import refused
+from tests.helpers.orders import channel_order, key, sync
+from tests.helpers.snapshots import redis_snapshot
 
 ANN, BOB = "13800000001", "13900000002"
 H_MS = 3600 * 1000

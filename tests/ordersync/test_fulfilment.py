@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, key, sync
+from tests.helpers.orders import channel_order, key, sync
 
 DAY = "2026-11-20"
 D0 = int(datetime(2026, 11, 20, tzinfo=UTC).timestamp())

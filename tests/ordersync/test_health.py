@@ -19,7 +19,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from reservation.clients.wms.orders import report_state
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, get_order, history, key, move, refused, sync
+from tests.helpers.errors import refused
+from tests.helpers.orders import channel_order, get_order, history, key, move, sync
 
 DAY = "2026-11-20"
 TEN = int(datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp())

@@ -12,7 +12,8 @@ import pytest
 from reservation.v1 import interception_service_pb2 as ipb
 from reservation.v1 import interception_service_pb2_grpc as igrpc
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, counters, get_order, history, key, levels, move, sync, when
+from tests.helpers.orders import channel_order, get_order, history, key, move, sync, when
+from tests.helpers.reservations import counters, levels
 
 
 def shipment(tracking: str = "SF1001") -> opb.Shipment:

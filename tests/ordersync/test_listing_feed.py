@@ -8,7 +8,8 @@ import time
 import pytest
 
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, key, load, sync
+from tests.helpers.orders import channel_order, key, sync
+from tests.helpers.reservations import load
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The order hub as a model: hypothesis drives the REAL gRPC server on a private
 redis-server with random interleavings of everything that moves an order, and after
-every step compares the service with the reference model (reference.py), which states
+every step compares the service with the reference model (tests/helpers/order_reference.py), which states
 each order's units from the rule in words, never from the hub's own tables.
 
 Four orders of three channels share two SKUs (one SKU in two warehouses, one order
@@ -60,9 +60,9 @@ from reservation.v1 import (
 from reservation.v1 import interception_service_pb2 as ipb
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import reservation_service_pb2 as rpb
-from tests.conftest import test_settings
-from tests.ordersync import reference as ref
-from tests.ordersync.reference import Order, Reference, Stock, Units
+from tests.helpers import order_reference as ref
+from tests.helpers.order_reference import Order, Reference, Stock, Units
+from tests.helpers.server import test_settings
 
 HOLD_TTL_S = 1.5
 SWEEP_SLACK_S = 0.3

@@ -9,7 +9,8 @@ import pytest
 
 from reservation.storage import keys
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, counters, get_order, levels, load, sync
+from tests.helpers.orders import channel_order, get_order, sync
+from tests.helpers.reservations import counters, levels, load
 
 SHARDS = 64
 

@@ -20,7 +20,9 @@ from reservation.server.gauges import GaugeSampler
 from reservation.settings import ConfigError, Settings
 from reservation.v1 import order_service_pb2 as opb
 from reservation.writeback import WriteBack
-from tests.helpers import channel_order, key, move, refused, sync, wait_until
+from tests.helpers.errors import refused
+from tests.helpers.orders import channel_order, key, move, sync
+from tests.helpers.waiting import wait_until
 
 T0 = int(datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp())
 MIN, H = 60, 3600

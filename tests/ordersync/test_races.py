@@ -11,7 +11,8 @@ import grpc
 
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc
-from tests.helpers import channel_order, counters, get_order, levels
+from tests.helpers.orders import channel_order, get_order
+from tests.helpers.reservations import counters, levels
 
 WRITERS = 8
 CALLS = 25

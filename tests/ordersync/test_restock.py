@@ -11,16 +11,9 @@ from reservation.storage import keys
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc
-from tests.helpers import (
-    bad_request_fields,
-    channel_order,
-    counters,
-    history,
-    key,
-    levels,
-    load,
-    sync,
-)
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.orders import channel_order, history, key, sync
+from tests.helpers.reservations import counters, levels, load
 
 
 def restock(hub, order_id: str, restock_id: str, *lines: tuple[str, int],

@@ -12,18 +12,9 @@ import pytest
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import routing_service_pb2 as rpb
-from tests.helpers import (
-    assert_invariant,
-    channel_order,
-    get_order,
-    history,
-    levels,
-    load,
-    sync,
-    when,
-)
-from tests.routing.conftest import SEED_WAREHOUSES, RoutingStubs, struct
-from tests.routing.test_seed_rules import SEED_RULES
+from tests.helpers.orders import channel_order, get_order, history, sync, when
+from tests.helpers.reservations import assert_invariant, levels, load
+from tests.helpers.routing import SEED_RULES, SEED_WAREHOUSES, RoutingStubs, struct
 
 ON_HOLD, CREATED = opb.SYNC_OUTCOME_ON_HOLD, opb.SYNC_OUTCOME_CREATED
 REVIEW_RULE = {"name": "big orders", "when": {"amount_above": 500},

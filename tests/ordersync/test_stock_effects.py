@@ -14,18 +14,9 @@ from typing import Any
 import pytest
 
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import (
-    channel_order,
-    counters,
-    get_order,
-    history,
-    key,
-    levels,
-    load,
-    sync,
-    wait_until,
-    when,
-)
+from tests.helpers.orders import channel_order, get_order, history, key, sync, when
+from tests.helpers.reservations import counters, levels, load
+from tests.helpers.waiting import wait_until
 
 HOLD_TTL_MS = 400
 

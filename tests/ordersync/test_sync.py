@@ -9,16 +9,9 @@ import grpc
 import pytest
 
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import (
-    assert_invariant,
-    bad_request_fields,
-    channel_order,
-    counters,
-    get_order,
-    history,
-    levels,
-    sync,
-)
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.orders import channel_order, get_order, history, sync
+from tests.helpers.reservations import assert_invariant, counters, levels
 
 CREATED, UPDATED = opb.SYNC_OUTCOME_CREATED, opb.SYNC_OUTCOME_UPDATED
 UNCHANGED, STALE, ON_HOLD = (opb.SYNC_OUTCOME_UNCHANGED, opb.SYNC_OUTCOME_STALE,

@@ -11,7 +11,8 @@ import grpc
 import pytest
 
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import bad_request_fields, channel_order, get_order, key, sync
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.orders import channel_order, get_order, key, sync
 
 YEAR_9999_S = 253_402_300_799          # 9999-12-31T23:59:59Z
 BEFORE_2000_S = 946_684_799            # 1999-12-31T23:59:59Z

@@ -7,7 +7,7 @@ import grpc
 import pytest
 
 from reservation.ordersync.states import TRANSITIONS, OrderState
-from tests.helpers import channel_order, get_order, history, move, sync
+from tests.helpers.orders import channel_order, get_order, history, move, sync
 
 ALLOWED = [(src, dst) for src, targets in TRANSITIONS.items() for dst in targets]
 FORBIDDEN = [(OrderState.SHIPPED, OrderState.PAID), (OrderState.CANCELLED, OrderState.PAID),

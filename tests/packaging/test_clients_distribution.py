@@ -26,8 +26,8 @@ from reservation.v1 import admin_service_pb2_grpc as admin_grpc
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import types_pb2 as pb
-from tests.cli.helpers import Served, start_serve, stop_serve
-from tests.packaging import dockerfile
+from tests.helpers import dockerfile
+from tests.helpers.cli import Served, start_serve, stop_serve
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENTS_DOCKERFILE = REPO / "k8s" / "Dockerfile.clients"

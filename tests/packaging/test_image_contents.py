@@ -22,7 +22,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from reservation.storage.redis_process import free_port
-from tests.packaging import dockerfile
+from tests.helpers import dockerfile
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "k8s" / "Dockerfile"

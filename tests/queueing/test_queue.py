@@ -14,8 +14,7 @@ from reservation.storage import keys
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
-from tests.conftest import Stubs, test_settings
-from tests.helpers import (
+from tests.helpers.reservations import (
     CONFIRMED,
     DEAD_LETTERED,
     EXPIRED,
@@ -35,9 +34,10 @@ from tests.helpers import (
     reserve,
     settled_orders,
     wait_for_state,
-    wait_until,
 )
-from tests.reserving.test_invariants import replay_write_back
+from tests.helpers.server import Stubs, test_settings
+from tests.helpers.waiting import wait_until
+from tests.helpers.writeback import replay_write_back
 
 
 def queued(order_id: str, *lines: pb.OrderLine, **kw) -> rpb.ReserveRequest:

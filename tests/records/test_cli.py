@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reservation.records import migrate
-from tests.cli.helpers import cli, cli_env
+from tests.helpers.cli import cli, cli_env
 
 pytestmark = pytest.mark.slow  # real processes
 

@@ -20,8 +20,8 @@ from reservation.storage import keys
 from reservation.storage import orders as order_keys
 from reservation.storage.orders import EVICTED, EVICTED_GRACE_MS, order_ref
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, get_order, history, move, sync, wait_until
-from tests.records.helpers import (
+from tests.helpers.orders import channel_order, get_order, history, move, sync
+from tests.helpers.records import (
     CLOSED,
     QUERIES,
     N,
@@ -32,6 +32,7 @@ from tests.records.helpers import (
     follower_of,
     hub_of,
 )
+from tests.helpers.waiting import wait_until
 
 DAY_MS = 24 * 3600 * 1000
 OPEN = [f"C{i:02d}" for i in range(N) if f"C{i:02d}" not in CLOSED]

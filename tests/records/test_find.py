@@ -15,8 +15,8 @@ from reservation.server.app import App
 from reservation.storage import orders as order_keys
 from reservation.storage.orders import order_ref
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, key, move, sync
-from tests.records.helpers import engine_of, follower_of, hub_of
+from tests.helpers.orders import channel_order, key, move, sync
+from tests.helpers.records import engine_of, follower_of, hub_of
 
 ANN, BOB = "13800000001", "13900000002"
 

@@ -24,16 +24,11 @@ from reservation.storage.orders import order_ref
 from reservation.storage.records import RecordStreams
 from reservation.v1 import order_service_pb2_grpc
 from reservation.writeback import WriteBack
-from tests.conftest import Stubs
-from tests.helpers import get_order, history, load, move, wait_until
-from tests.records.helpers import (
-    WALKED,
-    engine_of,
-    follower_of,
-    hub_of,
-    redis_history,
-    walk,
-)
+from tests.helpers.orders import get_order, history, move
+from tests.helpers.records import WALKED, engine_of, follower_of, hub_of, redis_history, walk
+from tests.helpers.reservations import load
+from tests.helpers.server import Stubs
+from tests.helpers.waiting import wait_until
 
 ORDERS = ("A1", "A2", "A3", "A4")
 

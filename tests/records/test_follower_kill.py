@@ -17,9 +17,11 @@ from reservation.records.store import Records
 from reservation.server.convert_orders import to_order
 from reservation.storage.orders import order_ref
 from reservation.v1 import order_service_pb2_grpc
-from tests.cli.helpers import start_serve, stop_serve
-from tests.conftest import Stubs
-from tests.helpers import channel_order, get_order, history, load, move, sync, wait_until
+from tests.helpers.cli import start_serve, stop_serve
+from tests.helpers.orders import channel_order, get_order, history, move, sync
+from tests.helpers.reservations import load
+from tests.helpers.server import Stubs
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.slow  # real processes, killed and started again
 

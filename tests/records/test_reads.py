@@ -13,8 +13,8 @@ from reservation.server.app import App
 from reservation.storage import orders as order_keys
 from reservation.storage.orders import order_ref
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import get_order, history, key
-from tests.records.helpers import (
+from tests.helpers.orders import get_order, history, key
+from tests.helpers.records import (
     CLOSED,
     QUERIES,
     N,

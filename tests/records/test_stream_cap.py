@@ -25,9 +25,10 @@ from reservation.storage.orders import order_ref
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc
 from reservation.writeback import WriteBack
-from tests.conftest import Stubs, test_settings
-from tests.helpers import channel_order, get_order, history, load, move, sync
-from tests.records.helpers import engine_of, follower_of, hub_of, redis_history
+from tests.helpers.orders import channel_order, get_order, history, move, sync
+from tests.helpers.records import engine_of, follower_of, hub_of, redis_history
+from tests.helpers.reservations import load
+from tests.helpers.server import Stubs, test_settings
 
 CAP = 100
 FIRST = [f"E{i:03d}" for i in range(5)]

@@ -11,7 +11,7 @@ import pytest
 
 from reservation.domain.shards import shard_of
 from reservation.v1 import reservation_service_pb2 as rpb
-from tests.helpers import (
+from tests.helpers.reservations import (
     REJECTED,
     RESERVED,
     assert_invariant,
@@ -22,7 +22,7 @@ from tests.helpers import (
     order,
     reserve,
 )
-from tests.reserving.test_multi_shard import two_skus
+from tests.helpers.shards import two_skus
 
 SHARDS = 64
 

@@ -11,11 +11,9 @@ from collections import defaultdict
 
 import grpc
 import pytest
-import redis.asyncio as aioredis
 
 from reservation.settings import Settings
-from reservation.storage import keys
-from tests.helpers import (
+from tests.helpers.reservations import (
     CONFIRMED,
     REJECTED,
     RESERVED,
@@ -29,29 +27,7 @@ from tests.helpers import (
     reserve,
     settled_orders,
 )
-
-# How each write-back event type moves the counters (a reference ledger).
-MOVES = {
-    "STOCK_LOADED": {"a": 1, "l": 1},
-    "HELD": {"a": -1, "h": 1},
-    "CONFIRMED": {"h": -1, "c": 1},
-    "RELEASED": {"h": -1, "a": 1},
-    "EXPIRED": {"h": -1, "a": 1},
-    "RETURNED": {"a": -1, "r": 1},
-}
-
-
-async def replay_write_back(redis_url: str, shards: int) -> dict[tuple[str, str], dict[str, int]]:
-    ledger: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        for shard in range(shards):
-            for _, ev in await client.xrange(keys.write_back(shard)):
-                for counter, sign in MOVES.get(ev["t"], {}).items():
-                    ledger[(ev["sku"], ev["wh"])][counter] += sign * int(ev["q"])
-    finally:
-        await client.aclose()
-    return ledger
+from tests.helpers.writeback import replay_write_back
 
 
 async def test_100_units_and_500_concurrent_orders_give_exactly_100_holds(stubs):

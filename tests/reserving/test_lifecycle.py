@@ -10,8 +10,7 @@ import redis.asyncio as aioredis
 
 from reservation.server.app import start_app
 from reservation.storage import keys
-from tests.conftest import Stubs, test_settings
-from tests.helpers import (
+from tests.helpers.reservations import (
     CONFIRMED,
     EXPIRED,
     RELEASED,
@@ -23,11 +22,12 @@ from tests.helpers import (
     line,
     load,
     order,
-    past,
     release,
     reserve,
     wait_for_state,
 )
+from tests.helpers.server import Stubs, test_settings
+from tests.helpers.waiting import past
 
 
 async def test_confirm_makes_the_hold_permanent(stubs):
@@ -147,7 +147,7 @@ async def test_get_reservation_shows_the_current_state(stubs):
 
 
 async def test_a_multi_shard_order_with_one_part_expired_releases_its_other_parts(stubs):
-    from tests.reserving.test_reserve import skus_in_different_shards
+    from tests.helpers.shards import skus_in_different_shards
 
     a, b = skus_in_different_shards(2)
     await load(stubs, (a, "W1", 5), (b, "W1", 5))

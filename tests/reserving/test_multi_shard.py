@@ -20,40 +20,27 @@ from reservation.domain import orders
 from reservation.domain.models import OrderLine
 from reservation.domain.orders import Identity
 from reservation.server.app import App, start_app
-from reservation.settings import Settings
 from reservation.storage import keys
 from reservation.v1 import reservation_service_pb2 as rpb
-from tests.conftest import Stubs, test_settings
-from tests.helpers import (
+from tests.helpers.reservations import (
     CONFIRMED,
     REJECTED,
     RELEASED,
     RESERVED,
-    by_timer,
     confirm,
     get,
     levels,
     line,
     load,
     order,
-    redis_snapshot,
     release,
     reserve,
 )
+from tests.helpers.server import Stubs, test_settings
+from tests.helpers.shards import SHARDS, two_skus
+from tests.helpers.snapshots import by_timer, redis_snapshot
 
-SHARDS = Settings().shards
 LEASE_MS = 400
-
-
-def two_skus(node_of=None) -> tuple[str, str]:
-    """(A, B): B's shard after A's (so B's part is reached second), on another node."""
-    for i in range(1000):
-        for j in range(1000):
-            a, b = f"MS-A{i}", f"MS-B{j}"
-            if keys.shard_of(a, SHARDS) < keys.shard_of(b, SHARDS) and (
-                    node_of is None or node_of(a) != node_of(b)):
-                return a, b
-    raise AssertionError("no SKU pair found")
 
 
 @pytest.fixture(params=["redis", "cluster"])

@@ -7,7 +7,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from reservation.storage import keys
-from tests.helpers import REJECTED, RESERVED, line, load, order, reserve
+from tests.helpers.reservations import REJECTED, RESERVED, line, load, order, reserve
 
 SHARDS = 64
 

@@ -8,9 +8,8 @@ from typing import Any
 import grpc
 import pytest
 
-from reservation.storage import keys
 from reservation.v1 import types_pb2 as pb
-from tests.helpers import (
+from tests.helpers.reservations import (
     REJECTED,
     RESERVED,
     allocations,
@@ -22,8 +21,8 @@ from tests.helpers import (
     load,
     order,
     reserve,
-    skus_in_shard_order,
 )
+from tests.helpers.shards import skus_in_different_shards, skus_in_shard_order
 
 
 @pytest.fixture(params=[True, False], ids=["functions", "evalsha"])
@@ -31,16 +30,6 @@ def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Every test here runs twice: scripts as Redis Functions, and as EVALSHA (the path
     Redis 6.2 and Cluster take): both must answer alike (see storage/test_functions.py)."""
     return {"redis_functions": request.param}
-
-
-def skus_in_different_shards(n: int, shards: int = 64) -> list[str]:
-    found: dict[int, str] = {}
-    i = 0
-    while len(found) < n:
-        sku = f"SKU-{i}"
-        found.setdefault(keys.shard_of(sku, shards), sku)
-        i += 1
-    return list(found.values())
 
 
 async def test_reserve_holds_units_and_reports_where_they_came_from(stubs):

@@ -12,8 +12,9 @@ import pytest
 
 from reservation.v1 import reservation_service_pb2 as rspb
 from reservation.v1 import routing_service_pb2 as rpb
-from tests.helpers import RESERVED, bad_request_fields, levels, line, load, order
-from tests.routing.conftest import RoutingStubs, struct
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.reservations import RESERVED, levels, line, load, order
+from tests.helpers.routing import RoutingStubs, struct
 
 # One cent above 500 yuan is above; exactly 500 is not (a rule's amounts are in yuan).
 CARD_RULE = {"rules": [{"name": "big orders", "when": {"amount_above": 500},

@@ -11,9 +11,8 @@ from google.protobuf import struct_pb2
 
 from reservation.server.interceptors.requests import MAX_DEPTH
 from reservation.v1 import routing_service_pb2 as rpb
-from tests.helpers import bad_request_fields
-from tests.routing.conftest import RoutingStubs, struct
-from tests.routing.test_seed_rules import put_seed_rules, route_request
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.routing import RoutingStubs, put_seed_rules, route_request, struct
 
 
 async def invalid(call) -> list[str]:

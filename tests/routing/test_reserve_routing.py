@@ -13,19 +13,18 @@ from reservation.routing.service import Routing, today
 from reservation.server.app import App
 from reservation.v1 import reservation_service_pb2 as rspb
 from reservation.v1 import routing_service_pb2 as rpb
-from tests.helpers import (
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.reservations import (
     REJECTED,
     RESERVED,
     allocations,
-    bad_request_fields,
     levels,
     line,
     load,
     order,
     release,
 )
-from tests.routing.conftest import RoutingStubs
-from tests.routing.test_seed_rules import put_seed_rules, route_request
+from tests.helpers.routing import RoutingStubs, put_seed_rules, route_request
 
 
 def routed(order_id: str, city: str, *lines: tuple[str, int, str],

@@ -12,10 +12,17 @@ from reservation.routing import kernel
 from reservation.routing.service import REFRESH_S
 from reservation.server.app import App, start_app
 from reservation.v1 import routing_service_pb2 as rpb
-from tests.conftest import test_settings
-from tests.helpers import bad_request_fields, load
-from tests.routing.conftest import RoutingStubs, struct
-from tests.routing.test_seed_rules import SEED_RULES, allocations, put_seed_rules, route_request
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.reservations import load
+from tests.helpers.routing import (
+    SEED_RULES,
+    RoutingStubs,
+    allocations,
+    put_seed_rules,
+    route_request,
+    struct,
+)
+from tests.helpers.server import test_settings
 
 
 async def invalid(call) -> list[str]:
@@ -115,7 +122,7 @@ async def test_rules_put_on_one_replica_apply_on_another(redis_url: str) -> None
         async with grpc.aio.insecure_channel(a.target) as ca, \
                 grpc.aio.insecure_channel(b.target) as cb:
             sa, sb = RoutingStubs(ca), RoutingStubs(cb)
-            from tests.routing.conftest import SEED_WAREHOUSES
+            from tests.helpers.routing import SEED_WAREHOUSES
             for wh in SEED_WAREHOUSES:
                 await sa.routing_admin.PutWarehouse(rpb.PutWarehouseRequest(warehouse=wh))
             await load(sa, ("MILK-1", "WH-EAST-A", 10), ("MILK-1", "WH-HZ", 10))

@@ -12,8 +12,9 @@ import pytest
 from reservation.storage import keys, rulesets
 from reservation.storage.rulesets import RulesVersion
 from reservation.v1 import routing_service_pb2 as rpb
-from tests.helpers import load, refused
-from tests.routing.conftest import RoutingStubs, struct
+from tests.helpers.errors import refused
+from tests.helpers.reservations import load
+from tests.helpers.routing import RoutingStubs, struct
 
 
 async def put(rstubs: RoutingStubs, doc: dict[str, Any]) -> rpb.PutRoutingRulesResponse:

@@ -3,47 +3,12 @@
 from __future__ import annotations
 
 from reservation.v1 import routing_service_pb2 as rpb
-from tests.helpers import load
-from tests.routing.conftest import RoutingStubs, struct
-
-SEED_RULES = {
-    # Load weighs nothing below the threshold here: a warehouse takes orders until its
-    # daily capacity, then overflows (the seed rule); a positive weight spreads earlier.
-    "weights": {"distance": 1.0, "load": 0.0, "shipments": 2.0, "cost": 0.0,
-                "priority": 0.1},
-    "rules": [
-        {"name": "奶粉 East China", "when": {"category": ["奶粉"], "city": ["上海", "杭州", "南京"]},
-         "then": {"prefer": ["华东前置仓A"]}},
-        {"name": "cold chain", "when": {"category": ["冷链"]},
-         "then": {"require": ["COLD_CHAIN"]}},
-        {"name": "BP- East China", "when": {"sku_prefix": ["BP-"]},
-         "then": {"prefer": ["华东仓"], "min_stock": 5}},
-        {"name": "card review", "when": {"amount_above": 500, "payment": ["CREDIT_CARD"]},
-         "then": {"review": "amount above 500 paid by credit card"}},
-    ],
-}
-
-
-async def put_seed_rules(stubs: RoutingStubs) -> int:
-    reply = await stubs.routing_admin.PutRoutingRules(
-        rpb.PutRoutingRulesRequest(document=struct(SEED_RULES), comment="seed"))
-    return reply.rules.version
-
-
-def route_request(city: str, *lines: tuple[str, int, str], **kw) -> rpb.RouteRequest:
-    kw.setdefault("order_id", "R-1")
-    return rpb.RouteRequest(
-        channel="tmall",
-        lines=[rpb.RouteLine(sku=s, quantity=q, category=c) for s, q, c in lines],
-        destination=rpb.Destination(city=city), **kw)
+from tests.helpers.reservations import load
+from tests.helpers.routing import RoutingStubs, allocations, put_seed_rules, route_request
 
 
 async def route(stubs: RoutingStubs, req: rpb.RouteRequest) -> rpb.RoutingDecision:
     return (await stubs.routing.Route(req, timeout=10)).decision
-
-
-def allocations(d: rpb.RoutingDecision) -> list[tuple[str, str, int]]:
-    return [(ln.sku, a.warehouse_id, a.quantity) for ln in d.lines for a in ln.allocations]
 
 
 async def test_milk_powder_to_shanghai_hangzhou_nanjing_goes_to_east_forward_a(

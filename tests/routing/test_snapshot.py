@@ -8,8 +8,8 @@ import asyncio
 from reservation.routing.matching import Destination, RouteLine, RouteOrder
 from reservation.routing.service import Routing
 from reservation.server.app import App
-from tests.helpers import load
-from tests.routing.conftest import RoutingStubs
+from tests.helpers.reservations import load
+from tests.helpers.routing import RoutingStubs
 
 
 def tea(i: int) -> RouteOrder:

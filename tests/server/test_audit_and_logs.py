@@ -18,8 +18,8 @@ from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import guard_service_pb2 as gpb
 from reservation.v1 import types_pb2 as pb
 from reservation.v1.guard_service_pb2_grpc import GuardServiceStub
-from tests.conftest import Stubs
-from tests.helpers import at
+from tests.helpers.reservations import at
+from tests.helpers.server import Stubs
 
 Records = Callable[[], list[dict[str, Any]]]
 

@@ -20,16 +20,9 @@ from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.helpers import (
-    at,
-    bad_request_fields,
-    line,
-    load,
-    ms,
-    order,
-    redis_snapshot,
-    reserve,
-)
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.reservations import at, line, load, ms, order, reserve
+from tests.helpers.snapshots import redis_snapshot
 
 FILES = (rpb, apb, wpb)
 METHODS = [(svc.full_name, m) for f in FILES for svc in f.DESCRIPTOR.services_by_name.values()

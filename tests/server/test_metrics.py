@@ -26,8 +26,10 @@ from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
 from reservation.writeback import WriteBack
-from tests.conftest import Stubs, test_settings
-from tests.helpers import at, channel_order, line, load, order, reserve, wait_until
+from tests.helpers.orders import channel_order
+from tests.helpers.reservations import at, line, load, order, reserve
+from tests.helpers.server import Stubs, test_settings
+from tests.helpers.waiting import wait_until
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from reservation.server.interceptors.metrics import MetricsInterceptor
-from tests.helpers import wait_until
+from tests.helpers.waiting import wait_until
 
 SERVICE = "test.Kinds"
 

@@ -14,7 +14,7 @@ from reservation.v1 import listing_service_pb2_grpc as lgrpc
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc as ogrpc
 from reservation.v1 import reservation_service_pb2 as rpb
-from tests.helpers import at
+from tests.helpers.reservations import at
 
 KEY = opb.OrderKey(channel="jd", shop="main", order_id="nosuch")
 

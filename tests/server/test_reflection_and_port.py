@@ -9,7 +9,7 @@ from google.protobuf import descriptor_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
 from reservation.server.app import App, ListenError, start_app
-from tests.conftest import test_settings
+from tests.helpers.server import test_settings
 
 
 @pytest.mark.parametrize("version", ["v1", "v1alpha"])

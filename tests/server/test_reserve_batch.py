@@ -7,27 +7,14 @@ from typing import Any
 
 import grpc
 
-from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import types_pb2 as types_pb
+from tests.helpers.reserve_batch import load, order
 
 RESERVED = types_pb.RESERVATION_STATE_RESERVED
 REJECTED = types_pb.RESERVATION_STATE_REJECTED
 INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
 EXISTS = grpc.StatusCode.ALREADY_EXISTS.value[0]
-
-
-async def load(stubs: Any, sku: str, **per_warehouse: int) -> None:
-    await stubs.admin.LoadStock(admin_pb.LoadStockRequest(
-        mode=admin_pb.LOAD_MODE_SET,
-        items=[types_pb.StockItem(sku=sku, warehouse_id=wh, quantity=q)
-               for wh, q in per_warehouse.items()]))
-
-
-def order(oid: str, *lines: tuple[str, int], buyer: str = "b", channel: str = "web"
-          ) -> pb.ReserveRequest:
-    return pb.ReserveRequest(channel=channel, order_id=oid, buyer_id=buyer,
-                             lines=[types_pb.OrderLine(sku=s, quantity=q) for s, q in lines])
 
 
 async def levels(stubs: Any, sku: str) -> dict[str, tuple[int, int]]:

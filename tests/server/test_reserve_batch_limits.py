@@ -8,7 +8,8 @@ import grpc
 import pytest
 
 from reservation.v1 import reservation_service_pb2 as pb
-from tests.server.test_reserve_batch import RESERVED, load, order
+from tests.helpers.reservations import RESERVED
+from tests.helpers.reserve_batch import load, order
 
 
 @pytest.fixture

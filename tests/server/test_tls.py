@@ -1,6 +1,6 @@
 """TLS and mTLS on the gRPC port, certificates reloaded without a restart, the client
 certificate naming the principal, the plaintext health-only port, the CLI over mTLS.
-Certificates are made at test time (tests/certs.py)."""
+Certificates are made at test time (tests/helpers/certs.py)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import admin_service_pb2_grpc as apb_grpc
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import reservation_service_pb2_grpc as rpb_grpc
-from tests.certs import Authority, Pair
-from tests.conftest import test_settings
+from tests.helpers.certs import Authority, Pair
+from tests.helpers.server import test_settings
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from reservation.storage.redis_process import RedisProcess
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import types_pb2 as types_pb
-from tests.conftest import Stubs, test_settings
-from tests.redis_fixtures import start_redis
+from tests.helpers.redis_servers import start_redis
+from tests.helpers.server import Stubs, test_settings
 
 # Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

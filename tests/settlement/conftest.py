@@ -9,8 +9,8 @@ import pytest
 
 from reservation.server.app import App, start_app
 from reservation.v1 import order_service_pb2_grpc
-from tests.conftest import Stubs, test_settings
-from tests.helpers import load
+from tests.helpers.reservations import load
+from tests.helpers.server import Stubs, test_settings
 
 
 @pytest.fixture

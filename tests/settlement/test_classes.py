@@ -14,8 +14,8 @@ from reservation.clients.channels.fake_statements import Payout
 from reservation.server.app import App
 from reservation.v1 import settlement_service_pb2 as pb
 from reservation.v1 import settlement_service_pb2_grpc as pb_grpc
-from tests.helpers import move
-from tests.settlement.helpers import (
+from tests.helpers.orders import move
+from tests.helpers.settlement import (
     PRICE,
     differences,
     import_statement,

@@ -10,8 +10,8 @@ from openpyxl import load_workbook
 
 from reservation.clients.channels.fake_statements import Payout
 from reservation.records.database import open_records
-from tests.cli.helpers import cli, cli_env
-from tests.settlement.helpers import import_statement
+from tests.helpers.cli import cli, cli_env
+from tests.helpers.settlement import import_statement
 
 pytestmark = pytest.mark.slow  # real processes
 DAY = "2026-12-06"

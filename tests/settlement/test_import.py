@@ -23,7 +23,7 @@ from reservation.records.schema import settlement_files, settlement_lines
 from reservation.server.app import App
 from reservation.v1 import settlement_service_pb2 as pb
 from reservation.v1 import settlement_service_pb2_grpc as pb_grpc
-from tests.helpers import bad_request_fields
+from tests.helpers.errors import bad_request_fields
 
 DAY = "2026-12-06"
 PAYOUTS = [Payout("T1", goods_cents=10_000, fee_cents=500), Payout("T2", goods_cents=2_000)]

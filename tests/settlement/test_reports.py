@@ -21,8 +21,8 @@ from reservation.settlement.differences import Filter, page
 from reservation.settlement.report import day_report, splits
 from reservation.v1 import settlement_service_pb2 as pb
 from reservation.v1 import settlement_service_pb2_grpc as pb_grpc
-from tests.helpers import bad_request_fields
-from tests.settlement.helpers import PRICE, import_statement, paid, settle, ship, today
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.settlement import PRICE, import_statement, paid, settle, ship, today
 
 # The templates' columns, as their import guides list them (not read from exports.py).
 U8 = ["制单日期", "凭证类别字", "凭证号", "附单据数", "摘要", "科目编码", "借方金额", "贷方金额",

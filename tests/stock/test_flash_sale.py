@@ -13,7 +13,7 @@ from reservation.domain.shards import shard_of
 from reservation.errors import FailedPrecondition
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import types_pb2 as pb
-from tests.helpers import (
+from tests.helpers.reservations import (
     CONFIRMED,
     EXPIRED,
     REJECTED,
@@ -26,11 +26,11 @@ from tests.helpers import (
     load,
     ms,
     order,
-    past,
     release,
     reserve,
     wait_for_state,
 )
+from tests.helpers.waiting import past
 
 
 def sale_request(sale_id: str = "s1", items=(("PHONE", "W1", 10),), starts_in_ms: int = 0,

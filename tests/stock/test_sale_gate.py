@@ -22,21 +22,21 @@ import pytest
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
-from tests.helpers import (
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.reservations import (
     REJECTED,
     RESERVED,
     assert_invariant,
     at,
-    bad_request_fields,
     levels,
     line,
     load,
     ms,
     order,
-    redis_snapshot,
     reserve,
-    skus_in_shard_order,
 )
+from tests.helpers.shards import skus_in_shard_order
+from tests.helpers.snapshots import redis_snapshot
 
 HOUR = 3_600_000
 SKU = "GATE-1"

@@ -18,7 +18,7 @@ from reservation.v1 import guard_service_pb2 as gpb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
 from reservation.v1.guard_service_pb2_grpc import GuardServiceStub
-from tests.helpers import (
+from tests.helpers.reservations import (
     QUEUED,
     REJECTED,
     RESERVED,
@@ -31,8 +31,8 @@ from tests.helpers import (
     order,
     release,
     reserve,
-    wait_until,
 )
+from tests.helpers.waiting import wait_until
 
 HOUR = 3_600_000
 

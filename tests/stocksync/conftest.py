@@ -18,9 +18,7 @@ from reservation.clients.stocksync.store import StockSyncStore
 from reservation.clients.stocksync.worker import StockSync, group_name
 from reservation.clients.wms.puller import Puller
 from reservation.server.app import App
-
-CHANNELS = ("taobao", "jd", "pdd", "douyin", "wechat")
-SHOP = "main"
+from tests.helpers.stocksync import CHANNELS, SHOP, Worker
 
 
 @pytest.fixture
@@ -34,27 +32,6 @@ def fake(tmp_path: Path) -> Iterator[FakeChannels]:
     server = FakeChannels(pos_dir=tmp_path / "pos").start()
     yield server
     server.stop()
-
-
-def rows_of(items: dict[str, list[str]]) -> dict[str, ListingRow]:
-    """{item_id: [sku, ...]} -> the mapping table (sku_id = 'S-' + sku)."""
-    return {sku: ListingRow(sku, item, f"S-{sku}") for item, skus in items.items()
-            for sku in skus}
-
-
-class Worker:
-    """A stock-sync worker in this process: `sync()` pulls and pushes until idle."""
-
-    def __init__(self, sync: StockSync, puller: Puller, channel: grpc.Channel) -> None:
-        self.sync, self.puller, self.channel = sync, puller, channel
-
-    def sync_all(self) -> None:
-        while True:
-            pulled = self.puller.step()
-            while self.sync.step():
-                pass
-            if not pulled:
-                return
 
 
 @pytest.fixture

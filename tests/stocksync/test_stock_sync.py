@@ -18,9 +18,9 @@ from reservation.v1 import listing_service_pb2 as lpb
 from reservation.v1 import listing_service_pb2_grpc as lgrpc
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
-from tests.conftest import Stubs
-from tests.helpers import load
-from tests.stocksync.conftest import CHANNELS, Worker, rows_of
+from tests.helpers.reservations import load
+from tests.helpers.server import Stubs
+from tests.helpers.stocksync import CHANNELS, Worker, rows_of
 
 # Each channel's own stock calls, as its module makes them.
 QUANTITY_CALL = {"taobao": "taobao.skus.quantity.update",

@@ -20,8 +20,8 @@ from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import listing_service_pb2 as lpb
 from reservation.v1 import listing_service_pb2_grpc as lgrpc
 from reservation.v1 import types_pb2 as pb
-from tests.conftest import Stubs
-from tests.helpers import load
+from tests.helpers.reservations import load
+from tests.helpers.server import Stubs
 
 pytestmark = pytest.mark.slow
 

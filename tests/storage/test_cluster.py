@@ -24,8 +24,9 @@ from reservation.storage import keys
 from reservation.v1 import admin_service_pb2 as admin_pb
 from reservation.v1 import reservation_service_pb2 as pb
 from reservation.v1 import types_pb2 as types_pb
-from tests.conftest import Stubs, test_settings
-from tests.redis_fixtures import LocalRedisCluster
+from tests.helpers.redis_servers import LocalRedisCluster
+from tests.helpers.server import Stubs, test_settings
+from tests.helpers.shards import node_of, skus_on_distinct_nodes
 
 RESERVED = types_pb.RESERVATION_STATE_RESERVED
 CONFIRMED = types_pb.RESERVATION_STATE_CONFIRMED
@@ -33,27 +34,6 @@ RELEASED = types_pb.RESERVATION_STATE_RELEASED
 EXPIRED = types_pb.RESERVATION_STATE_EXPIRED
 REJECTED = types_pb.RESERVATION_STATE_REJECTED
 WAIT_S = 15.0  # bound for polling loops (expiry is swept within about a second)
-
-
-def node_of(cluster: LocalRedisCluster, sku: str) -> int:
-    """Port of the cluster node that owns the SKU's keys."""
-    key = keys.stock(keys.shard_of(sku, Settings().shards), sku)
-    client = cluster.client()
-    try:
-        return int(client.get_node_from_key(key).port)
-    finally:
-        client.close()
-
-
-def skus_on_distinct_nodes(cluster: LocalRedisCluster, count: int) -> list[str]:
-    """`count` SKU names whose keys live on `count` different nodes."""
-    chosen: dict[int, str] = {}
-    for i in range(1000):
-        sku = f"CL-{i}"
-        chosen.setdefault(node_of(cluster, sku), sku)
-        if len(chosen) == count:
-            return list(chosen.values())
-    raise AssertionError("could not spread SKUs over the cluster's nodes")
 
 
 @pytest.fixture

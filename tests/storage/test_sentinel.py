@@ -3,7 +3,7 @@
 RESERVATION_REDIS_WAIT_REPLICAS answers a write only once a replica has it.
 
 Real processes: a primary, a replica and three `redis-server --sentinel` on loopback
-(tests/redis_fixtures.py, LocalSentinelGroup); the primary is killed with SIGKILL.
+(tests/helpers/redis_servers.py, LocalSentinelGroup); the primary is killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from reservation.settings import Settings
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import reservation_service_pb2 as rpb
 from reservation.v1 import types_pb2 as pb
-from tests.conftest import Stubs
-from tests.helpers import RESERVED, get, levels, line, load, order, reserve
-from tests.redis_fixtures import LocalSentinelGroup
+from tests.helpers.redis_servers import LocalSentinelGroup
+from tests.helpers.reservations import RESERVED, get, levels, line, load, order, reserve
+from tests.helpers.server import Stubs
 
 BOUND_S = 60.0  # a failover that has not finished by then failed
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reservation.v1 import write_back_service_pb2_grpc
-from tests.conftest import Stubs
+from tests.helpers.server import Stubs
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import grpc
 import pytest
 
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.helpers import bad_request_fields, load, ms
-from tests.writeback.test_pull_ack import pull_request
+from tests.helpers.errors import bad_request_fields
+from tests.helpers.reservations import load, ms
+from tests.helpers.writeback import pull_request
 
 
 async def invalid_field(call) -> list[str]:

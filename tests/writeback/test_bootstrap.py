@@ -14,7 +14,7 @@ from reservation.clients.wms import reconcile as wms_reconcile
 from reservation.clients.wms.ledger import Ledger
 from reservation.clients.wms.puller import Puller
 from reservation.v1 import admin_service_pb2 as apb
-from tests.writeback.traffic import Traffic, caught_up, ledger_totals, settled
+from tests.helpers.writeback import Traffic, caught_up, ledger_totals, settled
 
 LATE = "late-wms"
 

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.cli.helpers import cli_env
-from tests.helpers import load
-from tests.writeback.test_pull_ack import pull_request
+from tests.helpers.cli import cli_env
+from tests.helpers.reservations import load
+from tests.helpers.writeback import pull_request
 
 pytestmark = pytest.mark.slow  # a CLI process
 

@@ -16,10 +16,10 @@ from reservation.storage import keys
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc
-from tests.conftest import Stubs, test_settings
-from tests.helpers import confirm, line, load, order, reserve
-from tests.redis_fixtures import LocalRedisCluster
-from tests.storage.test_cluster import skus_on_distinct_nodes
+from tests.helpers.redis_servers import LocalRedisCluster
+from tests.helpers.reservations import confirm, line, load, order, reserve
+from tests.helpers.server import Stubs, test_settings
+from tests.helpers.shards import skus_on_distinct_nodes
 
 
 @pytest.fixture

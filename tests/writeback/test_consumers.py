@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.writeback.test_pull_ack import pull_request
-from tests.writeback.traffic import Traffic, settled
+from tests.helpers.writeback import Traffic, pull_request, settled
 
 # Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

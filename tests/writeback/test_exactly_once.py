@@ -21,9 +21,9 @@ from reservation.server.app import App, start_app
 from reservation.storage.redis_process import free_port
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.v1 import write_back_service_pb2_grpc
-from tests.conftest import Stubs, test_settings
-from tests.helpers import wait_until
-from tests.writeback.traffic import Traffic, caught_up, counters, ledger_totals, settled
+from tests.helpers.server import Stubs, test_settings
+from tests.helpers.waiting import wait_until
+from tests.helpers.writeback import Traffic, caught_up, counters, ledger_totals, settled
 
 # Real processes, kills or restarts: seconds per test (make test-fast leaves it out).
 pytestmark = pytest.mark.slow

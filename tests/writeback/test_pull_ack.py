@@ -9,25 +9,19 @@ import redis.asyncio as aioredis
 
 from reservation.storage import keys
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.helpers import (
+from tests.helpers.reservations import (
     EXPIRED,
     confirm,
     line,
     load,
-    ms,
     order,
     release,
     reserve,
     wait_for_state,
 )
+from tests.helpers.writeback import pull_request
 
 E = wpb.WriteBackEventType
-
-
-def pull_request(consumer: str = "wms-1", max_events: int = 100, wait_ms: int = 0,
-                 group: str = "") -> wpb.PullBatchRequest:
-    return wpb.PullBatchRequest(consumer=consumer, max_events=max_events, wait=ms(wait_ms),
-                                group=group)
 
 
 async def pull_all(wb, consumer: str = "wms-1", ack: bool = True) -> list[wpb.WriteBackEvent]:

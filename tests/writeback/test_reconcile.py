@@ -12,8 +12,8 @@ from reservation.clients.wms.ledger import Ledger
 from reservation.clients.wms.puller import Puller
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.helpers import load, ms
-from tests.writeback.traffic import Traffic, caught_up, settled
+from tests.helpers.reservations import load, ms
+from tests.helpers.writeback import Traffic, caught_up, settled
 
 K = apb.DifferenceKind
 

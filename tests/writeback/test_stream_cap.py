@@ -21,7 +21,7 @@ from reservation.server.gauges import GaugeSampler
 from reservation.storage import keys
 from reservation.v1 import write_back_service_pb2 as wpb
 from reservation.writeback import WriteBack
-from tests.writeback.traffic import SKUS, Traffic, caught_up, ledger_totals, settled
+from tests.helpers.writeback import SKUS, Traffic, caught_up, ledger_totals, settled
 
 CAP = 100
 

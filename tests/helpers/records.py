@@ -13,7 +13,7 @@ from reservation.server.app import App
 from reservation.storage.orders import order_ref
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc
-from tests.helpers import channel_order, key, move, sync
+from tests.helpers.orders import channel_order, key, move, sync
 
 WALKED = (("A1", "jd"), ("A2", "jd"), ("A3", "jd"), ("A4", "pdd"))
 """The orders walk() makes, (order id, channel), all of shop-1."""

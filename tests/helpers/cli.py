@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from reservation.server.app import App
 from reservation.storage.redis_process import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -123,3 +125,16 @@ def stop_serve(served: Served) -> None:
     for pid in redis_pids:  # only the redis-server this server started
         if is_alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+async def run_cli(app: App, *args: str) -> tuple[int, str, str]:
+    """Run the CLI as a child process without blocking this event loop (the server is
+    in it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESERVATION_")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "reservation.cli", *args[:2], *args[2:],
+        "--target", app.target, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode(), err.decode()

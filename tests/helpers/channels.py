@@ -18,7 +18,7 @@ from typing import Any
 
 from reservation.clients.channels.base import CST
 
-PAYLOADS = Path(__file__).parent / "payloads"
+PAYLOADS = Path(__file__).resolve().parents[1] / "channels" / "payloads"
 CHANNELS = ("taobao", "jd", "pdd", "douyin", "wechat", "pos")
 T0 = datetime(2026, 11, 11, tzinfo=CST)
 """Minute 0 of the recorded payloads' clock."""

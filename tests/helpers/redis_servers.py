@@ -1,22 +1,9 @@
-"""Private redis-server processes for tests: a single server and a local cluster.
+"""Private redis-server processes for tests: a single server, a local cluster and a
+sentinel group (the fixtures redis_proc, redis_url, redis_cluster, redis_cluster_url and
+redis_sentinel in tests/conftest.py start them).
 
-``tests/conftest.py`` can register every fixture defined here with::
-
-    from tests.redis_fixtures import *  # noqa: F401,F403
-
-Fixtures:
-
-* ``redis_proc`` (session): one AOF-enabled redis-server on a free loopback port.
-* ``redis_url`` (function): URL of ``redis_proc``, FLUSHALLed before each test
-  (and the server restarted if an earlier test stopped or killed it).
-* ``redis_cluster`` (session): a started :class:`LocalRedisCluster` (3 masters).
-* ``redis_cluster_url`` (function): its URL, all masters FLUSHALLed before each test.
-* ``redis_sentinel`` (function): a started :class:`LocalSentinelGroup`: a primary, one
-  replica and three ``redis-server --sentinel`` processes watching them (a test may
-  kill the primary: each test gets its own group).
-
-Plain helpers (``start_redis``, ``LocalRedisCluster``) are exported too, for
-tests that need their own processes (crash/restart tests and the like).
+Tests that need their own processes (crash/restart tests and the like) use
+``start_redis``, ``LocalRedisCluster`` and ``LocalSentinelGroup`` directly.
 Nothing here ever binds anything but 127.0.0.1 or touches port 6379.
 """
 
@@ -25,11 +12,9 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
 
-import pytest
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
@@ -40,20 +25,6 @@ from reservation.storage.redis_process import (
     find_redis_server,
     free_port,
 )
-
-__all__ = [
-    "CLUSTER_BUS_OFFSET",
-    "LocalRedisCluster",
-    "LocalSentinelGroup",
-    "free_cluster_port",
-    "port_is_free",
-    "redis_cluster",
-    "redis_cluster_url",
-    "redis_proc",
-    "redis_sentinel",
-    "redis_url",
-    "start_redis",
-]
 
 # Redis Cluster nodes also listen on port + 10000 for the cluster bus.
 CLUSTER_BUS_OFFSET = 10000
@@ -372,44 +343,3 @@ class LocalSentinelGroup:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-# --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="session")
-def redis_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
-    """One private redis-server (AOF, appendfsync everysec) for the whole session."""
-    with start_redis(tmp_path_factory.mktemp("redis")) as proc:
-        yield proc
-
-
-@pytest.fixture
-def redis_url(redis_proc: RedisProcess) -> str:
-    """URL of the session redis-server, emptied (FLUSHALL) before the test."""
-    if not redis_proc.is_running:  # an earlier test stopped or killed it
-        redis_proc.restart()
-    with redis.Redis.from_url(redis_proc.url) as r:
-        r.flushall()
-    return redis_proc.url
-
-
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRedisCluster]:
-    """A 3-master local Redis Cluster for the whole session."""
-    with LocalRedisCluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
-        yield cluster
-
-
-@pytest.fixture
-def redis_cluster_url(redis_cluster: LocalRedisCluster) -> str:
-    """URL of the session cluster, all masters emptied (FLUSHALL) before the test."""
-    redis_cluster.flushall()
-    return redis_cluster.url
-
-
-@pytest.fixture
-def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSentinelGroup]:
-    """A primary, a replica and three sentinels of its own for the test."""
-    with LocalSentinelGroup(tmp_path_factory.mktemp("redis-sentinel")) as group:
-        yield group

@@ -10,7 +10,8 @@ Where the database comes from, in order:
    root, so under root it runs as the `postgres` system user (runuser).
 With none of these the tests that need PostgreSQL are skipped, naming what is missing.
 
-In every case the session gets a database of its own, created here and dropped at the end.
+The fixtures (tests/conftest.py: postgres_server, postgres_url, postgres_records_url) give
+each session or test a database of its own (own_database), dropped at the end.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -98,8 +100,8 @@ class PrivatePostgres:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
+@contextmanager
+def postgres_server_url() -> Iterator[str]:
     """URL of a PostgreSQL server's `postgres` database (see the module docstring)."""
     pytest.importorskip("psycopg")
     wanted = os.environ.get(ENV, "")
@@ -122,17 +124,18 @@ def postgres_server() -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A database of this test session's own, dropped at the end."""
+@contextmanager
+def own_database(server_url: str, prefix: str, driver: str = "postgresql") -> Iterator[str]:
+    """A new database on `server_url` (URL scheme `driver`), dropped after (FORCE: a
+    connection a failed test left open does not keep it)."""
     import psycopg
 
-    name = f"reservation_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    base = postgres_server.rsplit("/", 1)[0]
+    base = server_url.rsplit("/", 1)[0].replace("postgresql://", f"{driver}://")
     try:
         yield f"{base}/{name}"
     finally:
-        with psycopg.connect(postgres_server, autocommit=True) as admin:
+        with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -17,7 +17,7 @@ from reservation.settlement import statements
 from reservation.settlement.lines import CST, SettlementLine, Statement, digest_of
 from reservation.settlement.run import RunResult, run
 from reservation.v1 import order_service_pb2 as opb
-from tests.helpers import channel_order, key, sync
+from tests.helpers.orders import channel_order, key, sync
 
 SHOP = "shop-1"
 PRICE = 1999

@@ -5,13 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import defaultdict
 
 import grpc
+import redis.asyncio as aioredis
 
 from reservation.clients.wms.ledger import Ledger
+from reservation.storage import keys
 from reservation.v1 import admin_service_pb2 as apb
 from reservation.v1 import write_back_service_pb2 as wpb
-from tests.helpers import confirm, levels, line, load, order, release, wait_until
+from tests.helpers.reservations import (
+    confirm,
+    levels,
+    line,
+    load,
+    ms,
+    order,
+    release,
+)
+from tests.helpers.waiting import wait_until
 
 SKUS = ("wb-apple", "wb-pear", "wb-plum", "wb-fig", "wb-kiwi")
 WAREHOUSES = ("sh", "bj")
@@ -83,3 +95,33 @@ def ledger_totals(ledger: Ledger) -> Totals:
 async def caught_up(wb, group: str = "") -> bool:
     stats = await wb.GetWriteBackStats(wpb.GetWriteBackStatsRequest(group=group))
     return stats.pending == 0 and stats.undelivered == 0
+
+
+# How each write-back event type moves the counters (a reference ledger).
+MOVES = {
+    "STOCK_LOADED": {"a": 1, "l": 1},
+    "HELD": {"a": -1, "h": 1},
+    "CONFIRMED": {"h": -1, "c": 1},
+    "RELEASED": {"h": -1, "a": 1},
+    "EXPIRED": {"h": -1, "a": 1},
+    "RETURNED": {"a": -1, "r": 1},
+}
+
+
+async def replay_write_back(redis_url: str, shards: int) -> dict[tuple[str, str], dict[str, int]]:
+    ledger: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        for shard in range(shards):
+            for _, ev in await client.xrange(keys.write_back(shard)):
+                for counter, sign in MOVES.get(ev["t"], {}).items():
+                    ledger[(ev["sku"], ev["wh"])][counter] += sign * int(ev["q"])
+    finally:
+        await client.aclose()
+    return ledger
+
+
+def pull_request(consumer: str = "wms-1", max_events: int = 100, wait_ms: int = 0,
+                 group: str = "") -> wpb.PullBatchRequest:
+    return wpb.PullBatchRequest(consumer=consumer, max_events=max_events, wait=ms(wait_ms),
+                                group=group)
