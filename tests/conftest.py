@@ -7,6 +7,7 @@ rest. `make test-fast` leaves out every marked test; `make test` runs them all.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,38 @@ MARKS_BY_FIXTURE = {"redis_cluster": "cluster", "postgres_server": "postgres",
                     "redis_sentinel": "slow"}
 # The model-based tests (hypothesis stateful): test_model*.py anywhere.
 MODEL_FILE_PREFIX = "test_model"
+# The source trees no test may write into (tmp_path is for that): a file left there
+# would ship in a wheel or be imported by the next run.
+SOURCE_TREES = ("reservation", "clients")
+UNTRACKED_AT_START = pytest.StashKey[set[str]]()
+
+
+def untracked(root: Path) -> set[str]:
+    """Files git does not track (and does not ignore) under SOURCE_TREES; nothing outside a
+    git checkout."""
+    out = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "--",
+                          *SOURCE_TREES], cwd=root, capture_output=True, text=True,
+                         check=False)
+    return set(out.stdout.splitlines()) if out.returncode == 0 else set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # once, in the controller of -n
+        session.config.stash[UNTRACKED_AT_START] = untracked(session.config.rootpath)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before = session.config.stash.get(UNTRACKED_AT_START, None)
+    if before is None:
+        return
+    new = sorted(untracked(session.config.rootpath) - before)
+    if new:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write("\n")
+            reporter.write_sep("!", "the tests wrote into the source tree (use tmp_path): "
+                               + ", ".join(new), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
