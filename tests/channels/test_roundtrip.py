@@ -21,6 +21,7 @@ import pytest
 
 from reservation.clients.channels.base import CST
 from reservation.clients.channels.fake_server import FakeChannels, Pushed
+from reservation.clients.channels.pushback import feed_group
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc
 from tests.helpers.channels import CHANNELS, payloads
@@ -157,7 +158,13 @@ async def test_round_trip_with_the_adapter_killed_mid_push(
         async def all_pushed() -> bool:
             return len(accepted()) >= N
         await wait_for("every tracking number at the channel", all_pushed)
-        await asyncio.sleep(1.0)  # time for a wrong second push to show up
+
+        # A wrong second push would come from a batch delivered again: once the adapter
+        # has acknowledged its whole feed, none is left to come.
+        async def feed_acknowledged() -> bool:
+            stats = await app.orders.events.stats(feed_group(channel))
+            return stats.pending == 0 and stats.undelivered == 0
+        await wait_for("the adapter to acknowledge its whole feed", feed_acknowledged)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:  # off the event loop: the server under test runs on it

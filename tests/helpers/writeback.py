@@ -25,6 +25,9 @@ from tests.helpers.reservations import (
 )
 from tests.helpers.waiting import wait_until
 
+# The write-back tests' visibility timeout (tests/writeback/conftest.py): short, so a
+# redelivery test waits a fraction of a second.
+VISIBILITY_MS = 300
 SKUS = ("wb-apple", "wb-pear", "wb-plum", "wb-fig", "wb-kiwi")
 WAREHOUSES = ("sh", "bj")
 Totals = dict[tuple[str, str], tuple[int, int, int, int, int]]

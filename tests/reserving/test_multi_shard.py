@@ -39,6 +39,7 @@ from tests.helpers.reservations import (
 from tests.helpers.server import Stubs, test_settings
 from tests.helpers.shards import SHARDS, two_skus
 from tests.helpers.snapshots import by_timer, redis_snapshot
+from tests.helpers.waiting import now_ms, past
 
 LEASE_MS = 400
 
@@ -165,7 +166,7 @@ async def test_a_placer_killed_after_its_first_part_is_compensated_by_recovery(e
                                                                 order_id="o-1"))
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     # After the lease, a sweep pass aborts it: part A released, part B tombstoned.
-    await asyncio.sleep(LEASE_MS / 1000 + 0.1)
+    await past(now_ms() + LEASE_MS)  # the lease taken before now has run out
     await app.recovery.run_once()
     assert (await get(stubs, "o-1")).state == RELEASED
     assert (await levels(stubs, a))["W1"].held == 0
@@ -225,7 +226,7 @@ async def test_a_confirmer_killed_after_locking_one_part_is_unlocked_by_recovery
     phase, attempt = await app.store.phase(ref, "attempt", LEASE_MS)
     assert phase == "HELD"
     assert (await app.store.lock(keys.shard_of(a, SHARDS), ref, attempt)).code == "OK"
-    await asyncio.sleep(LEASE_MS / 1000 + 0.1)
+    await past(now_ms() + LEASE_MS)  # the lease taken before now has run out
     await app.recovery.run_once()
     part_a = await app.store.get(keys.shard_of(a, SHARDS), ref)
     assert part_a.state == "RESERVED" and part_a.locked_by == ""
@@ -249,7 +250,7 @@ async def test_a_confirmer_killed_after_its_commit_is_finished_by_recovery(env):
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await release(stubs, "o-1")
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    await asyncio.sleep(LEASE_MS / 1000 + 0.1)
+    await past(now_ms() + LEASE_MS)  # the lease taken before now has run out
     await app.recovery.run_once()
     for sku in (a, b):
         assert (await levels(stubs, sku))["W1"].confirmed == 1

@@ -22,6 +22,7 @@ from reservation.v1 import listing_service_pb2_grpc as lgrpc
 from reservation.v1 import types_pb2 as pb
 from tests.helpers.reservations import load
 from tests.helpers.server import Stubs
+from tests.helpers.waiting import now_ms, past
 
 pytestmark = pytest.mark.slow
 
@@ -60,12 +61,14 @@ async def test_a_worker_killed_mid_batch_resumes_and_every_listing_ends_right(
             if i == 30:
                 worker.send_signal(signal.SIGKILL)
                 await worker.wait()
+                killed_at = now_ms()
             await asyncio.sleep(0.02)
     finally:
         if worker.returncode is None:
             worker.kill()
             await worker.wait()
-    await asyncio.sleep(1)  # past the visibility timeout: the killed worker's batch is due
+    # Past the visibility timeout: the killed worker's batch is due (a clock must pass).
+    await past(killed_at + app.settings.write_back_visibility_timeout_ms)
     again = await asyncio.create_subprocess_exec(*_command(app, tmp_path, "--until-idle"),
                                                  env=env, stderr=subprocess.DEVNULL)
     assert await asyncio.wait_for(again.wait(), 120) == 0

@@ -8,12 +8,13 @@ import pytest
 
 from reservation.v1 import write_back_service_pb2_grpc
 from tests.helpers.server import Stubs
+from tests.helpers.writeback import VISIBILITY_MS
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     # A short visibility timeout, so redelivery tests wait a fraction of a second.
-    return {"write_back_visibility_timeout_ms": 300, "write_back_max_deliveries": 3}
+    return {"write_back_visibility_timeout_ms": VISIBILITY_MS, "write_back_max_deliveries": 3}
 
 
 @pytest.fixture

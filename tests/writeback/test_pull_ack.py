@@ -19,7 +19,8 @@ from tests.helpers.reservations import (
     reserve,
     wait_for_state,
 )
-from tests.helpers.writeback import pull_request
+from tests.helpers.waiting import now_ms, past, wait_until
+from tests.helpers.writeback import VISIBILITY_MS, pull_request
 
 E = wpb.WriteBackEventType
 
@@ -34,6 +35,19 @@ async def pull_all(wb, consumer: str = "wms-1", ack: bool = True) -> list[wpb.Wr
         events += batch.events
         if ack:
             await wb.AckBatch(wpb.AckBatchRequest(batch_id=batch.batch_id), timeout=10)
+
+
+
+async def blocked_read(redis_url: str) -> None:
+    """Return once a client of Redis waits in a blocking XREAD (a long poll's wait)."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        await wait_until(client.client_list,
+                         lambda clients: any(c["cmd"] == "xread" and "b" in c["flags"]
+                                             for c in clients),
+                         "a long poll blocked in XREAD")
+    finally:
+        await client.aclose()
 
 
 async def stream_lengths(redis_url: str, shards: int) -> int:
@@ -79,8 +93,10 @@ async def test_an_expiry_is_written_back_exactly_once(stubs, wb):
 async def test_an_acknowledged_batch_is_not_delivered_again(stubs, wb):
     await load(stubs, ("apple", "sh", 10), ("pear", "bj", 5))
     first = await pull_all(wb)
+    delivered_by = now_ms()
 
-    await asyncio.sleep(0.4)  # past the visibility timeout: nothing may come back
+    # past the visibility timeout (tests/writeback/conftest.py): nothing may come back
+    await past(delivered_by + VISIBILITY_MS)
 
     assert len(first) == 2
     assert await pull_all(wb) == []
@@ -104,9 +120,9 @@ async def test_a_batch_holds_at_most_max_events(stubs, wb):
     assert sum(sizes) == 30 and max(sizes) <= 7
 
 
-async def test_long_poll_returns_the_event_that_arrives_while_waiting(stubs, wb):
+async def test_long_poll_returns_the_event_that_arrives_while_waiting(stubs, wb, redis_url):
     waiting = asyncio.ensure_future(wb.PullBatch(pull_request(wait_ms=20_000), timeout=30))
-    await asyncio.sleep(0.2)
+    await blocked_read(redis_url)  # the pull is waiting in Redis: the event arrives after
     await load(stubs, ("apple", "sh", 4))
 
     batch = await waiting
