@@ -2,7 +2,7 @@
 
     python -m reservation.clients.audit.puller --target 127.0.0.1:50051 --db sqlite:///audit.db
 
-Exactly once by the WMS puller's trick: the store records each event id in the same
+Exactly once by the loop's order (clients/reservation/clients/pulling.py): the store records each event id in the same
 transaction as the event, and the batch is acknowledged only after that commit. Killed
 before the commit: the events come again. Killed after it, before the acknowledgement:
 they come again and are skipped by id. The same loop serves a channel adapter's feed
@@ -13,80 +13,39 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 
 import grpc
-from google.protobuf.duration_pb2 import Duration
 
 from reservation.api import connection
-from reservation.api.connection import add_connection_arguments, bearer
+from reservation.api.connection import add_connection_arguments
 from reservation.clients.audit.store import AuditStore
-from reservation.clients.wms.puller import RETRYABLE, default_consumer
+from reservation.clients.pulling import Apply, PullLoop, long_poll
 from reservation.v1 import order_service_pb2 as pb
 from reservation.v1 import order_service_pb2_grpc as pb_grpc
 
-Apply = Callable[[Iterable[pb.OrderEvent]], int]
 
+class EventPuller(PullLoop):
+    """The order-event stream's loop (PullOrderEvents/AckOrderEvents) for consumer
+    group `group`, into `apply`."""
 
-class EventPuller:
     def __init__(self, channel: grpc.Channel, apply: Apply, group: str = "audit",
                  consumer: str | None = None, max_events: int = 500, wait_s: float = 5.0,
                  token: str | None = None, ack_delay_s: float = 0.0, log: bool = False) -> None:
+        super().__init__(apply, consumer, max_events, wait_s, token, ack_delay_s, log)
         self.stub = pb_grpc.OrderServiceStub(channel)
-        self.apply = apply
         self.group = group
-        self.consumer = consumer or default_consumer()
-        self.max_events = max_events
-        self.wait_s = wait_s
-        self.metadata = bearer(token)
-        self.ack_delay_s = ack_delay_s
-        self.log = log
 
     def pull(self) -> pb.PullOrderEventsResponse:
-        wait = Duration(seconds=int(self.wait_s), nanos=int(self.wait_s % 1 * 1e9))
         request = pb.PullOrderEventsRequest(group=self.group, consumer=self.consumer,
-                                            max_events=self.max_events, wait=wait)
+                                            max_events=self.max_events,
+                                            wait=long_poll(self.wait_s))
         return self.stub.PullOrderEvents(request, timeout=self.wait_s + 30,
                                          metadata=self.metadata)
 
-    def ack(self, batch_id: str, attempts: int = 5) -> None:
-        for attempt in range(attempts):
-            try:
-                self.stub.AckOrderEvents(pb.AckOrderEventsRequest(batch_id=batch_id),
-                                         timeout=30, metadata=self.metadata)
-                return
-            except grpc.RpcError as exc:
-                if exc.code() not in RETRYABLE or attempt == attempts - 1:
-                    raise
-                time.sleep(0.2 * 2 ** attempt)
-
-    def step(self) -> int:
-        batch = self.pull()
-        if not batch.events:
-            return 0
-        new = self.apply(batch.events)
-        if self.log:
-            print(f"applied {len(batch.events)} events ({new} new)", flush=True)
-        if self.ack_delay_s:
-            time.sleep(self.ack_delay_s)  # crash drills: a wide apply->ack gap
-        self.ack(batch.batch_id)
-        return len(batch.events)
-
-    def run(self, until_idle: bool = False) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                pulled = self.step()
-                backoff = 0.1
-            except grpc.RpcError as exc:
-                if exc.code() not in RETRYABLE:
-                    raise
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            if until_idle and pulled == 0:
-                return
+    def send_ack(self, batch_id: str) -> None:
+        self.stub.AckOrderEvents(pb.AckOrderEventsRequest(batch_id=batch_id), timeout=30,
+                                 metadata=self.metadata)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

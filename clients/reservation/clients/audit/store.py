@@ -1,19 +1,18 @@
 """The audit store: every order event once, in a relational database.
 
-Same pattern as the WMS ledger (clients/reservation/clients/wms/ledger.py): each event is
-inserted keyed by its event_id in one transaction per batch, so a batch delivered again
+A ledger like the WMS's (both on clients/reservation/clients/sql_ledger.py): each event
+is inserted keyed by its event_id in one transaction per batch, so a batch delivered again
 (after a crash between commit and acknowledge) finds its ids there and adds nothing.
 SQLite by default, PostgreSQL with a postgresql:// URL (psycopg 3).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
+from reservation.clients.sql_ledger import SqlLedger
 from reservation.v1 import order_service_pb2 as pb
 
 SCHEMA = (
@@ -37,37 +36,13 @@ _FROM_STAGING = """INSERT INTO order_events SELECT * FROM order_events_in
     ON CONFLICT (event_id) DO NOTHING"""
 
 
-class AuditStore:
+class AuditStore(SqlLedger):
     """`sqlite:///path.db` or `postgresql://user@host/db`."""
 
     def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            self._conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=60,
-                                              isolation_level=None, check_same_thread=False)
-            self._mark = "?"
-        elif url.startswith(("postgresql://", "postgres://")):
-            import psycopg
-
-            self._conn = psycopg.connect(url, autocommit=True)
-            self._mark = "%s"
-        else:
-            raise ValueError(f"audit URL must be sqlite:///path or postgresql://..., not {url!r}")
-        with self._transaction() as cur:
-            for statement in SCHEMA:
-                cur.execute(statement)
-        if self._mark == "%s":
+        super().__init__(url, SCHEMA, "audit")
+        if not self.on_sqlite:
             self._conn.execute(_STAGING)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        cur = self._conn.cursor()
-        cur.execute("BEGIN IMMEDIATE" if self._mark == "?" else "BEGIN")
-        try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        cur.execute("COMMIT")
 
     def apply(self, events: Iterable[pb.OrderEvent]) -> int:
         """Store the events not seen before, in one transaction; returns how many.
@@ -83,9 +58,9 @@ class AuditStore:
         if not rows:
             return 0
         with self._transaction() as cur:
-            if self._mark == "?":
+            if self.on_sqlite:
                 before = self._conn.total_changes
-                cur.executemany(_INSERT.replace("%s", "?"), rows)
+                cur.executemany(self._sql(_INSERT), rows)
                 return int(self._conn.total_changes - before)
             with cur.copy(_COPY) as copy:
                 for row in rows:
@@ -95,16 +70,9 @@ class AuditStore:
 
     def rows(self) -> list[tuple[Any, ...]]:
         """(event_id, type, channel, shop, order_id, version, from, to), in event order."""
-        cur = self._conn.cursor()
-        cur.execute("SELECT event_id, type, channel, shop, order_id, version, from_state, "
-                    "to_state FROM order_events ORDER BY channel, shop, order_id, at_ms, "
-                    "event_id")
-        return [tuple(r) for r in cur.fetchall()]
+        return self._query("SELECT event_id, type, channel, shop, order_id, version, "
+                           "from_state, to_state FROM order_events ORDER BY channel, shop, "
+                           "order_id, at_ms, event_id")
 
     def count(self) -> int:
-        cur = self._conn.cursor()
-        cur.execute("SELECT COUNT(*) FROM order_events")
-        return int(cur.fetchone()[0])
-
-    def close(self) -> None:
-        self._conn.close()
+        return self._count("order_events")

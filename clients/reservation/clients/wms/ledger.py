@@ -3,20 +3,18 @@
 One transaction records each new event id together with its effect on the totals, so an
 event delivered again (after a crash between apply and acknowledge, or after a
 visibility timeout) finds its id already there and changes nothing. SQLite by default,
-PostgreSQL with a postgresql:// DSN (psycopg 3). Only the standard library and psycopg:
-a WMS team can copy this file.
+PostgreSQL with a postgresql:// DSN (psycopg 3), through clients/reservation/clients/
+sql_ledger.py (the standard library and psycopg only: a WMS team can copy the two files).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from reservation.clients.sql_ledger import SqlLedger
 from reservation.v1 import write_back_service_pb2 as pb
 
 COUNTERS = ("loaded", "available", "held", "confirmed", "returned")
@@ -72,42 +70,11 @@ def event_type(event: pb.WriteBackEvent) -> str:
     return pb.WriteBackEventType.Name(event.type).removeprefix("WRITE_BACK_EVENT_TYPE_")
 
 
-class Ledger:
+class Ledger(SqlLedger):
     """A ledger database: `sqlite:///path.db` or `postgresql://user@host/db`."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        if url.startswith("sqlite:///"):
-            # isolation_level=None: transactions are ours (BEGIN IMMEDIATE takes the write
-            # lock up front, so two pullers on one file queue instead of deadlocking).
-            # check_same_thread=False: one thread at a time, but not always the same one.
-            self._conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=60,
-                                              isolation_level=None, check_same_thread=False)
-            self._mark = "?"
-        elif url.startswith(("postgresql://", "postgres://")):
-            import psycopg  # only needed for PostgreSQL
-
-            self._conn = psycopg.connect(url, autocommit=True)
-            self._mark = "%s"
-        else:
-            raise ValueError(f"ledger URL must be sqlite:///path or postgresql://..., not {url!r}")
-        with self._transaction() as cur:
-            for statement in SCHEMA:
-                cur.execute(statement)
-
-    def _sql(self, statement: str) -> str:
-        return statement.replace("%s", self._mark)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        cur = self._conn.cursor()
-        cur.execute("BEGIN IMMEDIATE" if self._mark == "?" else "BEGIN")
-        try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        cur.execute("COMMIT")
+        super().__init__(url, SCHEMA, "ledger")
 
     def apply(self, events: Iterable[pb.WriteBackEvent]) -> int:
         """Apply the events not seen before, in one transaction; returns how many."""
@@ -144,15 +111,9 @@ class Ledger:
                                                      *(getattr(t, c) for c in COUNTERS)))
 
     def totals(self) -> list[Total]:
-        cur = self._conn.cursor()
-        cur.execute(f"SELECT sku, warehouse_id, {', '.join(COUNTERS)} FROM wb_totals "
-                    "ORDER BY sku, warehouse_id")
-        return [Total(*row) for row in cur.fetchall()]
+        return [Total(*row) for row in self._query(
+            f"SELECT sku, warehouse_id, {', '.join(COUNTERS)} FROM wb_totals "
+            "ORDER BY sku, warehouse_id")]
 
     def event_count(self) -> int:
-        cur = self._conn.cursor()
-        cur.execute("SELECT COUNT(*) FROM wb_events")
-        return int(cur.fetchone()[0])
-
-    def close(self) -> None:
-        self._conn.close()
+        return self._count("wb_events")
