@@ -43,23 +43,24 @@ def two_skus(node_of=None) -> tuple[str, str]:
     raise AssertionError("no SKU pair found")
 
 
-def skus_in_different_shards(n: int, shards: int = 64) -> list[str]:
-    found: dict[int, str] = {}
-    i = 0
-    while len(found) < n:
-        sku = f"SKU-{i}"
-        found.setdefault(keys.shard_of(sku, shards), sku)
-        i += 1
-    return list(found.values())
-
-
-def skus_in_shard_order(n: int, shards: int = 64, prefix: str = "SKU") -> list[str]:
-    """`n` SKUs in `n` different shards, lowest shard first: a multi-shard order's parts
-    run in shard order, so the last of these is the last part tried."""
+def first_per_shard(n: int, shards: int = 64, prefix: str = "SKU") -> dict[int, str]:
+    """shard -> the first of PREFIX-0, PREFIX-1, ... in it, for `n` shards, in the order
+    found."""
     found: dict[int, str] = {}
     i = 0
     while len(found) < n:
         sku = f"{prefix}-{i}"
         found.setdefault(keys.shard_of(sku, shards), sku)
         i += 1
+    return found
+
+
+def skus_in_different_shards(n: int, shards: int = 64) -> list[str]:
+    return list(first_per_shard(n, shards).values())
+
+
+def skus_in_shard_order(n: int, shards: int = 64, prefix: str = "SKU") -> list[str]:
+    """`n` SKUs in `n` different shards, lowest shard first: a multi-shard order's parts
+    run in shard order, so the last of these is the last part tried."""
+    found = first_per_shard(n, shards, prefix)
     return [found[s] for s in sorted(found)]
