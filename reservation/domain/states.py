@@ -61,6 +61,29 @@ PROCEEDING = frozenset({State.RESERVED, State.CONFIRMED, State.QUEUED})
 
 assert set(PRECEDENCE) == set(State) == set(STATES)
 
+# Every move of a reservation record's state, the only ones the Lua scripts may make
+# (set_state in _lib.lua checks each against this table, generated into the prelude).
+# None: no record yet.
+MOVES: dict[State | None, frozenset[State]] = {
+    # A new record: held, queued, refused; or a tombstone, RELEASED before any reserve
+    # (a part of an aborted multi-shard order, so a late copy of its reserve holds nothing).
+    None: frozenset({State.RESERVED, State.QUEUED, State.REJECTED, State.RELEASED}),
+    State.RESERVED: frozenset({State.CONFIRMED, State.RELEASED, State.EXPIRED}),
+    # Served from the queue, refused there, released, or out of time.
+    State.QUEUED: frozenset({State.RESERVED, State.REJECTED, State.RELEASED,
+                             State.DEAD_LETTERED}),
+    # An operator requeues or rejects it; its order may be released meanwhile.
+    State.DEAD_LETTERED: frozenset({State.QUEUED, State.REJECTED, State.RELEASED}),
+    # The order hub's restock: paid, then cancelled or refunded before shipping.
+    State.CONFIRMED: frozenset({State.RELEASED}),
+    State.RELEASED: frozenset(),
+    State.EXPIRED: frozenset(),
+    State.REJECTED: frozenset(),
+}
+
+assert set(MOVES) == {None, *State}
+assert all(not MOVES[s] for s in TERMINAL if s != State.CONFIRMED)
+
 
 class ReplyCode(StrEnum):
     """The first field of every order script's reply (see reply() in _lib.lua)."""
@@ -74,7 +97,15 @@ class ReplyCode(StrEnum):
 
 def lua_table() -> str:
     """The Lua prelude naming every state: scripts write ST.RESERVED, never 'RESERVED';
-    and PROCEEDING as a set (PROCEEDING[state] is true for those states)."""
+    PROCEEDING as a set (PROCEEDING[state] is true for those states); and MOVES, the
+    moves set_state allows (MOVES[from][to], '' for no record yet)."""
     fields = ", ".join(f"{s.name} = '{s.value}'" for s in State)
     going = ", ".join(f"[ST.{s.name}] = true" for s in sorted(PROCEEDING))
-    return f"local ST = {{{fields}}}\nlocal PROCEEDING = {{{going}}}\n"
+
+    def targets(to: frozenset[State]) -> str:
+        return "{" + ", ".join(f"[ST.{s.name}] = true" for s in sorted(to)) + "}"
+
+    moves = ", ".join(f"[{'ST.' + s.name if s else repr('')}] = {targets(to)}"
+                      for s, to in MOVES.items())
+    return (f"local ST = {{{fields}}}\nlocal PROCEEDING = {{{going}}}\n"
+            f"local MOVES = {{{moves}}}\n")

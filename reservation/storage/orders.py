@@ -440,12 +440,12 @@ class OrderStore:
                             [keys.prefix(shard), *head, *("\t".join(a) for a in asks[shard].args)])
             for shard in shards))
         out = Lookup([None] * len(reads), [None] * len(claims), [[] for _ in dups])
-        for shard, (records, claimed, near) in zip(shards, answers, strict=True):
+        for shard, answer in zip(shards, answers, strict=True):
             a = asks[shard]
-            for k, (v, doc) in zip(a.reads, records, strict=True):
-                out.records[k] = None if v is None else (int(v), doc or ARCHIVED)
-            for k, c in zip(a.claims, claimed, strict=True):
+            for k, rec in zip(a.reads, answer.records, strict=True):
+                out.records[k] = None if rec is None else (rec[0], rec[1] or ARCHIVED)
+            for k, c in zip(a.claims, answer.claims, strict=True):
                 out.claims[k] = _located(c)
-            for k, refs in zip(a.dups, near, strict=True):
-                out.dups[k] = list(refs)
+            for k, refs in zip(a.dups, answer.dups, strict=True):
+                out.dups[k] = refs
         return out

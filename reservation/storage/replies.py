@@ -302,6 +302,27 @@ class OpReply:
 
 
 @dataclass(frozen=True)
+class LookupReply:
+    """order_lookup: what one shard answers for a SyncOrders batch, each list in the
+    order its requests were packed."""
+
+    records: list[tuple[int, str | None] | None]
+    """(version, document) of each order read; None: no record. A record with a version
+    but no document left Redis for the records store (ARCHIVED)."""
+    claims: list[str | None]
+    """Each locator claim: the shard that held it already, 'evicted', or None (claimed
+    now for the anchor)."""
+    dups: list[list[str]]
+    """Each registration: the other refs registered within the window around it."""
+
+    @classmethod
+    def read(cls, raw: Sequence[Any]) -> LookupReply:
+        records, claims, dups = raw
+        return cls([None if v is None else (int(v), doc) for v, doc in records],
+                   list(claims), [list(near) for near in dups])
+
+
+@dataclass(frozen=True)
 class RulesPutReply:
     """rules_put: OK with the new version, or CONFLICT with the current one."""
 
@@ -391,7 +412,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "wb_replay": ReplayReply.read,
     "wb_snapshot": SnapshotReply.read,
     "order_apply_many": _each(OpReply.read),
-    "order_lookup": lambda raw: raw,  # read by OrderStore.lookup
+    "order_lookup": LookupReply.read,
     "order_locator": lambda raw: raw,  # read by OrderStore.locate / evict_locator
     "order_docs": lambda raw: raw,    # read by OrderStore.docs_page
     "rules_put": RulesPutReply.read,

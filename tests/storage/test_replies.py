@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from reservation.settings import Settings
-from reservation.storage import keys, replies, scripts
+from reservation.storage import keys, orders, replies, scripts
 from reservation.storage.guard import GuardStore
 from reservation.storage.replies import PartReply
 from reservation.storage.store import (
@@ -257,6 +257,27 @@ async def test_order_apply_many_reads_one_op_reply_per_op(store: Store) -> None:
         "OK", "RESERVED", f"{SKU}|{WH}|2", "reserve")
     assert (no.code, no.reason, no.failed_sku) == ("REFUSED", "INSUFFICIENT_STOCK", SKU)
     assert (lost.code, lost.version, lost.act) == ("CONFLICT", 0, "")
+
+
+async def test_order_lookup_reads_records_claims_and_duplicates_by_name(store: Store) -> None:
+    n = shard(store)
+    await store.client.hset(orders.record(n, "jd:s/o1"), mapping={"v": 3, "doc": "{}"})
+    await store.client.hset(orders.record(n, "jd:s/o2"), mapping={"v": 5})  # archived
+
+    async def lookup(reads: list[str], claims: list[str], dups: list[str]) -> Any:
+        return await store.eval("order_lookup", [orders.index(n)], [
+            keys.prefix(n), 60_000, 60_000, "\t".join(reads), "\t".join(claims),
+            "\t".join(dups), ""])
+
+    first = await lookup(["jd:s/o1", "jd:s/o2", "jd:s/none"], ["jd:s/o1", str(n)],
+                         ["pair-1", "jd:s/o1", "1000"])
+    again = await lookup([], ["jd:s/o1", str(n)], ["pair-1", "tb:s/o9", "1500"])
+
+    assert first.records == [(3, "{}"), (5, None), None]
+    assert first.claims == [None]          # claimed now for the anchor
+    assert again.claims == [str(n)]        # held already, by that shard
+    assert first.dups == [[]]
+    assert again.dups == [["jd:s/o1"]]     # the other ref within the window
 
 
 async def test_rules_put_reads_version_and_conflict(store: Store) -> None:

@@ -181,6 +181,18 @@ local function save_hold(ref, h, ttl_ms)
 end
 
 -- The reply every order script gives: code, then the hold's view.
+-- Every change of a record's state goes through here. MOVES (generated into the prelude
+-- from domain/states.py) holds the only moves allowed; any other is a bug, stopped
+-- before the record is written (callers set the state before their writes, as Redis
+-- keeps what a script wrote before an error).
+local function set_state(h, to)
+  local allowed = MOVES[h.st or '']
+  if allowed == nil or not allowed[to] then
+    error('reservation state: no move from ' .. (h.st or 'none') .. ' to ' .. tostring(to))
+  end
+  h.st = to
+end
+
 local function reply(code, h, qpos)
   if h == nil then return {code} end
   return {code, h.st, h.rsn or '', h.fsku or '', h.exp or '0', h.al or '', h.rid,
@@ -312,6 +324,7 @@ end
 
 -- Write a decided allocation: counters, buyer allowance, HELD events, expiry entry.
 local function apply_hold(ref, h, decision, ttl_ms, retention_ms, now)
+  set_state(h, ST.RESERVED)
   local al, sl = {}, {}
   for _, a in ipairs(decision.allocs) do
     bump(a[1], a[2], 'a', -a[3])
@@ -321,7 +334,7 @@ local function apply_hold(ref, h, decision, ttl_ms, retention_ms, now)
   for sku, sale_id in pairs(decision.sales) do
     sl[#sl + 1] = sku .. '|' .. sale_id
   end
-  h.st, h.al, h.sales, h.rsn, h.fsku = ST.RESERVED, table.concat(al, ';'), table.concat(sl, ';'), '', ''
+  h.al, h.sales, h.rsn, h.fsku = table.concat(al, ';'), table.concat(sl, ';'), '', ''
   h.exp = tostring(now + ttl_ms)
   for _, a in ipairs(decision.allocs) do emit('HELD', h, a[1], a[2], a[3], now) end
   for _, l in ipairs(split(h.spec, ';')) do

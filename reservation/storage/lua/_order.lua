@@ -97,12 +97,12 @@ local function skus_of(h)
 end
 
 local function confirm_hold(ref, h, now)
+  set_state(h, ST.CONFIRMED)
   for _, al in ipairs(allocations(h)) do
     bump(al[1], al[2], 'h', -al[3])
     bump(al[1], al[2], 'c', al[3])
     emit('CONFIRMED', h, al[1], al[2], al[3], now)
   end
-  h.st = ST.CONFIRMED
   redis.call('ZREM', expiry_key(), ref)
   save_hold(ref, h, CFG.retention)
   serve_queues(skus_of(h), CFG, now)
@@ -125,19 +125,19 @@ local function apply_plan(p, ref, a, now, load_day)
   elseif p.act == 'confirm' then
     confirm_hold(ref, h, now)
   elseif p.act == 'release' then
+    set_state(h, ST.RELEASED)
     return_hold(h, 'RELEASED', now)
     redis.call('ZREM', expiry_key(), ref)
-    h.st = ST.RELEASED
     save_hold(ref, h, CFG.retention)
     serve_queues(skus_of(h), CFG, now)
   elseif p.act == 'restock' then
     -- Paid, then cancelled or refunded before shipping: the sold units are back.
+    set_state(h, ST.RELEASED)
     for _, al in ipairs(allocations(h)) do
       bump(al[1], al[2], 'c', -al[3])
       bump(al[1], al[2], 'a', al[3])
       emit('RESTOCKED', h, al[1], al[2], al[3], now)
     end
-    h.st = ST.RELEASED
     save_hold(ref, h, CFG.retention)
     serve_queues(skus_of(h), CFG, now)
   elseif p.act == 'restock_units' then
@@ -159,9 +159,9 @@ local function apply_plan(p, ref, a, now, load_day)
     for _, m in ipairs(p.moves) do skus[#skus + 1] = m[1] end
     serve_queues(skus, CFG, now)
   elseif p.act == 'unqueue' then
+    set_state(h, ST.RELEASED)
     leave_queues(ref, h)
     redis.call('ZREM', dead_key(), ref)
-    h.st = ST.RELEASED
     save_hold(ref, h, CFG.retention)
   end
   return h

@@ -62,12 +62,13 @@ local function enqueue(ref, h, lines, requested_ttl, bound, default_deadline, re
     local s = sale_of(l.sku, now)
     if s ~= nil and tonumber(s.qdl or '0') > 0 then deadline = tonumber(s.qdl) end
   end
+  set_state(h, ST.QUEUED)
   local seq = redis.call('INCR', qseq_key())
   for _, l in ipairs(lines) do
     redis.call('ZADD', queue_key(l.sku), 'NX', seq, ref)
     redis.call('SADD', queued_skus_key(), l.sku)
   end
-  h.st, h.rsn, h.fsku, h.al, h.exp = ST.QUEUED, '', '', '', '0'
+  h.rsn, h.fsku, h.al, h.exp = '', '', '', '0'
   h.qat, h.qdl, h.ttl = tostring(now), tostring(deadline), tostring(requested_ttl)
   redis.call('ZADD', queue_deadline_key(), now + deadline, ref)
   save_hold(ref, h, deadline + retention)
@@ -77,8 +78,9 @@ end
 
 -- Finish a queued order without units: REJECTED with a reason.
 local function reject_queued(ref, h, reason, sku, retention)
+  set_state(h, ST.REJECTED)
   leave_queues(ref, h)
-  h.st, h.rsn, h.fsku = ST.REJECTED, reason, sku
+  h.rsn, h.fsku = reason, sku
   save_hold(ref, h, retention)
 end
 

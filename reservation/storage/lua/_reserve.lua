@@ -91,7 +91,8 @@ local function reserve_at(a, i)
 
   -- A rejected order keeps only what answers a retry the same (its identity and spec),
   -- for the short rejected retention: a burst of rejects must not fill Redis.
-  h.st, h.rsn, h.fsku, h.cands = ST.REJECTED, decision.reason, decision.sku, ''
+  set_state(h, ST.REJECTED)
+  h.rsn, h.fsku, h.cands = decision.reason, decision.sku, ''
   save_hold(ref, h, CFG.rejected)
   return reply('OK', h, 0), after
 end
@@ -128,25 +129,27 @@ local function release_at(ref, tomb, rid, buyer)
   if h == nil then
     if tomb == '' then return {'NOT_FOUND'} end
     local ch, oid = string.match(ref, '^([^:]*):(.*)$')
-    h = {rid = rid, ch = ch, oid = oid, buyer = buyer, st = ST.RELEASED, spec = tomb}
+    h = {rid = rid, ch = ch, oid = oid, buyer = buyer, spec = tomb}
+    set_state(h, ST.RELEASED)
     save_hold(ref, h, CFG.retention)
     return reply('OK', h, 0)
   end
   if h.st == ST.CONFIRMED then return reply('PRECONDITION', h, 0) end
   local now = now_ms()
   if h.st == ST.RESERVED then
+    set_state(h, ST.RELEASED)
     return_hold(h, 'RELEASED', now)
     redis.call('ZREM', expiry_key(), ref)
     redis.call('ZREM', locks_key(), ref)
-    h.st, h.lk = ST.RELEASED, ''
+    h.lk = ''
     save_hold(ref, h, CFG.retention)
     local skus = {}
     for _, al in ipairs(allocations(h)) do skus[#skus + 1] = al[1] end
     serve_queues(skus, CFG, now)
   elseif h.st == ST.QUEUED or h.st == ST.DEAD_LETTERED then
+    set_state(h, ST.RELEASED)
     leave_queues(ref, h)
     redis.call('ZREM', dead_key(), ref)
-    h.st = ST.RELEASED
     save_hold(ref, h, CFG.retention)
   end
   return reply('OK', h, 0)

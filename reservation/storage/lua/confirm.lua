@@ -20,10 +20,11 @@ if h.st ~= ST.RESERVED then return reply('PRECONDITION', h, queue_position(h)) e
 if commit then
   if (h.lk or '') == '' then return reply('PRECONDITION', h, 0) end
 elseif now > tonumber(h.exp) then
-  h.st = ST.EXPIRED  -- as the caller must see it; the sweeper writes the change
+  set_state(h, ST.EXPIRED)  -- as the caller must see it; the sweeper writes the change
   return reply('PRECONDITION', h, 0)
 end
 
+set_state(h, ST.CONFIRMED)
 local skus = {}
 for _, a in ipairs(allocations(h)) do
   bump(a[1], a[2], 'h', -a[3])
@@ -31,7 +32,7 @@ for _, a in ipairs(allocations(h)) do
   emit('CONFIRMED', h, a[1], a[2], a[3], now)
   skus[#skus + 1] = a[1]
 end
-h.st, h.lk = ST.CONFIRMED, ''
+h.lk = ''
 redis.call('ZREM', KEYS[2], ref)
 redis.call('ZREM', locks_key(), ref)
 save_hold(ref, h, CFG.retention)

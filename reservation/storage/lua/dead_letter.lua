@@ -13,8 +13,9 @@ if h == nil then return {'NOT_FOUND'} end
 if h.st ~= ST.DEAD_LETTERED then return reply('PRECONDITION', h, queue_position(h)) end
 local now = now_ms()
 if ARGV[5] == 'REJECT' then
+  set_state(h, ST.REJECTED)
   redis.call('ZREM', dead_key(), ref)
-  h.st, h.rsn = ST.REJECTED, 'OPERATOR_REJECTED'
+  h.rsn = 'OPERATOR_REJECTED'
   save_hold(ref, h, CFG.retention)
   return reply('OK', h, 0)
 end

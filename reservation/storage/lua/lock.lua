@@ -17,7 +17,7 @@ local now = now_ms()
 local held_by = tonumber(h.lk ~= '' and h.lk or '0')
 if held_by >= attempt then return reply('OK', h, 0) end
 if held_by == 0 and now > tonumber(h.exp) then
-  h.st = ST.EXPIRED  -- as the caller must see it; the sweeper writes the change
+  set_state(h, ST.EXPIRED)  -- as the caller must see it; the sweeper writes the change
   return reply('PRECONDITION', h, 0)
 end
 h.lk = tostring(attempt)

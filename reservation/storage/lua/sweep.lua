@@ -21,8 +21,8 @@ for _, ref in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber
   redis.call('ZREM', KEYS[1], ref)
   local h = load_hold(ref)
   if h ~= nil and h.st == ST.RESERVED and (h.lk or '') == '' then
+    set_state(h, ST.EXPIRED)
     return_hold(h, 'EXPIRED', now)
-    h.st = ST.EXPIRED
     save_hold(ref, h, CFG.retention)
     expired = expired + 1
     for _, a in ipairs(allocations(h)) do skus[#skus + 1] = a[1] end
@@ -33,8 +33,8 @@ served = served + serve_queues(skus, CFG, now)
 for _, ref in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)) do
   local h = load_hold(ref)
   if h ~= nil and h.st == ST.QUEUED then
+    set_state(h, ST.DEAD_LETTERED)
     leave_queues(ref, h)
-    h.st = ST.DEAD_LETTERED
     save_hold(ref, h, CFG.retention)
     redis.call('ZADD', dead_key(), now, ref)
     emit_lines('DEAD_LETTERED', h, now)
