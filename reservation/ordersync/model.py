@@ -70,45 +70,41 @@ class Shipment:
             or self.warehouse_id == other.warehouse_id)
 
 
-@dataclass(frozen=True)
-class RawOrder:
+@dataclass(frozen=True, kw_only=True)
+class Reported:
+    """What a channel reports of an order, the fields its two forms share: RawOrder as
+    the edge received it, ChannelOrder once validated. Keyword-only, so each form adds
+    its own state and buyer fields without minding the defaults' order."""
+
+    channel: str
+    shop: str
+    order_id: str
+    raw_status: str
+    modified_at_ms: int
+    created_at_ms: int
+    address: Address
+    lines: tuple[Line, ...]
+    total_cents: int = 0
+    paid_cents: int = 0
+    paid_at_ms: int = 0
+    actor: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RawOrder(Reported):
     """An order as the edge received it (clear phone, state as text): validated into a
     ChannelOrder before anything else sees it."""
 
-    channel: str
-    shop: str
-    order_id: str
     state: str
-    raw_status: str
-    modified_at_ms: int
-    created_at_ms: int
     receiver_phone: str
-    address: Address
-    lines: tuple[Line, ...]
-    total_cents: int = 0
-    paid_cents: int = 0
-    paid_at_ms: int = 0
-    actor: str = ""
 
 
-@dataclass(frozen=True)
-class ChannelOrder:
+@dataclass(frozen=True, kw_only=True)
+class ChannelOrder(Reported):
     """What an adapter sends: the channel's view, already mapped to canonical fields."""
 
-    channel: str
-    shop: str
-    order_id: str
     state: OrderState
-    raw_status: str
-    modified_at_ms: int
-    created_at_ms: int
     buyer_hash: str
-    address: Address
-    lines: tuple[Line, ...]
-    total_cents: int = 0
-    paid_cents: int = 0
-    paid_at_ms: int = 0
-    actor: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:

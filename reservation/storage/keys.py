@@ -67,6 +67,8 @@ shard's write-back stream atomically, on one Redis and on Redis Cluster alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reservation.domain.shards import shard_of
 
 __all__ = ["shard_of"]  # keys are built from it; callers may take it from here
@@ -84,25 +86,30 @@ def prefix(shard: int) -> str:
     return f"{ROOT}:{{{shard}}}:"
 
 
+# Most keys are one shard's: rsv:{N}:<name>, or rsv:{N}:<name>:<item> for one SKU, order
+# ref or day of it. Their builders are made here, so each key below is one line naming it.
+
+def _of_shard(name: str) -> Callable[[int], str]:
+    def key(shard: int) -> str:
+        return f"{prefix(shard)}{name}"
+    return key
+
+
+def _per_shard(name: str) -> Callable[[int, str], str]:
+    def key(shard: int, item: str) -> str:
+        return f"{prefix(shard)}{name}:{item}"
+    return key
+
+
 def order_ref(channel: str, order_id: str) -> str:
     # Channels cannot contain ':' (validation), so the ref is unambiguous.
     return f"{channel}:{order_id}"
 
 
-def hold(shard: int, ref: str) -> str:
-    return f"{prefix(shard)}hold:{ref}"
-
-
-def expiry(shard: int) -> str:
-    return f"{prefix(shard)}expiry"
-
-
-def queue_deadline(shard: int) -> str:
-    return f"{prefix(shard)}qdeadline"
-
-
-def dead(shard: int) -> str:
-    return f"{prefix(shard)}dead"
+hold = _per_shard("hold")  # (shard, ref)
+expiry = _of_shard("expiry")
+queue_deadline = _of_shard("qdeadline")
+dead = _of_shard("dead")
 
 
 STOCK_EVENTS = "wb"
@@ -115,20 +122,10 @@ def write_back(shard: int, stream: str = STOCK_EVENTS) -> str:
     return f"{prefix(shard)}{stream}"
 
 
-def stock(shard: int, sku: str) -> str:
-    return f"{prefix(shard)}stock:{sku}"
-
-
-def warehouses(shard: int, sku: str) -> str:
-    return f"{prefix(shard)}whs:{sku}"
-
-
-def queue(shard: int, sku: str) -> str:
-    return f"{prefix(shard)}queue:{sku}"
-
-
-def sale(shard: int, sku: str) -> str:
-    return f"{prefix(shard)}sale:{sku}"
+stock = _per_shard("stock")  # (shard, sku)
+warehouses = _per_shard("whs")  # (shard, sku)
+queue = _per_shard("queue")  # (shard, sku)
+sale = _per_shard("sale")  # (shard, sku)
 
 
 def order_home(ref: str, shards: int) -> str:
@@ -167,12 +164,8 @@ def write_back_stats(shard: int, group: str, stream: str = STOCK_EVENTS) -> str:
     return f"{prefix(shard)}{stream}stats:{group}"
 
 
-def locks(shard: int) -> str:
-    return f"{prefix(shard)}locks"
-
-
-def pending(shard: int) -> str:
-    return f"{prefix(shard)}pending"
+locks = _of_shard("locks")
+pending = _of_shard("pending")
 
 
 def home_shard(ref: str, shards: int) -> int:
@@ -230,36 +223,21 @@ def review_stats(day: str) -> str:
     return f"{INTERCEPTION}stats:{day}"
 
 
-def load(shard: int, day: str) -> str:
-    return f"{prefix(shard)}load:{day}"
+load = _per_shard("load")  # (shard, day)
 
 
 # -- the oversell guard (reservation/guard/, _guard.lua); same hash tag as the SKU.
 
-def guard(shard: int, sku: str) -> str:
-    return f"{prefix(shard)}guard:{sku}"
-
-
-def sold(shard: int, sku: str) -> str:
-    return f"{prefix(shard)}sold:{sku}"
-
-
-def guards(shard: int) -> str:
-    return f"{prefix(shard)}guards"
-
-
-def breakers(shard: int) -> str:
-    return f"{prefix(shard)}breakers"
-
-
-def guard_tick_lease(shard: int) -> str:
-    return f"{prefix(shard)}guardtick"
+guard = _per_shard("guard")  # (shard, sku)
+sold = _per_shard("sold")  # (shard, sku)
+guards = _of_shard("guards")
+breakers = _of_shard("breakers")
+guard_tick_lease = _of_shard("guardtick")
 
 
 # -- channel listings (reservation/listings/): what each listing was told, per SKU.
 
-def listing_told(shard: int, sku: str) -> str:
-    return f"{prefix(shard)}told:{sku}"
+listing_told = _per_shard("told")  # (shard, sku)
 
 
 def listing_rules() -> str:
@@ -270,8 +248,7 @@ def listing_resync() -> str:
     return f"{ROUTING}listing:resync"
 
 
-def blocked(shard: int) -> str:
-    return f"{prefix(shard)}blocked"
+blocked = _of_shard("blocked")
 
 
 BLOCKLIST = f"{ROOT}:blocklist"
