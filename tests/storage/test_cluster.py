@@ -282,17 +282,28 @@ async def reserve_concurrently(stubs: Stubs, skus: list[str]) -> list[pb.Reserva
     return [r.reservation for r in replies]
 
 
-async def test_concurrent_orders_sell_every_unit_exactly_once_on_cluster(
+async def test_concurrent_orders_sell_each_unit_at_most_once_on_cluster(
         cstubs: Stubs, skus: list[str]) -> None:
+    """300 orders race for 120 units: none is sold twice, and the counters hold what the
+    orders hold. A unit may stay unsold: a two-SKU order holds its first part, its
+    second is refused, and it gives the first back (all or nothing) after every order
+    that wanted that unit was refused already. So what stays unsold of a SKU is at most
+    the refused two-SKU orders with a line of it."""
     orders = await reserve_concurrently(cstubs, skus)
     sold = {s: 0 for s in skus}
-    for r in orders:
-        for a in r.allocations if r.state == RESERVED else ():
-            sold[a.sku] += a.quantity
-    assert sold == {s: 40 for s in skus}
+    given_back = {s: 0 for s in skus}
+    for i, r in enumerate(orders):
+        if r.state == RESERVED:
+            for a in r.allocations:
+                sold[a.sku] += a.quantity
+        elif i % 4 == 0:  # a two-SKU order (reserve_concurrently), refused
+            given_back[skus[i % 3]] += 1
+            given_back[skus[(i + 1) % 3]] += 1
     for sku in skus:
-        assert {wh: lv.held for wh, lv in (await levels(cstubs, sku)).items()} == \
-            {"WH-1": 20, "WH-2": 20}
+        assert 40 - given_back[sku] <= sold[sku] <= 40
+        lv = await levels(cstubs, sku)
+        assert sum(x.held for x in lv.values()) == sold[sku]
+        assert {wh: x.held + x.available for wh, x in lv.items()} == {"WH-1": 20, "WH-2": 20}
 
 
 async def test_counters_match_orders_after_concurrent_confirms_and_releases_on_cluster(
