@@ -6,15 +6,20 @@ Plain (blocking) SQLAlchemy Core: the follower and the reads call it in a thread
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Select,
+    String,
+    Table,
     and_,
+    any_,
     bindparam,
     delete,
     func,
@@ -23,7 +28,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from reservation import clock
 from reservation.ordersync import finding
@@ -72,6 +78,37 @@ class _Moved(Exception):
     """Another follower moved the cursor first: roll back."""
 
 
+def _among(c: Connection, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    """column IN values. PostgreSQL gets the values as ONE array parameter (= ANY): a
+    pass's IN list of thousands of parameters cost the follower more Python (expanding,
+    then psycopg splitting the long SQL) than the rows it writes. SQLite has no arrays."""
+    if c.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))
+    return column.in_(values)
+
+
+def _insert(c: Connection, table: Table, values: Sequence[Mapping[str, Any]]) -> None:
+    """Insert the rows (each with the same keys). PostgreSQL takes them by COPY, in the
+    transaction like any statement: an executemany runs one INSERT per row in the
+    server, which the follower waited on for most of its SQL time."""
+    if not values:
+        return
+    if c.dialect.name != "postgresql":
+        c.execute(insert(table), list(values))
+        return
+    cols = list(values[0])
+    quote = c.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(map(quote, cols))}) FROM STDIN"
+    driver = c.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cur, cur.copy(sql) as copy:
+            for row in values:
+                copy.write_row([row[k] for k in cols])
+    except c.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy's own statements raise
+        raise DBAPIError.instance(sql, None, exc, c.dialect.loaded_dbapi.Error) from exc
+
+
 class Records:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -108,8 +145,7 @@ class Records:
                 for shard in sorted(moves):
                     if not self._move_cursor(c, shard, *moves[shard]):
                         raise _Moved
-                self._add_events(c, events)
-                self._put_orders(c, current)
+                self._put_orders(c, current, self._add_events(c, events))
         except (_Moved, IntegrityError):  # IntegrityError: two first cursor rows at once
             return False
         return True
@@ -130,18 +166,20 @@ class Records:
         return moved.rowcount == 1
 
     @staticmethod
-    def _add_events(c: Connection, events: Sequence[TrailEvent]) -> None:
-        """Insert the events not stored yet."""
+    def _add_events(c: Connection, events: Sequence[TrailEvent]) -> Counter[str]:
+        """Insert the events not stored yet; how many per order."""
         if not events:
-            return
+            return Counter()
         ids = [e.event_id for e in events]
         have = set(c.execute(select(order_events.c.event_id)
-                             .where(order_events.c.event_id.in_(ids))).scalars())
-        new = []
+                             .where(_among(c, order_events.c.event_id, ids))).scalars())
+        new: list[dict[str, Any]] = []
+        added: Counter[str] = Counter()
         for e in events:
             if e.event_id in have:
                 continue
             have.add(e.event_id)
+            added[e.ref] += 1
             ms, _, seq = e.entry_id.partition("-")
             ev = e.event
             new.append({"event_id": e.event_id, "shard": e.shard, "entry_ms": int(ms),
@@ -149,23 +187,31 @@ class Records:
                         "version": ev.version, "at_ms": ev.at_ms, "actor": ev.actor,
                         "from_state": ev.from_state, "to_state": ev.to_state,
                         "payload": e.payload})
-        if new:
-            c.execute(insert(order_events), new)
+        _insert(c, order_events, new)
+        return added
 
     @staticmethod
-    def _put_orders(c: Connection, current: Mapping[str, Order | None]) -> None:
+    def _put_orders(c: Connection, current: Mapping[str, Order | None],
+                    added: Mapping[str, int]) -> None:
         """Each order's rows as of its `current` order (None: only its event count),
         unless the store has a newer version: a few statements for the whole batch,
-        not a few per order."""
+        not a few per order. `added`: the events just stored, per order."""
         if not current:
             return
         refs = list(current)
+        had: dict[str, int] = {}
         events = dict.fromkeys(refs, 0)
-        events.update((r.ref, int(r.n)) for r in c.execute(
-            select(order_events.c.ref, func.count().label("n"))
-            .where(order_events.c.ref.in_(refs)).group_by(order_events.c.ref)))
-        had = {r.ref: r.version for r in c.execute(
-            select(orders.c.ref, orders.c.version).where(orders.c.ref.in_(refs)))}
+        for r in c.execute(select(orders.c.ref, orders.c.version, orders.c.events)
+                           .where(_among(c, orders.c.ref, refs))):
+            had[r.ref] = r.version
+            # A row's count is its events in the store (every write keeps it so): add
+            # the new ones rather than count them all again.
+            events[r.ref] = r.events + added.get(r.ref, 0)
+        unseen = [ref for ref in refs if ref not in had]
+        if unseen:  # events may have come before the order's row (no order in Redis)
+            events.update((r.ref, int(r.n)) for r in c.execute(
+                select(order_events.c.ref, func.count().label("n"))
+                .where(_among(c, order_events.c.ref, unseen)).group_by(order_events.c.ref)))
         fresh: list[tuple[str, Order]] = []
         counted = []
         for ref, order in current.items():
@@ -182,14 +228,12 @@ class Records:
         replaced = [ref for ref, _ in fresh if ref in had]
         if replaced:
             for table in (order_lines, shipments, routing, order_warehouses, orders):
-                c.execute(delete(table).where(table.c.ref.in_(replaced)))
-        c.execute(insert(orders), [rows.order_row(ref, o, events[ref]) for ref, o in fresh])
+                c.execute(delete(table).where(_among(c, table.c.ref, replaced)))
+        _insert(c, orders, [rows.order_row(ref, o, events[ref]) for ref, o in fresh])
         for table, of in ((order_lines, rows.line_rows), (shipments, rows.shipment_rows),
                           (order_warehouses, rows.warehouse_rows)):
-            children = [row for ref, o in fresh for row in of(ref, o)]
-            if children:
-                c.execute(insert(table), children)
-        c.execute(insert(routing), [rows.routing_row(ref, o) for ref, o in fresh])
+            _insert(c, table, [row for ref, o in fresh for row in of(ref, o)])
+        _insert(c, routing, [rows.routing_row(ref, o) for ref, o in fresh])
 
     # -- reads --------------------------------------------------------------------------
     def get(self, ref: str) -> tuple[Order, int] | None:
