@@ -32,6 +32,7 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -59,6 +60,17 @@ IDLE_WAIT_S = 1.0
 
 REPAIR_CHUNK = 200
 """Orders written per transaction by repair()."""
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """A pass read and ready to commit."""
+
+    moves: dict[int, tuple[str, str]]
+    """shard -> (its cursor expected, its last entry in the pass)"""
+    trail: list[TrailEvent]
+    current: dict[str, Order | None]
+    passed: int
 
 
 def _id(entry_id: str) -> tuple[int, int]:
@@ -97,11 +109,51 @@ class Follower:
     async def follow(self, shards: Sequence[int]) -> int:
         """Apply the next run of entries of each shard (up to `batch` a shard, PASS in
         all), every shard's in ONE transaction; how many entries it passed (a broken
-        shard's none: see repair)."""
+        shard's none: see repair; 0 too when another follower moved a cursor first)."""
+        prepared = await self._prepare(shards, {})
+        return 0 if prepared is None else await self._commit(prepared)
+
+    async def _stream(self, shards: Sequence[int], renew: bool = False) -> int:
+        """Passes back to back until every shard is applied (or, with `renew`, the lease
+        is lost); how many entries they passed. Each pass is read from Redis while the
+        previous one commits (its SQL runs in a thread: the follower waited for it with
+        nothing else to do for about a third of its time); the commits still follow one
+        another, each comparing the cursors it moves, so a pass read past a commit that
+        failed fails too (nothing written) and the cursors are read again."""
+        total = 0
+        inflight: asyncio.Task[int] | None = None
+        ahead: dict[int, str] = {}  # past the pass in flight
+        try:
+            while not renew or await self.streams.lease(self.owner, LEASE_MS):
+                prepared = await self._prepare(shards, ahead)
+                if inflight is not None:
+                    task, inflight = inflight, None
+                    passed = await task
+                    total += passed
+                    if passed == 0:  # a cursor moved by someone else: read them again
+                        ahead = {}
+                        continue
+                if prepared is None:
+                    break
+                ahead.update((s, last) for s, (_, last) in prepared.moves.items())
+                inflight = asyncio.create_task(self._commit(prepared))
+        finally:
+            if inflight is not None:  # _prepare failed: the commit under way ends first
+                await asyncio.wait([inflight])
+                if not inflight.cancelled() and inflight.exception() is None:
+                    total += inflight.result()
+        return total
+
+    async def _prepare(self, shards: Sequence[int],
+                       ahead: dict[int, str]) -> _Pass | None:
+        """The next pass: the entries after each shard's cursor (or after `ahead`, the
+        pass being committed) and the orders they belong to, as the hub has them now.
+        None: no shard has entries to apply."""
         # Each pass starts one shard further on: past PASS, no shard always waits.
         self._turn = (self._turn + 1) % len(shards)
         shards = [*shards[self._turn:], *shards[:self._turn]]
         expected = await self._cursors(shards)
+        expected.update((s, c) for s, c in ahead.items() if s in expected)
         read = await asyncio.gather(*(self.streams.read(s, expected[s], self.batch)
                                       for s in shards))
         moves: dict[int, tuple[str, str]] = {}
@@ -128,16 +180,21 @@ class Follower:
                                         order_ref(e.channel, e.shop, e.order_id), e,
                                         fields["e"]))
         if not moves:
-            return 0
+            return None
         refs = list(dict.fromkeys(t.ref for t in trail))  # one read per order
         current = dict(zip(refs, await self.hub.get_many(refs), strict=True))
-        if not await asyncio.to_thread(self.records.apply_many, moves, trail, current):
-            # Another follower (or a repair) moved a cursor first: read them again.
+        return _Pass(moves, trail, current, passed)
+
+    async def _commit(self, p: _Pass) -> int:
+        """Apply a prepared pass, then move the group's marks; how many entries it
+        passed (0: another follower moved a cursor first, nothing written)."""
+        if not await asyncio.to_thread(self.records.apply_many, p.moves, p.trail,
+                                       p.current):
             self._known.clear()
             return 0
-        self._known.update((s, last) for s, (_, last) in moves.items())
-        await asyncio.gather(*(self.committed(s, last) for s, (_, last) in moves.items()))
-        return passed
+        self._known.update((s, last) for s, (_, last) in p.moves.items())
+        await asyncio.gather(*(self.committed(s, last) for s, (_, last) in p.moves.items()))
+        return p.passed
 
     async def _cursors(self, shards: Sequence[int]) -> dict[int, str]:
         """The store's cursors, read once and then kept: this follower's commits move
@@ -208,12 +265,7 @@ class Follower:
 
     async def catch_up(self) -> int:
         """Apply until every shard's stream is applied; how many entries were passed."""
-        total = 0
-        while True:
-            passed = await self.follow(range(self.hub.settings.shards))
-            total += passed
-            if passed == 0:
-                return total
+        return await self._stream(range(self.hub.settings.shards))
 
     async def run(self) -> None:
         """Follow for as long as the service runs (one replica at a time)."""
@@ -224,10 +276,10 @@ class Follower:
                 if not await self.streams.lease(self.owner, LEASE_MS):
                     await asyncio.sleep(LEASE_MS / 3000)
                     continue
-                # One pass over the shards per lease renewal.
-                if await self.follow(shards) == 0:
-                    await self.streams.streams.wait_for_new(await self._cursors(shards),
-                                                            IDLE_WAIT_S)
+                # Passes while there are entries, the lease renewed before each.
+                await self._stream(shards, renew=True)
+                await self.streams.streams.wait_for_new(await self._cursors(shards),
+                                                        IDLE_WAIT_S)
                 trouble.ok()
             except Unavailable as exc:
                 trouble.warning("records follower: redis unavailable: %s", exc)
