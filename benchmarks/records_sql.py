@@ -5,6 +5,7 @@ orders in PostgreSQL.
     python -m benchmarks.records_sql lag --db postgresql://... [--rate 5000] [--seconds 10]
                                          [--source stream|hub] [--runs 3]
     python -m benchmarks.records_sql list --db postgresql://... [--rows 1000000] [--runs 3]
+    python -m benchmarks.records_sql hot --db postgresql://... [--hot 50000] [--runs 3]
 
 Each run has a private redis-server and a database of its own on the PostgreSQL server
 --db names (created for the run, dropped after).
@@ -32,6 +33,12 @@ orders that left it. Per filter, --calls calls of the first page (random paramet
 --calls of a deep page (a keyset token at a random row), each through OrderReads as the
 servicer calls it (reservation/records/reads.py): p50, p99; the EXPLAIN (ANALYZE,
 BUFFERS) of the store's query for the slowest call of each filter goes to the .json.
+
+hot: ListOrders' Redis side: --hot PAID orders synced through the hub (open: all in
+Redis, none in the store), then per filter --calls calls of the first page and of a deep
+page (a token at a random hot order), through OrderReads: p50, p99. A state no hot order
+is in (SHIPPED) walks every hot order to answer an empty page: it gets --calls // 40
+calls.
 
 Writes benchmarks/results/records-sql-<part>.{json,md} (or --out STEM). Run it through
 /work/b.sh (alone on the CPU): the figures are times.
@@ -481,6 +488,45 @@ def _sql_of_list(q: listing.Query) -> Any:
                                   q.page_size or listing.PAGE_DEFAULT)
 
 
+# -- hot ------------------------------------------------------------------------------------
+async def hot_run(args: argparse.Namespace, redis_url: str, db: str) -> dict[str, Any]:
+    app = await start_app(_settings(redis_url, db), background=False)
+    try:
+        hub = app.orders
+        assert app.records is not None and hub is not None
+        await app.inventory.load([StockItem(f"SKU-{i:04d}", "WH-A", 1_000_000)
+                                  for i in range(SKUS)], "SET")
+        cos = [validation.channel_order(o, app.settings)
+               for o in raw(args.hot, uuid.uuid4().hex[:6], "PAID")]
+        t0 = time.perf_counter()
+        for k in range(0, len(cos), 100):
+            await hub.sync(cos[k:k + 100])
+        synced = time.perf_counter() - t0
+        if not args.no_freeze:
+            freeze_startup_objects()
+        reads = OrderReads(hub, Records(app.records))
+        rnd = random.Random(13)
+        positions = [(co.created_at_ms, order_ref(*co.key)) for co in rnd.sample(cos, 2000)]
+        cases = {"none": dict, "channel": lambda: {"channel": rnd.choice(CHANNELS)},
+                 "state PAID (every hot order)": lambda: {"state": OrderState.PAID},
+                 "warehouse": lambda: {"warehouse_id": "WH-A"},
+                 "state SHIPPED (no hot order)": lambda: {"state": OrderState.SHIPPED}}
+        out: list[dict[str, Any]] = []
+        for name, make in cases.items():
+            calls = args.calls // 40 if "no hot" in name else args.calls
+            for page in ("first", "deep"):
+                async def one(make: Any = make, page: str = page) -> Any:
+                    kw = make()
+                    if page == "deep":
+                        kw["page_token"] = listing.token(rnd.choice(positions))
+                    await reads.list_orders(listing.Query(page_size=100, **kw))
+                times, _ = await _time(max(1, calls), one)
+                out.append(_row(name, page, times))
+        return {"load": {"hot": args.hot, "sync_s": round(synced, 1)}, "calls": out}
+    finally:
+        await app.stop(grace=0)
+
+
 # -- runs -----------------------------------------------------------------------------------
 def one_run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, \
@@ -489,6 +535,8 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
         db = db.replace("postgresql://", "postgresql+psycopg://", 1)
         if args.part == "lag":
             return asyncio.run(lag_run(args, proc.url, db, proc.pid))
+        if args.part == "hot":
+            return asyncio.run(hot_run(args, proc.url, db))
         return asyncio.run(list_run(args, proc.url, db))
 
 
@@ -524,6 +572,13 @@ def write(result: dict[str, Any], stem: Path, part: str) -> None:
                  f"{m['follower_cpu_ms_per_1000_events']} | {m['follower_cpu_share']}, "
                  f"{m.get('postgres_cpu_share', '')}, {m.get('redis_cpu_share', '')}, "
                  f"{m.get('producer_cpu_share', '')} |")]
+    elif part == "hot":
+        ld = m["load"]
+        lines = ["# ListOrders from Redis (hot orders)", "", head, "",
+                 f"{ld['hot']} PAID orders synced through the hub in {ld['sync_s']} s.", "",
+                 "| filter | page | calls | p50 ms | p99 ms |", "|---|---|---|---|---|"]
+        lines += [f"| {r['filter']} | {r['page']} | {r['calls']} | {r['p50_ms']} | "
+                  f"{r['p99_ms']} |" for r in m["calls"]]
     else:
         ld = m["load"]
         lines = ["# ListOrders and FindOrders on the records store", "", head, "",
@@ -540,7 +595,7 @@ def write(result: dict[str, Any], stem: Path, part: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.records_sql",
                                 description=__doc__.split("\n\n")[0])
-    p.add_argument("part", choices=("lag", "list"))
+    p.add_argument("part", choices=("lag", "list", "hot"))
     p.add_argument("--db", required=True, help="a PostgreSQL server's URL: each run gets "
                    "a database of its own there")
     p.add_argument("--rate", type=int, default=5000, help="lag: order events per second")
@@ -551,9 +606,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=0,
                    help="lag: the follower's entries per pull (0: its default)")
     p.add_argument("--rows", type=int, default=1_000_000, help="list: orders loaded")
+    p.add_argument("--hot", type=int, default=50_000, help="hot: orders synced into Redis")
     p.add_argument("--calls", type=int, default=200, help="list: calls per filter and page")
     p.add_argument("--no-freeze", action="store_true",
-                   help="list: skip gc.freeze() after startup (the service's serve does it)")
+                   help="list, hot: skip gc.freeze() after startup (the service's serve does it)")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--out", type=Path, default=None, help="results files STEM.json/.md")
     args = p.parse_args(argv)
