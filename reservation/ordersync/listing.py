@@ -67,33 +67,35 @@ async def list_orders(hub: OrderHub, q: Query) -> Page:
     low, high = q.created_from_ms, (q.created_to_ms - 1 if q.created_to_ms else FOREVER_MS)
     shards = hub.settings.shards
     out: list[Order] = []
-    while len(out) < size:
+    while True:
         pages = await asyncio.gather(*(hub.orders.index_page(s, low, high, after, size)
                                        for s in range(shards)))
+        # The next `size` index entries of all shards together: each shard gave its first
+        # `size` past `after`, so none of them is missing. Only their orders are read: a
+        # page costs about its size, however many orders Redis holds.
         candidates = sorted((score, ref, s) for s, page in enumerate(pages)
-                            for ref, score in page)
+                            for ref, score in page)[:size]
         if not candidates:
             return Page(out, "")
-        # Past the last entry of a shard that had more, another shard's entries could be
-        # missing: stop there.
-        full = [(page[-1][1], page[-1][0]) for page in pages if len(page) == size]
-        bound = min(full) if full else (FOREVER_MS, "\uffff")
-        candidates = [c for c in candidates if (c[0], c[1]) <= bound]
         rows = await hub.orders.read_many([(s, ref) for _, ref, s in candidates])
-        for (score, ref, _), row in zip(candidates, rows):
-            after = (score, ref)
+        kept: list[tuple[tuple[int, str], Order]] = []
+        for (score, ref, _), row in zip(candidates, rows, strict=True):
             if row is None or row[1] == ARCHIVED:  # archived: records/reads.py lists it
                 continue
             order = codec.decode(row[1])
-            if not _matches(order, q):
-                continue
-            order = await hub._with_holds(order)  # warehouses come from the live holds
+            if _matches(order, q):
+                kept.append(((score, ref), order))
+        # Warehouses come from the live holds: read for the kept orders together.
+        held = await asyncio.gather(*(hub._with_holds(o) for _, o in kept))
+        for (position, _), order in zip(kept, held, strict=True):
             if q.warehouse_id and q.warehouse_id not in order.warehouses:
                 continue
             out.append(order)
             if len(out) == size:
-                return Page(out, token(after))
-    return Page(out, token(after))
+                return Page(out, token(position))
+        if len(candidates) < size:  # every shard gave all it had left
+            return Page(out, "")
+        after = (candidates[-1][0], candidates[-1][1])
 
 
 Lister = Callable[[Query], Awaitable[Page]]

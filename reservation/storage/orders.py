@@ -323,10 +323,18 @@ class OrderStore:
                          count: int) -> list[tuple[str, int]]:
         """Refs of one shard created in [low, high], ordered by (created, ref), past
         `after`; at most count."""
+        # The refs created at after's own ms past its ref (Redis orders them by ref),
+        # then at most `count` created later: a page reads about its size.
+        ties = low_ms <= after[0] <= high_ms
         with redis_errors():
-            rows = await self.store.client.zrangebyscore(
-                index(shard), max(low_ms, after[0]), high_ms, start=0,
-                num=count + 1000, withscores=True)
+            async with self.store.client.pipeline(transaction=False) as pipe:
+                if ties:
+                    pipe.zrangebyscore(index(shard), after[0], after[0], start=0,
+                                       num=count + 1000, withscores=True)
+                pipe.zrangebyscore(index(shard), f"({after[0]}" if ties else low_ms,
+                                   high_ms, start=0, num=count, withscores=True)
+                got = await pipe.execute()
+        rows = [*got[0], *got[1]] if ties else got[0]
         out = [(ref, int(score)) for ref, score in rows if (int(score), ref) > after]
         return out[:count]
 
