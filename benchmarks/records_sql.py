@@ -369,10 +369,12 @@ def fill(url: str, rows: int) -> dict[str, Any]:
                 for s in to_rows.shipment_rows(ref, o):
                     ships.write("\t".join(str(s[k]) for k in SHIP_COLS) + "\n")
                 for w in to_rows.warehouse_rows(ref, o):
-                    held.write(f"{ref}\t{w['warehouse']}\t{w['created_at_ms']}\n")
+                    closed = "\\N" if w["closed_at_ms"] is None else w["closed_at_ms"]
+                    held.write(f"{ref}\t{w['warehouse']}\t{w['created_at_ms']}\t{closed}\n")
         for table, cols, f in (("order_lines", LINE_COLS, lines),
                                ("order_shipments", SHIP_COLS, ships),
-                               ("order_warehouses", ("ref", "warehouse", "created_at_ms"), held)):
+                               ("order_warehouses",
+                                ("ref", "warehouse", "created_at_ms", "closed_at_ms"), held)):
             f.seek(0)
             with c.cursor().copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                 while chunk := f.read(1 << 20):

@@ -49,8 +49,9 @@ def shipment_rows(ref: str, order: Order) -> list[dict[str, Any]]:
 
 def warehouse_rows(ref: str, order: Order) -> list[dict[str, Any]]:
     """One row per warehouse holding its stock (ListOrders by warehouse)."""
-    return [{"ref": ref, "warehouse": w, "created_at_ms": order.created_at_ms}
-            for w in dict.fromkeys(order.warehouses) if w]
+    closed = order.updated_at_ms if order.state in TERMINAL else None
+    return [{"ref": ref, "warehouse": w, "created_at_ms": order.created_at_ms,
+             "closed_at_ms": closed} for w in dict.fromkeys(order.warehouses) if w]
 
 
 def routing_row(ref: str, order: Order) -> dict[str, Any]:

@@ -72,6 +72,10 @@ Index("orders_closed", orders.c.closed_at_ms)  # what eviction looks for
 Index("orders_closed_created", orders.c.created_at_ms, orders.c.ref,
       postgresql_where=orders.c.closed_at_ms.is_not(None),
       sqlite_where=orders.c.closed_at_ms.is_not(None))
+# The same by channel: a deep page in the newest week walked its open orders.
+Index("orders_closed_channel_created", orders.c.channel, orders.c.created_at_ms,
+      orders.c.ref, postgresql_where=orders.c.closed_at_ms.is_not(None),
+      sqlite_where=orders.c.closed_at_ms.is_not(None))
 
 
 
@@ -122,11 +126,16 @@ order_warehouses = Table(
     Column("warehouse", String(128), primary_key=True),
     Column("created_at_ms", BigInteger, nullable=False,
            comment="the order's (ListOrders pages by it)"),
+    Column("closed_at_ms", BigInteger, nullable=True,
+           comment="the order's (NULL while open): ListOrders from the store lists closed ones"),
 )
-# ListOrders by warehouse (any warehouse holding the order's stock: `orders.warehouses`,
-# one row each), in the order it pages by.
-Index("order_warehouses_listed", order_warehouses.c.warehouse,
-      order_warehouses.c.created_at_ms, order_warehouses.c.ref)
+# ListOrders' closed orders by warehouse (any warehouse holding the order's stock:
+# `orders.warehouses`, one row each), in the order it pages by; partial, as
+# orders_closed_created.
+Index("order_warehouses_closed", order_warehouses.c.warehouse,
+      order_warehouses.c.created_at_ms, order_warehouses.c.ref,
+      postgresql_where=order_warehouses.c.closed_at_ms.is_not(None),
+      sqlite_where=order_warehouses.c.closed_at_ms.is_not(None))
 
 order_events = Table(
     "order_events", metadata,

@@ -310,7 +310,8 @@ def closed_query(where: Filter, after: tuple[int, str], count: int) -> Select[An
     created, ref = orders.c.created_at_ms, orders.c.ref
     if where.warehouse:
         held = order_warehouses
-        q = q.join(held, held.c.ref == orders.c.ref).where(held.c.warehouse == where.warehouse)
+        q = q.join(held, held.c.ref == orders.c.ref).where(
+            held.c.warehouse == where.warehouse, held.c.closed_at_ms.is_not(None))
         created, ref = held.c.created_at_ms, held.c.ref
     q = (q.where(orders.c.closed_at_ms.is_not(None),
                  # (created, ref) past `after`; the first bound alone is what an index

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, func, insert, inspect, select
+from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 
 from reservation.records import migrate
 from reservation.records.database import engine_for, open_records
@@ -56,6 +56,7 @@ def _indexes(engine: Engine) -> set[tuple[str, tuple[str, ...]]]:
 def _fill(engine: Engine) -> None:
     t = metadata.tables
     ref = "jd:shop-1/JD-1"
+    held = "order_warehouses" in _tables(engine)  # from 0005
     with engine.begin() as c:
         c.execute(insert(t["orders"]).values(
             ref=ref, channel="jd", shop="shop-1", order_id="JD-1", state="PAID", version=2,
@@ -70,6 +71,9 @@ def _fill(engine: Engine) -> None:
             warehouse_id="WH-1"))
         c.execute(insert(t["order_routing"]).values(ref=ref, rules_version=1,
                                                     warehouses="WH-1", routes="[]"))
+        if held:  # the columns every revision of it has
+            c.execute(text("INSERT INTO order_warehouses (ref, warehouse, created_at_ms) "
+                           "VALUES (:r, 'WH-1', 1)"), {"r": ref})
         c.execute(insert(t["order_events"]).values(
             event_id="0-1-0", shard=0, entry_ms=1, entry_seq=0, ref=ref, type="CREATED",
             version=1, at_ms=1, actor="jd", from_state="", to_state="PAID", payload="{}"))
@@ -174,6 +178,33 @@ def test_up_to_order_warehouses_lists_every_warehouse_of_the_stored_orders(
     assert "order_warehouses" not in _tables(engine)
     with engine.connect() as c:
         assert c.execute(select(func.count()).select_from(orders)).scalar_one() == 2
+
+
+def test_up_to_closed_listing_marks_the_warehouse_rows_of_closed_orders(
+        engine: Engine) -> None:
+    migrate.upgrade(engine, "0005")
+    _fill(engine)  # JD-1: open, in WH-1
+    orders = metadata.tables["orders"]
+    with engine.begin() as c:
+        c.execute(insert(orders).values(
+            ref="jd:shop-1/JD-2", channel="jd", shop="shop-1", order_id="JD-2", state="CLOSED",
+            version=1, buyer_hash="b2", total_cents=1, paid_cents=0, warehouse="WH-2",
+            warehouses="WH-2,WH-3", reservation_state="", review_state="", created_at_ms=5,
+            updated_at_ms=9, closed_at_ms=9, events=1, doc="{}"))
+        for ref, w, created in (("jd:shop-1/JD-2", "WH-2", 5), ("jd:shop-1/JD-2", "WH-3", 5)):
+            c.execute(text("INSERT INTO order_warehouses (ref, warehouse, created_at_ms) "
+                           "VALUES (:r, :w, :c)"), {"r": ref, "w": w, "c": created})
+    migrate.upgrade(engine)
+    held = metadata.tables["order_warehouses"]
+    with engine.connect() as c:
+        assert set(c.execute(select(held.c.ref, held.c.warehouse, held.c.closed_at_ms))) == {
+            ("jd:shop-1/JD-1", "WH-1", None), ("jd:shop-1/JD-2", "WH-2", 9),
+            ("jd:shop-1/JD-2", "WH-3", 9)}
+    assert ("order_warehouses", ("warehouse", "created_at_ms", "ref")) in _indexes(engine)
+    migrate.downgrade(engine, "0005")
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM order_warehouses")).scalar_one() == 3
+    assert ("order_warehouses", ("warehouse", "created_at_ms", "ref")) in _indexes(engine)
 
 
 def test_opening_the_store_migrates_it(records_url: str) -> None:
