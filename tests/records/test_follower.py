@@ -8,6 +8,7 @@ gRPC, never from the tables the follower wrote."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -112,6 +113,37 @@ async def test_two_followers_at_once_apply_each_event_once(quiet_app: App, order
     other = Follower(hub_of(quiet_app), Records(engine_of(quiet_app)), batch=2)
     await asyncio.gather(follower_of(quiet_app).catch_up(), other.catch_up())
     await _check_matches_thehub_of(quiet_app, order_stub)
+
+
+async def test_a_pass_read_while_a_failing_commit_ran_is_not_applied(
+        quiet_app: App, order_stub) -> None:
+    """The follower reads its next pass while the previous one commits; when that
+    commit fails (another follower applied the entries first), the pass read past it is
+    dropped and the cursors read again: every event once, every order as the hub has it."""
+    await walk(order_stub)
+    records = Records(engine_of(quiet_app))
+    other = Follower(hub_of(quiet_app), records)
+
+    class Beaten(Follower):
+        beaten = 0
+
+        async def _commit(self, p: Any) -> int:
+            if not self.beaten:
+                self.beaten += 1
+                await other.catch_up()  # while this follower reads its next pass
+            return await super()._commit(p)
+
+    beaten = Beaten(hub_of(quiet_app), records, batch=1)
+    assert await beaten.catch_up() == 0  # each of its commits lost to the other's
+    assert beaten.beaten == 1
+    await move(order_stub, "A2", "CANCELLED")
+    assert await beaten.catch_up() > 0  # its cursors read again: it follows on
+    await _check_matches_thehub_of(quiet_app, order_stub)
+    with engine_of(quiet_app).connect() as c:
+        total = c.execute(select(func.count()).select_from(order_events)).scalar_one()
+        distinct = c.execute(select(func.count(func.distinct(order_events.c.event_id)))
+                             ).scalar_one()
+    assert total == distinct
 
 
 async def test_the_stream_keeps_what_the_store_has_not_applied(quiet_app: App,
