@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 PAGE_MAX = 1000
 PAGE_DEFAULT = 100
 FOREVER_MS = 2**53
+WALK_MAX = 6400
+"""Most index entries one round of a ListOrders page reads (a filter few orders match
+walks in rounds that double up to it): about what every round read before pages cost
+their size."""
 
 
 @dataclass(frozen=True)
@@ -67,14 +71,20 @@ async def list_orders(hub: OrderHub, q: Query) -> Page:
     low, high = q.created_from_ms, (q.created_to_ms - 1 if q.created_to_ms else FOREVER_MS)
     shards = hub.settings.shards
     out: list[Order] = []
+    take = size  # index entries whose orders a round reads: doubles while few match
     while True:
-        pages = await asyncio.gather(*(hub.orders.index_page(s, low, high, after, size)
+        # Each shard's next entries, about twice its share of `take`; past the last entry
+        # of a shard that had more, another shard's entries could be missing: the round
+        # stops there. So a page reads about its size of orders, however many Redis holds.
+        per = max(8, -(-2 * take // shards))
+        pages = await asyncio.gather(*(hub.orders.index_page(s, low, high, after, per)
                                        for s in range(shards)))
-        # The next `size` index entries of all shards together: each shard gave its first
-        # `size` past `after`, so none of them is missing. Only their orders are read: a
-        # page costs about its size, however many orders Redis holds.
-        candidates = sorted((score, ref, s) for s, page in enumerate(pages)
-                            for ref, score in page)[:size]
+        merged = sorted((score, ref, s) for s, page in enumerate(pages) for ref, score in page)
+        full = [(page[-1][1], page[-1][0]) for page in pages if len(page) == per]
+        if full:
+            bound = min(full)
+            merged = [c for c in merged if (c[0], c[1]) <= bound]
+        candidates = merged[:take]
         if not candidates:
             return Page(out, "")
         rows = await hub.orders.read_many([(s, ref) for _, ref, s in candidates])
@@ -93,9 +103,10 @@ async def list_orders(hub: OrderHub, q: Query) -> Page:
             out.append(order)
             if len(out) == size:
                 return Page(out, token(position))
-        if len(candidates) < size:  # every shard gave all it had left
+        if not full and len(candidates) == len(merged):  # every shard gave all it had
             return Page(out, "")
         after = (candidates[-1][0], candidates[-1][1])
+        take = min(take * 2, WALK_MAX)
 
 
 Lister = Callable[[Query], Awaitable[Page]]
