@@ -578,19 +578,17 @@ def write(result: dict[str, Any], stem: Path, part: str) -> None:
                  f"{m['follower_cpu_ms_per_1000_events']} | {m['follower_cpu_share']}, "
                  f"{m.get('postgres_cpu_share', '')}, {m.get('redis_cpu_share', '')}, "
                  f"{m.get('producer_cpu_share', '')} |")]
-    elif part == "hot":
-        ld = m["load"]
-        lines = ["# ListOrders from Redis (hot orders)", "", head, "",
-                 (f"{ld['hot']} PAID orders synced through the hub in {ld['sync_s']} s; "
-                  f"the states of 1,000 of them: {ld.get('states_of_1000', '')}."), "",
-                 "| filter | page | calls | p50 ms | p99 ms |", "|---|---|---|---|---|"]
-        lines += [f"| {r['filter']} | {r['page']} | {r['calls']} | {r['p50_ms']} | "
-                  f"{r['p99_ms']} |" for r in m["calls"]]
     else:
         ld = m["load"]
-        lines = ["# ListOrders and FindOrders on the records store", "", head, "",
-                 (f"{ld['rows']} orders loaded by COPY in {ld['load_s']} s, ANALYZE "
-                 f"{ld['analyze_s']} s, database {ld['db_mb']} MB."), "",
+        if part == "hot":
+            title = "# ListOrders from Redis (hot orders)"
+            loaded = (f"{ld['hot']} PAID orders synced through the hub in {ld['sync_s']} s; "
+                      f"the states of 1,000 of them: {ld.get('states_of_1000', '')}.")
+        else:
+            title = "# ListOrders and FindOrders on the records store"
+            loaded = (f"{ld['rows']} orders loaded by COPY in {ld['load_s']} s, ANALYZE "
+                      f"{ld['analyze_s']} s, database {ld['db_mb']} MB.")
+        lines = [title, "", head, "", loaded, "",
                  "| filter | page | calls | p50 ms | p99 ms |", "|---|---|---|---|---|"]
         lines += [f"| {r['filter']} | {r['page']} | {r['calls']} | {r['p50_ms']} | "
                   f"{r['p99_ms']} |" for r in m["calls"]]
