@@ -15,6 +15,7 @@ A consumer supplies its stream's two calls (`pull`, `send_ack`) and its apply st
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import sys
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 import grpc
 from google.protobuf.duration_pb2 import Duration
 
+from reservation.api import connection
 from reservation.api.connection import bearer
 
 # The service is down or restarting (a server shutting down cancels calls in flight):
@@ -46,6 +48,10 @@ class Batch(Protocol):
 
     @property
     def events(self) -> Sequence[Any]: ...
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
 
 
 def default_consumer() -> str:
@@ -119,3 +125,31 @@ class PullLoop(ABC):
                 continue
             if until_idle and pulled == 0:
                 return
+
+
+def add_loop_arguments(p: argparse.ArgumentParser) -> None:
+    """The loop's options, the same for every puller command."""
+    p.add_argument("--consumer", default=None, help="consumer name (default host-pid)")
+    p.add_argument("--max-events", type=int, default=500)
+    p.add_argument("--wait", type=float, default=5.0, help="long-poll seconds")
+    p.add_argument("--until-idle", action="store_true", help="exit when a pull is empty")
+    p.add_argument("--ack-delay", type=float, default=0.0,
+                   help="seconds between apply and ack (crash drills)")
+    p.add_argument("--quiet", action="store_true", help="no line per batch")
+
+
+def run_command(args: argparse.Namespace, store: Closable,
+                loop: Callable[[grpc.Channel], PullLoop]) -> int:
+    """A puller command: `loop` on a channel to --target until stopped (or idle), then
+    `store` closed; the exit code (130 interrupted, 1 on a call the loop does not retry)."""
+    try:
+        with connection.channel(args.target, connection.tls(args)) as channel:
+            loop(channel).run(args.until_idle)
+    except KeyboardInterrupt:
+        return 130
+    except grpc.RpcError as exc:
+        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    return 0

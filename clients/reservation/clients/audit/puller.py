@@ -17,10 +17,15 @@ from collections.abc import Sequence
 
 import grpc
 
-from reservation.api import connection
 from reservation.api.connection import add_connection_arguments
 from reservation.clients.audit.store import AuditStore
-from reservation.clients.pulling import Apply, PullLoop, long_poll
+from reservation.clients.pulling import (
+    Apply,
+    PullLoop,
+    add_loop_arguments,
+    long_poll,
+    run_command,
+)
 from reservation.v1 import order_service_pb2 as pb
 from reservation.v1 import order_service_pb2_grpc as pb_grpc
 
@@ -52,30 +57,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_connection_arguments(p)
     p.add_argument("--db", default="sqlite:///order-audit.db",
                    help="sqlite:///path.db or postgresql://user@host/db")
-    p.add_argument("--consumer", default=None)
-    p.add_argument("--max-events", type=int, default=500)
-    p.add_argument("--wait", type=float, default=5.0, help="long-poll seconds")
-    p.add_argument("--until-idle", action="store_true", help="exit when a pull is empty")
-    p.add_argument("--ack-delay", type=float, default=0.0,
-                   help="seconds between apply and ack (crash drills)")
-    p.add_argument("--quiet", action="store_true")
+    add_loop_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     store = AuditStore(args.db)
-    try:
-        with connection.channel(args.target, connection.tls(args)) as channel:
-            EventPuller(channel, store.apply, "audit", args.consumer, args.max_events,
-                        args.wait, args.token, args.ack_delay,
-                        log=not args.quiet).run(args.until_idle)
-    except KeyboardInterrupt:
-        return 130
-    except grpc.RpcError as exc:
-        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
-        return 1
-    finally:
-        store.close()
-    return 0
+    return run_command(args, store, lambda channel: EventPuller(
+        channel, store.apply, "audit", args.consumer, args.max_events, args.wait, args.token,
+        args.ack_delay, log=not args.quiet))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,9 +17,15 @@ from typing import Protocol
 
 import grpc
 
-from reservation.api import connection
 from reservation.api.connection import add_connection_arguments
-from reservation.clients.pulling import RETRYABLE, PullLoop, default_consumer, long_poll
+from reservation.clients.pulling import (
+    RETRYABLE,
+    PullLoop,
+    add_loop_arguments,
+    default_consumer,
+    long_poll,
+    run_command,
+)
 from reservation.clients.wms.ledger import Ledger
 from reservation.v1 import write_back_service_pb2 as pb
 from reservation.v1 import write_back_service_pb2_grpc as pb_grpc
@@ -66,30 +72,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_connection_arguments(p)
     p.add_argument("--ledger", default="sqlite:///wms-ledger.db",
                    help="sqlite:///path.db or postgresql://user@host/db")
-    p.add_argument("--consumer", default=None, help="consumer name (default host-pid)")
     p.add_argument("--group", default="", help="consumer group (default: the service's)")
-    p.add_argument("--max-events", type=int, default=500)
-    p.add_argument("--wait", type=float, default=5.0, help="long-poll seconds")
-    p.add_argument("--until-idle", action="store_true", help="exit when a pull is empty")
-    p.add_argument("--ack-delay", type=float, default=0.0,
-                   help="seconds between apply and ack (crash drills)")
-    p.add_argument("--quiet", action="store_true", help="no line per batch")
+    add_loop_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
     ledger = Ledger(args.ledger)
-    try:
-        with connection.channel(args.target, connection.tls(args)) as channel:
-            Puller(channel, ledger, args.consumer, args.group, args.max_events, args.wait,
-                   args.token, args.ack_delay, log=not args.quiet).run(args.until_idle)
-    except KeyboardInterrupt:
-        return 130
-    except grpc.RpcError as exc:
-        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
-        return 1
-    finally:
-        ledger.close()
-    return 0
+    return run_command(args, ledger, lambda channel: Puller(
+        channel, ledger, args.consumer, args.group, args.max_events, args.wait, args.token,
+        args.ack_delay, log=not args.quiet))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
