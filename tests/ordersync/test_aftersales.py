@@ -16,6 +16,13 @@ from tests.helpers.orders import channel_order, history, key, sync
 from tests.helpers.reservations import load
 from tests.helpers.snapshots import redis_snapshot
 
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """The guard's periodic tick rewrites a sold SKU's guard hash on its own (safety
+    stock): once an hour here, so a snapshot around a refused call sees only the call."""
+    return {"breaker_tick_ms": 3_600_000}
+
 T0 = int(datetime(2026, 11, 20, 10, tzinfo=UTC).timestamp())
 DAY = 24 * 3600
 

@@ -15,6 +15,13 @@ from tests.helpers.errors import refused
 from tests.helpers.orders import channel_order, key, sync
 from tests.helpers.snapshots import redis_snapshot
 
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """The guard's periodic tick rewrites a sold SKU's guard hash on its own (safety
+    stock): once an hour here, so a snapshot around a refused call sees only the call."""
+    return {"breaker_tick_ms": 3_600_000}
+
 ANN, BOB = "13800000001", "13900000002"
 H_MS = 3600 * 1000
 

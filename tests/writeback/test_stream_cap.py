@@ -53,7 +53,10 @@ async def test_a_group_past_the_cap_is_broken_and_bootstrap_repairs_it(
     await GaugeSampler(app.store, app.inventory, WriteBack.over(app.store)).sample()
     broken = REGISTRY.get_sample_value("reservation_stream_group_broken",
                                        {"stream": "write_back", "group": "wms"})
-    assert broken == len(stats.broken_shards) >= 1
+    # Expiries keep writing events meanwhile, so another shard may break between the
+    # reads; a broken shard stays broken until repaired: the gauge lies between them.
+    later = await WriteBack.over(app.store).stats("wms")
+    assert 1 <= len(stats.broken_shards) <= broken <= len(later.broken_shards)
 
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         for _ in range(app.settings.shards):  # a pull walks shards from a random one
