@@ -66,14 +66,29 @@ async def call(channel: grpc.aio.Channel, rpc: Rpc, payloads: list[bytes],
     kind = (("stream" if rpc.client_streaming else "unary") + "_"
             + ("stream" if rpc.server_streaming else "unary"))
     method = getattr(channel, kind)(rpc.path)
-    request: bytes | Iterator[bytes] = iter(payloads) if rpc.client_streaming else payloads[0]
-    try:
-        reply = method(request, metadata=metadata, timeout=timeout)
-        if rpc.server_streaming:
-            return grpc.StatusCode.OK, [item async for item in reply]
-        return grpc.StatusCode.OK, [await reply]
-    except grpc.aio.AioRpcError as exc:
-        return exc.code(), []
+    code = grpc.StatusCode.INTERNAL
+    for _ in range(3):
+        request: bytes | Iterator[bytes] = (iter(payloads) if rpc.client_streaming
+                                            else payloads[0])
+        try:
+            reply = method(request, metadata=metadata, timeout=timeout)
+            if rpc.server_streaming:
+                return grpc.StatusCode.OK, [item async for item in reply]
+            return grpc.StatusCode.OK, [await reply]
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            if not _lost_status(rpc, exc):
+                return code, []
+    return code, []
+
+
+def _lost_status(rpc: Rpc, exc: grpc.aio.AioRpcError) -> bool:
+    """grpc.aio's client replaces the server's status with INTERNAL when its write of a
+    request message fails because the server already ended the call (a refusal before
+    reading): grpc/grpc#36066, fix pending in grpc/grpc#43486 (its debug string names
+    SendMessageOperation). The call is sent again; an INTERNAL the server itself sends
+    is returned all the same, since it comes back each time."""
+    return rpc.client_streaming and exc.code() == grpc.StatusCode.INTERNAL
 
 
 REFUSED = (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED)
