@@ -5,6 +5,9 @@ table (domain/states.py MOVES) that the scripts enforce."""
 
 from __future__ import annotations
 
+import re
+from importlib import resources
+
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -64,9 +67,6 @@ async def test_set_state_allows_exactly_the_lifecycle_moves(redis_url: str,
 
 def test_no_script_sets_a_state_but_through_set_state() -> None:
     """`h.st = ...` outside set_state would bypass the table."""
-    import re
-    from importlib import resources
-
     lua = resources.files("reservation.storage.lua")
     offenders = [f"{f.name}: {line.strip()}" for f in lua.iterdir() if f.name.endswith(".lua")
                  for line in f.read_text(encoding="utf-8").splitlines()
