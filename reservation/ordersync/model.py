@@ -70,11 +70,13 @@ class Shipment:
             or self.warehouse_id == other.warehouse_id)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Reported:
-    """What a channel reports of an order, the fields its two forms share: RawOrder as
-    the edge received it, ChannelOrder once validated. Keyword-only, so each form adds
-    its own state and buyer fields without minding the defaults' order."""
+@dataclass(kw_only=True)
+class OrderFacts:
+    """What a channel states of an order: the fields its report and the hub's record of
+    it share. Keyword-only, so each subclass adds its own fields without minding the
+    defaults' order. Not frozen: a frozen dataclass cannot share a base with the hub's
+    `Order`, which the use cases change in place (ordersync/plan.py); nothing changes a
+    report after validation, and nothing hashes one."""
 
     channel: str
     shop: str
@@ -87,10 +89,17 @@ class Reported:
     total_cents: int = 0
     paid_cents: int = 0
     paid_at_ms: int = 0
+
+
+@dataclass(kw_only=True)
+class Reported(OrderFacts):
+    """What a channel reports of an order, its two forms' fields: RawOrder as the edge
+    received it, ChannelOrder once validated."""
+
     actor: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class RawOrder(Reported):
     """An order as the edge received it (clear phone, state as text): validated into a
     ChannelOrder before anything else sees it."""
@@ -99,7 +108,7 @@ class RawOrder(Reported):
     receiver_phone: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class ChannelOrder(Reported):
     """What an adapter sends: the channel's view, already mapped to canonical fields."""
 
@@ -111,26 +120,16 @@ class ChannelOrder(Reported):
         return (self.channel, self.shop, self.order_id)
 
 
-@dataclass
-class Order:
-    """The hub's record of an order (what GetOrder answers)."""
+@dataclass(kw_only=True)
+class Order(OrderFacts):
+    """The hub's record of an order (what GetOrder answers): the channel's facts, the
+    hub's state and what the hub did with it."""
 
-    channel: str
-    shop: str
-    order_id: str
     state: OrderState
     version: int
     channel_state: OrderState
     """The last state the channel reported (the hub may have moved on: ROUTED, ...)."""
-    raw_status: str
-    modified_at_ms: int
-    created_at_ms: int
     buyer_hash: str
-    address: Address
-    lines: tuple[Line, ...]
-    total_cents: int = 0
-    paid_cents: int = 0
-    paid_at_ms: int = 0
     routed_at_ms: int = 0
     shipped_at_ms: int = 0
     delivered_at_ms: int = 0
