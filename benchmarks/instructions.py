@@ -64,6 +64,19 @@ POINTS = {
 }
 
 
+# benchmarks.server_proc with a Redis timeout long enough for valgrind: every process runs
+# ~50x slower under it, and a batch's script call would pass the service's 2 s timeout.
+SERVER = """
+import dataclasses, sys
+import uvloop
+from benchmarks import server_proc
+bench = server_proc.bench_settings
+server_proc.bench_settings = lambda *a, **k: dataclasses.replace(
+    bench(*a, **k), redis_timeout_ms=300_000, redis_wait_timeout_ms=300_000)
+uvloop.run(server_proc.main(server_proc.parse(sys.argv[1:])))
+"""
+
+
 def callgrind(out: Path) -> list[str]:
     # Counting starts off (startup, imports and loading are not measured) and is turned on
     # around each point with callgrind_control; --dump-instr=no keeps the files small.
@@ -81,7 +94,7 @@ def dumped_total(prefix: Path, before: set[Path]) -> int:
     for _ in range(600):
         new = set(prefix.parent.glob(prefix.name + "*")) - before
         for f in new:
-            m = re.search(r"^totals: (\d+)", f.read_text(), re.M)
+            m = re.search(r"^totals: (\d+)", f.read_text(), re.MULTILINE)
             if m:
                 return int(m.group(1))
         time.sleep(0.1)
@@ -121,7 +134,7 @@ class Rig:
         self.port = free_port()
         self.server_proc = subprocess.Popen(
             callgrind(work / "server.cg") + [
-                sys.executable, "-m", "benchmarks.server_proc", "service",
+                sys.executable, "-c", SERVER, "service",
                 "--port", str(self.port), "--redis", self.redis.url],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
             text=True)
@@ -244,9 +257,10 @@ def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def commit() -> str:
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, cwd=paths.ROOT).stdout.strip()
+                          text=True, cwd=paths.ROOT, check=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, cwd=paths.ROOT).stdout.strip()
+                           capture_output=True, text=True, cwd=paths.ROOT,
+                           check=True).stdout.strip()
     return head + (" (with uncommitted changes)" if dirty else "")
 
 
@@ -257,16 +271,16 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]], started: str) ->
            "note": args.note, "rows": rows, "medians": table}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(doc, indent=1) + "\n")
-    lines = [f"Instructions per order counted by callgrind (`{doc['command']}`), code at "
-             f"{doc['commit']}, {started}, {doc['machine']}.", "",
-             "Each point sends its orders after a warm-up, counting only while they run; "
-             "the server is `benchmarks.server_proc service`, Redis its private "
-             "redis-server (AOF everysec). A count does not depend on the machine's load.",
+    lines = [(f"Instructions per order counted by callgrind (`{doc['command']}`), code at "
+              f"{doc['commit']}, {started}, {doc['machine']}."), "",
+             ("Each point sends its orders after a warm-up, counting only while they run; "
+              "the server is `benchmarks.server_proc service`, Redis its private "
+              "redis-server (AOF everysec). A count does not depend on the machine's load."),
              ""]
     if args.note:
         lines += [args.note, ""]
-    lines += ["| scenario | point | server instructions per order (median; runs) "
-              "| Redis instructions per order (median; runs) |", "|---|---|---|---|"]
+    lines += [("| scenario | point | server instructions per order (median; runs) "
+               "| Redis instructions per order (median; runs) |"), "|---|---|---|---|"]
     for m in table:
         lines.append(f"| {m['scenario']} | {m['point']} | {m['server_median']:,.0f}; "
                      f"{', '.join(f'{v:,}' for v in m['server'])} | "
