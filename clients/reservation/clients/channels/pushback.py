@@ -21,21 +21,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
-from google.protobuf.duration_pb2 import Duration
 
 from reservation.clients.channels.base import Adapter, ChannelError, Push
 from reservation.clients.channels.http import ChannelApi
 from reservation.clients.channels.poller import Backoff
 from reservation.clients.channels.store import AdapterStore
+from reservation.clients.pulling import PullLoop, long_poll
 from reservation.v1 import order_service_pb2 as pb
 from reservation.v1 import order_service_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
 SHIPMENT = "SHIPMENT_REPORTED"
-RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-             grpc.StatusCode.CANCELLED)
-
 
 def feed_group(channel: str) -> str:
     return f"feed-{channel}"
@@ -54,34 +51,39 @@ def shipment_of(event: pb.OrderEvent) -> Push | None:
                 tracking_number=str(after["tracking_number"]))
 
 
-class PushBack:
+class PushBack(PullLoop):
+    """The feed's pull-apply-ack loop (clients/pulling.py) whose apply step pushes each
+    shipment to the channel; a channel's retryable error leaves the batch unacknowledged."""
+
     def __init__(self, adapter: Adapter, api: ChannelApi, channel: grpc.Channel,
                  store: AdapterStore, consumer: str, metadata: Sequence[tuple[str, str]] = (),
                  wait_s: float = 2.0, max_events: int = 100,
                  backoff: Backoff | None = None) -> None:
+        super().__init__(self._push_all, consumer, max_events, wait_s)
         self.adapter, self.api, self.store = adapter, api, store
         self.stub = pb_grpc.OrderServiceStub(channel)
-        self.consumer, self.metadata = consumer, tuple(metadata)
-        self.wait_s, self.max_events = wait_s, max_events
+        self.metadata = tuple(metadata)
         self.backoff = backoff or Backoff()
         self.pushed = 0
 
-    def step(self) -> int:
-        """One pull-push-ack round; the number of events pulled (0: none came)."""
-        wait = Duration(seconds=int(self.wait_s), nanos=int(self.wait_s % 1 * 1e9))
-        batch = self.stub.PullOrderEvents(
+    def pull(self) -> pb.PullOrderEventsResponse:
+        return self.stub.PullOrderEvents(
             pb.PullOrderEventsRequest(group=feed_group(self.adapter.name),
                                       consumer=self.consumer, max_events=self.max_events,
-                                      wait=wait),
+                                      wait=long_poll(self.wait_s)),
             timeout=self.wait_s + 30, metadata=self.metadata)
-        if not batch.events:
-            return 0
-        for event in batch.events:
+
+    def send_ack(self, batch_id: str) -> None:
+        self.stub.AckOrderEvents(pb.AckOrderEventsRequest(batch_id=batch_id), timeout=30,
+                                 metadata=self.metadata)
+
+    def _push_all(self, events: Sequence[pb.OrderEvent]) -> int:
+        before = self.pushed
+        for event in events:
             push = shipment_of(event)
             if push is not None:
                 self._push(push)
-        self._ack(batch.batch_id)
-        return len(batch.events)
+        return self.pushed - before
 
     def _push(self, p: Push) -> None:
         name = self.adapter.name
@@ -99,22 +101,14 @@ class PushBack:
         self.store.mark_pushed(name, p.shop, p.order_id, p.tracking_number, p.carrier)
         self.pushed += 1
 
-    def _ack(self, batch_id: str) -> None:
-        for attempt in range(6):
-            try:
-                self.stub.AckOrderEvents(pb.AckOrderEventsRequest(batch_id=batch_id),
-                                         timeout=30, metadata=self.metadata)
-                return
-            except grpc.RpcError as exc:
-                if exc.code() not in RETRYABLE or attempt == 5:
-                    raise
-                self.backoff.sleep(0.2 * 2 ** attempt)
-
-    def run(self, stop: threading.Event) -> None:
+    def run(self, until_idle: bool = False, stop: threading.Event | None = None) -> None:
+        """Until `stop`: the channel's errors too are retried, backing off (the loop's
+        own `run` retries only the service's)."""
+        stop = stop or threading.Event()
         failures = 0
         while not stop.is_set():
             try:
-                self.step()
+                pulled = self.step()
                 failures = 0
             except (grpc.RpcError, ChannelError) as exc:
                 failures += 1
@@ -122,3 +116,6 @@ class PushBack:
                 log.warning("%s push-back failed (%s); next try in %.1f s",
                             self.adapter.name, exc, wait)
                 stop.wait(wait)
+                continue
+            if until_idle and pulled == 0:
+                return

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
             settling = threading.Thread(target=fetcher.run, daemon=True, args=(
                 stop, time.time, args.settle_at, args.settle_days))
             settling.start()
-        pushback.run(stop)
+        pushback.run(stop=stop)
         # Let a poll (or a statement import) in progress finish before the channel closes.
         polling.join(timeout=60)
         if settling is not None:
