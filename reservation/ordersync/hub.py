@@ -12,7 +12,6 @@ unpaid holds that expire, or confirmed parts the retried sync finds and keeps.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +44,7 @@ from reservation.ordersync.states import OrderState
 from reservation.settings import Settings
 from reservation.storage import keys
 from reservation.storage.orders import ARCHIVED, EVICTED, OrderStore, order_ref
-from reservation.storage.replies import OpReply
+from reservation.storage.replies import OpReply, PartReply
 from reservation.storage.store import Store
 from reservation.writeback import WriteBack  # before storage.writeback (import cycle)
 
@@ -66,6 +65,21 @@ class _Retry(Exception):
 def parse_event(shard: int, entry_id: str, fields: dict[str, str], n: int) -> OrderEvent:
     return OrderEvent.decode(fields["e"], event_id=fields.get("eid") or f"{shard}-{entry_id}",
                              shard=shard, entry_id=entry_id, delivery_count=n)
+
+
+def _holding(order: Order, holds: Sequence[PartReply]) -> Order:
+    """The order as GetOrder answers it: with the warehouses its live holds allocate
+    from and their states."""
+    warehouses: list[str] = []
+    states_ = []
+    for h in holds:
+        states_.append(h.state or "NONE")
+        for item in h.allocations.split(";") if h.allocations else []:
+            wh = item.split("|")[1]
+            if wh not in warehouses:
+                warehouses.append(wh)
+    return order.copy(warehouses=tuple(warehouses),
+                      reservation_state=",".join(sorted(set(states_))))
 
 
 class OrderHub:
@@ -119,16 +133,25 @@ class OrderHub:
 
     async def get_many(self, refs: Sequence[str]) -> list[Order | None]:
         """get() of each order by its ref (None: Redis does not have it, or it left for
-        the records store), the locators and the records of them all read in two
-        pipelined round trips (the records follower reads a pass's orders so)."""
+        the records store): the locators, the records and then the holds of them all,
+        each read in one pipelined round trip (the records follower reads a pass's
+        orders so)."""
+        return [None if found is None else found[0] for found in await self.read_many(refs)]
+
+    async def read_many(self, refs: Sequence[str]) -> list[tuple[Order, str] | None]:
+        """get_many(), each order with its document as Redis keeps it (the records
+        store keeps that text rather than the order encoded again; records/rows.py)."""
         located = [(shard, ref) for ref, shard in
                    zip(refs, await self.orders.locate_many(refs), strict=True)
                    if shard is not None]
         read = await self.orders.read_many(located)
-        docs = {ref: codec.decode(rec[1]) for (_, ref), rec in zip(located, read, strict=True)
+        docs = {ref: rec[1] for (_, ref), rec in zip(located, read, strict=True)
                 if rec is not None and rec[1] != ARCHIVED}
-        held = await asyncio.gather(*(self._with_holds(o) for o in docs.values()))
-        found = dict(zip(docs, held, strict=True))
+        decoded = {ref: codec.decode(doc) for ref, doc in docs.items()}
+        parts = {ref: self.holds_of(order) for ref, order in decoded.items()}
+        holds = iter(await self.orders.holds_many([p for ps in parts.values() for p in ps]))
+        found = {ref: (_holding(order, [next(holds) for _ in parts[ref]]), docs[ref])
+                 for ref, order in decoded.items()}
         return [found.get(ref) for ref in refs]
 
     def holds_of(self, order: Order) -> list[tuple[int, str]]:
@@ -136,17 +159,7 @@ class OrderHub:
         return self.ops.holds_of(order)
 
     async def _with_holds(self, order: Order) -> Order:
-        holds = await self.orders.holds(self.holds_of(order))
-        warehouses: list[str] = []
-        states_ = []
-        for h in holds:
-            states_.append(h.state or "NONE")
-            for item in h.allocations.split(";") if h.allocations else []:
-                wh = item.split("|")[1]
-                if wh not in warehouses:
-                    warehouses.append(wh)
-        return order.copy(warehouses=tuple(warehouses),
-                          reservation_state=",".join(sorted(set(states_))))
+        return _holding(order, await self.orders.holds(self.holds_of(order)))
 
     async def history(self, channel: str, shop: str, order_id: str, offset: int,
                       count: int) -> list[OrderEvent]:

@@ -70,6 +70,8 @@ class _Pass:
     """shard -> (its cursor expected, its last entry in the pass)"""
     trail: list[TrailEvent]
     current: dict[str, Order | None]
+    docs: dict[str, str]
+    """ref -> the order's document as Redis keeps it (stored as it is)"""
     passed: int
 
 
@@ -182,14 +184,16 @@ class Follower:
         if not moves:
             return None
         refs = list(dict.fromkeys(t.ref for t in trail))  # one read per order
-        current = dict(zip(refs, await self.hub.get_many(refs), strict=True))
-        return _Pass(moves, trail, current, passed)
+        orders_ = dict(zip(refs, await self.hub.read_many(refs), strict=True))
+        current = {ref: None if o is None else o[0] for ref, o in orders_.items()}
+        docs = {ref: o[1] for ref, o in orders_.items() if o is not None}
+        return _Pass(moves, trail, current, docs, passed)
 
     async def _commit(self, p: _Pass) -> int:
         """Apply a prepared pass, then move the group's marks; how many entries it
         passed (0: another follower moved a cursor first, nothing written)."""
         if not await asyncio.to_thread(self.records.apply_many, p.moves, p.trail,
-                                       p.current):
+                                       p.current, p.docs):
             self._known.clear()
             return 0
         self._known.update((s, last) for s, (_, last) in p.moves.items())

@@ -132,12 +132,14 @@ class Records:
         return self.apply_many({shard: (expected, last)}, events, current)
 
     def apply_many(self, moves: Mapping[int, tuple[str, str]], events: Sequence[TrailEvent],
-                   current: Mapping[str, Order | None]) -> bool:
+                   current: Mapping[str, Order | None],
+                   docs: Mapping[str, str] | None = None) -> bool:
         """Store the events (each once), the current rows of their orders (`current`:
         ref -> the order as the hub has it now; None: no longer in Redis) and each
         shard's cursor (`moves`: shard -> (expected, last)), in one transaction, if every
         cursor is still the one expected. False: another follower moved one first
-        (nothing was written)."""
+        (nothing was written). `docs`: ref -> the order's document as Redis keeps it,
+        stored as it is (rows.order_row); an order without one is encoded."""
         try:
             with self.engine.begin() as c:
                 # Shards in order: two followers at once lock the cursor rows alike, so
@@ -145,7 +147,7 @@ class Records:
                 for shard in sorted(moves):
                     if not self._move_cursor(c, shard, *moves[shard]):
                         raise _Moved
-                self._put_orders(c, current, self._add_events(c, events))
+                self._put_orders(c, current, self._add_events(c, events), docs or {})
         except (_Moved, IntegrityError):  # IntegrityError: two first cursor rows at once
             return False
         return True
@@ -192,7 +194,7 @@ class Records:
 
     @staticmethod
     def _put_orders(c: Connection, current: Mapping[str, Order | None],
-                    added: Mapping[str, int]) -> None:
+                    added: Mapping[str, int], docs: Mapping[str, str]) -> None:
         """Each order's rows as of its `current` order (None: only its event count),
         unless the store has a newer version: a few statements for the whole batch,
         not a few per order. `added`: the events just stored, per order."""
@@ -229,7 +231,8 @@ class Records:
         if replaced:
             for table in (order_lines, shipments, routing, order_warehouses, orders):
                 c.execute(delete(table).where(_among(c, table.c.ref, replaced)))
-        _insert(c, orders, [rows.order_row(ref, o, events[ref]) for ref, o in fresh])
+        _insert(c, orders, [rows.order_row(ref, o, events[ref], docs.get(ref))
+                             for ref, o in fresh])
         for table, of in ((order_lines, rows.line_rows), (shipments, rows.shipment_rows),
                           (order_warehouses, rows.warehouse_rows)):
             _insert(c, table, [row for ref, o in fresh for row in of(ref, o)])

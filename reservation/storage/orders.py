@@ -274,11 +274,7 @@ class OrderStore:
         if not refs:
             return []
         shards = self.settings.shards
-        with redis_errors():
-            async with self.store.client.pipeline(transaction=False) as pipe:
-                for ref in refs:
-                    pipe.get(locator(ref, shards))
-                found = await pipe.execute()
+        found = await self.store.commands([("get", locator(ref, shards)) for ref in refs])
         return [None if shard is None else int(shard) for shard in found]
 
     async def exist_many(self, refs: Sequence[str]) -> list[bool]:
@@ -305,13 +301,8 @@ class OrderStore:
                 version, events, EVICTED_GRACE_MS))
 
     async def read_many(self, pairs: Sequence[tuple[int, str]]) -> list[tuple[int, str] | None]:
-        if not pairs:
-            return []
-        with redis_errors():
-            async with self.store.client.pipeline(transaction=False) as pipe:
-                for shard, ref in pairs:
-                    pipe.hmget(record(shard, ref), "v", "doc")
-                rows = await pipe.execute()
+        rows = await self.store.commands([("hmget", record(shard, ref), "v", "doc")
+                                          for shard, ref in pairs])
         return [None if v is None else (int(v), doc or ARCHIVED) for v, doc in rows]
 
     async def history(self, shard: int, ref: str, start: int, count: int) -> list[str]:
@@ -406,6 +397,10 @@ class OrderStore:
         for shard, ref in parts:
             out.append(await self.store.get(shard, ref))
         return out
+
+    async def holds_many(self, parts: Sequence[tuple[int, str]]) -> list[PartReply]:
+        """holds() of many orders' parts at once, in one pipeline."""
+        return await self.store.get_many(parts)
 
     # -- batches ----------------------------------------------------------------------
     async def lookup(self, reads: Sequence[tuple[int, str]], claims: Sequence[tuple[str, int]],
