@@ -54,7 +54,7 @@ PEERS = ("lean", "node")
 service's keys; measured in every scenario the service is."""
 EXTRA_SYSTEMS = ("noop-chain", "oversell-by-one")
 """Not measured by default: noop-chain (the no-op servicer behind the service's
-interceptor chain: what the interceptors cost) and the harness's own broken service."""
+edge, as the service builds it: what the edge costs) and the harness's own broken service."""
 
 
 class Server:

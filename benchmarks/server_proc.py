@@ -63,8 +63,8 @@ async def start(args: argparse.Namespace) -> tuple[grpc.aio.Server, int, list[ob
         port = server.add_insecure_port(f"127.0.0.1:{args.port}")
         await server.start()
         return server, port, [sweeper]
-    # noop-chain: the no-op servicer behind the service's own interceptor chain, to
-    # price the interceptors alone.
+    # noop-chain: the no-op servicer behind the service's own edge (the interceptors
+    # app.interceptors gives the service with the same settings), to price the edge alone.
     chain = interceptors(bench_settings(args.redis, args.port)) \
         if args.system == "noop-chain" else None
     server = grpc.aio.server(options=[("grpc.so_reuseport", 1)], interceptors=chain)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from sqlalchemy import Engine
 
@@ -43,11 +42,9 @@ from reservation.routing import kernel
 from reservation.routing.service import Routing
 from reservation.server import metrics, reflection, tracing
 from reservation.server.gauges import GaugeSampler, active_sale_skus
-from reservation.server.interceptors.auth import AuthInterceptor, count_failure
-from reservation.server.interceptors.errors import ErrorInterceptor
-from reservation.server.interceptors.limits import CallerLimitInterceptor, ShedInterceptor
-from reservation.server.interceptors.metrics import MetricsInterceptor
-from reservation.server.interceptors.requests import RequestCheckInterceptor
+from reservation.server.interceptors.auth import Auth, count_failure
+from reservation.server.interceptors.edge import Edge
+from reservation.server.interceptors.limits import CallerLimits
 from reservation.server.servicers.admin import AdminServicer
 from reservation.server.servicers.guard import GuardServicer
 from reservation.server.servicers.interception import InterceptionServicer
@@ -216,36 +213,21 @@ class AuthFileError(StartupError):
 
 
 def interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
-    """Outermost first: metrics see every final code; auth refuses wrong credentials
-    before any other work (a refusal must be the cheapest answer); errors map everything
-    inside; shedding comes before the call's work; the caller limits use auth's grant."""
-    chain: list[grpc.aio.ServerInterceptor] = []
+    """Tracing when it is on (outermost: the span covers the whole call and joins the
+    caller's trace), then the edge: metrics, auth, error mapping, shedding, caller
+    limits and request checks, composed once per method (interceptors/edge.py)."""
     source = directory_source(settings)
+    auth = None
     if source is not None:
-        chain.append(AuthInterceptor(source, Verifier(
+        auth = Auth(source, Verifier(
             settings.auth_failure_rate, settings.auth_failure_burst,
             retry_after_ms=settings.shed_retry_after_ms, on_failure=count_failure),
-            method_kinds(), certificates=bool(settings.tls_client_ca)))
-    chain.append(ErrorInterceptor())
-    if settings.max_in_flight:
-        chain.append(ShedInterceptor(InFlightCap(settings.max_in_flight,
-                                                 settings.shed_retry_after_ms)))
-    if source is not None:
-        chain.append(CallerLimitInterceptor(settings))
-    # Innermost: refuses requests that cannot mean anything (it wraps the deserializer).
-    chain.append(RequestCheckInterceptor())
-    if metrics.enabled(settings.metrics_port):
-        # Outermost: metrics see the final code of every call, auth refusals included.
-        chain.insert(0, MetricsInterceptor())
-    # Outermost of all: the span covers the whole call and joins the caller's trace.
-    return [*tracing.server_interceptors(), *chain]
-
-
-def method_kinds() -> dict[str, tuple[bool, bool]]:
-    """(client streaming, server streaming) of every method the server serves."""
-    pool = descriptor_pool.Default()
-    return {f"/{name}/{m.name}": (m.client_streaming, m.server_streaming)
-            for name in SERVICE_NAMES for m in pool.FindServiceByName(name).methods}
+            certificates=bool(settings.tls_client_ca))
+    cap = (InFlightCap(settings.max_in_flight, settings.shed_retry_after_ms)
+           if settings.max_in_flight else None)
+    edge = Edge(auth, cap, CallerLimits(settings) if auth is not None else None,
+                timed=metrics.enabled(settings.metrics_port))
+    return [*tracing.server_interceptors(), edge]
 
 
 def listing_closed(settings: Settings) -> Callable[[str, str], None]:

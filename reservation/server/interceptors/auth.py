@@ -10,14 +10,14 @@ with its grant set (reservation.access.grant): the servicers check channels and 
 groups against it, and every log line of the call carries the principal's name.
 
 A refusal must cost less than anything else, or a flood of wrong tokens takes the
-server from everyone (benchmarks/wrong_tokens.py). So this interceptor sits outside the
-rest of the chain (only metrics and tracing are further out) and decides in
-`intercept_service`, from the metadata alone, whenever it can: a right token goes on to
-the chain; a wrong, missing or doubled one gets a handler that does nothing but refuse
-(no request parsing, no inner interceptor, the status details built once). Only what
-needs the call's context goes through a handler that checks first and then hands the
-call to the chain: a token only scrypt can decide (verified off the event loop, within
-its peer's budget) and a client certificate. Refusals are counted
+server from everyone (benchmarks/wrong_tokens.py). So the edge (edge.py) asks `Auth`
+first (only metrics and tracing are further out), and it decides from the metadata
+alone whenever it can: a right token gives the grant the method's handler runs with; a
+wrong, missing or doubled one gets a handler that does nothing but refuse (no request
+parsing, nothing else of the edge, the status details built once). Only what needs the
+call's context goes through a handler that checks first and then hands the call on: a
+token only scrypt can decide (verified off the event loop, within its peer's budget)
+and a client certificate. Refusals are counted
 (`reservation_auth_failures_total{reason}`) and recorded in the operator-action log
 within the peer's budget.
 """
@@ -25,7 +25,7 @@ within the peer's budget.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import grpc
@@ -37,7 +37,6 @@ from reservation.access.verify import Verifier
 from reservation.errors import PermissionDenied, ReservationError, Unauthenticated
 from reservation.server import audit, metrics
 from reservation.server.interceptors.errors import abort
-from reservation.server.interceptors.wrapping import Continuation, wrap_handler
 
 # Health and reflection stay open so probes and grpcurl work without a token.
 OPEN_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
@@ -47,6 +46,8 @@ _HEADER = "authorization"
 Kind = tuple[bool, bool]
 """(client streaming, server streaming) of a method."""
 Admit = Callable[[grpc.aio.ServicerContext], Awaitable[Principal]]
+Chain = Callable[[grant.Grant], grpc.RpcMethodHandler]
+"""The method's handler for a call made with a grant (the edge's, built once)."""
 
 _FAILURES: dict[str, Any] = {}
 
@@ -60,34 +61,23 @@ def count_failure(reason: str) -> None:
     child.inc()
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class Auth:
     def __init__(self, directory: Callable[[], Directory], verifier: Verifier,
-                 kinds: Mapping[str, Kind], certificates: bool = False) -> None:
+                 certificates: bool = False) -> None:
         """`directory` is asked on every call, so a reloaded auth file takes effect.
-        `kinds`: every method this server serves; `certificates`: mTLS is on, so a call
-        without a token may be named by its client certificate."""
+        `certificates`: mTLS is on, so a call without a token may be named by its client
+        certificate."""
         self._directory = directory
         self.verifier = verifier
-        self.kinds = dict(kinds)
         self.certificates = certificates
 
-    async def intercept_service(self, continuation: Continuation,
-                                details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+    def decide(self, details: grpc.HandlerCallDetails, kind: Kind, chain: Chain
+               ) -> grant.Grant | grpc.RpcMethodHandler:
+        """The caller's grant for `details.method` (a method not under OPEN_PREFIXES, of
+        `kind`), decided from the metadata alone; else the handler that answers the call:
+        one that only refuses, or one that decides within the call and then hands it to
+        `chain(grant)`."""
         method = details.method
-        if method.startswith(OPEN_PREFIXES):
-            return await continuation(details)  # type: ignore[return-value]
-        # grpc's continuation walks one iterator over the interceptors: it may be called
-        # once per call, so the handler it gives is kept for whoever asks first.
-        continuation = _once(continuation)
-        kind = self.kinds.get(method)
-        if kind is None:
-            # A method the table did not list (deny by default all the same): its kind
-            # is learnt from its handler.
-            learnt = await continuation(details)
-            if learnt is None:
-                return learnt  # type: ignore[return-value]  # no such method: UNIMPLEMENTED
-            kind = self.kinds[method] = (bool(learnt.stream_unary or learnt.stream_stream),
-                                         bool(learnt.unary_stream or learnt.stream_stream))
         directory = self._directory()
         presented = [v for k, v in details.invocation_metadata or () if k == _HEADER]
         if len(presented) > 1:
@@ -98,7 +88,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                                                  "accepted"))
         if not presented:
             if self.certificates:
-                return await self._admitting(kind, continuation, details, self._certificate)
+                return self._admitting(kind, chain, details, self._certificate)
             return self._refusal(kind, details, "missing",
                                  Unauthenticated("missing or wrong bearer token"))
         value = presented[0]
@@ -115,16 +105,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if found is SLOW:
             async def verified(context: grpc.aio.ServicerContext) -> Principal:
                 return await self.verifier.principal(directory, token, context.peer())
-            return await self._admitting(kind, continuation, details, verified)
+            return self._admitting(kind, chain, details, verified)
         assert isinstance(found, Principal)
         try:
-            decided = grant.decide(found, method)
+            return grant.decide(found, method)
         except PermissionDenied as exc:
             return self._refusal(kind, details, "permission_denied", exc, found)
-        handler = await continuation(details)
-        if handler is None:
-            return handler  # type: ignore[return-value]  # no such method, as grpc expects
-        return wrap_handler(handler, lambda context: _acting(decided))
 
     # -- refusing -------------------------------------------------------------------------
     def _refusal(self, kind: Kind, details: grpc.HandlerCallDetails, reason: str,
@@ -164,9 +150,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 return found
         raise Unauthenticated("missing or wrong bearer token")
 
-    async def _admitting(self, kind: Kind, continuation: Continuation,
-                         details: grpc.HandlerCallDetails, admit: Admit
-                         ) -> grpc.RpcMethodHandler:
+    def _admitting(self, kind: Kind, chain: Chain, details: grpc.HandlerCallDetails,
+                   admit: Admit) -> grpc.RpcMethodHandler:
         """A handler that checks first (`admit` names the caller, its role must allow the
         method) and only then builds the chain's handler and hands it the call: a call
         refused here costs no more than _refusal's (a flood of tokens only scrypt can
@@ -194,18 +179,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 error = self._refused(context, details, "permission_denied", exc, principal)
             await abort(context, error)
             raise error  # not reached: abort raises
-        return _delegating(kind, continuation, details, check)
+        return _delegating(kind, chain, check)
 
 
 @contextlib.contextmanager
-def _bound(decided: grant.Grant) -> Iterator[None]:
+def bound(decided: grant.Grant) -> Iterator[None]:
+    """The call runs as `decided`: the servicers' checks read it, log lines name it."""
     with grant.acting(decided), logs.bound(principal=decided.name):
-        yield
-
-
-@contextlib.asynccontextmanager
-async def _acting(decided: grant.Grant) -> AsyncIterator[None]:
-    with _bound(decided):
         yield
 
 
@@ -234,47 +214,34 @@ def _handler(kind: Kind, refuse: Callable[[grpc.aio.ServicerContext], Awaitable[
 Check = Callable[[grpc.aio.ServicerContext], Awaitable[grant.Grant]]
 
 
-def _delegating(kind: Kind, continuation: Continuation, details: grpc.HandlerCallDetails,
-                check: Check) -> grpc.RpcMethodHandler:
+def _delegating(kind: Kind, chain: Chain, check: Check) -> grpc.RpcMethodHandler:
     """A handler of the method's kind taking and giving raw bytes: `check` first (it
-    aborts a refused call), then the chain's handler, built now, runs the call with the
-    grant set, its own (de)serializers applied here."""
-    async def chain() -> Any:  # grpc's handler types describe sync servers; aio's fit
-        handler = await continuation(details)
-        if handler is None:  # cannot happen for a method in kinds; never a crash
-            raise Unauthenticated("no such method")
-        return handler
-
+    aborts a refused call), then the handler `chain` gives for the grant runs the call,
+    its own (de)serializers applied here (a refused request is never parsed)."""
     client_streaming, server_streaming = kind
     if not client_streaming and not server_streaming:
         async def unary_unary(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
-            decided = await check(context)
-            real = await chain()
-            with _bound(decided):
-                reply = await real.unary_unary(_parse(real, raw), context)
+            real: Any = chain(await check(context))
+            reply = await real.unary_unary(_parse(real, raw), context)
             return _dump(real, reply)
         return grpc.unary_unary_rpc_method_handler(unary_unary)
     if client_streaming and not server_streaming:
         async def stream_unary(raws: AsyncIterator[bytes],
                                context: grpc.aio.ServicerContext) -> Any:
-            decided = await check(context)
-            real = await chain()
-            with _bound(decided):
-                reply = await real.stream_unary(_parsed(real, raws), context)
+            real: Any = chain(await check(context))
+            reply = await real.stream_unary(_parsed(real, raws), context)
             return _dump(real, reply)
         return grpc.stream_unary_rpc_method_handler(stream_unary)
 
     async def streaming(request: Any, context: grpc.aio.ServicerContext
                         ) -> AsyncIterator[Any]:
-        decided = await check(context)
-        real = await chain()
-        with _bound(decided):
-            if client_streaming:
-                replies = real.stream_stream(_parsed(real, request), context)
-            else:
-                replies = real.unary_stream(_parse(real, request), context)
-            async for reply in replies:
-                yield _dump(real, reply)
+        real: Any = chain(await check(context))
+        if client_streaming:
+            replies = real.stream_stream(_parsed(real, request), context)
+        else:
+            replies = real.unary_stream(_parse(real, request), context)
+        async for reply in replies:
+            yield _dump(real, reply)
     if client_streaming:
         return grpc.stream_stream_rpc_method_handler(streaming)
     return grpc.unary_stream_rpc_method_handler(streaming)
@@ -292,15 +259,3 @@ async def _parsed(real: Any, raws: AsyncIterator[bytes]
                   ) -> AsyncIterator[Any]:
     async for raw in raws:
         yield _parse(real, raw)
-
-
-def _once(continuation: Continuation) -> Continuation:
-    """`continuation`, called at most once; later calls get the same handler."""
-    got: list[grpc.RpcMethodHandler | None] = []
-
-    async def once(details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-        if not got:
-            got.append(await continuation(details))
-        return got[0]
-    return once
-

@@ -1,7 +1,7 @@
 """The one place where the service's errors become gRPC statuses.
 
-Wraps every handler kind (unary and streaming, in either direction): a ReservationError
-becomes its status code, with google.rpc.BadRequest details naming the field for
+The edge (edge.py) applies it around every handler kind (unary and streaming, in either
+direction): a ReservationError becomes its status code, with google.rpc.BadRequest details naming the field for
 InvalidArgument and google.rpc.RetryInfo (plus `retry-after-ms` metadata) for a
 ResourceExhausted that knows when to come back; anything else is logged with its traceback and becomes INTERNAL
 without leaking internals to the caller.
@@ -9,17 +9,13 @@ without leaking internals to the caller.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from reservation import errors
-from reservation.server.interceptors.wrapping import Continuation, HandlerInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +79,7 @@ def _details(exc: errors.ReservationError) -> tuple[tuple[str, bytes | str], ...
 
 
 async def abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    """Answer the call with the status of `exc` (raises grpc.aio.AbortError)."""
     if isinstance(exc, errors.ReservationError):
         await context.abort(status_code(exc), exc.message,
                             trailing_metadata=status_details(exc))
@@ -91,47 +88,3 @@ async def abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
 
 
 assert code_pb2.INVALID_ARGUMENT == grpc.StatusCode.INVALID_ARGUMENT.value[0]
-
-
-class ErrorInterceptor(HandlerInterceptor):
-    """Every exception a handler raises reaches the caller as a defined status."""
-
-    def scope(self, details: grpc.HandlerCallDetails,
-              context: grpc.aio.ServicerContext) -> contextlib.AbstractAsyncContextManager[Any]:
-        return _mapped(context)
-
-    async def intercept_service(self, continuation: Continuation,
-                                details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None or not handler.unary_unary:
-            return await super().intercept_service(_given(handler), details)
-        # Unary calls (every Reserve) are the common case: the same mapping as `scope`,
-        # without an async context manager built and entered per call.
-        inner: Any = handler.unary_unary
-
-        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            try:
-                return await inner(request, context)
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - as in _mapped
-                await abort(context, exc)
-        return grpc.unary_unary_rpc_method_handler(call, handler.request_deserializer,
-                                                   handler.response_serializer)
-
-
-def _given(handler: grpc.RpcMethodHandler | None) -> Continuation:
-    """A continuation that answers the handler already looked up (no second lookup)."""
-    async def continuation(details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-        return handler
-    return continuation
-
-
-@contextlib.asynccontextmanager
-async def _mapped(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
-    try:
-        yield
-    except grpc.aio.AbortError:  # context.abort() was called: pass it through
-        raise
-    except Exception as exc:  # noqa: BLE001 - every other error becomes INTERNAL, logged
-        await abort(context, exc)

@@ -1,50 +1,29 @@
-"""Load shedding and per-caller limits, both answering RESOURCE_EXHAUSTED with a retry
-delay (google.rpc.RetryInfo and `retry-after-ms`, see errors.py).
+"""Per-caller limits, answering RESOURCE_EXHAUSTED with a retry delay (google.rpc.RetryInfo
+and `retry-after-ms`, see errors.py).
 
-Two interceptors, because they sit at different places in the chain:
-
-- ShedInterceptor, just inside the error mapping and before auth: the server-wide
-  in-flight cap. Shedding must cost less than serving, and it must happen before queued
-  calls run into their deadlines (which is how latency explodes).
-- CallerLimitInterceptor, inside auth: each principal's token bucket and concurrency cap,
-  so one adapter's retry storm cannot take the capacity of the others.
+The edge (edge.py) applies two limits to every call outside health and reflection, both
+just inside the error mapping: first the server-wide in-flight cap
+(reservation.access.limits.InFlightCap: shedding must cost less than serving, and it must
+happen before queued calls run into their deadlines, which is how latency explodes), then
+each principal's token bucket and concurrency cap (here, from auth's grant), so one
+adapter's retry storm cannot take the capacity of the others.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
-import grpc
-
-from reservation.access import grant
-from reservation.access.limits import CallerLimiter, InFlightCap, Limit
+from reservation.access.grant import Grant
+from reservation.access.limits import CallerLimiter, Limit
 from reservation.access.principals import Principal
-from reservation.server.interceptors.auth import OPEN_PREFIXES
-from reservation.server.interceptors.wrapping import HandlerInterceptor
 from reservation.settings import Settings
 
 
-class ShedInterceptor(HandlerInterceptor):
-    def __init__(self, cap: InFlightCap) -> None:
-        self.cap = cap
-
-    def applies(self, method: str) -> bool:
-        return not method.startswith(OPEN_PREFIXES)  # probes are never shed
-
-    def scope(self, details: grpc.HandlerCallDetails,
-              context: grpc.aio.ServicerContext) -> contextlib.AbstractAsyncContextManager[Any]:
-        return _sync_to_async(self.cap.admitted())
-
-
-class CallerLimitInterceptor(HandlerInterceptor):
+class CallerLimits:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._limiters: dict[tuple[str, Limit], CallerLimiter] = {}
-
-    def applies(self, method: str) -> bool:
-        return not method.startswith(OPEN_PREFIXES)
 
     def limit(self, p: Principal) -> Limit:
         s, own = self.settings, p.limits
@@ -62,15 +41,8 @@ class CallerLimitInterceptor(HandlerInterceptor):
                                                         self.settings.shed_retry_after_ms)
         return found
 
-    def scope(self, details: grpc.HandlerCallDetails,
-              context: grpc.aio.ServicerContext) -> contextlib.AbstractAsyncContextManager[Any]:
-        current = grant.current()
-        if current is None:
+    def admitted(self, decided: Grant | None) -> contextlib.AbstractContextManager[Any]:
+        """Around a call made with `decided` (None: no auth, no caller to limit)."""
+        if decided is None:
             return contextlib.nullcontext()
-        return _sync_to_async(self.limiter(current.principal).admitted(current.name))
-
-
-@contextlib.asynccontextmanager
-async def _sync_to_async(cm: contextlib.AbstractContextManager[Any]) -> AsyncIterator[None]:
-    with cm:
-        yield
+        return self.limiter(decided.principal).admitted(decided.name)

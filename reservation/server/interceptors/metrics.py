@@ -1,8 +1,9 @@
 """Counts and times every RPC: the go-grpc-prometheus server metrics.
 
-One concern only. It wraps all four handler kinds (wrapping.py), sits outermost (so a call refused by
-auth or failed by the error interceptor is counted with its final code) and reads the
-code the call ended with from the context: an abort sets it, a cancelled call is
+MetricsInterceptor is this concern alone, around all four handler kinds (wrapping.py);
+the service's edge (edge.py) times calls with the same pieces, outermost (so a call
+refused by auth or failed by the error mapping is counted with its final code). The code
+a call ended with is read from the context: an abort sets it, a cancelled call is
 CANCELLED, anything that escapes unhandled is UNKNOWN (as gRPC reports it).
 """
 
@@ -19,7 +20,7 @@ from reservation.server import metrics
 from reservation.server.interceptors.wrapping import Continuation, HandlerInterceptor, wrap_handler
 
 
-class _Method:
+class MethodMetrics:
     """The metric children of one method, looked up once (labels() takes a lock)."""
 
     def __init__(self, kind: str, full_method: str) -> None:
@@ -55,7 +56,7 @@ def _code(context: grpc.aio.ServicerContext, exc: BaseException | None) -> str:
 _NAMES = {status.value[0]: status.name for status in grpc.StatusCode}
 
 
-def _kind(handler: grpc.RpcMethodHandler) -> str:
+def kind_name(handler: grpc.RpcMethodHandler) -> str:
     if handler.unary_unary:
         return "UNARY"
     if handler.unary_stream:
@@ -63,12 +64,12 @@ def _kind(handler: grpc.RpcMethodHandler) -> str:
     return "CLIENT_STREAM" if handler.stream_unary else "BIDI_STREAM"
 
 
-class _Timed:
+class Timed:
     """Around one call: started on entry; latency and final code on exit."""
 
     __slots__ = ("context", "method", "started")
 
-    def __init__(self, method: _Method, context: grpc.aio.ServicerContext) -> None:
+    def __init__(self, method: MethodMetrics, context: grpc.aio.ServicerContext) -> None:
         self.method = method
         self.context = context
         self.started = 0.0
@@ -84,12 +85,12 @@ class _Timed:
 
 class MetricsInterceptor(HandlerInterceptor):
     def __init__(self) -> None:
-        self._methods: dict[tuple[str, str], _Method] = {}
+        self._methods: dict[tuple[str, str], MethodMetrics] = {}
 
-    def _method(self, kind: str, full_method: str) -> _Method:
+    def _method(self, kind: str, full_method: str) -> MethodMetrics:
         found = self._methods.get((kind, full_method))
         if found is None:
-            found = self._methods[(kind, full_method)] = _Method(kind, full_method)
+            found = self._methods[(kind, full_method)] = MethodMetrics(kind, full_method)
         return found
 
     async def intercept_service(self, continuation: Continuation,
@@ -97,5 +98,5 @@ class MetricsInterceptor(HandlerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return handler  # type: ignore[return-value]  # None: no such method, as grpc expects
-        method = self._method(_kind(handler), details.method)
-        return wrap_handler(handler, lambda context: _Timed(method, context))
+        method = self._method(kind_name(handler), details.method)
+        return wrap_handler(handler, lambda context: Timed(method, context))

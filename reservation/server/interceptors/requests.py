@@ -13,10 +13,10 @@ Two kinds, both the caller's doing, neither a server fault:
   `document.weights.load`).
 
 The deserializer cannot raise (grpcio turns that into UNKNOWN), so it returns a `Refused`
-marker instead, and the wrapped handler raises the marker's `InvalidArgument`, which the
-error interceptor (outside this one) turns into the status with BadRequest details. Every
-handler kind is wrapped: for streamed requests the refusal surfaces when the handler reads
-the bad message.
+marker instead, and the edge (edge.py) raises the marker's `InvalidArgument` just before
+the handler gets the request, inside the error mapping, which turns it into the status
+with BadRequest details. Every handler kind is checked: for streamed requests the
+refusal surfaces when the handler reads the bad message.
 """
 
 from __future__ import annotations
@@ -27,12 +27,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from reservation.errors import InvalidArgument
-from reservation.server.interceptors.wrapping import Continuation
 
 # Ranges defined by google/protobuf/timestamp.proto and duration.proto.
 _TS_MIN, _TS_MAX = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31 UTC
@@ -158,7 +156,9 @@ def _duration(path: str, d: Any) -> None:
         raise InvalidArgument(path, "is outside the Duration range (10,000 years)")
 
 
-def _deserializer(parse: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+def deserializer(parse: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """`parse` (a method's request deserializer), checked: a refused request becomes a
+    Refused marker, which `first` or `checked` raise when the handler reads it."""
     if parse is None:
         return None
 
@@ -176,54 +176,14 @@ def _deserializer(parse: Callable[[bytes], Any] | None) -> Callable[[bytes], Any
     return deserialize
 
 
-async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+async def checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
     async for request in requests:
         if isinstance(request, Refused):
             raise request.error
         yield request
 
 
-def _first(request: Any) -> Any:
+def first(request: Any) -> Any:
     if isinstance(request, Refused):
         raise request.error
     return request
-
-
-class RequestCheckInterceptor(grpc.aio.ServerInterceptor):
-    """Refuse unparseable or out-of-range requests (see the module docstring)."""
-
-    async def intercept_service(self, continuation: Continuation,
-                                details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return handler  # type: ignore[return-value]  # None: no such method, as grpc expects
-        parse = _deserializer(handler.request_deserializer)
-        out = handler.response_serializer
-        if handler.unary_unary:
-            uu: Any = handler.unary_unary
-
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                return await uu(_first(request), context)
-            return grpc.unary_unary_rpc_method_handler(unary_unary, parse, out)
-        if handler.unary_stream:
-            us: Any = handler.unary_stream
-
-            async def unary_stream(request: Any, context: grpc.aio.ServicerContext
-                                   ) -> AsyncIterator[Any]:
-                async for item in us(_first(request), context):
-                    yield item
-            return grpc.unary_stream_rpc_method_handler(unary_stream, parse, out)
-        if handler.stream_unary:
-            su: Any = handler.stream_unary
-
-            async def stream_unary(requests: AsyncIterator[Any],
-                                   context: grpc.aio.ServicerContext) -> Any:
-                return await su(_checked(requests), context)
-            return grpc.stream_unary_rpc_method_handler(stream_unary, parse, out)
-        ss: Any = handler.stream_stream
-
-        async def stream_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext
-                                ) -> AsyncIterator[Any]:
-            async for item in ss(_checked(requests), context):
-                yield item
-        return grpc.stream_stream_rpc_method_handler(stream_stream, parse, out)
