@@ -87,6 +87,7 @@ async def guarded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     handlers = Counting()
     server, target = await _server(Settings(
         redis_url="redis://127.0.0.1:1/0", port=0, auth_file=str(auth), metrics_port=1,
+        order_buyer_hash_key="test-buyer-hash-key", write_back_batch_key="k",
         auth_failure_rate=0), handlers)
     yield handlers, target
     await server.stop(0)
