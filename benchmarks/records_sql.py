@@ -3,7 +3,7 @@ streams at a given rate, and how fast ListOrders and FindOrders answer from 1,00
 orders in PostgreSQL.
 
     python -m benchmarks.records_sql lag --db postgresql://... [--rate 5000] [--seconds 10]
-                                         [--source stream|hub] [--runs 3]
+                                         [--source stream|hub] [--followers N] [--runs 3]
     python -m benchmarks.records_sql list --db postgresql://... [--rows 1000000] [--runs 3]
     python -m benchmarks.records_sql hot --db postgresql://... [--hot 50000] [--runs 3]
 
@@ -23,7 +23,9 @@ measures). The lag of a written entry is the time from its XADD until the store'
 cursor for its shard has passed it (polled every 5 ms): p50, p99, the events per second
 reached, the follower's CPU seconds per 1,000 events (its process, user + system), and the
 share of a core each process sharing the machine used meanwhile (the follower, the
-PostgreSQL server, Redis, and this process: the producer and the watch).
+PostgreSQL server, Redis, and this process: the producer and the watch). With
+--followers N, N follower processes each own a group of the shards (shard % N), as
+followers partitioned by shard would (records/follower.py); their CPU is summed.
 
 list: --rows orders bulk-loaded into the read model with COPY (6 channels, skewed; 20
 warehouses, Zipf-like; 200,000 buyers; created over 90 days; older than the 7-day hot
@@ -103,15 +105,18 @@ def _settings(redis_url: str, db: str) -> Settings:
 
 
 # -- lag ------------------------------------------------------------------------------------
-def _follow(redis_url: str, db: str, ready: Any, batch: int) -> None:
-    """The child process: the follower alone, as `reservation serve` runs it."""
+def _follow(redis_url: str, db: str, ready: Any, batch: int,
+            group: tuple[int, int] = (0, 1)) -> None:
+    """The child process: the follower alone, as `reservation serve` runs it (with
+    --followers N, the follower of one group of the shards)."""
     async def go() -> None:
         from reservation.ordersync.hub import OrderHub
 
         settings = _settings(redis_url, db)
         store = await open_store(settings, redis_url)
         hub = OrderHub(store, settings)
-        follower = Follower(hub, Records(engine_for(db)), **({"batch": batch} if batch else {}))
+        follower = Follower(hub, Records(engine_for(db)), group=group,
+                            **({"batch": batch} if batch else {}))
         await follower.start()
         await follower.catch_up()
         ready.set()
@@ -240,7 +245,7 @@ async def lag_run(args: argparse.Namespace, redis_url: str, db: str,
                   redis_pid: int | None = None) -> dict[str, Any]:
     settings = _settings(redis_url, db)
     app = await start_app(settings, background=False)
-    child = None
+    children: list[Any] = []
     try:
         assert app.records is not None and app.follower is not None
         await app.inventory.load([StockItem(f"SKU-{i:04d}", "WH-A", 1_000_000)
@@ -248,14 +253,17 @@ async def lag_run(args: argparse.Namespace, redis_url: str, db: str,
         templates = await _templates(app, args.orders) if args.source == "stream" else []
         await app.follower.catch_up()
         ctx = multiprocessing.get_context("spawn")
-        ready = ctx.Event()
-        child = ctx.Process(target=_follow, args=(redis_url, db, ready, args.batch),
-                            daemon=True)
-        child.start()
-        if not await asyncio.to_thread(ready.wait, 60):
-            raise RuntimeError("the follower process did not start")
-        pid = child.pid
-        assert pid is not None
+        n = args.followers
+        readies = [ctx.Event() for _ in range(n)]
+        children = [ctx.Process(target=_follow, args=(redis_url, db, readies[i], args.batch,
+                                                      (i, n)), daemon=True)
+                    for i in range(n)]
+        for child in children:
+            child.start()
+        for ready in readies:
+            if not await asyncio.to_thread(ready.wait, 60):
+                raise RuntimeError("a follower process did not start")
+        pids = [c.pid for c in children if c.pid is not None]
         watch = Watch(Records(app.records))
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch.watch(stop))
@@ -265,7 +273,7 @@ async def lag_run(args: argparse.Namespace, redis_url: str, db: str,
                   "redis": [redis_pid] if redis_pid else []}
         beside0 = {k: cpu_meter.tree(v) for k, v in beside.items()}
         own0 = cpu_meter.process(os.getpid())  # not its children: the follower, Redis
-        cpu0 = cpu_meter.process(pid)
+        cpu0 = sum(cpu_meter.process(pid) for pid in pids)
         t0 = time.perf_counter()
         if args.source == "stream":
             events = await _produce_stream(app, watch, templates, args.rate, args.seconds)
@@ -276,7 +284,7 @@ async def lag_run(args: argparse.Namespace, redis_url: str, db: str,
         while watch.left() and time.perf_counter() < deadline:
             await asyncio.sleep(0.01)
         took = time.perf_counter() - t0
-        cpu1 = cpu_meter.process(pid)
+        cpu1 = sum(cpu_meter.process(pid) for pid in pids)
         shares = {f"{k}_cpu_share": round((cpu_meter.tree(v) - beside0[k]) / took, 2)
                   for k, v in beside.items()}
         shares["producer_cpu_share"] = round((cpu_meter.process(os.getpid()) - own0) / took, 2)
@@ -285,7 +293,7 @@ async def lag_run(args: argparse.Namespace, redis_url: str, db: str,
         if watch.left():
             raise RuntimeError(f"{watch.left()} entries not applied after 120 s")
         cpu = cpu1 - cpu0
-        return {"source": args.source, "events": events,
+        return {"source": args.source, "followers": n, "events": events,
                 "events_per_s": round(events / produced),
                 "drained_s": round(took, 2),
                 "lag_p50_ms": _ms(statistics.median(watch.lags)),
@@ -294,7 +302,7 @@ async def lag_run(args: argparse.Namespace, redis_url: str, db: str,
                 "follower_cpu_ms_per_1000_events": round(cpu / events * 1e6, 1),
                 "follower_cpu_share": round(cpu / took, 2), **shares}
     finally:
-        if child is not None:
+        for child in children:
             child.kill()
             child.join()
         await app.stop(grace=0)
@@ -568,7 +576,10 @@ def write(result: dict[str, Any], stem: Path, part: str) -> None:
             f"PostgreSQL. Medians of {len(result['runs'])} runs (each run in the .json).")
     m = result["median"]
     if part == "lag":
-        lines = [f"# Read model lag ({m['source']})", "", head, "",
+        processes = m.get("followers", 1)
+        title = m["source"] + ("" if processes == 1 else
+                               f", {processes} follower processes on disjoint shard groups")
+        lines = [f"# Read model lag ({title})", "", head, "",
                  ("| events | events/s | lag p50 ms | lag p99 ms | lag max ms | "
                  "follower CPU ms / 1000 events | CPU share: follower, postgres, redis, "
                  "producer |"),
@@ -610,6 +621,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="lag --source stream: orders synced whose events are copied")
     p.add_argument("--batch", type=int, default=0,
                    help="lag: the follower's entries per pull (0: its default)")
+    p.add_argument("--followers", type=int, default=1,
+                   help="lag: follower processes, each on its own group of the shards")
     p.add_argument("--rows", type=int, default=1_000_000, help="list: orders loaded")
     p.add_argument("--hot", type=int, default=50_000, help="hot: orders synced into Redis")
     p.add_argument("--calls", type=int, default=200, help="list: calls per filter and page")

@@ -15,6 +15,11 @@ twice, and nothing is missed because the mark never runs ahead of the store.
 It runs inside `reservation serve` (a background task of every replica); a lease in
 Redis lets one replica follow at a time, the others wait to take over. The cursor is
 compared and set in the transaction, so even two followers at once apply nothing twice.
+A follower may own a group of the shards instead of all of them (`group`: index I of N
+takes the shards s with s % N == I, under a lease of the group's own): N followers on
+disjoint groups apply in parallel, each shard still exactly once (its cursor is compared
+in the transaction, its mark moved after the commit, shard by shard); followers whose
+groups overlap only do the same work twice.
 
 A shard whose stream's cap (RESERVATION_ORDER_EVENT_STREAM_MAX) trimmed entries past the
 store's cursor is broken: events were lost before the store applied them. The follower
@@ -88,7 +93,14 @@ def lost(cursor: str, trimmed: str) -> bool:
 
 
 class Follower:
-    def __init__(self, hub: OrderHub, records: Records, batch: int = BATCH) -> None:
+    def __init__(self, hub: OrderHub, records: Records, batch: int = BATCH,
+                 group: tuple[int, int] = (0, 1)) -> None:
+        index, groups = group
+        if not 0 <= index < groups:
+            raise ValueError(f"records follower group {index} of {groups}: no such group")
+        self.group = group
+        self.shards = [s for s in range(hub.settings.shards) if s % groups == index]
+        """The shards this follower applies (all of them in the one group)."""
         self.hub = hub
         self.records = records
         self.streams = RecordStreams(hub.store)
@@ -126,7 +138,7 @@ class Follower:
         inflight: asyncio.Task[int] | None = None
         ahead: dict[int, str] = {}  # past the pass in flight
         try:
-            while not renew or await self.streams.lease(self.owner, LEASE_MS):
+            while not renew or await self.streams.lease(self.owner, LEASE_MS, self.group):
                 prepared = await self._prepare(shards, ahead)
                 if inflight is not None:
                     task, inflight = inflight, None
@@ -208,8 +220,10 @@ class Follower:
             known = await asyncio.to_thread(self.records.cursors)
             # A follower that died between a commit and its marks left them behind
             # the store: they catch up now (forward only), not at the shard's next entry.
-            await asyncio.gather(*(self.committed(s, c) for s, c in known.items()))
-            self._known = {s: known.get(s, START) for s in range(self.hub.settings.shards)}
+            # (Its own shards' marks: another group's are its follower's.)
+            mine = sorted({*self.shards, *shards})
+            await asyncio.gather(*(self.committed(s, known[s]) for s in mine if s in known))
+            self._known = {s: known.get(s, START) for s in mine}
         return {s: self._known[s] for s in shards}
 
     async def committed(self, shard: int, last: str) -> None:
@@ -268,16 +282,17 @@ class Follower:
                           "cursor meanwhile; run the repair again")
 
     async def catch_up(self) -> int:
-        """Apply until every shard's stream is applied; how many entries were passed."""
-        return await self._stream(range(self.hub.settings.shards))
+        """Apply until every stream of the group is applied; how many entries were
+        passed."""
+        return await self._stream(self.shards)
 
     async def run(self) -> None:
         """Follow for as long as the service runs (one replica at a time)."""
         trouble = Throttled(log)
-        shards = range(self.hub.settings.shards)
+        shards = self.shards
         while True:
             try:
-                if not await self.streams.lease(self.owner, LEASE_MS):
+                if not await self.streams.lease(self.owner, LEASE_MS, self.group):
                     await asyncio.sleep(LEASE_MS / 3000)
                     continue
                 # Passes while there are entries, the lease renewed before each.

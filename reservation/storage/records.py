@@ -5,6 +5,7 @@ the lease that lets one replica follow at a time.
     rsv:{N}:olog                the shard's order event stream (storage/orders.py); the
                                 group `records` marks what the records store has applied
     rsv:{0}:records:lease       string the replica following the streams (TTL: the lease)
+    rsv:{0}:records:lease:I/N   the same for group I of N (followers partitioned by shard)
 """
 
 from __future__ import annotations
@@ -70,8 +71,11 @@ return 0
 """
 
 
-def lease_key() -> str:
-    return f"{keys.prefix(0)}records:lease"
+def lease_key(group: tuple[int, int] = (0, 1)) -> str:
+    """The lease of a group of shards (index, groups); one group keeps the key it had
+    before groups existed, so a replica of the previous release takes turns with it."""
+    index, groups = group
+    return f"{keys.prefix(0)}records:lease" + ("" if groups == 1 else f":{index}/{groups}")
 
 
 class RecordStreams:
@@ -129,9 +133,10 @@ class RecordStreams:
         with redis_errors():
             return [str(r) for r in await self.store.client.zrange(orders.index(shard), 0, -1)]
 
-    async def lease(self, owner: str, ttl_ms: int) -> bool:
-        """Take or renew the following lease; False while another replica holds it."""
+    async def lease(self, owner: str, ttl_ms: int, group: tuple[int, int] = (0, 1)) -> bool:
+        """Take or renew the following lease of a group of shards; False while another
+        replica holds it."""
         with redis_errors():
             got = await self.store.client.eval(  # type: ignore[misc]
-                _LEASE, 1, lease_key(), owner, ttl_ms)
+                _LEASE, 1, lease_key(group), owner, ttl_ms)
         return bool(got)

@@ -115,6 +115,61 @@ async def test_two_followers_at_once_apply_each_event_once(quiet_app: App, order
     await _check_matches_thehub_of(quiet_app, order_stub)
 
 
+async def _each_event_once(app: App) -> None:
+    """Every event of the walked orders in the store, once."""
+    with engine_of(app).connect() as c:
+        total = c.execute(select(func.count()).select_from(order_events)).scalar_one()
+        distinct = c.execute(select(func.count(func.distinct(order_events.c.event_id)))
+                             ).scalar_one()
+    expected = sum([len(await redis_history(app, oid, channel)) for oid, channel in WALKED])
+    assert total == distinct == expected
+
+
+@pytest.mark.parametrize("groups", [((0, 2), (1, 2)), ((0, 1), (1, 2)),
+                                    ((0, 2), (0, 2), (1, 2))],
+                         ids=["disjoint", "overlapping", "the same twice"])
+async def test_followers_of_groups_of_shards_apply_each_event_once(
+        quiet_app: App, order_stub, groups: tuple[tuple[int, int], ...]) -> None:
+    """Followers partitioned by shard: each applies its own shards (disjoint groups in
+    parallel); where groups overlap, the cursor compared in the transaction still keeps
+    every event once. Every order ends as the hub answers it, every shard's mark at its
+    cursor."""
+    await walk(order_stub)
+    records = Records(engine_of(quiet_app))
+    followers = [Follower(hub_of(quiet_app), records, batch=2, group=g) for g in groups]
+    assert {s for f in followers for s in f.shards} == set(range(quiet_app.settings.shards))
+    await asyncio.gather(*(f.start() for f in followers))
+    await asyncio.gather(*(f.catch_up() for f in followers))
+    await _check_matches_thehub_of(quiet_app, order_stub)
+    await _each_event_once(quiet_app)
+    streams = RecordStreams(hub_of(quiet_app).store)
+    for shard in range(quiet_app.settings.shards):
+        cursor = await asyncio.to_thread(records.cursor, shard)
+        if cursor != "0-0":
+            assert await streams.marked(shard) == cursor
+
+
+async def test_a_follower_applies_only_its_group(quiet_app: App, order_stub) -> None:
+    await walk(order_stub)
+    records = Records(engine_of(quiet_app))
+    even = Follower(hub_of(quiet_app), records, group=(0, 2))
+    assert even.shards == list(range(0, quiet_app.settings.shards, 2))
+    await even.catch_up()
+    moved = set(await asyncio.to_thread(records.cursors))
+    assert moved and all(s % 2 == 0 for s in moved)
+    with pytest.raises(ValueError, match="group 2 of 2"):
+        Follower(hub_of(quiet_app), records, group=(2, 2))
+
+
+async def test_each_group_has_a_lease_of_its_own(quiet_app: App) -> None:
+    streams = RecordStreams(hub_of(quiet_app).store)
+    assert await streams.lease("a", 10_000, (0, 2))
+    assert await streams.lease("b", 10_000, (1, 2))  # another group: both follow
+    assert not await streams.lease("b", 10_000, (0, 2))  # a's
+    assert await streams.lease("c", 10_000)  # all shards, one group: the lease as before
+    assert not await streams.lease("a", 10_000, (0, 1))
+
+
 async def test_a_pass_read_while_a_failing_commit_ran_is_not_applied(
         quiet_app: App, order_stub) -> None:
     """The follower reads its next pass while the previous one commits; when that
