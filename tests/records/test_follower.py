@@ -92,20 +92,8 @@ async def test_a_crash_between_commit_and_mark_applies_nothing_twice(
     await move(order_stub, "A2", "CANCELLED")
     await follower_of(quiet_app).catch_up()
     await _check_matches_thehub_of(quiet_app, order_stub)
-    with engine_of(quiet_app).connect() as c:
-        total = c.execute(select(func.count()).select_from(order_events)).scalar_one()
-        distinct = c.execute(select(func.count(func.distinct(order_events.c.event_id)))
-                             ).scalar_one()
-    expected = sum([len(await redis_history(quiet_app, oid)) for oid in ("A1", "A2", "A3")])
-    expected += len(await redis_history(quiet_app, "A4", "pdd"))
-    assert total == distinct == expected
-    # The group's mark caught up with the store's cursor on every shard.
-    streams = RecordStreams(hub_of(quiet_app).store)
-    records = Records(engine_of(quiet_app))
-    for shard in range(quiet_app.settings.shards):
-        cursor = await asyncio.to_thread(records.cursor, shard)
-        if cursor != "0-0":
-            assert await streams.marked(shard) == cursor
+    await _each_event_once(quiet_app)
+    await _marks_at_cursors(quiet_app)  # caught up with the store's on every shard
 
 
 async def test_two_followers_at_once_apply_each_event_once(quiet_app: App, order_stub) -> None:
@@ -125,6 +113,16 @@ async def _each_event_once(app: App) -> None:
     assert total == distinct == expected
 
 
+async def _marks_at_cursors(app: App) -> None:
+    """The `records` group's mark is the store's cursor on every shard it applied."""
+    streams = RecordStreams(hub_of(app).store)
+    records = Records(engine_of(app))
+    for shard in range(app.settings.shards):
+        cursor = await asyncio.to_thread(records.cursor, shard)
+        if cursor != "0-0":
+            assert await streams.marked(shard) == cursor
+
+
 @pytest.mark.parametrize("groups", [((0, 2), (1, 2)), ((0, 1), (1, 2)),
                                     ((0, 2), (0, 2), (1, 2))],
                          ids=["disjoint", "overlapping", "the same twice"])
@@ -142,11 +140,7 @@ async def test_followers_of_groups_of_shards_apply_each_event_once(
     await asyncio.gather(*(f.catch_up() for f in followers))
     await _check_matches_thehub_of(quiet_app, order_stub)
     await _each_event_once(quiet_app)
-    streams = RecordStreams(hub_of(quiet_app).store)
-    for shard in range(quiet_app.settings.shards):
-        cursor = await asyncio.to_thread(records.cursor, shard)
-        if cursor != "0-0":
-            assert await streams.marked(shard) == cursor
+    await _marks_at_cursors(quiet_app)
 
 
 async def test_a_follower_applies_only_its_group(quiet_app: App, order_stub) -> None:
