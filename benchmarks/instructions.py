@@ -11,12 +11,16 @@ a fixed list of orders, and writes the server's and Redis's instructions per ord
 Two kinds of point:
 - **one at a time** (unary, a batch of 100, a stream with one message outstanding): the
   server sees the same requests in the same order, so the count moves only with what the
-  code runs (and the server's timers: the counting window is the same length of work,
-  not of time, so a timer's share is small, but it is not zero);
+  code runs;
 - **in flight** as `benchmarks.run` loads it (64 unary, 8 x 100, 2 streams x 256):
   under callgrind the server is ~50x slower than the client, so what it coalesces
   depends less on timing than on a normal run, but it does depend on it: repeat a point
   to see its spread.
+
+What the processes' timers run meanwhile (the sweeper, the guard's tick, Redis's cron)
+grows with the point's wall time, which valgrind stretches ~50x and the machine's load
+stretches further: each point is followed by `--idle` seconds with no orders, counted
+too, and that rate times the point's duration is taken off (both figures are kept).
 
 To compare two commits, run this module in a checkout of each (`git worktree add`, `make
 venv`; copy this file in if the older commit lacks it) and name both in the results.
@@ -53,6 +57,8 @@ from reservation.stock.sales import Sales
 from reservation.storage.redis_process import RedisProcess, free_port
 from reservation.storage.store import Store, connect
 
+clock, pause = time.monotonic, asyncio.sleep  # (tests replace them)
+
 POINTS = {
     # name: (mode, calls in flight, orders per call or stream window)
     "unary x1": ("unary", 1, 1),
@@ -64,15 +70,21 @@ POINTS = {
 }
 
 
-# benchmarks.server_proc with a Redis timeout long enough for valgrind: every process runs
-# ~50x slower under it, and a batch's script call would pass the service's 2 s timeout.
+# benchmarks.server_proc with a Redis timeout long enough for valgrind (every process runs
+# ~50x slower under it, and a batch's script call would pass the service's 2 s timeout)
+# and its timers slowed to their longest: what they run (the sweeper's script call per
+# shard five times a second, the guard's tick, ...) grows with wall time, which valgrind
+# and the machine's load stretch, and it would swamp the orders' own count. Nothing they
+# do is due within a point: holds last an hour.
 SERVER = """
 import dataclasses, sys
 import uvloop
 from benchmarks import server_proc
 bench = server_proc.bench_settings
 server_proc.bench_settings = lambda *a, **k: dataclasses.replace(
-    bench(*a, **k), redis_timeout_ms=300_000, redis_wait_timeout_ms=300_000)
+    bench(*a, **k), redis_timeout_ms=300_000, redis_wait_timeout_ms=300_000,
+    sweep_interval_ms=60_000, watch_poll_interval_ms=60_000, breaker_tick_ms=3_600_000,
+    queue_retry_interval_ms=3_600_000, auth_reload_interval_ms=3_600_000)
 uvloop.run(server_proc.main(server_proc.parse(sys.argv[1:])))
 """
 
@@ -205,20 +217,39 @@ async def send(target: loadgen.Target, scenario: str, point: str, tag: str,
 
 
 async def point(rig: Rig, target: loadgen.Target, scenario: str, name: str, orders: int,
-                warmup: int, run: int) -> dict[str, Any]:
+                warmup: int, run: int, idle_s: float) -> dict[str, Any]:
     tag = f"{scenario}-{name.replace(' ', '')}-{run}"
     await load(rig.redis.url, scenario, tag)
     await send(target, scenario, name, tag + "w", warmup)
     rig.server_count.on()
     rig.redis_count.on()
+    began = clock()
     tally = await send(target, scenario, name, tag, orders)
+    took = clock() - began
     server, redis = rig.server_count.take(), rig.redis_count.take()
     if tally.errors:
         raise RuntimeError(f"{scenario} {name}: {tally.errors} errors")
+    idle_server, idle_redis = await idle_rates(rig, idle_s)
     return {"scenario": scenario, "point": name, "run": run, "orders": orders,
-            "reserved": tally.reserved,
-            "server_instructions_per_order": round(server / orders),
-            "redis_instructions_per_order": round(redis / orders)}
+            "reserved": tally.reserved, "seconds": round(took, 1),
+            "server_gross_per_order": round(server / orders),
+            "redis_gross_per_order": round(redis / orders),
+            "server_idle_per_s": round(idle_server), "redis_idle_per_s": round(idle_redis),
+            "server_instructions_per_order": round((server - idle_server * took) / orders),
+            "redis_instructions_per_order": round((redis - idle_redis * took) / orders)}
+
+
+async def idle_rates(rig: Rig, seconds: float) -> tuple[float, float]:
+    """Instructions per second each process runs with no orders coming: its timers (the
+    sweeper, the guard's tick, Redis's cron). Under valgrind a point takes ~50x its
+    normal time, and how much longer moves with the machine's load, so the timers' work
+    within it is taken off at this rate, leaving what the orders cost."""
+    rig.server_count.on()
+    rig.redis_count.on()
+    began = clock()
+    await pause(seconds)
+    took = clock() - began
+    return rig.server_count.take() / took, rig.redis_count.take() / took
 
 
 async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -233,7 +264,7 @@ async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                     for scenario in args.scenarios:
                         for name in args.points:
                             row = await point(rig, target, scenario, name, args.orders,
-                                              args.warmup, run)
+                                              args.warmup, run, args.idle)
                             print(json.dumps(row), flush=True)
                             rows.append(row)
             finally:
@@ -243,16 +274,21 @@ async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+FIGURES = {"server": "server_instructions_per_order", "redis": "redis_instructions_per_order",
+           "server_gross": "server_gross_per_order", "redis_gross": "redis_gross_per_order"}
+
+
 def medians(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per scenario and point: each figure's runs and their median."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         key = (row["scenario"], row["point"])
-        m = out.setdefault(key, {"scenario": key[0], "point": key[1], "server": [],
-                                 "redis": []})
-        m["server"].append(row["server_instructions_per_order"])
-        m["redis"].append(row["redis_instructions_per_order"])
-    return [{**m, "server_median": statistics.median(m["server"]),
-             "redis_median": statistics.median(m["redis"])} for m in out.values()]
+        m = out.setdefault(key, {"scenario": key[0], "point": key[1],
+                                 **{name: [] for name in FIGURES}})
+        for name, field in FIGURES.items():
+            m[name].append(row[field])
+    return [{**m, **{f"{name}_median": statistics.median(m[name]) for name in FIGURES}}
+            for m in out.values()]
 
 
 def commit() -> str:
@@ -266,45 +302,62 @@ def commit() -> str:
 
 def write(args: argparse.Namespace, rows: list[dict[str, Any]], started: str) -> None:
     table = medians(rows)
-    doc = {"command": paths.command("benchmarks.instructions", sys.argv[1:]),
+    doc = {"command": paths.command("benchmarks.instructions", args.argv),
            "commit": args.commit or commit(), "machine": machine(), "started": started,
            "note": args.note, "rows": rows, "medians": table}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(doc, indent=1) + "\n")
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    (out / f"{args.name}.json").write_text(json.dumps(doc, indent=1) + "\n")
     lines = [(f"Instructions per order counted by callgrind (`{doc['command']}`), code at "
               f"{doc['commit']}, {started}, {doc['machine']}."), "",
              ("Each point sends its orders after a warm-up, counting only while they run; "
-              "the server is `benchmarks.server_proc service`, Redis its private "
-              "redis-server (AOF everysec). A count does not depend on the machine's load."),
+              "the server is `benchmarks.server_proc service` (its timers slowed), Redis "
+              "its private redis-server (AOF everysec). Instructions per order; net: "
+              "less what each process ran per second idle after the point, times the "
+              "point's duration; gross: all it ran during the point."),
              ""]
     if args.note:
         lines += [args.note, ""]
-    lines += [("| scenario | point | server instructions per order (median; runs) "
-               "| Redis instructions per order (median; runs) |"), "|---|---|---|---|"]
+    lines += [("| scenario | point | server, net: median (runs) | Redis, net: median (runs) "
+               "| server, gross | Redis, gross |"), "|---|---|---|---|---|---|"]
     for m in table:
-        lines.append(f"| {m['scenario']} | {m['point']} | {m['server_median']:,.0f}; "
-                     f"{', '.join(f'{v:,}' for v in m['server'])} | "
-                     f"{m['redis_median']:,.0f}; {', '.join(f'{v:,}' for v in m['redis'])} |")
-    (RESULTS / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+        cells = [f"{m[f'{name}_median']:,.0f} ({', '.join(f'{v:,}' for v in m[name])})"
+                 for name in ("server", "redis")]
+        cells += [f"{m[f'{name}_median']:,.0f}" for name in ("server_gross", "redis_gross")]
+        lines.append(f"| {m['scenario']} | {m['point']} | {' | '.join(cells)} |")
+    (out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("name", help="results file name (benchmarks/results/NAME.json, .md)")
+    p.add_argument("name", help="results file name (OUT/NAME.json, .md)")
+    p.add_argument("--out", default=str(RESULTS), help="results directory")
     p.add_argument("--scenarios", nargs="+", default=["flash", "broad"],
                    choices=["flash", "broad"])
     p.add_argument("--points", nargs="+", default=list(POINTS), choices=list(POINTS))
     p.add_argument("--orders", type=int, default=1000, help="orders counted per point")
     p.add_argument("--warmup", type=int, default=200, help="orders sent before counting")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--idle", type=float, default=10.0,
+                   help="seconds of no load after each point: the timers' rate taken off")
     p.add_argument("--commit", default="", help="the code measured (default: git HEAD)")
     p.add_argument("--note", default="")
+    p.add_argument("--merge", nargs="+", default=[], metavar="JSON",
+                   help="measure nothing: NAME gets the medians of these runs' rows "
+                        "(runs of the same code, taken apart to alternate with another's)")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    args.argv = argv
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if args.merge:
+        runs = [json.loads(Path(f).read_text()) for f in args.merge]
+        rows = [{**row, "run": i} for i, run in enumerate(runs, 1) for row in run["rows"]]
+        write(args, rows, ", ".join(run["started"] for run in runs))
+        return 0
     os.environ.setdefault("PYTHONHASHSEED", "0")  # the server's dict and set orders repeat
     rows = asyncio.run(measure(args))
     write(args, rows, started)
