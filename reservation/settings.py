@@ -226,6 +226,12 @@ class Settings:
     postgresql://user@host/db (docs: concepts/records). Empty: with the embedded Redis, a
     SQLite file `records.sqlite3` in data_dir; with a Redis of your own, no records store
     (orders stay in Redis only, as before)."""
+    records_follower_group: str = "0/1"
+    """Which shards this process's records follower applies, as I/N: the shards s with
+    s % N == I, under a lease of the group's own, so N followers on the N groups apply in
+    parallel (docs: concepts/records). `serve --workers N` gives worker I the group I/N
+    itself; set it per replica otherwise (e.g. from a StatefulSet's ordinal). "0/1": every
+    shard, one follower at a time across the replicas."""
     order_hot_window_ms: int = 7 * 24 * 60 * 60 * 1000
     """With a records store: how long a closed order stays in Redis after it closed. Past
     it, once the records store has its every event, its record and history leave Redis
@@ -302,6 +308,7 @@ class Settings:
             check_redis_url(self.redis_url)
         if self.records_url:
             check_records_url(self.records_url)
+        parse_follower_group(self.records_follower_group)
         check_sentinels(self)
         if self.redis_wait_replicas and self.redis_wait_timeout_ms >= self.redis_timeout_ms:
             raise ConfigError(f"RESERVATION_REDIS_WAIT_TIMEOUT_MS={self.redis_wait_timeout_ms} "
@@ -371,6 +378,19 @@ def check_redis_url(url: str) -> None:
 
 
 RECORDS_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+
+
+def parse_follower_group(text: str) -> tuple[int, int]:
+    """RESERVATION_RECORDS_FOLLOWER_GROUP ("I/N", 0 <= I < N) as (I, N)."""
+    index, sep, groups = text.partition("/")
+    try:
+        group = (int(index), int(groups)) if sep else None
+    except ValueError:
+        group = None
+    if group is None or not 0 <= group[0] < group[1]:
+        raise ConfigError(f"RESERVATION_RECORDS_FOLLOWER_GROUP={text!r} is not I/N with "
+                          "0 <= I < N (e.g. 0/2 and 1/2 for two followers)")
+    return group
 
 
 def check_records_url(url: str) -> None:

@@ -19,6 +19,7 @@ SHAPED_SAMPLES = {"redis_url": ("redis://127.0.0.1:6380/2", "redis://127.0.0.1:6
                   "records_url": ("postgresql://postgres@127.0.0.1:5432/orders",
                                   "postgresql://postgres@127.0.0.1:5432/orders"),
                   "order_overdue": ("paid/jd=10", "paid/jd=10"),
+                  "records_follower_group": ("1/2", "1/2"),
                   "order_overdue_lookback_ms": ("86400000", 86400000),
                   "redis_sentinels": ("10.0.0.5:26379,10.0.0.6:26379",
                                       "10.0.0.5:26379,10.0.0.6:26379")}
@@ -247,3 +248,10 @@ def test_the_records_store_defaults_to_a_sqlite_file_beside_the_embedded_redis()
     # postgresql:// is the psycopg driver, the one the postgres extra installs.
     given = Settings(records_url="postgresql://postgres@127.0.0.1:5432/orders")
     assert given.records_database_url == "postgresql+psycopg://postgres@127.0.0.1:5432/orders"
+
+
+@pytest.mark.parametrize("group", ["2/2", "-1/2", "1", "a/b", "0/0", "1/2/3", ""])
+def test_a_records_follower_group_that_is_no_group_is_refused_naming_the_variable(
+        group: str) -> None:
+    with pytest.raises(ConfigError, match="^RESERVATION_RECORDS_FOLLOWER_GROUP=.*0 <= I < N"):
+        Settings(records_follower_group=group)

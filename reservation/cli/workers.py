@@ -32,8 +32,12 @@ from reservation.settings import ConfigError, Settings
 log = logging.getLogger(__name__)
 
 
-def child_env(settings: Settings, redis_url: str, metrics_dir: str | None) -> dict[str, str]:
+def child_env(settings: Settings, redis_url: str, metrics_dir: str | None,
+              worker: int = 0, workers: int = 1) -> dict[str, str]:
+    """Worker `worker` of `workers`: its settings, and its own group of the records
+    follower's shards (the workers apply in parallel, each shard in one of them)."""
     env = dict(os.environ)
+    env["RESERVATION_RECORDS_FOLLOWER_GROUP"] = f"{worker}/{workers}"
     if not settings.redis_sentinels:  # under Sentinel the workers ask the sentinels too
         env["RESERVATION_REDIS_URL"] = redis_url
     if settings.records_database_url:  # the same store (its default is beside our Redis)
@@ -72,6 +76,9 @@ async def serve_workers(settings: Settings, workers: int) -> int:
     """Run until a signal or a child's exit; returns the exit code."""
     if workers > 1 and settings.port == 0:
         raise ConfigError("--workers > 1 needs a fixed port: port 0 gives each its own")
+    if workers > 1 and settings.records_follower_group != "0/1":
+        raise ConfigError("RESERVATION_RECORDS_FOLLOWER_GROUP with --workers > 1: the "
+                          "workers take the groups 0/N .. N-1/N themselves")
     with metrics_for_workers(settings) as metrics_dir:
         return await _run_workers(settings, workers, metrics_dir)
 
@@ -84,9 +91,9 @@ async def _run_workers(settings: Settings, workers: int, metrics_dir: str | None
         engine.dispose()
     async with redis_for(settings) as url:
         cmd = [sys.executable, "-m", "reservation.cli", "serve"]
-        env = child_env(settings, url, metrics_dir)
-        children = [await asyncio.create_subprocess_exec(*cmd, env=env)
-                    for _ in range(workers)]
+        children = [await asyncio.create_subprocess_exec(
+            *cmd, env=child_env(settings, url, metrics_dir, i, workers))
+            for i in range(workers)]
         log.info("started %d workers on %s:%d: pids %s", workers, settings.host,
                  settings.port, [c.pid for c in children])
         stopping = asyncio.Event()

@@ -55,7 +55,7 @@ from reservation.server.servicers.routing import RoutingAdminServicer, RoutingSe
 from reservation.server.servicers.settlement import SettlementServicer
 from reservation.server.servicers.write_back import WriteBackServicer
 from reservation.server.tls import CertificateFiles, server_files
-from reservation.settings import Settings
+from reservation.settings import Settings, parse_follower_group
 from reservation.settlement.service import Settlement
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
@@ -339,7 +339,8 @@ async def start_app(settings: Settings, redis_url: str | None = None,
     follower = None
     kept = None if records is None else Records(records)
     if kept is not None:
-        follower = Follower(orders, kept)
+        follower = Follower(orders, kept,
+                            group=parse_follower_group(settings.records_follower_group))
         await follower.start()  # likewise its group
     reservations = Reservations(store, settings)
     sales = Sales(store, settings)
