@@ -147,19 +147,26 @@ class OrderHub:
         read = await self.orders.read_many(located)
         docs = {ref: rec[1] for (_, ref), rec in zip(located, read, strict=True)
                 if rec is not None and rec[1] != ARCHIVED}
-        decoded = {ref: codec.decode(doc) for ref, doc in docs.items()}
-        parts = {ref: self.holds_of(order) for ref, order in decoded.items()}
-        holds = iter(await self.orders.holds_many([p for ps in parts.values() for p in ps]))
-        found = {ref: (_holding(order, [next(holds) for _ in parts[ref]]), docs[ref])
-                 for ref, order in decoded.items()}
+        held = await self.with_holds([codec.decode(doc) for doc in docs.values()])
+        found = {ref: (order, doc) for (ref, doc), order in zip(docs.items(), held,
+                                                                   strict=True)}
         return [found.get(ref) for ref in refs]
+
+    async def with_holds(self, orders: Sequence[Order]) -> list[Order]:
+        """The orders as GetOrder answers them: each with the warehouses and states of
+        its live holds, the holds of them all read in one pipeline."""
+        parts = [self.holds_of(order) for order in orders]
+        holds = iter(await self.orders.holds([p for ps in parts for p in ps]))
+        return [_holding(order, [next(holds) for _ in ps])
+                for order, ps in zip(orders, parts, strict=True)]
 
     def holds_of(self, order: Order) -> list[tuple[int, str]]:
         """The order's stock holds: (shard, hold ref) of each part."""
         return self.ops.holds_of(order)
 
     async def _with_holds(self, order: Order) -> Order:
-        return _holding(order, await self.orders.holds(self.holds_of(order)))
+        [held] = await self.with_holds([order])
+        return held
 
     async def history(self, channel: str, shop: str, order_id: str, offset: int,
                       count: int) -> list[OrderEvent]:

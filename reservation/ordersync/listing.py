@@ -96,7 +96,7 @@ async def list_orders(hub: OrderHub, q: Query) -> Page:
             if _matches(order, q):
                 kept.append(((score, ref), order))
         # Warehouses come from the live holds: read for the kept orders together.
-        held = await asyncio.gather(*(hub._with_holds(o) for _, o in kept))
+        held = await hub.with_holds([o for _, o in kept])
         for (position, _), order in zip(kept, held, strict=True):
             if q.warehouse_id and q.warehouse_id not in order.warehouses:
                 continue

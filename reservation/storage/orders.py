@@ -392,14 +392,8 @@ class OrderStore:
                 return list(await pipe.execute())
 
     async def holds(self, parts: Sequence[tuple[int, str]]) -> list[PartReply]:
-        """The live hold records of an order's parts (shard, hold ref)."""
-        out = []
-        for shard, ref in parts:
-            out.append(await self.store.get(shard, ref))
-        return out
-
-    async def holds_many(self, parts: Sequence[tuple[int, str]]) -> list[PartReply]:
-        """holds() of many orders' parts at once, in one pipeline."""
+        """The live hold records of these parts (shard, hold ref: one order's, or a
+        records pass's many orders'), read in one pipeline."""
         return await self.store.get_many(parts)
 
     # -- batches ----------------------------------------------------------------------
