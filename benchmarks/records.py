@@ -21,8 +21,10 @@ results are the medians of --runs runs, each run's figures beside them:
    positions: p50 and p99 per filter. The rows are written by bulk inserts
    (executemany), not through the hub.
 4. SyncOrders throughput before and after the records store, in the same run: orders
-   per second the hub syncs (batches of --batch, one at a time) with no records store
-   (as before it existed) and with one and its follower running, alternated.
+   per second the hub syncs (batches of --batch, one at a time) and CPU per order (this
+   process and Redis) with no records store (as before it existed), with one and its
+   follower stopped (the sync path's own cost) and with its follower running in this
+   process, alternated (benchmarks.records_sync splits the follower's CPU further).
 
 Writes benchmarks/results/records.{json,md} (or --out STEM). Run it alone (the CPU lock,
 exclusively): the figures are times.
@@ -282,32 +284,24 @@ async def lag(app: App, rate: int, seconds: float, batch: int) -> dict[str, Any]
             "lag_p99_ms": round(_p99(lags) * 1000, 1), "batches": len(lags)}
 
 
-async def sync_rate(app: App, n: int, batch: int) -> float:
-    """Orders per second the hub syncs, `n` new PAID orders in batches, one at a time."""
-    hub = app.orders
-    assert hub is not None
-    cos = [validation.channel_order(o, app.settings) for o in raw(n, uuid.uuid4().hex[:6],
-                                                                   "PAID")]
-    start = time.perf_counter()
-    for k in range(0, n, batch):
-        await hub.sync(cos[k:k + batch])
-    return n / (time.perf_counter() - start)
+async def throughput(app: App, plain: App, n: int, batch: int,
+                     where: tuple[str, str, int | None]) -> dict[str, Any]:
+    """SyncOrders without a records store (`plain`, as before it), with one and its
+    follower stopped (the sync path's own cost) and with its follower running in this
+    process (as `serve` runs it), alternated in three rounds: the medians of orders/s and
+    of CPU per order over the sync (this process and Redis; benchmarks.records_sync)."""
+    from benchmarks.records_sync import Run, measure
 
-
-async def throughput(app: App, plain: App, n: int, batch: int) -> dict[str, Any]:
-    """SyncOrders without a records store (`plain`, as before it) and with one and its
-    follower running (`app`), alternated in three rounds; the medians."""
-    assert app.follower is not None
-    task = asyncio.create_task(app.follower.run())
-    before, after = [], []
-    try:
-        for _ in range(3):
-            before.append(await sync_rate(plain, n, batch))
-            after.append(await sync_rate(app, n, batch))
-    finally:
-        task.cancel()
-    return {"orders": n, "before_per_s": round(statistics.median(before)),
-            "after_per_s": round(statistics.median(after))}
+    run = Run(plain, app, *where)  # where: the run's Redis URL, store URL, Redis pid
+    out: dict[str, Any] = {"orders": n}
+    configs = {"before": "none", "store_only": "store, no follower",
+               "after": "store, follower in process"}
+    rounds = [{k: await measure(run, c, n, batch) for k, c in configs.items()}
+              for _ in range(3)]
+    for k in configs:
+        out[f"{k}_per_s"] = round(statistics.median(r[k]["orders_per_s"] for r in rounds))
+        out[f"{k}_cpu_us"] = round(statistics.median(r[k]["sync_cpu_us"] for r in rounds))
+    return out
 
 
 def _p99(xs: list[float]) -> float:
@@ -370,7 +364,8 @@ async def list_pages(app: App, rows: int, pages: int = 200) -> list[dict[str, An
     return out
 
 
-async def main_async(args: argparse.Namespace, redis_url: str, db: str) -> dict[str, Any]:
+async def main_async(args: argparse.Namespace, redis_url: str, db: str,
+                     redis_pid: int | None = None) -> dict[str, Any]:
     settings = Settings(redis_url=redis_url, records_url=db, port=0, order_event_groups="")
     app = await start_app(settings, background=False)
     plain = None
@@ -382,7 +377,8 @@ async def main_async(args: argparse.Namespace, redis_url: str, db: str) -> dict[
                   "lag": await lag(app, args.rate, args.seconds, args.batch)}
         plain = await start_app(Settings(redis_url=redis_url, port=0, order_event_groups=""),
                                 background=False)
-        result["sync"] = await throughput(app, plain, args.sync_orders, args.batch)
+        result["sync"] = await throughput(app, plain, args.sync_orders, args.batch,
+                                          (redis_url, db, redis_pid))
         result["list"] = await list_pages(app, args.list_rows) if args.list_rows else []
         return result
     finally:
@@ -414,7 +410,7 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, \
             RedisProcess(data_dir=Path(tmp), appendonly=False) as proc, \
             database(args.db, Path(tmp)) as db:
-        return asyncio.run(main_async(args, proc.url, db))
+        return asyncio.run(main_async(args, proc.url, db, proc.pid))
 
 
 def _median(values: list[Any]) -> Any:
@@ -461,8 +457,12 @@ def write(result: dict[str, Any], stem: Path) -> None:
               f"{m['streams_bytes_after']} B)."), "",
              lag_line, "",
              (f"SyncOrders ({sy['orders']} orders per round, batches of one call at a "
-              f"time): {sy['before_per_s']} orders/s without a records store, "
-              f"{sy['after_per_s']} orders/s with one and its follower running."), "",
+              f"time; server CPU per order over the sync, this process and Redis): "
+              f"{sy['before_per_s']} orders/s and {sy['before_cpu_us']} us without a "
+              f"records store, {sy['store_only_per_s']} orders/s and "
+              f"{sy['store_only_cpu_us']} us with one and its follower stopped (the "
+              f"sync path's own cost), {sy['after_per_s']} orders/s and "
+              f"{sy['after_cpu_us']} us with its follower running in this process."), "",
              "| ListOrders filter | orders in the store | p50 ms | p99 ms |", "|---|---|---|---|"]
     lines += [f"| {r['filter']} | {r['rows']} | {r['p50_ms']} | {r['p99_ms']} |"
               for r in result["list"]]

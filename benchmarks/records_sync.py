@@ -125,6 +125,15 @@ async def _sync(app: App, cos: list[ChannelOrder], batch: int) -> tuple[int, flo
     return events, time.perf_counter() - start
 
 
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel the follower's task until it ends: in one run a single cancel did not end
+    Follower.run (it went on renewing its lease; where the cancel was lost, perhaps in
+    its blocking read, which it retries after a Redis error, is not known)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=1)
+
+
 async def measure(run: Run, config: str, n: int, batch: int,
                   around: Callable[[Awaitable[Any]], Awaitable[Any]] | None = None
                   ) -> dict[str, Any]:
@@ -152,8 +161,7 @@ async def measure(run: Run, config: str, n: int, batch: int,
         c2, f2 = run.cpu(), cpu_meter.process(pid) if pid else 0.0
     finally:
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await _stop(task)
         if child is not None:
             child.kill()
             child.join()
