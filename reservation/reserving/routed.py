@@ -24,10 +24,13 @@ NO_ROUTE = "-"
 
 
 async def reserve_routed(reservations: Reservations, routing: Routing, cmd: ReserveCommand,
-                         order: RouteOrder) -> tuple[Reservation, Decision]:
+                         order: RouteOrder, explain: bool = False
+                         ) -> tuple[Reservation, Decision]:
+    """The reservation and the decision it was held by; its explanation only when
+    `explain` (the caller asked for it: most read only where the order goes)."""
     validation.reserve(cmd, reservations.settings)  # the same field names as Reserve
     # Recent stock is enough here: the script re-checks it and takes the next candidate.
-    [decision] = await routing.route([order], recent_stock=True)
+    [decision] = await routing.route([order], recent_stock=True, explain=explain)
     routes: dict[str, str] = {}
     for line in decision.lines:
         routes.setdefault(line.sku, ",".join(line.candidates) or NO_ROUTE)

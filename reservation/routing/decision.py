@@ -70,7 +70,7 @@ class Decision:
     order_id: str
     place: Place
     lines: tuple[LineDecision, ...]
-    explained: tuple[Explained, ...]
+    explained: tuple[Explained, ...]   # empty when decided without the explanation
     review: bool = False
     review_reason: str = ""
     rush: bool = False

@@ -87,7 +87,8 @@ def route_many(orders: Sequence[RouteOrder], places: Sequence[Place], rules: Rul
                explain: bool = True) -> list[Decision]:
     """Decisions for `orders`, all scored in one kernel call. `tab` is `table(warehouses)`
     when the caller keeps one (Routing does, per warehouse version). `explain=False`:
-    no per-warehouse terms or notes (a backtest reads only where each order goes)."""
+    the decision alone, no explanation (no groups: no per-warehouse terms or notes; no
+    decided_by), for a backtest or a Reserve that reads only where each order goes."""
     t = tab or table(warehouses)
     m = len(t.ids)
     plans = [matching.plan(rules, o, p) for o, p in zip(orders, places, strict=True)]
@@ -108,7 +109,7 @@ def route_many(orders: Sequence[RouteOrder], places: Sequence[Place], rules: Rul
     dest_lon = np.array([places[r.order].longitude for r in rows], dtype=np.float64)
     coverage = np.array([r.coverage for r in rows], dtype=np.float64).reshape(len(rows), m)
     allowed = np.array([r.allowed for r in rows], dtype=np.bool_).reshape(len(rows), m)
-    weights = np.array(rules.weight_vector(), dtype=np.float64)
+    weights = rules.weight_array
     # numba's Dispatcher stubs do not know the compiled functions' signatures.
     score: Any = kernel.score_numba
     terms_of: Any = kernel.terms_numba
@@ -207,11 +208,13 @@ def _decide(order: RouteOrder, place: Place, rules: RuleSet, plan: OrderPlan,
     lines: dict[int, LineDecision] = {}
     groups = []
     for g, (row, scores, terms) in enumerate(rows):
-        notes = _notes(row, plan, facts, t, loads, full) if explain else []
-        preferred = frozenset().union(*(plan.lines[i].prefer for i in row.lines))
         # Stable by score: ties (and every +inf) keep the warehouses' order.
         order_ = sorted(range(len(t.ids)), key=scores.__getitem__)
-        groups.append(Explained(t.ids, t.names, scores, terms, notes, preferred, order_))
+        if explain:  # unasked, no group's candidates, notes or terms are worked out
+            preferred = frozenset().union(*(plan.lines[i].prefer for i in row.lines))
+            groups.append(Explained(t.ids, t.names, scores, terms,
+                                    _notes(row, plan, facts, t, loads, full), preferred,
+                                    order_))
         by_score = [j for j in order_ if math.isfinite(scores[j])]
         for i in row.lines:
             lines[i] = _line(i, g, order, plan.lines[i], facts[i], by_score, t, full,

@@ -15,9 +15,12 @@ A rule file (YAML or JSON; the RPC takes the same shape as a Struct):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from reservation.errors import InvalidArgument
 from reservation.routing.geography import REGIONS, geography, short
@@ -87,6 +90,12 @@ class RuleSet:
 
     def weight_vector(self) -> tuple[float, ...]:
         return tuple(float(self.weights[w]) for w in WEIGHTS)
+
+    @functools.cached_property
+    def weight_array(self) -> np.ndarray:
+        """The weights as the kernel takes them, built once per rule set rather than
+        once per routing call (read only: the kernel does not write it)."""
+        return np.array(self.weight_vector(), dtype=np.float64)
 
 
 def parse(doc: Any, warehouses: Collection[Warehouse], version: int = 0,

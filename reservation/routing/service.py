@@ -129,10 +129,12 @@ class Routing:
         return self.places.place(order, field)
 
     async def route(self, orders: Sequence[RouteOrder], remember: bool = True,
-                    field: str = "requests", recent_stock: bool = False) -> list[Decision]:
+                    field: str = "requests", recent_stock: bool = False,
+                    explain: bool = True) -> list[Decision]:
         """Decisions for `orders`. `recent_stock`: decide on the stock read in the last
         REFRESH_S when that leaves room to spare (StockSeen), for a caller that holds
-        the decision with the reserve script (reserve_routed); else on a fresh read."""
+        the decision with the reserve script (reserve_routed); else on a fresh read.
+        `explain=False`: the decisions without their explanation (router.route_many)."""
         if not orders:
             raise InvalidArgument(field, "must hold at least one order")
         if len(orders) > self.settings.max_batch:
@@ -152,7 +154,7 @@ class Routing:
         refresh = recent_stock and now - seen.refreshed_at >= REFRESH_S / 2
         if recent_stock and held is not None and held.warehouses \
                 and not (check or need_loads or refresh):
-            decisions = self._on_recent(orders, places, skus, held, now)
+            decisions = self._on_recent(orders, places, skus, held, now, explain)
             if decisions is not None:
                 if remember:
                     self.recent.add(orders)
@@ -187,13 +189,14 @@ class Routing:
         seen.read(snap.stock, now)
         loads = self.loads_seen.counts if held.table.needs_loads else {}
         decisions = router.route_many(orders, places, held.rules, held.warehouses,
-                                      snap.stock, loads, held.table)
+                                      snap.stock, loads, held.table, explain)
         if remember:
             self.recent.add(orders)
         return decisions
 
     def _on_recent(self, orders: Sequence[RouteOrder], places: Sequence[Place],
-                   skus: Sequence[str], held: InForce, now: float) -> list[Decision] | None:
+                   skus: Sequence[str], held: InForce, now: float,
+                   explain: bool) -> list[Decision] | None:
         """Decisions on the stock read lately, when every one leaves room to spare
         (StockSeen.roomy); None: decide on a fresh read."""
         view = self.stock_seen.view(skus, now)
@@ -201,7 +204,7 @@ class Routing:
             return None
         loads = self.loads_seen.counts if held.table.needs_loads else {}
         decisions = router.route_many(orders, places, held.rules, held.warehouses,
-                                      view, loads, held.table)
+                                      view, loads, held.table, explain)
         if all(self.stock_seen.roomy(d, view, held.table) for d in decisions):
             return decisions
         return None

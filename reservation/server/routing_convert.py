@@ -138,6 +138,19 @@ def has_destination(msg: rs_pb.ReserveRequest) -> bool:
     return msg.HasField("destination")
 
 
+def explain(detail: int, field: str, default: bool) -> bool:
+    """Whether a RoutingDetail asks for the explanation (UNSPECIFIED: `default`, the
+    call's). An unknown number (proto3 keeps it) is the caller's mistake, named."""
+    if detail == pb.ROUTING_DETAIL_UNSPECIFIED:
+        return default
+    if detail == pb.ROUTING_DETAIL_EXPLAINED:
+        return True
+    if detail == pb.ROUTING_DETAIL_DECISION:
+        return False
+    raise InvalidArgument(field, f"must be ROUTING_DETAIL_DECISION or "
+                                 f"ROUTING_DETAIL_EXPLAINED, got {detail}")
+
+
 def _candidates(e: Explained, group: pb.CandidateGroup) -> None:
     """Straight from the kernel's rows, built in place (`add`: a message handed to a
     repeated field would be copied)."""
@@ -152,7 +165,9 @@ def _candidates(e: Explained, group: pb.CandidateGroup) -> None:
         terms.distance, terms.load, terms.shipments, terms.cost, terms.priority = t
 
 
-def decision(d: Decision) -> pb.RoutingDecision:
+def decision(d: Decision, explained: bool = True) -> pb.RoutingDecision:
+    """The decision's message; its explanation (groups, decided_by) when `explained`
+    and the decision has one (a decision made without it has none to write)."""
     p = d.place
     msg = pb.RoutingDecision(
         order_id=d.order_id, review=d.review, review_reason=d.review_reason, rush=d.rush,
@@ -164,10 +179,12 @@ def decision(d: Decision) -> pb.RoutingDecision:
     dest.latitude, dest.longitude, dest.level = p.latitude, p.longitude, p.level
     for ln in d.lines:
         line = msg.lines.add(sku=ln.sku, quantity=ln.quantity, group=ln.group,
-                             candidates=ln.candidates, decided_by=ln.decided_by,
-                             rules=ln.rules)
+                             candidates=ln.candidates,
+                             decided_by=ln.decided_by if explained else "", rules=ln.rules)
         for w, q in ln.allocations:
             line.allocations.add(warehouse_id=w, quantity=q)
+    if not explained:
+        return msg
     for g, e in enumerate(d.explained):
         _candidates(e, msg.groups.add(skus=[ln.sku for ln in d.lines if ln.group == g]))
     return msg

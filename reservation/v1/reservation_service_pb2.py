@@ -27,7 +27,7 @@ from reservation.v1 import routing_service_pb2 as reservation_dot_v1_dot_routing
 from reservation.v1 import types_pb2 as reservation_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(reservation/v1/reservation_service.proto\x12\x0ereservation.v1\x1a\x1egoogle/protobuf/duration.proto\x1a$reservation/v1/routing_service.proto\x1a\x1areservation/v1/types.proto\"\x93\x02\n\x0eReserveRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x03 \x01(\t\x12(\n\x05lines\x18\x04 \x03(\x0b\x32\x19.reservation.v1.OrderLine\x12+\n\x08hold_ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0b\x61llow_queue\x18\x06 \x01(\x08\x12\x30\n\x0b\x64\x65stination\x18\x07 \x01(\x0b\x32\x1b.reservation.v1.Destination\x12.\n\x05route\x18\x08 \x01(\x0b\x32\x1f.reservation.v1.RouteAttributes\"\xc3\x01\n\x0fRouteAttributes\x12\x12\n\x06\x61mount\x18\x01 \x01(\x01\x42\x02\x18\x01\x12\x16\n\x0epayment_method\x18\x02 \x01(\t\x12\x16\n\x0e\x63ustomer_grade\x18\x03 \x01(\t\x12\x16\n\x0epromised_hours\x18\x04 \x01(\x01\x12(\n\x05lines\x18\x05 \x03(\x0b\x32\x19.reservation.v1.RouteLine\x12\x19\n\x0c\x61mount_cents\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x0f\n\r_amount_cents\"u\n\x0fReserveResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\x12\x30\n\x07routing\x18\x02 \x01(\x0b\x32\x1f.reservation.v1.RoutingDecision\"G\n\x13ReserveBatchRequest\x12\x30\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.reservation.v1.ReserveRequest\"K\n\x14ReserveBatchResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".reservation.v1.ReserveBatchResult\"q\n\x12ReserveBatchResult\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\x12\x12\n\nerror_code\x18\x02 \x01(\x05\x12\x15\n\rerror_message\x18\x03 \x01(\t\"G\n\x14ReserveStreamRequest\x12/\n\x07request\x18\x01 \x01(\x0b\x32\x1e.reservation.v1.ReserveRequest\"\x97\x01\n\x15ReserveStreamResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x30\n\x0breservation\x18\x03 \x01(\x0b\x32\x1b.reservation.v1.Reservation\x12\x12\n\nerror_code\x18\x04 \x01(\x05\x12\x15\n\rerror_message\x18\x05 \x01(\t\"3\n\x0e\x43onfirmRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"C\n\x0f\x43onfirmResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"3\n\x0eReleaseRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"C\n\x0fReleaseResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\":\n\x15GetReservationRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"J\n\x16GetReservationResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"<\n\x17WatchReservationRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"L\n\x18WatchReservationResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"\x1e\n\x0fGetStockRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"`\n\x10GetStockResponse\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12*\n\x06levels\x18\x02 \x03(\x0b\x32\x1a.reservation.v1.StockLevel\x12\x13\n\x0bqueue_depth\x18\x03 \x01(\x03\x32\xce\x05\n\x12ReservationService\x12J\n\x07Reserve\x12\x1e.reservation.v1.ReserveRequest\x1a\x1f.reservation.v1.ReserveResponse\x12Y\n\x0cReserveBatch\x12#.reservation.v1.ReserveBatchRequest\x1a$.reservation.v1.ReserveBatchResponse\x12`\n\rReserveStream\x12$.reservation.v1.ReserveStreamRequest\x1a%.reservation.v1.ReserveStreamResponse(\x01\x30\x01\x12J\n\x07\x43onfirm\x12\x1e.reservation.v1.ConfirmRequest\x1a\x1f.reservation.v1.ConfirmResponse\x12J\n\x07Release\x12\x1e.reservation.v1.ReleaseRequest\x1a\x1f.reservation.v1.ReleaseResponse\x12_\n\x0eGetReservation\x12%.reservation.v1.GetReservationRequest\x1a&.reservation.v1.GetReservationResponse\x12g\n\x10WatchReservation\x12\'.reservation.v1.WatchReservationRequest\x1a(.reservation.v1.WatchReservationResponse0\x01\x12M\n\x08GetStock\x12\x1f.reservation.v1.GetStockRequest\x1a .reservation.v1.GetStockResponseBG\n\x12\x63om.reservation.v1P\x01Z/reservation/gen/go/reservation/v1;reservationv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(reservation/v1/reservation_service.proto\x12\x0ereservation.v1\x1a\x1egoogle/protobuf/duration.proto\x1a$reservation/v1/routing_service.proto\x1a\x1areservation/v1/types.proto\"\xca\x02\n\x0eReserveRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x03 \x01(\t\x12(\n\x05lines\x18\x04 \x03(\x0b\x32\x19.reservation.v1.OrderLine\x12+\n\x08hold_ttl\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x13\n\x0b\x61llow_queue\x18\x06 \x01(\x08\x12\x30\n\x0b\x64\x65stination\x18\x07 \x01(\x0b\x32\x1b.reservation.v1.Destination\x12.\n\x05route\x18\x08 \x01(\x0b\x32\x1f.reservation.v1.RouteAttributes\x12\x35\n\x0erouting_detail\x18\t \x01(\x0e\x32\x1d.reservation.v1.RoutingDetail\"\xc3\x01\n\x0fRouteAttributes\x12\x12\n\x06\x61mount\x18\x01 \x01(\x01\x42\x02\x18\x01\x12\x16\n\x0epayment_method\x18\x02 \x01(\t\x12\x16\n\x0e\x63ustomer_grade\x18\x03 \x01(\t\x12\x16\n\x0epromised_hours\x18\x04 \x01(\x01\x12(\n\x05lines\x18\x05 \x03(\x0b\x32\x19.reservation.v1.RouteLine\x12\x19\n\x0c\x61mount_cents\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x0f\n\r_amount_cents\"u\n\x0fReserveResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\x12\x30\n\x07routing\x18\x02 \x01(\x0b\x32\x1f.reservation.v1.RoutingDecision\"G\n\x13ReserveBatchRequest\x12\x30\n\x08requests\x18\x01 \x03(\x0b\x32\x1e.reservation.v1.ReserveRequest\"K\n\x14ReserveBatchResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".reservation.v1.ReserveBatchResult\"q\n\x12ReserveBatchResult\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\x12\x12\n\nerror_code\x18\x02 \x01(\x05\x12\x15\n\rerror_message\x18\x03 \x01(\t\"G\n\x14ReserveStreamRequest\x12/\n\x07request\x18\x01 \x01(\x0b\x32\x1e.reservation.v1.ReserveRequest\"\x97\x01\n\x15ReserveStreamResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x30\n\x0breservation\x18\x03 \x01(\x0b\x32\x1b.reservation.v1.Reservation\x12\x12\n\nerror_code\x18\x04 \x01(\x05\x12\x15\n\rerror_message\x18\x05 \x01(\t\"3\n\x0e\x43onfirmRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"C\n\x0f\x43onfirmResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"3\n\x0eReleaseRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"C\n\x0fReleaseResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\":\n\x15GetReservationRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"J\n\x16GetReservationResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"<\n\x17WatchReservationRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\"L\n\x18WatchReservationResponse\x12\x30\n\x0breservation\x18\x01 \x01(\x0b\x32\x1b.reservation.v1.Reservation\"\x1e\n\x0fGetStockRequest\x12\x0b\n\x03sku\x18\x01 \x01(\t\"`\n\x10GetStockResponse\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12*\n\x06levels\x18\x02 \x03(\x0b\x32\x1a.reservation.v1.StockLevel\x12\x13\n\x0bqueue_depth\x18\x03 \x01(\x03\x32\xce\x05\n\x12ReservationService\x12J\n\x07Reserve\x12\x1e.reservation.v1.ReserveRequest\x1a\x1f.reservation.v1.ReserveResponse\x12Y\n\x0cReserveBatch\x12#.reservation.v1.ReserveBatchRequest\x1a$.reservation.v1.ReserveBatchResponse\x12`\n\rReserveStream\x12$.reservation.v1.ReserveStreamRequest\x1a%.reservation.v1.ReserveStreamResponse(\x01\x30\x01\x12J\n\x07\x43onfirm\x12\x1e.reservation.v1.ConfirmRequest\x1a\x1f.reservation.v1.ConfirmResponse\x12J\n\x07Release\x12\x1e.reservation.v1.ReleaseRequest\x1a\x1f.reservation.v1.ReleaseResponse\x12_\n\x0eGetReservation\x12%.reservation.v1.GetReservationRequest\x1a&.reservation.v1.GetReservationResponse\x12g\n\x10WatchReservation\x12\'.reservation.v1.WatchReservationRequest\x1a(.reservation.v1.WatchReservationResponse0\x01\x12M\n\x08GetStock\x12\x1f.reservation.v1.GetStockRequest\x1a .reservation.v1.GetStockResponseBG\n\x12\x63om.reservation.v1P\x01Z/reservation/gen/go/reservation/v1;reservationv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,41 +38,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ROUTEATTRIBUTES'].fields_by_name['amount']._loaded_options = None
   _globals['_ROUTEATTRIBUTES'].fields_by_name['amount']._serialized_options = b'\030\001'
   _globals['_RESERVEREQUEST']._serialized_start=159
-  _globals['_RESERVEREQUEST']._serialized_end=434
-  _globals['_ROUTEATTRIBUTES']._serialized_start=437
-  _globals['_ROUTEATTRIBUTES']._serialized_end=632
-  _globals['_RESERVERESPONSE']._serialized_start=634
-  _globals['_RESERVERESPONSE']._serialized_end=751
-  _globals['_RESERVEBATCHREQUEST']._serialized_start=753
-  _globals['_RESERVEBATCHREQUEST']._serialized_end=824
-  _globals['_RESERVEBATCHRESPONSE']._serialized_start=826
-  _globals['_RESERVEBATCHRESPONSE']._serialized_end=901
-  _globals['_RESERVEBATCHRESULT']._serialized_start=903
-  _globals['_RESERVEBATCHRESULT']._serialized_end=1016
-  _globals['_RESERVESTREAMREQUEST']._serialized_start=1018
-  _globals['_RESERVESTREAMREQUEST']._serialized_end=1089
-  _globals['_RESERVESTREAMRESPONSE']._serialized_start=1092
-  _globals['_RESERVESTREAMRESPONSE']._serialized_end=1243
-  _globals['_CONFIRMREQUEST']._serialized_start=1245
-  _globals['_CONFIRMREQUEST']._serialized_end=1296
-  _globals['_CONFIRMRESPONSE']._serialized_start=1298
-  _globals['_CONFIRMRESPONSE']._serialized_end=1365
-  _globals['_RELEASEREQUEST']._serialized_start=1367
-  _globals['_RELEASEREQUEST']._serialized_end=1418
-  _globals['_RELEASERESPONSE']._serialized_start=1420
-  _globals['_RELEASERESPONSE']._serialized_end=1487
-  _globals['_GETRESERVATIONREQUEST']._serialized_start=1489
-  _globals['_GETRESERVATIONREQUEST']._serialized_end=1547
-  _globals['_GETRESERVATIONRESPONSE']._serialized_start=1549
-  _globals['_GETRESERVATIONRESPONSE']._serialized_end=1623
-  _globals['_WATCHRESERVATIONREQUEST']._serialized_start=1625
-  _globals['_WATCHRESERVATIONREQUEST']._serialized_end=1685
-  _globals['_WATCHRESERVATIONRESPONSE']._serialized_start=1687
-  _globals['_WATCHRESERVATIONRESPONSE']._serialized_end=1763
-  _globals['_GETSTOCKREQUEST']._serialized_start=1765
-  _globals['_GETSTOCKREQUEST']._serialized_end=1795
-  _globals['_GETSTOCKRESPONSE']._serialized_start=1797
-  _globals['_GETSTOCKRESPONSE']._serialized_end=1893
-  _globals['_RESERVATIONSERVICE']._serialized_start=1896
-  _globals['_RESERVATIONSERVICE']._serialized_end=2614
+  _globals['_RESERVEREQUEST']._serialized_end=489
+  _globals['_ROUTEATTRIBUTES']._serialized_start=492
+  _globals['_ROUTEATTRIBUTES']._serialized_end=687
+  _globals['_RESERVERESPONSE']._serialized_start=689
+  _globals['_RESERVERESPONSE']._serialized_end=806
+  _globals['_RESERVEBATCHREQUEST']._serialized_start=808
+  _globals['_RESERVEBATCHREQUEST']._serialized_end=879
+  _globals['_RESERVEBATCHRESPONSE']._serialized_start=881
+  _globals['_RESERVEBATCHRESPONSE']._serialized_end=956
+  _globals['_RESERVEBATCHRESULT']._serialized_start=958
+  _globals['_RESERVEBATCHRESULT']._serialized_end=1071
+  _globals['_RESERVESTREAMREQUEST']._serialized_start=1073
+  _globals['_RESERVESTREAMREQUEST']._serialized_end=1144
+  _globals['_RESERVESTREAMRESPONSE']._serialized_start=1147
+  _globals['_RESERVESTREAMRESPONSE']._serialized_end=1298
+  _globals['_CONFIRMREQUEST']._serialized_start=1300
+  _globals['_CONFIRMREQUEST']._serialized_end=1351
+  _globals['_CONFIRMRESPONSE']._serialized_start=1353
+  _globals['_CONFIRMRESPONSE']._serialized_end=1420
+  _globals['_RELEASEREQUEST']._serialized_start=1422
+  _globals['_RELEASEREQUEST']._serialized_end=1473
+  _globals['_RELEASERESPONSE']._serialized_start=1475
+  _globals['_RELEASERESPONSE']._serialized_end=1542
+  _globals['_GETRESERVATIONREQUEST']._serialized_start=1544
+  _globals['_GETRESERVATIONREQUEST']._serialized_end=1602
+  _globals['_GETRESERVATIONRESPONSE']._serialized_start=1604
+  _globals['_GETRESERVATIONRESPONSE']._serialized_end=1678
+  _globals['_WATCHRESERVATIONREQUEST']._serialized_start=1680
+  _globals['_WATCHRESERVATIONREQUEST']._serialized_end=1740
+  _globals['_WATCHRESERVATIONRESPONSE']._serialized_start=1742
+  _globals['_WATCHRESERVATIONRESPONSE']._serialized_end=1818
+  _globals['_GETSTOCKREQUEST']._serialized_start=1820
+  _globals['_GETSTOCKREQUEST']._serialized_end=1850
+  _globals['_GETSTOCKRESPONSE']._serialized_start=1852
+  _globals['_GETSTOCKRESPONSE']._serialized_end=1948
+  _globals['_RESERVATIONSERVICE']._serialized_start=1951
+  _globals['_RESERVATIONSERVICE']._serialized_end=2669
 # @@protoc_insertion_point(module_scope)

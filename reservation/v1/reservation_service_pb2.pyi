@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReserveRequest(_message.Message):
-    __slots__ = ("channel", "order_id", "buyer_id", "lines", "hold_ttl", "allow_queue", "destination", "route")
+    __slots__ = ("channel", "order_id", "buyer_id", "lines", "hold_ttl", "allow_queue", "destination", "route", "routing_detail")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class ReserveRequest(_message.Message):
     ALLOW_QUEUE_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_DETAIL_FIELD_NUMBER: _ClassVar[int]
     channel: str
     order_id: str
     buyer_id: str
@@ -29,7 +30,8 @@ class ReserveRequest(_message.Message):
     allow_queue: bool
     destination: _routing_service_pb2.Destination
     route: RouteAttributes
-    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_types_pb2.OrderLine, _Mapping]]] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., allow_queue: _Optional[bool] = ..., destination: _Optional[_Union[_routing_service_pb2.Destination, _Mapping]] = ..., route: _Optional[_Union[RouteAttributes, _Mapping]] = ...) -> None: ...
+    routing_detail: _routing_service_pb2.RoutingDetail
+    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[_types_pb2.OrderLine, _Mapping]]] = ..., hold_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., allow_queue: _Optional[bool] = ..., destination: _Optional[_Union[_routing_service_pb2.Destination, _Mapping]] = ..., route: _Optional[_Union[RouteAttributes, _Mapping]] = ..., routing_detail: _Optional[_Union[_routing_service_pb2.RoutingDetail, str]] = ...) -> None: ...
 
 class RouteAttributes(_message.Message):
     __slots__ = ("amount", "payment_method", "customer_grade", "promised_hours", "lines", "amount_cents")

@@ -3,12 +3,22 @@ import datetime
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class RoutingDetail(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROUTING_DETAIL_UNSPECIFIED: _ClassVar[RoutingDetail]
+    ROUTING_DETAIL_DECISION: _ClassVar[RoutingDetail]
+    ROUTING_DETAIL_EXPLAINED: _ClassVar[RoutingDetail]
+ROUTING_DETAIL_UNSPECIFIED: RoutingDetail
+ROUTING_DETAIL_DECISION: RoutingDetail
+ROUTING_DETAIL_EXPLAINED: RoutingDetail
 
 class Warehouse(_message.Message):
     __slots__ = ("warehouse_id", "name", "region", "province", "city", "latitude", "longitude", "capabilities", "daily_capacity", "cutoff_hour", "cost_per_order", "priority", "safety_stock", "disabled", "orders_today", "cost_per_order_cents")
@@ -194,7 +204,7 @@ class RouteLine(_message.Message):
     def __init__(self, sku: _Optional[str] = ..., quantity: _Optional[int] = ..., category: _Optional[str] = ..., brand: _Optional[str] = ...) -> None: ...
 
 class RouteRequest(_message.Message):
-    __slots__ = ("channel", "order_id", "lines", "destination", "amount", "payment_method", "customer_grade", "promised_hours", "what_if", "amount_cents")
+    __slots__ = ("channel", "order_id", "lines", "destination", "amount", "payment_method", "customer_grade", "promised_hours", "what_if", "amount_cents", "detail")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     LINES_FIELD_NUMBER: _ClassVar[int]
@@ -205,6 +215,7 @@ class RouteRequest(_message.Message):
     PROMISED_HOURS_FIELD_NUMBER: _ClassVar[int]
     WHAT_IF_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_CENTS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     channel: str
     order_id: str
     lines: _containers.RepeatedCompositeFieldContainer[RouteLine]
@@ -215,7 +226,8 @@ class RouteRequest(_message.Message):
     promised_hours: float
     what_if: bool
     amount_cents: int
-    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[RouteLine, _Mapping]]] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., amount: _Optional[float] = ..., payment_method: _Optional[str] = ..., customer_grade: _Optional[str] = ..., promised_hours: _Optional[float] = ..., what_if: _Optional[bool] = ..., amount_cents: _Optional[int] = ...) -> None: ...
+    detail: RoutingDetail
+    def __init__(self, channel: _Optional[str] = ..., order_id: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[RouteLine, _Mapping]]] = ..., destination: _Optional[_Union[Destination, _Mapping]] = ..., amount: _Optional[float] = ..., payment_method: _Optional[str] = ..., customer_grade: _Optional[str] = ..., promised_hours: _Optional[float] = ..., what_if: _Optional[bool] = ..., amount_cents: _Optional[int] = ..., detail: _Optional[_Union[RoutingDetail, str]] = ...) -> None: ...
 
 class RouteResponse(_message.Message):
     __slots__ = ("decision",)

@@ -25,12 +25,14 @@ from tests.helpers.reservations import (
     release,
 )
 from tests.helpers.routing import RoutingStubs, put_seed_rules, route_request
+from tests.helpers.routing import allocations as allocations_of
 
 
 def routed(order_id: str, city: str, *lines: tuple[str, int, str],
-           **attrs) -> rspb.ReserveRequest:
+           detail: int = rpb.ROUTING_DETAIL_UNSPECIFIED, **attrs) -> rspb.ReserveRequest:
     req = order(order_id, *[line(s, q) for s, q, _ in lines])
     req.destination.city = city
+    req.routing_detail = detail
     req.route.CopyFrom(rspb.RouteAttributes(
         lines=[rpb.RouteLine(category=c) for _, _, c in lines], **attrs))
     return req
@@ -45,7 +47,8 @@ async def test_reserve_with_a_destination_holds_at_the_routed_warehouse(
         rstubs: RoutingStubs) -> None:
     await put_seed_rules(rstubs)
     await load(rstubs, ("MILK-1", "WH-EAST-A", 10), ("MILK-1", "WH-HZ", 10))
-    reply = await rstubs.rs.Reserve(routed("A-1", "杭州", ("MILK-1", 2, "奶粉")), timeout=10)
+    reply = await rstubs.rs.Reserve(routed("A-1", "杭州", ("MILK-1", 2, "奶粉"),
+                                           detail=rpb.ROUTING_DETAIL_EXPLAINED), timeout=10)
     assert reply.reservation.state == RESERVED
     assert allocations(reply.reservation) == [("MILK-1", "WH-EAST-A", 2)]
     assert reply.routing.lines[0].decided_by == "preferred by rule '奶粉 East China'"
@@ -111,7 +114,8 @@ async def test_warehouse_past_500_routed_orders_today_overflows_to_nearest_under
     placed = await asyncio.gather(*(one(i) for i in range(500)))
     assert set(placed) == {"WH-HZ"}
     assert (await orders_today(rstubs))["WH-HZ"] == 500
-    nxt = await rstubs.rs.Reserve(routed("P-500", "杭州", ("TEA-5", 1, "")), timeout=10)
+    nxt = await rstubs.rs.Reserve(routed("P-500", "杭州", ("TEA-5", 1, ""),
+                                         detail=rpb.ROUTING_DETAIL_EXPLAINED), timeout=10)
     assert allocations(nxt.reservation) == [("TEA-5", "WH-EAST-A", 1)]
     hz = next(c for c in nxt.routing.groups[0].candidates if c.warehouse_id == "WH-HZ")
     assert not hz.allowed and "500 orders today" in hz.note
@@ -167,3 +171,40 @@ async def test_a_recent_view_that_overstates_stock_holds_only_what_is_there(
     by_wh = await levels(rstubs, "TEA-9")
     assert (by_wh["WH-HZ"].available, by_wh["WH-HZ"].held) == (0, 100)
     assert (by_wh["WH-BJ"].available, by_wh["WH-BJ"].held) == (99, 1)
+
+
+async def test_the_explanation_only_when_asked_for(rstubs: RoutingStubs) -> None:
+    """Unset or ROUTING_DETAIL_DECISION: where each line goes, no groups, no decided_by;
+    ROUTING_DETAIL_EXPLAINED: the same decision with the explanation Route gives."""
+    await put_seed_rules(rstubs)
+    await load(rstubs, ("MILK-9", "WH-EAST-A", 10), ("MILK-9", "WH-HZ", 10))
+    route = (await rstubs.routing.Route(route_request("杭州", ("MILK-9", 1, "奶粉")),
+                                        timeout=10)).decision
+    replies = {}
+    for k, detail in enumerate((rpb.ROUTING_DETAIL_UNSPECIFIED, rpb.ROUTING_DETAIL_DECISION,
+                                rpb.ROUTING_DETAIL_EXPLAINED)):
+        replies[detail] = (await rstubs.rs.Reserve(
+            routed(f"X-{k}", "杭州", ("MILK-9", 1, "奶粉"), detail=detail), timeout=10)).routing
+    for detail in (rpb.ROUTING_DETAIL_UNSPECIFIED, rpb.ROUTING_DETAIL_DECISION):
+        d = replies[detail]
+        assert not d.groups and d.lines[0].decided_by == ""
+        assert allocations_of(d) == [("MILK-9", "WH-EAST-A", 1)] and d.routed
+        assert list(d.lines[0].candidates) == list(route.lines[0].candidates)
+        assert list(d.matched_rules) == ["奶粉 East China"]
+    explained = replies[rpb.ROUTING_DETAIL_EXPLAINED]
+    assert explained.lines[0].decided_by == "preferred by rule '奶粉 East China'"
+    assert [c.warehouse_id for c in explained.groups[0].candidates] == \
+        [c.warehouse_id for c in route.groups[0].candidates]
+    assert [c.warehouse_id for c in explained.groups[0].candidates if c.preferred] == \
+        ["WH-EAST-A"]
+    assert list(explained.lines[0].candidates) == list(route.lines[0].candidates)
+
+
+async def test_unknown_routing_detail_is_invalid_argument_and_holds_nothing(
+        rstubs: RoutingStubs) -> None:
+    await load(rstubs, ("TEA-9", "WH-HZ", 10))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await rstubs.rs.Reserve(routed("A-9", "杭州", ("TEA-9", 1, ""), detail=7), timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_request_fields(err.value) == ["routing_detail"]
+    assert (await levels(rstubs, "TEA-9"))["WH-HZ"].held == 0

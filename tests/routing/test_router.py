@@ -112,3 +112,20 @@ def test_region_and_province_conditions_match_the_resolved_destination() -> None
     d = route(doc, "杭州", stock, RouteLine("X", 1))
     assert d.lines[0].allocations == (("WH-EAST-A", 1),)
     assert "WH-HZ" not in d.lines[0].candidates
+
+
+def test_unexplained_decision_is_the_explained_one_without_its_explanation() -> None:
+    """explain=False (Reserve's default): the same lines, candidates and allocations, no
+    groups worked out and no decided_by."""
+    rs = rules.parse({"rules": [{"name": "east", "when": {"city": ["杭州"]},
+                                 "then": {"prefer": ["WH-EAST-A"]}}]}, WHS)
+    o = RouteOrder((RouteLine("X", 60), RouteLine("Y", 1)), Destination(city="杭州"))
+    stock = {"X": {"WH-HZ": 50, "WH-EAST-A": 20, "WH-BJ": 50}, "Y": {"WH-BJ": 5}}
+    place = [geography().resolve(city="杭州")]
+    explained, bare = (router.route_many([o], place, rs, WHS, stock, {}, explain=e)[0]
+                       for e in (True, False))
+    assert explained.explained and not bare.explained and not bare.groups
+    assert [ln.decided_by for ln in bare.lines] == ["", ""]
+    assert all(ln.decided_by for ln in explained.lines)
+    assert [ln._replace(decided_by="") for ln in explained.lines] == list(bare.lines)
+    assert (bare.routed, bare.matched_rules) == (explained.routed, explained.matched_rules)

@@ -186,6 +186,27 @@ async def test_route_batch_decides_each_order_in_one_call(rstubs: RoutingStubs) 
         [("TEA-1", "WH-HZ", 1)], [("TEA-1", "WH-BJ", 2)]]
 
 
+async def test_route_explains_unless_asked_for_the_decision_alone(
+        rstubs: RoutingStubs) -> None:
+    """Route's default stays the explained decision; ROUTING_DETAIL_DECISION drops the
+    explanation, per request of a batch too, and leaves the decision as it was."""
+    await load(rstubs, ("TEA-1", "WH-HZ", 100), ("TEA-1", "WH-BJ", 100))
+    plain = (await rstubs.routing.Route(route_request("杭州", ("TEA-1", 1, "")))).decision
+    assert plain.groups and plain.lines[0].decided_by
+    alone = route_request("杭州", ("TEA-1", 1, ""), detail=rpb.ROUTING_DETAIL_DECISION)
+    bare = (await rstubs.routing.Route(alone)).decision
+    assert not bare.groups and not bare.lines[0].decided_by
+    assert allocations(bare) == allocations(plain) == [("TEA-1", "WH-HZ", 1)]
+    assert list(bare.lines[0].candidates) == list(plain.lines[0].candidates)
+    batch = await rstubs.routing.RouteBatch(rpb.RouteBatchRequest(requests=[
+        alone, route_request("杭州", ("TEA-1", 1, ""), detail=rpb.ROUTING_DETAIL_EXPLAINED)]))
+    assert [bool(d.groups) for d in batch.decisions] == [False, True]
+    assert [bool(d.lines[0].decided_by) for d in batch.decisions] == [False, True]
+    batch.decisions[1].ClearField("groups")
+    batch.decisions[1].lines[0].decided_by = ""
+    assert batch.decisions[0] == batch.decisions[1]
+
+
 async def test_decision_explains_fallback_and_terms(rstubs: RoutingStubs) -> None:
     await load(rstubs, ("TEA-1", "WH-HZ", 100), ("TEA-1", "WH-BJ", 100))
     req = route_request("", ("TEA-1", 1, ""))
@@ -207,6 +228,7 @@ async def test_decision_explains_fallback_and_terms(rstubs: RoutingStubs) -> Non
     (lambda r: r.ClearField("destination"), "destination"),
     (lambda r: r.destination.__setattr__("city", "火星"), "destination"),
     (lambda r: r.__setattr__("amount", float("nan")), "amount"),
+    (lambda r: r.__setattr__("detail", 3), "detail"),
 ])
 async def test_bad_route_request_is_invalid_argument(rstubs: RoutingStubs, mutate,
                                                      field: str) -> None:
@@ -220,6 +242,9 @@ async def test_route_batch_names_the_request(rstubs: RoutingStubs) -> None:
     assert await invalid(rstubs.routing.RouteBatch(rpb.RouteBatchRequest(
         requests=[route_request("杭州", ("TEA-1", 1, "")), bad]))) == [
         "requests[1].lines[0].quantity"]
+    odd = route_request("杭州", ("TEA-1", 1, ""), detail=5)
+    assert await invalid(rstubs.routing.RouteBatch(rpb.RouteBatchRequest(
+        requests=[route_request("杭州", ("TEA-1", 1, "")), odd]))) == ["requests[1].detail"]
 
 
 async def test_ready_only_after_the_kernel_is_compiled(app: App) -> None:

@@ -39,12 +39,15 @@ class ReservationServicer(pb_grpc.ReservationServiceServicer):
             result = await self.reservations.reserve(cmd)
             recorder.outcome(result.channel, result.state, result.reject_reason)
             return pb.ReserveResponse(reservation=convert.reservation(result))
-        # Route, then hold at the routed warehouses in the routed order (one call).
+        # Route, then hold at the routed warehouses in the routed order (one call); the
+        # decision's explanation only when asked for (most callers read where it goes).
+        explain = routing_convert.explain(request.routing_detail, "routing_detail", False)
         result, decision = await reserve_routed(
-            self.reservations, self.routing, cmd, routing_convert.reserve_route_order(request))
+            self.reservations, self.routing, cmd, routing_convert.reserve_route_order(request),
+            explain)
         recorder.outcome(result.channel, result.state, result.reject_reason)
         return pb.ReserveResponse(reservation=convert.reservation(result),
-                                  routing=routing_convert.decision(decision))
+                                  routing=routing_convert.decision(decision, explain))
 
     async def ReserveBatch(self, request: pb.ReserveBatchRequest,
                            context: grpc.aio.ServicerContext) -> pb.ReserveBatchResponse:

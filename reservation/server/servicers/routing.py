@@ -23,18 +23,25 @@ class RoutingServicer(pb_grpc.RoutingServiceServicer):
 
     async def Route(self, request: pb.RouteRequest,
                     context: grpc.aio.ServicerContext) -> pb.RouteResponse:
+        explain = convert.explain(request.detail, "detail", True)
         [decision] = await self.routing.route([convert.route_order(request)],
-                                              remember=not request.what_if)
-        return pb.RouteResponse(decision=convert.decision(decision))
+                                              remember=not request.what_if, explain=explain)
+        return pb.RouteResponse(decision=convert.decision(decision, explain))
 
     async def RouteBatch(self, request: pb.RouteBatchRequest,
                          context: grpc.aio.ServicerContext) -> pb.RouteBatchResponse:
         real = [r for r in request.requests if not r.what_if]
+        explain = [convert.explain(r.detail, f"requests[{i}].detail", True)
+                   for i, r in enumerate(request.requests)]
+        # One kernel call for the batch: explained when any request asks for it.
         decisions = await self.routing.route([convert.route_order(r)
-                                              for r in request.requests], remember=False)
+                                              for r in request.requests], remember=False,
+                                             explain=any(explain))
         if real:  # only real orders are kept as SimulateRouting's samples
             self.routing.remember([convert.route_order(r) for r in real])
-        return pb.RouteBatchResponse(decisions=[convert.decision(d) for d in decisions])
+        return pb.RouteBatchResponse(decisions=[convert.decision(d, e)
+                                                for d, e in zip(decisions, explain,
+                                                                strict=True)])
 
     async def SimulateRouting(self, request: pb.SimulateRoutingRequest,
                               context: grpc.aio.ServicerContext
