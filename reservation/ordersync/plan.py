@@ -126,8 +126,9 @@ def _stock_fallback(base: Order, ctx: Context, head: list[OrderEvent], paid: boo
     fb = base.copy(review=(*base.review, f"{STOCK_REFUSED}: {STOCK_PLACEHOLDER}"))
     events = list(head)
     upto = (states.walk(fb.state, S.PAID)
-            if paid and not fb.paid and not fb.ever_shipped else [])
+            if paid and not fb.paid and not fb.ever_shipped and not _past_paid(fb) else [])
     events += _walk(fb, ctx, upto, reason, paid_at_ms)
+    _record_payment(fb, paid, paid_at_ms, events[0], ctx.at_ms)
     events.append(ev.stock_refused(ctx, STOCK_PLACEHOLDER))
     if fb.state != S.ON_HOLD:
         events += _walk(fb, ctx, [S.ON_HOLD], STOCK_REFUSED, actor="rule:stock")
@@ -193,6 +194,7 @@ def sync(current: Order | None, co: ChannelOrder, duplicates: list[str],
         events += _ship_past_hold(order, ctx, co.actor, reason)
     path = _path(order, co, target)
     events += _walk(order, ctx, path, reason, co.paid_at_ms)
+    _record_payment(order, _reports_payment(co), co.paid_at_ms, head[0], now)
     if held_before and path == [S.PAID, S.ON_HOLD]:
         # Paid while it waits for review: sold now, and still held for the review.
         why = order.review[-1] if order.review else "on hold"
@@ -244,7 +246,7 @@ def _path(order: Order, co: ChannelOrder, target: OrderState) -> list[OrderState
     never expires), or one on hold that the channel reports refund-requested."""
     path = states.walk(order.state, target)
     if (not _reports_payment(co) or order.paid or order.ever_shipped
-            or target in _ENDS or S.PAID in path):
+            or target in _ENDS or S.PAID in path or _past_paid(order)):
         return path
     if target == S.ON_HOLD:
         return [*states.walk(order.state, S.PAID), S.ON_HOLD]
@@ -252,6 +254,25 @@ def _path(order: Order, co: ChannelOrder, target: OrderState) -> list[OrderState
 
 
 _ENDS = frozenset({S.CANCELLED, S.REFUNDED, S.CLOSED})
+
+
+def _past_paid(order: Order) -> bool:
+    """On the main line beyond PAID: an operator moved it there unpaid (ON_HOLD ->
+    ROUTED is allowed), so its units are sold already and PAID lies behind it, not on
+    any path ahead."""
+    return order.state != S.PAID and states.behind(S.PAID, order.state)
+
+
+def _record_payment(order: Order, paid: bool, paid_at_ms: int, updated: OrderEvent,
+                    now: int) -> None:
+    """A payment reported for an order that walked no PAID step (it was past PAID when
+    the report came): the payment is a fact all the same. Its time is stamped and the
+    change recorded in the report's UPDATED event, so the audit trail has it. (A new
+    order is never past PAID: it walks from PENDING_PAYMENT.)"""
+    if order.paid or not paid or not _past_paid(order):
+        return
+    order.paid_at_ms = paid_at_ms or now
+    updated.changes["paid_at_ms"] = ev.change(0, order.paid_at_ms)
 
 
 # Module constants: an Enum member looked up on its class per event was a measurable

@@ -10,7 +10,7 @@ import pytest
 
 from reservation.v1 import order_service_pb2 as opb
 from tests.helpers.errors import bad_request_fields
-from tests.helpers.orders import channel_order, get_order, history, sync
+from tests.helpers.orders import channel_order, get_order, history, move, sync
 from tests.helpers.reservations import assert_invariant, counters, levels
 
 CREATED, UPDATED = opb.SYNC_OUTCOME_CREATED, opb.SYNC_OUTCOME_UPDATED
@@ -264,3 +264,29 @@ async def test_an_older_copy_is_stale_by_modified_time_not_created_time(hub):
 
     assert (r.outcome, r.version) == (STALE, 2)
     assert (await get_order(hub, "A1")).address.detail == "3 New Rd"
+
+
+@pytest.mark.parametrize("reported", ["ROUTED", "ALLOCATED", "PRINTED"])
+async def test_a_payment_reported_for_an_order_an_operator_moved_past_paid(hub, stubs, reported):
+    # Held for review while unpaid, then released by an operator straight to ROUTED (an
+    # allowed move): its units are sold, but no PAID step was walked. The channel's next
+    # report says the buyer paid. It is a live order: the report applies (it is not
+    # walked back through PAID) and the payment is stamped and recorded.
+    await sync(hub, channel_order("A1", "PENDING_PAYMENT", ("SKU-1", 2), modified_s=1000))
+    await move(hub, "A1", "ON_HOLD", reason="review")
+    await move(hub, "A1", "ROUTED", reason="released by review")
+    assert not (await get_order(hub, "A1")).HasField("paid_at")
+
+    [r] = await sync(hub, channel_order("A1", reported, ("SKU-1", 2), modified_s=1010))
+
+    order = await get_order(hub, "A1")
+    assert (r.outcome, r.state) == (UPDATED, reported)
+    assert order.HasField("paid_at")
+    events = await history(hub, "A1")
+    moves = [(e.from_state, e.to_state) for e in events if e.type == "TRANSITION"]
+    assert ("ROUTED", "PAID") not in moves and moves[-1][1] == reported
+    changes = json.loads([e for e in events if e.type == "UPDATED"][-1].changes_json)
+    assert changes["paid_at_ms"]["before"] == 0 and changes["paid_at_ms"]["after"] > 0
+    by_wh = await levels(stubs, "SKU-1")
+    assert counters(by_wh)["WH-A"] == (8, 0, 2)  # sold once, by the operator's move
+    assert_invariant(by_wh)
