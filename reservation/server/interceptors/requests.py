@@ -78,6 +78,38 @@ def _reaches_checked(descriptor: Descriptor, seen: set[str]) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """A field check() looks at: one that can hold something refused (see _plan)."""
+
+    name: str
+    kind: int          # FieldDescriptor.TYPE_ENUM, _FLOATS or TYPE_MESSAGE
+    repeated: bool
+    enum: Any = None   # the EnumDescriptor of an enum field
+
+
+@functools.cache
+def _plan(descriptor: Descriptor) -> tuple[_Field, ...]:
+    """The fields of this type check() must look at, in field-number order (so the first
+    refused field named is the same as a walk of every set field would name). Made once
+    per type: a stream checks every message it reads, and walking every set field with
+    ListFields was 7% of ReserveStream's profile where one or two fields matter."""
+    out = []
+    for field in sorted(descriptor.fields, key=lambda f: f.number):
+        if field.type == FieldDescriptor.TYPE_ENUM:
+            out.append(_Field(field.name, field.type, field.is_repeated, field.enum_type))
+        elif field.type in _FLOATS or _walked(field):
+            out.append(_Field(field.name, field.type, field.is_repeated))
+    return tuple(out)
+
+
+def _walked(field: FieldDescriptor) -> bool:
+    """A message field whose type can hold something refused (map fields are not)."""
+    return (field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None
+            and not field.message_type.GetOptions().map_entry
+            and _checked_type(field.message_type))
+
+
 def check(message: Message, path: str = "") -> None:
     """Raise InvalidArgument naming the first field (as a path) that cannot be valid."""
     name = message.DESCRIPTOR.full_name
@@ -92,29 +124,30 @@ def check(message: Message, path: str = "") -> None:
         return
     if not _checked_type(message.DESCRIPTOR):
         return
-    for field, value in message.ListFields():
-        if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None \
-                and not _checked_type(field.message_type):
-            continue  # nothing in it can be refused (see _checked_type)
-        where = f"{path}.{field.name}" if path else field.name
-        values = value if field.is_repeated else [value]
-        if field.type == FieldDescriptor.TYPE_ENUM:
-            for i, number in enumerate(values):
-                enum = field.enum_type
-                assert enum is not None  # an enum field always has its type
-                if number not in enum.values_by_number:
-                    at = f"{where}[{i}]" if field.is_repeated else where
-                    raise InvalidArgument(at, f"{number} is not a {enum.name} value")
-        elif field.type in _FLOATS:
-            for i, number in enumerate(values):
-                if not math.isfinite(number):
-                    at = f"{where}[{i}]" if field.is_repeated else where
-                    raise InvalidArgument(at, f"must be a finite number, not {number}")
-        elif (field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type is not None
-              and not field.message_type.GetOptions().map_entry):
-            for i, item in enumerate(values):
-                at = f"{where}[{i}]" if field.is_repeated else where
-                check(item, at)
+    for field in _plan(message.DESCRIPTOR):
+        if field.repeated:
+            values = getattr(message, field.name)
+        elif field.kind == FieldDescriptor.TYPE_MESSAGE:
+            if not message.HasField(field.name):
+                continue  # unset: nothing in it
+            values = (getattr(message, field.name),)
+        else:
+            values = (getattr(message, field.name),)
+        if values:
+            _check_values(field, values, f"{path}.{field.name}" if path else field.name)
+
+
+def _check_values(field: _Field, values: Any, where: str) -> None:
+    for i, value in enumerate(values):
+        at = f"{where}[{i}]" if field.repeated else where
+        if field.kind == FieldDescriptor.TYPE_ENUM:
+            if value not in field.enum.values_by_number:
+                raise InvalidArgument(at, f"{value} is not a {field.enum.name} value")
+        elif field.kind in _FLOATS:
+            if not math.isfinite(value):
+                raise InvalidArgument(at, f"must be a finite number, not {value}")
+        else:
+            check(value, at)
 
 
 def _json(path: str, message: Any) -> None:
