@@ -13,7 +13,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-from reservation.access import roles
+from reservation.access import grant, roles
 from reservation.access.roles import Role, Scope
 from reservation.access.tokens import hash_token
 from reservation.server.app import interceptors
@@ -35,6 +35,8 @@ class Counting(grpc.GenericRpcHandler):
         self.asked += 1
 
         async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            if request == b"who":  # the caller the call runs as (its grant)
+                return (grant.caller_name() or "nobody").encode()
             return request
         return grpc.unary_unary_rpc_method_handler(echo)
 
@@ -114,3 +116,21 @@ async def test_granted_refused_and_checked_calls_are_all_counted(
     assert _handled("OK") - ok == 3
     assert _handled("UNAUTHENTICATED") - refused == 1
     assert handlers.asked == 1
+
+
+async def test_each_callers_calls_run_with_their_own_grant(guarded: tuple[Counting, str]
+                                                          ) -> None:
+    # The edge keeps one handler per grant: interleaved callers must never get each
+    # other's (nor a refused caller anyone's).
+    _, target = guarded
+    async with grpc.aio.insecure_channel(target) as channel:
+        echo: Any = channel.unary_unary(f"/{SERVICE}/Echo")
+
+        async def who(token: str) -> bytes:
+            return await echo(b"who", metadata=(("authorization", f"Bearer {token}"),),
+                              timeout=5)
+        seen = [await who(t) for t in (FAST, SLOW, FAST, FAST, SLOW, FAST)]
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await who("wrong")
+    assert seen == [b"fast", b"slow", b"fast", b"fast", b"slow", b"fast"]
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED

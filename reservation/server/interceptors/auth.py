@@ -50,6 +50,8 @@ Chain = Callable[[grant.Grant], grpc.RpcMethodHandler]
 """The method's handler for a call made with a grant (the edge's, built once)."""
 
 _FAILURES: dict[str, Any] = {}
+KEPT = 4096
+"""Grants (auth) and granted handlers (edge.py) kept before the cache starts over."""
 
 
 def count_failure(reason: str) -> None:
@@ -70,6 +72,11 @@ class Auth:
         self._directory = directory
         self.verifier = verifier
         self.certificates = certificates
+        # Each (principal, method)'s grant, decided once: the edge keeps one handler per
+        # grant (edge.py), so a caller's calls reuse it. Keyed by the principal object's
+        # id, checked by identity (a reloaded auth file makes new principals); cleared
+        # when full, so principals of old reloads do not pile up.
+        self._grants: dict[tuple[int, str], tuple[Principal, grant.Grant]] = {}
 
     def decide(self, details: grpc.HandlerCallDetails, kind: Kind, chain: Chain
                ) -> grant.Grant | grpc.RpcMethodHandler:
@@ -108,9 +115,20 @@ class Auth:
             return self._admitting(kind, chain, details, verified)
         assert isinstance(found, Principal)
         try:
-            return grant.decide(found, method)
+            return self._grant(found, method)
         except PermissionDenied as exc:
             return self._refusal(kind, details, "permission_denied", exc, found)
+
+    def _grant(self, principal: Principal, method: str) -> grant.Grant:
+        key = (id(principal), method)
+        kept = self._grants.get(key)
+        if kept is not None and kept[0] is principal:
+            return kept[1]
+        decided = grant.decide(principal, method)
+        if len(self._grants) >= KEPT:
+            self._grants.clear()
+        self._grants[key] = (principal, decided)
+        return decided
 
     # -- refusing -------------------------------------------------------------------------
     def _refusal(self, kind: Kind, details: grpc.HandlerCallDetails, reason: str,

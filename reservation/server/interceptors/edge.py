@@ -26,7 +26,7 @@ import grpc
 from reservation.access.grant import Grant
 from reservation.access.limits import InFlightCap
 from reservation.server.interceptors import requests
-from reservation.server.interceptors.auth import OPEN_PREFIXES, Auth, bound
+from reservation.server.interceptors.auth import KEPT, OPEN_PREFIXES, Auth, bound
 from reservation.server.interceptors.errors import abort
 from reservation.server.interceptors.limits import CallerLimits
 from reservation.server.interceptors.metrics import MethodMetrics, Timed, kind_name
@@ -90,9 +90,20 @@ class _Method:
         if self.metrics is not None:
             self.serve = self._timed_streaming if self.kind[1] else self._timed_single
         self.plain = self.make(functools.partial(self.serve, None), self.parse, self.dump)
+        self._granted: dict[int, tuple[Grant, grpc.RpcMethodHandler]] = {}
 
     def granted(self, decided: Grant) -> grpc.RpcMethodHandler:
-        return self.make(functools.partial(self.serve, decided), self.parse, self.dump)
+        """The handler bound to this grant, built on its first call and kept (auth
+        hands the same Grant object to every call of one principal: auth.Auth._grant),
+        keyed by the grant's id and checked by identity."""
+        kept = self._granted.get(id(decided))
+        if kept is not None and kept[0] is decided:
+            return kept[1]
+        handler = self.make(functools.partial(self.serve, decided), self.parse, self.dump)
+        if len(self._granted) >= KEPT:
+            self._granted.clear()
+        self._granted[id(decided)] = (decided, handler)
+        return handler
 
     def untimed(self, decided: Grant) -> grpc.RpcMethodHandler:
         return self.make(functools.partial(self.run, decided), self.parse, self.dump)
