@@ -18,6 +18,7 @@ from reservation.access.roles import Role, Scope
 from reservation.access.tokens import hash_token
 from reservation.server.app import interceptors
 from reservation.settings import Settings
+from tests.helpers.access import SCRYPT_CALL_S
 
 SERVICE = "test.Edge"
 FAST, SLOW = "fast-token", "slow-token"
@@ -109,9 +110,10 @@ async def test_granted_refused_and_checked_calls_are_all_counted(
         echo: Any = channel.unary_unary(f"/{SERVICE}/Echo")
         for token in (FAST, SLOW, FAST):
             assert await echo(b"hi", metadata=(("authorization", f"Bearer {token}"),),
-                              timeout=5) == b"hi"
+                              timeout=SCRYPT_CALL_S) == b"hi"
         with pytest.raises(grpc.aio.AioRpcError) as err:
-            await echo(b"hi", metadata=(("authorization", "Bearer wrong"),), timeout=5)
+            await echo(b"hi", metadata=(("authorization", "Bearer wrong"),),
+                       timeout=SCRYPT_CALL_S)
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert _handled("OK") - ok == 3
     assert _handled("UNAUTHENTICATED") - refused == 1
@@ -128,7 +130,7 @@ async def test_each_callers_calls_run_with_their_own_grant(guarded: tuple[Counti
 
         async def who(token: str) -> bytes:
             return await echo(b"who", metadata=(("authorization", f"Bearer {token}"),),
-                              timeout=5)
+                              timeout=SCRYPT_CALL_S)
         seen = [await who(t) for t in (FAST, SLOW, FAST, FAST, SLOW, FAST)]
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await who("wrong")

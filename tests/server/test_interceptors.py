@@ -23,6 +23,7 @@ from reservation.v1 import (
     reservation_service_pb2,
     write_back_service_pb2,
 )
+from tests.helpers.access import SCRYPT_CALL_S
 
 TOKEN = "s3cret-token"
 KINDS = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
@@ -97,7 +98,7 @@ async def _call(target: str, kind: str, payload: bytes | None,
         request: bytes | Iterator[bytes] = payload or b""
         if kind.startswith("stream"):
             request = iter([payload] if payload is not None else [])
-        reply = method(request, metadata=metadata, timeout=5)
+        reply = method(request, metadata=metadata, timeout=SCRYPT_CALL_S)
         if kind.endswith("_stream"):
             return [item async for item in reply]
         return [await reply]
