@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -461,16 +462,24 @@ class Suite:
                 srv.stop()
 
     async def profile(self) -> None:
-        """The service under pyinstrument (figures not used: the profiler slows it)."""
-        for mode in ("unary", "stream"):
-            out = RESULTS / f"profile-{mode}.txt"
+        """The service under pyinstrument (figures not used: the profiler slows it), one
+        profile per mode of the flash sale and the many-SKU batch, into --out."""
+        a = self.args
+        points: dict[str, Callable[[Server], Awaitable[Any]]] = {
+            "unary": lambda srv: self.flash_point("service", srv, "unary", max(a.levels)),
+            "stream": lambda srv: self.flash_point("service", srv, "stream", 2,
+                                                   window=a.window),
+            "batch": lambda srv: self.flash_point("service", srv, "batch",
+                                                  max(a.batch_calls), batch=a.batch_size),
+            "broad-batch": lambda srv: self.broad_point(srv, "batch", max(a.batch_calls),
+                                                        a.batch_size),
+        }
+        for mode, point in points.items():
+            out = a.out / f"profile-{mode}.txt"
             self.log(f"profile: service {mode} -> {out}")
             srv = Server("service", self.redis.url, profile=str(out))
             try:
-                if mode == "unary":
-                    await self.flash_point("service", srv, "unary", max(self.args.levels))
-                else:
-                    await self.flash_point("service", srv, "stream", 2, window=self.args.window)
+                await point(srv)
             finally:
                 srv.stop()
             self.rows[-1]["system"] = "service (profiled)"
