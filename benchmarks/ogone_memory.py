@@ -145,8 +145,8 @@ async def point(url: str, per_day: int, entries: int, sample: int,
         "fields_per_bucket": round(fields / bucket_count, 1),
         "bytes_per_order": round((after - before) / fields, 1),
         "fill_s": round(seconds, 1),
-        "hashtable_bucket_share": round(
-            by_encoding.get("hashtable", {}).get("buckets", 0) / bucket_count, 3),
+        "hashtable_bucket_share": round(  # of the buckets that hold a field
+            by_encoding.get("hashtable", {}).get("buckets", 0) / left, 3),
         "by_encoding": {enc: {**row, "bytes_per_field": round(row["bytes"] / row["fields"], 1)}
                         for enc, row in sorted(by_encoding.items())},
     }
@@ -159,7 +159,7 @@ async def one_run(args: argparse.Namespace, url: str, seed: int) -> list[dict[st
 
 def _median(values: list[Any]) -> Any:
     xs = [v for v in values if isinstance(v, int | float)]
-    return round(statistics.median(xs), 1) if xs else None
+    return round(statistics.median(xs), 3) if xs else None
 
 
 def medians(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -6,16 +6,17 @@
 --   rsv:{H}:ogone:<b>     hash, ref -> "<shard>:<until ms>": the locators of evicted
 --                         orders, b = the ref's bucket (OGONE_BUCKETS per shard)
 --
--- An evicted order keeps only its field in a shared bucket (about 40 B in a listpack)
+-- An evicted order keeps only its field in a shared bucket (about 57 B in a listpack)
 -- instead of a key of its own (about 130 B with its TTL): a resend is recognised until
 -- the field's `until`, the locator's expiry when the order was evicted (the channels'
 -- resend horizon). Redis 7.0 has no per-field expiry (HPEXPIRE is 7.4), so a field is
 -- dead past `until` (reads ignore it), dropped the next time an order is evicted into
 -- its bucket, and the bucket itself expires when its last field is due.
 
--- Buckets per shard: at 100,000 evictions a day over 64 shards and a 90-day horizon
--- each holds about 130 fields (listpack-encoded up to hash-max-listpack-entries, 128 by
--- default; past it a hashtable, about 80 B a field); fewer orders, fewer per bucket.
+-- Buckets per shard: at 100,000 evictions a day over 64 shards and a field's 83 days
+-- (retention less the hot window) each holds about 127 fields (listpack-encoded up to
+-- hash-max-listpack-entries, 128 by default; past it a hashtable, about 116 B a field:
+-- benchmarks/results/ogone-memory.md); fewer orders, fewer per bucket.
 local OGONE_BUCKETS = 1024
 
 local function ogone_key(prefix, ref)
