@@ -23,7 +23,12 @@ from benchmarks.peers.lean import LeanServicer
 from benchmarks.pg_servicer import PgServicer
 from reservation.queueing.sweeper import Sweeper
 from reservation.reserving.reservations import Reservations
-from reservation.server.app import build_server, interceptors, start_app
+from reservation.server.app import (
+    build_server,
+    freeze_startup_objects,
+    interceptors,
+    start_app,
+)
 from reservation.settings import Settings
 from reservation.stock.levels import Inventory
 from reservation.stock.sales import Sales
@@ -48,6 +53,7 @@ async def start(args: argparse.Namespace) -> tuple[grpc.aio.Server, int, list[ob
     if args.system == "service":
         app = await start_app(bench_settings(args.redis, args.port, args.metrics_port,
                                              args.wait_replicas))
+        freeze_startup_objects()  # as `reservation serve` does after start-up
         return app.server, app.port, [app]
     if args.system in ("naive", "oversell-by-one"):
         settings = bench_settings(args.redis, args.port)
