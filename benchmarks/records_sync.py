@@ -126,9 +126,11 @@ async def _sync(app: App, cos: list[ChannelOrder], batch: int) -> tuple[int, flo
 
 
 async def _stop(task: asyncio.Task[None]) -> None:
-    """Cancel the follower's task until it ends: in one run a single cancel did not end
-    Follower.run (it went on renewing its lease; where the cancel was lost, perhaps in
-    its blocking read, which it retries after a Redis error, is not known)."""
+    """Cancel the follower's task until it ends. One cancel ends Follower.run now; in
+    one run before it did not (it went on renewing its lease): Python 3.11's wait_for,
+    around redis-py's every send, drops a cancel that arrives as the send finishes
+    (Follower.run now checks Task.cancelling(); tests/records/test_follower_cancel.py).
+    The loop stays as a guard: a benchmark must not hang on what it does not measure."""
     while not task.done():
         task.cancel()
         await asyncio.wait([task], timeout=1)

@@ -85,6 +85,18 @@ def _id(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+def _end_if_cancelled() -> None:
+    """End the task if it was cancelled, even when the CancelledError never reached us.
+    Python 3.11's asyncio.wait_for, which redis-py sends every command in (the socket
+    timeout), returns the send's result instead of raising when the cancel arrives just
+    as the send is done (CPython gh-86296, fixed in 3.12): the cancel is lost, and a
+    follower whose every turn sends commands would renew its lease for good. The request
+    still counts in Task.cancelling(), so the loops ask it at each turn."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def lost(cursor: str, trimmed: str) -> bool:
     """Whether the stream trimmed entries the store had not applied: its newest trimmed
     id is past the cursor. A store with no cursor yet starts with what the stream holds
@@ -139,6 +151,7 @@ class Follower:
         ahead: dict[int, str] = {}  # past the pass in flight
         try:
             while not renew or await self.streams.lease(self.owner, LEASE_MS, self.group):
+                _end_if_cancelled()
                 prepared = await self._prepare(shards, ahead)
                 if inflight is not None:
                     task, inflight = inflight, None
@@ -291,6 +304,7 @@ class Follower:
         trouble = Throttled(log)
         shards = self.shards
         while True:
+            _end_if_cancelled()
             try:
                 if not await self.streams.lease(self.owner, LEASE_MS, self.group):
                     await asyncio.sleep(LEASE_MS / 3000)
