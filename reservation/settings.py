@@ -232,6 +232,12 @@ class Settings:
     parallel (docs: concepts/records). `serve --workers N` gives worker I the group I/N
     itself; set it per replica otherwise (e.g. from a StatefulSet's ordinal). "0/1": every
     shard, one follower at a time across the replicas."""
+    records_follower: str = "on"
+    """Whether `reservation serve` runs the records follower (with a records store): 'on',
+    a background task of every replica and worker; 'off', none, so its CPU (about 340 us
+    per order synced) does not share the hub's process: then run `reservation records
+    follow` beside it (it ignores this setting), or the store falls behind (docs:
+    concepts/records)."""
     order_hot_window_ms: int = 7 * 24 * 60 * 60 * 1000
     """With a records store: how long a closed order stays in Redis after it closed. Past
     it, once the records store has its every event, its record and history leave Redis
@@ -550,6 +556,7 @@ _BOUNDS: tuple[tuple[str, float, float], ...] = (
 _CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("log_level", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
     ("log_format", ("text", "json")),
+    ("records_follower", ("on", "off")),
 )
 
 

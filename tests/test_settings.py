@@ -12,7 +12,8 @@ from reservation.settings import ConfigError, Settings
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 # Fields that take one of a few words: a valid one other than the default.
-CHOICE_SAMPLES = {"log_level": ("debug", "DEBUG"), "log_format": ("json", "json")}
+CHOICE_SAMPLES = {"log_level": ("debug", "DEBUG"), "log_format": ("json", "json"),
+                  "records_follower": ("off", "off")}
 # Strings with a shape of their own: a valid one.
 SHAPED_SAMPLES = {"redis_url": ("redis://127.0.0.1:6380/2", "redis://127.0.0.1:6380/2"),
                   "order_sla": ("jd=900000/14400000", "jd=900000/14400000"),

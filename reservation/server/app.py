@@ -387,7 +387,8 @@ async def start_app(settings: Settings, redis_url: str | None = None,
         app._tasks.append(asyncio.create_task(app.guard.run(), name="guard"))  # type: ignore[union-attr]
         app._tasks.append(asyncio.create_task(app._watch_health(), name="health"))
         if follower is not None and kept is not None:
-            app._tasks.append(asyncio.create_task(follower.run(), name="records"))
+            if settings.records_follower == "on":  # off: `reservation records follow`
+                app._tasks.append(asyncio.create_task(follower.run(), name="records"))
             app._tasks.append(asyncio.create_task(Evictor(orders, kept).run(),
                                                   name="records-eviction"))
         # Overdue orders, evaluated by one replica per period.

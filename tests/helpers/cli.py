@@ -93,13 +93,14 @@ class Served:
         return self.log.read_text(errors="replace")
 
 
-def start_serve(tmp: Path, **env: str) -> Served:
+def start_serve(tmp: Path, *args: str, **env: str) -> Served:
+    """`reservation serve *args` with the environment `env`, once it is healthy."""
     port = free_port()
     data_dir = tmp / "data"
     log = tmp / "serve.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "reservation.cli", "serve"],
+            [sys.executable, "-m", "reservation.cli", "serve", *args],
             env=cli_env(RESERVATION_DATA_DIR=str(data_dir), RESERVATION_PORT=str(port),
                         RESERVATION_GRACE_PERIOD_S="1", **env),
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)

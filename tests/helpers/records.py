@@ -3,17 +3,25 @@ app's parts."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
-from sqlalchemy import Engine
+import grpc
+from sqlalchemy import Engine, func, select
 
 from reservation.ordersync.hub import OrderHub
 from reservation.records.follower import Follower
+from reservation.records.schema import order_events
+from reservation.records.store import Records
 from reservation.server.app import App
+from reservation.server.convert_orders import to_order
 from reservation.storage.orders import order_ref
 from reservation.v1 import order_service_pb2 as opb
 from reservation.v1 import order_service_pb2_grpc
-from tests.helpers.orders import channel_order, key, move, sync
+from tests.helpers.orders import channel_order, get_order, history, key, move, sync
+from tests.helpers.reservations import load
+from tests.helpers.server import Stubs
+from tests.helpers.waiting import wait_until
 
 WALKED = (("A1", "jd"), ("A2", "jd"), ("A3", "jd"), ("A4", "pdd"))
 """The orders walk() makes, (order id, channel), all of shop-1."""
@@ -93,3 +101,56 @@ async def all_pages(stub: order_service_pb2_grpc.OrderServiceStub, size: int,
 
 QUERIES = [{}, {"state": "CLOSED"}, {"state": "PENDING_PAYMENT"}, {"channel": "jd"},
            {"channel": "pdd", "state": "CLOSED"}]
+
+
+async def all_in_store(target: str, records: Records, ids: list[str]) -> None:
+    """Wait until the records store has every order of `ids` (jd, shop-1) with as many
+    events as the hub's history, then check each row against GetOrder, field by field."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = order_service_pb2_grpc.OrderServiceStub(channel)
+        want = {oid: len(await history(stub, oid)) for oid in ids}
+
+        async def behind() -> list[str]:
+            late = []
+            for oid in ids:
+                found = await asyncio.to_thread(records.get, order_ref("jd", "shop-1", oid))
+                if found is None or found[1] != want[oid]:
+                    late.append(oid)
+            return late
+
+        await wait_until(behind, lambda late: not late, "every order in the records store",
+                         deadline_s=60)
+        for oid in ids:
+            found = await asyncio.to_thread(records.get, order_ref("jd", "shop-1", oid))
+            assert found is not None
+            assert to_order(found[0]) == await get_order(stub, oid)
+            assert len(await asyncio.to_thread(records.history, order_ref("jd", "shop-1", oid),
+                                               0, 1000)) == want[oid]
+
+
+def each_event_once(engine: Engine) -> None:
+    """No audit event is in the store twice."""
+    with engine.connect() as c:
+        total = c.execute(select(func.count()).select_from(order_events)).scalar_one()
+        distinct = c.execute(select(func.count(func.distinct(order_events.c.event_id)))
+                             ).scalar_one()
+    assert total == distinct
+
+
+async def order_round(target: str, prefix: str, n: int, state: str, first: bool,
+                      close: bool = False) -> list[str]:
+    """Orders prefix-0 .. prefix-(n-1) synced in `state` through the server at `target`
+    in batches of 10 (the stock loaded first when `first`); with `close`, every third
+    cancelled and closed. Their ids."""
+    ids = [f"{prefix}-{i}" for i in range(n)]
+    async with grpc.aio.insecure_channel(target) as channel:
+        if first:
+            await load(Stubs(channel), ("SKU-1", "WH-A", 10_000))
+        stub = order_service_pb2_grpc.OrderServiceStub(channel)
+        for start in range(0, n, 10):
+            await sync(stub, *(channel_order(oid, state, phone=f"1380000{i:04d}")
+                               for i, oid in enumerate(ids[start:start + 10], start)))
+        for oid in ids[::3] if close else []:
+            await move(stub, oid, "CANCELLED")
+            await move(stub, oid, "CLOSED")
+    return ids
